@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+// DynQ: int8 fixed-point inference of DyNet dynamic-convolution CNNs for edge targets.
+//
+// Module map (data flows top to bottom):
+//   DynQGraph     graph spec (JSON) + safetensors + float32 reference engine + input loaders   (Foundation)
+//   DynQQuantizer float graph -> int8 .dynq model file (BN folding, calibration)              (quantizer/)
+//   DynQCore      the integer runtime: numerics, kernels, arena, .dynq reader, interpreter   (no Foundation;
+//                 compiles as Embedded Swift, see scripts/embedded-build.sh)
+//   DynQSim       memory / op measurement for edge targets, the paper's model zoo            (firmware-sim/)
+//   dynq          the command-line tool
+import PackageDescription
+
+let package = Package(
+    name: "DynQ",
+    products: [
+        .executable(name: "dynq", targets: ["dynq"]),
+        .library(name: "DynQCore", targets: ["DynQCore"]),
+        .library(name: "DynQGraph", targets: ["DynQGraph"]),
+        .library(name: "DynQQuantizer", targets: ["DynQQuantizer"]),
+        .library(name: "DynQSim", targets: ["DynQSim"]),
+    ],
+    targets: [
+        .target(name: "DynQCore", path: "Sources/DynQCore"),
+        .target(name: "DynQGraph", path: "Sources/DynQGraph"),
+        .target(name: "DynQQuantizer", dependencies: ["DynQCore", "DynQGraph"], path: "quantizer"),
+        .target(name: "DynQSim", dependencies: ["DynQCore", "DynQGraph", "DynQQuantizer"], path: "firmware-sim"),
+        .executableTarget(
+            name: "dynq",
+            dependencies: ["DynQCore", "DynQGraph", "DynQQuantizer", "DynQSim"],
+            path: "Sources/dynq"),
+        .testTarget(name: "DynQCoreTests", dependencies: ["DynQCore"], path: "Tests/DynQCoreTests"),
+        .testTarget(name: "DynQGraphTests", dependencies: ["DynQGraph"], path: "Tests/DynQGraphTests"),
+        .testTarget(name: "DynQQuantizerTests", dependencies: ["DynQQuantizer", "DynQCore", "DynQGraph"],
+                    path: "Tests/DynQQuantizerTests"),
+        .testTarget(name: "DynQSimTests", dependencies: ["DynQSim", "DynQCore", "DynQGraph", "DynQQuantizer"],
+                    path: "Tests/DynQSimTests"),
+    ]
+)
