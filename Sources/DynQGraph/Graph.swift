@@ -200,3 +200,20 @@ public struct Graph: Equatable, Sendable {
         self.name = name; self.input = input; self.outputs = outputs; self.classes = classes; self.nodes = nodes
     }
 }
+
+// MARK: - Conventions (added with GraphJSON.swift)
+
+extension Gate {
+    /// The `group` stored when the JSON omits `softmax_group`: the softmax then runs over the whole CPM output
+    /// (`N` entries). Use `softmaxGroup(outputCount:)` to resolve it.
+    public static let wholeOutputGroup = 0
+
+    /// The number of consecutive entries each softmax runs over, for a CPM with `n` outputs (`n` for the
+    /// sigmoid gate, which has no groups).
+    public func softmaxGroup(outputCount n: Int) -> Int {
+        switch self {
+        case .sigmoid: return n
+        case .softmax(_, let group): return group == Gate.wholeOutputGroup ? n : group
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+
+/// Small file helpers whose failures are `DynQError`s naming the file.
+public enum FileIO {
+    /// The size of the file at `path`, in bytes.
+    public static func size(of path: String) throws -> Int {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw DynQError(file: path, "no such file")
+        }
+        guard !isDir.boolValue else { throw DynQError(file: path, "is a directory, not a file") }
+        guard let attrs = try? FileManager.default.attributesOfItem(atPath: path),
+              let n = (attrs[.size] as? NSNumber)?.intValue else {
+            throw DynQError(file: path, "cannot read the file's size")
+        }
+        return n
+    }
+
+    /// The whole file, refusing files larger than `limit` bytes before reading anything.
+    public static func read(_ path: String, limit: Int = 1 << 34) throws -> [UInt8] {
+        let n = try size(of: path)
+        guard n <= limit else { throw DynQError(file: path, "file is \(n) bytes, larger than the \(limit)-byte limit") }
+        return try read(path, offset: 0, count: n)
+    }
+
+    /// `count` bytes starting at `offset`; throws if the file is shorter.
+    public static func read(_ path: String, offset: Int, count: Int) throws -> [UInt8] {
+        guard let h = FileHandle(forReadingAtPath: path) else { throw DynQError(file: path, "cannot open the file") }
+        defer { try? h.close() }
+        do {
+            try h.seek(toOffset: UInt64(offset))
+            var out: [UInt8] = []
+            out.reserveCapacity(count)
+            while out.count < count {
+                guard let chunk = try h.read(upToCount: min(count - out.count, 1 << 26)), !chunk.isEmpty else {
+                    throw DynQError(file: path, "file is truncated: expected \(count) bytes at offset \(offset), found \(out.count)")
+                }
+                out.append(contentsOf: chunk)
+            }
+            return out
+        } catch let e as DynQError {
+            throw e
+        } catch {
+            throw DynQError(file: path, "read failed: \(error.localizedDescription)")
+        }
+    }
+
+    /// Writes `bytes` to `path`, replacing it (atomically).
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        do {
+            try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw DynQError(file: path, "cannot write the file: \(error.localizedDescription)")
+        }
+    }
+}
+
+/// Little-endian byte reading without alignment requirements.
+extension Array where Element == UInt8 {
+    @inline(__always)
+    func le<T: FixedWidthInteger>(_ type: T.Type, at offset: Int) -> T {
+        withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: T.self)) }
+    }
+}
