@@ -1,0 +1,134 @@
+// Reference convolution and linear kernels: the law the SIMD kernels are tested against. Plain loops in the
+// order of the mathematical definition; never a de-vectorised copy of a fast path.
+//
+// Overflow argument (all four kernels): every product is (q_in − z_in) · q_w with |q_in − z_in| ≤ 255 and
+// |q_w| ≤ 127, so |acc| ≤ K · 32 385 + |bias|; the quantizer guarantees this is < 2^31 for every layer
+// (K ≤ 66 311 without bias), so the int32 accumulator is exact. The wrapping operators `&+`, `&*` are used only
+// because the checked ones would stop the auto-vectoriser; under the bound they never wrap.
+// Requantization: `y = M[o].apply(acc)` (single rounding, ties toward +∞, saturated), then
+// `clamp(y + z_out, act_min, act_max)`.
+
+/// Reference 2-D convolution (any kernel size, stride, per-side padding, dilation, groups). See `Conv2DParams`
+/// for layouts. `bias` may be nil (zero bias). Scratch: none.
+public func conv2dReference(
+    _ p: Conv2DParams,
+    input: UnsafePointer<Int8>,
+    weights: UnsafePointer<Int8>,
+    bias: UnsafePointer<Int32>?,
+    multipliers: UnsafePointer<QuantizedMultiplier>,
+    output: UnsafeMutablePointer<Int8>
+) {
+    let outH = p.outputHeight, outW = p.outputWidth
+    let inC = p.inputChannels, outC = p.outputChannels
+    let gIn = p.groupInputChannels, gOut = p.groupOutputChannels
+    let kh = p.kernelHeight, kw = p.kernelWidth
+    let zIn = p.inputZeroPoint
+    for oy in 0..<outH {
+        for ox in 0..<outW {
+            for o in 0..<outC {
+                let group = o / gOut
+                var acc: Int32 = bias?[o] ?? 0
+                for ky in 0..<kh {
+                    let iy = oy * p.strideY - p.padding.top + ky * p.dilationY
+                    if iy < 0 || iy >= p.inputHeight { continue }          // padding: (z_in − z_in) = 0
+                    for kx in 0..<kw {
+                        let ix = ox * p.strideX - p.padding.left + kx * p.dilationX
+                        if ix < 0 || ix >= p.inputWidth { continue }
+                        let inBase = (iy * p.inputWidth + ix) * inC + group * gIn
+                        let wBase = ((o * kh + ky) * kw + kx) * gIn
+                        for i in 0..<gIn {
+                            acc &+= (Int32(input[inBase + i]) &- zIn) &* Int32(weights[wBase + i])
+                        }
+                    }
+                }
+                output[(oy * outW + ox) * outC + o] = p.output.finish(multipliers[o].apply(acc))
+            }
+        }
+    }
+}
+
+/// Reference depthwise convolution, channel multiplier 1, weights `[kh][kw][C]`. Scratch: none.
+public func depthwiseConv2dReference(
+    _ p: DepthwiseConv2DParams,
+    input: UnsafePointer<Int8>,
+    weights: UnsafePointer<Int8>,
+    bias: UnsafePointer<Int32>?,
+    multipliers: UnsafePointer<QuantizedMultiplier>,
+    output: UnsafeMutablePointer<Int8>
+) {
+    let outH = p.outputHeight, outW = p.outputWidth, c = p.channels
+    let zIn = p.inputZeroPoint
+    for oy in 0..<outH {
+        for ox in 0..<outW {
+            for ch in 0..<c {
+                var acc: Int32 = bias?[ch] ?? 0
+                for ky in 0..<p.kernelHeight {
+                    let iy = oy * p.strideY - p.padding.top + ky * p.dilationY
+                    if iy < 0 || iy >= p.inputHeight { continue }
+                    for kx in 0..<p.kernelWidth {
+                        let ix = ox * p.strideX - p.padding.left + kx * p.dilationX
+                        if ix < 0 || ix >= p.inputWidth { continue }
+                        let q = Int32(input[(iy * p.inputWidth + ix) * c + ch])
+                        let w = Int32(weights[(ky * p.kernelWidth + kx) * c + ch])
+                        acc &+= (q &- zIn) &* w
+                    }
+                }
+                output[(oy * outW + ox) * c + ch] = p.output.finish(multipliers[ch].apply(acc))
+            }
+        }
+    }
+}
+
+/// Reference pointwise (1×1) convolution, weights `[O][I]`: `p` must have a 1×1 kernel and `groups == 1`
+/// (stride and padding are honoured). Scratch: none.
+public func pointwiseConv2dReference(
+    _ p: Conv2DParams,
+    input: UnsafePointer<Int8>,
+    weights: UnsafePointer<Int8>,
+    bias: UnsafePointer<Int32>?,
+    multipliers: UnsafePointer<QuantizedMultiplier>,
+    output: UnsafeMutablePointer<Int8>
+) {
+    precondition(p.kernelHeight == 1 && p.kernelWidth == 1 && p.groups == 1,
+                 "pointwiseConv2dReference: needs a 1x1 kernel and groups == 1")
+    let outH = p.outputHeight, outW = p.outputWidth
+    let inC = p.inputChannels, outC = p.outputChannels
+    let zIn = p.inputZeroPoint
+    for oy in 0..<outH {
+        let iy = oy * p.strideY - p.padding.top
+        for ox in 0..<outW {
+            let ix = ox * p.strideX - p.padding.left
+            let inside = iy >= 0 && iy < p.inputHeight && ix >= 0 && ix < p.inputWidth
+            for o in 0..<outC {
+                var acc: Int32 = bias?[o] ?? 0
+                if inside {
+                    let inBase = (iy * p.inputWidth + ix) * inC
+                    for i in 0..<inC {
+                        acc &+= (Int32(input[inBase + i]) &- zIn) &* Int32(weights[o * inC + i])
+                    }
+                }
+                output[(oy * outW + ox) * outC + o] = p.output.finish(multipliers[o].apply(acc))
+            }
+        }
+    }
+}
+
+/// Reference fully connected layer, weights `[O][F]`. Scratch: none.
+public func linearReference(
+    _ p: LinearParams,
+    input: UnsafePointer<Int8>,
+    weights: UnsafePointer<Int8>,
+    bias: UnsafePointer<Int32>?,
+    multipliers: UnsafePointer<QuantizedMultiplier>,
+    output: UnsafeMutablePointer<Int8>
+) {
+    let f = p.inputFeatures
+    let zIn = p.inputZeroPoint
+    for o in 0..<p.outputFeatures {
+        var acc: Int32 = bias?[o] ?? 0
+        for i in 0..<f {
+            acc &+= (Int32(input[i]) &- zIn) &* Int32(weights[o * f + i])
+        }
+        output[o] = p.output.finish(multipliers[o].apply(acc))
+    }
+}

@@ -1,0 +1,61 @@
+// Reference data-movement kernels: they keep scale and zero point (concat may requantize). NHWC, batch 1.
+
+/// Copies one concat input into its slice of the output. The tensors are viewed as `[outer][inner]`: concat
+/// along channels of `[H][W][C_i]` is `outer = H·W`, `inputInner = C_i`, `outputInner = ΣC`, `offset` = the
+/// channels before this input; along height it is `outer = 1`, `inner = H_i·W·C`. Called once per input.
+/// With `requantize`, each value becomes `clamp(M.apply(q − z_in) + z_out)`. Scratch: none.
+public func concatInput(
+    outerCount: Int, inputInner: Int, outputInner: Int, offset: Int,
+    input: UnsafePointer<Int8>, requantize: Requantize?, output: UnsafeMutablePointer<Int8>
+) {
+    precondition(offset >= 0 && offset + inputInner <= outputInner, "concatInput: slice outside the output")
+    for i in 0..<outerCount {
+        let src = input + i * inputInner
+        let dst = output + i * outputInner + offset
+        if let r = requantize {
+            for j in 0..<inputInner {
+                dst[j] = r.output.finish(r.multiplier.apply(Int32(src[j]) &- r.inputZeroPoint))
+            }
+        } else {
+            dst.update(from: src, count: inputInner)
+        }
+    }
+}
+
+/// PyTorch's `channel_shuffle(x, groups)` on `[pixels][C]`: output channel `j·groups + i` is input channel
+/// `i·(C/groups) + j`. `input` and `output` must not alias. Scratch: none.
+public func channelShuffle(
+    pixels: Int, channels: Int, groups: Int, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>
+) {
+    precondition(groups > 0 && channels % groups == 0, "channelShuffle: groups must divide channels")
+    let per = channels / groups
+    for px in 0..<pixels {
+        let src = input + px * channels, dst = output + px * channels
+        for i in 0..<groups {
+            for j in 0..<per { dst[j * groups + i] = src[i * per + j] }
+        }
+    }
+}
+
+/// One output of `channel_split`: channels `start ..< start + count` of `[pixels][inputChannels]` into
+/// `[pixels][count]`. Scratch: none.
+public func channelSlice(
+    pixels: Int, inputChannels: Int, start: Int, count: Int,
+    input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>
+) {
+    precondition(start >= 0 && count >= 0 && start + count <= inputChannels, "channelSlice: out of range")
+    for px in 0..<pixels {
+        (output + px * count).update(from: input + px * inputChannels + start, count: count)
+    }
+}
+
+/// `flatten` in PyTorch's order: HWC `[H][W][C]` → CHW `[C][H][W]` (a copy; identical when `H = W = 1`).
+/// Scratch: none.
+public func flattenHWCToCHW(
+    height: Int, width: Int, channels: Int, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>
+) {
+    let hw = height * width
+    for i in 0..<hw {
+        for c in 0..<channels { output[c * hw + i] = input[i * channels + c] }
+    }
+}

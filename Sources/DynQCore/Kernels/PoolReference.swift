@@ -1,0 +1,66 @@
+// Reference pooling kernels. Pooling keeps the input's scale and zero point.
+
+/// Max pooling over the in-image part of each window (padded positions are ignored, as PyTorch's −∞ padding).
+/// Scratch: none.
+public func maxPool2dReference(_ p: Pool2DParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>) {
+    let outH = p.outputHeight, outW = p.outputWidth, c = p.channels
+    for oy in 0..<outH {
+        for ox in 0..<outW {
+            for ch in 0..<c {
+                var m: Int32 = -128
+                for ky in 0..<p.kernelHeight {
+                    let iy = oy * p.strideY - p.padding.top + ky
+                    if iy < 0 || iy >= p.inputHeight { continue }
+                    for kx in 0..<p.kernelWidth {
+                        let ix = ox * p.strideX - p.padding.left + kx
+                        if ix < 0 || ix >= p.inputWidth { continue }
+                        let q = Int32(input[(iy * p.inputWidth + ix) * c + ch])
+                        if q > m { m = q }
+                    }
+                }
+                output[(oy * outW + ox) * c + ch] = clampToInt8(m, p.activationMin, p.activationMax)
+            }
+        }
+    }
+}
+
+/// Average pooling: `z + round_half_away(Σ (q − z) / n)` with `n` the full window (`countIncludePad`, padded
+/// positions count as real 0) or the in-image taps. `|Σ| ≤ kh·kw·255`. Scratch: none.
+public func avgPool2dReference(_ p: Pool2DParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>) {
+    let outH = p.outputHeight, outW = p.outputWidth, c = p.channels
+    let z = p.zeroPoint
+    for oy in 0..<outH {
+        for ox in 0..<outW {
+            for ch in 0..<c {
+                var sum: Int32 = 0
+                var n: Int32 = 0
+                for ky in 0..<p.kernelHeight {
+                    let iy = oy * p.strideY - p.padding.top + ky
+                    if iy < 0 || iy >= p.inputHeight { continue }
+                    for kx in 0..<p.kernelWidth {
+                        let ix = ox * p.strideX - p.padding.left + kx
+                        if ix < 0 || ix >= p.inputWidth { continue }
+                        sum &+= Int32(input[(iy * p.inputWidth + ix) * c + ch]) &- z
+                        n &+= 1
+                    }
+                }
+                if p.countIncludePad { n = Int32(p.kernelHeight * p.kernelWidth) }
+                let avg = roundingDivide(sum, by: n) &+ z
+                output[(oy * outW + ox) * c + ch] = clampToInt8(avg, p.activationMin, p.activationMax)
+            }
+        }
+    }
+}
+
+/// Global average pooling `[H][W][C] → [C]`: int32 `Σ_hw (q − z_in)` per channel, then
+/// `clamp(multiplier.apply(Σ) + z_out)`. Scratch: none.
+public func globalAveragePoolReference(
+    _ p: GlobalAveragePoolParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>
+) {
+    let c = p.channels, n = p.height * p.width
+    for ch in 0..<c {
+        var sum: Int32 = 0
+        for i in 0..<n { sum &+= Int32(input[i * c + ch]) &- p.inputZeroPoint }
+        output[ch] = p.output.finish(p.multiplier.apply(sum))
+    }
+}

@@ -1,0 +1,126 @@
+// The Q31 requantization multiplier (docs/numerics.md, "Requantization: Q31 multiplier and shift, single rounding").
+
+/// A real multiplier `M ≈ m · 2^(e − 31)` stored as two Int32s, **`m` then `e`** (stride 8, so a model file
+/// can store `[O]` interleaved pairs and the runtime can point at them directly).
+///
+/// Domain: `m ∈ [2^30, 2^31)` and `e ∈ [−31, 30]`, or `m = 0, e = 0` for `M = 0`. So `M < 2^30`.
+///
+/// `apply(x)` is TFLite's `TFLITE_SINGLE_ROUNDING` (CMSIS-NN's `CMSIS_NN_USE_SINGLE_ROUNDING`):
+/// with `n = 31 − e ∈ [1, 62]`,
+///
+///     y = (x · m + 2^(n−1)) >> n          64-bit product, arithmetic shift
+///
+/// i.e. `y = ⌊x · m / 2^n + ½⌋`, **round to nearest, ties toward +∞**, one rounding of the exact rational,
+/// saturated to Int32. Worked examples (tested):
+///
+///     QuantizedMultiplier(multiplier: 1 << 30, shift: 0).apply(3)  == 2     // 3 · ½ = 1.5 → 2
+///     QuantizedMultiplier(multiplier: 1 << 30, shift: 0).apply(-3) == -1    // −1.5 → −1 (ties toward +∞)
+///     QuantizedMultiplier(multiplier: 1 << 30, shift: 0).apply(-5) == -2    // −2.5 → −2
+///     QuantizedMultiplier(multiplier: 1 << 30, shift: 1).apply(7)  == 7     // M = 1
+///     QuantizedMultiplier(multiplier: 1 << 30, shift: 30).apply(2) == Int32.max   // 2 · 2^29, saturated
+@frozen
+public struct QuantizedMultiplier: Equatable, Hashable, Sendable {
+    /// `m`, in `[2^30, 2^31)`, or 0.
+    public var multiplier: Int32
+    /// `e`, in `[−31, 30]` (0 when `multiplier == 0`).
+    public var shift: Int32
+
+    @inlinable
+    public init(multiplier: Int32, shift: Int32) {
+        precondition(multiplier == 0 ? shift == 0 : (multiplier >= 1 << 30 && shift >= -31 && shift <= 30),
+                     "QuantizedMultiplier: m must be in [2^30, 2^31) (or 0 with e = 0), e in [-31, 30]")
+        self.multiplier = multiplier
+        self.shift = shift
+    }
+
+    /// `M = 0`.
+    public static let zero = QuantizedMultiplier(multiplier: 0, shift: 0)
+
+    /// `⌊x · m / 2^(31−e) + ½⌋`, saturated to Int32.
+    @inlinable @inline(__always)
+    public func apply(_ x: Int32) -> Int32 {
+        let n = Int64(31 &- shift)                         // 1...62 (31 for the zero multiplier: y = 0)
+        let p = Int64(x) &* Int64(multiplier)              // |p| < 2^62
+        let y = (p &+ (Int64(1) &<< (n &- 1))) &>> n      // |p| + 2^61 < 2^63
+        return saturatingInt32(y)
+    }
+
+    /// The per-sample multiplier of a fused dynamic kernel: `M = M0 · A / 127` (docs/numerics.md, "Output
+    /// multiplier, derived in fixed point"), where `self` is the static `M0` and `A = max_k |F[o,k]| ≥ 0`.
+    ///
+    /// Computed without floating point and with a **single rounding**: `P = m0 · A` (exact, < 2^62), a shift `s`
+    /// chosen with the leading-zero count so that `P / (127 · 2^s) ∈ [2^30, 2^31)`, then
+    /// `m = ⌊P / (127 · 2^s) + ½⌋` (half up; `P > 0`), `e = e0 + s`. If the rounding reaches 2^31, `m = 2^30` and
+    /// `e + 1`. Edge cases: `A = 0` or `M0 = 0` → `.zero`; `e < −31` → `.zero` (every `apply` would give 0 —
+    /// |x·m| < 2^62 < ½·2^63); `e > 30` → saturates to `(2^31 − 1, 30)`.
+    ///
+    ///     QuantizedMultiplier(multiplier: 1 << 30, shift: 0).scaledByFusionMax(127)
+    ///         == QuantizedMultiplier(multiplier: 1 << 30, shift: 0)        // A = 127: M unchanged
+    ///     QuantizedMultiplier(multiplier: 1 << 30, shift: 0).scaledByFusionMax(254)
+    ///         == QuantizedMultiplier(multiplier: 1 << 30, shift: 1)        // ×2
+    ///     QuantizedMultiplier(multiplier: 1 << 30, shift: 0).scaledByFusionMax(381)
+    ///         == QuantizedMultiplier(multiplier: 3 << 29, shift: 1)        // ×3 = 1.5 · 2^1
+    @inlinable
+    public func scaledByFusionMax(_ a: Int32) -> QuantizedMultiplier {
+        precondition(a >= 0, "scaledByFusionMax: A must be >= 0")
+        if a == 0 || multiplier == 0 { return .zero }
+        let p = UInt64(UInt32(bitPattern: multiplier)) &* UInt64(UInt32(bitPattern: a))   // < 2^62, > 0
+        // bitlen(P) − 7 − 31 is within one of the right s (127 ≈ 2^7): refine with exact comparisons.
+        var s = (64 &- p.leadingZeroBitCount) &- 38
+        // quotient(s) = P / (127 · 2^s). Want 2^30 <= quotient < 2^31, i.e. 127·2^(30+s) <= P < 127·2^(31+s).
+        @inline(__always) func below(_ s: Int, _ k: Int) -> Bool {   // P < 127 · 2^(k+s)
+            let t = k &+ s
+            if t >= 0 { return t > 56 ? true : p < UInt64(127) &<< UInt64(t) }
+            // P · 2^u < 127 with u = −t  ⟺  P <= ⌊126 / 2^u⌋  (P >= 1, so u >= 7 is never below)
+            let u = 0 &- t
+            return u >= 7 ? false : p <= UInt64(126 &>> u)
+        }
+        while below(s, 30) { s &-= 1 }
+        while !below(s, 31) { s &+= 1 }
+        var m: UInt64
+        if s >= 0 {
+            let d = UInt64(127) &<< UInt64(s)                       // s <= 31 since P < 2^62
+            m = p / d
+            let r = p % d
+            if r >= d &- r { m &+= 1 }
+        } else {
+            let n = p &<< UInt64(-s)                                // < 127 · 2^31
+            m = n / 127
+            if n % 127 >= 64 { m &+= 1 }
+        }
+        var e = Int(shift) &+ s
+        if m == UInt64(1) << 31 { m = UInt64(1) << 30; e &+= 1 }
+        if e < -31 { return .zero }
+        if e > 30 { return QuantizedMultiplier(multiplier: Int32.max, shift: 30) }
+        return QuantizedMultiplier(multiplier: Int32(truncatingIfNeeded: m), shift: Int32(truncatingIfNeeded: e))
+    }
+}
+
+/// The output stage every int8 kernel shares: `clamp(y + zeroPoint, activationMin, activationMax)`,
+/// with `[activationMin, activationMax] ⊆ [−128, 127]` also carrying a fused ReLU / ReLU6.
+@frozen
+public struct OutputQuantization: Equatable, Hashable, Sendable {
+    /// Output zero point, in `[−128, 127]`.
+    public var zeroPoint: Int32
+    public var activationMin: Int32
+    public var activationMax: Int32
+
+    @inlinable
+    public init(zeroPoint: Int32, activationMin: Int32 = -128, activationMax: Int32 = 127) {
+        precondition(zeroPoint >= -128 && zeroPoint <= 127, "OutputQuantization: zero point out of [-128, 127]")
+        precondition(-128 <= activationMin && activationMin <= activationMax && activationMax <= 127,
+                     "OutputQuantization: activation range must be within [-128, 127]")
+        self.zeroPoint = zeroPoint
+        self.activationMin = activationMin
+        self.activationMax = activationMax
+    }
+
+    /// `clamp(y + zeroPoint, activationMin, activationMax)` as Int8 (`y` is a requantized value; the add wraps
+    /// only when `y` is within 127 of Int32.max, which then clamps correctly as well: see `finish`).
+    @inlinable @inline(__always)
+    public func finish(_ y: Int32) -> Int8 {
+        // y is saturated Int32; adding a zero point in [-128,127] can only wrap at the extremes: clamp first.
+        let c = y < -512 ? -512 : (y > 512 ? 512 : y)
+        return clampToInt8(c &+ zeroPoint, activationMin, activationMax)
+    }
+}
