@@ -132,6 +132,14 @@ extension ModelDescription {
             self.init(name: name, type: .int32, shape: shape, bytes: b)
         }
 
+        /// Per-channel `(m, e)` pairs as an int32 `[O][2]` blob.
+        public init(name: String, multipliers: [QuantizedMultiplier]) {
+            var v: [Int32] = []
+            v.reserveCapacity(2 * multipliers.count)
+            for m in multipliers { v.append(m.multiplier); v.append(m.shift) }
+            self.init(name: name, int32: v, shape: [multipliers.count, 2])
+        }
+
         public var elementCount: Int { type.size == 0 ? 0 : bytes.count / type.size }
 
         /// Element `i` widened to `Int` (sign-extended for the signed types).
@@ -166,7 +174,8 @@ extension ModelDescription {
 
     /// A real multiplier `M ≈ multiplier · 2^(shift − 31)`, applied with single rounding (docs/numerics.md):
     /// `multiplier ∈ [2^30, 2^31)` and `shift ∈ [−31, 30]`, or `multiplier = 0, shift = 0` for `M = 0`.
-    /// Per-channel multipliers are blobs of int32 pairs split in two blobs (`multipliers`, `shifts`).
+    /// Per-channel multipliers are int32 `[O][2]` blobs of `(m, e)` pairs (`Blob(name:multipliers:)`), the
+    /// layout of `QuantizedMultiplier`, used in place by the kernels.
     public struct Requant: Equatable, Sendable {
         public var multiplier: Int32
         public var shift: Int32
@@ -205,8 +214,8 @@ extension ModelDescription {
 
     // MARK: - Operations
 
-    /// `conv2d` (grouped included, OHWI weights `[O][kh][kw][I/groups]`) and `depthwiseConv2d` (`groups == I`,
-    /// weights `[kh][kw][O]` with `O = I · multiplier`). 1×1 convs are `conv2d`; the runtime picks the kernel.
+    /// `conv2d` (grouped included, OHWI weights `[O][kh][kw][I/groups]`) and `depthwiseConv2d` (`groups == I == O`,
+    /// channel multiplier 1, weights `[kh][kw][C]`). 1×1 convs are `conv2d`; the runtime picks the kernel.
     public struct Conv: Equatable, Sendable {
         public var input: TensorID
         public var output: TensorID
@@ -214,16 +223,15 @@ extension ModelDescription {
         public var weights: BlobID
         /// int32 `[O]` at scale `s_in · s_w[o]`; none = zeros.
         public var bias: BlobID?
-        /// int32 `[O]`: `M[o] = s_in · s_w[o] / s_out` as (multiplier, shift).
+        /// int32 `[O][2]`, `(m, e)` pairs (`QuantizedMultiplier` layout): `M[o] = s_in · s_w[o] / s_out`.
         public var multipliers: BlobID
-        public var shifts: BlobID
         public var window: Window
         public var groups: Int
         public var clamp: Clamp
         public init(input: TensorID, output: TensorID, weights: BlobID, bias: BlobID?, multipliers: BlobID,
-                    shifts: BlobID, window: Window, groups: Int = 1, clamp: Clamp = .none) {
+                    window: Window, groups: Int = 1, clamp: Clamp = .none) {
             self.input = input; self.output = output; self.weights = weights; self.bias = bias
-            self.multipliers = multipliers; self.shifts = shifts; self.window = window; self.groups = groups
+            self.multipliers = multipliers; self.window = window; self.groups = groups
             self.clamp = clamp
         }
     }
@@ -249,25 +257,28 @@ extension ModelDescription {
         /// g, the number of fixed kernels.
         public var kernelCount: Int
         public var output: TensorID
-        /// int8 `[g][O][K]` in `[−127, 127]`, `K = kh · kw · (I/groups)` in (kh, kw, I/groups) order; kernel t of
-        /// channel o shares one scale `s_w[o]` with the others.
+        /// int8 in `[−127, 127]`: g kernels one after another, each in the static op's layout: `[g][O][K]` with
+        /// `K = kh · kw · (I/groups)` in OHWI order, or, when `depthwise`, `[g][kh][kw][C]`. The g kernels of
+        /// channel o share one scale `s_w[o]`.
         public var weights: BlobID
+        /// `groups == I == O` and the depthwise weight layout (the runtime then uses the depthwise kernel).
+        public var depthwise: Bool
         /// int32 `[g][O]` at scale `s_in · s_w[o] · 2^−15`; none = zeros.
         public var mixedBias: BlobID?
         /// int32 `[O]` at scale `s_in · s_w[o]`; none = zeros.
         public var bias: BlobID?
-        /// int32 `[O]`: static `M0[o] = s_in · s_w[o] · 2^−15 / s_out` as (multiplier, shift).
+        /// int32 `[O][2]` `(m0, e0)` pairs: the static `M0[o] = s_in · s_w[o] · 2^−15 / s_out`.
         public var multipliers: BlobID
-        public var shifts: BlobID
         public var window: Window
         public var groups: Int
         public var clamp: Clamp
         public init(input: TensorID, coefficients: TensorID, coefficientOffset: Int, mode: CoefficientMode,
-                    kernelCount: Int, output: TensorID, weights: BlobID, mixedBias: BlobID?, bias: BlobID?,
-                    multipliers: BlobID, shifts: BlobID, window: Window, groups: Int = 1, clamp: Clamp = .none) {
+                    kernelCount: Int, output: TensorID, weights: BlobID, depthwise: Bool = false,
+                    mixedBias: BlobID?, bias: BlobID?, multipliers: BlobID, window: Window, groups: Int = 1,
+                    clamp: Clamp = .none) {
             self.input = input; self.coefficients = coefficients; self.coefficientOffset = coefficientOffset
             self.mode = mode; self.kernelCount = kernelCount; self.output = output; self.weights = weights
-            self.mixedBias = mixedBias; self.bias = bias; self.multipliers = multipliers; self.shifts = shifts
+            self.depthwise = depthwise; self.mixedBias = mixedBias; self.bias = bias; self.multipliers = multipliers
             self.window = window; self.groups = groups; self.clamp = clamp
         }
     }
@@ -279,19 +290,19 @@ extension ModelDescription {
         public var weights: BlobID
         /// int32 `[O]` at scale `s_in · s_w[o]`; none = zeros.
         public var bias: BlobID?
-        /// int32 `[O]` each.
+        /// int32 `[O][2]` `(m, e)` pairs.
         public var multipliers: BlobID
-        public var shifts: BlobID
         public var clamp: Clamp
         public init(input: TensorID, output: TensorID, weights: BlobID, bias: BlobID?, multipliers: BlobID,
-                    shifts: BlobID, clamp: Clamp = .none) {
+                    clamp: Clamp = .none) {
             self.input = input; self.output = output; self.weights = weights; self.bias = bias
-            self.multipliers = multipliers; self.shifts = shifts; self.clamp = clamp
+            self.multipliers = multipliers; self.clamp = clamp
         }
     }
 
     /// TFLite's int8 add: both inputs `(q − z) << leftShift`, each requantized to a common scale, summed,
-    /// requantized to the output, `+ z_out`, clamped.
+    /// requantized to the output, `+ z_out`, clamped. `leftShift` must be 20 (`AddParams.leftShift`; the field
+    /// keeps the file general).
     public struct Add: Equatable, Sendable {
         public var a: TensorID
         public var b: TensorID
@@ -372,7 +383,7 @@ extension ModelDescription {
         public init(input: TensorID, output: TensorID) { self.input = input; self.output = output }
     }
 
-    /// int8 softmax over `[1, F]`: `d = max − q`, `E[d]` from an int32 `[256]` table
+    /// int8 softmax over `[1, F]`: `d = max − q`, `E[d]` from an int32 `[256]` table (values in `[0, 2^16]`)
     /// (`round(2^16 · exp(−s_in · d / T))`), output `round_half_away(256 · E / ΣE) − 128` at scale 1/256,
     /// zero point −128.
     public struct Softmax: Equatable, Sendable {
