@@ -297,4 +297,10 @@ public struct ZooNetwork: Sendable {
 
     /// Total number of weight elements (parameters, batchnorm statistics included).
     public var parameterCount: Int { weights.reduce(0) { $0 + $1.count } }
+
+    /// Trainable parameters (batchnorm running statistics excluded), the number papers and torchvision quote.
+    public var trainableParameterCount: Int {
+        weights.filter { !$0.name.hasSuffix(".running_mean") && !$0.name.hasSuffix(".running_var") }
+            .reduce(0) { $0 + $1.count }
+    }
 }
