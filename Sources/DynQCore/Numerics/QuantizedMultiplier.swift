@@ -124,3 +124,18 @@ public struct OutputQuantization: Equatable, Hashable, Sendable {
         return clampToInt8(c &+ zeroPoint, activationMin, activationMax)
     }
 }
+
+extension OutputQuantization {
+    /// `finish(m.apply(x))` computed in one 64-bit step for the fast kernels: the exact
+    /// `⌊(x·m + 2^(n−1)) / 2^n⌋` clamped to `[activationMin − z, activationMax − z]`, plus `z`. Equal to
+    /// `finish(m.apply(x))` for every `x`: the clamp bounds lie within `[−255, 255]`, inside both the Int32
+    /// saturation and `finish`'s ±512 pre-clamp, and clamping commutes with adding `z`.
+    @inlinable @inline(__always)
+    public func requantize(_ x: Int32, _ m: QuantizedMultiplier) -> Int8 {
+        let n = Int64(31 &- m.shift)
+        var y = (Int64(x) &* Int64(m.multiplier) &+ (Int64(1) &<< (n &- 1))) &>> n
+        let lo = Int64(activationMin &- zeroPoint), hi = Int64(activationMax &- zeroPoint)
+        y = y < lo ? lo : (y > hi ? hi : y)
+        return Int8(truncatingIfNeeded: Int32(truncatingIfNeeded: y) &+ zeroPoint)
+    }
+}

@@ -1,0 +1,247 @@
+// SIMD convolution (general conv, grouped, 1×1, linear) on 128-bit Swift SIMD types. Bit-exact twin of
+// `conv2dReference` / `pointwiseConv2dReference` / `linearReference` (tested in Tests/DynQCoreTests).
+//
+// Algorithm: a GEMM per group. For a tile of 4 output pixels, each pixel's receptive field is copied into an
+// int16 row of `(q_in − z_in)` values in the OHWI order `[ky][kx][i]` (padding → 0; odd K padded with one 0), the
+// im2col row. Weights are packed once into blocks of 8 output channels, as int16 pairs along K:
+// `[group][block][K/2][8 channels][2]`. For each K pair the kernel broadcasts a pixel's pair and multiplies it
+// against the 8 channels' pairs with `multiplyAddPairs` (`pmaddwd`): 4 pixels × 8 channels = 8 accumulators of
+// 4 int32 lanes. The products are the reference's `(q_in − z_in) · q_w` (|·| ≤ 255 · 127), the sums the same
+// int32 sums (addition is associative modulo 2^32 and the quantizer bounds them below 2^31), so the accumulators
+// equal the reference's bit for bit; requantization is `OutputQuantization.requantize`, equal to the reference's `finish(apply(acc))`.
+
+/// Output channels per packed weight block.
+public let conv2dBlockChannels = 8
+/// Output pixels per tile.
+public let conv2dTilePixels = 4
+
+@inlinable @inline(__always)
+internal func conv2dKPairs(_ p: Conv2DParams) -> Int { (p.weightsPerOutputChannel + 1) / 2 }
+
+@inlinable @inline(__always)
+internal func conv2dBlocks(_ p: Conv2DParams) -> Int {
+    (p.groupOutputChannels + conv2dBlockChannels - 1) / conv2dBlockChannels
+}
+
+/// Bytes of the packed weights of `p`: `groups · ⌈(O/groups)/8⌉ · ⌈K/2⌉ · 8 · 2` int16 values.
+public func conv2dPackedWeightBytes(_ p: Conv2DParams) -> Int {
+    p.groups * conv2dBlocks(p) * conv2dKPairs(p) * conv2dBlockChannels * 2 * 2
+}
+
+/// Packs OHWI int8 weights `[O][kh][kw][I/groups]` into the int16-pair layout of `conv2d`
+/// (`[group][block of 8 channels][K/2][8][2]`, missing channels and the odd-K pad are 0). Done once per static
+/// layer at load time, or per sample after a dynamic fusion. `packed` needs `conv2dPackedWeightBytes(p)` bytes,
+/// any alignment (16 is best).
+public func packConv2dWeights(_ p: Conv2DParams, weights: UnsafePointer<Int8>, into packed: UnsafeMutableRawPointer) {
+    let k = p.weightsPerOutputChannel, kp = conv2dKPairs(p), blocks = conv2dBlocks(p)
+    let gOut = p.groupOutputChannels
+    var offset = 0
+    for g in 0..<p.groups {
+        for b in 0..<blocks {
+            for pair in 0..<kp {
+                for j in 0..<conv2dBlockChannels {
+                    let oc = b * conv2dBlockChannels + j
+                    for h in 0..<2 {
+                        let e = 2 * pair + h
+                        let v: Int16 = (oc < gOut && e < k) ? Int16(weights[(g * gOut + oc) * k + e]) : 0
+                        packed.storeBytes(of: v, toByteOffset: offset, as: Int16.self)
+                        offset += 2
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Scratch bytes of `conv2d`: four im2col rows of `2·⌈K/2⌉` int16 values.
+public func conv2dScratchBytes(_ p: Conv2DParams) -> Int {
+    conv2dTilePixels * conv2dKPairs(p) * 4
+}
+
+/// Writes the im2col row of output pixel `(oy, ox)` for `group`: `(q_in − z_in)` as int16 in `[ky][kx][i]` order,
+/// zero where the window leaves the image, plus a 0 when K is odd.
+@inlinable @inline(__always)
+internal func conv2dIm2colRow(_ p: Conv2DParams, _ input: UnsafePointer<Int8>, _ oy: Int, _ ox: Int,
+                              _ group: Int, _ row: UnsafeMutablePointer<Int16>) {
+    let gIn = p.groupInputChannels, inC = p.inputChannels
+    let z = Int16(truncatingIfNeeded: p.inputZeroPoint)
+    var d = row
+    for ky in 0..<p.kernelHeight {
+        let iy = oy * p.strideY - p.padding.top + ky * p.dilationY
+        let rowInside = iy >= 0 && iy < p.inputHeight
+        for kx in 0..<p.kernelWidth {
+            let ix = ox * p.strideX - p.padding.left + kx * p.dilationX
+            if rowInside && ix >= 0 && ix < p.inputWidth {
+                let src = input + (iy * p.inputWidth + ix) * inC + group * gIn
+                for i in 0..<gIn { d[i] = Int16(src[i]) &- z }
+            } else {
+                d.update(repeating: 0, count: gIn)
+            }
+            d += gIn
+        }
+    }
+    if p.weightsPerOutputChannel & 1 == 1 { d.pointee = 0 }
+}
+
+/// Requantizes up to 4 accumulator lanes of output channels `channel ..< channel + count` and stores them at `out`.
+@inlinable @inline(__always)
+internal func conv2dStoreLanes(_ acc: SIMD4<Int32>, count: Int, channel: Int, bias: UnsafePointer<Int32>?,
+                               multipliers: UnsafePointer<QuantizedMultiplier>, output q: OutputQuantization,
+                               _ out: UnsafeMutablePointer<Int8>) {
+    for j in 0..<count {
+        let o = channel + j
+        let a = acc[j] &+ (bias?[o] ?? 0)
+        out[j] = q.requantize(a, multipliers[o])
+    }
+}
+
+/// The 4-pixel × 8-channel micro-kernel over `kp` K pairs; stores the requantized results of the first
+/// `pixels` rows and `channels` channels.
+@inlinable @inline(__always)
+internal func conv2dTile4x8(
+    _ r0: UnsafeRawPointer, _ r1: UnsafeRawPointer, _ r2: UnsafeRawPointer, _ r3: UnsafeRawPointer,
+    weights: UnsafeRawPointer, kPairs kp: Int, pixels: Int, channels: Int, channel: Int,
+    bias: UnsafePointer<Int32>?, multipliers: UnsafePointer<QuantizedMultiplier>, output q: OutputQuantization,
+    out: UnsafeMutablePointer<Int8>, outStride: Int
+) {
+    var a00 = SIMD4<Int32>(), a01 = SIMD4<Int32>()
+    var a10 = SIMD4<Int32>(), a11 = SIMD4<Int32>()
+    var a20 = SIMD4<Int32>(), a21 = SIMD4<Int32>()
+    var a30 = SIMD4<Int32>(), a31 = SIMD4<Int32>()
+    var w = weights
+    var off = 0
+    for _ in 0..<kp {
+        let w0 = load8x16(w), w1 = load8x16(w + 16)
+        let x0 = broadcastPair(r0 + off)
+        a00 &+= multiplyAddPairs(x0, w0); a01 &+= multiplyAddPairs(x0, w1)
+        let x1 = broadcastPair(r1 + off)
+        a10 &+= multiplyAddPairs(x1, w0); a11 &+= multiplyAddPairs(x1, w1)
+        let x2 = broadcastPair(r2 + off)
+        a20 &+= multiplyAddPairs(x2, w0); a21 &+= multiplyAddPairs(x2, w1)
+        let x3 = broadcastPair(r3 + off)
+        a30 &+= multiplyAddPairs(x3, w0); a31 &+= multiplyAddPairs(x3, w1)
+        w += 32
+        off &+= 4
+    }
+    let c0 = channels < 4 ? channels : 4
+    let c1 = channels - c0
+    @inline(__always) func store(_ lo: SIMD4<Int32>, _ hi: SIMD4<Int32>, _ o: UnsafeMutablePointer<Int8>) {
+        conv2dStoreLanes(lo, count: c0, channel: channel, bias: bias, multipliers: multipliers, output: q, o)
+        if c1 > 0 {
+            conv2dStoreLanes(hi, count: c1, channel: channel + 4, bias: bias, multipliers: multipliers,
+                             output: q, o + 4)
+        }
+    }
+    store(a00, a01, out)
+    if pixels > 1 { store(a10, a11, out + outStride) }
+    if pixels > 2 { store(a20, a21, out + 2 * outStride) }
+    if pixels > 3 { store(a30, a31, out + 3 * outStride) }
+}
+
+/// The 1-pixel × 8-channel micro-kernel (linear layers, the last pixel of an image).
+@inlinable @inline(__always)
+internal func conv2dTile1x8(
+    _ r0: UnsafeRawPointer, weights: UnsafeRawPointer, kPairs kp: Int, channels: Int, channel: Int,
+    bias: UnsafePointer<Int32>?, multipliers: UnsafePointer<QuantizedMultiplier>, output q: OutputQuantization,
+    out: UnsafeMutablePointer<Int8>
+) {
+    var a0 = SIMD4<Int32>(), a1 = SIMD4<Int32>(), b0 = SIMD4<Int32>(), b1 = SIMD4<Int32>()
+    var w = weights
+    var off = 0
+    var i = 0
+    while i + 1 < kp {          // two K pairs per step: two independent accumulator chains
+        let x0 = broadcastPair(r0 + off), x1 = broadcastPair(r0 + off + 4)
+        a0 &+= multiplyAddPairs(x0, load8x16(w)); a1 &+= multiplyAddPairs(x0, load8x16(w + 16))
+        b0 &+= multiplyAddPairs(x1, load8x16(w + 32)); b1 &+= multiplyAddPairs(x1, load8x16(w + 48))
+        w += 64; off &+= 8; i += 2
+    }
+    if i < kp {
+        let x0 = broadcastPair(r0 + off)
+        a0 &+= multiplyAddPairs(x0, load8x16(w)); a1 &+= multiplyAddPairs(x0, load8x16(w + 16))
+    }
+    a0 &+= b0; a1 &+= b1
+    let c0 = channels < 4 ? channels : 4
+    conv2dStoreLanes(a0, count: c0, channel: channel, bias: bias, multipliers: multipliers, output: q, out)
+    if channels > 4 {
+        conv2dStoreLanes(a1, count: channels - 4, channel: channel + 4, bias: bias, multipliers: multipliers,
+                         output: q, out + 4)
+    }
+}
+
+/// SIMD 2-D convolution: same contract and results as `conv2dReference`, with the weights pre-packed by
+/// `packConv2dWeights` and `conv2dScratchBytes(p)` bytes of scratch (any alignment). Handles every kernel size,
+/// stride, padding, dilation and group count; 1×1 convolutions take the same path (their im2col row is the
+/// pixel itself).
+public func conv2d(
+    _ p: Conv2DParams,
+    input: UnsafePointer<Int8>,
+    packedWeights: UnsafeRawPointer,
+    bias: UnsafePointer<Int32>?,
+    multipliers: UnsafePointer<QuantizedMultiplier>,
+    output: UnsafeMutablePointer<Int8>,
+    scratch: UnsafeMutableRawPointer
+) {
+    let outW = p.outputWidth
+    let pixels = p.outputHeight * outW
+    let kp = conv2dKPairs(p), blocks = conv2dBlocks(p)
+    let gOut = p.groupOutputChannels, outC = p.outputChannels
+    let rowElements = 2 * kp
+    let rows = scratch.bindMemory(to: Int16.self, capacity: conv2dTilePixels * rowElements)
+    let blockBytes = kp * conv2dBlockChannels * 4
+    var px = 0
+    while px < pixels {
+        let n = pixels - px < conv2dTilePixels ? pixels - px : conv2dTilePixels
+        for g in 0..<p.groups {
+            for r in 0..<n {
+                let pix = px + r
+                conv2dIm2colRow(p, input, pix / outW, pix % outW, g, rows + r * rowElements)
+            }
+            let r0 = UnsafeRawPointer(rows)
+            let r1 = n > 1 ? UnsafeRawPointer(rows + rowElements) : r0
+            let r2 = n > 2 ? UnsafeRawPointer(rows + 2 * rowElements) : r0
+            let r3 = n > 3 ? UnsafeRawPointer(rows + 3 * rowElements) : r0
+            let groupWeights = packedWeights + g * blocks * blockBytes
+            for b in 0..<blocks {
+                let c = b * conv2dBlockChannels
+                let channels = gOut - c < conv2dBlockChannels ? gOut - c : conv2dBlockChannels
+                let channel = g * gOut + c
+                let out = output + px * outC + channel
+                if n == 1 {
+                    conv2dTile1x8(r0, weights: groupWeights + b * blockBytes, kPairs: kp, channels: channels,
+                                  channel: channel, bias: bias, multipliers: multipliers, output: p.output,
+                                  out: out)
+                } else {
+                    conv2dTile4x8(r0, r1, r2, r3, weights: groupWeights + b * blockBytes, kPairs: kp, pixels: n,
+                                  channels: channels, channel: channel, bias: bias, multipliers: multipliers,
+                                  output: p.output, out: out, outStride: outC)
+                }
+            }
+        }
+        px += n
+    }
+}
+
+/// Bytes of packed linear weights (`[O][F]` packed as a 1×1 convolution).
+public func linearPackedWeightBytes(_ p: LinearParams) -> Int { conv2dPackedWeightBytes(p.asConv) }
+
+/// Packs linear weights `[O][F]` for `linear`.
+public func packLinearWeights(_ p: LinearParams, weights: UnsafePointer<Int8>, into packed: UnsafeMutableRawPointer) {
+    packConv2dWeights(p.asConv, weights: weights, into: packed)
+}
+
+/// Scratch bytes of `linear` (one widened input row).
+public func linearScratchBytes(_ p: LinearParams) -> Int { conv2dScratchBytes(p.asConv) }
+
+/// SIMD fully connected layer: same results as `linearReference`, weights packed by `packLinearWeights`.
+public func linear(
+    _ p: LinearParams,
+    input: UnsafePointer<Int8>,
+    packedWeights: UnsafeRawPointer,
+    bias: UnsafePointer<Int32>?,
+    multipliers: UnsafePointer<QuantizedMultiplier>,
+    output: UnsafeMutablePointer<Int8>,
+    scratch: UnsafeMutableRawPointer
+) {
+    conv2d(p.asConv, input: input, packedWeights: packedWeights, bias: bias, multipliers: multipliers,
+           output: output, scratch: scratch)
+}
