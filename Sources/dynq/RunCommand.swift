@@ -1,0 +1,66 @@
+import DynQGraph
+import Foundation
+
+let runCommand = Command(
+    name: "run",
+    summary: "classify images with a model",
+    usage: """
+        usage: dynq run --float --graph G.json --weights W.safetensors INPUT [--top K] [--json]
+
+        Runs the float32 reference engine on every image in INPUT and prints the top-K classes with their
+        softmax scores, one line per image ("image N: name score, ..."), or with --json one JSON object per
+        line: {"image": N, "top": [{"class": id, "name": "...", "score": s}, ...]}.
+
+        INPUT: .npy (uint8 pixels, or float32 already preprocessed; [H,W], [C,H,W], [N,H,W] or [N,C,H,W]),
+        binary PGM/PPM, or a raw (gunzipped) IDX image file. uint8 pixels go through the graph's preprocess.
+
+        Options:
+          --float                   use the float32 reference engine
+          --graph G.json            the graph (docs/graph-format.md)
+          --weights W.safetensors   its weights
+          --top K                   classes to show per image (default 5)
+          --json                    JSON lines instead of text
+          --help                    show this help
+        """,
+    run: { args in
+        let a = try Arguments(args, flags: ["float", "json"], options: ["graph", "weights", "top"])
+        guard a.has("float") else { throw UsageError("missing --float (the float32 reference engine is the only one so far)") }
+        let input = try a.positionals(1, "INPUT")[0]
+        let top = try a.int("top", default: 5, in: 1...100_000)
+        let model = try FloatModel(graph: try a.required("graph"), weights: try a.required("weights"))
+        let engine = try model.engine()
+        let batch = try loadImages(input, channels: model.graph.input.shape[1])
+        let producer = model.graph.nodes.first { $0.outputs.contains(model.graph.outputs[0]) }
+        let alreadySoftmax: Bool
+        if case .softmax? = producer?.op { alreadySoftmax = true } else { alreadySoftmax = false }
+        for i in 0..<batch.count {
+            let x: Tensor
+            do { x = try batch.input(i, for: model.graph) } catch let e as DynQError { throw e.inFile(input) }
+            let logits = try engine.run(x)[0].data
+            let scores = alreadySoftmax ? logits.map(Double.init) : softmax(logits)
+            let ranked = scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
+                .prefix(top)
+            func name(_ c: Int) -> String { c < model.graph.classes.count ? model.graph.classes[c] : "class \(c)" }
+            if a.has("json") {
+                let entries = ranked.map { c -> JSON in
+                    .object(["class": .int(c), "name": .string(name(c)), "score": .number(rounded(scores[c]))])
+                }
+                Console.out(JSON.object(["image": .int(i), "top": .array(entries)]).serialized())
+            } else {
+                Console.out("image \(i): " + ranked.map { "\(name($0)) \(String(format: "%.4f", scores[$0]))" }
+                    .joined(separator: ", "))
+            }
+        }
+        return 0
+    })
+
+/// Softmax in double precision.
+func softmax(_ logits: [Float]) -> [Double] {
+    let m = Double(logits.max() ?? 0)
+    let e = logits.map { Foundation.exp(Double($0) - m) }
+    let s = e.reduce(0, +)
+    return e.map { $0 / s }
+}
+
+/// `v` rounded to 6 significant decimals (for readable JSON).
+func rounded(_ v: Double) -> Double { Double(String(format: "%.6g", v)) ?? v }
