@@ -301,7 +301,7 @@ private struct JSONParser {
                     guard let u = Unicode.Scalar(scalar) else { throw fail("invalid \\u escape") }
                     out.append(contentsOf: Array(String(Character(u)).utf8))
                 default:
-                    i -= 1
+                    i -= 2
                     throw fail("invalid escape '\\\(Character(Unicode.Scalar(e)))'")
                 }
                 continue
