@@ -1,0 +1,107 @@
+import Foundation
+
+/// A one-page SVG of a `SimReport`: the title line with the verdict, memory in use across the ops (the runtime
+/// plan's live bytes; the peak marked) above, and per-op estimated cycles as bars coloured by kernel class below,
+/// sharing the op axis.
+extension SimReport {
+    public func svg() -> String {
+        let width = 1200.0, height = 720.0
+        let left = 90.0, right = 30.0
+        let plotW = width - left - right
+        let memTop = 110.0, memH = 250.0
+        let cycTop = 430.0, cycH = 220.0
+        let n = max(layers.count, 1)
+        let step = plotW / Double(n)
+        func x(_ i: Int) -> Double { left + Double(i) * step }
+        func esc(_ s: String) -> String {
+            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+                .replacingOccurrences(of: ">", with: "&gt;")
+        }
+        let colors: [KernelClass: String] = [.conv3x3: "#1f77b4", .depthwise: "#2ca02c", .conv1x1: "#ff7f0e",
+                                             .linear: "#9467bd", .elementwise: "#7f7f7f"]
+        let fusionColor = "#d62728"
+        var s = """
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="DejaVu Sans, Arial, sans-serif">
+        <rect width="100%" height="100%" fill="white"/>
+
+        """
+        let verdictColor = fits ? "#2a7d2a" : "#c0392b"
+        s += "<text x=\"\(left)\" y=\"34\" font-size=\"22\" font-weight=\"bold\">\(esc(model)) on \(esc(target.name))</text>\n"
+        s += "<text x=\"\(width - right)\" y=\"34\" font-size=\"22\" font-weight=\"bold\" text-anchor=\"end\" fill=\"\(verdictColor)\">\(fits ? "FITS" : "DOES NOT FIT")</text>\n"
+        s += "<text x=\"\(left)\" y=\"60\" font-size=\"14\" fill=\"#333\">\(esc(target.part)) · \(humanCount(target.clockHz.value))Hz · "
+            + "\(humanCount(Double(counts.totalMACs))) MACs · \(humanCount(totalCycles)) cycles · est. latency \(humanTime(latencySeconds))</text>\n"
+        s += "<text x=\"\(left)\" y=\"82\" font-size=\"14\" fill=\"\(fitsRAM ? "#333" : "#c0392b")\">RAM \(human(peakRAMBytes)) of \(human(ramLimit)) "
+            + "(arena \(human(arenaBytes)) + stack \(human(stackBytes)) + static \(human(staticRAMBytes)))   ·   </text>\n"
+        s += "<text x=\"\(width - right)\" y=\"82\" font-size=\"14\" text-anchor=\"end\" fill=\"\(fitsFlash ? "#333" : "#c0392b")\">flash \(human(flashUsedBytes)) of \(human(flashLimit)) (model \(human(modelBytes)) + code \(human(codeBytes)))</text>\n"
+
+        // Memory panel.
+        let peak = layers.map(\.liveBytes).max() ?? 0
+        let memMax = Double(max(peak, 1)) * 1.15
+        func my(_ v: Double) -> Double { memTop + memH - memH * v / memMax }
+        s += "<text x=\"\(left)\" y=\"\(memTop - 8)\" font-size=\"14\" font-weight=\"bold\">Arena bytes in use during each op</text>\n"
+        s += axis(top: memTop, height: memH, left: left, width: plotW, maxValue: memMax, format: { human(Int($0)) })
+        var path = "M \(x(0)) \(my(0))"
+        for (i, l) in layers.enumerated() {
+            path += " L \(x(i)) \(my(Double(l.liveBytes))) L \(x(i) + step) \(my(Double(l.liveBytes)))"
+        }
+        path += " L \(x(n)) \(my(0)) Z"
+        s += "<path d=\"\(path)\" fill=\"#aec7e8\" stroke=\"#1f77b4\" stroke-width=\"1\"/>\n"
+        if let pi = layers.indices.max(by: { layers[$0].liveBytes < layers[$1].liveBytes }) {
+            let px = x(pi) + step / 2, py = my(Double(layers[pi].liveBytes))
+            s += "<line x1=\"\(px)\" y1=\"\(py)\" x2=\"\(px)\" y2=\"\(memTop + memH)\" stroke=\"#c0392b\" stroke-dasharray=\"4 3\"/>\n"
+            s += "<circle cx=\"\(px)\" cy=\"\(py)\" r=\"5\" fill=\"#c0392b\"/>\n"
+            let anchor = px > left + plotW * 0.7 ? "end" : "start"
+            let dx = anchor == "end" ? -8.0 : 8.0
+            s += "<text x=\"\(px + dx)\" y=\"\(py - 8)\" font-size=\"13\" fill=\"#c0392b\" text-anchor=\"\(anchor)\">peak \(human(layers[pi].liveBytes)) at \(esc(layers[pi].counts.name))</text>\n"
+        }
+        if Double(ramLimit) <= memMax {
+            let ly = my(Double(ramLimit))
+            s += "<line x1=\"\(left)\" y1=\"\(ly)\" x2=\"\(left + plotW)\" y2=\"\(ly)\" stroke=\"#c0392b\" stroke-width=\"2\"/>\n"
+            s += "<text x=\"\(left + plotW - 4)\" y=\"\(ly - 5)\" font-size=\"12\" text-anchor=\"end\" fill=\"#c0392b\">SRAM \(human(ramLimit))</text>\n"
+        } else {
+            s += "<text x=\"\(left + plotW - 4)\" y=\"\(memTop + 14)\" font-size=\"12\" text-anchor=\"end\" fill=\"#555\">SRAM \(human(ramLimit)) (above this scale)</text>\n"
+        }
+
+        // Cycles panel.
+        let maxCycles = (layers.map(\.cycles).max() ?? 1) * 1.1
+        func cy(_ v: Double) -> Double { cycTop + cycH - cycH * v / max(maxCycles, 1) }
+        s += "<text x=\"\(left)\" y=\"\(cycTop - 8)\" font-size=\"14\" font-weight=\"bold\">Estimated cycles per op</text>\n"
+        s += axis(top: cycTop, height: cycH, left: left, width: plotW, maxValue: max(maxCycles, 1), format: { humanCount($0) })
+        let barW = max(step * 0.8, 0.5)
+        for (i, l) in layers.enumerated() where l.cycles > 0 {
+            let c = l.counts
+            let fusionCycles = Double(c.fusionMACs) * target.cost("fusion") + Double(c.fusionWeights) * target.cost("fusion_normalize")
+            let top = cy(l.cycles), split = cy(l.cycles - fusionCycles)
+            s += "<rect x=\"\(x(i) + (step - barW) / 2)\" y=\"\(split)\" width=\"\(barW)\" height=\"\(cycTop + cycH - split)\" fill=\"\(colors[c.kernelClass]!)\"><title>\(esc(c.name)): \(humanCount(l.cycles)) cycles</title></rect>\n"
+            if fusionCycles > 0 {
+                s += "<rect x=\"\(x(i) + (step - barW) / 2)\" y=\"\(top)\" width=\"\(barW)\" height=\"\(split - top)\" fill=\"\(fusionColor)\"/>\n"
+            }
+        }
+        // Legend.
+        var lx = left
+        let ly = cycTop + cycH + 40
+        for (label, color) in [("k×k conv", colors[.conv3x3]!), ("depthwise", colors[.depthwise]!),
+                               ("1×1 conv", colors[.conv1x1]!), ("linear / CPM", colors[.linear]!),
+                               ("element-wise", colors[.elementwise]!), ("kernel fusion", fusionColor)] {
+            s += "<rect x=\"\(lx)\" y=\"\(ly - 11)\" width=\"14\" height=\"14\" fill=\"\(color)\"/>\n"
+            s += "<text x=\"\(lx + 20)\" y=\"\(ly)\" font-size=\"13\">\(label)</text>\n"
+            lx += 150
+        }
+        s += "<text x=\"\(left + plotW / 2)\" y=\"\(cycTop + cycH + 18)\" font-size=\"12\" text-anchor=\"middle\" fill=\"#555\">ops in execution order (\(layers.count))</text>\n"
+        s += "</svg>\n"
+        return s
+    }
+
+    private func axis(top: Double, height: Double, left: Double, width: Double, maxValue: Double,
+                      format: (Double) -> String) -> String {
+        var s = "<line x1=\"\(left)\" y1=\"\(top + height)\" x2=\"\(left + width)\" y2=\"\(top + height)\" stroke=\"#333\"/>\n"
+        s += "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(top + height)\" stroke=\"#333\"/>\n"
+        for k in 0...4 {
+            let v = maxValue * Double(k) / 4
+            let y = top + height - height * Double(k) / 4
+            s += "<line x1=\"\(left)\" y1=\"\(y)\" x2=\"\(left + width)\" y2=\"\(y)\" stroke=\"#ddd\"/>\n"
+            s += "<text x=\"\(left - 6)\" y=\"\(y + 4)\" font-size=\"11\" text-anchor=\"end\" fill=\"#555\">\(format(v))</text>\n"
+        }
+        return s
+    }
+}

@@ -1,0 +1,192 @@
+import DynQCore
+import DynQGraph
+import Foundation
+
+/// One op's estimate on a target.
+public struct LayerEstimate: Sendable {
+    public var counts: OpCounts
+    public var cycles: Double
+    /// Arena bytes alive while the op runs (from the runtime's plan).
+    public var liveBytes: Int
+}
+
+/// A model on a target: cycles, latency, RAM and flash, and whether it fits (docs/firmware-sim.md).
+public struct SimReport: Sendable {
+    public var model: String
+    public var target: TargetProfile
+    public var layers: [LayerEstimate]
+    public var totalCycles: Double
+    public var latencySeconds: Double
+    /// `ArenaPlan.arenaBytes` (+15 for an unaligned arena start).
+    public var arenaBytes: Int
+    public var stackBytes: Int
+    public var staticRAMBytes: Int
+    public var modelBytes: Int
+    public var codeBytes: Int
+    public var codeSource: String
+    public var counts: ModelCounts
+
+    public var peakRAMBytes: Int { arenaBytes + stackBytes + staticRAMBytes }
+    public var flashUsedBytes: Int { modelBytes + codeBytes }
+    public var ramLimit: Int { Int(target.sramBytes.value) }
+    public var flashLimit: Int { Int(target.flashBytes.value) }
+    public var ramMargin: Int { ramLimit - peakRAMBytes }
+    public var flashMargin: Int { flashLimit - flashUsedBytes }
+    /// The arena also fits the largest contiguous block, when the profile gives one.
+    public var arenaFitsBlock: Bool { target.sramLargestBlockBytes.map { arenaBytes <= Int($0.value) } ?? true }
+    public var fitsRAM: Bool { ramMargin >= 0 && arenaFitsBlock }
+    public var fitsFlash: Bool { flashMargin >= 0 }
+    public var fits: Bool { fitsRAM && fitsFlash }
+}
+
+/// Cycles of one op on `target`. Conv/linear costs are end-to-end per-MAC figures (they include the per-output
+/// requantization and loop overhead), so `requantize` is charged only to ops without MACs.
+public func estimateCycles(_ c: OpCounts, on target: TargetProfile) -> Double {
+    var cycles = 0.0
+    if c.convMACs > 0 { cycles += Double(c.convMACs) * target.cost(c.kernelClass.rawValue) }
+    cycles += Double(c.cpmMACs) * target.cost(KernelClass.linear.rawValue)
+    cycles += Double(c.fusionMACs) * target.cost("fusion")
+    cycles += Double(c.fusionWeights) * target.cost("fusion_normalize")
+    if c.macs == 0 { cycles += Double(c.requantizations) * target.cost("requantize") }
+    cycles += Double(c.tableLookups + c.elementOps + c.adds) * target.cost("elementwise")
+    return cycles
+}
+
+public func simulate(counts: ModelCounts, modelBytes: Int, code: CodeSize, target: TargetProfile) -> SimReport {
+    var layers: [LayerEstimate] = []
+    var total = 0.0
+    for (i, c) in counts.ops.enumerated() {
+        let cy = estimateCycles(c, on: target)
+        total += cy
+        layers.append(LayerEstimate(counts: c, cycles: cy, liveBytes: counts.liveBytes[i]))
+    }
+    return SimReport(model: counts.name, target: target, layers: layers, totalCycles: total,
+                     latencySeconds: total / target.clockHz.value,
+                     arenaBytes: counts.plan.arenaBytes + ArenaPlan.alignment - 1,
+                     stackBytes: code.stackBound, staticRAMBytes: code.staticRAMBytes, modelBytes: modelBytes,
+                     codeBytes: code.flashBytes, codeSource: code.source, counts: counts)
+}
+
+// MARK: - Formatting
+
+func human(_ bytes: Int) -> String {
+    let b = Double(bytes)
+    if abs(b) >= Double(1 << 30) { return String(format: "%.2f GiB", b / Double(1 << 30)) }
+    if abs(b) >= Double(1 << 20) { return String(format: "%.2f MiB", b / Double(1 << 20)) }
+    if abs(b) >= 1024 { return String(format: "%.1f KiB", b / 1024) }
+    return "\(bytes) B"
+}
+
+func humanCount(_ n: Double) -> String {
+    if n >= 1e9 { return String(format: "%.2f G", n / 1e9) }
+    if n >= 1e6 { return String(format: "%.2f M", n / 1e6) }
+    if n >= 1e3 { return String(format: "%.1f k", n / 1e3) }
+    return String(format: "%.0f", n)
+}
+
+func humanTime(_ s: Double) -> String {
+    if s >= 1 { return String(format: "%.2f s", s) }
+    if s >= 1e-3 { return String(format: "%.1f ms", s * 1e3) }
+    return String(format: "%.0f µs", s * 1e6)
+}
+
+func pad(_ s: String, _ n: Int, right: Bool = false) -> String {
+    let c = s.count
+    if c >= n { return s }
+    return right ? String(repeating: " ", count: n - c) + s : s + String(repeating: " ", count: n - c)
+}
+
+extension SimReport {
+    /// The per-layer table and the totals.
+    public func table() -> String {
+        var out = "\(model) on \(target.name) (\(target.part), \(humanCount(target.clockHz.value))Hz)\n\n"
+        let header = [pad("op", 28), pad("kind", 16), pad("class", 11), pad("conv MAC", 10, right: true),
+                      pad("CPM MAC", 9, right: true), pad("fuse MAC", 9, right: true), pad("requant", 9, right: true),
+                      pad("w bytes", 9, right: true), pad("act R", 9, right: true), pad("act W", 9, right: true),
+                      pad("live", 10, right: true), pad("cycles", 10, right: true), pad("%", 6, right: true)]
+        out += header.joined(separator: " ") + "\n"
+        for l in layers {
+            let c = l.counts
+            let row = [pad(String(c.name.prefix(28)), 28), pad(c.kind, 16), pad(c.kernelClass.rawValue, 11),
+                       pad(humanCount(Double(c.convMACs)), 10, right: true),
+                       pad(humanCount(Double(c.cpmMACs)), 9, right: true),
+                       pad(humanCount(Double(c.fusionMACs)), 9, right: true),
+                       pad(humanCount(Double(c.requantizations)), 9, right: true),
+                       pad(human(c.weightBytesRead), 9, right: true), pad(human(c.activationBytesRead), 9, right: true),
+                       pad(human(c.activationBytesWritten), 9, right: true), pad(human(l.liveBytes), 10, right: true),
+                       pad(humanCount(l.cycles), 10, right: true),
+                       pad(String(format: "%.1f", totalCycles > 0 ? 100 * l.cycles / totalCycles : 0), 6, right: true)]
+            out += row.joined(separator: " ") + "\n"
+        }
+        out += "\n"
+        out += "MACs: conv \(humanCount(Double(counts.convMACs))), CPM \(humanCount(Double(counts.cpmMACs))), "
+            + "fusion \(humanCount(Double(counts.fusionMACs))), total \(humanCount(Double(counts.totalMACs)))\n"
+        out += "cycles: \(humanCount(totalCycles)) -> estimated latency \(humanTime(latencySeconds)) at "
+            + "\(humanCount(target.clockHz.value))Hz\n"
+        out += "RAM: arena \(human(arenaBytes)) + stack bound \(human(stackBytes)) + static \(human(staticRAMBytes)) = "
+            + "\(human(peakRAMBytes)) of \(human(ramLimit)) SRAM -> " + (fitsRAM ? "fits" : "DOES NOT FIT")
+            + ", margin \(human(ramMargin))"
+        if let block = target.sramLargestBlockBytes {
+            out += " (arena vs largest block \(human(Int(block.value))): " + (arenaFitsBlock ? "fits" : "DOES NOT FIT") + ")"
+        }
+        out += "\n"
+        out += "flash: model \(human(modelBytes)) + code \(human(codeBytes)) = \(human(flashUsedBytes)) of "
+            + "\(human(flashLimit)) -> " + (fitsFlash ? "fits" : "DOES NOT FIT") + ", margin \(human(flashMargin))\n"
+        out += "verdict: " + (fits ? "FITS" : "DOES NOT FIT") + "\n"
+        return out
+    }
+
+    /// The report as JSON (every count per layer, totals, verdicts, the profile's sources).
+    public func json() -> JSON {
+        let layerList: [JSON] = layers.map { l in
+            let c = l.counts
+            return .object(JSONObject([
+                ("name", .string(c.name)), ("kind", .string(c.kind)), ("class", .string(c.kernelClass.rawValue)),
+                ("conv_macs", .int(c.convMACs)), ("cpm_macs", .int(c.cpmMACs)), ("fusion_macs", .int(c.fusionMACs)),
+                ("fusion_weights", .int(c.fusionWeights)), ("adds", .int(c.adds)),
+                ("requantizations", .int(c.requantizations)), ("table_lookups", .int(c.tableLookups)),
+                ("element_ops", .int(c.elementOps)), ("weight_bytes", .int(c.weightBytesRead)),
+                ("activation_bytes_read", .int(c.activationBytesRead)),
+                ("activation_bytes_written", .int(c.activationBytesWritten)),
+                ("live_bytes", .int(l.liveBytes)), ("cycles", .number(l.cycles.rounded())),
+            ]))
+        }
+        return .object(JSONObject([
+            ("model", .string(model)), ("target", .string(target.name)), ("part", .string(target.part)),
+            ("clock_hz", .number(target.clockHz.value)),
+            ("macs", .object(JSONObject([("conv", .int(counts.convMACs)), ("cpm", .int(counts.cpmMACs)),
+                                         ("fusion", .int(counts.fusionMACs)), ("total", .int(counts.totalMACs))]))),
+            ("cycles", .number(totalCycles.rounded())), ("latency_s", .number(latencySeconds)),
+            ("ram", .object(JSONObject([("arena", .int(arenaBytes)), ("stack_bound", .int(stackBytes)),
+                                        ("static", .int(staticRAMBytes)), ("peak", .int(peakRAMBytes)),
+                                        ("limit", .int(ramLimit)), ("margin", .int(ramMargin)),
+                                        ("fits", .bool(fitsRAM))]))),
+            ("flash", .object(JSONObject([("model", .int(modelBytes)), ("code", .int(codeBytes)),
+                                          ("code_source", .string(codeSource)), ("used", .int(flashUsedBytes)),
+                                          ("limit", .int(flashLimit)), ("margin", .int(flashMargin)),
+                                          ("fits", .bool(fitsFlash))]))),
+            ("fits", .bool(fits)),
+            ("peak_operation", .string(layers.isEmpty ? "" : layers[counts.plan.peakOperation].counts.name)),
+            ("layers", .array(layerList)),
+        ]))
+    }
+}
+
+/// `--target all`: one line per target.
+public func sweepTable(_ reports: [SimReport]) -> String {
+    guard let first = reports.first else { return "" }
+    var out = "\(first.model): \(humanCount(Double(first.counts.totalMACs))) MACs, arena \(human(first.arenaBytes)), "
+        + "model \(human(first.modelBytes))\n\n"
+    out += [pad("target", 14), pad("part", 34), pad("clock", 9, right: true), pad("latency", 10, right: true),
+            pad("peak RAM", 10, right: true), pad("SRAM", 10, right: true), pad("RAM", 5), pad("flash used", 11, right: true),
+            pad("flash", 10, right: true), pad("flash", 5), "verdict"].joined(separator: " ") + "\n"
+    for r in reports {
+        out += [pad(r.target.name, 14), pad(String(r.target.part.prefix(34)), 34),
+                pad(humanCount(r.target.clockHz.value) + "Hz", 9, right: true),
+                pad(humanTime(r.latencySeconds), 10, right: true), pad(human(r.peakRAMBytes), 10, right: true),
+                pad(human(r.ramLimit), 10, right: true), pad(r.fitsRAM ? "ok" : "NO", 5),
+                pad(human(r.flashUsedBytes), 11, right: true), pad(human(r.flashLimit), 10, right: true),
+                pad(r.fitsFlash ? "ok" : "NO", 5), r.fits ? "FITS" : "DOES NOT FIT"].joined(separator: " ") + "\n"
+    }
+    return out
+}

@@ -1,0 +1,83 @@
+import DynQGraph
+
+/// A number with its citation (`{"value": ..., "source": "..."}` in targets.json).
+public struct Sourced: Equatable, Sendable {
+    public var value: Double
+    public var source: String
+}
+
+/// One cost class: cycles per unit of work.
+public struct CycleCost: Equatable, Sendable {
+    /// `mac`, `element` or `weight` (documentation; the simulator knows which count each class multiplies).
+    public var per: String
+    public var cycles: Sourced
+}
+
+/// An edge target profile (docs/firmware-sim.md, targets/targets.json).
+public struct TargetProfile: Equatable, Sendable {
+    public var name: String
+    public var core: String
+    public var part: String
+    public var clockHz: Sourced
+    public var sramBytes: Sourced
+    /// The largest contiguous RAM block, when smaller than `sramBytes` (the arena must be contiguous).
+    public var sramLargestBlockBytes: Sourced?
+    public var flashBytes: Sourced
+    /// Keys: the `KernelClass` raw values for conv/linear classes, `fusion`, `fusion_normalize`, `requantize`,
+    /// `elementwise`.
+    public var cycles: [String: CycleCost]
+
+    /// The cost keys every profile must give.
+    public static let requiredCosts = KernelClass.allCases.filter { $0 != .elementwise }.map(\.rawValue)
+        + ["fusion", "fusion_normalize", "requantize", "elementwise"]
+
+    public func cost(_ key: String) -> Double { cycles[key]?.cycles.value ?? 0 }
+}
+
+/// Reads a targets file (`"format": "dynq-targets"`, version 1). Every number must carry a non-empty `source`.
+public func loadTargets(_ path: String) throws -> [TargetProfile] {
+    let json = try JSON.parse(try FileIO.read(path), file: path)
+    return try decodeTargets(json, file: path)
+}
+
+public func decodeTargets(_ json: JSON, file: String? = nil) throws -> [TargetProfile] {
+    func fail(_ m: String) -> DynQError { DynQError(file: file, m) }
+    guard json["format"]?.stringValue == "dynq-targets", json["version"]?.intValue == 1 else {
+        throw fail("not a dynq-targets file (format \"dynq-targets\", version 1)")
+    }
+    guard let list = json["targets"]?.arrayValue, !list.isEmpty else { throw fail("'targets' must be a non-empty array") }
+    func sourced(_ v: JSON?, _ what: String, positive: Bool = true) throws -> Sourced {
+        guard let v, let x = v["value"]?.doubleValue else { throw fail("\(what): missing numeric 'value'") }
+        guard let s = v["source"]?.stringValue, !s.trimmingCharactersInSpaces.isEmpty else {
+            throw fail("\(what): every number needs a 'source'")
+        }
+        guard x.isFinite, positive ? x > 0 : x >= 0 else { throw fail("\(what): value must be positive") }
+        return Sourced(value: x, source: s)
+    }
+    var out: [TargetProfile] = []
+    var names = Set<String>()
+    for t in list {
+        guard let name = t["name"]?.stringValue, !name.isEmpty else { throw fail("a target has no 'name'") }
+        guard names.insert(name).inserted else { throw fail("duplicate target '\(name)'") }
+        var cycles: [String: CycleCost] = [:]
+        guard let c = t["cycles"]?.objectValue else { throw fail("target '\(name)': missing 'cycles'") }
+        for (k, v) in c.entries {
+            cycles[k] = CycleCost(per: v["per"]?.stringValue ?? "", cycles: try sourced(v, "target '\(name)' cycles.\(k)"))
+        }
+        for k in TargetProfile.requiredCosts where cycles[k] == nil {
+            throw fail("target '\(name)': missing cycles.\(k)")
+        }
+        out.append(TargetProfile(
+            name: name, core: t["core"]?.stringValue ?? "", part: t["part"]?.stringValue ?? "",
+            clockHz: try sourced(t["clock_hz"], "target '\(name)' clock_hz"),
+            sramBytes: try sourced(t["sram_bytes"], "target '\(name)' sram_bytes"),
+            sramLargestBlockBytes: try t["sram_largest_block_bytes"].map { try sourced($0, "target '\(name)' sram_largest_block_bytes") },
+            flashBytes: try sourced(t["flash_bytes"], "target '\(name)' flash_bytes"),
+            cycles: cycles))
+    }
+    return out
+}
+
+extension String {
+    var trimmingCharactersInSpaces: Substring { drop(while: { $0 == " " }) }
+}
