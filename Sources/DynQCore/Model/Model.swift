@@ -87,6 +87,13 @@ struct Parser {
     var strings: Range<Int> = 0..<0
 
     init(_ buffer: UnsafeRawBufferPointer) throws(ModelError) {
+        // Magic first (when there are 8 bytes), so that any other file is called what it is.
+        let m = ModelFormat.magic
+        if buffer.count >= 8 {
+            let magicOK = buffer[0] == m.0 && buffer[1] == m.1 && buffer[2] == m.2 && buffer[3] == m.3
+                && buffer[4] == m.4 && buffer[5] == m.5 && buffer[6] == m.6 && buffer[7] == m.7
+            guard magicOK else { throw ModelError(.badMagic, .header, "not a .dynq model (bad magic)") }
+        }
         guard buffer.count >= ModelFormat.headerSize, let base = buffer.baseAddress else {
             throw ModelError(.truncated, .header, "file shorter than the 80-byte header", value: Int64(buffer.count))
         }
@@ -94,10 +101,6 @@ struct Parser {
             throw ModelError(.misaligned, .file, "model bytes must start on a 16-byte boundary",
                              value: Int64(Int(bitPattern: base) % ModelFormat.blobAlignment))
         }
-        let m = ModelFormat.magic
-        let magicOK = buffer[0] == m.0 && buffer[1] == m.1 && buffer[2] == m.2 && buffer[3] == m.3
-            && buffer[4] == m.4 && buffer[5] == m.5 && buffer[6] == m.6 && buffer[7] == m.7
-        guard magicOK else { throw ModelError(.badMagic, .header, "not a .dynq model (bad magic)") }
         let version = Parser.u32(buffer, ModelFormat.fVersion)
         guard version == ModelFormat.version else {
             throw ModelError(.unsupportedVersion, .header, "unsupported format version (this reader knows 1)",
