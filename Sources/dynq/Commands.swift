@@ -3,4 +3,6 @@
 let allCommands: [Command] = [
     runCommand,
     inspectCommand,
+    zooCommand,
+    simCommand,
 ]

@@ -1,0 +1,65 @@
+import DynQCore
+import DynQGraph
+import Foundation
+
+/// Locating the simulator's data files and loading a `.dynq` model for it.
+public enum SimFiles {
+    /// The DynQ checkout holding `targets/targets.json`: `DYNQ_ROOT`, else the current directory or one of its
+    /// ancestors, else an ancestor of the executable.
+    public static func root() -> String? {
+        func search(from start: URL) -> String? {
+            var dir = start.standardizedFileURL
+            for _ in 0..<8 {
+                if FileManager.default.fileExists(atPath: dir.appendingPathComponent("targets/targets.json").path) {
+                    return dir.path
+                }
+                let parent = dir.deletingLastPathComponent()
+                if parent.path == dir.path { break }
+                dir = parent
+            }
+            return nil
+        }
+        if let r = ProcessInfo.processInfo.environment["DYNQ_ROOT"] { return r }
+        if let r = search(from: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) { return r }
+        return search(from: URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
+    }
+
+    /// The default targets file.
+    public static func defaultTargets() throws -> String {
+        guard let r = root() else {
+            throw SimError("cannot find targets/targets.json (run from the DynQ checkout, set DYNQ_ROOT, or pass --targets FILE)")
+        }
+        return r + "/targets/targets.json"
+    }
+
+    /// The recorded code-size measurement (`targets/code-size.json`, written by `dynq sim --measure-code`).
+    public static func recordedCodeSize() throws -> CodeSize {
+        guard let r = root() else { throw SimError("cannot find the DynQ checkout for targets/code-size.json") }
+        return try readCodeSize(r + "/targets/code-size.json")
+    }
+
+    public static func readCodeSize(_ path: String) throws -> CodeSize {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        return try JSONDecoder().decode(CodeSize.self, from: data)
+    }
+
+    public static func writeCodeSize(_ c: CodeSize, to path: String) throws {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try (e.encode(c) + Data("\n".utf8)).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// Reads and validates a `.dynq` file; returns its description and size in bytes.
+    public static func loadModel(_ path: String) throws -> (ModelDescription, Int) {
+        let bytes = try FileIO.read(path)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: ArenaPlan.alignment)
+        defer { buffer.deallocate() }
+        bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+        do {
+            let model = try Model(bytes: UnsafeRawBufferPointer(rebasing: buffer[0..<bytes.count]))
+            return (ModelDescription(model), bytes.count)
+        } catch {
+            throw DynQError(file: path, "\(error)")
+        }
+    }
+}
