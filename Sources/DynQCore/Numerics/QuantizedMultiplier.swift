@@ -17,7 +17,7 @@
 ///     QuantizedMultiplier(multiplier: 1 << 30, shift: 0).apply(-3) == -1    // −1.5 → −1 (ties toward +∞)
 ///     QuantizedMultiplier(multiplier: 1 << 30, shift: 0).apply(-5) == -2    // −2.5 → −2
 ///     QuantizedMultiplier(multiplier: 1 << 30, shift: 1).apply(7)  == 7     // M = 1
-///     QuantizedMultiplier(multiplier: 1 << 30, shift: 30).apply(2) == Int32.max   // 2 · 2^29, saturated
+///     QuantizedMultiplier(multiplier: 1 << 30, shift: 30).apply(4) == Int32.max   // 4 · 2^29 = 2^31, saturated
 @frozen
 public struct QuantizedMultiplier: Equatable, Hashable, Sendable {
     /// `m`, in `[2^30, 2^31)`, or 0.

@@ -1,0 +1,171 @@
+// SIMD per-sample dynamic kernel fusion: bit-exact twin of `dynamicFusionReference`.
+//
+// F is computed with `multiplyAddPairs` over pairs of kernels: the int16 weights of kernels t0 and t1 are
+// interleaved into `(q_w[t0], q_w[t1])` pairs and multiplied against `(η[t0], η[t1])` pairs, giving
+// `η[t0]·q_w[t0] + η[t1]·q_w[t1]` in int32 lanes (|η| ≤ 32767, |q_w| ≤ 127: no pair is (−32768, −32768)). The sum
+// over t is the reference's int32 sum in another order, exact under the `g ≤ 516` bound. F goes to scratch once,
+// then `A = max|F|` and `q_f = round_half_away(127·F/A)` — the division done by a per-channel reciprocal with an
+// exact one-step correction (`FusionDivider`), the same integer as `roundingDivide`.
+
+/// Exact `round_half_away(127 · f / a)` for `|f| ≤ a`, `0 < a < 2^31`, without a division per element.
+///
+/// `q = ⌊N / D⌋` with `N = 254·|f| + a`, `D = 2a` (round half up of `127|f|/a`, then the sign of f: half away from
+/// zero). With `R = ⌊2^40 / D⌋`: `N < 255a ≤ 2^39`, so `N·R < 255·2^39 < 2^64`, and
+/// `N/D − ½ < N·R/2^40 ≤ N/D` (the error `N·(2^40/D − R)/2^40 < N/2^40 < ½`), hence `⌊N·R/2^40⌋ ∈ {q − 1, q}`:
+/// one comparison corrects it.
+@frozen
+public struct FusionDivider {
+    public let a: UInt64
+    public let d: UInt64
+    public let reciprocal: UInt64
+
+    @inlinable
+    public init(divisor a: Int32) {
+        precondition(a > 0, "FusionDivider: divisor must be positive")
+        self.a = UInt64(a)
+        self.d = 2 * UInt64(a)
+        self.reciprocal = (UInt64(1) << 40) / (2 * UInt64(a))
+    }
+
+    /// `round_half_away(127 · f / a)`; requires `|f| ≤ a`.
+    @inlinable @inline(__always)
+    public func fusedValue(_ f: Int32) -> Int8 {
+        let n = 254 &* UInt64(f.magnitude) &+ a
+        var q = (n &* reciprocal) &>> 40
+        if (q &+ 1) &* d <= n { q &+= 1 }
+        let v = Int32(truncatingIfNeeded: q)
+        return Int8(truncatingIfNeeded: f < 0 ? 0 &- v : v)
+    }
+}
+
+/// Scratch bytes of `dynamicFusion`: F for one channel (`[O][K]` layout) or for the whole kernel plus the
+/// per-channel coefficient pairs (`[K][O]` layout), int32.
+public func dynamicFusionScratchBytes(_ p: DynamicFusionParams) -> Int {
+    let pairs = (p.kernelCount + 1) / 2
+    switch p.layout {
+    case .outputMajor:
+        return p.elementsPerChannel * 4
+    case .channelsLast:
+        let op = (p.outputChannels + 7) / 8 * 8
+        return p.elementsPerChannel * p.outputChannels * 4 + pairs * op * 4
+    }
+}
+
+/// SIMD fusion: same contract, same outputs as `dynamicFusionReference`, plus `dynamicFusionScratchBytes(p)` bytes
+/// of scratch (aligned for Int32).
+public func dynamicFusion(
+    _ p: DynamicFusionParams,
+    kernels: UnsafePointer<Int8>,
+    coefficients: UnsafePointer<Int16>,
+    mixedBias: UnsafePointer<Int32>?,
+    staticBias: UnsafePointer<Int32>?,
+    staticMultipliers: UnsafePointer<QuantizedMultiplier>,
+    fusedKernel: UnsafeMutablePointer<Int8>,
+    biasAccumulator: UnsafeMutablePointer<Int32>,
+    multipliers: UnsafeMutablePointer<QuantizedMultiplier>,
+    scratch: UnsafeMutableRawPointer
+) {
+    let g = p.kernelCount, o = p.outputChannels, k = p.elementsPerChannel
+    let kernelSize = o * k
+    let pairs = (g + 1) / 2
+    let perChannel = p.coefficients == .perChannel
+    @inline(__always) func eta(_ ch: Int, _ t: Int) -> Int16 {
+        t >= g ? 0 : (perChannel ? coefficients[ch * g + t] : coefficients[t])
+    }
+    @inline(__always) func finishChannel(_ ch: Int, _ a: Int32) -> FusionDivider {
+        let d = fusionDivisor(a)
+        var b: Int64 = 0
+        if let mb = mixedBias {
+            for t in 0..<g { b &+= Int64(eta(ch, t)) &* Int64(mb[t * o + ch]) }
+        }
+        if let sb = staticBias { b &+= Int64(sb[ch]) &<< 15 }
+        biasAccumulator[ch] = fusedBias(b, divisor: d)
+        multipliers[ch] = staticMultipliers[ch].scaledByFusionMax(d)
+        return FusionDivider(divisor: d)
+    }
+    let vectorEnd = k / 8 * 8
+
+    switch p.layout {
+    case .outputMajor:
+        let f = scratch.bindMemory(to: Int32.self, capacity: k)
+        for ch in 0..<o {
+            let row = ch * k
+            var e = 0
+            while e < vectorEnd {
+                var lo = SIMD4<Int32>(), hi = SIMD4<Int32>()
+                for j in 0..<pairs {
+                    let t0 = 2 * j, t1 = t0 + 1
+                    let e0 = UInt32(UInt16(bitPattern: eta(ch, t0))), e1 = UInt32(UInt16(bitPattern: eta(ch, t1)))
+                    let ep = unsafeBitCast(SIMD4<UInt32>(repeating: e0 | e1 << 16), to: SIMD8<Int16>.self)
+                    let x0 = widen(load8(kernels + t0 * kernelSize + row + e))
+                    let x1 = t1 < g ? widen(load8(kernels + t1 * kernelSize + row + e)) : SIMD8<Int16>()
+                    lo &+= multiplyAddPairs(interleaveLow(x0, x1), ep)
+                    hi &+= multiplyAddPairs(interleaveHigh(x0, x1), ep)
+                }
+                UnsafeMutableRawPointer(f + e).storeBytes(of: lo, as: SIMD4<Int32>.self)
+                UnsafeMutableRawPointer(f + e + 4).storeBytes(of: hi, as: SIMD4<Int32>.self)
+                e += 8
+            }
+            while e < k {
+                var s: Int32 = 0
+                for t in 0..<g { s &+= Int32(eta(ch, t)) &* Int32(kernels[t * kernelSize + row + e]) }
+                f[e] = s
+                e += 1
+            }
+            var a: Int32 = 0
+            for i in 0..<k {
+                let v = f[i], m = v < 0 ? 0 &- v : v
+                a = m > a ? m : a
+            }
+            let div = finishChannel(ch, a)
+            let out = fusedKernel + row
+            for i in 0..<k { out[i] = div.fusedValue(f[i]) }
+        }
+
+    case .channelsLast:
+        let op = (o + 7) / 8 * 8
+        let f = scratch.bindMemory(to: Int32.self, capacity: k * o + pairs * op)
+        let etaPairs = UnsafeMutableRawPointer(f + k * o)           // [pairs][op] int16 pairs (η[c,t0], η[c,t1])
+        for j in 0..<pairs {
+            for c in 0..<op {
+                let e0 = c < o ? UInt32(UInt16(bitPattern: eta(c, 2 * j))) : 0
+                let e1 = c < o ? UInt32(UInt16(bitPattern: eta(c, 2 * j + 1))) : 0
+                etaPairs.storeBytes(of: e0 | e1 << 16, toByteOffset: (j * op + c) * 4, as: UInt32.self)
+            }
+        }
+        let cEnd = o / 8 * 8
+        for e in 0..<k {
+            let row = e * o
+            var c = 0
+            while c < cEnd {
+                var lo = SIMD4<Int32>(), hi = SIMD4<Int32>()
+                for j in 0..<pairs {
+                    let t0 = 2 * j, t1 = t0 + 1
+                    let x0 = widen(load8(kernels + t0 * kernelSize + row + c))
+                    let x1 = t1 < g ? widen(load8(kernels + t1 * kernelSize + row + c)) : SIMD8<Int16>()
+                    let ep = UnsafeRawPointer(etaPairs) + (j * op + c) * 4
+                    lo &+= multiplyAddPairs(interleaveLow(x0, x1), load8x16(ep))
+                    hi &+= multiplyAddPairs(interleaveHigh(x0, x1), load8x16(ep + 16))
+                }
+                UnsafeMutableRawPointer(f + row + c).storeBytes(of: lo, as: SIMD4<Int32>.self)
+                UnsafeMutableRawPointer(f + row + c + 4).storeBytes(of: hi, as: SIMD4<Int32>.self)
+                c += 8
+            }
+            while c < o {
+                var s: Int32 = 0
+                for t in 0..<g { s &+= Int32(eta(c, t)) &* Int32(kernels[t * kernelSize + row + c]) }
+                f[row + c] = s
+                c += 1
+            }
+        }
+        for ch in 0..<o {
+            var a: Int32 = 0
+            for e in 0..<k {
+                let v = f[e * o + ch], m = v < 0 ? 0 &- v : v
+                a = m > a ? m : a
+            }
+            let div = finishChannel(ch, a)
+            for e in 0..<k { fusedKernel[e * o + ch] = div.fusedValue(f[e * o + ch]) }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+// Shared helpers of the Numerics* and Kernels* tests: a seeded, printable RNG and buffer helpers.
+@testable import DynQCore
+
+/// SplitMix64: small, fast, and the same sequence everywhere. Every randomized test prints its seed in the failure
+/// message, so `SeededRNG(seed:)` with that seed replays the failing case.
+struct SeededRNG: RandomNumberGenerator {
+    private(set) var state: UInt64
+    let seed: UInt64
+    init(seed: UInt64) { self.seed = seed; self.state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func int(_ r: ClosedRange<Int>) -> Int { Int.random(in: r, using: &self) }
+    mutating func int8s(_ n: Int, _ r: ClosedRange<Int8> = -128...127) -> [Int8] {
+        (0..<n).map { _ in Int8.random(in: r, using: &self) }
+    }
+    mutating func int32s(_ n: Int, _ r: ClosedRange<Int32>) -> [Int32] {
+        (0..<n).map { _ in Int32.random(in: r, using: &self) }
+    }
+    /// A valid multiplier `m ∈ [2^30, 2^31)`, `e` in `shifts`.
+    mutating func multiplier(shifts: ClosedRange<Int32> = -12 ... -4) -> QuantizedMultiplier {
+        QuantizedMultiplier(multiplier: Int32.random(in: (1 << 30)...Int32.max, using: &self),
+                            shift: Int32.random(in: shifts, using: &self))
+    }
+    mutating func multipliers(_ n: Int, shifts: ClosedRange<Int32> = -12 ... -4) -> [QuantizedMultiplier] {
+        (0..<n).map { _ in multiplier(shifts: shifts) }
+    }
+    /// Zero points biased toward the extremes −128 and 127.
+    mutating func zeroPoint() -> Int32 {
+        switch int(0...3) { case 0: return -128; case 1: return 127; default: return Int32(int(-128...127)) }
+    }
+    mutating func outputQuantization() -> OutputQuantization {
+        let z = zeroPoint()
+        switch int(0...2) {
+        case 0: return OutputQuantization(zeroPoint: z)
+        case 1: return OutputQuantization(zeroPoint: z, activationMin: max(z, -128), activationMax: 127)   // ReLU
+        default:
+            let lo = Int32(int(-128...0)), hi = Int32(int(0...127))
+            return OutputQuantization(zeroPoint: z, activationMin: lo, activationMax: hi)
+        }
+    }
+}
+
+/// A base seed for randomized tests: fixed so CI is reproducible; every case derives its own from it.
+let testBaseSeed: UInt64 = 0x00D1_1A0C_2025
+
+/// True in debug builds, where SIMD code runs ~1000× slower: randomized sweeps shrink there.
+let isDebugBuild: Bool = _isDebugAssertConfiguration()
+
+/// A scratch buffer for a kernel, 16-byte aligned, released after `body`.
+func withScratch<R>(_ bytes: Int, _ body: (UnsafeMutableRawPointer) throws -> R) rethrows -> R {
+    let p = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 16)
+    defer { p.deallocate() }
+    // Poison: kernels must not depend on scratch contents.
+    p.initializeMemory(as: UInt8.self, repeating: 0xA5, count: max(bytes, 1))
+    return try body(p)
+}

@@ -1,0 +1,256 @@
+// Numerics: QuantizedMultiplier (Q31 single rounding), rounding division, per-sample multiplier derivation, Q15.
+// Tested against exact Int128 arithmetic by the defining inequalities, not by re-running the same formula.
+import Testing
+@testable import DynQCore
+
+/// The defining property of `apply`: y is the unique integer with `(2y − 1)·2^(n−1) ≤ x·m < (2y + 1)·2^(n−1)`
+/// (round to nearest, ties toward +∞), then saturated to Int32.
+private func exactApply(_ x: Int32, _ q: QuantizedMultiplier) -> Int32 {
+    let n = Int(31 - q.shift)
+    let prod = Int128(x) * Int128(q.multiplier)
+    // floor((prod + 2^(n−1)) / 2^n) via floor division on Int128 (no shifts: an independent route).
+    let num = prod + (Int128(1) << (n - 1))
+    let den = Int128(1) << n
+    var y = num / den
+    if (num % den != 0) && (num < 0) { y -= 1 }
+    #expect((2 * y - 1) * (den / 2) <= prod && prod < (2 * y + 1) * (den / 2))
+    return y > Int128(Int32.max) ? Int32.max : (y < Int128(Int32.min) ? Int32.min : Int32(y))
+}
+
+private let extremeXs: [Int32] = {
+    var xs: [Int32] = [Int32.min, Int32.min + 1, Int32.min + 2, -1, 0, 1, 2, 3, Int32.max - 2, Int32.max - 1, Int32.max]
+    for k in 0..<31 {
+        let v = Int32(1) << k
+        xs += [v, v - 1, v &+ 1, -v, -v - 1, -v + 1]
+    }
+    return xs
+}()
+
+private let extremeMs: [Int32] = [1 << 30, (1 << 30) + 1, (1 << 30) + (1 << 29), Int32.max - 1, Int32.max, 1_518_500_250]
+
+@Suite("QuantizedMultiplier.apply is one rounding of x·m/2^(31−e), ties toward +∞, saturated")
+struct QuantizedMultiplierApplyTests {
+    @Test("doc-comment worked examples hold")
+    func docExamples() {
+        let half = QuantizedMultiplier(multiplier: 1 << 30, shift: 0)
+        #expect(half.apply(3) == 2)
+        #expect(half.apply(-3) == -1)
+        #expect(half.apply(-5) == -2)
+        #expect(QuantizedMultiplier(multiplier: 1 << 30, shift: 1).apply(7) == 7)
+        #expect(QuantizedMultiplier(multiplier: 1 << 30, shift: 30).apply(3) == 3 << 29)
+        #expect(QuantizedMultiplier(multiplier: 1 << 30, shift: 30).apply(4) == Int32.max)
+        #expect(QuantizedMultiplier.zero.apply(Int32.min) == 0)
+        #expect(QuantizedMultiplier.zero.apply(Int32.max) == 0)
+    }
+
+    @Test("every shift e in -31...30 with extreme x and m equals the exact result", arguments: Array(Int32(-31)...30))
+    func extremesAtShift(e: Int32) {
+        for m in extremeMs {
+            let q = QuantizedMultiplier(multiplier: m, shift: e)
+            for x in extremeXs {
+                let got = q.apply(x), want = exactApply(x, q)
+                #expect(got == want, "x=\(x) m=\(m) e=\(e): apply=\(got) exact=\(want)")
+            }
+        }
+    }
+
+    @Test("exact ties x·m = (2k+1)·2^(n−1) round toward +∞ at every shift", arguments: Array(Int32(-31)...30))
+    func tiesRoundUp(e: Int32) {
+        // m = 2^30: x·2^30 / 2^n = x / 2^(n−30) with n = 31 − e; ties exist when n − 30 ≥ 1, i.e. e ≤ 0.
+        let q = QuantizedMultiplier(multiplier: 1 << 30, shift: e)
+        let d = Int(1 - e)                                   // x / 2^d
+        guard d >= 1 && d <= 31 else { return }
+        for k in [-5, -2, -1, 0, 1, 4] {
+            let x128 = Int128(2 * k + 1) << (d - 1)          // (k + ½)·2^d
+            guard x128 >= Int128(Int32.min) && x128 <= Int128(Int32.max) else { continue }
+            let x = Int32(x128)
+            #expect(q.apply(x) == Int32(k + 1), "tie x=\(x) e=\(e): got \(q.apply(x)), want \(k + 1)")
+        }
+    }
+
+    @Test("a seeded random sweep of x, m, e equals the exact result")
+    func randomSweep() {
+        var rng = SeededRNG(seed: testBaseSeed ^ 0xA11)
+        let n = isDebugBuild ? 100_000 : 2_000_000
+        for _ in 0..<n {
+            let q = QuantizedMultiplier(multiplier: Int32.random(in: (1 << 30)...Int32.max, using: &rng),
+                                        shift: Int32.random(in: -31...30, using: &rng))
+            let x = Int32(truncatingIfNeeded: rng.next() >> UInt64(rng.int(0...33)))
+            let got = q.apply(x), want = exactApply(x, q)
+            if got != want {
+                Issue.record("seed=\(rng.seed) x=\(x) m=\(q.multiplier) e=\(q.shift): apply=\(got) exact=\(want)")
+                return
+            }
+        }
+    }
+
+    @Test("requantize(x, m) equals finish(apply(x)) for every zero point and activation range")
+    func requantizeEqualsFinishApply() {
+        var rng = SeededRNG(seed: testBaseSeed ^ 0xF1)
+        let n = isDebugBuild ? 100_000 : 1_000_000
+        for i in 0..<n {
+            let q = QuantizedMultiplier(multiplier: Int32.random(in: (1 << 30)...Int32.max, using: &rng),
+                                        shift: Int32.random(in: -31...30, using: &rng))
+            let x = i < extremeXs.count ? extremeXs[i] : Int32(truncatingIfNeeded: rng.next() >> UInt64(rng.int(0...33)))
+            let o = rng.outputQuantization()
+            let a = o.requantize(x, q), b = o.finish(q.apply(x))
+            if a != b {
+                let msg = "seed=\(rng.seed) x=\(x) m=\(q.multiplier) e=\(q.shift) z=\(o.zeroPoint) "
+                    + "[\(o.activationMin),\(o.activationMax)]: requantize=\(a) finish(apply)=\(b)"
+                Issue.record(Comment(rawValue: msg))
+                return
+            }
+        }
+    }
+}
+
+/// The defining property of round-half-away division: |n − q·d| ≤ |d|/2, and on a tie |q| is the larger one.
+private func checkRoundingDivide(_ n: Int64, _ d: Int64) -> Bool {
+    let q = Int128(roundingDivide(n, by: d))
+    let r = Int128(n) - q * Int128(d)                    // remainder of the rounded quotient
+    let twice = 2 * (r < 0 ? -r : r), ad = Int128(d < 0 ? -Int128(d) : Int128(d))
+    if twice > ad { return false }
+    if twice == ad {                                     // tie: away from zero means |q·d| > |n|
+        let qd = q * Int128(d)
+        return (qd < 0 ? -qd : qd) > (Int128(n) < 0 ? -Int128(n) : Int128(n))
+    }
+    return true
+}
+
+@Suite("roundingDivide rounds to nearest, ties away from zero")
+struct RoundingDivideTests {
+    @Test("doc-comment worked examples hold")
+    func docExamples() {
+        #expect(roundingDivide(Int64(7), by: 2) == 4)
+        #expect(roundingDivide(Int64(-7), by: 2) == -4)
+        #expect(roundingDivide(Int64(5), by: 3) == 2)
+        #expect(roundingDivide(Int64(-5), by: 3) == -2)
+        #expect(roundingDivide(Int64(4), by: -3) == -1)
+        #expect(roundingDivide(Int32(-7), by: 2) == -4)
+        #expect(roundingDivide(Int32.min, by: -1) == Int32.max)
+    }
+
+    @Test("every n in -400...400 and d in -25...25 (d != 0) satisfies the definition")
+    func exhaustiveSmall() {
+        for n in Int64(-400)...400 {
+            for d in Int64(-25)...25 where d != 0 {
+                #expect(checkRoundingDivide(n, d), "n=\(n) d=\(d) gave \(roundingDivide(n, by: d))")
+            }
+        }
+    }
+
+    @Test("Int64 extremes satisfy the definition")
+    func extremes() {
+        let ns: [Int64] = [Int64.min + 1, Int64.min + 2, -1, 0, 1, Int64.max - 1, Int64.max, 1 << 62, -(1 << 62)]
+        let ds: [Int64] = [1, 2, 3, 127, -127, Int64.max, Int64.min + 1, 1 << 40, 2_147_483_647]
+        for n in ns { for d in ds { #expect(checkRoundingDivide(n, d), "n=\(n) d=\(d)") } }
+        #expect(roundingDivide(Int64.min, by: 2) == Int64.min / 2)
+        #expect(roundingDivide(Int64.min, by: Int64.min) == 1)
+    }
+
+    @Test("a seeded random sweep satisfies the definition")
+    func randomSweep() {
+        var rng = SeededRNG(seed: testBaseSeed ^ 0xD1)
+        for _ in 0..<(isDebugBuild ? 100_000 : 1_000_000) {
+            let n = Int64(bitPattern: rng.next()) >> Int64(rng.int(0...62))
+            var d = Int64(bitPattern: rng.next()) >> Int64(rng.int(1...62))
+            if d == 0 { d = 1 }
+            if !checkRoundingDivide(n, d) { Issue.record("seed=\(rng.seed) n=\(n) d=\(d)"); return }
+        }
+    }
+}
+
+/// The defining property of `scaledByFusionMax`: `(m, e)` in range and `m = ⌊m0·A·2^(e0−e)/127 + ½⌋` exactly,
+/// i.e. `(2m − 1)·127·2^s ≤ 2·m0·A < (2m + 1)·127·2^s` with `s = e − e0` (sides scaled when s < 0).
+private func checkScaled(_ m0: QuantizedMultiplier, _ a: Int32) -> String? {
+    let r = m0.scaledByFusionMax(a)
+    if a == 0 || m0.multiplier == 0 { return r == .zero ? nil : "expected .zero, got \(r)" }
+    if r == .zero {
+        // Only when the exact M = m0·A/127 · 2^(e0−31) is below the smallest representable 2^30 · 2^(−31−31),
+        // i.e. 2·m0·A·2^e0 < 127.
+        var lhs = 2 * Int128(m0.multiplier) * Int128(a), rhs = Int128(127)
+        if m0.shift >= 0 { lhs <<= Int(m0.shift) } else { rhs <<= Int(-m0.shift) }
+        return lhs < rhs ? nil : "unexpected .zero for m0=\(m0) A=\(a)"
+    }
+    if r.multiplier < (1 << 30) { return "m=\(r.multiplier) below 2^30" }
+    if r.shift == 30 && r.multiplier == Int32.max { return nil }   // saturated: tested separately
+    let s = Int(r.shift) - Int(m0.shift)
+    let lhs = 2 * Int128(m0.multiplier) * Int128(a)
+    var lo = (2 * Int128(r.multiplier) - 1) * 127, hi = (2 * Int128(r.multiplier) + 1) * 127
+    var l = lhs
+    if s >= 0 { lo <<= s; hi <<= s } else { l <<= -s }
+    return (lo <= l && l < hi) ? nil : "m0=\(m0) A=\(a): got \(r), not the half-up rounding of m0·A/127"
+}
+
+@Suite("QuantizedMultiplier.scaledByFusionMax derives M0·A/127 with one rounding")
+struct ScaledByFusionMaxTests {
+    @Test("doc-comment worked examples hold")
+    func docExamples() {
+        let m0 = QuantizedMultiplier(multiplier: 1 << 30, shift: 0)
+        #expect(m0.scaledByFusionMax(127) == QuantizedMultiplier(multiplier: 1 << 30, shift: 0))
+        #expect(m0.scaledByFusionMax(254) == QuantizedMultiplier(multiplier: 1 << 30, shift: 1))
+        #expect(m0.scaledByFusionMax(381) == QuantizedMultiplier(multiplier: 3 << 29, shift: 1))
+        #expect(m0.scaledByFusionMax(0) == .zero)
+        #expect(QuantizedMultiplier.zero.scaledByFusionMax(1000) == .zero)
+    }
+
+    @Test("extreme A and m0 at several shifts give the exact half-up rounding",
+          arguments: [Int32(-31), -20, -8, 0, 5])
+    func extremes(e0: Int32) {
+        let as_: [Int32] = [1, 2, 63, 64, 126, 127, 128, 254, 255, 32767, 4_161_536, 1 << 30, Int32.max - 1, Int32.max]
+        for m in extremeMs {
+            for a in as_ {
+                let m0 = QuantizedMultiplier(multiplier: m, shift: e0)
+                if let msg = checkScaled(m0, a) { Issue.record(Comment(rawValue: msg)) }
+            }
+        }
+    }
+
+    @Test("a seeded random sweep gives the exact half-up rounding")
+    func randomSweep() {
+        var rng = SeededRNG(seed: testBaseSeed ^ 0x5CA1E)
+        for _ in 0..<(isDebugBuild ? 50_000 : 1_000_000) {
+            let m0 = QuantizedMultiplier(multiplier: Int32.random(in: (1 << 30)...Int32.max, using: &rng),
+                                         shift: Int32.random(in: -31...10, using: &rng))
+            let a = Int32(truncatingIfNeeded: rng.next() >> UInt64(rng.int(33...63))) & Int32.max
+            if let msg = checkScaled(m0, a) { Issue.record("seed=\(rng.seed) \(msg)"); return }
+        }
+    }
+
+    @Test("exponent overflow saturates and underflow gives .zero")
+    func exponentLimits() {
+        let big = QuantizedMultiplier(multiplier: Int32.max, shift: 30)
+        #expect(big.scaledByFusionMax(Int32.max) == QuantizedMultiplier(multiplier: Int32.max, shift: 30))
+        let tiny = QuantizedMultiplier(multiplier: 1 << 30, shift: -31)
+        // M0·1/127 needs e = −31 − 7: below the range, every apply would be 0.
+        #expect(tiny.scaledByFusionMax(1) == .zero)
+        #expect(tiny.scaledByFusionMax(127) == tiny)
+    }
+}
+
+@Suite("Q15 helpers round half away from zero and clamp to 32767")
+struct Q15Tests {
+    @Test("doc-comment worked examples hold")
+    func docExamples() {
+        #expect(Q15.ratio(1, over: 2) == 16384)
+        #expect(Q15.ratio(1, over: 3) == 10923)
+        #expect(Q15.ratio(1, over: 65536) == 1)
+        #expect(Q15.ratio(5, over: 5) == 32767)
+        #expect(Q15.ratio(0, over: 7) == 0)
+        #expect(Q15.multiply(16384, 16384) == 8192)
+        #expect(Q15.multiply(-1, 16384) == -1)
+        #expect(Q15.multiply(-32768, -32768) == 32767)
+    }
+
+    @Test("ratio(n, d) is the nearest integer to 2^15·n/d (ties up) for all n <= d <= 300")
+    func ratioExhaustive() {
+        for d in UInt64(1)...300 {
+            for n in UInt64(0)...d {
+                let q = Int64(Q15.ratio(n, over: d))
+                let num = Int64(n) << 15, den = Int64(d)
+                let want = min(32767, (2 * num + den) / (2 * den))
+                #expect(q == want, "n=\(n) d=\(d): \(q) vs \(want)")
+            }
+        }
+    }
+}
