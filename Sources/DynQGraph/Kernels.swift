@@ -51,6 +51,13 @@ func conv2dKernel(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ b
                             let accRow = acc + oy * s.ow
                             var ox = ox0
                             if sw == 1 {
+                                // Unrolled by 4: debug builds pay per loop iteration.
+                                while ox + 4 <= ox1 {
+                                    let a = accRow + ox, b = inRow + ox
+                                    a[0] += wv * Double(b[0]); a[1] += wv * Double(b[1])
+                                    a[2] += wv * Double(b[2]); a[3] += wv * Double(b[3])
+                                    ox += 4
+                                }
                                 while ox < ox1 { accRow[ox] += wv * Double(inRow[ox]); ox += 1 }
                             } else {
                                 while ox < ox1 { accRow[ox] += wv * Double(inRow[ox * sw]); ox += 1 }
