@@ -97,6 +97,17 @@ public struct Interpreter {
         if let s = bytes.baseAddress { dst.baseAddress!.copyMemory(from: s, byteCount: bytes.count) }
     }
 
+    /// Copies `bytes` (uint8 HWC, exactly H·W·C bytes) into the input tensor.
+    public func setInput(_ bytes: [UInt8]) throws(ModelError) {
+        let dst = tensorBytes(model.input)
+        guard bytes.count == dst.count else {
+            throw ModelError(.badInput, .input, "input has the wrong size; bytes expected", value: Int64(dst.count))
+        }
+        bytes.withUnsafeBytes { src in
+            if let s = src.baseAddress { dst.baseAddress!.copyMemory(from: s, byteCount: src.count) }
+        }
+    }
+
     /// Model output `i` as int8 (the first output is the logits).
     public func output(_ i: Int = 0) -> UnsafeBufferPointer<Int8> {
         UnsafeBufferPointer(tensorBytes(model.outputs[i]).assumingMemoryBound(to: Int8.self))
