@@ -17,15 +17,9 @@ let inspectCommand = Command(
           --help                    show this help
         """,
     run: { args in
-        if !args.contains(where: { $0 == "--graph" || $0.hasPrefix("--graph=") || $0 == "--weights" || $0.hasPrefix("--weights=") }),
-           let index = args.firstIndex(where: { !$0.hasPrefix("-") }) {
-            let path = args[index]
-            guard let inspector = allInspectors.first(where: { $0.matches(path) }) else {
-                throw UsageError("don't know how to inspect '\(path)' (float graphs: --graph G.json --weights W.safetensors)")
-            }
-            var rest = args
-            rest.remove(at: index)
-            return try inspector.run(path, rest)
+        if let status = try dispatchToModelHandler(allInspectors, args,
+                                                   floatHint: "float graphs: --graph G.json --weights W.safetensors") {
+            return status
         }
         let a = try Arguments(args, options: ["graph", "weights"])
         _ = try a.positionals(0, "")

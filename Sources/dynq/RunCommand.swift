@@ -6,6 +6,7 @@ let runCommand = Command(
     summary: "classify images with a model",
     usage: """
         usage: dynq run --float --graph G.json --weights W.safetensors INPUT [--top K] [--json]
+               dynq run MODEL INPUT ...      (model formats that register a runner, e.g. .dynq)
 
         Runs the float32 reference engine on every image in INPUT and prints the top-K classes with their
         softmax scores, one line per image ("image N: name score, ..."), or with --json one JSON object per
@@ -23,8 +24,12 @@ let runCommand = Command(
           --help                    show this help
         """,
     run: { args in
+        if let status = try dispatchToModelHandler(allRunners, args,
+                                                   floatHint: "float graphs: --float --graph G.json --weights W.safetensors INPUT") {
+            return status
+        }
         let a = try Arguments(args, flags: ["float", "json"], options: ["graph", "weights", "top"])
-        guard a.has("float") else { throw UsageError("missing --float (the float32 reference engine is the only one so far)") }
+        guard a.has("float") else { throw UsageError("missing --float (or a model file a runner accepts)") }
         let input = try a.positionals(1, "INPUT")[0]
         let top = try a.int("top", default: 5, in: 1...100_000)
         let model = try FloatModel(graph: try a.required("graph"), weights: try a.required("weights"))
