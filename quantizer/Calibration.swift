@@ -171,3 +171,15 @@ struct CPMFloat {
         return (p.map(Float.init), hidden, h.map(Float.init))
     }
 }
+
+/// The `FloatEngine` as a calibration runner (its `.tensor` events).
+public func floatEngineRunner(_ model: FloatModel) throws -> FloatRunner {
+    let engine = try FloatEngine(graph: model.graph, weights: model.weights)
+    return { input, observe in
+        try withoutActuallyEscaping(observe) { observe in
+            _ = try engine.run(input) { event in
+                if case .tensor(let name, let t) = event { observe(name, t) }
+            }
+        }
+    }
+}

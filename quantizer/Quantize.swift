@@ -35,13 +35,15 @@ public func prepare(graph: Graph, weights: [String: Tensor]) throws -> PreparedM
     return PreparedModel(model: model, folds: folds, fusions: planActivationFusion(model.graph))
 }
 
-/// Quantizes a float graph: folds batchnorms, calibrates with `runner` on `calibration` (float `[1, C, H, W]`
-/// inputs, already preprocessed) and builds the int8 model.
+/// Quantizes a float graph: folds batchnorms, calibrates on `calibration` (float `[1, C, H, W]` inputs, already
+/// preprocessed — `Graph.preprocess` / `ImageBatch.input(_:for:)` make them from raw pixels) with the
+/// `FloatEngine` (or `runner`) and builds the int8 model and its report.
 public func quantize(graph: Graph, weights: [String: Tensor], calibration: [Tensor],
-                     options: QuantizationOptions = QuantizationOptions(), runner: FloatRunner,
+                     options: QuantizationOptions = QuantizationOptions(), runner: FloatRunner? = nil,
                      progress: ((Int, Int) -> Void)? = nil) throws -> (ModelDescription, QuantReport) {
     let prepared = try prepare(graph: graph, weights: weights)
-    let stats = try calibrate(prepared.model, inputs: calibration, runner: runner,
+    let stats = try calibrate(prepared.model, inputs: calibration,
+                              runner: try runner ?? floatEngineRunner(prepared.model),
                               histogramBins: options.histogramBins, coefficientBits: options.coefficientBits,
                               progress: progress)
     return try quantize(prepared, stats: stats, options: options)
