@@ -25,6 +25,9 @@ public enum SafetensorsDType: String, CaseIterable, Sendable {
 
 /// One entry of a safetensors header.
 public struct SafetensorsEntry: Equatable, Sendable {
+    public init(name: String, dtype: SafetensorsDType, shape: [Int], begin: Int, end: Int) {
+        self.name = name; self.dtype = dtype; self.shape = shape; self.begin = begin; self.end = end
+    }
     public var name: String
     public var dtype: SafetensorsDType
     public var shape: [Int]
