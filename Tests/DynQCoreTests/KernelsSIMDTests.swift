@@ -1,0 +1,320 @@
+// SIMD kernels == reference kernels, bit for bit, on randomized shapes and contents. Every case is named by the
+// condition it covers; every failure names the seed, the coordinate, both values and the accumulator.
+import Testing
+@testable import DynQCore
+
+// MARK: - Case tables
+
+struct ConvCase: CustomTestStringConvertible, Sendable {
+    let name: String
+    var h: Int, w: Int, ic: Int, oc: Int, kh: Int, kw: Int
+    var sy = 1, sx = 1
+    var pad = ConvPadding.zero
+    var dy = 1, dx = 1
+    var groups = 1
+    var testDescription: String { name }
+
+    func params(zIn: Int32, output: OutputQuantization) -> Conv2DParams {
+        Conv2DParams(inputHeight: h, inputWidth: w, inputChannels: ic, outputChannels: oc, kernelHeight: kh,
+                     kernelWidth: kw, strideY: sy, strideX: sx, padding: pad, dilationY: dy, dilationX: dx,
+                     groups: groups, inputZeroPoint: zIn, output: output)
+    }
+}
+
+let convCases: [ConvCase] = [
+    ConvCase(name: "3x3 pad 1, channels % 16 != 0 (13 → 19)", h: 7, w: 6, ic: 13, oc: 19, kh: 3, kw: 3, pad: ConvPadding(all: 1)),
+    ConvCase(name: "3x3 pad 1, 16 → 16", h: 5, w: 5, ic: 16, oc: 16, kh: 3, kw: 3, pad: ConvPadding(all: 1)),
+    ConvCase(name: "1x1 pointwise 24 → 40", h: 5, w: 5, ic: 24, oc: 40, kh: 1, kw: 1),
+    ConvCase(name: "1x1 stride == 2, odd channels", h: 6, w: 7, ic: 7, oc: 9, kh: 1, kw: 1, sy: 2, sx: 2),
+    ConvCase(name: "3x3 stride == 2, asymmetric padding", h: 9, w: 8, ic: 5, oc: 8, kh: 3, kw: 3, sy: 2, sx: 2,
+             pad: ConvPadding(top: 0, left: 1, bottom: 2, right: 1)),
+    ConvCase(name: "3x3 dilation == 2, pad 2", h: 9, w: 9, ic: 6, oc: 11, kh: 3, kw: 3, pad: ConvPadding(all: 2), dy: 2, dx: 2),
+    ConvCase(name: "groups == 4", h: 6, w: 6, ic: 16, oc: 12, kh: 3, kw: 3, pad: ConvPadding(all: 1), groups: 4),
+    ConvCase(name: "groups == channels (depthwise as grouped)", h: 5, w: 6, ic: 10, oc: 10, kh: 3, kw: 3,
+             pad: ConvPadding(all: 1), groups: 10),
+    ConvCase(name: "K == 1 (1 input channel, 1x1)", h: 4, w: 5, ic: 1, oc: 5, kh: 1, kw: 1),
+    ConvCase(name: "odd K == 3, 17 output channels", h: 3, w: 3, ic: 3, oc: 17, kh: 1, kw: 1),
+    ConvCase(name: "5x3 kernel, stride (2, 1)", h: 9, w: 7, ic: 4, oc: 6, kh: 5, kw: 3, sy: 2, sx: 1,
+             pad: ConvPadding(top: 2, left: 1, bottom: 2, right: 1)),
+    ConvCase(name: "single output pixel", h: 3, w: 3, ic: 20, oc: 33, kh: 3, kw: 3),
+    ConvCase(name: "K == 576 (3x3x64), 2 pixels (tile tail)", h: 3, w: 4, ic: 64, oc: 16, kh: 3, kw: 3),
+    ConvCase(name: "output pixels % 4 == 3", h: 3, w: 5, ic: 8, oc: 8, kh: 3, kw: 3),
+    ConvCase(name: "padding larger than the kernel", h: 2, w: 2, ic: 3, oc: 5, kh: 2, kw: 2, pad: ConvPadding(all: 3)),
+]
+
+struct DepthwiseCase: CustomTestStringConvertible, Sendable {
+    let name: String
+    var h: Int, w: Int, c: Int, kh: Int, kw: Int
+    var sy = 1, sx = 1
+    var pad = ConvPadding.zero
+    var dy = 1, dx = 1
+    var testDescription: String { name }
+    func params(zIn: Int32, output: OutputQuantization) -> DepthwiseConv2DParams {
+        DepthwiseConv2DParams(inputHeight: h, inputWidth: w, channels: c, kernelHeight: kh, kernelWidth: kw,
+                              strideY: sy, strideX: sx, padding: pad, dilationY: dy, dilationX: dx,
+                              inputZeroPoint: zIn, output: output)
+    }
+}
+
+let depthwiseCases: [DepthwiseCase] = [
+    DepthwiseCase(name: "3x3 pad 1, channels == 16", h: 6, w: 6, c: 16, kh: 3, kw: 3, pad: ConvPadding(all: 1)),
+    DepthwiseCase(name: "3x3 pad 1, channels % 8 != 0 (13)", h: 5, w: 7, c: 13, kh: 3, kw: 3, pad: ConvPadding(all: 1)),
+    DepthwiseCase(name: "channels < 8 (3)", h: 5, w: 5, c: 3, kh: 3, kw: 3, pad: ConvPadding(all: 1)),
+    DepthwiseCase(name: "channels == 1", h: 4, w: 4, c: 1, kh: 3, kw: 3, pad: ConvPadding(all: 1)),
+    DepthwiseCase(name: "3x3 stride == 2, asymmetric padding", h: 9, w: 8, c: 24, kh: 3, kw: 3, sy: 2, sx: 2,
+                  pad: ConvPadding(top: 0, left: 1, bottom: 1, right: 0)),
+    DepthwiseCase(name: "5x5 pad 2 (odd tap count 25)", h: 6, w: 6, c: 17, kh: 5, kw: 5, pad: ConvPadding(all: 2)),
+    DepthwiseCase(name: "2x3 kernel (even tap count)", h: 5, w: 6, c: 9, kh: 2, kw: 3),
+    DepthwiseCase(name: "1x1 kernel (one tap)", h: 3, w: 3, c: 20, kh: 1, kw: 1),
+    DepthwiseCase(name: "dilation == 2", h: 8, w: 8, c: 8, kh: 3, kw: 3, pad: ConvPadding(all: 2), dy: 2, dx: 2),
+    DepthwiseCase(name: "padding larger than the kernel", h: 2, w: 3, c: 8, kh: 3, kw: 3, pad: ConvPadding(all: 3)),
+]
+
+/// Input zero points each case runs with: both extremes and one random.
+let zeroPointKinds: [String] = ["z_in == -128", "z_in == 127", "z_in random"]
+
+private func zeroPoint(_ kind: String, _ rng: inout SeededRNG) -> Int32 {
+    switch kind { case "z_in == -128": return -128; case "z_in == 127": return 127; default: return Int32(rng.int(-128...127)) }
+}
+
+private func seed(_ s: String) -> UInt64 {
+    var h: UInt64 = 0xCBF2_9CE4_8422_2325        // FNV-1a of the case name: stable per case
+    for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x1_0000_0001_B3 }
+    return testBaseSeed ^ h
+}
+
+// MARK: - Runners (shared with the release sweep)
+
+/// Runs reference and SIMD conv on random data; returns a failure description or nil.
+func checkConv(_ p: Conv2DParams, rng: inout SeededRNG) -> String? {
+    let input = rng.int8s(p.inputCount)
+    let weights = rng.int8s(p.weightCount, -127...127)
+    let bias: [Int32]? = rng.int(0...3) == 0 ? nil : rng.int32s(p.outputChannels, -(1 << 20)...(1 << 20))
+    let mults = rng.multipliers(p.outputChannels, shifts: -14 ... -4)
+    var ref = [Int8](repeating: 0, count: p.outputCount)
+    var simd = [Int8](repeating: 99, count: p.outputCount)
+    bias.withOptionalPointer { b in
+        conv2dReference(p, input: input, weights: weights, bias: b, multipliers: mults, output: &ref)
+        withScratch(conv2dPackedWeightBytes(p)) { packed in
+            packConv2dWeights(p, weights: weights, into: packed)
+            withScratch(conv2dScratchBytes(p)) { s in
+                conv2d(p, input: input, packedWeights: packed, bias: b, multipliers: mults, output: &simd, scratch: s)
+            }
+        }
+    }
+    guard let i = (0..<ref.count).first(where: { ref[$0] != simd[$0] }) else { return nil }
+    let o = i % p.outputChannels, px = i / p.outputChannels
+    let oy = px / p.outputWidth, ox = px % p.outputWidth
+    // The accumulator at the failing coordinate, recomputed.
+    var acc: Int64 = Int64(bias?[o] ?? 0)
+    let gIn = p.groupInputChannels, group = o / p.groupOutputChannels
+    for ky in 0..<p.kernelHeight { for kx in 0..<p.kernelWidth {
+        let iy = oy * p.strideY - p.padding.top + ky * p.dilationY, ix = ox * p.strideX - p.padding.left + kx * p.dilationX
+        guard iy >= 0, iy < p.inputHeight, ix >= 0, ix < p.inputWidth else { continue }
+        for c in 0..<gIn {
+            acc += Int64(Int32(input[(iy * p.inputWidth + ix) * p.inputChannels + group * gIn + c]) - p.inputZeroPoint)
+                * Int64(weights[((o * p.kernelHeight + ky) * p.kernelWidth + kx) * gIn + c])
+        }
+    } }
+    return "seed=\(rng.seed) \(p): at (y=\(oy), x=\(ox), o=\(o)) simd=\(simd[i]) reference=\(ref[i]) acc=\(acc) "
+        + "M=\(mults[o])"
+}
+
+func checkDepthwise(_ p: DepthwiseConv2DParams, rng: inout SeededRNG) -> String? {
+    let input = rng.int8s(p.inputCount)
+    let weights = rng.int8s(p.weightCount, -127...127)
+    let bias: [Int32]? = rng.int(0...3) == 0 ? nil : rng.int32s(p.channels, -(1 << 18)...(1 << 18))
+    let mults = rng.multipliers(p.channels, shifts: -10 ... -2)
+    var ref = [Int8](repeating: 0, count: p.outputCount)
+    var simd = [Int8](repeating: 99, count: p.outputCount)
+    bias.withOptionalPointer { b in
+        depthwiseConv2dReference(p, input: input, weights: weights, bias: b, multipliers: mults, output: &ref)
+        withScratch(depthwiseConv2dPackedWeightBytes(p)) { packed in
+            packDepthwiseConv2dWeights(p, weights: weights, into: packed)
+            withScratch(depthwiseConv2dScratchBytes(p)) { s in
+                depthwiseConv2d(p, input: input, packedWeights: packed, bias: b, multipliers: mults, output: &simd,
+                                scratch: s)
+            }
+        }
+    }
+    guard let i = (0..<ref.count).first(where: { ref[$0] != simd[$0] }) else { return nil }
+    let c = i % p.channels, px = i / p.channels
+    let oy = px / p.outputWidth, ox = px % p.outputWidth
+    var acc: Int64 = Int64(bias?[c] ?? 0)
+    for ky in 0..<p.kernelHeight { for kx in 0..<p.kernelWidth {
+        let iy = oy * p.strideY - p.padding.top + ky * p.dilationY, ix = ox * p.strideX - p.padding.left + kx * p.dilationX
+        guard iy >= 0, iy < p.inputHeight, ix >= 0, ix < p.inputWidth else { continue }
+        acc += Int64(Int32(input[(iy * p.inputWidth + ix) * p.channels + c]) - p.inputZeroPoint)
+            * Int64(weights[(ky * p.kernelWidth + kx) * p.channels + c])
+    } }
+    return "seed=\(rng.seed) \(p): at (y=\(oy), x=\(ox), c=\(c)) simd=\(simd[i]) reference=\(ref[i]) acc=\(acc) "
+        + "M=\(mults[c])"
+}
+
+func checkLinear(_ p: LinearParams, rng: inout SeededRNG) -> String? {
+    let input = rng.int8s(p.inputFeatures)
+    let weights = rng.int8s(p.inputFeatures * p.outputFeatures, -127...127)
+    let bias: [Int32]? = rng.int(0...3) == 0 ? nil : rng.int32s(p.outputFeatures, -(1 << 20)...(1 << 20))
+    let mults = rng.multipliers(p.outputFeatures, shifts: -14 ... -4)
+    var ref = [Int8](repeating: 0, count: p.outputFeatures)
+    var simd = [Int8](repeating: 99, count: p.outputFeatures)
+    bias.withOptionalPointer { b in
+        linearReference(p, input: input, weights: weights, bias: b, multipliers: mults, output: &ref)
+        withScratch(linearPackedWeightBytes(p)) { packed in
+            packLinearWeights(p, weights: weights, into: packed)
+            withScratch(linearScratchBytes(p)) { s in
+                linear(p, input: input, packedWeights: packed, bias: b, multipliers: mults, output: &simd, scratch: s)
+            }
+        }
+    }
+    guard let o = (0..<ref.count).first(where: { ref[$0] != simd[$0] }) else { return nil }
+    var acc = Int64(bias?[o] ?? 0)
+    for i in 0..<p.inputFeatures {
+        acc += Int64(Int32(input[i]) - p.inputZeroPoint) * Int64(weights[o * p.inputFeatures + i])
+    }
+    return "seed=\(rng.seed) \(p): at o=\(o) simd=\(simd[o]) reference=\(ref[o]) acc=\(acc) M=\(mults[o])"
+}
+
+extension Optional where Wrapped == [Int32] {
+    func withOptionalPointer<R>(_ body: (UnsafePointer<Int32>?) -> R) -> R {
+        switch self {
+        case .none: return body(nil)
+        case .some(let a): return a.withUnsafeBufferPointer { body($0.baseAddress) }
+        }
+    }
+}
+
+// MARK: - Tests
+
+@Suite("SIMD conv2d equals conv2dReference bit for bit")
+struct SIMDConvTests {
+    @Test("on every case and zero-point kind", arguments: convCases, zeroPointKinds)
+    func matchesReference(c: ConvCase, zKind: String) {
+        var rng = SeededRNG(seed: seed(c.name + zKind))
+        for _ in 0..<3 {
+            let p = c.params(zIn: zeroPoint(zKind, &rng), output: rng.outputQuantization())
+            if let msg = checkConv(p, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
+        }
+    }
+
+    @Test("1x1 conv through conv2d equals pointwiseConv2dReference")
+    func pointwiseMatches() {
+        var rng = SeededRNG(seed: seed("pointwise"))
+        let p = Conv2DParams(inputHeight: 4, inputWidth: 5, inputChannels: 21, outputChannels: 10, kernelHeight: 1,
+                             kernelWidth: 1, strideY: 2, strideX: 1, padding: ConvPadding(top: 1, left: 0, bottom: 0, right: 1),
+                             inputZeroPoint: -128, output: OutputQuantization(zeroPoint: 127))
+        let input = rng.int8s(p.inputCount), weights = rng.int8s(p.weightCount, -127...127)
+        let bias = rng.int32s(10, -5000...5000), mults = rng.multipliers(10)
+        var a = [Int8](repeating: 0, count: p.outputCount), b = a, r = a
+        pointwiseConv2dReference(p, input: input, weights: weights, bias: bias, multipliers: mults, output: &a)
+        conv2dReference(p, input: input, weights: weights, bias: bias, multipliers: mults, output: &r)
+        withScratch(conv2dPackedWeightBytes(p)) { packed in
+            packConv2dWeights(p, weights: weights, into: packed)
+            withScratch(conv2dScratchBytes(p)) { s in
+                conv2d(p, input: input, packedWeights: packed, bias: bias, multipliers: mults, output: &b, scratch: s)
+            }
+        }
+        #expect(a == r)
+        #expect(a == b)
+    }
+}
+
+@Suite("SIMD depthwiseConv2d equals depthwiseConv2dReference bit for bit")
+struct SIMDDepthwiseTests {
+    @Test("on every case and zero-point kind", arguments: depthwiseCases, zeroPointKinds)
+    func matchesReference(c: DepthwiseCase, zKind: String) {
+        var rng = SeededRNG(seed: seed(c.name + zKind))
+        for _ in 0..<3 {
+            let p = c.params(zIn: zeroPoint(zKind, &rng), output: rng.outputQuantization())
+            if let msg = checkDepthwise(p, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
+        }
+    }
+
+    @Test("depthwise equals the same layer run as a grouped conv2dReference")
+    func depthwiseIsGroupedConv() {
+        var rng = SeededRNG(seed: seed("dw-as-grouped"))
+        let p = DepthwiseConv2DParams(inputHeight: 5, inputWidth: 4, channels: 6, kernelHeight: 3, kernelWidth: 3,
+                                      padding: ConvPadding(all: 1), inputZeroPoint: 3, output: OutputQuantization(zeroPoint: -7))
+        let input = rng.int8s(p.inputCount), w = rng.int8s(p.weightCount, -127...127)
+        let bias = rng.int32s(6, -3000...3000), mults = rng.multipliers(6)
+        var ohwi = [Int8](repeating: 0, count: w.count)       // [kh][kw][C] → [C][kh][kw][1]
+        for t in 0..<p.taps { for c in 0..<p.channels { ohwi[c * p.taps + t] = w[t * p.channels + c] } }
+        var a = [Int8](repeating: 0, count: p.outputCount), b = a
+        depthwiseConv2dReference(p, input: input, weights: w, bias: bias, multipliers: mults, output: &a)
+        conv2dReference(p.asGroupedConv, input: input, weights: ohwi, bias: bias, multipliers: mults, output: &b)
+        #expect(a == b)
+    }
+}
+
+struct LinearCase: CustomTestStringConvertible, Sendable {
+    let name: String, f: Int, o: Int
+    var testDescription: String { name }
+}
+
+@Suite("SIMD linear equals linearReference bit for bit")
+struct SIMDLinearTests {
+    @Test("on every shape", arguments: [
+        LinearCase(name: "F == 1, O == 1", f: 1, o: 1),
+        LinearCase(name: "F odd (7), O % 8 != 0 (9)", f: 7, o: 9),
+        LinearCase(name: "F == 16, O == 64", f: 16, o: 64),
+        LinearCase(name: "F == 100, O == 3", f: 100, o: 3),
+        LinearCase(name: "F == 257, O == 17", f: 257, o: 17),
+    ], zeroPointKinds)
+    func matchesReference(c: LinearCase, zKind: String) {
+        var rng = SeededRNG(seed: seed(c.name + zKind))
+        for _ in 0..<3 {
+            let p = LinearParams(inputFeatures: c.f, outputFeatures: c.o, inputZeroPoint: zeroPoint(zKind, &rng),
+                                 output: rng.outputQuantization())
+            if let msg = checkLinear(p, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
+        }
+    }
+}
+
+@Suite("Randomized shape sweep: SIMD == reference (large in release builds)")
+struct SIMDRandomSweepTests {
+    @Test("random conv shapes (groups, strides, padding, dilation)")
+    func convSweep() {
+        var rng = SeededRNG(seed: testBaseSeed ^ 0xC0)
+        for _ in 0..<(isDebugBuild ? 6 : 300) {
+            let groups = [1, 1, 1, 2, 3][rng.int(0...4)]
+            let ic = groups * rng.int(1...(isDebugBuild ? 8 : 24)), oc = groups * rng.int(1...(isDebugBuild ? 8 : 24))
+            let kh = rng.int(1...4), kw = rng.int(1...4), dy = rng.int(1...2), dx = rng.int(1...2)
+            let pad = ConvPadding(top: rng.int(0...2), left: rng.int(0...2), bottom: rng.int(0...2), right: rng.int(0...2))
+            let h = rng.int(max(1, dy * (kh - 1) + 1 - pad.top - pad.bottom)...9)
+            let w = rng.int(max(1, dx * (kw - 1) + 1 - pad.left - pad.right)...9)
+            let p = Conv2DParams(inputHeight: h, inputWidth: w, inputChannels: ic, outputChannels: oc, kernelHeight: kh,
+                                 kernelWidth: kw, strideY: rng.int(1...2), strideX: rng.int(1...2), padding: pad,
+                                 dilationY: dy, dilationX: dx, groups: groups, inputZeroPoint: rng.zeroPoint(),
+                                 output: rng.outputQuantization())
+            if p.outputHeight == 0 || p.outputWidth == 0 { continue }
+            if let msg = checkConv(p, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
+        }
+    }
+
+    @Test("random depthwise shapes")
+    func depthwiseSweep() {
+        var rng = SeededRNG(seed: testBaseSeed ^ 0xD0)
+        for _ in 0..<(isDebugBuild ? 6 : 300) {
+            let kh = rng.int(1...5), kw = rng.int(1...5), dy = rng.int(1...2), dx = rng.int(1...2)
+            let pad = ConvPadding(top: rng.int(0...2), left: rng.int(0...2), bottom: rng.int(0...2), right: rng.int(0...2))
+            let h = rng.int(max(1, dy * (kh - 1) + 1 - pad.top - pad.bottom)...10)
+            let w = rng.int(max(1, dx * (kw - 1) + 1 - pad.left - pad.right)...10)
+            let p = DepthwiseConv2DParams(inputHeight: h, inputWidth: w, channels: rng.int(1...(isDebugBuild ? 20 : 70)),
+                                          kernelHeight: kh, kernelWidth: kw, strideY: rng.int(1...2), strideX: rng.int(1...2),
+                                          padding: pad, dilationY: dy, dilationX: dx, inputZeroPoint: rng.zeroPoint(),
+                                          output: rng.outputQuantization())
+            if p.outputHeight == 0 || p.outputWidth == 0 { continue }
+            if let msg = checkDepthwise(p, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
+        }
+    }
+
+    @Test("random linear shapes")
+    func linearSweep() {
+        var rng = SeededRNG(seed: testBaseSeed ^ 0xE0)
+        for _ in 0..<(isDebugBuild ? 10 : 300) {
+            let p = LinearParams(inputFeatures: rng.int(1...300), outputFeatures: rng.int(1...40),
+                                 inputZeroPoint: rng.zeroPoint(), output: rng.outputQuantization())
+            if let msg = checkLinear(p, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
+        }
+    }
+}
