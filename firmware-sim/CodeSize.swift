@@ -9,8 +9,8 @@ import Foundation
 ///   firmware links beside it (`memcpy`, `memset`, start-up code) are not.
 /// - `stackBound`: from `llvm-objdump -d -r` of the same object: each function's frame is the sum of its stack
 ///   adjustments (`push`/`push.w` 4 bytes per register, `vpush` 8 bytes per d-register, `sub sp, #n`); calls are
-///   the `R_ARM_THM_CALL` / `R_ARM_THM_JUMP24` relocations; the bound is the heaviest call chain from any
-///   function (depth-first, memoised). Recursion makes the bound invalid (`recursive` lists such functions);
+///   the `R_ARM_THM_CALL` / `R_ARM_THM_JUMP24` relocations; the bound is the heaviest call chain from
+///   `Interpreter.invoke` (depth-first, memoised; from every function if the object has no such entry). Recursion makes the bound invalid (`recursive` lists such functions);
 ///   indirect calls (`blx rN`) cannot be followed, so each adds the largest frame in the object once
 ///   (`indirectCalls`), a conservative allowance.
 public struct CodeSize: Equatable, Sendable, Codable {
@@ -104,8 +104,11 @@ extension CodeSize {
             memo[f] = v
             return v
         }
+        // The bound is taken from the interpreter's entry point(s) (`Interpreter.invoke`), the only way firmware
+        // runs the model; without one (an older core), from every function.
+        let entries = frame.keys.filter { $0.contains("11InterpreterV6invoke") }.sorted()
         var bound = 0
-        for f in frame.keys.sorted() { bound = max(bound, chain(f)) }
+        for f in (entries.isEmpty ? frame.keys.sorted() : entries) { bound = max(bound, chain(f)) }
         return (bound, frame.count, indirect.values.reduce(0, +), recursive.sorted())
     }
 
@@ -133,15 +136,45 @@ extension CodeSize {
         let target = "armv7em-none-none-eabi"
         _ = try run("/bin/bash", ["\(root)/scripts/embedded-build.sh"], env: ["OUT": out, "SWIFT_BIN": swiftBin])
         let object = "\(out)/DynQCore-\(target).o"
-        let sizeText = try run("\(swiftBin)/llvm-size", [object])
-        guard let (text, data, bss) = parseSize(sizeText) else {
-            throw SimError("cannot read llvm-size output:\n\(sizeText)")
+        guard let objdump = findTool("llvm-objdump", swiftBin: swiftBin) else { throw SimError("llvm-objdump not found") }
+        let text: Int, data: Int, bss: Int, how: String
+        if let size = findTool("llvm-size", swiftBin: swiftBin) {
+            let sizeText = try run(size, [object])
+            guard let s = parseSize(sizeText) else { throw SimError("cannot read llvm-size output:\n\(sizeText)") }
+            (text, data, bss, how) = (s.text, s.data, s.bss, "llvm-size")
+        } else {
+            // No llvm-size: sum the section headers. Read-only data then counts as data (flash is unaffected,
+            // static RAM is overestimated).
+            let s = parseSectionHeaders(try run(objdump, ["-h", object]))
+            (text, data, bss, how) = (s.text, s.data, s.bss, "llvm-objdump -h (section sums)")
         }
-        let dis = try run("\(swiftBin)/llvm-objdump", ["-d", "-r", "--no-show-raw-insn", object])
+        let dis = try run(objdump, ["-d", "-r", "--no-show-raw-insn", object])
         let s = stackBound(disassembly: dis)
         return CodeSize(target: target, text: text, data: data, bss: bss, stackBound: s.bound, functions: s.functions,
                         indirectCalls: s.indirect, recursive: s.recursive,
-                        source: "scripts/embedded-build.sh (\(target), -O); llvm-size and llvm-objdump -d -r of DynQCore-\(target).o")
+                        source: "scripts/embedded-build.sh (\(target), -O); \(how) and llvm-objdump -d -r of DynQCore-\(target).o")
+    }
+
+    static func findTool(_ name: String, swiftBin: String) -> String? {
+        var candidates = ["\(swiftBin)/\(name)", "/usr/bin/\(name)"]
+        for v in (10...30).reversed() { candidates.append("/usr/lib/llvm-\(v)/bin/\(name)") }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// `llvm-objdump -h`: sums of TEXT, DATA and BSS section sizes.
+    static func parseSectionHeaders(_ s: String) -> (text: Int, data: Int, bss: Int) {
+        var t = 0, d = 0, b = 0
+        for line in s.split(separator: "\n") {
+            let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard f.count >= 5, Int(f[0]) != nil, let size = Int(f[2], radix: 16) else { continue }
+            switch f.last! {
+            case "TEXT": t += size
+            case "DATA": d += size
+            case "BSS": b += size
+            default: break
+            }
+        }
+        return (t, d, b)
     }
 
     static func run(_ exe: String, _ args: [String], env: [String: String] = [:]) throws -> String {
