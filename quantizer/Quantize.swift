@@ -150,14 +150,23 @@ struct ModelBuilder {
         return t
     }
 
-    /// The clipping range and quantization of a calibrated tensor.
-    func calibrated(_ name: String, node: String) throws -> (ActivationQuant, chosen: ValueRange, observed: ValueRange) {
+    /// The clipping range and quantization of a calibrated tensor, optionally intersected with `limit`.
+    func calibrated(_ name: String, node: String, limit: ValueRange? = nil)
+        throws -> (ActivationQuant, chosen: ValueRange, observed: ValueRange)
+    {
         guard let h = stats.histograms[name] else {
             throw DynQError("node \(node): tensor \(name) was not observed during calibration")
         }
-        let r = chooseRange(h, method: options.method)
+        var r = chooseRange(h, method: options.method)
+        if let limit {
+            r = ValueRange(min: Swift.max(r.min, limit.min), max: Swift.min(r.max, limit.max))
+        }
         return (ActivationQuant(range: r), r, h.exact)
     }
+
+    /// Sigmoid-gate logits beyond ±ln(2^15) change η by less than one Q15 step (e^−10.4 ≈ 2^−15), so their
+    /// range is clipped there: the int8 logits then spend their 256 codes where the sigmoid moves.
+    static let sigmoidLogitLimit = ValueRange(min: -log(32768.0), max: log(32768.0))
 
     // MARK: - Build
 
@@ -541,6 +550,7 @@ struct ModelBuilder {
         ops.append(MD.Operation(name: flatName, op: .flatten(MD.Unary(input: poolID, output: flatID))))
         // 2. fc1 (+ ReLU) (+ fc2).
         let fc1 = try weight(a.fc1Weight, node: node.name)
+        let logitLimit: ValueRange? = a.gate == .sigmoid ? ModelBuilder.sigmoidLogitLimit : nil
         let logitsName = "\(node.name).logits"
         var current = flatID, qcur = qp
         if let fc2Name = a.fc2Weight {
@@ -554,7 +564,7 @@ struct ModelBuilder {
             reports.append(r1)
             current = hID; qcur = qh
             let fc2 = try weight(fc2Name, node: node.name)
-            let (ql, lChosen, lObserved) = try calibrated(logitsName, node: node.name)
+            let (ql, lChosen, lObserved) = try calibrated(logitsName, node: node.name, limit: logitLimit)
             let lID = addTensor(logitsName, nchw: [1, fc2.shape[0]], quant: ql)
             var r2 = try emitLinear(name: "\(node.name).fc2", input: current, qin: qcur, w: fc2,
                                     b: try a.fc2Bias.map { try weight($0, node: node.name) }, output: lID, qout: ql,
@@ -563,7 +573,7 @@ struct ModelBuilder {
             reports.append(r2)
             current = lID; qcur = ql
         } else {
-            let (ql, lChosen, lObserved) = try calibrated(logitsName, node: node.name)
+            let (ql, lChosen, lObserved) = try calibrated(logitsName, node: node.name, limit: logitLimit)
             let lID = addTensor(logitsName, nchw: [1, fc1.shape[0]], quant: ql)
             var r1 = try emitLinear(name: "\(node.name).fc1", input: current, qin: qcur, w: fc1,
                                     b: try a.fc1Bias.map { try weight($0, node: node.name) }, output: lID, qout: ql,

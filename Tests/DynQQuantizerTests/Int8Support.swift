@@ -8,7 +8,7 @@ import Foundation
 final class Int8Runner {
     let bytes: UnsafeMutableRawBufferPointer
     let arena: UnsafeMutableRawBufferPointer
-    let interpreter: Interpreter
+    var interpreter: Interpreter
     let readBack: ModelDescription
 
     init(_ md: ModelDescription) throws {
@@ -35,8 +35,13 @@ final class Int8Runner {
         return interpreter.model.outputs.indices.map { k in
             let t = interpreter.model.tensors[interpreter.model.outputs[k].index]
             let s = Double(Float(bitPattern: t.scaleBits))
-            let raw = interpreter.output(k)
-            let nhwc = raw.map { s * Double(Int($0) - t.zeroPoint) }
+            let nhwc: [Double]
+            if t.type == .int16 {
+                let raw = interpreter.tensorBytes(interpreter.model.outputs[k]).assumingMemoryBound(to: Int16.self)
+                nhwc = raw.map { s * Double(Int($0) - t.zeroPoint) }
+            } else {
+                nhwc = interpreter.output(k).map { s * Double(Int($0) - t.zeroPoint) }
+            }
             // NHWC → NCHW for comparison with the float engine.
             guard t.shape.count == 4 else { return nhwc }
             let (h, w, cc) = (t.shape[1], t.shape[2], t.shape[3])

@@ -32,8 +32,8 @@ import Testing
             worst = max(worst, zip(f, q).map { abs($0 - $1) }.max()!)
             if f.firstIndex(of: f.max()!) == q.firstIndex(of: q.max()!) { agree += 1 }
         }
-        // The int8 logits stay within a few percent of the logit spread, and the class mostly agrees.
-        #expect(worst < 0.1 * span, "max |int8 − float| \(worst), logit spread \(span)")
+        // The int8 logits stay within a few percent of the logit spread (measured: < 1 %), and the class agrees.
+        #expect(worst < 0.03 * span, "max |int8 − float| \(worst), logit spread \(span)")
         #expect(agree >= 56, "argmax agreement \(agree)/64")
     }
 
