@@ -52,7 +52,7 @@ public struct QuantReport: Sendable {
     /// A fixed-width text table, one row per op that has parameters worth showing.
     public func table() -> String {
         var lines: [String] = []
-        lines.append("model \(model): method \(method), \(granularity) weights, \(samples) calibration samples, "
+        lines.append("model \(model): method \(method), \(granularity.rawValue) weights, \(samples) calibration samples, "
                      + "\(batchNormFolds.count) batchnorm folded, \(fusedActivations.count) activation(s) fused")
         let header = [pad("layer", 22), pad("op", 16), pad("weight scale", 21), pad("SQNR dB", 8),
                       pad("activation range (observed)", 36), "fused kernel range / A / M"]
@@ -71,7 +71,7 @@ public struct QuantReport: Sendable {
             lines.append([pad(l.name, 22), pad(l.op, 16), pad(ws, 21), pad(sq, 8), pad(act, 36), fused]
                 .joined(separator: " "))
         }
-        if !coefficientPrecision.isEmpty {
+        if layers.contains(where: { $0.fusedKernel != nil }), !coefficientPrecision.isEmpty {
             lines.append("coefficient precision (fused-kernel error from rounding η alone):")
             for c in coefficientPrecision {
                 lines.append("  \(c.bits) bits: max |Δη| \(fmt(c.maxCoefficientError, 3)), fused-kernel SQNR "

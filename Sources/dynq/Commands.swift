@@ -5,4 +5,5 @@ let allCommands: [Command] = [
     inspectCommand,
     zooCommand,
     simCommand,
+    quantizeCommand,
 ]

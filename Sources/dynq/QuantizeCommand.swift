@@ -1,0 +1,113 @@
+import DynQCore
+import DynQGraph
+import DynQQuantizer
+import Foundation
+
+let quantizeCommand = Command(
+    name: "quantize",
+    summary: "quantize a float graph to an int8 .dynq model",
+    usage: """
+        usage: dynq quantize --graph G.json --weights W.safetensors --calib CALIB -o MODEL.dynq
+                             [--samples N] [--method minmax|percentile|mse] [--percentile P] [--per-tensor]
+                             [--compare] [--json]
+
+        Folds every batchnorm into the convolution in front of it, fuses ReLU/ReLU6 into the clamps, quantizes
+        the weights (symmetric int8, per output channel; the g kernels of a dynamic channel share one scale),
+        runs the float engine over the calibration images to choose every activation range and to measure the
+        per-sample fused kernels, fills every integer parameter of docs/numerics.md, proves each int32
+        accumulator safe, and writes the .dynq file. Prints one line per layer: weight-scale range, weight SQNR,
+        activation range (and the observed one when clipped), and for dynamic layers the fused-kernel range,
+        the range of A = max|F| and of the per-sample multiplier. Progress goes to stderr.
+
+        CALIB: .npy (uint8 pixels [N,C,H,W] / [N,H,W], or float32 already preprocessed), binary PGM/PPM or a
+        raw IDX image file; uint8 pixels go through the graph's preprocess.
+
+        Options:
+          --graph G.json            the float graph (docs/graph-format.md)
+          --weights W.safetensors   its weights
+          --calib CALIB             calibration images
+          -o, --output MODEL.dynq   the int8 model to write
+          --samples N               use the first N calibration images (default: all)
+          --method M                minmax, percentile (default) or mse
+          --percentile P            the percentile of --method percentile (default 99.99)
+          --per-tensor              one weight scale per layer (comparison; the default is per channel)
+          --compare                 also print the table of every method (one calibration run)
+          --json                    print the report as JSON instead of the table
+          --help                    show this help
+        """,
+    run: { args in
+        let args = args.map { $0 == "-o" ? "--output" : $0 }
+        let a = try Arguments(args, flags: ["per-tensor", "json", "compare"],
+                              options: ["graph", "weights", "calib", "output", "samples", "method", "percentile"])
+        _ = try a.positionals(0, "")
+        let graphPath = try a.required("graph"), weightsPath = try a.required("weights")
+        let calibPath = try a.required("calib"), output = try a.required("output")
+        var method: CalibrationMethod
+        switch a.value("method") ?? "percentile" {
+        case "minmax": method = .minmax
+        case "mse": method = .mse
+        case "percentile":
+            let text = a.value("percentile") ?? "\(CalibrationMethod.defaultPercentile)"
+            guard let p = Double(text), p > 50, p <= 100 else {
+                throw UsageError("--percentile must be a number in (50, 100], not '\(text)'")
+            }
+            method = .percentile(p)
+        case let m: throw UsageError("--method must be minmax, percentile or mse, not '\(m)'")
+        }
+        if a.value("percentile") != nil, case .percentile = method {} else if a.value("percentile") != nil {
+            throw UsageError("--percentile only applies to --method percentile")
+        }
+        let options = QuantizationOptions(method: method, granularity: a.has("per-tensor") ? .perTensor : .perChannel)
+
+        let graph: Graph
+        do { graph = try loadGraph(graphPath) } catch let e as DynQError { throw e.inFile(graphPath) }
+        let weights = try readSafetensors(weightsPath).tensors
+        let batch = try loadImages(calibPath, channels: graph.input.shape[1])
+        let samples = try a.int("samples", default: batch.count, in: 1...max(batch.count, 1))
+        guard batch.count > 0 else { throw DynQError(file: calibPath, "has no images") }
+        let inputs: [Tensor] = try (0..<samples).map { i in
+            do { return try batch.input(i, for: graph) } catch let e as DynQError { throw e.inFile(calibPath) }
+        }
+
+        let prepared: PreparedModel
+        do { prepared = try prepare(graph: graph, weights: weights) } catch let e as DynQError { throw e.inFile(graphPath) }
+        let started = Date()
+        let stats = try calibrate(prepared.model, inputs: inputs, runner: try floatEngineRunner(prepared.model),
+                                  histogramBins: options.histogramBins, coefficientBits: options.coefficientBits) {
+            done, total in
+            if done == total || done % max(1, total / 10) == 0 {
+                Console.err("calibrating: \(done)/\(total) samples (\(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
+            }
+        }
+        let (model, report) = try quantize(prepared, stats: stats, options: options)
+        let bytes: [UInt8]
+        do { bytes = try model.serialized() } catch { throw DynQError(file: output, "the model does not serialize: \(error)") }
+        try FileIO.write(bytes, to: output)
+
+        if a.has("json") {
+            var json = report.json()
+            if a.has("compare"), case .object(var o) = json {
+                var others: [JSON] = []
+                for m in [CalibrationMethod.minmax, .percentile(CalibrationMethod.defaultPercentile), .mse] where m != method {
+                    var opts = options
+                    opts.method = m
+                    others.append(try quantize(prepared, stats: stats, options: opts).1.json())
+                }
+                o["other_methods"] = .array(others)
+                json = .object(o)
+            }
+            Console.out(json.serialized(pretty: true))
+        } else {
+            Console.out(report.table())
+            if a.has("compare") {
+                for m in [CalibrationMethod.minmax, .percentile(CalibrationMethod.defaultPercentile), .mse] where m != method {
+                    var opts = options
+                    opts.method = m
+                    Console.out("")
+                    Console.out(try quantize(prepared, stats: stats, options: opts).1.table())
+                }
+            }
+            Console.out("wrote \(output) (\(bytes.count) bytes, \(model.operations.count) ops)")
+        }
+        return 0
+    })
