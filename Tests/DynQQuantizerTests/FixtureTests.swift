@@ -1,0 +1,169 @@
+import DynQCore
+import DynQGraph
+import Foundation
+import Testing
+@testable import DynQQuantizer
+
+/// The trained FMNIST fixtures (fixtures/fmnist: DyNet per-channel, sigmoid gates; fixtures/fmnist_perlayer:
+/// DY-CNN per-layer, softmax gates). Skipped while a fixture is absent.
+struct Fixture {
+    let dir: String
+    let graph: Graph
+    let weights: [String: Tensor]
+    let calib: ImageBatch
+    let test: ImageBatch?
+
+    static func path(_ name: String) -> String { repositoryRoot + "/fixtures/" + name }
+    static func exists(_ name: String) -> Bool {
+        FileManager.default.fileExists(atPath: path(name) + "/model.graph.json")
+            && FileManager.default.fileExists(atPath: path(name) + "/calib_images.npy")
+    }
+
+    init(_ name: String) throws {
+        dir = Fixture.path(name)
+        graph = try loadGraph(dir + "/model.graph.json")
+        weights = try readSafetensors(dir + "/model.safetensors").tensors
+        calib = try loadImages(dir + "/calib_images.npy", channels: graph.input.shape[1])
+        let testPath = dir + "/test_images.npy", labelsPath = dir + "/test_labels.npy"
+        test = FileManager.default.fileExists(atPath: testPath)
+            ? try loadImages(testPath, channels: graph.input.shape[1],
+                             labels: FileManager.default.fileExists(atPath: labelsPath) ? labelsPath : nil)
+            : nil
+    }
+
+    func calibInputs(_ n: Int? = nil) throws -> [Tensor] {
+        try (0..<min(n ?? calib.count, calib.count)).map { try calib.input($0, for: graph) }
+    }
+
+    func rawImage(_ batch: ImageBatch, _ i: Int) -> [UInt8] {
+        guard case .uint8(let p) = batch.pixels else { return [] }
+        return Array(p[(i * batch.imageSize)..<((i + 1) * batch.imageSize)])
+    }
+}
+
+let fixtureNames = ["fmnist", "fmnist_perlayer"]
+
+@Suite(.serialized) struct FixtureTests {
+    @Test(arguments: fixtureNames)
+    func foldedGraphMatchesUnfolded(_ name: String) throws {
+        guard Fixture.exists(name) else { print("fixture \(name) absent: skipped"); return }
+        let f = try Fixture(name)
+        let (folded, folds) = try foldBatchNorm(FloatModel(graph: f.graph, weights: f.weights))
+        #expect(!folds.isEmpty)
+        let a = try FloatEngine(graph: f.graph, weights: f.weights)
+        let b = try FloatEngine(graph: folded.graph, weights: folded.weights)
+        var worst: Float = 0
+        for x in try f.calibInputs(32) {
+            for (p, q) in zip(try a.run(x), try b.run(x)) { worst = max(worst, maxAbsDiff(p, q)) }
+        }
+        print("fixture \(name): \(folds.count) batchnorms folded, max |folded − unfolded| = \(worst)")
+        #expect(worst <= 1e-5)
+    }
+
+    @Test(arguments: fixtureNames)
+    func perChannelWeightSQNR(_ name: String) throws {
+        guard Fixture.exists(name) else { return }
+        let f = try Fixture(name)
+        let prepared = try prepare(graph: f.graph, weights: f.weights)
+        for node in prepared.model.graph.nodes {
+            let (w, axis): (String, Int)
+            switch node.op {
+            case .conv2d(let c): (w, axis) = (c.weight, 0)
+            case .dynamicConv2d(let d): (w, axis) = (d.weight, 1)
+            default: continue
+            }
+            let pc = quantizeWeights(prepared.model.weights[w]!, channelAxis: axis)
+            let pt = quantizeWeights(prepared.model.weights[w]!, channelAxis: axis, granularity: .perTensor)
+            print("fixture \(name) \(node.name): weight SQNR per-channel \(String(format: "%.1f", pc.sqnrDB)) dB, "
+                  + "per-tensor \(String(format: "%.1f", pt.sqnrDB)) dB")
+            #expect(pc.sqnrDB >= 35, "\(node.name)")
+        }
+    }
+
+    /// Quantizes with every method on all calibration images, checks the file reads back field by field, and
+    /// measures int8 accuracy against the float engine on the test images.
+    @Test(arguments: fixtureNames)
+    func quantizeEveryMethod(_ name: String) throws {
+        guard Fixture.exists(name) else { return }
+        let f = try Fixture(name)
+        let prepared = try prepare(graph: f.graph, weights: f.weights)
+        let stats = try calibrate(prepared.model, inputs: try f.calibInputs(),
+                                  runner: try floatEngineRunner(prepared.model))
+        #expect(stats.samples == f.calib.count)
+        print(coefficientStudy(name, stats))
+        if stats.fused.count > 0 {
+            let q15 = try #require(stats.coefficientPrecision.first { $0.bits == 15 })
+            let q8 = try #require(stats.coefficientPrecision.first { $0.bits == 8 })
+            #expect(q15.fusedKernelSQNRdB > q8.fusedKernelSQNRdB + 30)
+            #expect(q15.maxCoefficientError <= 1.0 / 65536 + 1e-9)
+        }
+        let engine = try FloatEngine(graph: f.graph, weights: f.weights)
+        for method in [CalibrationMethod.minmax, .percentile(99.99), .mse] {
+            let (md, report) = try quantize(prepared, stats: stats, options: QuantizationOptions(method: method))
+            print(report.table())
+            let runner = try Int8Runner(md)
+            expectFieldByField(runner.readBack, md)
+            guard let test = f.test else { continue }
+            let n = min(test.count, 1000)
+            var floatCorrect = 0, intCorrect = 0, agree = 0
+            for i in 0..<n {
+                let y = try engine.run(try test.input(i, for: f.graph))[0].data
+                let q = try runner.run(f.rawImage(test, i), channels: f.graph.input.shape[1])[0]
+                let fc = y.indices.max { y[$0] < y[$1] }!, qc = q.indices.max { q[$0] < q[$1] }!
+                if let labels = test.labels {
+                    if fc == labels[i] { floatCorrect += 1 }
+                    if qc == labels[i] { intCorrect += 1 }
+                }
+                if fc == qc { agree += 1 }
+            }
+            print("fixture \(name) [\(method)]: \(n) test images, float accuracy \(floatCorrect), int8 accuracy "
+                  + "\(intCorrect), top-1 agreement \(agree)")
+            #expect(agree >= n * 97 / 100)
+            if test.labels != nil { #expect(intCorrect >= floatCorrect - n / 100) }
+        }
+    }
+
+    /// The committed fixtures/fmnist/model.dynq loads with the runtime and equals a fresh quantization with the
+    /// command recorded in QUANTIZED.md (percentile, all calibration images).
+    @Test func committedModelIsReproducible() throws {
+        let path = Fixture.path("fmnist") + "/model.dynq"
+        guard Fixture.exists("fmnist"), FileManager.default.fileExists(atPath: path) else { return }
+        let f = try Fixture("fmnist")
+        let file = try FileIO.read(path)
+        let committed = try file.withUnsafeBytes { raw -> ModelDescription in
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: raw.count, alignment: 16)
+            defer { buffer.deallocate() }
+            buffer.copyMemory(from: raw)
+            return ModelDescription(try Model(bytes: UnsafeRawBufferPointer(buffer)))
+        }
+        let (md, _) = try quantize(graph: f.graph, weights: f.weights, calibration: try f.calibInputs())
+        expectFieldByField(committed, md)
+        #expect(try md.serialized() == file)
+    }
+}
+
+func coefficientStudy(_ name: String, _ stats: CalibrationStats) -> String {
+    var lines = ["fixture \(name): coefficient precision over \(stats.samples) samples and \(stats.fused.count) "
+                 + "dynamic layers (fused-kernel error from rounding η alone):"]
+    for c in stats.coefficientPrecision {
+        lines.append("  \(c.bits) bits: max |Δη| = \(c.maxCoefficientError), fused-kernel SQNR = "
+                     + String(format: "%.1f dB", c.fusedKernelSQNRdB))
+    }
+    return lines.joined(separator: "\n")
+}
+
+/// `a == b`, field by field so that a failure says which.
+func expectFieldByField(_ a: ModelDescription, _ b: ModelDescription) {
+    #expect(a.name == b.name)
+    #expect(a.input == b.input)
+    #expect(a.outputs == b.outputs)
+    #expect(a.classNames == b.classNames)
+    #expect(a.preprocess == b.preprocess)
+    #expect(a.tensors.count == b.tensors.count)
+    for (x, y) in zip(a.tensors, b.tensors) { #expect(x == y, "tensor \(y.name)") }
+    #expect(a.blobs.count == b.blobs.count)
+    for (x, y) in zip(a.blobs, b.blobs) { #expect(x == y, "blob \(y.name)") }
+    #expect(a.operations.count == b.operations.count)
+    for (x, y) in zip(a.operations, b.operations) { #expect(x == y, "operation \(y.name)") }
+    #expect(a == b)
+}
