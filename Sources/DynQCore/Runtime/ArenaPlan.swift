@@ -8,8 +8,12 @@
 /// - per dynamic layer, for the op only: the fused int8 kernel (`O·K`), the per-sample int32 bias (`O`) and the
 ///   per-sample multipliers (`O` × 8 bytes);
 /// - per op, the kernel's scratch (`KernelRequirements.scratchBytes`), for the op only;
-/// - per op, packed static weights (`KernelRequirements.packedWeightBytes`), alive for the whole run (they are
-///   packed once, at interpreter init).
+/// - per static conv / depthwise / linear op, its weights packed for the SIMD kernel
+///   (`KernelRequirements.packedWeightBytes`), alive for the whole run (packed once, at interpreter init);
+/// - per dynamic layer, the per-sample fused kernel packed for the SIMD kernel, for the op only.
+///
+/// With `simd: false` (the reference kernels only, e.g. for a microcontroller build) there are no packed weights
+/// and no scratch.
 ///
 /// Placement: buffers sorted by size (largest first, then by first use), each put at the lowest 16-byte aligned
 /// offset where it overlaps no already placed buffer whose lifetime overlaps its own. Lifetimes are inclusive op
@@ -27,6 +31,7 @@ public struct ArenaPlan: Equatable, Sendable {
         case fusedMultipliers
         case scratch
         case packedWeights
+        case packedFusedKernel
     }
 
     public struct Buffer: Equatable, Sendable {
@@ -51,6 +56,7 @@ public struct ArenaPlan: Equatable, Sendable {
     public var fusedMultiplierOffsets: [Int]
     public var scratchOffsets: [Int]
     public var packedWeightOffsets: [Int]
+    public var packedFusedKernelOffsets: [Int]
     /// The arena size the plan needs (from an aligned start).
     public var arenaBytes: Int
     /// The most bytes alive at one op (each buffer rounded up to the alignment), and the op where that happens.
@@ -59,23 +65,26 @@ public struct ArenaPlan: Equatable, Sendable {
     /// Sum of all buffers (rounded up to the alignment): what the arena would be with no sharing.
     public var unsharedBytes: Int
     public var keepAll: Bool
+    /// Whether the plan holds the SIMD kernels' packed weights and scratch.
+    public var simd: Bool
 
     /// Plans a loaded model.
-    public init(model: Model, keepAll: Bool = false) {
+    public init(model: Model, keepAll: Bool = false, simd: Bool = true) {
         self.init(tensors: model.tensors, operations: model.operations, input: model.input, outputs: model.outputs,
-                  keepAll: keepAll)
+                  keepAll: keepAll, simd: simd)
     }
 
     /// Plans a model description (for tools that size memory without writing a file, e.g. the simulator).
     /// The description must be valid (`serialized()` succeeds).
-    public init(description d: ModelDescription, keepAll: Bool = false) {
-        self.init(tensors: d.tensors, operations: d.operations, input: d.input, outputs: d.outputs, keepAll: keepAll)
+    public init(description d: ModelDescription, keepAll: Bool = false, simd: Bool = true) {
+        self.init(tensors: d.tensors, operations: d.operations, input: d.input, outputs: d.outputs, keepAll: keepAll,
+                  simd: simd)
     }
 
     @inline(__always) static func aligned(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
 
     init(tensors: [ModelDescription.Tensor], operations: [ModelDescription.Operation], input: TensorID,
-         outputs: [TensorID], keepAll: Bool) {
+         outputs: [TensorID], keepAll: Bool, simd: Bool) {
         let n = operations.count
         let end = n - 1
         var first = [Int](repeating: -1, count: tensors.count)
@@ -94,7 +103,7 @@ public struct ArenaPlan: Equatable, Sendable {
                                firstUse: first[i], lastUse: keepAll ? end : last[i], offset: 0))
         }
         for (i, o) in operations.enumerated() {
-            let req = KernelRequirements(operation: o.op, tensors: tensors)
+            let req = KernelRequirements(operation: o.op, tensors: tensors, simd: simd)
             func add(_ p: Purpose, _ size: Int, whole: Bool = false) {
                 if size > 0 {
                     bufs.append(Buffer(purpose: p, operation: i, size: size, firstUse: whole ? 0 : i,
@@ -106,6 +115,7 @@ public struct ArenaPlan: Equatable, Sendable {
             add(.fusedMultipliers, req.fusedMultiplierBytes)
             add(.scratch, req.scratchBytes)
             add(.packedWeights, req.packedWeightBytes, whole: true)
+            add(.packedFusedKernel, req.packedFusedKernelBytes)
         }
 
         // Greedy by size: largest first (ties: earlier first use, then creation order, so the plan is stable).
@@ -147,7 +157,7 @@ public struct ArenaPlan: Equatable, Sendable {
         for (i, v) in live.enumerated() where v > peak { peak = v; peakOp = i }
 
         var tensorOffsets = [Int](repeating: -1, count: tensors.count)
-        var fk = [Int](repeating: -1, count: n), fb = fk, fm = fk, sc = fk, pw = fk
+        var fk = [Int](repeating: -1, count: n), fb = fk, fm = fk, sc = fk, pw = fk, pf = fk
         for b in bufs {
             switch b.purpose {
             case .tensor(let t): tensorOffsets[t.index] = b.offset
@@ -156,17 +166,19 @@ public struct ArenaPlan: Equatable, Sendable {
             case .fusedMultipliers: fm[b.operation] = b.offset
             case .scratch: sc[b.operation] = b.offset
             case .packedWeights: pw[b.operation] = b.offset
+            case .packedFusedKernel: pf[b.operation] = b.offset
             }
         }
         self.buffers = bufs
         self.tensorOffsets = tensorOffsets
         self.fusedKernelOffsets = fk; self.fusedBiasOffsets = fb; self.fusedMultiplierOffsets = fm
-        self.scratchOffsets = sc; self.packedWeightOffsets = pw
+        self.scratchOffsets = sc; self.packedWeightOffsets = pw; self.packedFusedKernelOffsets = pf
         self.arenaBytes = extent
         self.peakLiveBytes = peak
         self.peakOperation = peakOp
         self.unsharedBytes = unshared
         self.keepAll = keepAll
+        self.simd = simd
     }
 
     /// Whether two buffers that are alive at the same time overlap in the arena (never, for a correct plan).
@@ -184,8 +196,8 @@ public struct ArenaPlan: Equatable, Sendable {
     }
 }
 
-/// The buffers an op needs beside its input and output tensors (CMSIS-NN's `*_get_buffer_size` idea: sizes from
-/// the op alone, so a host can size memory without running anything).
+/// The buffers an op needs beside its input and output tensors, from the kernels' own buffer-size functions
+/// (CMSIS-NN's `*_get_buffer_size` idea: sizes from the op alone, so a host can size memory without running).
 public struct KernelRequirements: Equatable, Sendable {
     /// Dynamic layers: the per-sample fused int8 kernel, `O·K`.
     public var fusedKernelBytes = 0
@@ -193,23 +205,49 @@ public struct KernelRequirements: Equatable, Sendable {
     public var fusedBiasBytes = 0
     /// Dynamic layers: the per-sample `QuantizedMultiplier`s, `8·O`.
     public var fusedMultiplierBytes = 0
-    /// Kernel scratch (im2col, row buffers), for the op only.
+    /// Kernel scratch (im2col rows, tap offsets, fusion's F), for the op only; the largest of the op's kernels.
     public var scratchBytes = 0
-    /// Static weights repacked for the fast kernels, kept for the whole run.
+    /// Static weights packed for the SIMD kernel, kept for the whole run.
     public var packedWeightBytes = 0
+    /// Dynamic layers: the fused kernel packed for the SIMD kernel, per sample.
+    public var packedFusedKernelBytes = 0
 
-    public init(operation op: ModelDescription.Op, tensors: [ModelDescription.Tensor]) {
+    /// The op must come from a valid model. `simd: false`: the reference kernels, which need no scratch and no
+    /// packing.
+    public init(operation op: ModelDescription.Op, tensors t: [ModelDescription.Tensor], simd: Bool = true) {
+        typealias S = Step
         switch op {
+        case .conv2d(let p):
+            guard simd else { return }
+            let cp = S.convParams(p.window, groups: p.groups, input: t[p.input.index], output: t[p.output.index],
+                                  clamp: p.clamp)
+            packedWeightBytes = conv2dPackedWeightBytes(cp)
+            scratchBytes = conv2dScratchBytes(cp)
+        case .depthwiseConv2d(let p):
+            guard simd else { return }
+            let dp = S.depthwiseParams(p.window, input: t[p.input.index], output: t[p.output.index], clamp: p.clamp)
+            packedWeightBytes = depthwiseConv2dPackedWeightBytes(dp)
+            scratchBytes = depthwiseConv2dScratchBytes(dp)
+        case .linear(let p):
+            guard simd else { return }
+            let lp = S.linearParams(p, tensors: t)
+            packedWeightBytes = linearPackedWeightBytes(lp)
+            scratchBytes = linearScratchBytes(lp)
         case .dynamicConv2d(let p):
-            let i = tensors[p.input.index].shape, o = tensors[p.output.index].shape
-            let inC = i[3], outC = o[3]
-            let k = p.window.kernelH * p.window.kernelW * (inC / max(p.groups, 1))
-            fusedKernelBytes = outC * k
-            fusedBiasBytes = 4 * outC
-            fusedMultiplierBytes = MemoryLayout<QuantizedMultiplier>.stride * outC
+            let (fusion, dw, cp) = S.dynamicParams(p, tensors: t)
+            fusedKernelBytes = fusion.kernelElements
+            fusedBiasBytes = 4 * fusion.outputChannels
+            fusedMultiplierBytes = MemoryLayout<QuantizedMultiplier>.stride * fusion.outputChannels
+            guard simd else { return }
+            if let dw {
+                packedFusedKernelBytes = depthwiseConv2dPackedWeightBytes(dw)
+                scratchBytes = max(dynamicFusionScratchBytes(fusion), depthwiseConv2dScratchBytes(dw))
+            } else {
+                packedFusedKernelBytes = conv2dPackedWeightBytes(cp)
+                scratchBytes = max(dynamicFusionScratchBytes(fusion), conv2dScratchBytes(cp))
+            }
         default:
             break
         }
-        // TODO(kernels): scratch and packed-weight sizes of the SIMD kernels (all reference kernels need none).
     }
 }

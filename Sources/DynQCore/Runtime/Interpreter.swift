@@ -21,7 +21,9 @@ public struct Interpreter {
     public struct Options: Equatable, Sendable {
         /// Every tensor survives the run (no sharing between tensors), for evaluation and debugging.
         public var keepAll: Bool
-        /// Run the scalar reference kernels instead of the SIMD ones.
+        /// Run the scalar reference kernels instead of the SIMD ones. Set at init, the plan also leaves out the
+        /// SIMD kernels' packed weights and scratch (the smallest arena, e.g. for a microcontroller); the
+        /// interpreter then always runs the reference kernels.
         public var useReference: Bool
         public init(keepAll: Bool = false, useReference: Bool = false) {
             self.keepAll = keepAll; self.useReference = useReference
@@ -32,7 +34,8 @@ public struct Interpreter {
     public let plan: ArenaPlan
     /// The 16-byte aligned part of the caller's arena the plan uses.
     public let arena: UnsafeMutableRawBufferPointer
-    /// Can be switched between invocations.
+    /// Run the reference kernels. Can be switched between invocations when the plan holds the SIMD buffers
+    /// (`plan.simd`); without them the reference kernels always run.
     public var useReference: Bool
     let steps: [Step]
     /// Multiply-accumulates of each op (fusion included), for reports and the simulator.
@@ -41,7 +44,7 @@ public struct Interpreter {
     public init(model: Model, arena caller: UnsafeMutableRawBufferPointer, options: Options = Options())
         throws(ModelError)
     {
-        let plan = ArenaPlan(model: model, keepAll: options.keepAll)
+        let plan = ArenaPlan(model: model, keepAll: options.keepAll, simd: !options.useReference)
         guard let base = caller.baseAddress else {
             throw ModelError(.arenaTooSmall, .arena, "arena is empty; bytes needed", value: Int64(plan.arenaBytes))
         }
@@ -64,6 +67,13 @@ public struct Interpreter {
         }
         self.steps = steps
         self.macs = macs
+        packStaticWeights()
+    }
+
+    /// Packs the static weights of the SIMD kernels into their arena buffers (done by `init` and `paint`).
+    func packStaticWeights() {
+        let base = arena.baseAddress!
+        for s in steps { s.packStaticWeights(base) }
     }
 
     /// Loads (validates) `bytes` and builds the interpreter.
@@ -125,7 +135,7 @@ public struct Interpreter {
     /// the interpreter (the observer's own work is the caller's).
     public func invoke<O: InterpreterObserver>(observer: inout O) {
         let base = arena.baseAddress!
-        let reference = useReference
+        let reference = useReference || !plan.simd
         steps.withUnsafeBufferPointer { steps in
             for i in 0..<steps.count {
                 observer.willRun(operation: i)
@@ -143,9 +153,11 @@ public struct Interpreter {
         return i
     }
 
-    /// Fills the arena with `pattern` (to measure the high-water mark). Overwrites the input.
+    /// Fills the arena with `pattern` (to measure the high-water mark), then packs the static weights again.
+    /// Overwrites the input.
     public func paint(pattern: UInt8 = 0xA5) {
         arena.initializeMemory(as: UInt8.self, repeating: pattern)
+        packStaticWeights()
     }
 }
 

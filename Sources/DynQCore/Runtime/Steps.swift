@@ -3,12 +3,14 @@
 enum Step {
     typealias M = ModelDescription
 
+    /// `packed` and `scratch` are arena offsets, −1 when the plan has no SIMD buffers (reference kernels only).
     struct ConvStep {
         var params: Conv2DParams
         var input: Int, output: Int
         var weights: UnsafePointer<Int8>
         var bias: UnsafePointer<Int32>?
         var multipliers: UnsafePointer<QuantizedMultiplier>
+        var packed: Int, scratch: Int
     }
     struct DepthwiseStep {
         var params: DepthwiseConv2DParams
@@ -16,6 +18,7 @@ enum Step {
         var weights: UnsafePointer<Int8>
         var bias: UnsafePointer<Int32>?
         var multipliers: UnsafePointer<QuantizedMultiplier>
+        var packed: Int, scratch: Int
     }
     struct DynamicStep {
         var fusion: DynamicFusionParams
@@ -31,6 +34,8 @@ enum Step {
         var staticMultipliers: UnsafePointer<QuantizedMultiplier>
         /// Arena offsets of the per-sample fused kernel, bias and multipliers.
         var fusedKernel: Int, fusedBias: Int, fusedMultipliers: Int
+        /// Arena offsets of the packed fused kernel and the scratch (−1: reference kernels only).
+        var packed: Int, scratch: Int
     }
     struct LinearStep {
         var params: LinearParams
@@ -38,6 +43,7 @@ enum Step {
         var weights: UnsafePointer<Int8>
         var bias: UnsafePointer<Int32>?
         var multipliers: UnsafePointer<QuantizedMultiplier>
+        var packed: Int, scratch: Int
     }
     struct ConcatPart {
         var input: Int
@@ -103,6 +109,26 @@ enum Step {
                      activationMax: Int32(p.clamp.max))
     }
 
+    static func linearParams(_ p: M.Linear, tensors t: [M.Tensor]) -> LinearParams {
+        let i = t[p.input.index], o = t[p.output.index]
+        return LinearParams(inputFeatures: i.shape[i.shape.count - 1], outputFeatures: o.shape[o.shape.count - 1],
+                            inputZeroPoint: Int32(i.zeroPoint), output: outputQuantization(o, p.clamp))
+    }
+
+    /// Fusion parameters, the depthwise parameters (depthwise layers) and the conv parameters of a dynamic layer.
+    static func dynamicParams(_ p: M.DynamicConv, tensors t: [M.Tensor])
+        -> (DynamicFusionParams, DepthwiseConv2DParams?, Conv2DParams)
+    {
+        let cp = convParams(p.window, groups: p.groups, input: t[p.input.index], output: t[p.output.index],
+                            clamp: p.clamp)
+        let mode: FusionCoefficientMode = p.mode == .perChannel ? .perChannel : .perLayer
+        let dw: DepthwiseConv2DParams? = p.depthwise
+            ? depthwiseParams(p.window, input: t[p.input.index], output: t[p.output.index], clamp: p.clamp) : nil
+        let fusion = dw.map { DynamicFusionParams(kernelCount: p.kernelCount, depthwise: $0, coefficients: mode) }
+            ?? DynamicFusionParams(kernelCount: p.kernelCount, conv: cp, coefficients: mode)
+        return (fusion, dw, cp)
+    }
+
     /// The step of a validated op and its multiply-accumulate count.
     static func make(_ op: M.Op, index: Int, model: Model, plan: ArenaPlan) -> (Step, Int) {
         let t = model.tensors
@@ -122,33 +148,31 @@ enum Step {
                                 clamp: p.clamp)
             let pointwise = cp.kernelHeight == 1 && cp.kernelWidth == 1 && cp.groups == 1
             return (.conv(ConvStep(params: cp, input: off(p.input), output: off(p.output), weights: i8(p.weights),
-                                   bias: i32(p.bias), multipliers: qms(p.multipliers)), pointwise: pointwise), cp.macs)
+                                   bias: i32(p.bias), multipliers: qms(p.multipliers),
+                                   packed: plan.packedWeightOffsets[index], scratch: plan.scratchOffsets[index]),
+                          pointwise: pointwise), cp.macs)
         case .depthwiseConv2d(let p):
             let dp = depthwiseParams(p.window, input: t[p.input.index], output: t[p.output.index], clamp: p.clamp)
             return (.depthwise(DepthwiseStep(params: dp, input: off(p.input), output: off(p.output),
                                              weights: i8(p.weights), bias: i32(p.bias),
-                                             multipliers: qms(p.multipliers))), dp.macs)
+                                             multipliers: qms(p.multipliers), packed: plan.packedWeightOffsets[index],
+                                             scratch: plan.scratchOffsets[index])), dp.macs)
         case .dynamicConv2d(let p):
-            let cp = convParams(p.window, groups: p.groups, input: t[p.input.index], output: t[p.output.index],
-                                clamp: p.clamp)
-            let mode: FusionCoefficientMode = p.mode == .perChannel ? .perChannel : .perLayer
-            let dw: DepthwiseConv2DParams? = p.depthwise
-                ? depthwiseParams(p.window, input: t[p.input.index], output: t[p.output.index], clamp: p.clamp) : nil
-            let fusion = dw.map { DynamicFusionParams(kernelCount: p.kernelCount, depthwise: $0, coefficients: mode) }
-                ?? DynamicFusionParams(kernelCount: p.kernelCount, conv: cp, coefficients: mode)
+            let (fusion, dw, cp) = dynamicParams(p, tensors: t)
             let s = DynamicStep(fusion: fusion, depthwise: dw, conv: cp, input: off(p.input), output: off(p.output),
                                 coefficients: off(p.coefficients) + 2 * p.coefficientOffset, kernels: i8(p.weights),
                                 mixedBias: i32(p.mixedBias), staticBias: i32(p.bias),
                                 staticMultipliers: qms(p.multipliers), fusedKernel: plan.fusedKernelOffsets[index],
                                 fusedBias: plan.fusedBiasOffsets[index],
-                                fusedMultipliers: plan.fusedMultiplierOffsets[index])
+                                fusedMultipliers: plan.fusedMultiplierOffsets[index],
+                                packed: plan.packedFusedKernelOffsets[index], scratch: plan.scratchOffsets[index])
             return (.dynamic(s), fusion.macs + (dw?.macs ?? cp.macs))
         case .linear(let p):
-            let lp = LinearParams(inputFeatures: channels(p.input), outputFeatures: channels(p.output),
-                                  inputZeroPoint: Int32(t[p.input.index].zeroPoint),
-                                  output: outputQuantization(t[p.output.index], p.clamp))
+            let lp = linearParams(p, tensors: t)
             return (.linear(LinearStep(params: lp, input: off(p.input), output: off(p.output), weights: i8(p.weights),
-                                       bias: i32(p.bias), multipliers: qms(p.multipliers))), lp.macs)
+                                       bias: i32(p.bias), multipliers: qms(p.multipliers),
+                                       packed: plan.packedWeightOffsets[index], scratch: plan.scratchOffsets[index])),
+                    lp.macs)
         case .add(let p):
             let ap = AddParams(input1ZeroPoint: Int32(t[p.a.index].zeroPoint), input1Multiplier: qm(p.aRequant),
                                input2ZeroPoint: Int32(t[p.b.index].zeroPoint), input2Multiplier: qm(p.bRequant),
@@ -214,6 +238,20 @@ enum Step {
         }
     }
 
+    /// Packs this step's static weights into its arena buffer (once, at init). No-op without SIMD buffers.
+    func packStaticWeights(_ base: UnsafeMutableRawPointer) {
+        switch self {
+        case .conv(let s, _) where s.packed >= 0:
+            packConv2dWeights(s.params, weights: s.weights, into: base + s.packed)
+        case .depthwise(let s) where s.packed >= 0:
+            packDepthwiseConv2dWeights(s.params, weights: s.weights, into: base + s.packed)
+        case .linear(let s) where s.packed >= 0:
+            packLinearWeights(s.params, weights: s.weights, into: base + s.packed)
+        default:
+            break
+        }
+    }
+
     /// Runs the step on the arena at `base`. No allocation.
     @inline(__always)
     func run(_ base: UnsafeMutableRawPointer, reference: Bool) {
@@ -225,34 +263,71 @@ enum Step {
                                 image: UnsafePointer((base + input).assumingMemoryBound(to: UInt8.self)),
                                 tables: table, output: i8(output))
         case .conv(let s, let pointwise):
-            Kernels.conv2d(s.params, pointwise: pointwise, input: c8(s.input), weights: s.weights, bias: s.bias,
-                           multipliers: s.multipliers, output: i8(s.output), reference: reference)
+            if reference || s.packed < 0 {
+                Kernels.conv2dReference(s.params, pointwise: pointwise, input: c8(s.input), weights: s.weights,
+                                        bias: s.bias, multipliers: s.multipliers, output: i8(s.output))
+            } else {
+                conv2d(s.params, input: c8(s.input), packedWeights: UnsafeRawPointer(base + s.packed), bias: s.bias,
+                       multipliers: s.multipliers, output: i8(s.output), scratch: base + s.scratch)
+            }
         case .depthwise(let s):
-            Kernels.depthwiseConv2d(s.params, input: c8(s.input), weights: s.weights, bias: s.bias,
-                                    multipliers: s.multipliers, output: i8(s.output), reference: reference)
+            if reference || s.packed < 0 {
+                depthwiseConv2dReference(s.params, input: c8(s.input), weights: s.weights, bias: s.bias,
+                                         multipliers: s.multipliers, output: i8(s.output))
+            } else {
+                DynQCore.depthwiseConv2d(s.params, input: c8(s.input), packedWeights: UnsafeRawPointer(base + s.packed),
+                                bias: s.bias, multipliers: s.multipliers, output: i8(s.output),
+                                scratch: base + s.scratch)
+            }
         case .dynamic(let s):
             let fk = i8(s.fusedKernel)
             let fb = (base + s.fusedBias).assumingMemoryBound(to: Int32.self)
             let fm = (base + s.fusedMultipliers).assumingMemoryBound(to: QuantizedMultiplier.self)
-            Kernels.dynamicFusion(s.fusion, kernels: s.kernels,
-                                  coefficients: UnsafePointer((base + s.coefficients).assumingMemoryBound(to: Int16.self)),
-                                  mixedBias: s.mixedBias, staticBias: s.staticBias,
-                                  staticMultipliers: s.staticMultipliers, fusedKernel: fk, biasAccumulator: fb,
-                                  multipliers: fm, reference: reference)
-            if let dw = s.depthwise {
-                Kernels.depthwiseConv2d(dw, input: c8(s.input), weights: UnsafePointer(fk), bias: UnsafePointer(fb),
-                                        multipliers: UnsafePointer(fm), output: i8(s.output), reference: reference)
+            let eta = UnsafePointer((base + s.coefficients).assumingMemoryBound(to: Int16.self))
+            let simd = !reference && s.packed >= 0
+            if simd {
+                dynamicFusion(s.fusion, kernels: s.kernels, coefficients: eta, mixedBias: s.mixedBias,
+                              staticBias: s.staticBias, staticMultipliers: s.staticMultipliers, fusedKernel: fk,
+                              biasAccumulator: fb, multipliers: fm, scratch: base + s.scratch)
             } else {
-                let pw = s.conv.kernelHeight == 1 && s.conv.kernelWidth == 1 && s.conv.groups == 1
-                Kernels.conv2d(s.conv, pointwise: pw, input: c8(s.input), weights: UnsafePointer(fk),
-                               bias: UnsafePointer(fb), multipliers: UnsafePointer(fm), output: i8(s.output),
-                               reference: reference)
+                dynamicFusionReference(s.fusion, kernels: s.kernels, coefficients: eta, mixedBias: s.mixedBias,
+                                       staticBias: s.staticBias, staticMultipliers: s.staticMultipliers,
+                                       fusedKernel: fk, biasAccumulator: fb, multipliers: fm)
+            }
+            if let dw = s.depthwise {
+                if simd {
+                    packDepthwiseConv2dWeights(dw, weights: UnsafePointer(fk), into: base + s.packed)
+                    DynQCore.depthwiseConv2d(dw, input: c8(s.input), packedWeights: UnsafeRawPointer(base + s.packed),
+                                    bias: UnsafePointer(fb), multipliers: UnsafePointer(fm), output: i8(s.output),
+                                    scratch: base + s.scratch)
+                } else {
+                    depthwiseConv2dReference(dw, input: c8(s.input), weights: UnsafePointer(fk),
+                                             bias: UnsafePointer(fb), multipliers: UnsafePointer(fm),
+                                             output: i8(s.output))
+                }
+            } else {
+                if simd {
+                    packConv2dWeights(s.conv, weights: UnsafePointer(fk), into: base + s.packed)
+                    conv2d(s.conv, input: c8(s.input), packedWeights: UnsafeRawPointer(base + s.packed),
+                           bias: UnsafePointer(fb), multipliers: UnsafePointer(fm), output: i8(s.output),
+                           scratch: base + s.scratch)
+                } else {
+                    let pw = s.conv.kernelHeight == 1 && s.conv.kernelWidth == 1 && s.conv.groups == 1
+                    Kernels.conv2dReference(s.conv, pointwise: pw, input: c8(s.input), weights: UnsafePointer(fk),
+                                            bias: UnsafePointer(fb), multipliers: UnsafePointer(fm),
+                                            output: i8(s.output))
+                }
             }
         case .linear(let s):
-            Kernels.linear(s.params, input: c8(s.input), weights: s.weights, bias: s.bias, multipliers: s.multipliers,
-                           output: i8(s.output), reference: reference)
+            if reference || s.packed < 0 {
+                linearReference(s.params, input: c8(s.input), weights: s.weights, bias: s.bias,
+                                multipliers: s.multipliers, output: i8(s.output))
+            } else {
+                DynQCore.linear(s.params, input: c8(s.input), packedWeights: UnsafeRawPointer(base + s.packed), bias: s.bias,
+                       multipliers: s.multipliers, output: i8(s.output), scratch: base + s.scratch)
+            }
         case .add(let p, let count, let a, let b, let output):
-            Kernels.add(p, count: count, input1: c8(a), input2: c8(b), output: i8(output), reference: reference)
+            addReference(p, count: count, input1: c8(a), input2: c8(b), output: i8(output))
         case .concat(let pixels, let channels, let output, let parts):
             parts.withUnsafeBufferPointer { parts in
                 for part in parts {
@@ -271,11 +346,11 @@ enum Step {
                 }
             }
         case .maxPool(let p, let input, let output):
-            Kernels.maxPool(p, input: c8(input), output: i8(output), reference: reference)
+            maxPool2dReference(p, input: c8(input), output: i8(output))
         case .avgPool(let p, let input, let output):
-            Kernels.avgPool(p, input: c8(input), output: i8(output), reference: reference)
+            avgPool2dReference(p, input: c8(input), output: i8(output))
         case .globalAvgPool(let p, let input, let output):
-            Kernels.globalAvgPool(p, input: c8(input), output: i8(output), reference: reference)
+            globalAveragePoolReference(p, input: c8(input), output: i8(output))
         case .flatten(let h, let w, let c, let input, let output):
             if h * w == 1 || c == 1 {
                 (base + output).copyMemory(from: base + input, byteCount: h * w * c)
@@ -291,7 +366,7 @@ enum Step {
             DynQCore.softmaxGate(chunkCount: chunks, chunkSize: size, logits: c8(input), expTable: table,
                         coefficients: (base + output).assumingMemoryBound(to: Int16.self))
         case .table(let count, let input, let output, let table):
-            Kernels.lookupTable(count: count, input: c8(input), table: table, output: i8(output), reference: reference)
+            lookupTable(count: count, input: c8(input), table: table, output: i8(output))
         }
     }
 }
