@@ -318,3 +318,39 @@ struct SIMDRandomSweepTests {
         }
     }
 }
+
+@Suite("Vector requantization equals the scalar requantize")
+struct SIMDRequantizeTests {
+    @Test("requantize8 equals OutputQuantization.requantize for extreme accumulators, every shift, every bias kind")
+    func matchesScalar() {
+        var rng = SeededRNG(seed: testBaseSeed ^ 0x8E0)
+        var xs: [Int32] = [Int32.min, Int32.min + 1, -1, 0, 1, Int32.max, Int32.max - 1, 1 << 14, -(1 << 14), 16383, -16385]
+        for _ in 0..<(isDebugBuild ? 2000 : 100_000) {
+            xs.append(Int32(truncatingIfNeeded: rng.next() >> UInt64(rng.int(0...40))))
+        }
+        let prepared = UnsafeMutableRawPointer.allocate(byteCount: requantizeBlockBytes, alignment: 16)
+        defer { prepared.deallocate() }
+        var i = 0
+        while i + 8 <= xs.count {
+            let mults = (0..<8).map { _ in
+                rng.int(0...15) == 0 ? QuantizedMultiplier.zero
+                    : QuantizedMultiplier(multiplier: Int32.random(in: (1 << 30)...Int32.max, using: &rng),
+                                          shift: Int32.random(in: -31...30, using: &rng))
+            }
+            let bias: [Int32]? = rng.int(0...1) == 0 ? nil : (0..<8).map { _ in Int32(rng.int(-1000...1000)) }
+            let o = rng.outputQuantization()
+            bias.withOptionalPointer { requantizePrepare(channels: 8, bias: $0, multipliers: mults, into: prepared) }
+            let acc = Array(xs[i..<(i + 8)])
+            var got = [Int8](repeating: 0, count: 8)
+            requantize8(SIMD4(acc[0], acc[1], acc[2], acc[3]), SIMD4(acc[4], acc[5], acc[6], acc[7]), prepared, o, &got)
+            for l in 0..<8 {
+                let want = o.requantize(acc[l] &+ (bias?[l] ?? 0), mults[l])
+                if got[l] != want {
+                    Issue.record("seed=\(rng.seed) lane \(l): acc=\(acc[l]) bias=\(bias?[l] ?? 0) M=\(mults[l]) z=\(o.zeroPoint) [\(o.activationMin),\(o.activationMax)]: vector=\(got[l]) scalar=\(want)")
+                    return
+                }
+            }
+            i += 8
+        }
+    }
+}

@@ -8,7 +8,8 @@
 // against the 8 channels' pairs with `multiplyAddPairs` (`pmaddwd`): 4 pixels × 8 channels = 8 accumulators of
 // 4 int32 lanes. The products are the reference's `(q_in − z_in) · q_w` (|·| ≤ 255 · 127), the sums the same
 // int32 sums (addition is associative modulo 2^32 and the quantizer bounds them below 2^31), so the accumulators
-// equal the reference's bit for bit; requantization is `OutputQuantization.requantize`, equal to the reference's `finish(apply(acc))`.
+// equal the reference's bit for bit; requantization is `requantize8` for full blocks of 8 channels and
+// `OutputQuantization.requantize` otherwise, both equal to the reference's `finish(apply(acc))`.
 
 /// Output channels per packed weight block.
 public let conv2dBlockChannels = 8
@@ -53,9 +54,10 @@ public func packConv2dWeights(_ p: Conv2DParams, weights: UnsafePointer<Int8>, i
     }
 }
 
-/// Scratch bytes of `conv2d`: four im2col rows of `2·⌈K/2⌉` int16 values.
+/// Scratch bytes of `conv2d`: the prepared requantization data of every group's channel blocks
+/// (`groups · ⌈(O/groups)/8⌉ · requantizeBlockBytes`), then four im2col rows of `2·⌈K/2⌉` int16 values.
 public func conv2dScratchBytes(_ p: Conv2DParams) -> Int {
-    conv2dTilePixels * conv2dKPairs(p) * 4
+    p.groups * conv2dBlocks(p) * requantizeBlockBytes + conv2dTilePixels * conv2dKPairs(p) * 4
 }
 
 /// Writes the im2col row of output pixel `(oy, ox)` for `group`: `(q_in − z_in)` as int16 in `[ky][kx][i]` order,
@@ -102,7 +104,7 @@ internal func conv2dTile4x8(
     _ r0: UnsafeRawPointer, _ r1: UnsafeRawPointer, _ r2: UnsafeRawPointer, _ r3: UnsafeRawPointer,
     weights: UnsafeRawPointer, kPairs kp: Int, pixels: Int, channels: Int, channel: Int,
     bias: UnsafePointer<Int32>?, multipliers: UnsafePointer<QuantizedMultiplier>, output q: OutputQuantization,
-    out: UnsafeMutablePointer<Int8>, outStride: Int
+    prepared: UnsafeRawPointer, out: UnsafeMutablePointer<Int8>, outStride: Int
 ) {
     var a00 = SIMD4<Int32>(), a01 = SIMD4<Int32>()
     var a10 = SIMD4<Int32>(), a11 = SIMD4<Int32>()
@@ -126,6 +128,7 @@ internal func conv2dTile4x8(
     let c0 = channels < 4 ? channels : 4
     let c1 = channels - c0
     @inline(__always) func store(_ lo: SIMD4<Int32>, _ hi: SIMD4<Int32>, _ o: UnsafeMutablePointer<Int8>) {
+        if channels == conv2dBlockChannels { requantize8(lo, hi, prepared, q, o); return }
         conv2dStoreLanes(lo, count: c0, channel: channel, bias: bias, multipliers: multipliers, output: q, o)
         if c1 > 0 {
             conv2dStoreLanes(hi, count: c1, channel: channel + 4, bias: bias, multipliers: multipliers,
@@ -186,7 +189,13 @@ public func conv2d(
     let kp = conv2dKPairs(p), blocks = conv2dBlocks(p)
     let gOut = p.groupOutputChannels, outC = p.outputChannels
     let rowElements = 2 * kp
-    let rows = scratch.bindMemory(to: Int16.self, capacity: conv2dTilePixels * rowElements)
+    let prepared = scratch
+    for g in 0..<p.groups {
+        requantizePrepare(channels: gOut, bias: bias.map { $0 + g * gOut }, multipliers: multipliers + g * gOut,
+                          into: prepared + g * blocks * requantizeBlockBytes)
+    }
+    let rows = (scratch + p.groups * blocks * requantizeBlockBytes)
+        .bindMemory(to: Int16.self, capacity: conv2dTilePixels * rowElements)
     let blockBytes = kp * conv2dBlockChannels * 4
     var px = 0
     while px < pixels {
@@ -213,7 +222,9 @@ public func conv2d(
                 } else {
                     conv2dTile4x8(r0, r1, r2, r3, weights: groupWeights + b * blockBytes, kPairs: kp, pixels: n,
                                   channels: channels, channel: channel, bias: bias, multipliers: multipliers,
-                                  output: p.output, out: out, outStride: outC)
+                                  output: p.output,
+                                  prepared: prepared + (g * blocks + b) * requantizeBlockBytes,
+                                  out: out, outStride: outC)
                 }
             }
         }

@@ -4,8 +4,7 @@
 // pairs: for 8 channels, the int16 `(q − z_in)` of tap t0 and of tap t1 are interleaved into
 // `(x_t0[c], x_t1[c])` pairs and multiplied against the packed weight pairs `(w_t0[c], w_t1[c])` with
 // `multiplyAddPairs` (`pmaddwd`), giving `x_t0·w_t0 + x_t1·w_t1` per channel in int32. Taps outside the image
-// contribute a zero vector, as the reference skips them. Same products, same int32 sums as the reference.
-// Channels beyond the last multiple of 8 take a scalar loop over the same packed weights.
+// contribute zeros, as the reference skips them. Same products, same int32 sums as the reference.
 
 /// Channels per vector block of the depthwise kernel.
 public let depthwiseBlockChannels = 8
@@ -43,13 +42,31 @@ public func packDepthwiseConv2dWeights(
     }
 }
 
-/// Scratch bytes of `depthwiseConv2d`: one input offset per tap (`Int`), rounded up to an even tap count.
+/// Geometry of the depthwise row cache: `R = dilationY·(kh − 1) + 1` converted input rows, each
+/// `(W + padLeft + padRight) · C₈` int16.
+@inlinable @inline(__always)
+internal func depthwiseRowCache(_ p: DepthwiseConv2DParams) -> (rows: Int, rowElements: Int) {
+    (p.dilationY * (p.kernelHeight - 1) + 1,
+     (p.inputWidth + p.padding.left + p.padding.right) * depthwisePaddedChannels(p))
+}
+
+/// Scratch bytes of `depthwiseConv2d`: the row tags and tap offsets (`Int`), the prepared requantization data
+/// (`requantizePreparedBytes`), a zero row and the row cache (`R + 1` rows of `(W + padLeft + padRight) · C₈`
+/// int16, see `depthwiseConv2d`).
 public func depthwiseConv2dScratchBytes(_ p: DepthwiseConv2DParams) -> Int {
-    2 * depthwiseTapPairs(p) * MemoryLayout<Int>.stride
+    let (r, n) = depthwiseRowCache(p)
+    return (r + 2 * depthwiseTapPairs(p)) * MemoryLayout<Int>.stride + requantizePreparedBytes(channels: p.channels)
+        + (r + 1) * n * 2
 }
 
 /// SIMD depthwise convolution: same contract and results as `depthwiseConv2dReference`, with weights packed by
 /// `packDepthwiseConv2dWeights` and `depthwiseConv2dScratchBytes(p)` bytes of scratch (aligned for `Int`).
+///
+/// Input rows are converted once to int16 `(q − z_in)` into a small cache of `R = dilationY·(kh−1) + 1` rows,
+/// padded left and right with zero pixels and to `C₈` channels with zeros, so every tap of every pixel is an
+/// in-bounds load (rows above or below the image read a zero row) and the channel tail runs in the vector loop
+/// against zero weights. Cache slot of input row `iy` is `iy mod R`: the `kh` rows of one output row are distinct.
+/// Requantization is vectorized (`requantize8`).
 public func depthwiseConv2d(
     _ p: DepthwiseConv2DParams,
     input: UnsafePointer<Int8>,
@@ -62,63 +79,74 @@ public func depthwiseConv2d(
     let outH = p.outputHeight, outW = p.outputWidth, c = p.channels
     let pairs = depthwiseTapPairs(p), cp = depthwisePaddedChannels(p)
     let pairStride = cp * 4                                   // bytes of one tap pair's weights
-    let fullBlocks = c / depthwiseBlockChannels
-    let offsets = scratch.bindMemory(to: Int.self, capacity: 2 * pairs)
-    let z16 = SIMD8<Int16>(repeating: Int16(truncatingIfNeeded: p.inputZeroPoint))
+    let blocks = cp / depthwiseBlockChannels
+    let (cacheRows, rowElements) = depthwiseRowCache(p)
+    let intBytes = (cacheRows + 2 * pairs) * MemoryLayout<Int>.stride
+    let tags = scratch.bindMemory(to: Int.self, capacity: cacheRows + 2 * pairs)
+    let taps = tags + cacheRows                               // element offset of each tap for pixel 0 of the row
+    let prepared = scratch + intBytes
+    requantizePrepare(channels: c, bias: bias, multipliers: multipliers, into: prepared)
+    let cache = (prepared + requantizePreparedBytes(channels: c))
+        .bindMemory(to: Int16.self, capacity: (cacheRows + 1) * rowElements)
+    let zeroRow = cache + cacheRows * rowElements
+    cache.update(repeating: 0, count: (cacheRows + 1) * rowElements)
+    for r in 0..<cacheRows { tags[r] = -1 }
+    let z = Int16(truncatingIfNeeded: p.inputZeroPoint)
     let q = p.output
-    for oy in 0..<outH {
-        for ox in 0..<outW {
-            // Input offset of every tap for this pixel, −1 outside the image (and for the odd-count pad tap).
-            var t = 0
-            for ky in 0..<p.kernelHeight {
-                let iy = oy * p.strideY - p.padding.top + ky * p.dilationY
-                for kx in 0..<p.kernelWidth {
-                    let ix = ox * p.strideX - p.padding.left + kx * p.dilationX
-                    let inside = iy >= 0 && iy < p.inputHeight && ix >= 0 && ix < p.inputWidth
-                    offsets[t] = inside ? (iy * p.inputWidth + ix) * c : -1
-                    t += 1
-                }
+
+    @inline(__always) func row(_ iy: Int) -> UnsafeMutablePointer<Int16> {
+        if iy < 0 || iy >= p.inputHeight { return zeroRow }
+        let slot = iy % cacheRows
+        let dst = cache + slot * rowElements
+        if tags[slot] != iy {
+            tags[slot] = iy
+            let src = input + iy * p.inputWidth * c
+            var d = dst + p.padding.left * cp
+            for ix in 0..<p.inputWidth {
+                let s = src + ix * c
+                for ch in 0..<c { d[ch] = Int16(s[ch]) &- z }
+                d += cp
             }
-            if t & 1 == 1 { offsets[t] = -1 }
-            let out = output + (oy * outW + ox) * c
-            for b in 0..<fullBlocks {
+        }
+        return dst
+    }
+
+    for oy in 0..<outH {
+        var t = 0
+        for ky in 0..<p.kernelHeight {
+            let base = row(oy * p.strideY - p.padding.top + ky * p.dilationY)
+            for kx in 0..<p.kernelWidth {
+                taps[t] = (base - cache) + kx * p.dilationX * cp
+                t += 1
+            }
+        }
+        if t & 1 == 1 { taps[t] = zeroRow - cache }           // odd tap count: the pad tap reads zeros (weight 0)
+        let out = output + oy * outW * c
+        for ox in 0..<outW {
+            let px = ox * p.strideX * cp
+            let o = out + ox * c
+            for b in 0..<blocks {
                 let c0 = b * depthwiseBlockChannels
                 var accLo = SIMD4<Int32>(), accHi = SIMD4<Int32>()
                 var w = packedWeights + c0 * 4
+                let at = UnsafeRawPointer(cache + px + c0)
                 for j in 0..<pairs {
-                    let o0 = offsets[2 * j], o1 = offsets[2 * j + 1]
-                    let x0 = o0 >= 0 ? widen(load8(input + o0 + c0)) &- z16 : SIMD8<Int16>()
-                    let x1 = o1 >= 0 ? widen(load8(input + o1 + c0)) &- z16 : SIMD8<Int16>()
+                    let x0 = load8x16(at + 2 * taps[2 * j]), x1 = load8x16(at + 2 * taps[2 * j + 1])
                     accLo &+= multiplyAddPairs(interleaveLow(x0, x1), load8x16(w))
                     accHi &+= multiplyAddPairs(interleaveHigh(x0, x1), load8x16(w + 16))
                     w += pairStride
                 }
-                for l in 0..<4 {
-                    let ch = c0 + l
-                    out[ch] = q.requantize(accLo[l] &+ (bias?[ch] ?? 0), multipliers[ch])
-                }
-                for l in 0..<4 {
-                    let ch = c0 + 4 + l
-                    out[ch] = q.requantize(accHi[l] &+ (bias?[ch] ?? 0), multipliers[ch])
-                }
-            }
-            // Channel tail: scalar over the packed pairs.
-            var ch = fullBlocks * depthwiseBlockChannels
-            while ch < c {
-                var acc: Int32 = bias?[ch] ?? 0
-                for j in 0..<pairs {
-                    let wp = packedWeights + j * pairStride + ch * 4
-                    let o0 = offsets[2 * j], o1 = offsets[2 * j + 1]
-                    if o0 >= 0 {
-                        acc &+= (Int32(input[o0 + ch]) &- p.inputZeroPoint) &* Int32(wp.loadUnaligned(as: Int16.self))
-                    }
-                    if o1 >= 0 {
-                        acc &+= (Int32(input[o1 + ch]) &- p.inputZeroPoint)
-                            &* Int32(wp.loadUnaligned(fromByteOffset: 2, as: Int16.self))
+                let block = UnsafeRawPointer(prepared + b * requantizeBlockBytes)
+                if c - c0 >= 8 {
+                    requantize8(accLo, accHi, block, q, o + c0)
+                } else {                                      // channel tail: through a temporary
+                    var tmp = SIMD8<Int8>()
+                    withUnsafeMutableBytes(of: &tmp) { t in
+                        let tp = t.baseAddress!.assumingMemoryBound(to: Int8.self)
+                        requantize8(accLo, accHi, block, q, tp)
+                        (o + c0).update(from: tp, count: c - c0)
                     }
                 }
-                out[ch] = q.requantize(acc, multipliers[ch])
-                ch += 1
             }
         }
     }
