@@ -1,0 +1,193 @@
+// `dynq bench` body: times three standard layers as the scalar reference kernel, the SIMD kernel and a plain
+// float32 NCHW loop. Build in release (`swift build -c release`); debug timings of SIMD code are meaningless.
+import DynQCore
+
+/// One timed layer implementation.
+struct LayerTiming {
+    var layer: String
+    var implementation: String
+    var macs: Int
+    var milliseconds: [Double]          // one per run, sorted
+
+    var median: Double { milliseconds[milliseconds.count / 2] }
+    var minimum: Double { milliseconds.first! }
+    var maximum: Double { milliseconds.last! }
+    var gmacPerSecond: Double { Double(macs) / (median * 1e-3) / 1e9 }
+}
+
+/// Times `body` `runs` times (after one warm-up run) with the standard library's ContinuousClock.
+private func timeRuns(_ runs: Int, _ body: () -> Void) -> [Double] {
+    body()
+    let clock = ContinuousClock()
+    var ms: [Double] = []
+    for _ in 0..<max(1, runs) {
+        let start = clock.now
+        body()
+        let d = clock.now - start
+        ms.append(Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) * 1e-15)
+    }
+    return ms.sorted()
+}
+
+/// SplitMix64, for reproducible layer data.
+private struct BenchRNG {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func int8s(_ n: Int, _ lo: Int, _ hi: Int) -> [Int8] {
+        (0..<n).map { _ in Int8(lo + Int(next() % UInt64(hi - lo + 1))) }
+    }
+    mutating func floats(_ n: Int) -> [Float] {
+        (0..<n).map { _ in Float(Int(next() % 2001) - 1000) / 1000 }
+    }
+}
+
+/// Plain float32 convolution, NCHW input `[I][H][W]`, weights `[O][I/groups][kh][kw]`, output `[O][OH][OW]`:
+/// the loop order that lets the compiler vectorise along output columns (the usual direct-convolution baseline).
+private func floatConv2dNCHW(_ p: Conv2DParams, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                             _ bias: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+    let oh = p.outputHeight, ow = p.outputWidth, h = p.inputHeight, wd = p.inputWidth
+    let gIn = p.groupInputChannels, gOut = p.groupOutputChannels
+    for o in 0..<p.outputChannels {
+        let dst = out + o * oh * ow
+        for i in 0..<(oh * ow) { dst[i] = bias[o] }
+        let group = o / gOut
+        for i in 0..<gIn {
+            let src = x + (group * gIn + i) * h * wd
+            for ky in 0..<p.kernelHeight {
+                for kx in 0..<p.kernelWidth {
+                    let wv = w[((o * gIn + i) * p.kernelHeight + ky) * p.kernelWidth + kx]
+                    // valid output columns: 0 <= ox·s − pl + kx·d < W
+                    let off = kx * p.dilationX - p.padding.left
+                    var x0 = 0
+                    while x0 < ow && x0 * p.strideX + off < 0 { x0 += 1 }
+                    var x1 = ow
+                    while x1 > x0 && (x1 - 1) * p.strideX + off >= wd { x1 -= 1 }
+                    for oy in 0..<oh {
+                        let iy = oy * p.strideY - p.padding.top + ky * p.dilationY
+                        if iy < 0 || iy >= h { continue }
+                        let srow = src + iy * wd + off
+                        let drow = dst + oy * ow
+                        if p.strideX == 1 {
+                            for ox in x0..<x1 { drow[ox] += wv * srow[ox] }
+                        } else {
+                            for ox in x0..<x1 { drow[ox] += wv * srow[ox * p.strideX] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Times one conv layer (`p`; depthwise when `depthwise` is given) three ways.
+private func benchConv(_ name: String, _ p: Conv2DParams, depthwise: DepthwiseConv2DParams?, runs: Int,
+                       rng: inout BenchRNG) -> [LayerTiming] {
+    let input = rng.int8s(p.inputCount, -128, 127)
+    let weights = rng.int8s(p.weightCount, -127, 127)          // OHWI, or [kh][kw][C] for depthwise
+    let bias = (0..<p.outputChannels).map { _ in Int32(truncatingIfNeeded: rng.next() % 20001) - 10000 }
+    let mults = (0..<p.outputChannels).map { _ in
+        QuantizedMultiplier(multiplier: Int32(1 << 30) + Int32(truncatingIfNeeded: rng.next() % (1 << 29)), shift: -8)
+    }
+    var output = [Int8](repeating: 0, count: p.outputCount)
+    var results: [LayerTiming] = []
+
+    // Scalar reference.
+    let refMs = timeRuns(runs) {
+        if let d = depthwise {
+            depthwiseConv2dReference(d, input: input, weights: weights, bias: bias, multipliers: mults, output: &output)
+        } else if p.kernelHeight == 1 && p.kernelWidth == 1 && p.groups == 1 {
+            pointwiseConv2dReference(p, input: input, weights: weights, bias: bias, multipliers: mults, output: &output)
+        } else {
+            conv2dReference(p, input: input, weights: weights, bias: bias, multipliers: mults, output: &output)
+        }
+    }
+    let reference = output
+    results.append(LayerTiming(layer: name, implementation: "int8 reference", macs: p.macs, milliseconds: refMs))
+
+    // SIMD, weights packed once beforehand (load time).
+    let packedBytes = depthwise.map(depthwiseConv2dPackedWeightBytes) ?? conv2dPackedWeightBytes(p)
+    let scratchBytes = depthwise.map(depthwiseConv2dScratchBytes) ?? conv2dScratchBytes(p)
+    let packed = UnsafeMutableRawPointer.allocate(byteCount: packedBytes, alignment: 16)
+    let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(1, scratchBytes), alignment: 16)
+    defer { packed.deallocate(); scratch.deallocate() }
+    if let d = depthwise { packDepthwiseConv2dWeights(d, weights: weights, into: packed) }
+    else { packConv2dWeights(p, weights: weights, into: packed) }
+    let simdMs = timeRuns(runs) {
+        if let d = depthwise {
+            depthwiseConv2d(d, input: input, packedWeights: packed, bias: bias, multipliers: mults, output: &output,
+                            scratch: scratch)
+        } else {
+            conv2d(p, input: input, packedWeights: packed, bias: bias, multipliers: mults, output: &output,
+                   scratch: scratch)
+        }
+    }
+    let same = output == reference
+    results.append(LayerTiming(layer: name, implementation: same ? "int8 SIMD" : "int8 SIMD (MISMATCH!)",
+                               macs: p.macs, milliseconds: simdMs))
+
+    // Float32 NCHW.
+    let fx = rng.floats(p.inputCount), fw = rng.floats(p.weightCount), fb = rng.floats(p.outputChannels)
+    var fo = [Float](repeating: 0, count: p.outputCount)
+    let floatMs = timeRuns(runs) { floatConv2dNCHW(p, fx, fw, fb, &fo) }
+    results.append(LayerTiming(layer: name, implementation: "float32 NCHW loop", macs: p.macs, milliseconds: floatMs))
+    return results
+}
+
+/// Fixed-point decimal formatting without Foundation.
+private func fixed(_ v: Double, _ decimals: Int) -> String {
+    var scale = 1.0
+    for _ in 0..<decimals { scale *= 10 }
+    let neg = v < 0
+    let a = Int((neg ? -v : v) * scale + 0.5)          // round half up on the magnitude
+    let whole = a / Int(scale), frac = a % Int(scale)
+    var f = String(frac)
+    while f.count < decimals { f = "0" + f }
+    return (neg ? "-" : "") + String(whole) + (decimals > 0 ? "." + f : "")
+}
+
+private func pad(_ s: String, _ n: Int, left: Bool = false) -> String {
+    s.count >= n ? s : (left ? String(repeating: " ", count: n - s.count) + s : s + String(repeating: " ", count: n - s.count))
+}
+
+/// The timings of the three standard layers (3×3 conv 64→64 at 56×56, depthwise 3×3 128 ch at 28×28,
+/// 1×1 conv 128→256 at 28×28), each as int8 reference, int8 SIMD and float32, `runs` timed runs each.
+func benchStandardLayerTimings(runs: Int) -> [LayerTiming] {
+    var rng = BenchRNG(state: 0xB0_0B1E5)
+    let conv = Conv2DParams(inputHeight: 56, inputWidth: 56, inputChannels: 64, outputChannels: 64, kernelHeight: 3,
+                            kernelWidth: 3, padding: ConvPadding(all: 1), inputZeroPoint: -3,
+                            output: OutputQuantization(zeroPoint: 5))
+    let dw = DepthwiseConv2DParams(inputHeight: 28, inputWidth: 28, channels: 128, kernelHeight: 3, kernelWidth: 3,
+                                   padding: ConvPadding(all: 1), inputZeroPoint: 7,
+                                   output: OutputQuantization(zeroPoint: -2))
+    let pw = Conv2DParams(inputHeight: 28, inputWidth: 28, inputChannels: 128, outputChannels: 256, kernelHeight: 1,
+                          kernelWidth: 1, inputZeroPoint: -3, output: OutputQuantization(zeroPoint: 5))
+    return benchConv("conv 3x3 64->64 @56x56", conv, depthwise: nil, runs: runs, rng: &rng)
+        + benchConv("depthwise 3x3 128 @28x28", dw.asGroupedConv, depthwise: dw, runs: runs, rng: &rng)
+        + benchConv("conv 1x1 128->256 @28x28", pw, depthwise: nil, runs: runs, rng: &rng)
+}
+
+/// `dynq bench`: a table of median / min / max milliseconds, GMAC/s (at the median) and the speed-up over the
+/// int8 reference, for the three standard layers. Meaningful only in a release build.
+func benchStandardLayers(runs: Int) -> String {
+    let rows = benchStandardLayerTimings(runs: runs)
+    var s = pad("layer", 27) + pad("implementation", 24) + pad("median ms", 11, left: true) + pad("min ms", 10, left: true)
+        + pad("max ms", 10, left: true) + pad("GMAC/s", 9, left: true) + pad("vs ref", 9, left: true) + "\n"
+    var refMedian = 1.0
+    for r in rows {
+        if r.implementation == "int8 reference" { refMedian = r.median }
+        s += pad(r.layer, 27) + pad(r.implementation, 24) + pad(fixed(r.median, 3), 11, left: true)
+            + pad(fixed(r.minimum, 3), 10, left: true) + pad(fixed(r.maximum, 3), 10, left: true)
+            + pad(fixed(r.gmacPerSecond, 2), 9, left: true) + pad(fixed(refMedian / r.median, 1) + "x", 9, left: true) + "\n"
+    }
+    #if DEBUG
+    s += "(debug build: SIMD timings are not meaningful; use swift build -c release)\n"
+    #endif
+    s += "runs per row: \(max(1, runs)) after one warm-up; int8 SIMD output checked equal to the reference\n"
+    return s
+}
