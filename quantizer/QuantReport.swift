@@ -54,8 +54,8 @@ public struct QuantReport: Sendable {
         var lines: [String] = []
         lines.append("model \(model): method \(method), \(granularity.rawValue) weights, \(samples) calibration samples, "
                      + "\(batchNormFolds.count) batchnorm folded, \(fusedActivations.count) activation(s) fused")
-        let header = [pad("layer", 22), pad("op", 16), pad("weight scale", 21), pad("SQNR dB", 8),
-                      pad("activation range (observed)", 36), "fused kernel range / A / M"]
+        let header = [pad("layer", 20), pad("op", 16), pad("weight scale", 21), pad("SQNR dB", 8),
+                      pad("activation range (observed)", 40), "fused kernel range / A / M"]
         lines.append(header.joined(separator: " "))
         for l in layers {
             let ws = l.weightScales.map { "\(fmt($0.min, 3))…\(fmt($0.max, 3))" } ?? ""
@@ -68,7 +68,7 @@ public struct QuantReport: Sendable {
                 if let a = l.fusionMax { fused += " A∈[\(Int(a.min)), \(Int(a.max))]" }
                 if let m = l.sampleMultiplier { fused += " M∈[\(fmt(m.min, 3)), \(fmt(m.max, 3))]" }
             }
-            lines.append([pad(l.name, 22), pad(l.op, 16), pad(ws, 21), pad(sq, 8), pad(act, 36), fused]
+            lines.append([pad(l.name, 20), pad(l.op, 16), pad(ws, 21), pad(sq, 8), pad(act, 40), fused]
                 .joined(separator: " "))
         }
         if layers.contains(where: { $0.fusedKernel != nil }), !coefficientPrecision.isEmpty {

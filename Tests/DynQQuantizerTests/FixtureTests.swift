@@ -104,7 +104,7 @@ let fixtureNames = ["fmnist", "fmnist_perlayer"]
             let runner = try Int8Runner(md)
             expectFieldByField(runner.readBack, md)
             guard let test = f.test else { continue }
-            let n = min(test.count, 1000)
+            let n = min(test.count, 500)
             var floatCorrect = 0, intCorrect = 0, agree = 0
             for i in 0..<n {
                 let y = try engine.run(try test.input(i, for: f.graph))[0].data
