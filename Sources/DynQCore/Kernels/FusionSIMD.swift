@@ -1,8 +1,10 @@
 // SIMD per-sample dynamic kernel fusion: bit-exact twin of `dynamicFusionReference`.
 //
-// F is computed with `multiplyAddPairs` over pairs of kernels: the int16 weights of kernels t0 and t1 are
-// interleaved into `(q_w[t0], q_w[t1])` pairs and multiplied against `(η[t0], η[t1])` pairs, giving
-// `η[t0]·q_w[t0] + η[t1]·q_w[t1]` in int32 lanes (|η| ≤ 32767, |q_w| ≤ 127: no pair is (−32768, −32768)). The sum
+// F is computed with `multiplyAddPairs` over pairs of kernels: the int8 weights of kernels t0 and t1 are
+// interleaved into int16 `(q_w[t0], q_w[t1])` pairs and multiplied against `(η[t0], η[t1])` pairs, giving
+// `η[t0]·q_w[t0] + η[t1]·q_w[t1]` in int32 lanes (|η| ≤ 32767, |q_w| ≤ 127: no pair is (−32768, −32768)). For an
+// odd g the last pair repeats kernel t0 against η = 0. The coefficient pair vectors are written to scratch and
+// loaded back, so LLVM cannot split the broadcast and keeps `pmaddwd`. The sum
 // over t is the reference's int32 sum in another order, exact under the `g ≤ 516` bound. F goes to scratch once,
 // then `A = max|F|` and `q_f = round_half_away(127·F/A)` — the division done by a per-channel reciprocal with an
 // exact one-step correction (`FusionDivider`), the same integer as `roundingDivide`.
@@ -44,7 +46,7 @@ public func dynamicFusionScratchBytes(_ p: DynamicFusionParams) -> Int {
     let pairs = (p.kernelCount + 1) / 2
     switch p.layout {
     case .outputMajor:
-        return p.elementsPerChannel * 4
+        return p.elementsPerChannel * 4 + pairs * 16
     case .channelsLast:
         let op = (p.outputChannels + 7) / 8 * 8
         return p.elementsPerChannel * p.outputChannels * 4 + pairs * op * 4
@@ -88,19 +90,27 @@ public func dynamicFusion(
     switch p.layout {
     case .outputMajor:
         let f = scratch.bindMemory(to: Int32.self, capacity: k)
+        let etaVectors = scratch + k * 4                       // [pairs] SIMD8<Int16>: (η[t0], η[t1]) × 4
         for ch in 0..<o {
             let row = ch * k
+            if ch == 0 || perChannel {
+                for j in 0..<pairs {
+                    let e0 = UInt32(UInt16(bitPattern: eta(ch, 2 * j)))
+                    let e1 = UInt32(UInt16(bitPattern: eta(ch, 2 * j + 1)))
+                    etaVectors.storeBytes(of: SIMD4<UInt32>(repeating: e0 | e1 << 16), toByteOffset: 16 * j,
+                                          as: SIMD4<UInt32>.self)
+                }
+            }
             var e = 0
             while e < vectorEnd {
                 var lo = SIMD4<Int32>(), hi = SIMD4<Int32>()
                 for j in 0..<pairs {
-                    let t0 = 2 * j, t1 = t0 + 1
-                    let e0 = UInt32(UInt16(bitPattern: eta(ch, t0))), e1 = UInt32(UInt16(bitPattern: eta(ch, t1)))
-                    let ep = unsafeBitCast(SIMD4<UInt32>(repeating: e0 | e1 << 16), to: SIMD8<Int16>.self)
-                    let x0 = widen(load8(kernels + t0 * kernelSize + row + e))
-                    let x1 = t1 < g ? widen(load8(kernels + t1 * kernelSize + row + e)) : SIMD8<Int16>()
-                    lo &+= multiplyAddPairs(interleaveLow(x0, x1), ep)
-                    hi &+= multiplyAddPairs(interleaveHigh(x0, x1), ep)
+                    let t0 = 2 * j, t1 = t0 + 1 < g ? t0 + 1 : t0
+                    let (x0, x1) = interleaveWiden(load8(kernels + t0 * kernelSize + row + e),
+                                                   load8(kernels + t1 * kernelSize + row + e))
+                    let ep = load8x16(etaVectors + 16 * j)
+                    lo &+= multiplyAddPairs(x0, ep)
+                    hi &+= multiplyAddPairs(x1, ep)
                 }
                 UnsafeMutableRawPointer(f + e).storeBytes(of: lo, as: SIMD4<Int32>.self)
                 UnsafeMutableRawPointer(f + e + 4).storeBytes(of: hi, as: SIMD4<Int32>.self)
@@ -140,12 +150,12 @@ public func dynamicFusion(
             while c < cEnd {
                 var lo = SIMD4<Int32>(), hi = SIMD4<Int32>()
                 for j in 0..<pairs {
-                    let t0 = 2 * j, t1 = t0 + 1
-                    let x0 = widen(load8(kernels + t0 * kernelSize + row + c))
-                    let x1 = t1 < g ? widen(load8(kernels + t1 * kernelSize + row + c)) : SIMD8<Int16>()
+                    let t0 = 2 * j, t1 = t0 + 1 < g ? t0 + 1 : t0       // odd g: η[t1] = 0 in etaPairs
+                    let (x0, x1) = interleaveWiden(load8(kernels + t0 * kernelSize + row + c),
+                                                   load8(kernels + t1 * kernelSize + row + c))
                     let ep = UnsafeRawPointer(etaPairs) + (j * op + c) * 4
-                    lo &+= multiplyAddPairs(interleaveLow(x0, x1), load8x16(ep))
-                    hi &+= multiplyAddPairs(interleaveHigh(x0, x1), load8x16(ep + 16))
+                    lo &+= multiplyAddPairs(x0, load8x16(ep))
+                    hi &+= multiplyAddPairs(x1, load8x16(ep + 16))
                 }
                 UnsafeMutableRawPointer(f + row + c).storeBytes(of: lo, as: SIMD4<Int32>.self)
                 UnsafeMutableRawPointer(f + row + c + 4).storeBytes(of: hi, as: SIMD4<Int32>.self)

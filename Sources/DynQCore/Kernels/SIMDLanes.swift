@@ -38,6 +38,17 @@ internal func interleaveHigh(_ a: SIMD8<Int16>, _ b: SIMD8<Int16>) -> SIMD8<Int1
     SIMD8<Int16>(a[4], b[4], a[5], b[5], a[6], b[6], a[7], b[7])
 }
 
+/// Interleaves two int8 vectors byte by byte and sign-extends: `(a[0], b[0], …, a[3], b[3])` and
+/// `(a[4], b[4], …, a[7], b[7])` as int16 (`punpcklbw` + `punpck{l,h}wd` + `psraw`). Written at the byte level so
+/// that LLVM keeps the int16 pairs intact for `multiplyAddPairs` (interleaving already-widened vectors lets it fold
+/// the shuffles into the multiply and lose `pmaddwd`).
+@inlinable @inline(__always)
+internal func interleaveWiden(_ a: SIMD8<Int8>, _ b: SIMD8<Int8>) -> (low: SIMD8<Int16>, high: SIMD8<Int16>) {
+    let lo = SIMD8<Int8>(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3])
+    let hi = SIMD8<Int8>(a[4], b[4], a[5], b[5], a[6], b[6], a[7], b[7])
+    return (widen(lo), widen(hi))
+}
+
 /// The int16 pair at `p` (4 bytes, any alignment) repeated in all four pair slots.
 @inlinable @inline(__always)
 internal func broadcastPair(_ p: UnsafeRawPointer) -> SIMD8<Int16> {
