@@ -10,7 +10,8 @@
 /// - per op, the kernel's scratch (`KernelRequirements.scratchBytes`), for the op only;
 /// - per static conv / depthwise / linear op, its weights packed for the SIMD kernel
 ///   (`KernelRequirements.packedWeightBytes`), alive for the whole run (packed once, at interpreter init);
-/// - per dynamic layer, the per-sample fused kernel packed for the SIMD kernel, for the op only.
+/// - per dynamic layer with the SIMD kernels, the per-sample fused kernel packed for the SIMD kernel: the first
+///   part of the op's scratch buffer.
 ///
 /// With `simd: false` (the reference kernels only, e.g. for a microcontroller build) there are no packed weights
 /// and no scratch.
@@ -31,7 +32,6 @@ public struct ArenaPlan: Equatable, Sendable {
         case fusedMultipliers
         case scratch
         case packedWeights
-        case packedFusedKernel
     }
 
     public struct Buffer: Equatable, Sendable {
@@ -56,7 +56,6 @@ public struct ArenaPlan: Equatable, Sendable {
     public var fusedMultiplierOffsets: [Int]
     public var scratchOffsets: [Int]
     public var packedWeightOffsets: [Int]
-    public var packedFusedKernelOffsets: [Int]
     /// The arena size the plan needs (from an aligned start).
     public var arenaBytes: Int
     /// The most bytes alive at one op (each buffer rounded up to the alignment), and the op where that happens.
@@ -115,7 +114,6 @@ public struct ArenaPlan: Equatable, Sendable {
             add(.fusedMultipliers, req.fusedMultiplierBytes)
             add(.scratch, req.scratchBytes)
             add(.packedWeights, req.packedWeightBytes, whole: true)
-            add(.packedFusedKernel, req.packedFusedKernelBytes)
         }
 
         // Greedy by size: largest first (ties: earlier first use, then creation order, so the plan is stable).
@@ -157,7 +155,7 @@ public struct ArenaPlan: Equatable, Sendable {
         for (i, v) in live.enumerated() where v > peak { peak = v; peakOp = i }
 
         var tensorOffsets = [Int](repeating: -1, count: tensors.count)
-        var fk = [Int](repeating: -1, count: n), fb = fk, fm = fk, sc = fk, pw = fk, pf = fk
+        var fk = [Int](repeating: -1, count: n), fb = fk, fm = fk, sc = fk, pw = fk
         for b in bufs {
             switch b.purpose {
             case .tensor(let t): tensorOffsets[t.index] = b.offset
@@ -166,13 +164,12 @@ public struct ArenaPlan: Equatable, Sendable {
             case .fusedMultipliers: fm[b.operation] = b.offset
             case .scratch: sc[b.operation] = b.offset
             case .packedWeights: pw[b.operation] = b.offset
-            case .packedFusedKernel: pf[b.operation] = b.offset
             }
         }
         self.buffers = bufs
         self.tensorOffsets = tensorOffsets
         self.fusedKernelOffsets = fk; self.fusedBiasOffsets = fb; self.fusedMultiplierOffsets = fm
-        self.scratchOffsets = sc; self.packedWeightOffsets = pw; self.packedFusedKernelOffsets = pf
+        self.scratchOffsets = sc; self.packedWeightOffsets = pw
         self.arenaBytes = extent
         self.peakLiveBytes = peak
         self.peakOperation = peakOp
@@ -206,10 +203,11 @@ public struct KernelRequirements: Equatable, Sendable {
     /// Dynamic layers: the per-sample `QuantizedMultiplier`s, `8·O`.
     public var fusedMultiplierBytes = 0
     /// Kernel scratch (im2col rows, tap offsets, fusion's F), for the op only; the largest of the op's kernels.
+    /// Dynamic layers with the SIMD kernels: `packedFusedKernelBytes` rounded up to 16, then that largest scratch.
     public var scratchBytes = 0
     /// Static weights packed for the SIMD kernel, kept for the whole run.
     public var packedWeightBytes = 0
-    /// Dynamic layers: the fused kernel packed for the SIMD kernel, per sample.
+    /// Dynamic layers: the fused kernel packed for the SIMD kernel, per sample (inside `scratchBytes`).
     public var packedFusedKernelBytes = 0
 
     /// The op must come from a valid model. `simd: false`: the reference kernels, which need no scratch and no
@@ -246,6 +244,7 @@ public struct KernelRequirements: Equatable, Sendable {
                 packedFusedKernelBytes = conv2dPackedWeightBytes(cp)
                 scratchBytes = max(dynamicFusionScratchBytes(fusion), conv2dScratchBytes(cp))
             }
+            scratchBytes += ArenaPlan.aligned(packedFusedKernelBytes)
         default:
             break
         }

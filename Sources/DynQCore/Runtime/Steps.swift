@@ -159,13 +159,16 @@ enum Step {
                                              scratch: plan.scratchOffsets[index])), dp.macs)
         case .dynamicConv2d(let p):
             let (fusion, dw, cp) = dynamicParams(p, tensors: t)
+            // The scratch buffer holds the packed fused kernel, then the kernels' own scratch.
+            let sc = plan.scratchOffsets[index]
+            let packedBytes = KernelRequirements(operation: op, tensors: t, simd: true).packedFusedKernelBytes
             let s = DynamicStep(fusion: fusion, depthwise: dw, conv: cp, input: off(p.input), output: off(p.output),
                                 coefficients: off(p.coefficients) + 2 * p.coefficientOffset, kernels: i8(p.weights),
                                 mixedBias: i32(p.mixedBias), staticBias: i32(p.bias),
                                 staticMultipliers: qms(p.multipliers), fusedKernel: plan.fusedKernelOffsets[index],
                                 fusedBias: plan.fusedBiasOffsets[index],
                                 fusedMultipliers: plan.fusedMultiplierOffsets[index],
-                                packed: plan.packedFusedKernelOffsets[index], scratch: plan.scratchOffsets[index])
+                                packed: sc, scratch: sc < 0 ? -1 : sc + ArenaPlan.aligned(packedBytes))
             return (.dynamic(s), fusion.macs + (dw?.macs ?? cp.macs))
         case .linear(let p):
             let lp = linearParams(p, tensors: t)
