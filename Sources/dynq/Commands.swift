@@ -6,4 +6,6 @@ let allCommands: [Command] = [
     zooCommand,
     simCommand,
     quantizeCommand,
+    evalCommand,
+    benchCommand,
 ]

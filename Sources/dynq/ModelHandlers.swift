@@ -12,10 +12,12 @@ struct ModelHandler: Sendable {
 
 /// `dynq inspect MODEL`: add an entry per model format. Float graphs use `--graph`/`--weights` instead.
 let allInspectors: [ModelHandler] = [
+    dynqInspector,
 ]
 
 /// `dynq run MODEL INPUT ...` (without `--float`): add an entry per model format.
 let allRunners: [ModelHandler] = [
+    dynqRunner,
 ]
 
 /// If `args` name no `--graph`/`--weights` and their first positional argument is a file some handler in

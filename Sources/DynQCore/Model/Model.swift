@@ -115,16 +115,15 @@ struct Parser {
             throw ModelError(.badCount, .header, "file size field out of range", value: Int64(fileSize))
         }
         guard Int(fileSize) <= buffer.count else {
-            throw ModelError(.truncated, .file, "file is shorter than its header says (bytes present)",
-                             value: Int64(buffer.count))
+            throw ModelError(.truncated, .file, "truncated: the header gives a larger file size than the bytes present",
+                             value: Int64(fileSize))
         }
         self.fileSize = Int(fileSize)
         self.file = UnsafeRawBufferPointer(rebasing: buffer[0..<Int(fileSize)])
         let stored = Parser.u32(buffer, ModelFormat.fCRC)
         let computed = CRC32.checksum(UnsafeRawBufferPointer(rebasing: file[ModelFormat.checksumStart...]))
         guard stored == computed else {
-            throw ModelError(.checksumMismatch, .file, "CRC-32 mismatch (file corrupted); computed",
-                             value: Int64(computed))
+            throw ModelError(.checksumMismatch, .file, "CRC-32 mismatch: the file is corrupted")
         }
         guard Parser.u32(buffer, ModelFormat.fFlags) == 0 else {
             throw ModelError(.badParameter, .header, "unknown flags", value: Int64(Parser.u32(buffer, ModelFormat.fFlags)))

@@ -72,7 +72,7 @@ public struct ModelError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         var s: String
         switch location {
-        case .file: s = "file"
+        case .file: s = ""
         case .header: s = "header"
         case .tensor(let i): s = "tensor \(i)"
         case .blob(let i): s = "blob \(i)"
@@ -83,7 +83,7 @@ public struct ModelError: Error, Equatable, CustomStringConvertible {
         case .arena: s = "arena"
         case .input: s = "input"
         }
-        s += ": " + messageText
+        s += (s.isEmpty ? "" : ": ") + messageText
         switch (index, value) {
         case (let i?, let v?): s += " (element \(i), value \(v))"
         case (let i?, nil): s += " (element \(i))"

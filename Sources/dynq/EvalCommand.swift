@@ -1,0 +1,206 @@
+// `dynq eval MODEL.dynq --data X.npy --labels Y.npy [--graph G.json --weights W.safetensors] [--json]`.
+import DynQCore
+import DynQGraph
+import Foundation
+
+let evalCommand = Command(
+    name: "eval",
+    summary: "int8 accuracy of a .dynq model, and its agreement with the float graph",
+    usage: """
+        usage: dynq eval MODEL.dynq --data X.npy [--labels Y.npy] [--graph G.json --weights W.safetensors]
+                         [--limit N] [--reference] [--json]
+
+        Runs the int8 model on every image of X (any input dynq run reads) and reports its top-1 accuracy
+        against Y. With the float graph (--graph and --weights) it also reports the float accuracy, the top-1
+        agreement of int8 and float, the cosine similarity of their logits (mean over images), the SQNR of every
+        int8 activation against the float tensor of the same name (10·log10 Σx² / Σ(x − x̂)², over all images),
+        and for every dynamic layer the error of its Q15 coefficients η against the float CPM's. Progress on
+        stderr.
+
+        Options:
+          --data X            images (.npy uint8 or float32, PGM/PPM, IDX)
+          --labels Y          class labels (1-D integer .npy or IDX)
+          --graph G.json      the float graph the model was quantized from
+          --weights W         its weights (.safetensors)
+          --limit N           only the first N images
+          --reference         run the scalar reference kernels
+          --json              one JSON object instead of text
+          --help              show this help
+        """,
+    run: { args in try runEval(args) })
+
+/// Σx², Σ(x − x̂)² of one tensor over all images.
+struct SQNRAccumulator {
+    var signal = 0.0, noise = 0.0, count = 0
+    mutating func add(float f: [Float], int8 q: [Float]) {
+        for (a, b) in zip(f, q) {
+            signal += Double(a) * Double(a)
+            noise += (Double(a) - Double(b)) * (Double(a) - Double(b))
+        }
+        count += 1
+    }
+    var decibels: Double? {
+        guard count > 0 else { return nil }
+        if noise == 0 { return .infinity }
+        return 10 * log10(signal / noise)
+    }
+}
+
+/// |η_int8 − η_float| of one dynamic layer over all images.
+struct EtaError {
+    var sum = 0.0, maximum = 0.0, count = 0
+    mutating func add(float f: [Float], int8 q: [Float]) {
+        for (a, b) in zip(f, q) {
+            let e = abs(Double(a) - Double(b))
+            sum += e; maximum = max(maximum, e); count += 1
+        }
+    }
+    var mean: Double { count == 0 ? 0 : sum / Double(count) }
+}
+
+/// A progress bar on stderr, redrawn at most every 1 %.
+struct Progress {
+    let total: Int
+    var shown = -1
+    mutating func update(_ done: Int) {
+        guard total > 0 else { return }
+        let pct = done * 100 / total
+        guard pct != shown else { return }
+        shown = pct
+        let width = 30, filled = width * done / total
+        let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
+        FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(total)".utf8))
+        if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
+
+func argmax(_ v: [Double]) -> Int { v.indices.max { v[$0] < v[$1] || (v[$0] == v[$1] && $0 > $1) } ?? 0 }
+func argmaxF(_ v: [Float]) -> Int { v.indices.max { v[$0] < v[$1] || (v[$0] == v[$1] && $0 > $1) } ?? 0 }
+
+func cosine(_ a: [Float], _ b: [Float]) -> Double {
+    var ab = 0.0, aa = 0.0, bb = 0.0
+    for (x, y) in zip(a, b) { ab += Double(x) * Double(y); aa += Double(x) * Double(x); bb += Double(y) * Double(y) }
+    return aa == 0 || bb == 0 ? (aa == bb ? 1 : 0) : ab / (aa.squareRoot() * bb.squareRoot())
+}
+
+func runEval(_ args: [String]) throws -> Int32 {
+    let a = try Arguments(args, flags: ["json", "reference"], options: ["data", "labels", "graph", "weights", "limit"])
+    let modelPath = try a.positionals(1, "MODEL.dynq")[0]
+    let dataPath = try a.required("data")
+    if (a.value("graph") == nil) != (a.value("weights") == nil) { throw UsageError("--graph and --weights go together") }
+    let file = try DynqModelFile(modelPath)
+    let m = file.model
+    let float = try a.value("graph").map { try FloatModel(graph: $0, weights: try a.required("weights")) }
+    let engine = try float?.engine()
+    let session = try Int8Session(file, keepAll: float != nil, useReference: a.has("reference"))
+    var batch = try loadImages(dataPath, channels: inputCHW(m).c, labels: a.value("labels"))
+    let limit = try a.int("limit", default: batch.count, in: 1...Int.max)
+    let n = min(batch.count, limit)
+    if let labels = batch.labels { batch.labels = Array(labels.prefix(n)) }
+
+    // int8 tensors that have a float twin (by name), in op order; dynamic layers and their coefficient slices.
+    var compared: [(op: String, id: TensorID)] = []
+    var dynamicLayers: [(name: String, coefficients: TensorID, offset: Int, count: Int)] = []
+    for o in m.operations {
+        for id in o.op.outputs where engine?.shapes[m.tensors[id.index].name] != nil {
+            compared.append((o.name, id))
+        }
+        if case .dynamicConv2d(let p) = o.op {
+            let count = p.mode == .perChannel ? m.tensors[p.output.index].shape[3] * p.kernelCount : p.kernelCount
+            dynamicLayers.append((o.name, p.coefficients, p.coefficientOffset, count))
+        }
+    }
+    var sqnr = [SQNRAccumulator](repeating: .init(), count: compared.count)
+    var eta = [String: EtaError]()
+    var int8Correct = 0, floatCorrect = 0, agree = 0
+    var cosineSum = 0.0
+    var progress = Progress(total: n)
+    let logitsName = m.tensors[m.outputs[0].index].name
+
+    for i in 0..<n {
+        try session.run(try pixelsHWC(batch, i, for: m, inputPath: dataPath, modelName: file.displayName))
+        let int8Top = argmax(session.scores())
+        if let labels = batch.labels, labels[i] == int8Top { int8Correct += 1 }
+        if let engine, let float {
+            var floatTensors: [String: [Float]] = [:]
+            var floatEta: [String: [Float]] = [:]
+            let x: Tensor
+            do { x = try batch.input(i, for: float.graph) } catch let e as DynQError { throw e.inFile(dataPath) }
+            let outs = try engine.run(x) { event in
+                switch event {
+                case .tensor(let name, let t): floatTensors[name] = t.data
+                case .coefficients(let node, let v): floatEta[node] = v
+                case .fusedKernel: break
+                }
+            }
+            let floatLogits = floatTensors[logitsName] ?? outs[0].data
+            let floatTop = argmaxF(outs[0].data)
+            if let labels = batch.labels, labels[i] == floatTop { floatCorrect += 1 }
+            if floatTop == int8Top { agree += 1 }
+            cosineSum += cosine(floatLogits, session.realNCHW(m.outputs[0]))
+            for (k, c) in compared.enumerated() {
+                if let f = floatTensors[m.tensors[c.id.index].name] { sqnr[k].add(float: f, int8: session.realNCHW(c.id)) }
+            }
+            for d in dynamicLayers {
+                guard let f = floatEta[d.name] else { continue }
+                let q = Array(session.real(d.coefficients)[d.offset..<(d.offset + d.count)])
+                eta[d.name, default: EtaError()].add(float: f, int8: q)
+            }
+        }
+        progress.update(i + 1)
+    }
+
+    func pct(_ k: Int) -> Double { n == 0 ? 0 : 100 * Double(k) / Double(n) }
+    func db(_ v: Double?) -> String {
+        guard let v else { return "-" }
+        return v.isInfinite ? "inf" : String(format: "%.1f", v)
+    }
+    let hasLabels = batch.labels != nil
+    if a.has("json") {
+        var o: JSONObject = ["model": .string(modelPath), "images": .int(n)]
+        if hasLabels { o["int8_accuracy"] = .number(rounded(pct(int8Correct) / 100)) }
+        if float != nil {
+            if hasLabels { o["float_accuracy"] = .number(rounded(pct(floatCorrect) / 100)) }
+            o["top1_agreement"] = .number(rounded(pct(agree) / 100))
+            o["logits_cosine"] = .number(rounded(n == 0 ? 0 : cosineSum / Double(n)))
+            o["layers"] = .array(compared.indices.map { k in
+                let v = sqnr[k].decibels
+                return .object(["op": .string(compared[k].op), "tensor": .string(m.tensors[compared[k].id.index].name),
+                                "sqnr_db": v.map { $0.isInfinite ? JSON.null : .number(rounded($0)) } ?? .null])
+            })
+            o["dynamic"] = .array(dynamicLayers.map { d in
+                let e = eta[d.name] ?? EtaError()
+                return .object(["layer": .string(d.name), "eta_mean_abs_error": .number(rounded(e.mean)),
+                                "eta_max_abs_error": .number(rounded(e.maximum))])
+            })
+        }
+        Console.out(JSON.object(o).serialized())
+        return 0
+    }
+    Console.out("model '\(file.displayName)' on \(n) images of \(dataPath)\(a.has("reference") ? " (reference kernels)" : "")")
+    if case .float32 = batch.pixels {
+        Console.out("note: float32 inputs are mapped back to uint8 pixels for the int8 model (rounded, clamped to 0…255); "
+                    + "the float graph sees them unrounded")
+    }
+    if hasLabels { Console.out("int8 accuracy   \(String(format: "%.2f", pct(int8Correct))) % (\(int8Correct)/\(n))") }
+    if float != nil {
+        if hasLabels { Console.out("float accuracy  \(String(format: "%.2f", pct(floatCorrect))) % (\(floatCorrect)/\(n))") }
+        Console.out("top-1 agreement \(String(format: "%.2f", pct(agree))) %")
+        Console.out("logits cosine   \(String(format: "%.5f", n == 0 ? 0 : cosineSum / Double(n))) (mean over images)")
+        Console.out("")
+        let rows = compared.indices.map { k in [compared[k].op, m.tensors[compared[k].id.index].name, db(sqnr[k].decibels)] }
+        for line in renderTable(["op", "tensor", "SQNR dB"], rows, rightAligned: [2]) { Console.out(line) }
+        if !dynamicLayers.isEmpty {
+            Console.out("")
+            let etaRows = dynamicLayers.map { d -> [String] in
+                let e = eta[d.name] ?? EtaError()
+                return [d.name, "\(d.count)", String(format: "%.2e", e.mean), String(format: "%.2e", e.maximum),
+                        String(format: "%.1f", e.mean * 32768)]
+            }
+            for line in renderTable(["dynamic layer", "η per image", "mean |Δη|", "max |Δη|", "mean (Q15 LSB)"], etaRows,
+                                    rightAligned: [1, 2, 3, 4]) { Console.out(line) }
+        }
+    }
+    if !hasLabels && float == nil { Console.out("(no --labels and no --graph: nothing to compare against)") }
+    return 0
+}

@@ -1,0 +1,170 @@
+// `dynq run MODEL.dynq INPUT`: the int8 runtime on images. Also the shared pieces of the .dynq commands
+// (run, eval, bench, inspect): loading a model file, building an interpreter, turning images into its uint8 input,
+// reading tensors back as real numbers.
+import DynQCore
+import DynQGraph
+import Foundation
+
+/// A `.dynq` file loaded into 16-byte aligned memory and validated. Errors name the file.
+final class DynqModelFile {
+    let path: String
+    let storage: UnsafeMutableRawBufferPointer
+    let model: Model
+
+    init(_ path: String) throws {
+        let bytes = try FileIO.read(path, limit: 1 << 31)
+        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 16), alignment: 16)
+        bytes.withUnsafeBytes { if $0.count > 0 { storage.copyMemory(from: $0) } }
+        let raw = UnsafeRawBufferPointer(rebasing: storage[0..<bytes.count])
+        let loaded: Model
+        do throws(ModelError) {
+            loaded = try Model(bytes: raw)
+        } catch {
+            storage.deallocate()
+            throw DynQError(file: path, error.description)
+        }
+        self.path = path
+        self.storage = storage
+        self.model = loaded
+    }
+
+    deinit { storage.deallocate() }
+
+    /// `"name"`: the model's own name, or the file's.
+    var displayName: String { model.name.isEmpty ? (path as NSString).lastPathComponent : model.name }
+}
+
+/// An interpreter with its own arena.
+final class Int8Session {
+    let file: DynqModelFile
+    let arena: UnsafeMutableRawBufferPointer
+    let interpreter: Interpreter
+
+    init(_ file: DynqModelFile, keepAll: Bool = false, useReference: Bool = false) throws {
+        self.file = file
+        let plan = ArenaPlan(model: file.model, keepAll: keepAll, simd: !useReference)
+        arena = .allocate(byteCount: plan.arenaBytes + ArenaPlan.alignment, alignment: ArenaPlan.alignment)
+        do throws(ModelError) {
+            interpreter = try Interpreter(model: file.model, arena: arena,
+                                          options: .init(keepAll: keepAll, useReference: useReference))
+        } catch {
+            arena.deallocate()
+            throw DynQError(file: file.path, error.description)
+        }
+    }
+
+    deinit { arena.deallocate() }
+
+    var model: Model { file.model }
+
+    /// Runs one image (uint8 HWC).
+    func run(_ pixels: [UInt8]) throws {
+        do throws(ModelError) { try interpreter.setInput(pixels) } catch {
+            throw DynQError(file: file.path, error.description)
+        }
+        interpreter.invoke()
+    }
+
+    /// A tensor as real numbers `scale · (q − z)` in the tensor's own (NHWC) order.
+    func real(_ id: TensorID) -> [Float] {
+        let t = model.tensors[id.index]
+        let s = Float(bitPattern: t.scaleBits), z = t.zeroPoint
+        let raw = interpreter.tensorBytes(id)
+        switch t.type {
+        case .int8: return raw.map { s * Float(Int(Int8(bitPattern: $0)) - z) }
+        case .uint8: return raw.map { s * Float(Int($0) - z) }
+        case .int16:
+            return (0..<(raw.count / 2)).map { s * Float(Int(raw.loadUnaligned(fromByteOffset: 2 * $0, as: Int16.self)) - z) }
+        case .int32:
+            return (0..<(raw.count / 4)).map { s * Float(Int(raw.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)) - z) }
+        }
+    }
+
+    /// A tensor as real numbers in PyTorch's order (NCHW for 4-D tensors).
+    func realNCHW(_ id: TensorID) -> [Float] {
+        let v = real(id)
+        let shape = model.tensors[id.index].shape
+        guard shape.count == 4, shape[1] * shape[2] > 1, shape[3] > 1 else { return v }
+        let h = shape[1], w = shape[2], c = shape[3]
+        var out = [Float](repeating: 0, count: v.count)
+        for y in 0..<h { for x in 0..<w { for ch in 0..<c { out[(ch * h + y) * w + x] = v[(y * w + x) * c + ch] } } }
+        return out
+    }
+
+    /// Class scores of output 0: the probabilities themselves when the model ends in softmax, otherwise the
+    /// softmax of the dequantized logits.
+    func scores() -> [Double] {
+        let id = model.outputs[0]
+        let values = real(id)
+        if let last = model.operations.last(where: { $0.op.outputs.contains(id) }), case .softmax = last.op {
+            return values.map(Double.init)
+        }
+        return softmax(values)
+    }
+}
+
+/// The model input `[1, H, W, C]` as (C, H, W).
+func inputCHW(_ m: Model) -> (c: Int, h: Int, w: Int) {
+    let s = m.tensors[m.input.index].shape
+    return (s[3], s[1], s[2])
+}
+
+/// Image `i` of `batch` as the model's uint8 HWC input. uint8 pixels are transposed; float32 values (already
+/// preprocessed) are mapped back to pixels through the model's preprocessing, rounded and clamped.
+func pixelsHWC(_ batch: ImageBatch, _ i: Int, for m: Model, inputPath: String, modelName: String) throws -> [UInt8] {
+    let (c, h, w) = inputCHW(m)
+    guard batch.channels == c, batch.height == h, batch.width == w else {
+        throw DynQError(file: inputPath, "images are [\(batch.channels), \(batch.height), \(batch.width)], the model '\(modelName)' expects [\(c), \(h), \(w)]")
+    }
+    let n = c * h * w, base = i * n
+    var out = [UInt8](repeating: 0, count: n)
+    switch batch.pixels {
+    case .uint8(let p):
+        for ch in 0..<c { for y in 0..<h { for x in 0..<w { out[(y * w + x) * c + ch] = p[base + (ch * h + y) * w + x] } } }
+    case .float32(let v):
+        let pre = m.preprocess
+        let scale = Float(bitPattern: pre.scaleBits)
+        func at(_ a: [UInt32], _ ch: Int) -> Float { Float(bitPattern: a.count == 1 ? a[0] : a[ch]) }
+        for ch in 0..<c {
+            let mean = at(pre.meanBits, ch), std = at(pre.stdBits, ch)
+            for y in 0..<h {
+                for x in 0..<w {
+                    let p = (v[base + (ch * h + y) * w + x] * std + mean) / (scale == 0 ? 1 : scale)
+                    out[(y * w + x) * c + ch] = UInt8(max(0, min(255, p.rounded())))
+                }
+            }
+        }
+    }
+    return out
+}
+
+/// `dynq run MODEL.dynq INPUT [--top K] [--json] [--reference]`.
+let dynqRunner = ModelHandler(
+    name: "dynq",
+    matches: { $0.hasSuffix(".dynq") },
+    run: { path, args in
+        let a = try Arguments(args, flags: ["json", "reference"], options: ["top"])
+        let input = try a.positionals(1, "INPUT")[0]
+        let top = try a.int("top", default: 5, in: 1...100_000)
+        let file = try DynqModelFile(path)
+        let session = try Int8Session(file, useReference: a.has("reference"))
+        let m = file.model
+        let batch = try loadImages(input, channels: inputCHW(m).c)
+        for i in 0..<batch.count {
+            try session.run(try pixelsHWC(batch, i, for: m, inputPath: input, modelName: file.displayName))
+            let scores = session.scores()
+            let ranked = scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
+                .prefix(top)
+            func name(_ c: Int) -> String { c < m.classNames.count ? m.classNames[c] : "class \(c)" }
+            if a.has("json") {
+                let entries = ranked.map { c -> JSON in
+                    .object(["class": .int(c), "name": .string(name(c)), "score": .number(rounded(scores[c]))])
+                }
+                Console.out(JSON.object(["image": .int(i), "top": .array(entries)]).serialized())
+            } else {
+                Console.out("image \(i): " + ranked.map { "\(name($0)) \(String(format: "%.4f", scores[$0]))" }
+                    .joined(separator: ", "))
+            }
+        }
+        return 0
+    })
