@@ -9,7 +9,7 @@
 /// `top, left, bottom, right` zero padding in pixels. Padded input positions hold the input zero point,
 /// i.e. contribute `(q − z_in) = 0`.
 @frozen
-public struct ConvPadding: Equatable, Hashable, Sendable {
+public struct ConvPadding: Equatable, Sendable {
     public var top: Int, left: Int, bottom: Int, right: Int
     @inlinable
     public init(top: Int, left: Int, bottom: Int, right: Int) {
@@ -37,7 +37,7 @@ public func windowOutputExtent(input: Int, kernel: Int, stride: Int, dilation: I
 /// it cannot overflow int32 while `K · 255 · 127 + |bias| < 2^31` (`K ≤ 66 311` without bias), which the
 /// quantizer checks per layer.
 @frozen
-public struct Conv2DParams: Equatable, Hashable, Sendable {
+public struct Conv2DParams: Equatable, Sendable {
     public var inputHeight: Int
     public var inputWidth: Int
     public var inputChannels: Int
@@ -100,7 +100,7 @@ public struct Conv2DParams: Equatable, Hashable, Sendable {
 /// (the CMSIS-NN / TFLite `[1, kh, kw, C]` layout), int32 bias `[C]`, per-channel multipliers `[C]`.
 /// Accumulator bound: `kh·kw · 255 · 127 + |bias| < 2^31`.
 @frozen
-public struct DepthwiseConv2DParams: Equatable, Hashable, Sendable {
+public struct DepthwiseConv2DParams: Equatable, Sendable {
     public var inputHeight: Int
     public var inputWidth: Int
     public var channels: Int
@@ -159,7 +159,7 @@ public struct DepthwiseConv2DParams: Equatable, Hashable, Sendable {
 /// A fully connected layer: int8 input `[F]`, weights `[O][F]`, int32 bias `[O]`, multipliers `[O]`,
 /// int8 output `[O]`. Accumulator bound: `F · 255 · 127 + |bias| < 2^31`.
 @frozen
-public struct LinearParams: Equatable, Hashable, Sendable {
+public struct LinearParams: Equatable, Sendable {
     public var inputFeatures: Int
     public var outputFeatures: Int
     public var inputZeroPoint: Int32
@@ -182,7 +182,7 @@ public struct LinearParams: Equatable, Hashable, Sendable {
 }
 
 /// How a dynamic layer's Q15 coefficients are laid out (mirrors the graph's `coefficients` attribute).
-public enum FusionCoefficientMode: Equatable, Hashable, Sendable {
+public enum FusionCoefficientMode: Equatable, Sendable {
     /// DyNet: `η_q[O][g]`, each output channel mixes its own g kernels.
     case perChannel
     /// CondConv / DY-CNN: `η_q[g]`, shared by every output channel.
@@ -190,7 +190,7 @@ public enum FusionCoefficientMode: Equatable, Hashable, Sendable {
 }
 
 /// Where the per-channel kernel elements sit in the weight layout that fusion reads and writes.
-public enum FusionWeightLayout: Equatable, Hashable, Sendable {
+public enum FusionWeightLayout: Equatable, Sendable {
     /// `[O][K]`: conv OHWI (`K = kh·kw·I/groups`) and linear (`K = F`).
     case outputMajor
     /// `[K][O]`: depthwise `[kh][kw][C]` (`K = kh·kw`, `O = C`), channels fastest.
@@ -205,7 +205,7 @@ public enum FusionWeightLayout: Equatable, Hashable, Sendable {
 /// Outputs: the fused int8 kernel (same layout, `O·K`), `bias_acc[O]` int32, per-sample multipliers `[O]`.
 /// `|F| ≤ g · 32767 · 127 < 2^31` needs `g ≤ 516`.
 @frozen
-public struct DynamicFusionParams: Equatable, Hashable, Sendable {
+public struct DynamicFusionParams: Equatable, Sendable {
     /// `g`, the number of fixed kernels.
     public var kernelCount: Int
     /// `O`, output channels.
@@ -258,7 +258,7 @@ public struct DynamicFusionParams: Equatable, Hashable, Sendable {
 /// window holds at least one in-image element. maxpool ignores padded positions; avgpool treats them as the
 /// zero point (real 0) and divides by the full window (`countIncludePad`) or by the in-image count.
 @frozen
-public struct Pool2DParams: Equatable, Hashable, Sendable {
+public struct Pool2DParams: Equatable, Sendable {
     public var inputHeight: Int
     public var inputWidth: Int
     public var channels: Int
@@ -308,7 +308,7 @@ public struct Pool2DParams: Equatable, Hashable, Sendable {
 /// Global average pooling `[H][W][C] → [C]`: `clamp(apply(Σ_hw (q − z_in)) + z_out)` with
 /// `multiplier ≈ s_in / (H·W · s_out)`. The int32 sum needs `H·W · 255 < 2^31`.
 @frozen
-public struct GlobalAveragePoolParams: Equatable, Hashable, Sendable {
+public struct GlobalAveragePoolParams: Equatable, Sendable {
     public var height: Int
     public var width: Int
     public var channels: Int
@@ -331,7 +331,7 @@ public struct GlobalAveragePoolParams: Equatable, Hashable, Sendable {
 /// requantized to the output. `|q − z| · 2^20 ≤ 255 · 2^20 < 2^28`, so the int32 sum of the two rescaled terms
 /// (each at most that when the input multipliers are ≤ 1, as the quantizer chooses them) cannot overflow.
 @frozen
-public struct AddParams: Equatable, Hashable, Sendable {
+public struct AddParams: Equatable, Sendable {
     public static let leftShift: Int32 = 20
     public var input1ZeroPoint: Int32
     public var input1Multiplier: QuantizedMultiplier
@@ -355,7 +355,7 @@ public struct AddParams: Equatable, Hashable, Sendable {
 /// Requantization of one concat input to the output's scale:
 /// `clamp(apply(q − inputZeroPoint) + output.zeroPoint)`.
 @frozen
-public struct Requantize: Equatable, Hashable, Sendable {
+public struct Requantize: Equatable, Sendable {
     public var inputZeroPoint: Int32
     public var multiplier: QuantizedMultiplier
     public var output: OutputQuantization

@@ -19,7 +19,7 @@
 ///     QuantizedMultiplier(multiplier: 1 << 30, shift: 1).apply(7)  == 7     // M = 1
 ///     QuantizedMultiplier(multiplier: 1 << 30, shift: 30).apply(4) == Int32.max   // 4 · 2^29 = 2^31, saturated
 @frozen
-public struct QuantizedMultiplier: Equatable, Hashable, Sendable {
+public struct QuantizedMultiplier: Equatable, Sendable {
     /// `m`, in `[2^30, 2^31)`, or 0.
     public var multiplier: Int32
     /// `e`, in `[−31, 30]` (0 when `multiplier == 0`).
@@ -99,7 +99,7 @@ public struct QuantizedMultiplier: Equatable, Hashable, Sendable {
 /// The output stage every int8 kernel shares: `clamp(y + zeroPoint, activationMin, activationMax)`,
 /// with `[activationMin, activationMax] ⊆ [−128, 127]` also carrying a fused ReLU / ReLU6.
 @frozen
-public struct OutputQuantization: Equatable, Hashable, Sendable {
+public struct OutputQuantization: Equatable, Sendable {
     /// Output zero point, in `[−128, 127]`.
     public var zeroPoint: Int32
     public var activationMin: Int32
