@@ -2,16 +2,23 @@
 // (hence with the reference's `finish(apply(acc))`) for every int32 accumulator.
 //
 // Per lane, with n = 31 − e and s = sign(x):
-//   Y = (|x| · m + 2^(n−1) − [x < 0]) >> n             unsigned 64-bit: |x| ≤ 2^31, m < 2^31 (x86 `pmuludq`)
-//   y = s · min(Y, 2^14)                                 = ⌊x·m/2^n + ½⌋ (ties toward +∞) when |y| < 2^14
+//   u = min(|x|, X)  (X per channel, see below)         |x| ≤ 2^31 as unsigned
+//   Y = (u · m + 2^(n−1) − [x < 0]) >> n                unsigned 64-bit: u ≤ 2^31, m < 2^31 (x86 `pmuludq`)
+//   y = s · Y                                            = ⌊x·m/2^n + ½⌋ (ties toward +∞) when u = |x|
 //   out = clamp(y, act_min − z, act_max − z) + z
-// For x < 0, ⌊(−|x|m + 2^(n−1)) / 2^n⌋ = −⌊(|x|m + 2^(n−1) − 1) / 2^n⌋, hence the `− [x < 0]`. Capping |y| at
-// 2^14 changes nothing after the clamp to `[act_min − z, act_max − z] ⊆ [−255, 255]`.
+// For x < 0, ⌊(−|x|m + 2^(n−1)) / 2^n⌋ = −⌊(|x|m + 2^(n−1) − 1) / 2^n⌋, hence the `− [x < 0]`.
+// The cap: X = ⌈2^(n+8) / m⌉, the smallest magnitude with ⌊X·m/2^n⌋ ≥ 256. Every |x| ≥ X gives |y| ≥ 256, which
+// the clamp to `[act_min − z, act_max − z] ⊆ [−255, 255]` maps to the same bound as y(X) does, so capping changes
+// no output; and it bounds Y < 256 + m/2^n + 1 ≤ 2^30 + 257, so Y fits an int32 lane and the clamp cannot
+// overflow. The test `u > X` is `(X − u) < 0` in wrapping int32, exact for u ∈ [0, 2^31] when X ≤ 2^31 − 1. When
+// X would exceed 2^31 − 1 (M < 2^−23, or M = 0) no cap is needed: X = 2^31 − 1 with the replacement value
+// 2^31, so the only lane "capped" (|x| = 2^31) is replaced by itself.
 // Only element-wise builtins are used, so the helper inlines into the kernels without calls.
 
-/// Bytes of prepared requantization data per block of 8 channels: bias `[8]` Int32, then multipliers, rounding
-/// constants and shift counts, each `[8]` UInt64 in lane order `(0, 2), (1, 3), (4, 6), (5, 7)`.
-public let requantizeBlockBytes = 32 + 3 * 64
+/// Bytes of prepared requantization data per block of 8 channels: bias, cap X and its replacement, each `[8]`
+/// Int32; then multipliers, rounding constants and shift counts, each `[8]` UInt64 in lane order
+/// `(0, 2), (1, 3), (4, 6), (5, 7)`.
+public let requantizeBlockBytes = 3 * 32 + 3 * 64
 
 /// Bytes of prepared requantization data for `channels` channels (rounded up to 8).
 @inlinable
@@ -34,35 +41,45 @@ public func requantizePrepare(
             let bias = valid ? (bias?[ch] ?? 0) : 0
             let m = valid ? multipliers[ch] : .zero
             let n = UInt64(31 &- Int64(m.shift))
+            // X = ⌈2^(n+8) / m⌉ when it is below 2^31 (needs n + 8 − 31 < 31, i.e. n < 54), else no cap.
+            var cap = UInt64(1) << 31
+            if m.multiplier != 0 && n < 54 {
+                let mm = UInt64(UInt32(bitPattern: m.multiplier))
+                cap = ((UInt64(1) << (n + 8)) + mm - 1) / mm
+            }
+            let x: UInt32 = cap >= UInt64(1) << 31 ? UInt32(Int32.max) : UInt32(cap)
+            let xRep: UInt32 = cap >= UInt64(1) << 31 ? UInt32(1) << 31 : UInt32(cap)
             base.storeBytes(of: bias, toByteOffset: 4 * l, as: Int32.self)
+            base.storeBytes(of: x, toByteOffset: 32 + 4 * l, as: UInt32.self)
+            base.storeBytes(of: xRep, toByteOffset: 64 + 4 * l, as: UInt32.self)
             // lane l → 64-bit slot: quad (l / 4), parity (l & 1), position ((l & 3) >> 1)
             let slot = (l / 4) * 4 + (l & 1) * 2 + ((l & 3) >> 1)
-            base.storeBytes(of: UInt64(UInt32(bitPattern: m.multiplier)), toByteOffset: 32 + 8 * slot, as: UInt64.self)
-            base.storeBytes(of: UInt64(1) << (n - 1), toByteOffset: 96 + 8 * slot, as: UInt64.self)
-            base.storeBytes(of: n, toByteOffset: 160 + 8 * slot, as: UInt64.self)
+            base.storeBytes(of: UInt64(UInt32(bitPattern: m.multiplier)), toByteOffset: 96 + 8 * slot, as: UInt64.self)
+            base.storeBytes(of: UInt64(1) << (n - 1), toByteOffset: 160 + 8 * slot, as: UInt64.self)
+            base.storeBytes(of: n, toByteOffset: 224 + 8 * slot, as: UInt64.self)
         }
     }
 }
 
-/// `|Y| = (|x|·m + r − [x<0]) >> n`, capped at 2^14, for 4 lanes; `q` is the quad (0: lanes 0–3, 1: lanes 4–7).
+/// `|Y| = (min(|x|, X)·m + r − [x<0]) >> n` for 4 lanes (`u = |x|`, `s = x >> 31`); `q` is the quad
+/// (0: lanes 0–3, 1: lanes 4–7).
 @inlinable @inline(__always)
-internal func requantizeMagnitude4(_ u: SIMD4<Int32>, _ s: SIMD4<Int32>, _ prepared: UnsafeRawPointer, _ q: Int) -> SIMD4<Int32> {
+internal func requantizeMagnitude4(_ u0: SIMD4<Int32>, _ s: SIMD4<Int32>, _ prepared: UnsafeRawPointer, _ q: Int) -> SIMD4<Int32> {
+    let x = prepared.loadUnaligned(fromByteOffset: 32 + 16 * q, as: SIMD4<Int32>.self)
+    let xRep = prepared.loadUnaligned(fromByteOffset: 64 + 16 * q, as: SIMD4<Int32>.self)
+    let over = (x &- u0) &>> 31                                         // all ones iff u > X (see above)
+    let u = (u0 & ~over) | (xRep & over)
     let low = SIMD2<UInt64>(repeating: 0xFFFF_FFFF)
     let u64 = unsafeBitCast(u, to: SIMD2<UInt64>.self)
     let s64 = unsafeBitCast(s, to: SIMD2<UInt64>.self)
-    let m = prepared + 32 + 32 * q, r = prepared + 96 + 32 * q, n = prepared + 160 + 32 * q
+    let m = prepared + 96 + 32 * q, r = prepared + 160 + 32 * q, n = prepared + 224 + 32 * q
     let mE = m.loadUnaligned(as: SIMD2<UInt64>.self), mO = m.loadUnaligned(fromByteOffset: 16, as: SIMD2<UInt64>.self)
     let rE = r.loadUnaligned(as: SIMD2<UInt64>.self), rO = r.loadUnaligned(fromByteOffset: 16, as: SIMD2<UInt64>.self)
     let nE = n.loadUnaligned(as: SIMD2<UInt64>.self), nO = n.loadUnaligned(fromByteOffset: 16, as: SIMD2<UInt64>.self)
     let pE = ((u64 & low) &* (mE & low) &+ rE &- (s64 & 1)) &>> nE
     let pO = ((u64 &>> 32) &* (mO & low) &+ rO &- ((s64 &>> 32) & 1)) &>> nO
-    // Back to 4 × 32-bit lanes: low and high words of the four 64-bit results.
-    let lo = unsafeBitCast((pE & low) | (pO &<< 32), to: SIMD4<Int32>.self)
-    let hi = unsafeBitCast((pE &>> 32) | (pO & ~low), to: SIMD4<Int32>.self)
-    // Y ≥ 2^14 ⟺ hi ≠ 0 or lo ≥ 2^14 (lo's top bits included: logical shift on the unsigned view).
-    let big = hi | unsafeBitCast(unsafeBitCast(lo, to: SIMD4<UInt32>.self) &>> 14, to: SIMD4<Int32>.self)
-    let nz = (big | (0 &- big)) &>> 31                                   // all ones iff big ≠ 0
-    return (lo & ~nz) | (SIMD4<Int32>(repeating: 1 << 14) & nz)
+    // Each result is < 2^31: the low words are the values.
+    return unsafeBitCast((pE & low) | (pO &<< 32), to: SIMD4<Int32>.self)
 }
 
 /// Requantizes 8 accumulators (channels `8b ..< 8b + 8`, `lo` = first four) with prepared block `prepared` and
@@ -81,7 +98,7 @@ internal func requantize8(
     let highBound = SIMD4<Int32>(repeating: output.activationMax &- output.zeroPoint)
     let z = SIMD4<Int32>(repeating: output.zeroPoint)
     @inline(__always) func clamp(_ y: SIMD4<Int32>) -> SIMD4<Int32> {
-        let dh = y &- highBound                              // |y| ≤ 2^14: no overflow
+        let dh = y &- highBound                              // |y| ≤ 2^30 + 257: no overflow
         let a = highBound &+ (dh & (dh &>> 31))              // min(y, high)
         let dl = a &- lowBound
         return lowBound &+ (dl & ~(dl &>> 31)) &+ z          // max(a, low) + z
