@@ -59,6 +59,10 @@ public func decodeTargets(_ json: JSON, file: String? = nil) throws -> [TargetPr
     for t in list {
         guard let name = t["name"]?.stringValue, !name.isEmpty else { throw fail("a target has no 'name'") }
         guard names.insert(name).inserted else { throw fail("duplicate target '\(name)'") }
+        let clock = try sourced(t["clock_hz"], "target '\(name)' clock_hz")
+        let sram = try sourced(t["sram_bytes"], "target '\(name)' sram_bytes")
+        let block = try t["sram_largest_block_bytes"].map { try sourced($0, "target '\(name)' sram_largest_block_bytes") }
+        let flash = try sourced(t["flash_bytes"], "target '\(name)' flash_bytes")
         var cycles: [String: CycleCost] = [:]
         guard let c = t["cycles"]?.objectValue else { throw fail("target '\(name)': missing 'cycles'") }
         for (k, v) in c.entries {
@@ -69,10 +73,7 @@ public func decodeTargets(_ json: JSON, file: String? = nil) throws -> [TargetPr
         }
         out.append(TargetProfile(
             name: name, core: t["core"]?.stringValue ?? "", part: t["part"]?.stringValue ?? "",
-            clockHz: try sourced(t["clock_hz"], "target '\(name)' clock_hz"),
-            sramBytes: try sourced(t["sram_bytes"], "target '\(name)' sram_bytes"),
-            sramLargestBlockBytes: try t["sram_largest_block_bytes"].map { try sourced($0, "target '\(name)' sram_largest_block_bytes") },
-            flashBytes: try sourced(t["flash_bytes"], "target '\(name)' flash_bytes"),
+            clockHz: clock, sramBytes: sram, sramLargestBlockBytes: block, flashBytes: flash,
             cycles: cycles))
     }
     return out

@@ -5,14 +5,21 @@ import DynQQuantizer
 @testable import DynQSim
 
 /// Small versions (32×32 input, 10 classes) of zoo models, quantized by the real quantizer.
+///
+/// Random weights can give a CPM layer whose output multiplier is ≥ 2, which the quantizer refuses by design
+/// (docs/numerics.md); the helper then takes the next seed (at most four), so each model is deterministic.
 func quantizedZooModel(_ model: ZooModel, seed: UInt64 = 1) throws -> ModelDescription {
-    let net = model.build(resolution: 32, classes: 10)
-    let weights = Dictionary(uniqueKeysWithValues: net.materializeWeights(seed: seed))
-    var rng = SplitMix64(seed: seed &+ 100)
-    let calibration = (0..<2).map { _ in
-        Tensor(shape: [1, 3, 32, 32], data: (0..<3 * 32 * 32).map { _ in 4 * rng.nextUnitFloat() - 2 })
+    var lastError: Error?
+    for s in seed..<(seed + 4) {
+        let net = model.build(resolution: 32, classes: 10)
+        let weights = Dictionary(uniqueKeysWithValues: net.materializeWeights(seed: s))
+        var rng = SplitMix64(seed: s &+ 100)
+        let calibration = (0..<4).map { _ in
+            Tensor(shape: [1, 3, 32, 32], data: (0..<3 * 32 * 32).map { _ in 4 * rng.nextUnitFloat() - 2 })
+        }
+        do { return try quantize(graph: net.graph, weights: weights, calibration: calibration).0 } catch { lastError = error }
     }
-    return try quantize(graph: net.graph, weights: weights, calibration: calibration).0
+    throw lastError!
 }
 
 func testImage(_ d: ModelDescription, seed: UInt64 = 9) -> [UInt8] {
@@ -23,7 +30,7 @@ func testImage(_ d: ModelDescription, seed: UInt64 = 9) -> [UInt8] {
 @Suite("Counts: analytic vs measured on the int8 interpreter")
 struct SimCountsTests {
     @Test("every op's MACs, bytes written, and the arena high-water mark agree exactly",
-          arguments: [ZooModel.dyMobile, .dyShuffle, .dyResnet18, .mobilenetV2])
+          arguments: [ZooModel.dyMobile, .dyResnet18, .mobilenetV2, .shufflenetV2])
     func agree(model: ZooModel) throws {
         let d = try quantizedZooModel(model)
         let bytes = try d.serialized()
@@ -46,9 +53,9 @@ struct SimCountsTests {
 
     @Test("the int8 MAC split matches the float graph's (conv, CPM, fusion)")
     func splitMatchesGraph() throws {
-        let net = ZooModel.dyShuffle.build(resolution: 32, classes: 10)
+        let net = ZooModel.dyMobile.build(resolution: 32, classes: 10)
         let graphMACs = try net.macs()
-        let a = analyticCounts(try quantizedZooModel(.dyShuffle))
+        let a = analyticCounts(try quantizedZooModel(.dyMobile))
         #expect(a.convMACs == graphMACs.conv)
         #expect(a.cpmMACs == graphMACs.cpm)
         #expect(a.fusionMACs == graphMACs.fusion)
