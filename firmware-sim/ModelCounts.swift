@@ -60,6 +60,8 @@ public struct ModelCounts: Sendable {
     public var blobBytes: Int
     /// Per op: arena bytes alive during the op (buffers rounded to the plan's alignment).
     public var liveBytes: [Int]
+    /// Per op: the part of `liveBytes` that is packed static weights (kept for the whole run).
+    public var packedLiveBytes: [Int]
 
     public var totalMACs: Int { ops.reduce(0) { $0 + $1.macs } }
     public var convMACs: Int { ops.reduce(0) { $0 + $1.convMACs } }
@@ -170,10 +172,14 @@ public func analyticCounts(_ d: ModelDescription) -> ModelCounts {
 
     let plan = ArenaPlan(description: d)
     var live = [Int](repeating: 0, count: max(d.operations.count, 1))
+    var packed = live
     for b in plan.buffers {
         let s = (b.size + ArenaPlan.alignment - 1) / ArenaPlan.alignment * ArenaPlan.alignment
-        for i in b.firstUse...b.lastUse { live[i] += s }
+        for i in b.firstUse...b.lastUse {
+            live[i] += s
+            if case .packedWeights = b.purpose { packed[i] += s }
+        }
     }
     return ModelCounts(name: d.name, ops: ops, plan: plan, blobBytes: d.blobs.reduce(0) { $0 + $1.bytes.count },
-                       liveBytes: live)
+                       liveBytes: live, packedLiveBytes: packed)
 }

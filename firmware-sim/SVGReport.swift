@@ -31,7 +31,7 @@ extension SimReport {
         s += "<text x=\"\(left)\" y=\"60\" font-size=\"14\" fill=\"#333\">\(esc(target.part)) · \(humanCount(target.clockHz.value))Hz · "
             + "\(humanCount(Double(counts.totalMACs))) MACs · \(humanCount(totalCycles)) cycles · est. latency \(humanTime(latencySeconds))</text>\n"
         s += "<text x=\"\(left)\" y=\"82\" font-size=\"14\" fill=\"\(fitsRAM ? "#333" : "#c0392b")\">RAM \(human(peakRAMBytes)) of \(human(ramLimit)) "
-            + "(arena \(human(arenaBytes)) + stack \(human(stackBytes)) + static \(human(staticRAMBytes)))   ·   </text>\n"
+            + "(arena \(human(arenaBytes)) + stack \(human(stackBytes)) + static \(human(staticRAMBytes)))</text>\n"
         s += "<text x=\"\(width - right)\" y=\"82\" font-size=\"14\" text-anchor=\"end\" fill=\"\(fitsFlash ? "#333" : "#c0392b")\">flash \(human(flashUsedBytes)) of \(human(flashLimit)) (model \(human(modelBytes)) + code \(human(codeBytes)))</text>\n"
 
         // Memory panel.
@@ -46,6 +46,21 @@ extension SimReport {
         }
         path += " L \(x(n)) \(my(0)) Z"
         s += "<path d=\"\(path)\" fill=\"#aec7e8\" stroke=\"#1f77b4\" stroke-width=\"1\"/>\n"
+        // Packed static weights (alive for the whole run) as a darker band at the bottom.
+        let packed = counts.packedLiveBytes
+        if packed.contains(where: { $0 > 0 }) {
+            var band = "M \(x(0)) \(my(0))"
+            for i in layers.indices { band += " L \(x(i)) \(my(Double(packed[i]))) L \(x(i) + step) \(my(Double(packed[i])))" }
+            band += " L \(x(n)) \(my(0)) Z"
+            s += "<path d=\"\(band)\" fill=\"#6b8fb5\" stroke=\"none\"/>\n"
+        }
+        let legendY = memTop + memH + 22
+        s += "<rect x=\"\(left)\" y=\"\(legendY - 11)\" width=\"14\" height=\"14\" fill=\"#aec7e8\" stroke=\"#1f77b4\"/>\n"
+        s += "<text x=\"\(left + 20)\" y=\"\(legendY)\" font-size=\"13\">activations, coefficients, fused kernels, scratch</text>\n"
+        if packed.contains(where: { $0 > 0 }) {
+            s += "<rect x=\"\(left + 360)\" y=\"\(legendY - 11)\" width=\"14\" height=\"14\" fill=\"#6b8fb5\"/>\n"
+            s += "<text x=\"\(left + 380)\" y=\"\(legendY)\" font-size=\"13\">packed static weights (kept for the whole run): \(human(packed.max() ?? 0))</text>\n"
+        }
         if let pi = layers.indices.max(by: { layers[$0].liveBytes < layers[$1].liveBytes }) {
             let px = x(pi) + step / 2, py = my(Double(layers[pi].liveBytes))
             s += "<line x1=\"\(px)\" y1=\"\(py)\" x2=\"\(px)\" y2=\"\(memTop + memH)\" stroke=\"#c0392b\" stroke-dasharray=\"4 3\"/>\n"

@@ -126,6 +126,9 @@ extension SimReport {
         out += "RAM: arena \(human(arenaBytes)) + stack bound \(human(stackBytes)) + static \(human(staticRAMBytes)) = "
             + "\(human(peakRAMBytes)) of \(human(ramLimit)) SRAM -> " + (fitsRAM ? "fits" : "DOES NOT FIT")
             + ", margin \(human(ramMargin))"
+        if let packed = counts.packedLiveBytes.max(), packed > 0 {
+            out += "\n     of the arena, \(human(packed)) are static weights the runtime repacks for its SIMD kernels and keeps for the whole run"
+        }
         if let block = target.sramLargestBlockBytes {
             out += " (arena vs largest block \(human(Int(block.value))): " + (arenaFitsBlock ? "fits" : "DOES NOT FIT") + ")"
         }
@@ -159,6 +162,7 @@ extension SimReport {
             ("cycles", .number(totalCycles.rounded())), ("latency_s", .number(latencySeconds)),
             ("ram", .object(JSONObject([("arena", .int(arenaBytes)), ("stack_bound", .int(stackBytes)),
                                         ("static", .int(staticRAMBytes)), ("peak", .int(peakRAMBytes)),
+                                        ("arena_packed_weights", .int(counts.packedLiveBytes.max() ?? 0)),
                                         ("limit", .int(ramLimit)), ("margin", .int(ramMargin)),
                                         ("fits", .bool(fitsRAM))]))),
             ("flash", .object(JSONObject([("model", .int(modelBytes)), ("code", .int(codeBytes)),
