@@ -208,11 +208,11 @@ if [ "$HOST" -eq 1 ]; then
     "$OUT/host_check" "$OUT/model.bin" "$OUT/input.bin" > "$OUT/host.log" || { cat "$OUT/host.log"; die "host twin failed"; }
     KIND=$([ "$SIMD" -eq 1 ] && echo simd || echo reference)
     echo "qemu-run: int8 logits"
-    echo "  qemu ($KIND)      $LOGITS"
+    printf '  %-19s %s\n' "qemu ($KIND)" "$LOGITS"
     for k in reference simd; do
         h="$(value "host_logits_$k" "$OUT/host.log")"
         verdict=same; [ "$h" = "$LOGITS" ] || { verdict=DIFFERENT; failures=$((failures + 1)); }
-        printf '  host %-14s %s   [%s]\n' "($k)" "$h" "$verdict"
+        printf '  %-19s %s   [%s]\n' "host ($k)" "$h" "$verdict"
     done
     HA="$(value "host_arena_$KIND" "$OUT/host.log")"
     echo "  arena: qemu plan $NEED B, host plan $HA B ($KIND kernels)"
