@@ -6,10 +6,7 @@ import Testing
 /// logits on all 1,000 test images within 1e-4 and reach the same top-1 accuracy.
 @Suite struct FashionMNISTTests {
     static let dir = repositoryRoot + "/fixtures/fmnist"
-    static let present = FileManager.default.fileExists(atPath: dir + "/torch_logits.npy")
-
-    @Test(.enabled(if: present, "fixtures/fmnist not generated yet (tools/train_fmnist.py)"))
-    func logitsMatchPyTorchOnAllTestImages() throws {
+    @Test func logitsMatchPyTorchOnAllTestImages() throws {
         let graph = try loadGraph(Self.dir + "/model.graph.json")
         let engine = try FloatEngine(graph: graph, weights: try readSafetensors(Self.dir + "/model.safetensors").tensors)
         let images = try loadImages(Self.dir + "/test_images.npy", channels: 1, labels: Self.dir + "/test_labels.npy")
@@ -31,8 +28,18 @@ import Testing
         #expect(ours == theirs, "top-1: DynQ \(ours)/1000, PyTorch \(theirs)/1000")
     }
 
-    @Test(.enabled(if: present, "fixtures/fmnist not generated yet (tools/train_fmnist.py)"))
-    func inspectCountsTheModel() throws {
+    @Test func samplePGMIsTheFirstTestImage() throws {
+        let pgm = try loadImages(Self.dir + "/sample0.pgm")
+        let npy = try loadImages(Self.dir + "/test_images.npy", channels: 1)
+        guard case .uint8(let a) = pgm.pixels, case .uint8(let b) = npy.pixels else {
+            Issue.record("expected uint8 pixels")
+            return
+        }
+        #expect((pgm.count, pgm.channels, pgm.height, pgm.width) == (1, 1, 28, 28))
+        #expect(a == Array(b.prefix(784)))
+    }
+
+    @Test func inspectCountsTheModel() throws {
         let graph = try loadGraph(Self.dir + "/model.graph.json")
         let counts = try countNodes(graph: graph, weightShapes: try readSafetensorsHeader(Self.dir + "/model.safetensors")
             .entries.reduce(into: [:]) { $0[$1.name] = $1.shape })
