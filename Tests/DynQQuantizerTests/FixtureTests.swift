@@ -98,13 +98,17 @@ let fixtureNames = ["fmnist", "fmnist_perlayer"]
             #expect(q15.maxCoefficientError <= 1.0 / 65536 + 1e-9)
         }
         let engine = try FloatEngine(graph: f.graph, weights: f.weights)
-        for method in [CalibrationMethod.minmax, .percentile(99.99), .mse] {
-            let (md, report) = try quantize(prepared, stats: stats, options: QuantizationOptions(method: method))
+        for (method, granularity) in [(CalibrationMethod.minmax, WeightGranularity.perChannel), (.percentile(99.99), .perChannel),
+                                      (.mse, .perChannel), (.percentile(99.99), .perTensor)] {
+            let (md, report) = try quantize(prepared, stats: stats,
+                                            options: QuantizationOptions(method: method, granularity: granularity))
             print(report.table())
             let runner = try Int8Runner(md)
             expectFieldByField(runner.readBack, md)
             guard let test = f.test else { continue }
-            let n = min(test.count, 500)
+            // 500 by default (CI time); DYNQ_FIXTURE_IMAGES=N to measure on more.
+            let limit = ProcessInfo.processInfo.environment["DYNQ_FIXTURE_IMAGES"].flatMap { Int($0) } ?? 500
+            let n = min(test.count, limit)
             var floatCorrect = 0, intCorrect = 0, agree = 0
             for i in 0..<n {
                 let y = try engine.run(try test.input(i, for: f.graph))[0].data
@@ -116,7 +120,7 @@ let fixtureNames = ["fmnist", "fmnist_perlayer"]
                 }
                 if fc == qc { agree += 1 }
             }
-            print("fixture \(name) [\(method)]: \(n) test images, float accuracy \(floatCorrect), int8 accuracy "
+            print("fixture \(name) [\(method), \(granularity.rawValue)]: \(n) test images, float accuracy \(floatCorrect), int8 accuracy "
                   + "\(intCorrect), top-1 agreement \(agree)")
             #expect(agree >= n * 97 / 100)
             if test.labels != nil { #expect(intCorrect >= floatCorrect - n / 100) }
