@@ -186,10 +186,11 @@ struct Parser {
             guard v >= 1, v <= ModelFormat.maxElements else {
                 throw ModelError(.badCount, location, "dimension not in [1, 2^28]", value: Int64(v), index: d)
             }
-            n *= v
-            guard n <= ModelFormat.maxElements else {
+            let (product, overflow) = n.multipliedReportingOverflow(by: v)   // 32-bit Int on Cortex-M
+            guard !overflow, product <= ModelFormat.maxElements else {
                 throw ModelError(.badCount, location, "more than 2^28 elements", value: Int64(v), index: d)
             }
+            n = product
             dims.append(v)
         }
         return (dims, n)

@@ -127,7 +127,8 @@ struct OpCheck {
 
     func requant(_ m: Int, _ e: Int, element: Int? = nil) throws(ModelError) {
         if m == 0 && e == 0 { return }
-        guard m >= 1 << 30, m < 1 << 31 else { throw fail(.badParameter, "multiplier not in [2^30, 2^31) (or 0)", m, element) }
+        guard Int64(m) >= 1 << 30, Int64(m) < 1 << 31 else {   // Int64: Int is 32-bit on Cortex-M
+            throw fail(.badParameter, "multiplier not in [2^30, 2^31) (or 0)", m, element) }
         guard e >= -31, e <= 30 else { throw fail(.badParameter, "shift not in [-31, 30]", e, element) }
     }
     func requant(_ r: M.Requant) throws(ModelError) { try requant(Int(r.multiplier), Int(r.shift)) }
@@ -154,7 +155,7 @@ struct OpCheck {
 
     /// `K · 255 · 127 + |bias| < 2^31` (docs/numerics.md).
     func accumulatorBound(k: Int, maxBias: Int) throws(ModelError) {
-        guard k <= 66_311, k * 255 * 127 + maxBias < 1 << 31 else {
+        guard k <= 66_311, Int64(k) * 255 * 127 + Int64(maxBias) < 1 << 31 else {   // Int64: 32-bit Int on Cortex-M
             throw fail(.badParameter, "int32 accumulator could overflow (K * 255 * 127 + |bias| >= 2^31)", k)
         }
     }
