@@ -25,13 +25,19 @@ public struct CodeSize: Equatable, Sendable, Codable {
     /// Where the numbers come from (command and object).
     public var source: String
 
+    public init(target: String, text: Int, data: Int, bss: Int, stackBound: Int, functions: Int, indirectCalls: Int,
+                recursive: [String], source: String) {
+        self.target = target; self.text = text; self.data = data; self.bss = bss; self.stackBound = stackBound
+        self.functions = functions; self.indirectCalls = indirectCalls; self.recursive = recursive; self.source = source
+    }
+
     public var flashBytes: Int { text + data }
     public var staticRAMBytes: Int { data + bss }
 }
 
 extension CodeSize {
     /// Parses `llvm-size` (Berkeley format) output: the first line after the header.
-    static func parseSize(_ s: String) -> (text: Int, data: Int, bss: Int)? {
+    public static func parseSize(_ s: String) -> (text: Int, data: Int, bss: Int)? {
         for line in s.split(separator: "\n") {
             let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             if f.count >= 3, let t = Int(f[0]), let d = Int(f[1]), let b = Int(f[2]) { return (t, d, b) }
@@ -40,7 +46,7 @@ extension CodeSize {
     }
 
     /// Stack bound from `llvm-objdump -d -r --no-show-raw-insn` text (see the type's documentation).
-    static func stackBound(disassembly: String) -> (bound: Int, functions: Int, indirect: Int, recursive: [String]) {
+    public static func stackBound(disassembly: String) -> (bound: Int, functions: Int, indirect: Int, recursive: [String]) {
         var frame: [String: Int] = [:]
         var calls: [String: Set<String>] = [:]
         var indirect: [String: Int] = [:]
@@ -112,7 +118,7 @@ extension CodeSize {
         return (bound, frame.count, indirect.values.reduce(0, +), recursive.sorted())
     }
 
-    static func registerCount(_ list: String) -> Int {
+    public static func registerCount(_ list: String) -> Int {
         // "{r4, r5, r6, lr}" or "{d8, d9}" or "{r4-r7, lr}" or "{d8-d15}"
         let inner = list.drop(while: { $0 != "{" }).dropFirst().prefix(while: { $0 != "}" })
         var n = 0

@@ -2,7 +2,7 @@ import Testing
 import DynQCore
 import DynQGraph
 import DynQQuantizer
-@testable import DynQSim
+import DynQSim
 
 /// Small versions (32×32 input, 10 classes) of zoo models, quantized by the real quantizer.
 ///

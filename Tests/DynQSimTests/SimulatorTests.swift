@@ -5,7 +5,7 @@ import FoundationXML
 #endif
 import DynQCore
 import DynQGraph
-@testable import DynQSim
+import DynQSim
 
 /// The repository's targets file, found from this source file's location.
 let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -1,6 +1,6 @@
 import Testing
 import DynQGraph
-@testable import DynQSim
+import DynQSim
 
 /// The zoo against the DyNet paper's FLOPs table (multiply-adds at 224×224). docs/zoo.md explains every gap.
 @Suite("Model zoo: MACs vs the paper")

@@ -1,6 +1,6 @@
 import Testing
 import DynQGraph
-@testable import DynQSim
+import DynQSim
 
 @Suite("Model zoo: graphs")
 struct ZooGraphTests {
