@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import os
 import platform
 import sys
 import time
@@ -210,7 +209,6 @@ def main():
     # -------- evaluation and fixtures
     model.eval()
     acc_full = evaluate(model, xte, yte)
-    fixture_dir = ROOT / "fixtures" / "fmnist"
     test_u8, test_y = np.ascontiguousarray(xte[:1000]), yte[:1000].astype(np.int32)
     if args.variant == "perchannel":
         np.save(out / "test_images.npy", test_u8)
@@ -293,10 +291,10 @@ def main():
         if k in sizes or k == "PROVENANCE.md":
             prov.append(f"- `{k}`" + (f" ({sizes[k]} bytes)" if k in sizes else "") + f": {v}")
     if args.variant != "perchannel":
-        rel = os.path.relpath(fixture_dir, out)
-        prov += ["", f"Test images, labels and calibration images are NOT copied here: use "
-                     f"`{rel}/test_images.npy`, `{rel}/test_labels.npy` and `{rel}/calib_images.npy` "
-                     "(torch_logits.npy is for those same first 1,000 test images)."]
+        prov += ["", "Test images, labels and calibration images are NOT copied here: use "
+                     "`fixtures/fmnist/test_images.npy`, `fixtures/fmnist/test_labels.npy` and "
+                     "`fixtures/fmnist/calib_images.npy` (written by the per-channel run; torch_logits.npy is for "
+                     "those same first 1,000 test images)."]
     prov += ["", f"Test image 0 is class {int(test_y[0])} ({FMNIST_CLASSES[int(test_y[0])]}); "
                  f"the model predicts {int(logits[0].argmax())} ({FMNIST_CLASSES[int(logits[0].argmax())]})."]
     (out / "PROVENANCE.md").write_text("\n".join(prov) + "\n")
