@@ -70,7 +70,7 @@ public struct ModelCounts: Sendable {
 }
 
 /// The analytic counter: every number from tensor and blob shapes, nothing run.
-public func analyticCounts(_ d: ModelDescription) -> ModelCounts {
+public func analyticCounts(_ d: ModelDescription, simd: Bool = true) -> ModelCounts {
     let t = d.tensors
     func bytes(_ id: TensorID) -> Int { t[id.index].byteCount }
     func elements(_ id: TensorID) -> Int { t[id.index].elementCount }
@@ -170,7 +170,7 @@ public func analyticCounts(_ d: ModelDescription) -> ModelCounts {
         ops.append(c)
     }
 
-    let plan = ArenaPlan(description: d)
+    let plan = ArenaPlan(description: d, simd: simd)
     var live = [Int](repeating: 0, count: max(d.operations.count, 1))
     var packed = live
     for b in plan.buffers {

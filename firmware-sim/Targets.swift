@@ -26,6 +26,10 @@ public struct TargetProfile: Equatable, Sendable {
     /// Keys: the `KernelClass` raw values for conv/linear classes, `fusion`, `fusion_normalize`, `requantize`,
     /// `elementwise`.
     public var cycles: [String: CycleCost]
+    /// Which kernels the runtime runs there (`"kernels"` in the file): `true` for the SIMD kernels, whose static
+    /// weights are repacked into the arena at load time; `false` (the default, every microcontroller) for the
+    /// reference kernels, which read weights in place from flash and need no packed copy in RAM.
+    public var simdKernels: Bool = false
 
     /// The cost keys every profile must give.
     public static let requiredCosts = KernelClass.allCases.filter { $0 != .elementwise }.map(\.rawValue)
@@ -71,10 +75,14 @@ public func decodeTargets(_ json: JSON, file: String? = nil) throws -> [TargetPr
         for k in TargetProfile.requiredCosts where cycles[k] == nil {
             throw fail("target '\(name)': missing cycles.\(k)")
         }
+        let kernels = t["kernels"]?.stringValue ?? "reference"
+        guard kernels == "reference" || kernels == "simd" else {
+            throw fail("target '\(name)': kernels must be \"reference\" or \"simd\", not '\(kernels)'")
+        }
         out.append(TargetProfile(
             name: name, core: t["core"]?.stringValue ?? "", part: t["part"]?.stringValue ?? "",
             clockHz: clock, sramBytes: sram, sramLargestBlockBytes: block, flashBytes: flash,
-            cycles: cycles))
+            cycles: cycles, simdKernels: kernels == "simd"))
     }
     return out
 }

@@ -54,8 +54,11 @@ let simCommand = Command(
         case nil: code = try SimFiles.recordedCodeSize()
         }
         let (description, modelBytes) = try SimFiles.loadModel(path)
-        let counts = analyticCounts(description)
-        let reports = chosen.map { simulate(counts: counts, modelBytes: modelBytes, code: code, target: $0) }
+        // Each target is planned for the kernels it runs (SIMD on application cores, reference on microcontrollers).
+        let reports = chosen.map {
+            simulate(counts: analyticCounts(description, simd: $0.simdKernels), modelBytes: modelBytes, code: code,
+                     target: $0)
+        }
         if a.has("json") {
             let j: JSON = reports.count == 1 ? reports[0].json() : .array(reports.map { $0.json() })
             Console.out(j.serialized(pretty: true))
