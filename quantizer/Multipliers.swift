@@ -8,16 +8,17 @@ import Foundation
 ///
 /// - `M_real = 0` → `.zero`.
 /// - `M_real < 2^−32` → `.zero` as well: `|x| < 2^31` makes every product round to 0, so this is exact.
-/// - `M_real ≥ 2` (after rounding) is refused with `layer` and `what` named.
+/// - `M_real ≥ 2^30` (exponent `e > 30`, after rounding) is refused with `layer` and `what` named; multipliers
+///   above 1 are fine (docs/numerics.md).
 public func quantizeMultiplier(_ real: Double, layer: String, what: String) throws -> QuantizedMultiplier {
     guard real.isFinite, real >= 0 else {
         throw DynQError("layer \(layer): \(what) multiplier \(real) is not a finite non-negative number")
     }
     if real == 0 { return .zero }
     let (m, e) = mantissa31(real)
-    if e >= 2 {
-        throw DynQError("layer \(layer): \(what) multiplier \(fmt(real, 6)) ≥ 2 cannot be represented "
-                        + "(input scale × weight scale is more than twice the output scale)")
+    if e > 30 {
+        throw DynQError("layer \(layer): \(what) multiplier \(fmt(real, 6)) ≥ 2^30 cannot be represented "
+                        + "(input scale × weight scale is more than 2^30 times the output scale)")
     }
     if e < -31 { return .zero }
     return QuantizedMultiplier(multiplier: Int32(m), shift: Int32(e))

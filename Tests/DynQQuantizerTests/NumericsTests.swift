@@ -27,13 +27,22 @@ import Testing
         }
     }
 
-    @Test func refusesTwoAndMoreNamingTheLayer() {
-        #expect(throws: DynQError.self) { try quantizeMultiplier(2, layer: "conv7", what: "output") }
-        do { _ = try quantizeMultiplier(3.5, layer: "conv7", what: "output") } catch let e as DynQError {
+    @Test func multipliersAboveOneAreRepresented() throws {
+        // TFLite-style: M > 1 is a positive shift (docs/numerics.md); e = 30 is the largest.
+        #expect(try quantizeMultiplier(2, layer: "l", what: "x") == QuantizedMultiplier(multiplier: 1 << 30, shift: 2))
+        #expect(try quantizeMultiplier(3.5, layer: "l", what: "x") == QuantizedMultiplier(multiplier: 7 << 28, shift: 2))
+        let big = try quantizeMultiplier(0x1p29 * 1.5, layer: "l", what: "x")
+        #expect(big == QuantizedMultiplier(multiplier: 3 << 29, shift: 30))
+    }
+
+    @Test func refusesTwoToTheThirtyAndMoreNamingTheLayer() {
+        #expect(throws: DynQError.self) { try quantizeMultiplier(0x1p30, layer: "conv7", what: "output") }
+        do { _ = try quantizeMultiplier(0x1p31, layer: "conv7", what: "output") } catch let e as DynQError {
             #expect(e.message.contains("conv7"))
+            #expect(e.message.contains("≥ 2^30"))
         } catch { Issue.record("wrong error") }
-        // Just below 2 but rounding to 2 is refused too.
-        #expect(throws: DynQError.self) { try quantizeMultiplier(2 - 1e-12, layer: "l", what: "x") }
+        // Just below 2^30 but rounding to 2^30 is refused too.
+        #expect(throws: DynQError.self) { try quantizeMultiplier(0x1p30 - 1e-3, layer: "l", what: "x") }
     }
 }
 

@@ -130,8 +130,8 @@ import Testing
 }
 
 @Suite struct RefusalTests {
-    @Test func multiplierAboveTwoNamesTheLayer() throws {
-        // A conv whose output range is tiny next to input × weight scales: M ≥ 2.
+    @Test func multiplierOfTwoToTheThirtyNamesTheLayer() throws {
+        // A conv whose output range is absurdly tiny next to input × weight scales: M ≥ 2^30.
         var r = SeededRandom(1)
         let w: [String: Tensor] = ["c.weight": r.tensor([2, 1, 1, 1], 50, 60)]
         let graph = Graph(name: "m", input: InputSpec(name: "input", shape: [1, 1, 2, 2]), outputs: ["y"],
@@ -141,14 +141,14 @@ import Testing
         var stats = try calibrate(prepared.model, inputs: [Tensor(shape: [1, 1, 2, 2], data: [0, 1, 2, 3])],
                                   runner: try floatEngineRunner(prepared.model))
         var h = Histogram()
-        h.add([Float](arrayLiteral: -0.01, 0.01))
+        h.add([Float](arrayLiteral: -1e-12, 1e-12))
         stats.histograms["y"] = h
         do {
             _ = try quantize(prepared, stats: stats)
             Issue.record("expected a refusal")
         } catch let e as DynQError {
             #expect(e.message.contains("layer c"))
-            #expect(e.message.contains("≥ 2"))
+            #expect(e.message.contains("≥ 2^30"))
         }
     }
 
