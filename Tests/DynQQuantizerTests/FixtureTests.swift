@@ -14,21 +14,30 @@ struct Fixture {
     let test: ImageBatch?
 
     static func path(_ name: String) -> String { repositoryRoot + "/fixtures/" + name }
+    /// A fixture's own data file, or fixtures/fmnist's (the per-layer fixture shares the FMNIST images).
+    static func data(_ name: String, _ file: String) -> String? {
+        for dir in [path(name), path("fmnist")] where FileManager.default.fileExists(atPath: dir + "/" + file) {
+            return dir + "/" + file
+        }
+        return nil
+    }
     static func exists(_ name: String) -> Bool {
         FileManager.default.fileExists(atPath: path(name) + "/model.graph.json")
-            && FileManager.default.fileExists(atPath: path(name) + "/calib_images.npy")
+            && FileManager.default.fileExists(atPath: path(name) + "/model.safetensors")
+            && data(name, "calib_images.npy") != nil
     }
 
     init(_ name: String) throws {
         dir = Fixture.path(name)
         graph = try loadGraph(dir + "/model.graph.json")
         weights = try readSafetensors(dir + "/model.safetensors").tensors
-        calib = try loadImages(dir + "/calib_images.npy", channels: graph.input.shape[1])
-        let testPath = dir + "/test_images.npy", labelsPath = dir + "/test_labels.npy"
-        test = FileManager.default.fileExists(atPath: testPath)
-            ? try loadImages(testPath, channels: graph.input.shape[1],
-                             labels: FileManager.default.fileExists(atPath: labelsPath) ? labelsPath : nil)
-            : nil
+        let channels = graph.input.shape[1]
+        calib = try loadImages(Fixture.data(name, "calib_images.npy")!, channels: channels)
+        if let testPath = Fixture.data(name, "test_images.npy") {
+            test = try loadImages(testPath, channels: channels, labels: Fixture.data(name, "test_labels.npy"))
+        } else {
+            test = nil
+        }
     }
 
     func calibInputs(_ n: Int? = nil) throws -> [Tensor] {
