@@ -523,8 +523,9 @@ struct ModelBuilder {
         rep.accumulator = acc
         rep.notes.append("g = \(g), \(d.mode.rawValue), \(gate.kind == .sigmoid ? "sigmoid" : "softmax") gate")
         if let act { rep.notes.append("fused \(act.op.kind) \(act.name)") }
-        if sampleM.max >= 2 {
-            rep.notes.append("per-sample multiplier reached \(fmt(sampleM.max)) ≥ 2 in calibration")
+        if sampleM.max >= 0x1p30 {
+            rep.notes.append("per-sample multiplier reached \(fmt(sampleM.max)) ≥ 2^30 in calibration (the runtime "
+                             + "saturates it)")
         }
         reports.append(rep)
     }
