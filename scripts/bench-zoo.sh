@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# int8 latency of the paper's static networks vs their DyNet versions on this machine (release build).
+#   bash scripts/bench-zoo.sh [RUNS] [MODELS...]
+# For each model: `dynq zoo` writes the graph with seeded random He weights at 224x224, `dynq quantize`
+# calibrates it on 4 random images (random data is enough to fix the scales; accuracy is not the point),
+# and `dynq bench` times the int8 model with the SIMD kernels. Outputs go to out/zoo/ (ignored by git).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/opt/swift/usr/bin:$PATH"
+RUNS="${1:-10}"; shift || true
+MODELS=("$@"); [ ${#MODELS[@]} -gt 0 ] || MODELS=(mobilenetv2 dy-mobile resnet18 dy-resnet18)
+
+swift build -c release --product dynq >&2
+DYNQ="$(swift build -c release --show-bin-path)/dynq"
+OUT=out/zoo; mkdir -p "$OUT"
+
+# 4 random uint8 images [4,3,224,224] as a version-1 .npy (header padded to 64 bytes; fixed seed via openssl-free
+# head of a seeded stream so the calibration is repeatable).
+CALIB="$OUT/calib-random-4x3x224x224.npy"
+if [ ! -f "$CALIB" ]; then
+    header="{'descr': '|u1', 'fortran_order': False, 'shape': (4, 3, 224, 224), }"
+    pad=$(( 64 - (10 + ${#header} + 1) % 64 ))
+    { printf '\x93NUMPY\x01\x00'; printf "\\x$(printf %02x $(( (${#header} + pad + 1) & 255 )))\\x$(printf %02x $(( (${#header} + pad + 1) >> 8 )))"
+      printf '%s%*s\n' "$header" "$pad" ""
+      yes "DynQ calibration seed 1" | head -c $((4 * 3 * 224 * 224)); } > "$CALIB"
+fi
+
+printf '%-12s %10s %12s %12s %12s\n' model "MMACs" "median ms" "min ms" "max ms"
+for m in "${MODELS[@]}"; do
+    "$DYNQ" zoo "$m" --graph "$OUT/$m.graph.json" --weights "$OUT/$m.safetensors" > /dev/null
+    "$DYNQ" quantize --graph "$OUT/$m.graph.json" --weights "$OUT/$m.safetensors" --calib "$CALIB" \
+        --method minmax -o "$OUT/$m.dynq" > "$OUT/$m.quantize.txt" 2> /dev/null
+    "$DYNQ" bench "$OUT/$m.dynq" --runs "$RUNS" --reference-runs 0 --json > "$OUT/$m.bench.json"
+    python3 - "$m" "$OUT/$m.bench.json" <<'PY' 2>/dev/null || cat "$OUT/$m.bench.json"
+import json, sys
+b = json.load(open(sys.argv[2])); s = b["simd"]
+print(f"{sys.argv[1]:<12} {b['macs']/1e6:10.1f} {s.get('median_ms', 0):12.2f} {s.get('min_ms', 0):12.2f} {s.get('max_ms', 0):12.2f}")
+PY
+done
