@@ -55,7 +55,7 @@ public func quantize(_ prepared: PreparedModel, stats: CalibrationStats,
     var b = ModelBuilder(prepared: prepared, stats: stats, options: options)
     try b.build()
     let graph = prepared.model.graph
-    let model = ModelDescription(
+    var model = ModelDescription(
         name: graph.name, tensors: b.tensors, blobs: b.blobs, operations: b.ops, input: b.rawInput,
         outputs: try graph.outputs.map { name in
             guard let id = b.ids[name] else { throw DynQError("graph output \(name) is not computed") }
@@ -71,6 +71,7 @@ public func quantize(_ prepared: PreparedModel, stats: CalibrationStats,
         layers: b.reports, batchNormFolds: prepared.folds,
         fusedActivations: prepared.fusions.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
         coefficientPrecision: stats.coefficientPrecision)
+    model.notes = report.table()        // carried in the file for `dynq inspect MODEL.dynq`
     return (model, report)
 }
 

@@ -11,6 +11,11 @@ let dynqInspector = ModelHandler(
         _ = try a.positionals(0, "")
         let file = try DynqModelFile(path)
         for line in describeModel(file, showBlobs: a.has("blobs")) { Console.out(line) }
+        if !file.model.notes.isEmpty {
+            Console.out("")
+            Console.out("quantization report (recorded by dynq quantize in the file):")
+            Console.out(file.model.notes)
+        }
         return 0
     })
 

@@ -21,6 +21,8 @@ public struct Model {
     public let outputs: [TensorID]
     public let classNames: [String]
     public let preprocess: ModelDescription.Preprocess
+    /// The quantizer's notes (its per-layer report table), for tools; may be empty. Never read by the runtime.
+    public let notes: String
 
     /// Where a blob's bytes are in the file.
     public struct BlobRef: Equatable, Sendable {
@@ -60,6 +62,7 @@ public struct Model {
         self.outputs = meta.outputs
         self.classNames = meta.classNames
         self.preprocess = meta.preprocess
+        self.notes = meta.notes
         try ModelValidator(file: p.file, tensors: tensors, blobs: blobs, operations: operations, input: input,
                            outputs: outputs, preprocess: preprocess).validate()
     }
@@ -74,7 +77,7 @@ extension ModelDescription {
             blobs.append(Blob(name: b.name, type: b.type, shape: b.shape, bytes: Array(m.blobBytes(BlobID(i)))))
         }
         self.init(name: m.name, tensors: m.tensors, blobs: blobs, operations: m.operations, input: m.input,
-                  outputs: m.outputs, classNames: m.classNames, preprocess: m.preprocess)
+                  outputs: m.outputs, classNames: m.classNames, preprocess: m.preprocess, notes: m.notes)
     }
 }
 
@@ -307,6 +310,7 @@ struct Parser {
         var outputs: [TensorID]
         var classNames: [String]
         var preprocess: ModelDescription.Preprocess
+        var notes: String
     }
 
     func meta(tensorCount: Int) throws(ModelError) -> Meta {
@@ -345,11 +349,15 @@ struct Parser {
         let nStd = try count("std count does not fit")
         var std: [UInt32] = []
         for _ in 0..<nStd { std.append(UInt32(bitPattern: Int32(truncatingIfNeeded: try word()))) }
+        guard range.upperBound - at >= 8 else { throw ModelError(.outOfBounds, .meta, "model info runs past its section") }
+        let notes = try string(at: at, .meta)
+        at += 8
         guard at == range.upperBound else {
             throw ModelError(.badCount, .meta, "model info has bytes after its last field", value: Int64(range.upperBound - at))
         }
         _ = tensorCount
         return Meta(name: name, input: TensorID(input), outputs: outputs, classNames: classes,
-                    preprocess: ModelDescription.Preprocess(scaleBits: scale, meanBits: mean, stdBits: std))
+                    preprocess: ModelDescription.Preprocess(scaleBits: scale, meanBits: mean, stdBits: std),
+                    notes: notes)
     }
 }

@@ -30,11 +30,16 @@ public struct ModelDescription: Equatable, Sendable {
     public var classNames: [String]
     /// The float preprocessing the input table folds in, kept for reporting only.
     public var preprocess: Preprocess
+    /// Free text for tools, never read by the runtime: the quantizer stores its per-layer report table here so that
+    /// `dynq inspect MODEL.dynq` can show weight SQNR, calibration ranges and fused-kernel ranges. May be empty.
+    public var notes: String
 
     public init(name: String, tensors: [Tensor], blobs: [Blob], operations: [Operation], input: TensorID,
-                outputs: [TensorID], classNames: [String] = [], preprocess: Preprocess = Preprocess()) {
+                outputs: [TensorID], classNames: [String] = [], preprocess: Preprocess = Preprocess(),
+                notes: String = "") {
         self.name = name; self.tensors = tensors; self.blobs = blobs; self.operations = operations
         self.input = input; self.outputs = outputs; self.classNames = classNames; self.preprocess = preprocess
+        self.notes = notes
     }
 }
 

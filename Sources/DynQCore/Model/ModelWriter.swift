@@ -108,6 +108,8 @@ enum ModelWriter {
         for v in m.preprocess.meanBits { meta.u32(v) }
         meta.int(m.preprocess.stdBits.count)
         for v in m.preprocess.stdBits { meta.u32(v) }
+        let (to, tn) = strings.add(m.notes)
+        meta.int(to); meta.int(tn)
 
         func section(_ bytes: [UInt8], _ offsetField: Int, _ sizeField: Int?) {
             out.align(4)
