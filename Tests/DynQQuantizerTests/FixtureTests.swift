@@ -173,6 +173,7 @@ func expectFieldByField(_ a: ModelDescription, _ b: ModelDescription) {
     #expect(a.outputs == b.outputs)
     #expect(a.classNames == b.classNames)
     #expect(a.preprocess == b.preprocess)
+    #expect(a.notes == b.notes)
     #expect(a.tensors.count == b.tensors.count)
     for (x, y) in zip(a.tensors, b.tensors) { #expect(x == y, "tensor \(y.name)") }
     #expect(a.blobs.count == b.blobs.count)
