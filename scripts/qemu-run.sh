@@ -220,10 +220,11 @@ if [ "$HOST" -eq 1 ]; then
 
     # (b) `dynq run MODEL X --json` (release): its top-1 class and class scores against the softmax of QEMU's
     #     dequantized int8 logits, computed the way dynq does (Float dequantization, Double softmax, %.6g).
-    DYNQ="${DYNQ:-$ROOT/.build-qemu/release/dynq}"
-    if [ ! -x "$DYNQ" ]; then
+    if [ -z "${DYNQ:-}" ]; then
+        # Always (re)build: an existing binary may predate the sources (incremental, quick when up to date).
         echo "qemu-run: building the release dynq for the host check"
         (cd "$ROOT" && "${NICE[@]}" "$SWIFT_BIN/swift" build -c release --scratch-path .build-qemu --product dynq)
+        DYNQ="$ROOT/.build-qemu/release/dynq"
     fi
     SHAPE="$(sed -n 's/^input_bytes: .*model input \[\(.*\)\], uint8 HWC.*/\1/p' "$LOG")"
     python3 - "$OUT/input.bin" "$SHAPE" "$OUT/host_input.npy" <<'EOF'
