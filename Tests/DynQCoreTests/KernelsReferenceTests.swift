@@ -166,6 +166,32 @@ struct ReferenceFusionTests {
         #expect(bias == [127 * 3 * 32768])
         #expect(m == [m0.scaledByFusionMax(1)])
     }
+
+    @Test func fusedBiasIsClampedToTheAccumulatorHeadroom() {
+        // A tiny fused kernel (A = 1) with a large static bias: 127·B/A = 127·2^20·2^15 overflows int32. It is
+        // clamped to 2^31 − 1 − K·255·127 (K = 3), so bias + K products (q − z)·q_f stays inside int32.
+        let p = DynamicFusionParams(kernelCount: 1, outputChannels: 1, elementsPerChannel: 3, coefficients: .perChannel)
+        let headroom = Int32(Int64(Int32.max) - 3 * 255 * 127)
+        for sign: Int32 in [1, -1] {
+            var fused: [Int8] = [0, 0, 0]
+            var bias: [Int32] = [0]
+            var m: [QuantizedMultiplier] = [.zero]
+            let m0 = QuantizedMultiplier(multiplier: 1 << 30, shift: -3)
+            dynamicFusionReference(p, kernels: [1, 0, 0], coefficients: [1], mixedBias: nil, staticBias: [sign << 20],
+                                   staticMultipliers: [m0], fusedKernel: &fused, biasAccumulator: &bias, multipliers: &m)
+            #expect(fused == [127, 0, 0])
+            #expect(bias == [sign * headroom])
+            var simdFused: [Int8] = [0, 0, 0]
+            var simdBias: [Int32] = [0]
+            var simdM: [QuantizedMultiplier] = [.zero]
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: dynamicFusionScratchBytes(p), alignment: 16)
+            defer { scratch.deallocate() }
+            dynamicFusion(p, kernels: [1, 0, 0], coefficients: [1], mixedBias: nil, staticBias: [sign << 20],
+                          staticMultipliers: [m0], fusedKernel: &simdFused, biasAccumulator: &simdBias,
+                          multipliers: &simdM, scratch: scratch)
+            #expect(simdFused == fused && simdBias == bias && simdM == m)
+        }
+    }
 }
 
 @Suite("Reference pooling keeps scale and zero point")

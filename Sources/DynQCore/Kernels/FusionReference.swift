@@ -4,7 +4,7 @@
 //   A[o]        = max_k |F[o,k]|                                 (A = 0 is used as A = 1, see below)
 //   q_f[o,k]    = round_half_away(127 · F[o,k] / A[o])           ∈ [−127, 127], Int64 division
 //   B[o]        = Σ_t η_q[o,t] · mb_q[t,o] + b_q[o] · 2^15       Int64: |B| < 516·2^15·2^31 + 2^46 < 2^56
-//   bias_acc[o] = round_half_away(127 · B[o] / A[o])             Int64 → Int32, saturating
+//   bias_acc[o] = round_half_away(127 · B[o] / A[o])             clamped to ±(2^31 − 1 − K·255·127)
 //   M[o]        = M0[o] · A[o] / 127                             QuantizedMultiplier.scaledByFusionMax(A[o])
 //
 // `A[o] = 0` means every F[o,k] is 0, so the fused kernel of channel o is 0 whatever the divisor; DynQ then
@@ -20,11 +20,16 @@ public func fusedKernelValue(_ f: Int32, divisor a: Int32) -> Int8 {
     Int8(truncatingIfNeeded: roundingDivide(Int64(f) &* 127, by: Int64(a)))
 }
 
-/// `round_half_away(127 · B / a)` saturated to Int32: the fused bias in the accumulator's scale `s_in · s_f`.
+/// `round_half_away(127 · B / a)`: the fused bias in the accumulator's scale `s_in · s_f`, clamped to
+/// `±(2^31 − 1 − terms·255·127)` so that adding the conv's `terms` products `(q − z)·q_f` (each at most 255·127 in
+/// magnitude) can never overflow the int32 accumulator. `bias_acc` grows as `A` shrinks, so it has no static
+/// bound; a clamped bias already drives the output to its int8 limit. `terms ≤ 66 311` (the validator's bound).
 @inlinable
-public func fusedBias(_ b: Int64, divisor a: Int32) -> Int32 {
+public func fusedBias(_ b: Int64, divisor a: Int32, terms: Int) -> Int32 {
     // |B| < 2^56, so 127·B < 2^63.
-    saturatingInt32(roundingDivide(b &* 127, by: Int64(a)))
+    let headroom = Int64(Int32.max) - Int64(terms) * 255 * 127
+    let v = roundingDivide(b &* 127, by: Int64(a))
+    return Int32(truncatingIfNeeded: min(max(v, -headroom), headroom))
 }
 
 /// Reference fusion. Layouts: `kernels` is `q_w[g]` one after another, each `O·K` int8 in `p.layout`
@@ -72,7 +77,7 @@ public func dynamicFusionReference(
             for t in 0..<g { b &+= Int64(eta(ch, t)) &* Int64(mb[t * o + ch]) }
         }
         if let sb = staticBias { b &+= Int64(sb[ch]) &<< 15 }
-        biasAccumulator[ch] = fusedBias(b, divisor: d)
+        biasAccumulator[ch] = fusedBias(b, divisor: d, terms: p.elementsPerChannel)
         multipliers[ch] = staticMultipliers[ch].scaledByFusionMax(d)
     }
 }

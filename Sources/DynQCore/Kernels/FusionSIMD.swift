@@ -81,7 +81,7 @@ public func dynamicFusion(
             for t in 0..<g { b &+= Int64(eta(ch, t)) &* Int64(mb[t * o + ch]) }
         }
         if let sb = staticBias { b &+= Int64(sb[ch]) &<< 15 }
-        biasAccumulator[ch] = fusedBias(b, divisor: d)
+        biasAccumulator[ch] = fusedBias(b, divisor: d, terms: p.elementsPerChannel)
         multipliers[ch] = staticMultipliers[ch].scaledByFusionMax(d)
         return FusionDivider(divisor: d)
     }
