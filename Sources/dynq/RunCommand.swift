@@ -43,21 +43,27 @@ let runCommand = Command(
             do { x = try batch.input(i, for: model.graph) } catch let e as DynQError { throw e.inFile(input) }
             let logits = try engine.run(x)[0].data
             let scores = alreadySoftmax ? logits.map(Double.init) : softmax(logits)
-            let ranked = scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
-                .prefix(top)
-            func name(_ c: Int) -> String { c < model.graph.classes.count ? model.graph.classes[c] : "class \(c)" }
-            if a.has("json") {
-                let entries = ranked.map { c -> JSON in
-                    .object(["class": .int(c), "name": .string(name(c)), "score": .number(rounded(scores[c]))])
-                }
-                Console.out(JSON.object(["image": .int(i), "top": .array(entries)]).serialized())
-            } else {
-                Console.out("image \(i): " + ranked.map { "\(name($0)) \(String(format: "%.4f", scores[$0]))" }
-                    .joined(separator: ", "))
-            }
+            printTop(image: i, scores: scores, classes: model.graph.classes, top: top, json: a.has("json"))
         }
         return 0
     })
+
+/// Prints one image's `top` classes, best first (ties: lower class id first): a JSON line
+/// `{"image": i, "top": [{"class", "name", "score"}…]}` or `image i: name score, …`. Shared by `run --float` and
+/// `run MODEL.dynq`, so both print identically.
+func printTop(image i: Int, scores: [Double], classes: [String], top: Int, json: Bool) {
+    let ranked = scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }.prefix(top)
+    func name(_ c: Int) -> String { c < classes.count ? classes[c] : "class \(c)" }
+    if json {
+        let entries = ranked.map { c -> JSON in
+            .object(["class": .int(c), "name": .string(name(c)), "score": .number(rounded(scores[c]))])
+        }
+        Console.out(JSON.object(["image": .int(i), "top": .array(entries)]).serialized())
+    } else {
+        Console.out("image \(i): " + ranked.map { "\(name($0)) \(String(format: "%.4f", scores[$0]))" }
+            .joined(separator: ", "))
+    }
+}
 
 /// Softmax in double precision.
 func softmax(_ logits: [Float]) -> [Double] {

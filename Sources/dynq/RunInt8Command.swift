@@ -152,19 +152,7 @@ let dynqRunner = ModelHandler(
         let batch = try loadImages(input, channels: inputCHW(m).c)
         for i in 0..<batch.count {
             try session.run(try pixelsHWC(batch, i, for: m, inputPath: input, modelName: file.displayName))
-            let scores = session.scores()
-            let ranked = scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
-                .prefix(top)
-            func name(_ c: Int) -> String { c < m.classNames.count ? m.classNames[c] : "class \(c)" }
-            if a.has("json") {
-                let entries = ranked.map { c -> JSON in
-                    .object(["class": .int(c), "name": .string(name(c)), "score": .number(rounded(scores[c]))])
-                }
-                Console.out(JSON.object(["image": .int(i), "top": .array(entries)]).serialized())
-            } else {
-                Console.out("image \(i): " + ranked.map { "\(name($0)) \(String(format: "%.4f", scores[$0]))" }
-                    .joined(separator: ", "))
-            }
+            printTop(image: i, scores: session.scores(), classes: m.classNames, top: top, json: a.has("json"))
         }
         return 0
     })
