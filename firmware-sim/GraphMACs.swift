@@ -1,13 +1,14 @@
 import DynQGraph
 
 /// Multiply-accumulates of a float graph, split the way the DyNet paper's FLOPs table needs them, from shapes
-/// alone (the zoo has no trained weights). The paper counts multiply-adds of convolutions and fully connected
-/// layers; DyNet's extra work is reported beside them:
+/// alone (the zoo has no trained weights). The counting itself is DynQGraph's `countNodes` (the same figures
+/// `dynq inspect` prints); this only groups them:
 ///
 /// - `conv`: every `conv2d` / `dynamic_conv2d` (`O · (I/groups) · kh · kw · H_out · W_out`) and every `linear`
 ///   outside a CPM (`O · F`);
 /// - `cpm`: the CPM's fully connected layers (`H · C + N · H`), the global average pool's adds not counted;
-/// - `fusion`: mixing the g fixed kernels into one per sample, `g · O · (I/groups) · kh · kw` per dynamic conv.
+/// - `fusion`: mixing the g fixed kernels into one per sample, `g · O · (I/groups) · kh · kw` per dynamic conv
+///   (plus `g · O` for a mixed bias; the zoo has none).
 public struct MACBreakdown: Equatable, Sendable {
     public var conv = 0
     public var cpm = 0
@@ -19,35 +20,10 @@ public struct MACBreakdown: Equatable, Sendable {
     }
 }
 
-/// Per-node MACs of `graph` (validated by `inferShapes`), in node order.
-public func graphMACs(graph: Graph, weightShapes: [String: [Int]]) throws -> [(node: String, macs: MACBreakdown)] {
-    let shapes = try inferShapes(graph: graph, weightShapes: weightShapes)
-    return graph.nodes.map { node in
-        var m = MACBreakdown()
-        switch node.op {
-        case .conv2d(let a):
-            let w = weightShapes[a.weight]!, y = shapes[node.outputs[0]]!
-            m.conv = w.reduce(1, *) * y[2] * y[3]
-        case .dynamicConv2d(let a):
-            let w = weightShapes[a.weight]!, y = shapes[node.outputs[0]]!
-            let perKernel = w.dropFirst().reduce(1, *)
-            m.conv = perKernel * y[2] * y[3]
-            m.fusion = w[0] * perKernel
-        case .linear(let a):
-            m.conv = weightShapes[a.weight]!.reduce(1, *)
-        case .cpm(let a):
-            m.cpm = weightShapes[a.fc1Weight]!.reduce(1, *) + (a.fc2Weight.map { weightShapes[$0]!.reduce(1, *) } ?? 0)
-        default:
-            break
-        }
-        return (node.name, m)
-    }
-}
-
 extension ZooNetwork {
     /// The whole network's MACs.
     public func macs() throws -> MACBreakdown {
-        try graphMACs(graph: graph, weightShapes: Dictionary(uniqueKeysWithValues: weights.map { ($0.name, $0.shape) }))
-            .reduce(MACBreakdown()) { $0 + $1.macs }
+        try countNodes(graph: graph, weightShapes: Dictionary(uniqueKeysWithValues: weights.map { ($0.name, $0.shape) }))
+            .reduce(MACBreakdown()) { $0 + MACBreakdown(conv: $1.convMACs, cpm: $1.cpmMACs, fusion: $1.fusionMACs) }
     }
 }

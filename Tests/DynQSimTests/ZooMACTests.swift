@@ -51,21 +51,3 @@ struct ZooMACTests {
         }
     }
 }
-
-@Suite("Model zoo: MACs against DynQGraph's own counter")
-struct ZooCrossCheckTests {
-    /// `graphMACs` (simulator) and `countNodes` (DynQGraph/Counts.swift) are written independently; they must
-    /// agree on every conv and CPM MAC. Fusion MACs agree when there is no mixed bias (the zoo has none).
-    @Test("per-node conv / CPM / fusion MACs agree", arguments: ZooModel.allCases)
-    func agree(model: ZooModel) throws {
-        let net = model.build()
-        let shapes = Dictionary(uniqueKeysWithValues: net.weights.map { ($0.name, $0.shape) })
-        let ours = try graphMACs(graph: net.graph, weightShapes: shapes)
-        let theirs = try countNodes(graph: net.graph, weightShapes: shapes)
-        #expect(ours.count == theirs.count)
-        for (a, b) in zip(ours, theirs) {
-            #expect(a.node == b.name)
-            #expect(a.macs == MACBreakdown(conv: b.convMACs, cpm: b.cpmMACs, fusion: b.fusionMACs), "\(a.node)")
-        }
-    }
-}
