@@ -10,6 +10,10 @@
 // int32 sums (addition is associative modulo 2^32 and the quantizer bounds them below 2^31), so the accumulators
 // equal the reference's bit for bit; requantization is `requantize8` for full blocks of 8 channels and
 // `OutputQuantization.requantize` otherwise, both equal to the reference's `finish(apply(acc))`.
+//
+// Grouped layers with fewer than 8 output channels per group (`groupedConv2dApplies`) are delegated to
+// `groupedConv2d` (GroupedConvSIMD.swift): `conv2dPackedWeightBytes`, `packConv2dWeights`, `conv2dScratchBytes`
+// and `conv2d` then all describe that kernel's layout, so callers see one conv.
 
 /// Output channels per packed weight block.
 public let conv2dBlockChannels = 8
@@ -24,16 +28,19 @@ internal func conv2dBlocks(_ p: Conv2DParams) -> Int {
     (p.groupOutputChannels + conv2dBlockChannels - 1) / conv2dBlockChannels
 }
 
-/// Bytes of the packed weights of `p`: `groups · ⌈(O/groups)/8⌉ · ⌈K/2⌉ · 8 · 2` int16 values.
+/// Bytes of the packed weights of `p`: `groups · ⌈(O/groups)/8⌉ · ⌈K/2⌉ · 8 · 2` int16 values
+/// (`groupedConv2dPackedWeightBytes(p)` for small groups).
 public func conv2dPackedWeightBytes(_ p: Conv2DParams) -> Int {
-    p.groups * conv2dBlocks(p) * conv2dKPairs(p) * conv2dBlockChannels * 2 * 2
+    if groupedConv2dApplies(p) { return groupedConv2dPackedWeightBytes(p) }
+    return p.groups * conv2dBlocks(p) * conv2dKPairs(p) * conv2dBlockChannels * 2 * 2
 }
 
 /// Packs OHWI int8 weights `[O][kh][kw][I/groups]` into the int16-pair layout of `conv2d`
 /// (`[group][block of 8 channels][K/2][8][2]`, missing channels and the odd-K pad are 0). Done once per static
 /// layer at load time, or per sample after a dynamic fusion. `packed` needs `conv2dPackedWeightBytes(p)` bytes,
-/// any alignment (16 is best).
+/// any alignment (16 is best). Small groups: `packGroupedConv2dWeights`.
 public func packConv2dWeights(_ p: Conv2DParams, weights: UnsafePointer<Int8>, into packed: UnsafeMutableRawPointer) {
+    if groupedConv2dApplies(p) { return packGroupedConv2dWeights(p, weights: weights, into: packed) }
     let k = p.weightsPerOutputChannel, kp = conv2dKPairs(p), blocks = conv2dBlocks(p)
     let gOut = p.groupOutputChannels
     var offset = 0
@@ -55,9 +62,11 @@ public func packConv2dWeights(_ p: Conv2DParams, weights: UnsafePointer<Int8>, i
 }
 
 /// Scratch bytes of `conv2d`: the prepared requantization data of every group's channel blocks
-/// (`groups · ⌈(O/groups)/8⌉ · requantizeBlockBytes`), then four im2col rows of `2·⌈K/2⌉` int16 values.
+/// (`groups · ⌈(O/groups)/8⌉ · requantizeBlockBytes`), then four im2col rows of `2·⌈K/2⌉` int16 values
+/// (`groupedConv2dScratchBytes(p)` for small groups).
 public func conv2dScratchBytes(_ p: Conv2DParams) -> Int {
-    p.groups * conv2dBlocks(p) * requantizeBlockBytes + conv2dTilePixels * conv2dKPairs(p) * 4
+    if groupedConv2dApplies(p) { return groupedConv2dScratchBytes(p) }
+    return p.groups * conv2dBlocks(p) * requantizeBlockBytes + conv2dTilePixels * conv2dKPairs(p) * 4
 }
 
 /// Writes the im2col row of output pixel `(oy, ox)` for `group`: `(q_in − z_in)` as int16 in `[ky][kx][i]` order,
@@ -174,7 +183,7 @@ internal func conv2dTile1x8(
 /// SIMD 2-D convolution: same contract and results as `conv2dReference`, with the weights pre-packed by
 /// `packConv2dWeights` and `conv2dScratchBytes(p)` bytes of scratch (any alignment). Handles every kernel size,
 /// stride, padding, dilation and group count; 1×1 convolutions take the same path (their im2col row is the
-/// pixel itself).
+/// pixel itself). Small groups (`groupedConv2dApplies`) run `groupedConv2d`.
 public func conv2d(
     _ p: Conv2DParams,
     input: UnsafePointer<Int8>,
@@ -184,6 +193,10 @@ public func conv2d(
     output: UnsafeMutablePointer<Int8>,
     scratch: UnsafeMutableRawPointer
 ) {
+    if groupedConv2dApplies(p) {
+        return groupedConv2d(p, input: input, packedWeights: packedWeights, bias: bias, multipliers: multipliers,
+                             output: output, scratch: scratch)
+    }
     let outW = p.outputWidth
     let pixels = p.outputHeight * outW
     let kp = conv2dKPairs(p), blocks = conv2dBlocks(p)

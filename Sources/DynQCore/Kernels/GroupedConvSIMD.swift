@@ -1,0 +1,301 @@
+// SIMD grouped convolution for small groups (fewer than 8 output channels per group, e.g. Dy-mobile's 3×3 conv
+// with 6 input and 6 output channels per group): bit-exact twin of `conv2dReference`. `conv2d` dispatches here
+// when `groupedConv2dApplies(p)`; the packed weights and the scratch of such a layer are this kernel's.
+//
+// Why another kernel: the GEMM of `conv2d` puts output channels in the vector lanes, so a group with 6 output
+// channels fills 6 of 8 lanes, and each group pays its own im2col and (for tails) scalar requantization. Here the
+// vector lanes are output PIXELS: lane p of an accumulator is pixel `ox0 + p` of one output channel, so every
+// lane is used whatever the group size.
+//
+// Data: input rows are converted once into an int16 row cache of `(q − z_in)` in a pair-planar layout
+// `[pair plane P][phase f][column][2]`: plane `P = group·⌈I_g/2⌉ + i/2` holds input channels `(i, i+1)` of one
+// group as int16 pairs (the pair partner of an odd last channel is 0), phase `f ∈ 0..<strideX` holds the padded
+// columns `X ≡ f (mod strideX)` at index `X / strideX`. So for output pixels `ox0 ..< ox0 + 4` and tap `kx` the
+// four input pairs are 16 contiguous bytes, for every stride and dilation: padded column
+// `X = ox·strideX + kx·dilationX` lies in phase `(kx·dilationX) mod strideX` at index
+// `ox + (kx·dilationX) / strideX`. Padding columns and rows outside the image are zeros (the reference skips
+// them, which adds the same nothing).
+//
+// Weights are packed as int16 pairs repeated over the 4 pixel lanes, `[group][tap][pair][channel in group][4][2]`,
+// so one multiply-add is a plain load and `multiplyAddPairs` (`pmaddwd`): `x_p[i]·w[i] + x_p[i+1]·w[i+1]` for 4
+// pixels. A strip of 8 output pixels of one row is computed for every group: the input pairs are loaded once per
+// (tap, pair) and used by up to 6 output channels (12 accumulators). Products and int32 sums are the reference's
+// (in another order; exact under the quantizer's bound K·255·127 + |bias| < 2^31). The accumulators are
+// transposed into a strip buffer `[8 pixels][channels]` and requantized with `requantize8` (bias added there),
+// equal to the reference's `finish(apply(acc))`.
+
+/// Output pixels per strip of the grouped kernel (two vectors of 4 pixel lanes).
+public let groupedConv2dStripPixels = 8
+
+/// Whether `conv2d` runs `p` with the small-group kernel: more than one group and fewer than 8 output channels
+/// per group (where the channel-lane GEMM would leave lanes empty).
+@inlinable
+public func groupedConv2dApplies(_ p: Conv2DParams) -> Bool {
+    p.groups > 1 && p.groupOutputChannels < conv2dBlockChannels
+}
+
+@inlinable @inline(__always)
+internal func groupedConv2dPairs(_ p: Conv2DParams) -> Int { (p.groupInputChannels + 1) / 2 }
+
+/// Geometry of the row cache: `rows` cached input rows (`dilationY·(kh − 1) + 1`), `columns` per phase plane,
+/// `rowElements` int16 per cached row (`planes · strideX · columns · 2`).
+@inlinable @inline(__always)
+internal func groupedConv2dCache(_ p: Conv2DParams) -> (rows: Int, columns: Int, rowElements: Int) {
+    let strip = groupedConv2dStripPixels
+    let reach = (p.kernelWidth - 1) * p.dilationX / p.strideX
+    let readColumns = (p.outputWidth + strip - 1) / strip * strip + reach
+    let imageColumns = (p.inputWidth + p.padding.left - 1) / p.strideX + 1
+    let columns = readColumns > imageColumns ? readColumns : imageColumns
+    let planes = p.groups * groupedConv2dPairs(p)
+    return (p.dilationY * (p.kernelHeight - 1) + 1, columns, planes * p.strideX * columns * 2)
+}
+
+/// Channels of one row of the strip buffer: O rounded up to 8, plus 8 (room for the 4-lane stores past O).
+@inlinable @inline(__always)
+internal func groupedConv2dStripStride(_ p: Conv2DParams) -> Int { (p.outputChannels + 7) / 8 * 8 + 8 }
+
+/// Bytes of the packed weights of the small-group kernel: `O · kh·kw · ⌈I_g/2⌉ · 16`.
+public func groupedConv2dPackedWeightBytes(_ p: Conv2DParams) -> Int {
+    p.outputChannels * p.kernelHeight * p.kernelWidth * groupedConv2dPairs(p) * 16
+}
+
+/// Packs OHWI int8 weights `[O][kh][kw][I_g]` into `[group][tap][pair][channel in group][4][2]` int16: the pair
+/// `(w[o][t][2j], w[o][t][2j+1])` (0 for the partner of an odd last channel) repeated 4 times.
+/// `packed` needs `groupedConv2dPackedWeightBytes(p)` bytes, any alignment.
+public func packGroupedConv2dWeights(_ p: Conv2DParams, weights: UnsafePointer<Int8>,
+                                     into packed: UnsafeMutableRawPointer) {
+    let gIn = p.groupInputChannels, gOut = p.groupOutputChannels, pairs = groupedConv2dPairs(p)
+    let taps = p.kernelHeight * p.kernelWidth
+    var offset = 0
+    for g in 0..<p.groups {
+        for t in 0..<taps {
+            for j in 0..<pairs {
+                for r in 0..<gOut {
+                    let w = weights + ((g * gOut + r) * taps + t) * gIn
+                    let lo = UInt32(UInt16(bitPattern: Int16(w[2 * j])))
+                    let hi = 2 * j + 1 < gIn ? UInt32(UInt16(bitPattern: Int16(w[2 * j + 1]))) : 0
+                    packed.storeBytes(of: SIMD4<UInt32>(repeating: lo | hi << 16), toByteOffset: offset,
+                                      as: SIMD4<UInt32>.self)
+                    offset += 16
+                }
+            }
+        }
+    }
+}
+
+/// Scratch bytes of the small-group kernel: row tags and tap offsets (`Int`), the prepared requantization data
+/// of all O channels, the strip buffer (`8 · groupedConv2dStripStride` int32), a zero row and the row cache
+/// (`rows + 1` rows of `rowElements` int16).
+public func groupedConv2dScratchBytes(_ p: Conv2DParams) -> Int {
+    let (rows, _, rowElements) = groupedConv2dCache(p)
+    let ints = (rows + p.kernelHeight * p.kernelWidth) * MemoryLayout<Int>.stride
+    return ints + requantizePreparedBytes(channels: p.outputChannels)
+        + groupedConv2dStripPixels * groupedConv2dStripStride(p) * 4 + (rows + 1) * rowElements * 2
+}
+
+/// 4×4 transpose of channel vectors (lanes = pixels) into pixel vectors (lanes = channels), stored at
+/// `s`, `s + stride`, `s + 2·stride`, `s + 3·stride`.
+@inlinable @inline(__always)
+internal func groupedConv2dStore4x4(_ a0: SIMD4<Int32>, _ a1: SIMD4<Int32>, _ a2: SIMD4<Int32>, _ a3: SIMD4<Int32>,
+                                    _ s: UnsafeMutablePointer<Int32>, _ stride: Int) {
+    UnsafeMutableRawPointer(s).storeBytes(of: SIMD4<Int32>(a0[0], a1[0], a2[0], a3[0]), as: SIMD4<Int32>.self)
+    UnsafeMutableRawPointer(s + stride).storeBytes(of: SIMD4<Int32>(a0[1], a1[1], a2[1], a3[1]),
+                                                   as: SIMD4<Int32>.self)
+    UnsafeMutableRawPointer(s + 2 * stride).storeBytes(of: SIMD4<Int32>(a0[2], a1[2], a2[2], a3[2]),
+                                                       as: SIMD4<Int32>.self)
+    UnsafeMutableRawPointer(s + 3 * stride).storeBytes(of: SIMD4<Int32>(a0[3], a1[3], a2[3], a3[3]),
+                                                       as: SIMD4<Int32>.self)
+}
+
+/// One pass over `n ∈ 1...6` output channels of a group (`n` is a literal at every call site, so the unused
+/// accumulators fold away) for the 8 pixels of a strip. `x` points at the group's first pair plane plus the
+/// strip's first column; `taps[t]` is tap t's byte offset; consecutive pair planes are `planeBytes` apart.
+/// `w` is the pass's first packed weight, `weightStep` bytes per (tap, pair). Writes the n channels' int32 sums
+/// (and up to 3 don't-care channels after them) to the strip buffer rows `s + p·stride`, p = 0..<8.
+@inlinable @inline(__always)
+internal func groupedConv2dPass(
+    _ n: Int, x: UnsafeRawPointer, taps: UnsafePointer<Int>, tapCount: Int, pairs: Int, planeBytes: Int,
+    weights: UnsafeRawPointer, weightStep: Int, strip s: UnsafeMutablePointer<Int32>, stride: Int
+) {
+    var a0 = SIMD4<Int32>(), b0 = SIMD4<Int32>(), a1 = SIMD4<Int32>(), b1 = SIMD4<Int32>()
+    var a2 = SIMD4<Int32>(), b2 = SIMD4<Int32>(), a3 = SIMD4<Int32>(), b3 = SIMD4<Int32>()
+    var a4 = SIMD4<Int32>(), b4 = SIMD4<Int32>(), a5 = SIMD4<Int32>(), b5 = SIMD4<Int32>()
+    var w = weights
+    for t in 0..<tapCount {
+        var xp = x + taps[t]
+        for _ in 0..<pairs {
+            let x0 = load8x16(xp), x1 = load8x16(xp + 16)
+            let w0 = load8x16(w)
+            a0 &+= multiplyAddPairs(x0, w0); b0 &+= multiplyAddPairs(x1, w0)
+            if n > 1 {
+                let w1 = load8x16(w + 16)
+                a1 &+= multiplyAddPairs(x0, w1); b1 &+= multiplyAddPairs(x1, w1)
+            }
+            if n > 2 {
+                let w2 = load8x16(w + 32)
+                a2 &+= multiplyAddPairs(x0, w2); b2 &+= multiplyAddPairs(x1, w2)
+            }
+            if n > 3 {
+                let w3 = load8x16(w + 48)
+                a3 &+= multiplyAddPairs(x0, w3); b3 &+= multiplyAddPairs(x1, w3)
+            }
+            if n > 4 {
+                let w4 = load8x16(w + 64)
+                a4 &+= multiplyAddPairs(x0, w4); b4 &+= multiplyAddPairs(x1, w4)
+            }
+            if n > 5 {
+                let w5 = load8x16(w + 80)
+                a5 &+= multiplyAddPairs(x0, w5); b5 &+= multiplyAddPairs(x1, w5)
+            }
+            w += weightStep
+            xp += planeBytes
+        }
+    }
+    groupedConv2dStore4x4(a0, a1, a2, a3, s, stride)
+    groupedConv2dStore4x4(b0, b1, b2, b3, s + 4 * stride, stride)
+    if n > 4 {
+        groupedConv2dStore4x4(a4, a5, a4, a5, s + 4, stride)
+        groupedConv2dStore4x4(b4, b5, b4, b5, s + 4 + 4 * stride, stride)
+    }
+}
+
+/// SIMD grouped convolution for small groups: same contract and results as `conv2dReference` for any `p` (every
+/// kernel size, stride, padding, dilation, group size), fastest when `groupedConv2dApplies(p)`. Weights packed by
+/// `packGroupedConv2dWeights`, `groupedConv2dScratchBytes(p)` bytes of scratch aligned for `Int`.
+public func groupedConv2d(
+    _ p: Conv2DParams,
+    input: UnsafePointer<Int8>,
+    packedWeights: UnsafeRawPointer,
+    bias: UnsafePointer<Int32>?,
+    multipliers: UnsafePointer<QuantizedMultiplier>,
+    output: UnsafeMutablePointer<Int8>,
+    scratch: UnsafeMutableRawPointer
+) {
+    let outH = p.outputHeight, outW = p.outputWidth
+    let inC = p.inputChannels, outC = p.outputChannels
+    let gIn = p.groupInputChannels, gOut = p.groupOutputChannels
+    let pairs = groupedConv2dPairs(p), sx = p.strideX
+    let tapCount = p.kernelHeight * p.kernelWidth
+    let (cacheRows, columns, rowElements) = groupedConv2dCache(p)
+    let planeBytes = sx * columns * 4
+    let stripStride = groupedConv2dStripStride(p)
+
+    let ints = scratch.bindMemory(to: Int.self, capacity: cacheRows + tapCount)
+    let tags = ints, taps = ints + cacheRows
+    let prepared = scratch + (cacheRows + tapCount) * MemoryLayout<Int>.stride
+    requantizePrepare(channels: outC, bias: bias, multipliers: multipliers, into: prepared)
+    let stripRaw = prepared + requantizePreparedBytes(channels: outC)
+    let strip = stripRaw.bindMemory(to: Int32.self, capacity: groupedConv2dStripPixels * stripStride)
+    let cacheRaw = stripRaw + groupedConv2dStripPixels * stripStride * 4
+    let cache = cacheRaw.bindMemory(to: Int16.self, capacity: (cacheRows + 1) * rowElements)
+    let zeroRow = cache + cacheRows * rowElements
+    cache.update(repeating: 0, count: (cacheRows + 1) * rowElements)
+    for r in 0..<cacheRows { tags[r] = -1 }
+    let z = Int16(truncatingIfNeeded: p.inputZeroPoint)
+    let q = p.output
+
+    /// The cached int16 row of input row `iy` (the zero row outside the image).
+    @inline(__always) func row(_ iy: Int) -> UnsafeMutablePointer<Int16> {
+        if iy < 0 || iy >= p.inputHeight { return zeroRow }
+        let slot = iy % cacheRows
+        let dst = cache + slot * rowElements
+        if tags[slot] != iy {
+            tags[slot] = iy
+            let src = input + iy * p.inputWidth * inC
+            let planeElements = sx * columns * 2
+            for ix in 0..<p.inputWidth {
+                let xx = ix + p.padding.left
+                let col = xx / sx
+                if col >= columns { break }
+                let d = dst + ((xx - col * sx) * columns + col) * 2
+                let s = src + ix * inC
+                for g in 0..<p.groups {
+                    let dg = d + g * pairs * planeElements, sg = s + g * gIn
+                    for i in 0..<gIn {
+                        dg[(i >> 1) * planeElements + (i & 1)] = Int16(sg[i]) &- z
+                    }
+                }
+            }
+        }
+        return dst
+    }
+
+    let weightStep = gOut * 16
+    let groupWeightBytes = tapCount * pairs * weightStep
+    for oy in 0..<outH {
+        var t = 0
+        for ky in 0..<p.kernelHeight {
+            let base = row(oy * p.strideY - p.padding.top + ky * p.dilationY)
+            for kx in 0..<p.kernelWidth {
+                let xx = kx * p.dilationX
+                let col = xx / sx
+                taps[t] = (base - cache) * 2 + ((xx - col * sx) * columns + col) * 4
+                t += 1
+            }
+        }
+        let out = output + oy * outW * outC
+        var ox0 = 0
+        while ox0 < outW {
+            for g in 0..<p.groups {
+                let x = UnsafeRawPointer(cacheRaw) + g * pairs * planeBytes + ox0 * 4
+                let gw = packedWeights + g * groupWeightBytes
+                var r = 0
+                while r < gOut {
+                    let n = gOut - r
+                    let s = strip + g * gOut + r
+                    let w = gw + r * 16
+                    switch n {
+                    case 1:
+                        groupedConv2dPass(1, x: x, taps: taps, tapCount: tapCount, pairs: pairs,
+                                          planeBytes: planeBytes, weights: w, weightStep: weightStep, strip: s,
+                                          stride: stripStride)
+                    case 2:
+                        groupedConv2dPass(2, x: x, taps: taps, tapCount: tapCount, pairs: pairs,
+                                          planeBytes: planeBytes, weights: w, weightStep: weightStep, strip: s,
+                                          stride: stripStride)
+                    case 3:
+                        groupedConv2dPass(3, x: x, taps: taps, tapCount: tapCount, pairs: pairs,
+                                          planeBytes: planeBytes, weights: w, weightStep: weightStep, strip: s,
+                                          stride: stripStride)
+                    case 4, 7:
+                        groupedConv2dPass(4, x: x, taps: taps, tapCount: tapCount, pairs: pairs,
+                                          planeBytes: planeBytes, weights: w, weightStep: weightStep, strip: s,
+                                          stride: stripStride)
+                    case 5:
+                        groupedConv2dPass(5, x: x, taps: taps, tapCount: tapCount, pairs: pairs,
+                                          planeBytes: planeBytes, weights: w, weightStep: weightStep, strip: s,
+                                          stride: stripStride)
+                    default:
+                        groupedConv2dPass(6, x: x, taps: taps, tapCount: tapCount, pairs: pairs,
+                                          planeBytes: planeBytes, weights: w, weightStep: weightStep, strip: s,
+                                          stride: stripStride)
+                    }
+                    r += n >= 6 ? (n == 7 ? 4 : 6) : n
+                }
+            }
+            let pixels = outW - ox0 < groupedConv2dStripPixels ? outW - ox0 : groupedConv2dStripPixels
+            for px in 0..<pixels {
+                let srow = UnsafeRawPointer(strip + px * stripStride)
+                let o = out + (ox0 + px) * outC
+                var c = 0
+                while c < outC {
+                    let block = UnsafeRawPointer(prepared + (c / 8) * requantizeBlockBytes)
+                    let lo = srow.loadUnaligned(fromByteOffset: 4 * c, as: SIMD4<Int32>.self)
+                    let hi = srow.loadUnaligned(fromByteOffset: 4 * c + 16, as: SIMD4<Int32>.self)
+                    if outC - c >= 8 {
+                        requantize8(lo, hi, block, q, o + c)
+                    } else {                                  // channel tail: through a temporary
+                        var tmp = SIMD8<Int8>()
+                        withUnsafeMutableBytes(of: &tmp) { tb in
+                            let tp = tb.baseAddress!.assumingMemoryBound(to: Int8.self)
+                            requantize8(lo, hi, block, q, tp)
+                            (o + c).update(from: tp, count: outC - c)
+                        }
+                    }
+                    c += 8
+                }
+            }
+            ox0 += groupedConv2dStripPixels
+        }
+    }
+}
