@@ -38,24 +38,42 @@ public func conv2dPackedWeightBytes(_ p: Conv2DParams) -> Int {
 /// Packs OHWI int8 weights `[O][kh][kw][I/groups]` into the int16-pair layout of `conv2d`
 /// (`[group][block of 8 channels][K/2][8][2]`, missing channels and the odd-K pad are 0). Done once per static
 /// layer at load time, or per sample after a dynamic fusion. `packed` needs `conv2dPackedWeightBytes(p)` bytes,
-/// any alignment (16 is best). Small groups: `packGroupedConv2dWeights`.
+/// any alignment (16 is best). Small groups: `packGroupedConv2dWeights`. Channel by channel
+/// (`packConv2dChannel`), so every packed byte is written once.
 public func packConv2dWeights(_ p: Conv2DParams, weights: UnsafePointer<Int8>, into packed: UnsafeMutableRawPointer) {
-    if groupedConv2dApplies(p) { return packGroupedConv2dWeights(p, weights: weights, into: packed) }
+    let k = p.weightsPerOutputChannel
+    for o in 0..<p.outputChannels {
+        packConv2dChannel(p, channel: o, weights: weights + o * k, into: packed)
+    }
+}
+
+/// Packs the `K` weights `[kh][kw][I/groups]` of output channel `o` into `packed` (the layout of
+/// `packConv2dWeights`; small groups: `packGroupedConv2dChannel`). The last channel of a group also writes the
+/// zero lanes of its block's missing channels, so packing every channel once fills the whole buffer. Used by the
+/// per-sample fusion to pack each fused channel while its row is in cache.
+@inlinable
+public func packConv2dChannel(_ p: Conv2DParams, channel o: Int, weights: UnsafePointer<Int8>,
+                              into packed: UnsafeMutableRawPointer) {
+    if groupedConv2dApplies(p) { return packGroupedConv2dChannel(p, channel: o, weights: weights, into: packed) }
     let k = p.weightsPerOutputChannel, kp = conv2dKPairs(p), blocks = conv2dBlocks(p)
     let gOut = p.groupOutputChannels
-    var offset = 0
-    for g in 0..<p.groups {
-        for b in 0..<blocks {
-            for pair in 0..<kp {
-                for j in 0..<conv2dBlockChannels {
-                    let oc = b * conv2dBlockChannels + j
-                    for h in 0..<2 {
-                        let e = 2 * pair + h
-                        let v: Int16 = (oc < gOut && e < k) ? Int16(weights[(g * gOut + oc) * k + e]) : 0
-                        packed.storeBytes(of: v, toByteOffset: offset, as: Int16.self)
-                        offset += 2
-                    }
-                }
+    let g = o / gOut, oc = o - g * gOut
+    let b = oc / conv2dBlockChannels, j = oc - b * conv2dBlockChannels
+    let block = packed + (g * blocks + b) * kp * conv2dBlockChannels * 4
+    @inline(__always) func pair(_ lo: Int8, _ hi: Int8) -> UInt32 {
+        UInt32(UInt16(bitPattern: Int16(lo))) | UInt32(UInt16(bitPattern: Int16(hi))) << 16
+    }
+    let full = k / 2
+    var d = block + j * 4
+    for e in 0..<full {
+        d.storeBytes(of: pair(weights[2 * e], weights[2 * e + 1]), as: UInt32.self)
+        d += conv2dBlockChannels * 4
+    }
+    if full < kp { d.storeBytes(of: pair(weights[k - 1], 0), as: UInt32.self) }
+    if oc == gOut - 1 {                                       // zero lanes of the block's missing channels
+        for m in (j + 1)..<conv2dBlockChannels {
+            for e in 0..<kp {
+                block.storeBytes(of: UInt32(0), toByteOffset: (e * conv2dBlockChannels + m) * 4, as: UInt32.self)
             }
         }
     }
@@ -134,14 +152,14 @@ internal func conv2dTile4x8(
         w += 32
         off &+= 4
     }
-    let c0 = channels < 4 ? channels : 4
-    let c1 = channels - c0
     @inline(__always) func store(_ lo: SIMD4<Int32>, _ hi: SIMD4<Int32>, _ o: UnsafeMutablePointer<Int8>) {
         if channels == conv2dBlockChannels { requantize8(lo, hi, prepared, q, o); return }
-        conv2dStoreLanes(lo, count: c0, channel: channel, bias: bias, multipliers: multipliers, output: q, o)
-        if c1 > 0 {
-            conv2dStoreLanes(hi, count: c1, channel: channel + 4, bias: bias, multipliers: multipliers,
-                             output: q, o + 4)
+        // Channel tail: vector requantization into a temporary (the prepared block's missing lanes are zero).
+        var tmp = SIMD8<Int8>()
+        withUnsafeMutableBytes(of: &tmp) { t in
+            let tp = t.baseAddress!.assumingMemoryBound(to: Int8.self)
+            requantize8(lo, hi, prepared, q, tp)
+            o.update(from: tp, count: channels)
         }
     }
     store(a00, a01, out)

@@ -55,6 +55,11 @@ public func dynamicFusionScratchBytes(_ p: DynamicFusionParams) -> Int {
 
 /// SIMD fusion: same contract, same outputs as `dynamicFusionReference`, plus `dynamicFusionScratchBytes(p)` bytes
 /// of scratch (aligned for Int32).
+///
+/// With `packFor: conv` and `packed` (`[O][K]` layout only: conv and linear layers), each fused channel is also
+/// packed for the SIMD `conv2d` right after it is computed (`packConv2dChannel`, while its row is in cache), so
+/// `packed` ends equal to `packConv2dWeights(conv, weights: fusedKernel)`; `conv` must be the layer the fusion
+/// belongs to (`DynamicFusionParams(kernelCount:conv:coefficients:)`).
 public func dynamicFusion(
     _ p: DynamicFusionParams,
     kernels: UnsafePointer<Int8>,
@@ -65,7 +70,9 @@ public func dynamicFusion(
     fusedKernel: UnsafeMutablePointer<Int8>,
     biasAccumulator: UnsafeMutablePointer<Int32>,
     multipliers: UnsafeMutablePointer<QuantizedMultiplier>,
-    scratch: UnsafeMutableRawPointer
+    scratch: UnsafeMutableRawPointer,
+    packFor conv: Conv2DParams? = nil,
+    packed: UnsafeMutableRawPointer? = nil
 ) {
     let g = p.kernelCount, o = p.outputChannels, k = p.elementsPerChannel
     let kernelSize = o * k
@@ -130,6 +137,7 @@ public func dynamicFusion(
             let div = finishChannel(ch, a)
             let out = fusedKernel + row
             for i in 0..<k { out[i] = div.fusedValue(f[i]) }
+            if let conv, let packed { packConv2dChannel(conv, channel: ch, weights: out, into: packed) }
         }
 
     case .channelsLast:

@@ -64,22 +64,29 @@ public func groupedConv2dPackedWeightBytes(_ p: Conv2DParams) -> Int {
 /// `packed` needs `groupedConv2dPackedWeightBytes(p)` bytes, any alignment.
 public func packGroupedConv2dWeights(_ p: Conv2DParams, weights: UnsafePointer<Int8>,
                                      into packed: UnsafeMutableRawPointer) {
+    let k = p.weightsPerOutputChannel
+    for o in 0..<p.outputChannels {
+        packGroupedConv2dChannel(p, channel: o, weights: weights + o * k, into: packed)
+    }
+}
+
+/// Packs the `K` weights `[kh][kw][I_g]` of output channel `o` into the layout of `packGroupedConv2dWeights`.
+@inlinable
+public func packGroupedConv2dChannel(_ p: Conv2DParams, channel o: Int, weights: UnsafePointer<Int8>,
+                                     into packed: UnsafeMutableRawPointer) {
     let gIn = p.groupInputChannels, gOut = p.groupOutputChannels, pairs = groupedConv2dPairs(p)
     let taps = p.kernelHeight * p.kernelWidth
-    var offset = 0
-    for g in 0..<p.groups {
-        for t in 0..<taps {
-            for j in 0..<pairs {
-                for r in 0..<gOut {
-                    let w = weights + ((g * gOut + r) * taps + t) * gIn
-                    let lo = UInt32(UInt16(bitPattern: Int16(w[2 * j])))
-                    let hi = 2 * j + 1 < gIn ? UInt32(UInt16(bitPattern: Int16(w[2 * j + 1]))) : 0
-                    packed.storeBytes(of: SIMD4<UInt32>(repeating: lo | hi << 16), toByteOffset: offset,
-                                      as: SIMD4<UInt32>.self)
-                    offset += 16
-                }
-            }
+    let g = o / gOut, r = o - g * gOut
+    var d = packed + (g * taps * pairs * gOut + r) * 16
+    var w = weights
+    for _ in 0..<taps {
+        for j in 0..<pairs {
+            let lo = UInt32(UInt16(bitPattern: Int16(w[2 * j])))
+            let hi = 2 * j + 1 < gIn ? UInt32(UInt16(bitPattern: Int16(w[2 * j + 1]))) : 0
+            d.storeBytes(of: SIMD4<UInt32>(repeating: lo | hi << 16), as: SIMD4<UInt32>.self)
+            d += gOut * 16
         }
+        w += gIn
     }
 }
 
@@ -159,6 +166,51 @@ internal func groupedConv2dPass(
     }
 }
 
+/// Converts one input row (`[W][C]` int8) into its row-cache layout `[plane][phase][column][2]` int16
+/// `(q − z_in)` (see the file comment); cells that hold no image pixel are left as they are (zero). With an even
+/// number of input channels per group, plane P holds channels `(2P, 2P + 1)`, so 8 channels of a pixel are
+/// widened at once and give 4 planes' pairs; otherwise (and for the last `C mod 8` channels) pair by pair.
+@inline(never)
+internal func groupedConv2dConvertRow(_ p: Conv2DParams, _ src: UnsafePointer<Int8>, columns: Int,
+                                      into dst: UnsafeMutablePointer<Int16>) {
+    let inC = p.inputChannels, gIn = p.groupInputChannels, pairs = groupedConv2dPairs(p), sx = p.strideX
+    let z = Int16(truncatingIfNeeded: p.inputZeroPoint)
+    let z8 = SIMD8<Int16>(repeating: z)
+    let planeBytes = sx * columns * 4
+    let pad = p.padding.left
+    let vectorChunks = gIn & 1 == 0 ? inC / 8 : 0            // 8 channels = 4 planes per chunk
+    let raw = UnsafeMutableRawPointer(dst)
+    for f in 0..<sx {
+        var ix = ((f - pad) % sx + sx) % sx                   // first image column of phase f
+        var col = (ix + pad) / sx
+        let phase = raw + f * columns * 4
+        while ix < p.inputWidth && col < columns {
+            let s = src + ix * inC
+            var d = phase + col * 4
+            for q in 0..<vectorChunks {
+                let v = unsafeBitCast(widen(load8(s + 8 * q)) &- z8, to: SIMD4<UInt32>.self)
+                d.storeBytes(of: v[0], as: UInt32.self)
+                d.storeBytes(of: v[1], toByteOffset: planeBytes, as: UInt32.self)
+                d.storeBytes(of: v[2], toByteOffset: 2 * planeBytes, as: UInt32.self)
+                d.storeBytes(of: v[3], toByteOffset: 3 * planeBytes, as: UInt32.self)
+                d += 4 * planeBytes
+            }
+            // The remaining planes, pair by pair: plane P = g·pairs + j holds channels (g·I_g + 2j, +1).
+            var plane = 4 * vectorChunks
+            while plane < p.groups * pairs {
+                let g = plane / pairs, j = plane - g * pairs
+                let c0 = g * gIn + 2 * j
+                let lo = UInt32(UInt16(bitPattern: Int16(s[c0]) &- z))
+                let hi = 2 * j + 1 < gIn ? UInt32(UInt16(bitPattern: Int16(s[c0 + 1]) &- z)) : 0
+                (phase + plane * planeBytes).storeBytes(of: lo | hi << 16, toByteOffset: col * 4, as: UInt32.self)
+                plane += 1
+            }
+            ix += sx
+            col += 1
+        }
+    }
+}
+
 /// SIMD grouped convolution for small groups: same contract and results as `conv2dReference` for any `p` (every
 /// kernel size, stride, padding, dilation, group size), fastest when `groupedConv2dApplies(p)`. Weights packed by
 /// `packGroupedConv2dWeights`, `groupedConv2dScratchBytes(p)` bytes of scratch aligned for `Int`.
@@ -201,21 +253,7 @@ public func groupedConv2d(
         let dst = cache + slot * rowElements
         if tags[slot] != iy {
             tags[slot] = iy
-            let src = input + iy * p.inputWidth * inC
-            let planeElements = sx * columns * 2
-            for ix in 0..<p.inputWidth {
-                let xx = ix + p.padding.left
-                let col = xx / sx
-                if col >= columns { break }
-                let d = dst + ((xx - col * sx) * columns + col) * 2
-                let s = src + ix * inC
-                for g in 0..<p.groups {
-                    let dg = d + g * pairs * planeElements, sg = s + g * gIn
-                    for i in 0..<gIn {
-                        dg[(i >> 1) * planeElements + (i & 1)] = Int16(sg[i]) &- z
-                    }
-                }
-            }
+            groupedConv2dConvertRow(p, input + iy * p.inputWidth * inC, columns: columns, into: dst)
         }
         return dst
     }

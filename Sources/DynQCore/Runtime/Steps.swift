@@ -289,9 +289,11 @@ enum Step {
             let eta = UnsafePointer((base + s.coefficients).assumingMemoryBound(to: Int16.self))
             let simd = !reference && s.packed >= 0
             if simd {
+                // Conv layers: each fused channel is packed for conv2d as it is computed.
                 dynamicFusion(s.fusion, kernels: s.kernels, coefficients: eta, mixedBias: s.mixedBias,
                               staticBias: s.staticBias, staticMultipliers: s.staticMultipliers, fusedKernel: fk,
-                              biasAccumulator: fb, multipliers: fm, scratch: base + s.scratch)
+                              biasAccumulator: fb, multipliers: fm, scratch: base + s.scratch,
+                              packFor: s.depthwise == nil ? s.conv : nil, packed: base + s.packed)
             } else {
                 dynamicFusionReference(s.fusion, kernels: s.kernels, coefficients: eta, mixedBias: s.mixedBias,
                                        staticBias: s.staticBias, staticMultipliers: s.staticMultipliers,
@@ -309,8 +311,7 @@ enum Step {
                                              output: i8(s.output))
                 }
             } else {
-                if simd {
-                    packConv2dWeights(s.conv, weights: UnsafePointer(fk), into: base + s.packed)
+                if simd {                                     // packed by dynamicFusion
                     conv2d(s.conv, input: c8(s.input), packedWeights: UnsafeRawPointer(base + s.packed),
                            bias: UnsafePointer(fb), multipliers: UnsafePointer(fm), output: i8(s.output),
                            scratch: base + s.scratch)
@@ -353,6 +354,10 @@ enum Step {
         case .avgPool(let p, let input, let output):
             avgPool2dReference(p, input: c8(input), output: i8(output))
         case .globalAvgPool(let p, let input, let output):
+            if !reference {                                   // SIMD: no scratch, no packing
+                DynQCore.globalAveragePool(p, input: c8(input), output: i8(output))
+                break
+            }
             globalAveragePoolReference(p, input: c8(input), output: i8(output))
         case .flatten(let h, let w, let c, let input, let output):
             if h * w == 1 || c == 1 {
