@@ -2,21 +2,72 @@ import DynQCore
 
 /// What running a model through the integer `Interpreter` shows.
 ///
+/// - `ops[i]`: op `i`'s work as the instrumented reference kernels report it while they run
+///   (`Interpreter.invokeReference(observer:tally:)`): every MAC, division, add, requantization, table lookup and
+///   element op, and every load and store, told apart by address: loads inside the model bytes are weight bytes,
+///   loads and stores inside the arena activation bytes (`strayBytes` counts any other address; it is 0).
+///   Name, kind and kernel class come from the model; MACs of CPM linear layers go to `cpmMACs`.
 /// - `bytesWritten[i]`: arena bytes op `i` actually wrote, measured by painting the op's own buffers (its output
 ///   tensors and per-sample fused buffers, from the runtime's plan) with a pattern just before the op and counting
 ///   the bytes that differ just after it. The run is done twice, with patterns `0xA5` and `0x5A`, and a byte counts
 ///   as written if it differs in either run (a written byte cannot equal both patterns).
 /// - `highWaterMark`: the highest arena byte that differs from the paint after a whole run, again the maximum over
 ///   both patterns (the runtime's `paint` / `measuredHighWaterMark`).
-/// - `macs[i]`: the multiply-accumulates the interpreter reports for the step it built for op `i`.
+/// - `macs[i]`: the nominal multiply-accumulates the interpreter reports for the step it built for op `i`.
 /// - `runs[i]`: how often the observer saw op `i` run (1 for every op of one `invoke`).
 public struct MeasuredCounts: Equatable, Sendable {
+    public var ops: [OpCounts]
+    public var strayBytes: Int
     public var macs: [Int]
     public var bytesWritten: [Int]
     public var runs: [Int]
     public var highWaterMark: Int
     /// The plan the interpreter used (`Interpreter.plan`).
     public var arenaBytes: Int
+}
+
+/// Where the instrumented kernels' reports go: per op, per event, and bytes by address range.
+final class CountSink {
+    let model: UnsafeRawBufferPointer
+    let arena: UnsafeRawBufferPointer
+    var op = 0
+    var events: [[Int]]
+    var weightRead: [Int], activationRead: [Int], activationWritten: [Int]
+    var stray = 0
+
+    init(model: UnsafeRawBufferPointer, arena: UnsafeRawBufferPointer, operations: Int) {
+        self.model = model; self.arena = arena
+        events = [[Int]](repeating: [Int](repeating: 0, count: TallyEvent.allCases.count), count: operations)
+        weightRead = [Int](repeating: 0, count: operations)
+        activationRead = weightRead; activationWritten = weightRead
+    }
+
+    @inline(__always) func inside(_ p: UnsafeRawPointer, _ n: Int, _ b: UnsafeRawBufferPointer) -> Bool {
+        guard let base = b.baseAddress else { return false }
+        return p >= base && p + n <= base + b.count
+    }
+}
+
+/// The `KernelTally` of the measured counter: forwards to a `CountSink`.
+struct CountingTally: KernelTally {
+    let sink: CountSink
+    mutating func count(_ event: TallyEvent, _ n: Int) { sink.events[sink.op][event.rawValue] += n }
+    mutating func read(_ address: UnsafeRawPointer, bytes: Int) {
+        if sink.inside(address, bytes, sink.model) { sink.weightRead[sink.op] += bytes }
+        else if sink.inside(address, bytes, sink.arena) { sink.activationRead[sink.op] += bytes }
+        else { sink.stray += bytes }
+    }
+    mutating func write(_ address: UnsafeRawPointer, bytes: Int) {
+        if sink.inside(address, bytes, sink.arena) { sink.activationWritten[sink.op] += bytes }
+        else { sink.stray += bytes }
+    }
+}
+
+/// Tells the sink which op is running.
+struct OpBoundary: InterpreterObserver {
+    let sink: CountSink
+    mutating func willRun(operation i: Int) { sink.op = i }
+    mutating func didRun(operation i: Int) {}
 }
 
 /// Paints an op's buffers before it runs and compares after.
@@ -75,6 +126,32 @@ public func measureCounts(modelBytes: [UInt8], input: [UInt8], reference: Bool =
         }
     }
 
+    // Instrumented run: the reference kernels report their work.
+    let sink = CountSink(model: model.bytes, arena: UnsafeRawBufferPointer(interpreter.arena),
+                         operations: model.operations.count)
+    try input.withUnsafeBytes { (raw) throws in try interpreter.setInput(raw) }
+    var tally = CountingTally(sink: sink)
+    var boundary = OpBoundary(sink: sink)
+    interpreter.invokeReference(observer: &boundary, tally: &tally)
+    let cpm = cpmLinearOperations(model.operations)
+    var ops: [OpCounts] = []
+    for (i, o) in model.operations.enumerated() {
+        var c = OpCounts(name: o.name, kind: String(describing: o.op.code.name),
+                         kernelClass: kernelClass(o.op, tensors: model.tensors))
+        let e = sink.events[i]
+        if cpm.contains(i) { c.cpmMACs = e[TallyEvent.mac.rawValue] } else { c.convMACs = e[TallyEvent.mac.rawValue] }
+        c.fusionMACs = e[TallyEvent.fusionMAC.rawValue]
+        c.fusionDivisions = e[TallyEvent.fusionDivision.rawValue]
+        c.adds = e[TallyEvent.add.rawValue]
+        c.requantizations = e[TallyEvent.requantization.rawValue]
+        c.tableLookups = e[TallyEvent.tableLookup.rawValue]
+        c.elementOps = e[TallyEvent.elementOp.rawValue]
+        c.weightBytesRead = sink.weightRead[i]
+        c.activationBytesRead = sink.activationRead[i]
+        c.activationBytesWritten = sink.activationWritten[i]
+        ops.append(c)
+    }
+
     var highWater = 0
     var written: [[Bool]] = regions.map { [Bool](repeating: false, count: $0.reduce(0) { $0 + $1.1 }) }
     var runs = [Int](repeating: 0, count: regions.count)
@@ -87,6 +164,6 @@ public func measureCounts(modelBytes: [UInt8], input: [UInt8], reference: Bool =
         for i in written.indices { for j in written[i].indices where observer.written[i][j] { written[i][j] = true } }
         runs = observer.runs
     }
-    return MeasuredCounts(macs: interpreter.macs, bytesWritten: written.map { $0.filter { $0 }.count },
+    return MeasuredCounts(ops: ops, strayBytes: sink.stray, macs: interpreter.macs, bytesWritten: written.map { $0.filter { $0 }.count },
                           runs: runs, highWaterMark: highWater, arenaBytes: plan.arenaBytes)
 }

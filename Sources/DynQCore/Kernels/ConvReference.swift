@@ -7,6 +7,10 @@
 // because the checked ones would stop the auto-vectoriser; under the bound they never wrap.
 // Requantization: `y = M[o].apply(acc)` (single rounding, ties toward +∞, saturated), then
 // `clamp(y + z_out, act_min, act_max)`.
+//
+// Instrumentation: each kernel has a twin taking `tally: inout some KernelTally` that reports every MAC with its
+// two loads (input byte, weight byte), per output the bias (4 bytes) and multiplier (8 bytes) loads, the
+// requantization and the output store. The plain entry points call it with `NoTally`.
 
 /// Reference 2-D convolution (any kernel size, stride, per-side padding, dilation, groups). See `Conv2DParams`
 /// for layouts. `bias` may be nil (zero bias). Scratch: none.
@@ -18,6 +22,21 @@ public func conv2dReference(
     multipliers: UnsafePointer<QuantizedMultiplier>,
     output: UnsafeMutablePointer<Int8>
 ) {
+    var none = NoTally()
+    conv2dReference(p, input: input, weights: weights, bias: bias, multipliers: multipliers, output: output,
+                    tally: &none)
+}
+
+/// `conv2dReference`, reporting its work to `tally`.
+public func conv2dReference<T: KernelTally>(
+    _ p: Conv2DParams,
+    input: UnsafePointer<Int8>,
+    weights: UnsafePointer<Int8>,
+    bias: UnsafePointer<Int32>?,
+    multipliers: UnsafePointer<QuantizedMultiplier>,
+    output: UnsafeMutablePointer<Int8>,
+    tally: inout T
+) {
     let outH = p.outputHeight, outW = p.outputWidth
     let inC = p.inputChannels, outC = p.outputChannels
     let gIn = p.groupInputChannels, gOut = p.groupOutputChannels
@@ -27,7 +46,8 @@ public func conv2dReference(
         for ox in 0..<outW {
             for o in 0..<outC {
                 let group = o / gOut
-                var acc: Int32 = bias?[o] ?? 0
+                var acc: Int32 = 0
+                if let b = bias { acc = b[o]; tally.read(b + o) }
                 for ky in 0..<kh {
                     let iy = oy * p.strideY - p.padding.top + ky * p.dilationY
                     if iy < 0 || iy >= p.inputHeight { continue }          // padding: (z_in − z_in) = 0
@@ -38,10 +58,13 @@ public func conv2dReference(
                         let wBase = ((o * kh + ky) * kw + kx) * gIn
                         for i in 0..<gIn {
                             acc &+= (Int32(input[inBase + i]) &- zIn) &* Int32(weights[wBase + i])
+                            tally.count(.mac, 1); tally.read(input + inBase + i); tally.read(weights + wBase + i)
                         }
                     }
                 }
-                output[(oy * outW + ox) * outC + o] = p.output.finish(multipliers[o].apply(acc))
+                let at = (oy * outW + ox) * outC + o
+                output[at] = p.output.finish(multipliers[o].apply(acc))
+                tally.read(multipliers + o); tally.count(.requantization, 1); tally.write(output + at)
             }
         }
     }
@@ -56,24 +79,42 @@ public func depthwiseConv2dReference(
     multipliers: UnsafePointer<QuantizedMultiplier>,
     output: UnsafeMutablePointer<Int8>
 ) {
+    var none = NoTally()
+    depthwiseConv2dReference(p, input: input, weights: weights, bias: bias, multipliers: multipliers,
+                             output: output, tally: &none)
+}
+
+/// `depthwiseConv2dReference`, reporting its work to `tally`.
+public func depthwiseConv2dReference<T: KernelTally>(
+    _ p: DepthwiseConv2DParams,
+    input: UnsafePointer<Int8>,
+    weights: UnsafePointer<Int8>,
+    bias: UnsafePointer<Int32>?,
+    multipliers: UnsafePointer<QuantizedMultiplier>,
+    output: UnsafeMutablePointer<Int8>,
+    tally: inout T
+) {
     let outH = p.outputHeight, outW = p.outputWidth, c = p.channels
     let zIn = p.inputZeroPoint
     for oy in 0..<outH {
         for ox in 0..<outW {
             for ch in 0..<c {
-                var acc: Int32 = bias?[ch] ?? 0
+                var acc: Int32 = 0
+                if let b = bias { acc = b[ch]; tally.read(b + ch) }
                 for ky in 0..<p.kernelHeight {
                     let iy = oy * p.strideY - p.padding.top + ky * p.dilationY
                     if iy < 0 || iy >= p.inputHeight { continue }
                     for kx in 0..<p.kernelWidth {
                         let ix = ox * p.strideX - p.padding.left + kx * p.dilationX
                         if ix < 0 || ix >= p.inputWidth { continue }
-                        let q = Int32(input[(iy * p.inputWidth + ix) * c + ch])
-                        let w = Int32(weights[(ky * p.kernelWidth + kx) * c + ch])
-                        acc &+= (q &- zIn) &* w
+                        let inAt = (iy * p.inputWidth + ix) * c + ch, wAt = (ky * p.kernelWidth + kx) * c + ch
+                        acc &+= (Int32(input[inAt]) &- zIn) &* Int32(weights[wAt])
+                        tally.count(.mac, 1); tally.read(input + inAt); tally.read(weights + wAt)
                     }
                 }
-                output[(oy * outW + ox) * c + ch] = p.output.finish(multipliers[ch].apply(acc))
+                let at = (oy * outW + ox) * c + ch
+                output[at] = p.output.finish(multipliers[ch].apply(acc))
+                tally.read(multipliers + ch); tally.count(.requantization, 1); tally.write(output + at)
             }
         }
     }
@@ -89,6 +130,21 @@ public func pointwiseConv2dReference(
     multipliers: UnsafePointer<QuantizedMultiplier>,
     output: UnsafeMutablePointer<Int8>
 ) {
+    var none = NoTally()
+    pointwiseConv2dReference(p, input: input, weights: weights, bias: bias, multipliers: multipliers,
+                             output: output, tally: &none)
+}
+
+/// `pointwiseConv2dReference`, reporting its work to `tally`.
+public func pointwiseConv2dReference<T: KernelTally>(
+    _ p: Conv2DParams,
+    input: UnsafePointer<Int8>,
+    weights: UnsafePointer<Int8>,
+    bias: UnsafePointer<Int32>?,
+    multipliers: UnsafePointer<QuantizedMultiplier>,
+    output: UnsafeMutablePointer<Int8>,
+    tally: inout T
+) {
     precondition(p.kernelHeight == 1 && p.kernelWidth == 1 && p.groups == 1,
                  "pointwiseConv2dReference: needs a 1x1 kernel and groups == 1")
     let outH = p.outputHeight, outW = p.outputWidth
@@ -100,14 +156,18 @@ public func pointwiseConv2dReference(
             let ix = ox * p.strideX - p.padding.left
             let inside = iy >= 0 && iy < p.inputHeight && ix >= 0 && ix < p.inputWidth
             for o in 0..<outC {
-                var acc: Int32 = bias?[o] ?? 0
+                var acc: Int32 = 0
+                if let b = bias { acc = b[o]; tally.read(b + o) }
                 if inside {
                     let inBase = (iy * p.inputWidth + ix) * inC
                     for i in 0..<inC {
                         acc &+= (Int32(input[inBase + i]) &- zIn) &* Int32(weights[o * inC + i])
+                        tally.count(.mac, 1); tally.read(input + inBase + i); tally.read(weights + o * inC + i)
                     }
                 }
-                output[(oy * outW + ox) * outC + o] = p.output.finish(multipliers[o].apply(acc))
+                let at = (oy * outW + ox) * outC + o
+                output[at] = p.output.finish(multipliers[o].apply(acc))
+                tally.read(multipliers + o); tally.count(.requantization, 1); tally.write(output + at)
             }
         }
     }
@@ -122,13 +182,31 @@ public func linearReference(
     multipliers: UnsafePointer<QuantizedMultiplier>,
     output: UnsafeMutablePointer<Int8>
 ) {
+    var none = NoTally()
+    linearReference(p, input: input, weights: weights, bias: bias, multipliers: multipliers, output: output,
+                    tally: &none)
+}
+
+/// `linearReference`, reporting its work to `tally`.
+public func linearReference<T: KernelTally>(
+    _ p: LinearParams,
+    input: UnsafePointer<Int8>,
+    weights: UnsafePointer<Int8>,
+    bias: UnsafePointer<Int32>?,
+    multipliers: UnsafePointer<QuantizedMultiplier>,
+    output: UnsafeMutablePointer<Int8>,
+    tally: inout T
+) {
     let f = p.inputFeatures
     let zIn = p.inputZeroPoint
     for o in 0..<p.outputFeatures {
-        var acc: Int32 = bias?[o] ?? 0
+        var acc: Int32 = 0
+        if let b = bias { acc = b[o]; tally.read(b + o) }
         for i in 0..<f {
             acc &+= (Int32(input[i]) &- zIn) &* Int32(weights[o * f + i])
+            tally.count(.mac, 1); tally.read(input + i); tally.read(weights + o * f + i)
         }
         output[o] = p.output.finish(multipliers[o].apply(acc))
+        tally.read(multipliers + o); tally.count(.requantization, 1); tally.write(output + o)
     }
 }

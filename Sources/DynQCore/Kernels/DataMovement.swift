@@ -1,4 +1,6 @@
 // Reference data-movement kernels: they keep scale and zero point (concat may requantize). NHWC, batch 1.
+// Each has a twin taking `tally: inout some KernelTally` (see KernelTally.swift) that reports every element as
+// one load, one element op (or one requantization) and one store; the plain entry points call it with `NoTally`.
 
 /// Copies one concat input into its slice of the output. The tensors are viewed as `[outer][inner]`: concat
 /// along channels of `[H][W][C_i]` is `outer = H·W`, `inputInner = C_i`, `outputInner = ΣC`, `offset` = the
@@ -8,6 +10,16 @@ public func concatInput(
     outerCount: Int, inputInner: Int, outputInner: Int, offset: Int,
     input: UnsafePointer<Int8>, requantize: Requantize?, output: UnsafeMutablePointer<Int8>
 ) {
+    var none = NoTally()
+    concatInput(outerCount: outerCount, inputInner: inputInner, outputInner: outputInner, offset: offset,
+                input: input, requantize: requantize, output: output, tally: &none)
+}
+
+/// `concatInput`, reporting its work to `tally` (a requantization instead of an element op with `requantize`).
+public func concatInput<T: KernelTally>(
+    outerCount: Int, inputInner: Int, outputInner: Int, offset: Int,
+    input: UnsafePointer<Int8>, requantize: Requantize?, output: UnsafeMutablePointer<Int8>, tally: inout T
+) {
     precondition(offset >= 0 && offset + inputInner <= outputInner, "concatInput: slice outside the output")
     for i in 0..<outerCount {
         let src = input + i * inputInner
@@ -15,9 +27,12 @@ public func concatInput(
         if let r = requantize {
             for j in 0..<inputInner {
                 dst[j] = r.output.finish(r.multiplier.apply(Int32(src[j]) &- r.inputZeroPoint))
+                tally.read(src + j); tally.count(.requantization, 1); tally.write(dst + j)
             }
         } else {
             dst.update(from: src, count: inputInner)
+            tally.read(UnsafeRawPointer(src), bytes: inputInner); tally.count(.elementOp, inputInner)
+            tally.write(UnsafeRawPointer(dst), bytes: inputInner)
         }
     }
 }
@@ -27,12 +42,24 @@ public func concatInput(
 public func channelShuffle(
     pixels: Int, channels: Int, groups: Int, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>
 ) {
+    var none = NoTally()
+    channelShuffle(pixels: pixels, channels: channels, groups: groups, input: input, output: output, tally: &none)
+}
+
+/// `channelShuffle`, reporting its work to `tally`.
+public func channelShuffle<T: KernelTally>(
+    pixels: Int, channels: Int, groups: Int, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>,
+    tally: inout T
+) {
     precondition(groups > 0 && channels % groups == 0, "channelShuffle: groups must divide channels")
     let per = channels / groups
     for px in 0..<pixels {
         let src = input + px * channels, dst = output + px * channels
         for i in 0..<groups {
-            for j in 0..<per { dst[j * groups + i] = src[i * per + j] }
+            for j in 0..<per {
+                dst[j * groups + i] = src[i * per + j]
+                tally.read(src + i * per + j); tally.count(.elementOp, 1); tally.write(dst + j * groups + i)
+            }
         }
     }
 }
@@ -43,19 +70,47 @@ public func channelSlice(
     pixels: Int, inputChannels: Int, start: Int, count: Int,
     input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>
 ) {
+    var none = NoTally()
+    channelSlice(pixels: pixels, inputChannels: inputChannels, start: start, count: count, input: input,
+                 output: output, tally: &none)
+}
+
+/// `channelSlice`, reporting its work to `tally`.
+public func channelSlice<T: KernelTally>(
+    pixels: Int, inputChannels: Int, start: Int, count: Int,
+    input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, tally: inout T
+) {
     precondition(start >= 0 && count >= 0 && start + count <= inputChannels, "channelSlice: out of range")
     for px in 0..<pixels {
-        (output + px * count).update(from: input + px * inputChannels + start, count: count)
+        let src = input + px * inputChannels + start, dst = output + px * count
+        dst.update(from: src, count: count)
+        tally.read(UnsafeRawPointer(src), bytes: count); tally.count(.elementOp, count)
+        tally.write(UnsafeRawPointer(dst), bytes: count)
     }
 }
 
-/// `flatten` in PyTorch's order: HWC `[H][W][C]` → CHW `[C][H][W]` (a copy; identical when `H = W = 1`).
-/// Scratch: none.
+/// `flatten` in PyTorch's order: HWC `[H][W][C]` → CHW `[C][H][W]` (a copy; identical when `H = W = 1` or
+/// `C = 1`). Scratch: none.
 public func flattenHWCToCHW(
     height: Int, width: Int, channels: Int, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>
 ) {
-    let hw = height * width
-    for i in 0..<hw {
-        for c in 0..<channels { output[c * hw + i] = input[i * channels + c] }
+    var none = NoTally()
+    flattenHWCToCHW(height: height, width: width, channels: channels, input: input, output: output, tally: &none)
+}
+
+/// `flattenHWCToCHW`, reporting its work to `tally`. A plain copy when `H·W = 1` or `C = 1`.
+public func flattenHWCToCHW<T: KernelTally>(
+    height: Int, width: Int, channels: Int, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>,
+    tally: inout T
+) {
+    let hw = height * width, n = hw * channels
+    if hw == 1 || channels == 1 {
+        output.update(from: input, count: n)
+    } else {
+        for i in 0..<hw {
+            for c in 0..<channels { output[c * hw + i] = input[i * channels + c] }
+        }
     }
+    tally.read(UnsafeRawPointer(input), bytes: n); tally.count(.elementOp, n)
+    tally.write(UnsafeRawPointer(output), bytes: n)
 }

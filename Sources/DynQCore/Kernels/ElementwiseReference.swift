@@ -1,4 +1,6 @@
 // Reference element-wise kernels: add, 256-entry tables, the sigmoid and softmax gates, int8 softmax.
+// Each has a twin taking `tally: inout some KernelTally` (see KernelTally.swift); the plain entry points call it
+// with `NoTally`.
 
 /// Element-wise add of two int8 tensors of `count` elements (TFLite's scheme, `AddParams`):
 /// `y_i = M_i.apply((q_i − z_i) << 20)`, `out = clamp(M_out.apply(y_1 + y_2) + z_out)`. Scratch: none.
@@ -6,11 +8,22 @@ public func addReference(
     _ p: AddParams, count: Int,
     input1: UnsafePointer<Int8>, input2: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>
 ) {
+    var none = NoTally()
+    addReference(p, count: count, input1: input1, input2: input2, output: output, tally: &none)
+}
+
+/// `addReference`, reporting per element two loads, three requantizations, one add and one store.
+public func addReference<T: KernelTally>(
+    _ p: AddParams, count: Int,
+    input1: UnsafePointer<Int8>, input2: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, tally: inout T
+) {
     for i in 0..<count {
         let x1 = (Int32(input1[i]) &- p.input1ZeroPoint) &<< AddParams.leftShift
         let x2 = (Int32(input2[i]) &- p.input2ZeroPoint) &<< AddParams.leftShift
         let s = p.input1Multiplier.apply(x1) &+ p.input2Multiplier.apply(x2)
         output[i] = p.output.finish(p.outputMultiplier.apply(s))
+        tally.read(input1 + i); tally.read(input2 + i)
+        tally.count(.requantization, 3); tally.count(.add, 1); tally.write(output + i)
     }
 }
 
@@ -19,7 +32,21 @@ public func addReference(
 public func lookupTable(
     count: Int, input: UnsafePointer<Int8>, table: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>
 ) {
-    for i in 0..<count { output[i] = table[Int(input[i]) &+ 128] }
+    var none = NoTally()
+    lookupTable(count: count, input: input, table: table, output: output, tally: &none)
+}
+
+/// `lookupTable`, reporting per element the input load, the table lookup (with its load) and the store.
+public func lookupTable<T: KernelTally>(
+    count: Int, input: UnsafePointer<Int8>, table: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>,
+    tally: inout T
+) {
+    for i in 0..<count {
+        tally.read(input + i)
+        let at = Int(input[i]) &+ 128
+        output[i] = table[at]
+        tally.count(.tableLookup, 1); tally.read(table + at); tally.write(output + i)
+    }
 }
 
 /// Per-channel input table for the model's uint8 image `[H·W][C]`: `output[i][c] = tables[c][image[i][c]]`
@@ -28,9 +55,20 @@ public func inputTable(
     pixels: Int, channels: Int, image: UnsafePointer<UInt8>, tables: UnsafePointer<Int8>,
     output: UnsafeMutablePointer<Int8>
 ) {
+    var none = NoTally()
+    inputTable(pixels: pixels, channels: channels, image: image, tables: tables, output: output, tally: &none)
+}
+
+/// `inputTable`, reporting per element the pixel load, the table lookup (with its load) and the store.
+public func inputTable<T: KernelTally>(
+    pixels: Int, channels: Int, image: UnsafePointer<UInt8>, tables: UnsafePointer<Int8>,
+    output: UnsafeMutablePointer<Int8>, tally: inout T
+) {
     for i in 0..<pixels {
         for c in 0..<channels {
-            output[i * channels + c] = tables[c * 256 + Int(image[i * channels + c])]
+            let px = i * channels + c, at = c * 256 + Int(image[px])
+            output[px] = tables[at]
+            tally.read(image + px); tally.count(.tableLookup, 1); tally.read(tables + at); tally.write(output + px)
         }
     }
 }
@@ -40,20 +78,40 @@ public func inputTable(
 public func sigmoidGate(
     count: Int, logits: UnsafePointer<Int8>, table: UnsafePointer<Int16>, coefficients: UnsafeMutablePointer<Int16>
 ) {
-    for i in 0..<count { coefficients[i] = table[Int(logits[i]) &+ 128] }
+    var none = NoTally()
+    sigmoidGate(count: count, logits: logits, table: table, coefficients: coefficients, tally: &none)
 }
 
-/// Exponentials of one softmax chunk: `E[j] = table[max(h) − h[j]]` (each ≤ 2^16 by construction of the table)
-/// and returns `ΣE` (UInt64: no bound on the chunk size).
+/// `sigmoidGate`, reporting per coefficient the logit load, the table lookup (2-byte load) and the 2-byte store.
+public func sigmoidGate<T: KernelTally>(
+    count: Int, logits: UnsafePointer<Int8>, table: UnsafePointer<Int16>, coefficients: UnsafeMutablePointer<Int16>,
+    tally: inout T
+) {
+    for i in 0..<count {
+        let at = Int(logits[i]) &+ 128
+        coefficients[i] = table[at]
+        tally.read(logits + i); tally.count(.tableLookup, 1); tally.read(table + at); tally.write(coefficients + i)
+    }
+}
+
+/// One softmax chunk's maximum logit and `ΣE`, `E[j] = table[max(h) − h[j]]` (each ≤ 2^16 by construction of the
+/// table; the sum is UInt64: no bound on the chunk size). Reports `n` comparisons, `n` lookups, `2n` logit loads.
 @inlinable
-internal func softmaxChunkExp(
-    _ logits: UnsafePointer<Int8>, _ n: Int, _ table: UnsafePointer<UInt32>
-) -> UInt64 {
+internal func softmaxChunkExp<T: KernelTally>(
+    _ logits: UnsafePointer<Int8>, _ n: Int, _ table: UnsafePointer<UInt32>, _ tally: inout T
+) -> (max: Int32, sum: UInt64) {
     var mx: Int32 = -128
-    for j in 0..<n where Int32(logits[j]) > mx { mx = Int32(logits[j]) }
+    for j in 0..<n {
+        if Int32(logits[j]) > mx { mx = Int32(logits[j]) }
+        tally.read(logits + j); tally.count(.elementOp, 1)
+    }
     var sum: UInt64 = 0
-    for j in 0..<n { sum &+= UInt64(table[Int(mx &- Int32(logits[j]))]) }
-    return sum
+    for j in 0..<n {
+        let at = Int(mx &- Int32(logits[j]))
+        sum &+= UInt64(table[at])
+        tally.read(logits + j); tally.count(.tableLookup, 1); tally.read(table + at)
+    }
+    return (mx, sum)
 }
 
 /// The softmax gate over `chunkCount` chunks of `chunkSize` logits each (`d = max(h) − h ∈ [0, 255]`,
@@ -63,14 +121,27 @@ public func softmaxGate(
     chunkCount: Int, chunkSize: Int, logits: UnsafePointer<Int8>, expTable: UnsafePointer<UInt32>,
     coefficients: UnsafeMutablePointer<Int16>
 ) {
+    var none = NoTally()
+    softmaxGate(chunkCount: chunkCount, chunkSize: chunkSize, logits: logits, expTable: expTable,
+                coefficients: coefficients, tally: &none)
+}
+
+/// `softmaxGate`, reporting per logit (beyond `softmaxChunkExp`) one more load and lookup, one division
+/// (an element op) and the 2-byte store.
+public func softmaxGate<T: KernelTally>(
+    chunkCount: Int, chunkSize: Int, logits: UnsafePointer<Int8>, expTable: UnsafePointer<UInt32>,
+    coefficients: UnsafeMutablePointer<Int16>, tally: inout T
+) {
     for c in 0..<chunkCount {
         let h = logits + c * chunkSize
-        let sum = softmaxChunkExp(h, chunkSize, expTable)
-        var mx: Int32 = -128
-        for j in 0..<chunkSize where Int32(h[j]) > mx { mx = Int32(h[j]) }
+        let (mx, sum) = softmaxChunkExp(h, chunkSize, expTable, &tally)
         for j in 0..<chunkSize {
-            let e = UInt64(expTable[Int(mx &- Int32(h[j]))])
-            coefficients[c * chunkSize + j] = Q15.ratio(e, over: sum)
+            let at = Int(mx &- Int32(h[j]))
+            let e = UInt64(expTable[at])
+            let out = coefficients + c * chunkSize + j
+            out.pointee = Q15.ratio(e, over: sum)
+            tally.read(h + j); tally.count(.tableLookup, 1); tally.read(expTable + at)
+            tally.count(.elementOp, 1); tally.write(out)
         }
     }
 }
@@ -82,18 +153,29 @@ public func softmaxInt8(
     chunkCount: Int, chunkSize: Int, logits: UnsafePointer<Int8>, expTable: UnsafePointer<UInt32>,
     output: UnsafeMutablePointer<Int8>
 ) {
+    var none = NoTally()
+    softmaxInt8(chunkCount: chunkCount, chunkSize: chunkSize, logits: logits, expTable: expTable, output: output,
+                tally: &none)
+}
+
+/// `softmaxInt8`, reporting as `softmaxGate` does (1-byte stores).
+public func softmaxInt8<T: KernelTally>(
+    chunkCount: Int, chunkSize: Int, logits: UnsafePointer<Int8>, expTable: UnsafePointer<UInt32>,
+    output: UnsafeMutablePointer<Int8>, tally: inout T
+) {
     for c in 0..<chunkCount {
         let h = logits + c * chunkSize
-        let sum = softmaxChunkExp(h, chunkSize, expTable)
-        var mx: Int32 = -128
-        for j in 0..<chunkSize where Int32(h[j]) > mx { mx = Int32(h[j]) }
+        let (mx, sum) = softmaxChunkExp(h, chunkSize, expTable, &tally)
         for j in 0..<chunkSize {
-            let n = UInt64(expTable[Int(mx &- Int32(h[j]))]) << 8
+            let at = Int(mx &- Int32(h[j]))
+            let n = UInt64(expTable[at]) << 8
             var q = n / sum
             let r = n % sum
             if r >= sum &- r { q &+= 1 }
             let v = Int32(truncatingIfNeeded: q > 255 ? 255 : q) &- 128
             output[c * chunkSize + j] = Int8(truncatingIfNeeded: v)
+            tally.read(h + j); tally.count(.tableLookup, 1); tally.read(expTable + at)
+            tally.count(.elementOp, 1); tally.write(output + c * chunkSize + j)
         }
     }
 }

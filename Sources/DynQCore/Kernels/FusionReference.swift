@@ -36,7 +36,8 @@ public func fusedBias(_ b: Int64, divisor a: Int32, terms: Int) -> Int32 {
 /// (`[O][K]` or `[K][O]`); `coefficients` is `η_q[O][g]` (per channel) or `η_q[g]` (per layer); `mixedBias` is
 /// `mb_q[g][O]`; `staticBias` `b_q[O]`; `staticMultipliers` `(m0, e0)[O]`. Writes `fusedKernel` (`O·K`, same
 /// layout), `biasAccumulator[O]` (the conv's bias for this sample) and `multipliers[O]` (the conv's per-channel
-/// multipliers for this sample). Scratch: none.
+/// multipliers for this sample). Scratch: none — so each `F[o,k]` is computed twice, once to find `A[o]` and once
+/// to write `q_f` (`2·g·O·K` fusion MACs; the SIMD kernel keeps a channel's `F` in scratch and does `g·O·K`).
 public func dynamicFusionReference(
     _ p: DynamicFusionParams,
     kernels: UnsafePointer<Int8>,
@@ -48,17 +49,43 @@ public func dynamicFusionReference(
     biasAccumulator: UnsafeMutablePointer<Int32>,
     multipliers: UnsafeMutablePointer<QuantizedMultiplier>
 ) {
+    var none = NoTally()
+    dynamicFusionReference(p, kernels: kernels, coefficients: coefficients, mixedBias: mixedBias,
+                           staticBias: staticBias, staticMultipliers: staticMultipliers, fusedKernel: fusedKernel,
+                           biasAccumulator: biasAccumulator, multipliers: multipliers, tally: &none)
+}
+
+/// `dynamicFusionReference`, reporting its work to `tally`: each fusion MAC with its coefficient (2 bytes) and
+/// kernel (1 byte) loads, each division by `A[o]`, the bias, multiplier and output loads and stores.
+public func dynamicFusionReference<T: KernelTally>(
+    _ p: DynamicFusionParams,
+    kernels: UnsafePointer<Int8>,
+    coefficients: UnsafePointer<Int16>,
+    mixedBias: UnsafePointer<Int32>?,
+    staticBias: UnsafePointer<Int32>?,
+    staticMultipliers: UnsafePointer<QuantizedMultiplier>,
+    fusedKernel: UnsafeMutablePointer<Int8>,
+    biasAccumulator: UnsafeMutablePointer<Int32>,
+    multipliers: UnsafeMutablePointer<QuantizedMultiplier>,
+    tally: inout T
+) {
     let g = p.kernelCount, o = p.outputChannels, k = p.elementsPerChannel
     let kernelSize = o * k
     @inline(__always) func eta(_ ch: Int, _ t: Int) -> Int32 {
-        Int32(p.coefficients == .perChannel ? coefficients[ch * g + t] : coefficients[t])
+        let at = p.coefficients == .perChannel ? ch * g + t : t
+        tally.read(coefficients + at)
+        return Int32(coefficients[at])
     }
     @inline(__always) func index(_ ch: Int, _ e: Int) -> Int {
         p.layout == .outputMajor ? ch * k + e : e * o + ch
     }
     @inline(__always) func fused(_ ch: Int, _ e: Int) -> Int32 {
         var f: Int32 = 0
-        for t in 0..<g { f &+= eta(ch, t) &* Int32(kernels[t * kernelSize + index(ch, e)]) }
+        for t in 0..<g {
+            let at = t * kernelSize + index(ch, e)
+            f &+= eta(ch, t) &* Int32(kernels[at])
+            tally.count(.fusionMAC, 1); tally.read(kernels + at)
+        }
         return f
     }
     for ch in 0..<o {
@@ -71,13 +98,19 @@ public func dynamicFusionReference(
         let d = fusionDivisor(a)
         for e in 0..<k {
             fusedKernel[index(ch, e)] = fusedKernelValue(fused(ch, e), divisor: d)
+            tally.count(.fusionDivision, 1); tally.write(fusedKernel + index(ch, e))
         }
         var b: Int64 = 0
         if let mb = mixedBias {
-            for t in 0..<g { b &+= Int64(eta(ch, t)) &* Int64(mb[t * o + ch]) }
+            for t in 0..<g {
+                b &+= Int64(eta(ch, t)) &* Int64(mb[t * o + ch])
+                tally.count(.fusionMAC, 1); tally.read(mb + t * o + ch)
+            }
         }
-        if let sb = staticBias { b &+= Int64(sb[ch]) &<< 15 }
+        if let sb = staticBias { b &+= Int64(sb[ch]) &<< 15; tally.read(sb + ch) }
         biasAccumulator[ch] = fusedBias(b, divisor: d, terms: p.elementsPerChannel)
+        tally.count(.fusionDivision, 1); tally.write(biasAccumulator + ch)
         multipliers[ch] = staticMultipliers[ch].scaledByFusionMax(d)
+        tally.read(staticMultipliers + ch); tally.write(multipliers + ch)
     }
 }

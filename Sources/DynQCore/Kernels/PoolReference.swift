@@ -1,8 +1,18 @@
-// Reference pooling kernels. Pooling keeps the input's scale and zero point.
+// Reference pooling kernels. Pooling keeps the input's scale and zero point. Each has a twin taking
+// `tally: inout some KernelTally` (see KernelTally.swift); the plain entry points call it with `NoTally`.
 
 /// Max pooling over the in-image part of each window (padded positions are ignored, as PyTorch's −∞ padding).
 /// Scratch: none.
 public func maxPool2dReference(_ p: Pool2DParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>) {
+    var none = NoTally()
+    maxPool2dReference(p, input: input, output: output, tally: &none)
+}
+
+/// `maxPool2dReference`, reporting per in-image tap one load and one comparison (an element op), per output
+/// one store.
+public func maxPool2dReference<T: KernelTally>(
+    _ p: Pool2DParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, tally: inout T
+) {
     let outH = p.outputHeight, outW = p.outputWidth, c = p.channels
     for oy in 0..<outH {
         for ox in 0..<outW {
@@ -14,11 +24,15 @@ public func maxPool2dReference(_ p: Pool2DParams, input: UnsafePointer<Int8>, ou
                     for kx in 0..<p.kernelWidth {
                         let ix = ox * p.strideX - p.padding.left + kx
                         if ix < 0 || ix >= p.inputWidth { continue }
-                        let q = Int32(input[(iy * p.inputWidth + ix) * c + ch])
+                        let at = (iy * p.inputWidth + ix) * c + ch
+                        let q = Int32(input[at])
                         if q > m { m = q }
+                        tally.read(input + at); tally.count(.elementOp, 1)
                     }
                 }
-                output[(oy * outW + ox) * c + ch] = clampToInt8(m, p.activationMin, p.activationMax)
+                let at = (oy * outW + ox) * c + ch
+                output[at] = clampToInt8(m, p.activationMin, p.activationMax)
+                tally.write(output + at)
             }
         }
     }
@@ -27,6 +41,15 @@ public func maxPool2dReference(_ p: Pool2DParams, input: UnsafePointer<Int8>, ou
 /// Average pooling: `z + round_half_away(Σ (q − z) / n)` with `n` the full window (`countIncludePad`, padded
 /// positions count as real 0) or the in-image taps. `|Σ| ≤ kh·kw·255`. Scratch: none.
 public func avgPool2dReference(_ p: Pool2DParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>) {
+    var none = NoTally()
+    avgPool2dReference(p, input: input, output: output, tally: &none)
+}
+
+/// `avgPool2dReference`, reporting per in-image tap one load and one add, per output one division (an element
+/// op) and one store.
+public func avgPool2dReference<T: KernelTally>(
+    _ p: Pool2DParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, tally: inout T
+) {
     let outH = p.outputHeight, outW = p.outputWidth, c = p.channels
     let z = p.zeroPoint
     for oy in 0..<outH {
@@ -40,13 +63,17 @@ public func avgPool2dReference(_ p: Pool2DParams, input: UnsafePointer<Int8>, ou
                     for kx in 0..<p.kernelWidth {
                         let ix = ox * p.strideX - p.padding.left + kx
                         if ix < 0 || ix >= p.inputWidth { continue }
-                        sum &+= Int32(input[(iy * p.inputWidth + ix) * c + ch]) &- z
+                        let at = (iy * p.inputWidth + ix) * c + ch
+                        sum &+= Int32(input[at]) &- z
                         n &+= 1
+                        tally.read(input + at); tally.count(.add, 1)
                     }
                 }
                 if p.countIncludePad { n = Int32(p.kernelHeight * p.kernelWidth) }
                 let avg = roundingDivide(sum, by: n) &+ z
-                output[(oy * outW + ox) * c + ch] = clampToInt8(avg, p.activationMin, p.activationMax)
+                let at = (oy * outW + ox) * c + ch
+                output[at] = clampToInt8(avg, p.activationMin, p.activationMax)
+                tally.count(.elementOp, 1); tally.write(output + at)
             }
         }
     }
@@ -57,10 +84,23 @@ public func avgPool2dReference(_ p: Pool2DParams, input: UnsafePointer<Int8>, ou
 public func globalAveragePoolReference(
     _ p: GlobalAveragePoolParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>
 ) {
+    var none = NoTally()
+    globalAveragePoolReference(p, input: input, output: output, tally: &none)
+}
+
+/// `globalAveragePoolReference`, reporting per input element one load and one add, per channel one
+/// requantization and one store.
+public func globalAveragePoolReference<T: KernelTally>(
+    _ p: GlobalAveragePoolParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, tally: inout T
+) {
     let c = p.channels, n = p.height * p.width
     for ch in 0..<c {
         var sum: Int32 = 0
-        for i in 0..<n { sum &+= Int32(input[i * c + ch]) &- p.inputZeroPoint }
+        for i in 0..<n {
+            sum &+= Int32(input[i * c + ch]) &- p.inputZeroPoint
+            tally.read(input + i * c + ch); tally.count(.add, 1)
+        }
         output[ch] = p.output.finish(p.multiplier.apply(sum))
+        tally.count(.requantization, 1); tally.write(output + ch)
     }
 }

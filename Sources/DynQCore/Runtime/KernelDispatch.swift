@@ -5,15 +5,17 @@
 enum Kernels {
     /// The reference conv, taking the pointwise variant for 1×1 kernels with one group.
     @inline(__always)
-    static func conv2dReference(_ p: Conv2DParams, pointwise: Bool, input: UnsafePointer<Int8>,
-                                weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?,
-                                multipliers: UnsafePointer<QuantizedMultiplier>, output: UnsafeMutablePointer<Int8>) {
+    static func conv2dReference<T: KernelTally>(
+        _ p: Conv2DParams, pointwise: Bool, input: UnsafePointer<Int8>, weights: UnsafePointer<Int8>,
+        bias: UnsafePointer<Int32>?, multipliers: UnsafePointer<QuantizedMultiplier>,
+        output: UnsafeMutablePointer<Int8>, tally: inout T
+    ) {
         if pointwise {
             pointwiseConv2dReference(p, input: input, weights: weights, bias: bias, multipliers: multipliers,
-                                     output: output)
+                                     output: output, tally: &tally)
         } else {
             DynQCore.conv2dReference(p, input: input, weights: weights, bias: bias, multipliers: multipliers,
-                                     output: output)
+                                     output: output, tally: &tally)
         }
     }
 }
