@@ -167,3 +167,47 @@ public func measureCounts(modelBytes: [UInt8], input: [UInt8], reference: Bool =
     return MeasuredCounts(ops: ops, strayBytes: sink.stray, macs: interpreter.macs, bytesWritten: written.map { $0.filter { $0 }.count },
                           runs: runs, highWaterMark: highWater, arenaBytes: plan.arenaBytes)
 }
+
+/// A deterministic pseudo-random uint8 image of `count` bytes: the counts do not depend on pixel values (the
+/// reference kernels have no data-dependent loops), so any image measures them.
+public func measurementImage(count: Int, seed: UInt64 = 9) -> [UInt8] {
+    var rng = SplitMix64(seed: seed)
+    return (0..<count).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+}
+
+/// Where the analytic and the measured counts differ: one line per differing field (empty when they agree), plus
+/// any stray load or store and a high-water mark above the plan.
+public func disagreements(analytic: ModelCounts, measured: MeasuredCounts) -> [String] {
+    var out: [String] = []
+    if analytic.ops.count != measured.ops.count {
+        return ["op count: analytic \(analytic.ops.count), measured \(measured.ops.count)"]
+    }
+    for (a, m) in zip(analytic.ops, measured.ops) {
+        for ((field, av), (_, mv)) in zip(a.measuredFields, m.measuredFields) where av != mv {
+            out.append("\(a.name): \(field) analytic \(av), measured \(mv)")
+        }
+    }
+    if measured.strayBytes != 0 { out.append("\(measured.strayBytes) bytes loaded or stored outside model and arena") }
+    if measured.highWaterMark > measured.arenaBytes {
+        out.append("arena high-water mark \(measured.highWaterMark) above the plan's \(measured.arenaBytes) bytes")
+    }
+    return out
+}
+
+extension ModelCounts {
+    /// These counts with every measured field of every op taken from `measured` (names, classes, `modelBytes`
+    /// and `nominalMACs` stay).
+    public func replacingMeasured(_ measured: MeasuredCounts) -> ModelCounts {
+        var c = self
+        for i in c.ops.indices where i < measured.ops.count {
+            let m = measured.ops[i]
+            c.ops[i].convMACs = m.convMACs; c.ops[i].cpmMACs = m.cpmMACs; c.ops[i].fusionMACs = m.fusionMACs
+            c.ops[i].fusionDivisions = m.fusionDivisions; c.ops[i].adds = m.adds
+            c.ops[i].requantizations = m.requantizations; c.ops[i].tableLookups = m.tableLookups
+            c.ops[i].elementOps = m.elementOps; c.ops[i].weightBytesRead = m.weightBytesRead
+            c.ops[i].activationBytesRead = m.activationBytesRead
+            c.ops[i].activationBytesWritten = m.activationBytesWritten
+        }
+        return c
+    }
+}

@@ -25,6 +25,8 @@ public struct SimReport: Sendable {
     public var codeBytes: Int
     public var codeSource: String
     public var counts: ModelCounts
+    /// `"analytic"` (from shapes) or `"measured"` (instrumented reference kernels; `dynq sim --measure`).
+    public var countsSource: String
 
     public var peakRAMBytes: Int { arenaBytes + stackBytes + staticRAMBytes }
     public var flashUsedBytes: Int { modelBytes + codeBytes }
@@ -52,7 +54,8 @@ public func estimateCycles(_ c: OpCounts, on target: TargetProfile) -> Double {
     return cycles
 }
 
-public func simulate(counts: ModelCounts, modelBytes: Int, code: CodeSize, target: TargetProfile) -> SimReport {
+public func simulate(counts: ModelCounts, modelBytes: Int, code: CodeSize, target: TargetProfile,
+                     countsSource: String = "analytic") -> SimReport {
     var layers: [LayerEstimate] = []
     var total = 0.0
     for (i, c) in counts.ops.enumerated() {
@@ -64,7 +67,7 @@ public func simulate(counts: ModelCounts, modelBytes: Int, code: CodeSize, targe
                      latencySeconds: total / target.clockHz.value,
                      arenaBytes: counts.plan.arenaBytes + ArenaPlan.alignment - 1,
                      stackBytes: code.stackBound, staticRAMBytes: code.staticRAMBytes, modelBytes: modelBytes,
-                     codeBytes: code.flashBytes, codeSource: code.source, counts: counts)
+                     codeBytes: code.flashBytes, codeSource: code.source, counts: counts, countsSource: countsSource)
 }
 
 // MARK: - Formatting
@@ -102,7 +105,8 @@ extension SimReport {
         var out = "\(model) on \(target.name) (\(target.part), \(humanCount(target.clockHz.value))Hz)\n\n"
         let header = [pad("op", 28), pad("kind", 16), pad("class", 11), pad("conv MAC", 10, right: true),
                       pad("CPM MAC", 9, right: true), pad("fuse MAC", 9, right: true), pad("requant", 9, right: true),
-                      pad("w bytes", 9, right: true), pad("act R", 9, right: true), pad("act W", 9, right: true),
+                      pad("weights", 9, right: true), pad("w loads", 9, right: true), pad("act R", 9, right: true),
+                      pad("act W", 9, right: true),
                       pad("live", 10, right: true), pad("cycles", 10, right: true), pad("%", 6, right: true)]
         out += header.joined(separator: " ") + "\n"
         for l in layers {
@@ -112,15 +116,19 @@ extension SimReport {
                        pad(humanCount(Double(c.cpmMACs)), 9, right: true),
                        pad(humanCount(Double(c.fusionMACs)), 9, right: true),
                        pad(humanCount(Double(c.requantizations)), 9, right: true),
-                       pad(human(c.weightBytesRead), 9, right: true), pad(human(c.activationBytesRead), 9, right: true),
+                       pad(human(c.modelBytes), 9, right: true), pad(human(c.weightBytesRead), 9, right: true),
+                       pad(human(c.activationBytesRead), 9, right: true),
                        pad(human(c.activationBytesWritten), 9, right: true), pad(human(l.liveBytes), 10, right: true),
                        pad(humanCount(l.cycles), 10, right: true),
                        pad(String(format: "%.1f", totalCycles > 0 ? 100 * l.cycles / totalCycles : 0), 6, right: true)]
             out += row.joined(separator: " ") + "\n"
         }
         out += "\n"
-        out += "MACs: conv \(humanCount(Double(counts.convMACs))), CPM \(humanCount(Double(counts.cpmMACs))), "
-            + "fusion \(humanCount(Double(counts.fusionMACs))), total \(humanCount(Double(counts.totalMACs)))\n"
+        out += "counts: \(countsSource) (work of the reference kernels; 'weights' = the op's model bytes, 'w loads', "
+            + "'act R', 'act W' = bytes loaded from the model and loaded / stored in the arena)\n"
+        out += "MACs executed: conv \(humanCount(Double(counts.convMACs))), CPM \(humanCount(Double(counts.cpmMACs))), "
+            + "fusion \(humanCount(Double(counts.fusionMACs))), total \(humanCount(Double(counts.totalMACs))) "
+            + "(nominal, padding included and fusion once: \(humanCount(Double(counts.nominalMACs))))\n"
         out += "cycles: \(humanCount(totalCycles)) -> estimated latency \(humanTime(latencySeconds)) at "
             + "\(humanCount(target.clockHz.value))Hz\n"
         out += "RAM: arena \(human(arenaBytes)) + stack bound \(human(stackBytes)) + static \(human(staticRAMBytes)) = "
@@ -157,9 +165,10 @@ extension SimReport {
         }
         return .object(JSONObject([
             ("model", .string(model)), ("target", .string(target.name)), ("part", .string(target.part)),
-            ("clock_hz", .number(target.clockHz.value)),
+            ("clock_hz", .number(target.clockHz.value)), ("counts", .string(countsSource)),
             ("macs", .object(JSONObject([("conv", .int(counts.convMACs)), ("cpm", .int(counts.cpmMACs)),
-                                         ("fusion", .int(counts.fusionMACs)), ("total", .int(counts.totalMACs))]))),
+                                         ("fusion", .int(counts.fusionMACs)), ("total", .int(counts.totalMACs)),
+                                         ("nominal", .int(counts.nominalMACs))]))),
             ("cycles", .number(totalCycles.rounded())), ("latency_s", .number(latencySeconds)),
             ("ram", .object(JSONObject([("arena", .int(arenaBytes)), ("stack_bound", .int(stackBytes)),
                                         ("static", .int(staticRAMBytes)), ("peak", .int(peakRAMBytes)),

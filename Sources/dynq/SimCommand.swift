@@ -8,12 +8,14 @@ let simCommand = Command(
     summary: "estimate latency, RAM and flash of an int8 model on edge targets",
     usage: """
         usage: dynq sim MODEL.dynq --target NAME|all [--targets FILE] [--json] [--svg REPORT.svg] [--code-size FILE|auto]
+                                  [--measure]
                dynq sim --measure-code [--code-size FILE]
 
-        Counts the work of every op of an int8 model from its shapes (conv / CPM / fusion MACs, requantizations,
-        table lookups, bytes read and written), sizes the arena with the runtime's own planner, and charges each
-        op the target's cycles per unit of work (docs/firmware-sim.md). Prints a per-layer table, totals, the
-        estimated latency, and whether the model fits the target's SRAM and flash, with the margin.
+        Counts the work of every op of an int8 model from its shapes (conv / CPM / fusion MACs and divisions,
+        adds, requantizations, table lookups, element ops, weight and activation bytes loaded and stored by the
+        reference kernels), sizes the arena with the runtime's own planner, and charges each op the target's
+        cycles per unit of work (docs/firmware-sim.md). Prints a per-layer table, totals, the estimated latency,
+        and whether the model fits the target's SRAM and flash, with the margin.
 
         Options:
           --target NAME|all     a target of the profile file, or all of them in one table
@@ -22,12 +24,15 @@ let simCommand = Command(
           --svg REPORT.svg      also draw memory in use across the ops (peak marked) and per-op cycles
           --code-size FILE|auto the core's measured code size and stack bound: a file written by
                                 --measure-code (default targets/code-size.json), or 'auto' to build and measure now
+          --measure             also run the model through the runtime with instrumented reference kernels,
+                                report from the measured counts and check them against the analytic ones
+                                (exit 1 if any op differs); also measures the arena high-water mark
           --measure-code        build the core for armv7em with scripts/embedded-build.sh, measure it and write
                                 the result (default targets/code-size.json)
           --help                show this help
         """,
     run: { args in
-        let a = try Arguments(args, flags: ["json", "measure-code"], options: ["target", "targets", "svg", "code-size"])
+        let a = try Arguments(args, flags: ["json", "measure-code", "measure"], options: ["target", "targets", "svg", "code-size"])
         if a.has("measure-code") {
             _ = try a.positionals(0, "")
             guard let root = SimFiles.root() else { throw UsageError("run --measure-code inside the DynQ checkout") }
@@ -54,18 +59,40 @@ let simCommand = Command(
         case nil: code = try SimFiles.recordedCodeSize()
         }
         let (description, modelBytes) = try SimFiles.loadModel(path)
+        // --measure: one instrumented run per arena plan the chosen targets use (SIMD or reference kernels).
+        var measured: [Bool: MeasuredCounts] = [:]
+        var measureNote = ""
+        if a.has("measure") {
+            let bytes = try FileIO.read(path)
+            let image = measurementImage(count: description.tensors[description.input.index].elementCount)
+            for simd in [true, false] where chosen.contains(where: { $0.simdKernels == simd }) {
+                let m = try measureCounts(modelBytes: bytes, input: image, reference: !simd)
+                let differences = disagreements(analytic: analyticCounts(description, simd: simd), measured: m)
+                guard differences.isEmpty else {
+                    throw DynQError(file: path, "measured counts differ from the analytic counter:\n  "
+                                    + differences.prefix(20).joined(separator: "\n  "))
+                }
+                measured[simd] = m
+                measureNote += "measured: \(m.ops.count) ops run through the instrumented reference kernels, every "
+                    + "count equal to the analytic counter's; arena high-water mark \(m.highWaterMark) B of the "
+                    + "\(simd ? "SIMD" : "reference") kernels' \(m.arenaBytes) B plan\n"
+            }
+        }
         // Each target is planned for the kernels it runs (SIMD on application cores, reference on microcontrollers).
-        let reports = chosen.map {
-            simulate(counts: analyticCounts(description, simd: $0.simdKernels), modelBytes: modelBytes, code: code,
-                     target: $0)
+        let reports = chosen.map { target in
+            let analytic = analyticCounts(description, simd: target.simdKernels)
+            let m = measured[target.simdKernels]
+            return simulate(counts: m.map { analytic.replacingMeasured($0) } ?? analytic,
+                            modelBytes: modelBytes, code: code, target: target,
+                            countsSource: m == nil ? "analytic" : "measured")
         }
         if a.has("json") {
             let j: JSON = reports.count == 1 ? reports[0].json() : .array(reports.map { $0.json() })
             Console.out(j.serialized(pretty: true))
         } else if reports.count == 1 {
-            Console.out(reports[0].table())
+            Console.out(reports[0].table() + measureNote)
         } else {
-            Console.out(sweepTable(reports))
+            Console.out(sweepTable(reports) + measureNote)
         }
         if let svg = a.value("svg") {
             guard reports.count == 1 else { throw UsageError("--svg needs a single --target") }
