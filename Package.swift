@@ -35,5 +35,7 @@ let package = Package(
                     path: "Tests/DynQQuantizerTests"),
         .testTarget(name: "DynQSimTests", dependencies: ["DynQSim", "DynQCore", "DynQGraph", "DynQQuantizer"],
                     path: "Tests/DynQSimTests"),
+        // Runs the built `dynq` executable as a user would (exit codes, messages); depends on it so it is built.
+        .testTarget(name: "DynQCLITests", dependencies: ["dynq"], path: "Tests/DynQCLITests"),
     ]
 )
