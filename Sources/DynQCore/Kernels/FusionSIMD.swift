@@ -6,8 +6,9 @@
 // odd g the last pair repeats kernel t0 against η = 0. The coefficient pair vectors are written to scratch and
 // loaded back, so LLVM cannot split the broadcast and keeps `pmaddwd`. The sum
 // over t is the reference's int32 sum in another order, exact under the `g ≤ 516` bound. F goes to scratch once,
-// then `A = max|F|` and `q_f = round_half_away(127·F/A)` — the division done by a per-channel reciprocal with an
-// exact one-step correction (`FusionDivider`), the same integer as `roundingDivide`.
+// then `A = max|F|` (kept as a running vector max while F is computed) and `q_f = round_half_away(127·F/A)` — the
+// division done by a per-channel reciprocal with an exact one-step correction (`FusionRowDivider`, 4 lanes with
+// 32×32-bit multiplies; `FusionDivider` for the last K mod 4), the same integer as `roundingDivide`.
 
 /// Exact `round_half_away(127 · f / a)` for `|f| ≤ a`, `0 < a < 2^31`, without a division per element.
 ///
@@ -37,6 +38,49 @@ public struct FusionDivider {
         if (q &+ 1) &* d <= n { q &+= 1 }
         let v = Int32(truncatingIfNeeded: q)
         return Int8(truncatingIfNeeded: f < 0 ? 0 &- v : v)
+    }
+}
+
+/// Exact `round_half_away(127 · f / a)` for 4 lanes at once, `|f| ≤ a`, `0 < a < 2^31`, with 32×32→64-bit
+/// multiplies only (x86 `pmuludq`) and one shift count per row (all lanes share `a`).
+///
+/// With `u = |f|`, `L = ⌊log2 a⌋`, `s = 25 + L` and `R = ⌊127·2^s / a⌋ < 2^32`:
+/// `q̃ = ⌊(u·R + 2^(s−1)) / 2^s⌋`. Since `0 ≤ 127u/a − u·R/2^s < u/2^s < 2^−24`, `q̃` is the wanted
+/// `q = ⌊127u/a + ½⌋ = ⌊(254u + a) / 2a⌋` or `q − 1`; and `q ≥ q̃ + 1 ⟺ (2q̃ + 1)·a ≤ 254u`, compared in 64 bits
+/// (both sides < 2^40). The sign of f is applied last (half away from zero).
+@frozen
+public struct FusionRowDivider {
+    public let a: UInt64
+    public let reciprocal: UInt64
+    public let shift: UInt64
+
+    @inlinable
+    public init(divisor a: Int32) {
+        precondition(a > 0, "FusionRowDivider: divisor must be positive")
+        let l = UInt64(31 - a.leadingZeroBitCount)                 // ⌊log2 a⌋
+        self.a = UInt64(a)
+        self.shift = 25 + l
+        self.reciprocal = (UInt64(127) << (25 + l)) / UInt64(a)
+    }
+
+    /// `round_half_away(127 · f / a)` of 4 lanes as int32 (each in [−127, 127]).
+    @inlinable @inline(__always)
+    public func fusedValues(_ f: SIMD4<Int32>) -> SIMD4<Int32> {
+        let sign = f &>> 31
+        let u = unsafeBitCast((f ^ sign) &- sign, to: SIMD2<UInt64>.self)
+        let low = SIMD2<UInt64>(repeating: 0xFFFF_FFFF)
+        let r = SIMD2<UInt64>(repeating: reciprocal) & low, av = SIMD2<UInt64>(repeating: a) & low
+        let half = SIMD2<UInt64>(repeating: UInt64(1) << (shift - 1)), n = SIMD2<UInt64>(repeating: shift)
+        let one = SIMD2<UInt64>(repeating: 1), c254 = SIMD2<UInt64>(repeating: 254)
+        @inline(__always) func lane(_ u: SIMD2<UInt64>) -> SIMD2<UInt64> {
+            let q = ((u &* r) &+ half) &>> n
+            let lhs = ((q &+ q &+ one) & low) &* av                // (2q̃ + 1)·a
+            let rhs = u &* c254                                    // 254u
+            return q &+ one &- ((rhs &- lhs) &>> 63)               // + 1 unless rhs < lhs
+        }
+        let qE = lane(u & low), qO = lane(u &>> 32)
+        let q = unsafeBitCast((qE & low) | (qO &<< 32), to: SIMD4<Int32>.self)
+        return (q ^ sign) &- sign
     }
 }
 
@@ -109,6 +153,7 @@ public func dynamicFusion(
                 }
             }
             var e = 0
+            var maxLo = SIMD4<Int32>(), maxHi = SIMD4<Int32>()   // running max of |F| (|F| < 2^31)
             while e < vectorEnd {
                 var lo = SIMD4<Int32>(), hi = SIMD4<Int32>()
                 for j in 0..<pairs {
@@ -121,22 +166,39 @@ public func dynamicFusion(
                 }
                 UnsafeMutableRawPointer(f + e).storeBytes(of: lo, as: SIMD4<Int32>.self)
                 UnsafeMutableRawPointer(f + e + 4).storeBytes(of: hi, as: SIMD4<Int32>.self)
+                let sl = lo &>> 31, sh = hi &>> 31
+                let al = (lo ^ sl) &- sl, ah = (hi ^ sh) &- sh
+                let gl = (maxLo &- al) &>> 31, gh = (maxHi &- ah) &>> 31   // all ones where |F| > max
+                maxLo = (maxLo & ~gl) | (al & gl)
+                maxHi = (maxHi & ~gh) | (ah & gh)
                 e += 8
+            }
+            var a: Int32 = 0
+            for l in 0..<4 {
+                a = maxLo[l] > a ? maxLo[l] : a
+                a = maxHi[l] > a ? maxHi[l] : a
             }
             while e < k {
                 var s: Int32 = 0
                 for t in 0..<g { s &+= Int32(eta(ch, t)) &* Int32(kernels[t * kernelSize + row + e]) }
                 f[e] = s
+                let m = s < 0 ? 0 &- s : s
+                a = m > a ? m : a
                 e += 1
             }
-            var a: Int32 = 0
-            for i in 0..<k {
-                let v = f[i], m = v < 0 ? 0 &- v : v
-                a = m > a ? m : a
-            }
             let div = finishChannel(ch, a)
+            let rowDiv = FusionRowDivider(divisor: fusionDivisor(a))
             let out = fusedKernel + row
-            for i in 0..<k { out[i] = div.fusedValue(f[i]) }
+            var i = 0
+            while i + 4 <= k {
+                let v = rowDiv.fusedValues(UnsafeRawPointer(f + i).loadUnaligned(as: SIMD4<Int32>.self))
+                UnsafeMutableRawPointer(out + i).storeBytes(
+                    of: SIMD4<Int8>(Int8(truncatingIfNeeded: v[0]), Int8(truncatingIfNeeded: v[1]),
+                                    Int8(truncatingIfNeeded: v[2]), Int8(truncatingIfNeeded: v[3])),
+                    as: SIMD4<Int8>.self)
+                i += 4
+            }
+            while i < k { out[i] = div.fusedValue(f[i]); i += 1 }
             if let conv, let packed { packConv2dChannel(conv, channel: ch, weights: out, into: packed) }
         }
 
