@@ -51,13 +51,13 @@ final class CountSink {
 /// The `KernelTally` of the measured counter: forwards to a `CountSink`.
 struct CountingTally: KernelTally {
     let sink: CountSink
-    mutating func count(_ event: TallyEvent, _ n: Int) { sink.events[sink.op][event.rawValue] += n }
-    mutating func read(_ address: UnsafeRawPointer, bytes: Int) {
+    func count(_ event: TallyEvent, _ n: Int) { sink.events[sink.op][event.rawValue] += n }
+    func read(_ address: UnsafeRawPointer, bytes: Int) {
         if sink.inside(address, bytes, sink.model) { sink.weightRead[sink.op] += bytes }
         else if sink.inside(address, bytes, sink.arena) { sink.activationRead[sink.op] += bytes }
         else { sink.stray += bytes }
     }
-    mutating func write(_ address: UnsafeRawPointer, bytes: Int) {
+    func write(_ address: UnsafeRawPointer, bytes: Int) {
         if sink.inside(address, bytes, sink.arena) { sink.activationWritten[sink.op] += bytes }
         else { sink.stray += bytes }
     }
@@ -130,9 +130,8 @@ public func measureCounts(modelBytes: [UInt8], input: [UInt8], reference: Bool =
     let sink = CountSink(model: model.bytes, arena: UnsafeRawBufferPointer(interpreter.arena),
                          operations: model.operations.count)
     try input.withUnsafeBytes { (raw) throws in try interpreter.setInput(raw) }
-    var tally = CountingTally(sink: sink)
     var boundary = OpBoundary(sink: sink)
-    interpreter.invokeReference(observer: &boundary, tally: &tally)
+    interpreter.invokeReference(observer: &boundary, tally: CountingTally(sink: sink))
     let cpm = cpmLinearOperations(model.operations)
     var ops: [OpCounts] = []
     for (i, o) in model.operations.enumerated() {

@@ -8,26 +8,13 @@
 // Requantization: `y = M[o].apply(acc)` (single rounding, ties toward +∞, saturated), then
 // `clamp(y + z_out, act_min, act_max)`.
 //
-// Instrumentation: each kernel has a twin taking `tally: inout some KernelTally` that reports every MAC with its
-// two loads (input byte, weight byte), per output the bias (4 bytes) and multiplier (8 bytes) loads, the
-// requantization and the output store. The plain entry points call it with `NoTally`.
+// Instrumentation: each kernel reports to its `tally` (default `NoTally()`: nothing) every MAC with its two loads
+// (input byte, weight byte), per output the bias (4 bytes) and multiplier (8 bytes) loads, the requantization and
+// the output store.
 
 /// Reference 2-D convolution (any kernel size, stride, per-side padding, dilation, groups). See `Conv2DParams`
 /// for layouts. `bias` may be nil (zero bias). Scratch: none.
-public func conv2dReference(
-    _ p: Conv2DParams,
-    input: UnsafePointer<Int8>,
-    weights: UnsafePointer<Int8>,
-    bias: UnsafePointer<Int32>?,
-    multipliers: UnsafePointer<QuantizedMultiplier>,
-    output: UnsafeMutablePointer<Int8>
-) {
-    var none = NoTally()
-    conv2dReference(p, input: input, weights: weights, bias: bias, multipliers: multipliers, output: output,
-                    tally: &none)
-}
-
-/// `conv2dReference`, reporting its work to `tally`.
+/// Reports its work to `tally`.
 public func conv2dReference<T: KernelTally>(
     _ p: Conv2DParams,
     input: UnsafePointer<Int8>,
@@ -35,7 +22,7 @@ public func conv2dReference<T: KernelTally>(
     bias: UnsafePointer<Int32>?,
     multipliers: UnsafePointer<QuantizedMultiplier>,
     output: UnsafeMutablePointer<Int8>,
-    tally: inout T
+    tally: T = NoTally()
 ) {
     let outH = p.outputHeight, outW = p.outputWidth
     let inC = p.inputChannels, outC = p.outputChannels
@@ -71,20 +58,7 @@ public func conv2dReference<T: KernelTally>(
 }
 
 /// Reference depthwise convolution, channel multiplier 1, weights `[kh][kw][C]`. Scratch: none.
-public func depthwiseConv2dReference(
-    _ p: DepthwiseConv2DParams,
-    input: UnsafePointer<Int8>,
-    weights: UnsafePointer<Int8>,
-    bias: UnsafePointer<Int32>?,
-    multipliers: UnsafePointer<QuantizedMultiplier>,
-    output: UnsafeMutablePointer<Int8>
-) {
-    var none = NoTally()
-    depthwiseConv2dReference(p, input: input, weights: weights, bias: bias, multipliers: multipliers,
-                             output: output, tally: &none)
-}
-
-/// `depthwiseConv2dReference`, reporting its work to `tally`.
+/// Reports its work to `tally`.
 public func depthwiseConv2dReference<T: KernelTally>(
     _ p: DepthwiseConv2DParams,
     input: UnsafePointer<Int8>,
@@ -92,7 +66,7 @@ public func depthwiseConv2dReference<T: KernelTally>(
     bias: UnsafePointer<Int32>?,
     multipliers: UnsafePointer<QuantizedMultiplier>,
     output: UnsafeMutablePointer<Int8>,
-    tally: inout T
+    tally: T = NoTally()
 ) {
     let outH = p.outputHeight, outW = p.outputWidth, c = p.channels
     let zIn = p.inputZeroPoint
@@ -122,20 +96,7 @@ public func depthwiseConv2dReference<T: KernelTally>(
 
 /// Reference pointwise (1×1) convolution, weights `[O][I]`: `p` must have a 1×1 kernel and `groups == 1`
 /// (stride and padding are honoured). Scratch: none.
-public func pointwiseConv2dReference(
-    _ p: Conv2DParams,
-    input: UnsafePointer<Int8>,
-    weights: UnsafePointer<Int8>,
-    bias: UnsafePointer<Int32>?,
-    multipliers: UnsafePointer<QuantizedMultiplier>,
-    output: UnsafeMutablePointer<Int8>
-) {
-    var none = NoTally()
-    pointwiseConv2dReference(p, input: input, weights: weights, bias: bias, multipliers: multipliers,
-                             output: output, tally: &none)
-}
-
-/// `pointwiseConv2dReference`, reporting its work to `tally`.
+/// Reports its work to `tally`.
 public func pointwiseConv2dReference<T: KernelTally>(
     _ p: Conv2DParams,
     input: UnsafePointer<Int8>,
@@ -143,7 +104,7 @@ public func pointwiseConv2dReference<T: KernelTally>(
     bias: UnsafePointer<Int32>?,
     multipliers: UnsafePointer<QuantizedMultiplier>,
     output: UnsafeMutablePointer<Int8>,
-    tally: inout T
+    tally: T = NoTally()
 ) {
     precondition(p.kernelHeight == 1 && p.kernelWidth == 1 && p.groups == 1,
                  "pointwiseConv2dReference: needs a 1x1 kernel and groups == 1")
@@ -174,20 +135,7 @@ public func pointwiseConv2dReference<T: KernelTally>(
 }
 
 /// Reference fully connected layer, weights `[O][F]`. Scratch: none.
-public func linearReference(
-    _ p: LinearParams,
-    input: UnsafePointer<Int8>,
-    weights: UnsafePointer<Int8>,
-    bias: UnsafePointer<Int32>?,
-    multipliers: UnsafePointer<QuantizedMultiplier>,
-    output: UnsafeMutablePointer<Int8>
-) {
-    var none = NoTally()
-    linearReference(p, input: input, weights: weights, bias: bias, multipliers: multipliers, output: output,
-                    tally: &none)
-}
-
-/// `linearReference`, reporting its work to `tally`.
+/// Reports its work to `tally`.
 public func linearReference<T: KernelTally>(
     _ p: LinearParams,
     input: UnsafePointer<Int8>,
@@ -195,7 +143,7 @@ public func linearReference<T: KernelTally>(
     bias: UnsafePointer<Int32>?,
     multipliers: UnsafePointer<QuantizedMultiplier>,
     output: UnsafeMutablePointer<Int8>,
-    tally: inout T
+    tally: T = NoTally()
 ) {
     let f = p.inputFeatures
     let zIn = p.inputZeroPoint

@@ -1,24 +1,15 @@
 // Reference data-movement kernels: they keep scale and zero point (concat may requantize). NHWC, batch 1.
-// Each has a twin taking `tally: inout some KernelTally` (see KernelTally.swift) that reports every element as
-// one load, one element op (or one requantization) and one store; the plain entry points call it with `NoTally`.
+// Each reports to its `tally` (KernelTally.swift; default `NoTally()`: nothing) every element as one load, one
+// element op (or one requantization) and one store.
 
 /// Copies one concat input into its slice of the output. The tensors are viewed as `[outer][inner]`: concat
 /// along channels of `[H][W][C_i]` is `outer = H·W`, `inputInner = C_i`, `outputInner = ΣC`, `offset` = the
 /// channels before this input; along height it is `outer = 1`, `inner = H_i·W·C`. Called once per input.
 /// With `requantize`, each value becomes `clamp(M.apply(q − z_in) + z_out)`. Scratch: none.
-public func concatInput(
-    outerCount: Int, inputInner: Int, outputInner: Int, offset: Int,
-    input: UnsafePointer<Int8>, requantize: Requantize?, output: UnsafeMutablePointer<Int8>
-) {
-    var none = NoTally()
-    concatInput(outerCount: outerCount, inputInner: inputInner, outputInner: outputInner, offset: offset,
-                input: input, requantize: requantize, output: output, tally: &none)
-}
-
-/// `concatInput`, reporting its work to `tally` (a requantization instead of an element op with `requantize`).
+/// Reports its work to `tally` (a requantization instead of an element op with `requantize`).
 public func concatInput<T: KernelTally>(
     outerCount: Int, inputInner: Int, outputInner: Int, offset: Int,
-    input: UnsafePointer<Int8>, requantize: Requantize?, output: UnsafeMutablePointer<Int8>, tally: inout T
+    input: UnsafePointer<Int8>, requantize: Requantize?, output: UnsafeMutablePointer<Int8>, tally: T = NoTally()
 ) {
     precondition(offset >= 0 && offset + inputInner <= outputInner, "concatInput: slice outside the output")
     for i in 0..<outerCount {
@@ -39,17 +30,10 @@ public func concatInput<T: KernelTally>(
 
 /// PyTorch's `channel_shuffle(x, groups)` on `[pixels][C]`: output channel `j·groups + i` is input channel
 /// `i·(C/groups) + j`. `input` and `output` must not alias. Scratch: none.
-public func channelShuffle(
-    pixels: Int, channels: Int, groups: Int, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>
-) {
-    var none = NoTally()
-    channelShuffle(pixels: pixels, channels: channels, groups: groups, input: input, output: output, tally: &none)
-}
-
-/// `channelShuffle`, reporting its work to `tally`.
+/// Reports its work to `tally`.
 public func channelShuffle<T: KernelTally>(
     pixels: Int, channels: Int, groups: Int, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>,
-    tally: inout T
+    tally: T = NoTally()
 ) {
     precondition(groups > 0 && channels % groups == 0, "channelShuffle: groups must divide channels")
     let per = channels / groups
@@ -66,19 +50,10 @@ public func channelShuffle<T: KernelTally>(
 
 /// One output of `channel_split`: channels `start ..< start + count` of `[pixels][inputChannels]` into
 /// `[pixels][count]`. Scratch: none.
-public func channelSlice(
-    pixels: Int, inputChannels: Int, start: Int, count: Int,
-    input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>
-) {
-    var none = NoTally()
-    channelSlice(pixels: pixels, inputChannels: inputChannels, start: start, count: count, input: input,
-                 output: output, tally: &none)
-}
-
-/// `channelSlice`, reporting its work to `tally`.
+/// Reports its work to `tally`.
 public func channelSlice<T: KernelTally>(
     pixels: Int, inputChannels: Int, start: Int, count: Int,
-    input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, tally: inout T
+    input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, tally: T = NoTally()
 ) {
     precondition(start >= 0 && count >= 0 && start + count <= inputChannels, "channelSlice: out of range")
     for px in 0..<pixels {
@@ -91,17 +66,10 @@ public func channelSlice<T: KernelTally>(
 
 /// `flatten` in PyTorch's order: HWC `[H][W][C]` → CHW `[C][H][W]` (a copy; identical when `H = W = 1` or
 /// `C = 1`). Scratch: none.
-public func flattenHWCToCHW(
-    height: Int, width: Int, channels: Int, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>
-) {
-    var none = NoTally()
-    flattenHWCToCHW(height: height, width: width, channels: channels, input: input, output: output, tally: &none)
-}
-
-/// `flattenHWCToCHW`, reporting its work to `tally`. A plain copy when `H·W = 1` or `C = 1`.
+/// Reports its work to `tally`. A plain copy when `H·W = 1` or `C = 1`.
 public func flattenHWCToCHW<T: KernelTally>(
     height: Int, width: Int, channels: Int, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>,
-    tally: inout T
+    tally: T = NoTally()
 ) {
     let hw = height * width, n = hw * channels
     if hw == 1 || channels == 1 {

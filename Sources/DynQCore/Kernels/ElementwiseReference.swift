@@ -1,21 +1,12 @@
 // Reference element-wise kernels: add, 256-entry tables, the sigmoid and softmax gates, int8 softmax.
-// Each has a twin taking `tally: inout some KernelTally` (see KernelTally.swift); the plain entry points call it
-// with `NoTally`.
+// Each reports its work to its `tally` (KernelTally.swift; default `NoTally()`: nothing).
 
 /// Element-wise add of two int8 tensors of `count` elements (TFLite's scheme, `AddParams`):
 /// `y_i = M_i.apply((q_i − z_i) << 20)`, `out = clamp(M_out.apply(y_1 + y_2) + z_out)`. Scratch: none.
-public func addReference(
-    _ p: AddParams, count: Int,
-    input1: UnsafePointer<Int8>, input2: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>
-) {
-    var none = NoTally()
-    addReference(p, count: count, input1: input1, input2: input2, output: output, tally: &none)
-}
-
-/// `addReference`, reporting per element two loads, three requantizations, one add and one store.
+/// Reports per element two loads, three requantizations, one add and one store.
 public func addReference<T: KernelTally>(
     _ p: AddParams, count: Int,
-    input1: UnsafePointer<Int8>, input2: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, tally: inout T
+    input1: UnsafePointer<Int8>, input2: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, tally: T = NoTally()
 ) {
     for i in 0..<count {
         let x1 = (Int32(input1[i]) &- p.input1ZeroPoint) &<< AddParams.leftShift
@@ -29,17 +20,10 @@ public func addReference<T: KernelTally>(
 
 /// `output[i] = table[input[i] + 128]`: any element-wise int8 → int8 function (hardswish, hardsigmoid,
 /// unfused ReLU/ReLU6), the table built by the quantizer. `input` and `output` may alias. Scratch: none.
-public func lookupTable(
-    count: Int, input: UnsafePointer<Int8>, table: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>
-) {
-    var none = NoTally()
-    lookupTable(count: count, input: input, table: table, output: output, tally: &none)
-}
-
-/// `lookupTable`, reporting per element the input load, the table lookup (with its load) and the store.
+/// Reports per element the input load, the table lookup (with its load) and the store.
 public func lookupTable<T: KernelTally>(
     count: Int, input: UnsafePointer<Int8>, table: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>,
-    tally: inout T
+    tally: T = NoTally()
 ) {
     for i in 0..<count {
         tally.read(input + i)
@@ -51,18 +35,10 @@ public func lookupTable<T: KernelTally>(
 
 /// Per-channel input table for the model's uint8 image `[H·W][C]`: `output[i][c] = tables[c][image[i][c]]`
 /// (`tables` is `[C][256]`), folding preprocessing and input quantization. Scratch: none.
-public func inputTable(
-    pixels: Int, channels: Int, image: UnsafePointer<UInt8>, tables: UnsafePointer<Int8>,
-    output: UnsafeMutablePointer<Int8>
-) {
-    var none = NoTally()
-    inputTable(pixels: pixels, channels: channels, image: image, tables: tables, output: output, tally: &none)
-}
-
-/// `inputTable`, reporting per element the pixel load, the table lookup (with its load) and the store.
+/// Reports per element the pixel load, the table lookup (with its load) and the store.
 public func inputTable<T: KernelTally>(
     pixels: Int, channels: Int, image: UnsafePointer<UInt8>, tables: UnsafePointer<Int8>,
-    output: UnsafeMutablePointer<Int8>, tally: inout T
+    output: UnsafeMutablePointer<Int8>, tally: T = NoTally()
 ) {
     for i in 0..<pixels {
         for c in 0..<channels {
@@ -75,17 +51,10 @@ public func inputTable<T: KernelTally>(
 
 /// The sigmoid gate: `η_q[i] = table[h[i] + 128]`, the table `round(2^15 · sigmoid(s_h (h − z_h)))` clamped to
 /// 32767 (int16 Q15). Scratch: none.
-public func sigmoidGate(
-    count: Int, logits: UnsafePointer<Int8>, table: UnsafePointer<Int16>, coefficients: UnsafeMutablePointer<Int16>
-) {
-    var none = NoTally()
-    sigmoidGate(count: count, logits: logits, table: table, coefficients: coefficients, tally: &none)
-}
-
-/// `sigmoidGate`, reporting per coefficient the logit load, the table lookup (2-byte load) and the 2-byte store.
+/// Reports per coefficient the logit load, the table lookup (2-byte load) and the 2-byte store.
 public func sigmoidGate<T: KernelTally>(
     count: Int, logits: UnsafePointer<Int8>, table: UnsafePointer<Int16>, coefficients: UnsafeMutablePointer<Int16>,
-    tally: inout T
+    tally: T = NoTally()
 ) {
     for i in 0..<count {
         let at = Int(logits[i]) &+ 128
@@ -98,7 +67,7 @@ public func sigmoidGate<T: KernelTally>(
 /// table; the sum is UInt64: no bound on the chunk size). Reports `n` comparisons, `n` lookups, `2n` logit loads.
 @inlinable
 internal func softmaxChunkExp<T: KernelTally>(
-    _ logits: UnsafePointer<Int8>, _ n: Int, _ table: UnsafePointer<UInt32>, _ tally: inout T
+    _ logits: UnsafePointer<Int8>, _ n: Int, _ table: UnsafePointer<UInt32>, _ tally: T
 ) -> (max: Int32, sum: UInt64) {
     var mx: Int32 = -128
     for j in 0..<n {
@@ -117,24 +86,15 @@ internal func softmaxChunkExp<T: KernelTally>(
 /// The softmax gate over `chunkCount` chunks of `chunkSize` logits each (`d = max(h) − h ∈ [0, 255]`,
 /// `E[d] = table[d] = round(2^16 · exp(−s_h · d / T))`, uint32, `E[0] > 0`):
 /// `η_q = round_half_away(2^15 · E / ΣE)` clamped to 32767 (Q15). Scratch: none.
-public func softmaxGate(
-    chunkCount: Int, chunkSize: Int, logits: UnsafePointer<Int8>, expTable: UnsafePointer<UInt32>,
-    coefficients: UnsafeMutablePointer<Int16>
-) {
-    var none = NoTally()
-    softmaxGate(chunkCount: chunkCount, chunkSize: chunkSize, logits: logits, expTable: expTable,
-                coefficients: coefficients, tally: &none)
-}
-
-/// `softmaxGate`, reporting per logit (beyond `softmaxChunkExp`) one more load and lookup, one division
+/// Reports per logit (beyond `softmaxChunkExp`) one more load and lookup, one division
 /// (an element op) and the 2-byte store.
 public func softmaxGate<T: KernelTally>(
     chunkCount: Int, chunkSize: Int, logits: UnsafePointer<Int8>, expTable: UnsafePointer<UInt32>,
-    coefficients: UnsafeMutablePointer<Int16>, tally: inout T
+    coefficients: UnsafeMutablePointer<Int16>, tally: T = NoTally()
 ) {
     for c in 0..<chunkCount {
         let h = logits + c * chunkSize
-        let (mx, sum) = softmaxChunkExp(h, chunkSize, expTable, &tally)
+        let (mx, sum) = softmaxChunkExp(h, chunkSize, expTable, tally)
         for j in 0..<chunkSize {
             let at = Int(mx &- Int32(h[j]))
             let e = UInt64(expTable[at])
@@ -149,23 +109,14 @@ public func softmaxGate<T: KernelTally>(
 /// Final softmax with int8 output at scale 1/256, zero point −128 (TFLite): per chunk,
 /// `out = clamp(round_half_away(256 · E / ΣE) − 128, −128, 127)`; same exp table as `softmaxGate`.
 /// Scratch: none.
-public func softmaxInt8(
-    chunkCount: Int, chunkSize: Int, logits: UnsafePointer<Int8>, expTable: UnsafePointer<UInt32>,
-    output: UnsafeMutablePointer<Int8>
-) {
-    var none = NoTally()
-    softmaxInt8(chunkCount: chunkCount, chunkSize: chunkSize, logits: logits, expTable: expTable, output: output,
-                tally: &none)
-}
-
-/// `softmaxInt8`, reporting as `softmaxGate` does (1-byte stores).
+/// Reports as `softmaxGate` does (1-byte stores).
 public func softmaxInt8<T: KernelTally>(
     chunkCount: Int, chunkSize: Int, logits: UnsafePointer<Int8>, expTable: UnsafePointer<UInt32>,
-    output: UnsafeMutablePointer<Int8>, tally: inout T
+    output: UnsafeMutablePointer<Int8>, tally: T = NoTally()
 ) {
     for c in 0..<chunkCount {
         let h = logits + c * chunkSize
-        let (mx, sum) = softmaxChunkExp(h, chunkSize, expTable, &tally)
+        let (mx, sum) = softmaxChunkExp(h, chunkSize, expTable, tally)
         for j in 0..<chunkSize {
             let at = Int(mx &- Int32(h[j]))
             let n = UInt64(expTable[at]) << 8

@@ -38,24 +38,7 @@ public func fusedBias(_ b: Int64, divisor a: Int32, terms: Int) -> Int32 {
 /// layout), `biasAccumulator[O]` (the conv's bias for this sample) and `multipliers[O]` (the conv's per-channel
 /// multipliers for this sample). Scratch: none — so each `F[o,k]` is computed twice, once to find `A[o]` and once
 /// to write `q_f` (`2·g·O·K` fusion MACs; the SIMD kernel keeps a channel's `F` in scratch and does `g·O·K`).
-public func dynamicFusionReference(
-    _ p: DynamicFusionParams,
-    kernels: UnsafePointer<Int8>,
-    coefficients: UnsafePointer<Int16>,
-    mixedBias: UnsafePointer<Int32>?,
-    staticBias: UnsafePointer<Int32>?,
-    staticMultipliers: UnsafePointer<QuantizedMultiplier>,
-    fusedKernel: UnsafeMutablePointer<Int8>,
-    biasAccumulator: UnsafeMutablePointer<Int32>,
-    multipliers: UnsafeMutablePointer<QuantizedMultiplier>
-) {
-    var none = NoTally()
-    dynamicFusionReference(p, kernels: kernels, coefficients: coefficients, mixedBias: mixedBias,
-                           staticBias: staticBias, staticMultipliers: staticMultipliers, fusedKernel: fusedKernel,
-                           biasAccumulator: biasAccumulator, multipliers: multipliers, tally: &none)
-}
-
-/// `dynamicFusionReference`, reporting its work to `tally`: each fusion MAC with its coefficient (2 bytes) and
+/// Reports its work to `tally`: each fusion MAC with its coefficient (2 bytes) and
 /// kernel (1 byte) loads, each division by `A[o]`, the bias, multiplier and output loads and stores.
 public func dynamicFusionReference<T: KernelTally>(
     _ p: DynamicFusionParams,
@@ -67,7 +50,7 @@ public func dynamicFusionReference<T: KernelTally>(
     fusedKernel: UnsafeMutablePointer<Int8>,
     biasAccumulator: UnsafeMutablePointer<Int32>,
     multipliers: UnsafeMutablePointer<QuantizedMultiplier>,
-    tally: inout T
+    tally: T = NoTally()
 ) {
     let g = p.kernelCount, o = p.outputChannels, k = p.elementsPerChannel
     let kernelSize = o * k

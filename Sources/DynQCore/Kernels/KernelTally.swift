@@ -1,11 +1,11 @@
 // Instrumentation of the reference kernels: the firmware simulator's *measured* counter.
 //
-// Every reference kernel (and every data-movement kernel) takes a `KernelTally` as a generic `inout` parameter
-// and reports, as it runs, each unit of work it does and each byte it loads or stores. The calls sit next to the
-// work they describe (a MAC is reported in the loop that does it, with the two loads it makes), so a count cannot
-// drift from the code. Calls are static (a generic parameter, specialised; Embedded Swift has no existentials);
-// with `NoTally`, whose methods are empty and always inlined, they compile away and the uninstrumented kernels are
-// the same machine code as before.
+// Every reference kernel (and every data-movement kernel) takes a `KernelTally` as a generic parameter, by
+// default `NoTally()`, and reports, as it runs, each unit of work it does and each byte it loads or stores. The
+// calls sit next to the work they describe (a MAC is reported in the loop that does it, with the two loads it
+// makes), so a count cannot drift from the code. Calls are static (a generic parameter, specialised; Embedded Swift
+// has no existentials); with `NoTally`, whose methods are empty and always inlined, they compile away and the
+// uninstrumented kernels are the same machine code as before.
 
 /// The kinds of work a kernel reports (`KernelTally.count`).
 @frozen
@@ -30,22 +30,25 @@ public enum TallyEvent: Int, CaseIterable, Sendable {
 
 /// What an instrumented kernel reports as it runs. Addresses are those of the kernel's own loads and stores, so
 /// an observer can tell model bytes (weights, tables) from arena bytes (activations) by address.
+///
+/// Kernels take the tally by value (so that it can default to `NoTally()`); a tally that records keeps its
+/// records in storage it references (a class instance), which every copy shares.
 public protocol KernelTally {
     /// `n` units of `event` were done.
-    mutating func count(_ event: TallyEvent, _ n: Int)
+    func count(_ event: TallyEvent, _ n: Int)
     /// The kernel loaded `bytes` bytes at `address`.
-    mutating func read(_ address: UnsafeRawPointer, bytes: Int)
+    func read(_ address: UnsafeRawPointer, bytes: Int)
     /// The kernel stored `bytes` bytes at `address`.
-    mutating func write(_ address: UnsafeRawPointer, bytes: Int)
+    func write(_ address: UnsafeRawPointer, bytes: Int)
 }
 
 extension KernelTally {
     /// Reports the load of one `T` at `p`.
     @inlinable @inline(__always)
-    public mutating func read<T>(_ p: UnsafePointer<T>) { read(UnsafeRawPointer(p), bytes: MemoryLayout<T>.size) }
+    public func read<T>(_ p: UnsafePointer<T>) { read(UnsafeRawPointer(p), bytes: MemoryLayout<T>.size) }
     /// Reports the store of one `T` at `p`.
     @inlinable @inline(__always)
-    public mutating func write<T>(_ p: UnsafeMutablePointer<T>) {
+    public func write<T>(_ p: UnsafeMutablePointer<T>) {
         write(UnsafeRawPointer(p), bytes: MemoryLayout<T>.size)
     }
 }
@@ -54,7 +57,7 @@ extension KernelTally {
 @frozen
 public struct NoTally: KernelTally {
     @inlinable @inline(__always) public init() {}
-    @inlinable @inline(__always) public mutating func count(_ event: TallyEvent, _ n: Int) {}
-    @inlinable @inline(__always) public mutating func read(_ address: UnsafeRawPointer, bytes: Int) {}
-    @inlinable @inline(__always) public mutating func write(_ address: UnsafeRawPointer, bytes: Int) {}
+    @inlinable @inline(__always) public func count(_ event: TallyEvent, _ n: Int) {}
+    @inlinable @inline(__always) public func read(_ address: UnsafeRawPointer, bytes: Int) {}
+    @inlinable @inline(__always) public func write(_ address: UnsafeRawPointer, bytes: Int) {}
 }

@@ -1,17 +1,12 @@
-// Reference pooling kernels. Pooling keeps the input's scale and zero point. Each has a twin taking
-// `tally: inout some KernelTally` (see KernelTally.swift); the plain entry points call it with `NoTally`.
+// Reference pooling kernels. Pooling keeps the input's scale and zero point. Each reports its work to its `tally`
+// (KernelTally.swift; default `NoTally()`: nothing).
 
 /// Max pooling over the in-image part of each window (padded positions are ignored, as PyTorch's −∞ padding).
 /// Scratch: none.
-public func maxPool2dReference(_ p: Pool2DParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>) {
-    var none = NoTally()
-    maxPool2dReference(p, input: input, output: output, tally: &none)
-}
-
-/// `maxPool2dReference`, reporting per in-image tap one load and one comparison (an element op), per output
+/// Reports per in-image tap one load and one comparison (an element op), per output
 /// one store.
 public func maxPool2dReference<T: KernelTally>(
-    _ p: Pool2DParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, tally: inout T
+    _ p: Pool2DParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, tally: T = NoTally()
 ) {
     let outH = p.outputHeight, outW = p.outputWidth, c = p.channels
     for oy in 0..<outH {
@@ -40,15 +35,10 @@ public func maxPool2dReference<T: KernelTally>(
 
 /// Average pooling: `z + round_half_away(Σ (q − z) / n)` with `n` the full window (`countIncludePad`, padded
 /// positions count as real 0) or the in-image taps. `|Σ| ≤ kh·kw·255`. Scratch: none.
-public func avgPool2dReference(_ p: Pool2DParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>) {
-    var none = NoTally()
-    avgPool2dReference(p, input: input, output: output, tally: &none)
-}
-
-/// `avgPool2dReference`, reporting per in-image tap one load and one add, per output one division (an element
+/// Reports per in-image tap one load and one add, per output one division (an element
 /// op) and one store.
 public func avgPool2dReference<T: KernelTally>(
-    _ p: Pool2DParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, tally: inout T
+    _ p: Pool2DParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, tally: T = NoTally()
 ) {
     let outH = p.outputHeight, outW = p.outputWidth, c = p.channels
     let z = p.zeroPoint
@@ -81,17 +71,10 @@ public func avgPool2dReference<T: KernelTally>(
 
 /// Global average pooling `[H][W][C] → [C]`: int32 `Σ_hw (q − z_in)` per channel, then
 /// `clamp(multiplier.apply(Σ) + z_out)`. Scratch: none.
-public func globalAveragePoolReference(
-    _ p: GlobalAveragePoolParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>
-) {
-    var none = NoTally()
-    globalAveragePoolReference(p, input: input, output: output, tally: &none)
-}
-
-/// `globalAveragePoolReference`, reporting per input element one load and one add, per channel one
+/// Reports per input element one load and one add, per channel one
 /// requantization and one store.
 public func globalAveragePoolReference<T: KernelTally>(
-    _ p: GlobalAveragePoolParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, tally: inout T
+    _ p: GlobalAveragePoolParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, tally: T = NoTally()
 ) {
     let c = p.channels, n = p.height * p.width
     for ch in 0..<c {

@@ -134,24 +134,23 @@ public struct Interpreter {
     /// Runs every op once, calling `observer` around each op (bench timing, op counting). No heap allocation by
     /// the interpreter (the observer's own work is the caller's).
     public func invoke<O: InterpreterObserver>(observer: inout O) {
-        var none = NoTally()
-        run(observer: &observer, reference: useReference || !plan.simd, tally: &none)
+        run(observer: &observer, reference: useReference || !plan.simd, tally: NoTally())
     }
 
     /// Runs every op once with the reference kernels, which report every unit of work and every load and store
     /// to `tally` (the firmware simulator's measured counter); `observer` is called around each op, so it can
     /// attribute the reports to ops. Same results as `invoke()`. No heap allocation by the interpreter.
-    public func invokeReference<O: InterpreterObserver, T: KernelTally>(observer: inout O, tally: inout T) {
-        run(observer: &observer, reference: true, tally: &tally)
+    public func invokeReference<O: InterpreterObserver, T: KernelTally>(observer: inout O, tally: T) {
+        run(observer: &observer, reference: true, tally: tally)
     }
 
     @inline(__always)
-    func run<O: InterpreterObserver, T: KernelTally>(observer: inout O, reference: Bool, tally: inout T) {
+    func run<O: InterpreterObserver, T: KernelTally>(observer: inout O, reference: Bool, tally: T) {
         let base = arena.baseAddress!
         steps.withUnsafeBufferPointer { steps in
             for i in 0..<steps.count {
                 observer.willRun(operation: i)
-                steps[i].run(base, reference: reference, tally: &tally)
+                steps[i].run(base, reference: reference, tally: tally)
                 observer.didRun(operation: i)
             }
         }

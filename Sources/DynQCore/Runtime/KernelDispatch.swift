@@ -8,14 +8,14 @@ enum Kernels {
     static func conv2dReference<T: KernelTally>(
         _ p: Conv2DParams, pointwise: Bool, input: UnsafePointer<Int8>, weights: UnsafePointer<Int8>,
         bias: UnsafePointer<Int32>?, multipliers: UnsafePointer<QuantizedMultiplier>,
-        output: UnsafeMutablePointer<Int8>, tally: inout T
+        output: UnsafeMutablePointer<Int8>, tally: T
     ) {
         if pointwise {
             pointwiseConv2dReference(p, input: input, weights: weights, bias: bias, multipliers: multipliers,
-                                     output: output, tally: &tally)
+                                     output: output, tally: tally)
         } else {
             DynQCore.conv2dReference(p, input: input, weights: weights, bias: bias, multipliers: multipliers,
-                                     output: output, tally: &tally)
+                                     output: output, tally: tally)
         }
     }
 }

@@ -258,18 +258,18 @@ enum Step {
     /// Runs the step on the arena at `base`. No allocation. The reference kernels report their work to `tally`
     /// (the SIMD kernels are not instrumented: pass `NoTally` unless `reference`).
     @inline(__always)
-    func run<T: KernelTally>(_ base: UnsafeMutableRawPointer, reference: Bool, tally: inout T) {
+    func run<T: KernelTally>(_ base: UnsafeMutableRawPointer, reference: Bool, tally: T) {
         @inline(__always) func i8(_ o: Int) -> UnsafeMutablePointer<Int8> { (base + o).assumingMemoryBound(to: Int8.self) }
         @inline(__always) func c8(_ o: Int) -> UnsafePointer<Int8> { UnsafePointer((base + o).assumingMemoryBound(to: Int8.self)) }
         switch self {
         case .inputTable(let pixels, let channels, let input, let output, let table):
             DynQCore.inputTable(pixels: pixels, channels: channels,
                                 image: UnsafePointer((base + input).assumingMemoryBound(to: UInt8.self)),
-                                tables: table, output: i8(output), tally: &tally)
+                                tables: table, output: i8(output), tally: tally)
         case .conv(let s, let pointwise):
             if reference || s.packed < 0 {
                 Kernels.conv2dReference(s.params, pointwise: pointwise, input: c8(s.input), weights: s.weights,
-                                        bias: s.bias, multipliers: s.multipliers, output: i8(s.output), tally: &tally)
+                                        bias: s.bias, multipliers: s.multipliers, output: i8(s.output), tally: tally)
             } else {
                 conv2d(s.params, input: c8(s.input), packedWeights: UnsafeRawPointer(base + s.packed), bias: s.bias,
                        multipliers: s.multipliers, output: i8(s.output), scratch: base + s.scratch)
@@ -277,7 +277,7 @@ enum Step {
         case .depthwise(let s):
             if reference || s.packed < 0 {
                 depthwiseConv2dReference(s.params, input: c8(s.input), weights: s.weights, bias: s.bias,
-                                         multipliers: s.multipliers, output: i8(s.output), tally: &tally)
+                                         multipliers: s.multipliers, output: i8(s.output), tally: tally)
             } else {
                 DynQCore.depthwiseConv2d(s.params, input: c8(s.input), packedWeights: UnsafeRawPointer(base + s.packed),
                                 bias: s.bias, multipliers: s.multipliers, output: i8(s.output),
@@ -298,7 +298,7 @@ enum Step {
             } else {
                 dynamicFusionReference(s.fusion, kernels: s.kernels, coefficients: eta, mixedBias: s.mixedBias,
                                        staticBias: s.staticBias, staticMultipliers: s.staticMultipliers,
-                                       fusedKernel: fk, biasAccumulator: fb, multipliers: fm, tally: &tally)
+                                       fusedKernel: fk, biasAccumulator: fb, multipliers: fm, tally: tally)
             }
             if let dw = s.depthwise {
                 if simd {
@@ -309,7 +309,7 @@ enum Step {
                 } else {
                     depthwiseConv2dReference(dw, input: c8(s.input), weights: UnsafePointer(fk),
                                              bias: UnsafePointer(fb), multipliers: UnsafePointer(fm),
-                                             output: i8(s.output), tally: &tally)
+                                             output: i8(s.output), tally: tally)
                 }
             } else {
                 if simd {                                     // packed by dynamicFusion
@@ -320,60 +320,60 @@ enum Step {
                     let pw = s.conv.kernelHeight == 1 && s.conv.kernelWidth == 1 && s.conv.groups == 1
                     Kernels.conv2dReference(s.conv, pointwise: pw, input: c8(s.input), weights: UnsafePointer(fk),
                                             bias: UnsafePointer(fb), multipliers: UnsafePointer(fm),
-                                            output: i8(s.output), tally: &tally)
+                                            output: i8(s.output), tally: tally)
                 }
             }
         case .linear(let s):
             if reference || s.packed < 0 {
                 linearReference(s.params, input: c8(s.input), weights: s.weights, bias: s.bias,
-                                multipliers: s.multipliers, output: i8(s.output), tally: &tally)
+                                multipliers: s.multipliers, output: i8(s.output), tally: tally)
             } else {
                 DynQCore.linear(s.params, input: c8(s.input), packedWeights: UnsafeRawPointer(base + s.packed), bias: s.bias,
                        multipliers: s.multipliers, output: i8(s.output), scratch: base + s.scratch)
             }
         case .add(let p, let count, let a, let b, let output):
-            addReference(p, count: count, input1: c8(a), input2: c8(b), output: i8(output), tally: &tally)
+            addReference(p, count: count, input1: c8(a), input2: c8(b), output: i8(output), tally: tally)
         case .concat(let pixels, let channels, let output, let parts):
             parts.withUnsafeBufferPointer { parts in
                 for part in parts {
                     concatInput(outerCount: pixels, inputInner: part.channels, outputInner: channels,
                                 offset: part.offset, input: c8(part.input), requantize: part.requantize,
-                                output: i8(output), tally: &tally)
+                                output: i8(output), tally: tally)
                 }
             }
         case .shuffle(let pixels, let channels, let groups, let input, let output):
             DynQCore.channelShuffle(pixels: pixels, channels: channels, groups: groups, input: c8(input),
-                                    output: i8(output), tally: &tally)
+                                    output: i8(output), tally: tally)
         case .split(let pixels, let channels, let input, let parts):
             parts.withUnsafeBufferPointer { parts in
                 for part in parts {
                     channelSlice(pixels: pixels, inputChannels: channels, start: part.start, count: part.count,
-                                 input: c8(input), output: i8(part.output), tally: &tally)
+                                 input: c8(input), output: i8(part.output), tally: tally)
                 }
             }
         case .maxPool(let p, let input, let output):
-            maxPool2dReference(p, input: c8(input), output: i8(output), tally: &tally)
+            maxPool2dReference(p, input: c8(input), output: i8(output), tally: tally)
         case .avgPool(let p, let input, let output):
-            avgPool2dReference(p, input: c8(input), output: i8(output), tally: &tally)
+            avgPool2dReference(p, input: c8(input), output: i8(output), tally: tally)
         case .globalAvgPool(let p, let input, let output):
             if !reference {                                   // SIMD: no scratch, no packing
                 DynQCore.globalAveragePool(p, input: c8(input), output: i8(output))
                 break
             }
-            globalAveragePoolReference(p, input: c8(input), output: i8(output), tally: &tally)
+            globalAveragePoolReference(p, input: c8(input), output: i8(output), tally: tally)
         case .flatten(let h, let w, let c, let input, let output):
-            flattenHWCToCHW(height: h, width: w, channels: c, input: c8(input), output: i8(output), tally: &tally)
+            flattenHWCToCHW(height: h, width: w, channels: c, input: c8(input), output: i8(output), tally: tally)
         case .softmax(let count, let input, let output, let table):
             DynQCore.softmaxInt8(chunkCount: 1, chunkSize: count, logits: c8(input), expTable: table,
-                                 output: i8(output), tally: &tally)
+                                 output: i8(output), tally: tally)
         case .sigmoidGate(let count, let input, let output, let table):
             DynQCore.sigmoidGate(count: count, logits: c8(input), table: table,
-                        coefficients: (base + output).assumingMemoryBound(to: Int16.self), tally: &tally)
+                        coefficients: (base + output).assumingMemoryBound(to: Int16.self), tally: tally)
         case .softmaxGate(let chunks, let size, let input, let output, let table):
             DynQCore.softmaxGate(chunkCount: chunks, chunkSize: size, logits: c8(input), expTable: table,
-                        coefficients: (base + output).assumingMemoryBound(to: Int16.self), tally: &tally)
+                        coefficients: (base + output).assumingMemoryBound(to: Int16.self), tally: tally)
         case .table(let count, let input, let output, let table):
-            lookupTable(count: count, input: c8(input), table: table, output: i8(output), tally: &tally)
+            lookupTable(count: count, input: c8(input), table: table, output: i8(output), tally: tally)
         }
     }
 }
