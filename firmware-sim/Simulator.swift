@@ -131,6 +131,10 @@ extension SimReport {
             + "(nominal, padding included and fusion once: \(humanCount(Double(counts.nominalMACs))))\n"
         out += "cycles: \(humanCount(totalCycles)) -> estimated latency \(humanTime(latencySeconds)) at "
             + "\(humanCount(target.clockHz.value))Hz\n"
+        if !target.simdKernels {
+            out += "     (cycle costs of optimised CMSIS-NN-class int8 kernels; DynQ's portable reference kernels, which "
+                + "this target's arena plan assumes, execute several times more instructions: docs/qemu.md)\n"
+        }
         out += "RAM: arena \(human(arenaBytes)) + stack bound \(human(stackBytes)) + static \(human(staticRAMBytes)) = "
             + "\(human(peakRAMBytes)) of \(human(ramLimit)) SRAM -> " + (fitsRAM ? "fits" : "DOES NOT FIT")
             + ", margin \(human(ramMargin))"
