@@ -40,6 +40,12 @@ let groupedConvCases: [GroupedConvCase] = [
                     sx: 3, pad: ConvPadding(top: 2, left: 1, bottom: 2, right: 0)),
     GroupedConvCase(name: "padding larger than the kernel", h: 2, w: 3, gIn: 6, gOut: 6, groups: 2,
                     pad: ConvPadding(all: 4)),
+    GroupedConvCase(name: "thin dense 1x1 (I == 18 → 18, one group)", h: 5, w: 13, gIn: 18, gOut: 18, groups: 1,
+                    kh: 1, kw: 1, pad: .zero),
+    GroupedConvCase(name: "thin dense 1x1, I == 32 (the limit), stride == 2", h: 7, w: 9,
+                    gIn: 32, gOut: 24, groups: 1, kh: 1, kw: 1, sy: 2, sx: 2, pad: .zero),
+    GroupedConvCase(name: "thin dense 1x1, odd I (13) and padding", h: 4, w: 6, gIn: 13, gOut: 9, groups: 1,
+                    kh: 1, kw: 1, pad: ConvPadding(top: 1, left: 0, bottom: 0, right: 1)),
 ]
 
 /// Reference vs `groupedConv2d` called directly (whatever `groupedConv2dApplies` says); a failure names the seed,
@@ -112,7 +118,7 @@ struct SIMDGroupedConvTests {
         }
     }
 
-    @Test("conv2d takes the small-group kernel exactly when 1 < groups and O/groups < 8")
+    @Test("conv2d takes the pixel-lane kernel exactly for 1 < groups with O/groups < 8 and for thin dense 1x1")
     func dispatch() {
         let q = OutputQuantization(zeroPoint: 0)
         func p(_ ic: Int, _ oc: Int, _ g: Int) -> Conv2DParams {
@@ -122,7 +128,14 @@ struct SIMDGroupedConvTests {
         #expect(groupedConv2dApplies(p(18, 18, 3)))
         #expect(groupedConv2dApplies(p(16, 14, 2)))
         #expect(!groupedConv2dApplies(p(16, 16, 2)))          // 8 output channels per group: the GEMM
-        #expect(!groupedConv2dApplies(p(6, 6, 1)))            // one group: the GEMM
+        #expect(!groupedConv2dApplies(p(6, 6, 1)))            // one group, 3x3: the GEMM
+        func pointwise(_ ic: Int, _ oc: Int, _ g: Int) -> Conv2DParams {
+            Conv2DParams(inputHeight: 4, inputWidth: 4, inputChannels: ic, outputChannels: oc, kernelHeight: 1,
+                         kernelWidth: 1, groups: g, inputZeroPoint: 0, output: q)
+        }
+        #expect(groupedConv2dApplies(pointwise(groupedConv2dThinInputChannels, 96, 1)))   // thin dense 1x1
+        #expect(!groupedConv2dApplies(pointwise(groupedConv2dThinInputChannels + 1, 96, 1)))
+        #expect(!groupedConv2dApplies(pointwise(64, 64, 2)))   // 1x1 with 32 output channels per group: the GEMM
         #expect(conv2dPackedWeightBytes(p(18, 18, 3)) == groupedConv2dPackedWeightBytes(p(18, 18, 3)))
         #expect(conv2dScratchBytes(p(18, 18, 3)) == groupedConv2dScratchBytes(p(18, 18, 3)))
         #expect(conv2dPackedWeightBytes(p(16, 16, 2)) != groupedConv2dPackedWeightBytes(p(16, 16, 2)))

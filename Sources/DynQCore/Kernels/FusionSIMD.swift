@@ -69,7 +69,9 @@ public struct FusionRowDivider {
         let sign = f &>> 31
         let u = unsafeBitCast((f ^ sign) &- sign, to: SIMD2<UInt64>.self)
         let low = SIMD2<UInt64>(repeating: 0xFFFF_FFFF)
-        let r = SIMD2<UInt64>(repeating: reciprocal) & low, av = SIMD2<UInt64>(repeating: a) & low
+        // Operands built from 32-bit values, so that LLVM sees their high halves are zero and emits one `pmuludq`.
+        let r = SIMD2<UInt64>(repeating: UInt64(UInt32(truncatingIfNeeded: reciprocal)))
+        let av = SIMD2<UInt64>(repeating: UInt64(UInt32(truncatingIfNeeded: a)))
         let half = SIMD2<UInt64>(repeating: UInt64(1) << (shift - 1)), n = SIMD2<UInt64>(repeating: shift)
         let one = SIMD2<UInt64>(repeating: 1), c254 = SIMD2<UInt64>(repeating: 254)
         @inline(__always) func lane(_ u: SIMD2<UInt64>) -> SIMD2<UInt64> {
