@@ -44,6 +44,8 @@ let groupedConvCases: [GroupedConvCase] = [
                     kh: 1, kw: 1, pad: .zero),
     GroupedConvCase(name: "thin dense 1x1, I == 32 (the limit), stride == 2", h: 7, w: 9,
                     gIn: 32, gOut: 24, groups: 1, kh: 1, kw: 1, sy: 2, sx: 2, pad: .zero),
+    GroupedConvCase(name: "thin dense 3x3 stem (I == 3 → 32, K == 27), stride == 2", h: 11, w: 14, gIn: 3, gOut: 32,
+                    groups: 1, sy: 2, sx: 2),
     GroupedConvCase(name: "thin dense 1x1, odd I (13) and padding", h: 4, w: 6, gIn: 13, gOut: 9, groups: 1,
                     kh: 1, kw: 1, pad: ConvPadding(top: 1, left: 0, bottom: 0, right: 1)),
 ]
@@ -118,7 +120,7 @@ struct SIMDGroupedConvTests {
         }
     }
 
-    @Test("conv2d takes the pixel-lane kernel exactly for 1 < groups with O/groups < 8 and for thin dense 1x1")
+    @Test("conv2d takes the pixel-lane kernel exactly for 1 < groups with O/groups < 8 and for dense K <= 32")
     func dispatch() {
         let q = OutputQuantization(zeroPoint: 0)
         func p(_ ic: Int, _ oc: Int, _ g: Int) -> Conv2DParams {
@@ -133,8 +135,9 @@ struct SIMDGroupedConvTests {
             Conv2DParams(inputHeight: 4, inputWidth: 4, inputChannels: ic, outputChannels: oc, kernelHeight: 1,
                          kernelWidth: 1, groups: g, inputZeroPoint: 0, output: q)
         }
-        #expect(groupedConv2dApplies(pointwise(groupedConv2dThinInputChannels, 96, 1)))   // thin dense 1x1
-        #expect(!groupedConv2dApplies(pointwise(groupedConv2dThinInputChannels + 1, 96, 1)))
+        #expect(groupedConv2dApplies(pointwise(groupedConv2dThinWeights, 96, 1)))   // thin dense 1x1
+        #expect(!groupedConv2dApplies(pointwise(groupedConv2dThinWeights + 1, 96, 1)))
+        #expect(groupedConv2dApplies(p(3, 32, 1)))             // the RGB stem: K = 3·3·3 = 27
         #expect(!groupedConv2dApplies(pointwise(64, 64, 2)))   // 1x1 with 32 output channels per group: the GEMM
         #expect(conv2dPackedWeightBytes(p(18, 18, 3)) == groupedConv2dPackedWeightBytes(p(18, 18, 3)))
         #expect(conv2dScratchBytes(p(18, 18, 3)) == groupedConv2dScratchBytes(p(18, 18, 3)))

@@ -8,8 +8,8 @@
 // against the 8 channels' pairs with `multiplyAddPairs` (`pmaddwd`): 4 pixels × 8 channels = 8 accumulators of
 // 4 int32 lanes. The products are the reference's `(q_in − z_in) · q_w` (|·| ≤ 255 · 127), the sums the same
 // int32 sums (addition is associative modulo 2^32 and the quantizer bounds them below 2^31), so the accumulators
-// equal the reference's bit for bit; requantization is `requantize8` for full blocks of 8 channels and
-// `OutputQuantization.requantize` otherwise, both equal to the reference's `finish(apply(acc))`.
+// equal the reference's bit for bit; requantization is `requantize8` (a channel tail through an 8-byte temporary;
+// the prepared block's missing lanes are zero), equal to the reference's `finish(apply(acc))`.
 //
 // Grouped layers with fewer than 8 output channels per group (`groupedConv2dApplies`) are delegated to
 // `groupedConv2d` (GroupedConvSIMD.swift): `conv2dPackedWeightBytes`, `packConv2dWeights`, `conv2dScratchBytes`
@@ -112,18 +112,6 @@ internal func conv2dIm2colRow(_ p: Conv2DParams, _ input: UnsafePointer<Int8>, _
     if p.weightsPerOutputChannel & 1 == 1 { d.pointee = 0 }
 }
 
-/// Requantizes up to 4 accumulator lanes of output channels `channel ..< channel + count` and stores them at `out`.
-@inlinable @inline(__always)
-internal func conv2dStoreLanes(_ acc: SIMD4<Int32>, count: Int, channel: Int, bias: UnsafePointer<Int32>?,
-                               multipliers: UnsafePointer<QuantizedMultiplier>, output q: OutputQuantization,
-                               _ out: UnsafeMutablePointer<Int8>) {
-    for j in 0..<count {
-        let o = channel + j
-        let a = acc[j] &+ (bias?[o] ?? 0)
-        out[j] = q.requantize(a, multipliers[o])
-    }
-}
-
 /// The 4-pixel × 8-channel micro-kernel over `kp` K pairs; stores the requantized results of the first
 /// `pixels` rows and `channels` channels.
 @inlinable @inline(__always)
@@ -171,9 +159,8 @@ internal func conv2dTile4x8(
 /// The 1-pixel × 8-channel micro-kernel (linear layers, the last pixel of an image).
 @inlinable @inline(__always)
 internal func conv2dTile1x8(
-    _ r0: UnsafeRawPointer, weights: UnsafeRawPointer, kPairs kp: Int, channels: Int, channel: Int,
-    bias: UnsafePointer<Int32>?, multipliers: UnsafePointer<QuantizedMultiplier>, output q: OutputQuantization,
-    out: UnsafeMutablePointer<Int8>
+    _ r0: UnsafeRawPointer, weights: UnsafeRawPointer, kPairs kp: Int, channels: Int,
+    output q: OutputQuantization, prepared: UnsafeRawPointer, out: UnsafeMutablePointer<Int8>
 ) {
     var a0 = SIMD4<Int32>(), a1 = SIMD4<Int32>(), b0 = SIMD4<Int32>(), b1 = SIMD4<Int32>()
     var w = weights
@@ -190,11 +177,12 @@ internal func conv2dTile1x8(
         a0 &+= multiplyAddPairs(x0, load8x16(w)); a1 &+= multiplyAddPairs(x0, load8x16(w + 16))
     }
     a0 &+= b0; a1 &+= b1
-    let c0 = channels < 4 ? channels : 4
-    conv2dStoreLanes(a0, count: c0, channel: channel, bias: bias, multipliers: multipliers, output: q, out)
-    if channels > 4 {
-        conv2dStoreLanes(a1, count: channels - 4, channel: channel + 4, bias: bias, multipliers: multipliers,
-                         output: q, out + 4)
+    if channels == conv2dBlockChannels { requantize8(a0, a1, prepared, q, out); return }
+    var tmp = SIMD8<Int8>()                                   // channel tail: through a temporary
+    withUnsafeMutableBytes(of: &tmp) { t in
+        let tp = t.baseAddress!.assumingMemoryBound(to: Int8.self)
+        requantize8(a0, a1, prepared, q, tp)
+        out.update(from: tp, count: channels)
     }
 }
 
@@ -248,7 +236,7 @@ public func conv2d(
                 let out = output + px * outC + channel
                 if n == 1 {
                     conv2dTile1x8(r0, weights: groupWeights + b * blockBytes, kPairs: kp, channels: channels,
-                                  channel: channel, bias: bias, multipliers: multipliers, output: p.output,
+                                  output: p.output, prepared: prepared + (g * blocks + b) * requantizeBlockBytes,
                                   out: out)
                 } else {
                     conv2dTile4x8(r0, r1, r2, r3, weights: groupWeights + b * blockBytes, kPairs: kp, pixels: n,

@@ -27,18 +27,19 @@
 /// Output pixels per strip of the grouped kernel (two vectors of 4 pixel lanes).
 public let groupedConv2dStripPixels = 8
 
-/// Dense 1×1 convolutions with at most this many input channels also run the pixel-lane kernel.
-public let groupedConv2dThinInputChannels = 32
+/// Dense convolutions with at most this many weights per output channel (`K = kh·kw·I`) also run the pixel-lane
+/// kernel.
+public let groupedConv2dThinWeights = 32
 
 /// Whether `conv2d` runs `p` with the pixel-lane kernel: more than one group and fewer than 8 output channels per
-/// group (where the channel-lane GEMM would leave lanes empty), or a dense 1×1 convolution with
-/// `I ≤ groupedConv2dThinInputChannels` (there the GEMM's per-tile im2col and requantization outweigh its short
-/// K loop; measured with `dynq bench` on both MobileNetV2's and Dy-mobile's such layers: 7–20 % faster at
-/// 112×112 and 56×56, while for `I ≥ 144` the GEMM is faster).
+/// group (where the channel-lane GEMM would leave lanes empty), or a dense ("thin") convolution with
+/// `K ≤ groupedConv2dThinWeights` (there the GEMM's per-tile im2col and requantization outweigh its short K loop;
+/// measured with `dynq bench` on MobileNetV2's and Dy-mobile's 1×1 layers with I ≤ 32 and their 3×3 stem
+/// (K = 27): 7–20 % faster at 112×112 and 56×56, while for 1×1 layers with `I ≥ 144` the GEMM is faster).
 @inlinable
 public func groupedConv2dApplies(_ p: Conv2DParams) -> Bool {
     (p.groups > 1 && p.groupOutputChannels < conv2dBlockChannels)
-        || (p.groups == 1 && p.kernelHeight == 1 && p.kernelWidth == 1 && p.inputChannels <= groupedConv2dThinInputChannels)
+        || (p.groups == 1 && p.weightsPerOutputChannel <= groupedConv2dThinWeights)
 }
 
 @inlinable @inline(__always)
