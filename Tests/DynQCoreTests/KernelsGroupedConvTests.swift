@@ -42,11 +42,11 @@ let groupedConvCases: [GroupedConvCase] = [
                     pad: ConvPadding(all: 4)),
     GroupedConvCase(name: "thin dense 1x1 (I == 18 → 18, one group)", h: 5, w: 13, gIn: 18, gOut: 18, groups: 1,
                     kh: 1, kw: 1, pad: .zero),
-    GroupedConvCase(name: "thin dense 1x1, I == 32 (the limit), stride == 2", h: 7, w: 9,
+    GroupedConvCase(name: "thin dense 1x1, I == 32 (the limit), stride == 2", h: 7, w: 19,
                     gIn: 32, gOut: 24, groups: 1, kh: 1, kw: 1, sy: 2, sx: 2, pad: .zero),
-    GroupedConvCase(name: "thin dense 3x3 stem (I == 3 → 32, K == 27), stride == 2", h: 11, w: 14, gIn: 3, gOut: 32,
+    GroupedConvCase(name: "thin dense 3x3 stem (I == 3 → 32, K == 27), stride == 2", h: 11, w: 17, gIn: 3, gOut: 32,
                     groups: 1, sy: 2, sx: 2),
-    GroupedConvCase(name: "thin dense 1x1, odd I (13) and padding", h: 4, w: 6, gIn: 13, gOut: 9, groups: 1,
+    GroupedConvCase(name: "thin dense 1x1, odd I (13) and padding", h: 4, w: 11, gIn: 13, gOut: 9, groups: 1,
                     kh: 1, kw: 1, pad: ConvPadding(top: 1, left: 0, bottom: 0, right: 1)),
 ]
 
@@ -89,6 +89,15 @@ func checkGroupedConv(_ p: Conv2DParams, rng: inout SeededRNG, extremeMultiplier
     } }
     return "seed=\(rng.seed) \(p): at (y=\(oy), x=\(ox), o=\(o)) simd=\(simd[i]) reference=\(ref[i]) acc=\(acc) "
         + "M=\(mults[o])"
+}
+
+extension Conv2DParams {
+    /// The same layer on an input `width` pixels wide.
+    func with(width: Int) -> Conv2DParams {
+        var p = self
+        p.inputWidth = width
+        return p
+    }
 }
 
 private func groupedSeed(_ s: String) -> UInt64 {
@@ -135,9 +144,12 @@ struct SIMDGroupedConvTests {
             Conv2DParams(inputHeight: 4, inputWidth: 4, inputChannels: ic, outputChannels: oc, kernelHeight: 1,
                          kernelWidth: 1, groups: g, inputZeroPoint: 0, output: q)
         }
-        #expect(groupedConv2dApplies(pointwise(groupedConv2dThinWeights, 96, 1)))   // thin dense 1x1
-        #expect(!groupedConv2dApplies(pointwise(groupedConv2dThinWeights + 1, 96, 1)))
-        #expect(groupedConv2dApplies(p(3, 32, 1)))             // the RGB stem: K = 3·3·3 = 27
+        #expect(groupedConv2dApplies(pointwise(groupedConv2dThinWeights, 96, 1).with(width: 8)))   // thin dense 1x1
+        #expect(!groupedConv2dApplies(pointwise(groupedConv2dThinWeights, 96, 1).with(width: 7)))  // < one strip
+        #expect(!groupedConv2dApplies(pointwise(groupedConv2dThinWeights + 1, 96, 1).with(width: 8)))
+        #expect(groupedConv2dApplies(p(3, 32, 1).with(width: 224)))   // the RGB stem: K = 3·3·3 = 27
+        #expect(!groupedConv2dApplies(LinearParams(inputFeatures: 16, outputFeatures: 96, inputZeroPoint: 0,
+                                                   output: q).asConv))     // linear: one pixel, the GEMM
         #expect(!groupedConv2dApplies(pointwise(64, 64, 2)))   // 1x1 with 32 output channels per group: the GEMM
         #expect(conv2dPackedWeightBytes(p(18, 18, 3)) == groupedConv2dPackedWeightBytes(p(18, 18, 3)))
         #expect(conv2dScratchBytes(p(18, 18, 3)) == groupedConv2dScratchBytes(p(18, 18, 3)))

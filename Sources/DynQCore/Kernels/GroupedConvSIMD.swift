@@ -35,11 +35,13 @@ public let groupedConv2dThinWeights = 32
 /// group (where the channel-lane GEMM would leave lanes empty), or a dense ("thin") convolution with
 /// `K ≤ groupedConv2dThinWeights` (there the GEMM's per-tile im2col and requantization outweigh its short K loop;
 /// measured with `dynq bench` on MobileNetV2's and Dy-mobile's 1×1 layers with I ≤ 32 and their 3×3 stem
-/// (K = 27): 7–20 % faster at 112×112 and 56×56, while for 1×1 layers with `I ≥ 144` the GEMM is faster).
+/// (K = 27): 7–20 % faster at 112×112 and 56×56, while for 1×1 layers with `I ≥ 144` the GEMM is faster) whose
+/// output rows fill at least one strip (linear layers, 1×1 images, stay with the GEMM).
 @inlinable
 public func groupedConv2dApplies(_ p: Conv2DParams) -> Bool {
     (p.groups > 1 && p.groupOutputChannels < conv2dBlockChannels)
-        || (p.groups == 1 && p.weightsPerOutputChannel <= groupedConv2dThinWeights)
+        || (p.groups == 1 && p.weightsPerOutputChannel <= groupedConv2dThinWeights
+            && p.outputWidth >= groupedConv2dStripPixels)
 }
 
 @inlinable @inline(__always)
@@ -188,6 +190,9 @@ internal func groupedConv2dConvertRow(_ p: Conv2DParams, _ src: UnsafePointer<In
     let pad = p.padding.left
     let vectorChunks = gIn & 1 == 0 ? inC / 8 : 0            // 8 channels = 4 planes per chunk
     let raw = UnsafeMutableRawPointer(dst)
+    let planes = p.groups * pairs
+    let firstScalarPlane = 4 * vectorChunks
+    let firstScalarGroup = firstScalarPlane / pairs, firstScalarPair = firstScalarPlane - firstScalarGroup * pairs
     for f in 0..<sx {
         var ix = ((f - pad) % sx + sx) % sx                   // first image column of phase f
         var col = (ix + pad) / sx
@@ -204,14 +209,15 @@ internal func groupedConv2dConvertRow(_ p: Conv2DParams, _ src: UnsafePointer<In
                 d += 4 * planeBytes
             }
             // The remaining planes, pair by pair: plane P = g·pairs + j holds channels (g·I_g + 2j, +1).
-            var plane = 4 * vectorChunks
-            while plane < p.groups * pairs {
-                let g = plane / pairs, j = plane - g * pairs
+            var plane = firstScalarPlane, g = firstScalarGroup, j = firstScalarPair
+            while plane < planes {
                 let c0 = g * gIn + 2 * j
                 let lo = UInt32(UInt16(bitPattern: Int16(s[c0]) &- z))
                 let hi = 2 * j + 1 < gIn ? UInt32(UInt16(bitPattern: Int16(s[c0 + 1]) &- z)) : 0
                 (phase + plane * planeBytes).storeBytes(of: lo | hi << 16, toByteOffset: col * 4, as: UInt32.self)
                 plane += 1
+                j += 1
+                if j == pairs { j = 0; g += 1 }
             }
             ix += sx
             col += 1
