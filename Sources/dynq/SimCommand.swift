@@ -8,7 +8,7 @@ let simCommand = Command(
     summary: "estimate latency, RAM and flash of an int8 model on edge targets",
     usage: """
         usage: dynq sim MODEL.dynq --target NAME|all [--targets FILE] [--json] [--svg REPORT.svg] [--code-size FILE|auto]
-                                  [--measure]
+                                  [--kernels simd|reference] [--measure]
                dynq sim --measure-code [--code-size FILE]
 
         Counts the work of every op of an int8 model from its shapes (conv / CPM / fusion MACs and divisions,
@@ -24,6 +24,8 @@ let simCommand = Command(
           --svg REPORT.svg      also draw memory in use across the ops (peak marked) and per-op cycles
           --code-size FILE|auto the core's measured code size and stack bound: a file written by
                                 --measure-code (default targets/code-size.json), or 'auto' to build and measure now
+          --kernels simd|reference  plan the arena for these kernels instead of the profile's "kernels" (simd:
+                                packed weights in RAM, faster; reference: weights read in place from flash)
           --measure             also run the model through the runtime with instrumented reference kernels,
                                 report from the measured counts and check them against the analytic ones
                                 (exit 1 if any op differs); also measures the arena high-water mark
@@ -32,7 +34,7 @@ let simCommand = Command(
           --help                show this help
         """,
     run: { args in
-        let a = try Arguments(args, flags: ["json", "measure-code", "measure"], options: ["target", "targets", "svg", "code-size"])
+        let a = try Arguments(args, flags: ["json", "measure-code", "measure"], options: ["target", "targets", "svg", "code-size", "kernels"])
         if a.has("measure-code") {
             _ = try a.positionals(0, "")
             guard let root = SimFiles.root() else { throw UsageError("run --measure-code inside the DynQ checkout") }
@@ -46,9 +48,15 @@ let simCommand = Command(
         let path = try a.positionals(1, "model file")[0]
         let targetName = try a.required("target")
         let profiles = try loadTargets(try a.value("targets") ?? SimFiles.defaultTargets())
-        let chosen = targetName == "all" ? profiles : profiles.filter { $0.name == targetName }
+        var chosen = targetName == "all" ? profiles : profiles.filter { $0.name == targetName }
         guard !chosen.isEmpty else {
             throw UsageError("unknown target '\(targetName)' (one of: \(profiles.map(\.name).joined(separator: ", ")), all)")
+        }
+        switch a.value("kernels") {
+        case nil: break
+        case "simd"?: for i in chosen.indices { chosen[i].simdKernels = true }
+        case "reference"?: for i in chosen.indices { chosen[i].simdKernels = false }
+        case let other?: throw UsageError("--kernels must be 'simd' or 'reference', not '\(other)'")
         }
         let code: CodeSize
         switch a.value("code-size") {

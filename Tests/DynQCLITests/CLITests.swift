@@ -143,6 +143,20 @@ struct CLITests {
         #expect(r.stderr.contains("cortex-m9") && r.stderr.contains("cortex-m4"), "\(r.stderr)")
     }
 
+    @Test("--kernels switches the arena plan: the SIMD kernels' packed weights make it larger; a bad value is refused")
+    func kernelsOption() throws {
+        func arena(_ kernels: String) throws -> Int? {
+            let r = try dynq("sim", model, "--target", "cortex-m7", "--kernels", kernels, "--json")
+            let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+            return (json?["ram"] as? [String: Any])?["arena"] as? Int
+        }
+        let reference = try #require(try arena("reference")), simd = try #require(try arena("simd"))
+        #expect(reference == 22_656 + 15, "the reference plan QEMU measured, plus alignment slack")
+        #expect(simd > reference)
+        let bad = try dynq("sim", model, "--target", "cortex-m7", "--kernels", "fast")
+        #expect(bad.status != 0 && bad.stderr.contains("--kernels"))
+    }
+
     @Test("an input that is not an image is refused, naming the file")
     func notAnImage() throws {
         let path = try scratchFile("not-an-image.json", Data("{\"format\":".utf8))
