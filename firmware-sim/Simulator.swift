@@ -27,6 +27,8 @@ public struct SimReport: Sendable {
     public var counts: ModelCounts
     /// `"analytic"` (from shapes) or `"measured"` (instrumented reference kernels; `dynq sim --measure`).
     public var countsSource: String
+    /// DynQ's own kernels measured on QEMU's Cortex-M4 (`dynq sim --qemu-log`), when given.
+    public var qemu: QemuProfile? = nil
 
     public var peakRAMBytes: Int { arenaBytes + stackBytes + staticRAMBytes }
     public var flashUsedBytes: Int { modelBytes + codeBytes }
@@ -108,8 +110,9 @@ extension SimReport {
                       pad("weights", 9, right: true), pad("w loads", 9, right: true), pad("act R", 9, right: true),
                       pad("act W", 9, right: true),
                       pad("live", 10, right: true), pad("cycles", 10, right: true), pad("%", 6, right: true)]
+            + (qemu == nil ? [] : [pad("QEMU instr", 11, right: true)])
         out += header.joined(separator: " ") + "\n"
-        for l in layers {
+        for (i, l) in layers.enumerated() {
             let c = l.counts
             let row = [pad(String(c.name.prefix(28)), 28), pad(c.kind, 16), pad(c.kernelClass.rawValue, 11),
                        pad(humanCount(Double(c.convMACs)), 10, right: true),
@@ -121,6 +124,7 @@ extension SimReport {
                        pad(human(c.activationBytesWritten), 9, right: true), pad(human(l.liveBytes), 10, right: true),
                        pad(humanCount(l.cycles), 10, right: true),
                        pad(String(format: "%.1f", totalCycles > 0 ? 100 * l.cycles / totalCycles : 0), 6, right: true)]
+                + (qemu.map { [pad(humanCount(Double($0.ops[i].instructions)), 11, right: true)] } ?? [])
             out += row.joined(separator: " ") + "\n"
         }
         out += "\n"
@@ -134,6 +138,12 @@ extension SimReport {
         if !target.simdKernels {
             out += "     (cycle costs of optimised CMSIS-NN-class int8 kernels; DynQ's portable reference kernels, which "
                 + "this target's arena plan assumes, execute several times more instructions: docs/qemu.md)\n"
+        }
+        if let q = qemu {
+            let seconds = Double(q.invokeInstructions) / target.clockHz.value
+            out += "measured: DynQ's \(q.kernels) kernels execute \(humanCount(Double(q.invokeInstructions))) instructions "
+                + "per inference on QEMU's Cortex-M4 (armv7em build): at least \(humanTime(seconds)) at "
+                + "\(humanCount(target.clockHz.value))Hz (one instruction per cycle at best)\n"
         }
         out += "RAM: arena \(human(arenaBytes)) + stack bound \(human(stackBytes)) + static \(human(staticRAMBytes)) = "
             + "\(human(peakRAMBytes)) of \(human(ramLimit)) SRAM -> " + (fitsRAM ? "fits" : "DOES NOT FIT")
@@ -185,6 +195,11 @@ extension SimReport {
                                           ("fits", .bool(fitsFlash))]))),
             ("fits", .bool(fits)),
             ("peak_operation", .string(layers.isEmpty ? "" : layers[counts.plan.peakOperation].counts.name)),
+            ("qemu", qemu.map { q in .object(JSONObject([
+                ("kernels", .string(q.kernels)), ("invoke_instructions", .int(q.invokeInstructions)),
+                ("latency_lower_bound_s", .number(Double(q.invokeInstructions) / target.clockHz.value)),
+                ("op_instructions", .array(q.ops.map { .int($0.instructions) })),
+            ])) } ?? .null),
             ("layers", .array(layerList)),
         ]))
     }
@@ -205,6 +220,11 @@ public func sweepTable(_ reports: [SimReport]) -> String {
                 pad(human(r.ramLimit), 10, right: true), pad(r.fitsRAM ? "ok" : "NO", 5),
                 pad(human(r.flashUsedBytes), 11, right: true), pad(human(r.flashLimit), 10, right: true),
                 pad(r.fitsFlash ? "ok" : "NO", 5), r.fits ? "FITS" : "DOES NOT FIT"].joined(separator: " ") + "\n"
+    }
+    if let q = first.qemu {
+        out += "\nmeasured on QEMU's Cortex-M4: DynQ's \(q.kernels) kernels execute "
+            + "\(humanCount(Double(q.invokeInstructions))) instructions per inference (armv7em build; a lower bound on "
+            + "cycles there, not comparable on other cores)\n"
     }
     return out
 }

@@ -8,7 +8,7 @@ let simCommand = Command(
     summary: "estimate latency, RAM and flash of an int8 model on edge targets",
     usage: """
         usage: dynq sim MODEL.dynq --target NAME|all [--targets FILE] [--json] [--svg REPORT.svg] [--code-size FILE|auto]
-                                  [--kernels simd|reference] [--measure]
+                                  [--kernels simd|reference] [--measure] [--qemu-log RUN.log]
                dynq sim --measure-code [--code-size FILE]
 
         Counts the work of every op of an int8 model from its shapes (conv / CPM / fusion MACs and divisions,
@@ -29,12 +29,15 @@ let simCommand = Command(
           --measure             also run the model through the runtime with instrumented reference kernels,
                                 report from the measured counts and check them against the analytic ones
                                 (exit 1 if any op differs); also measures the arena high-water mark
+          --qemu-log RUN.log    add what DynQ's own kernels measured on QEMU's Cortex-M4 for this model: the
+                                log scripts/qemu-run.sh writes (.build-qemu/firmware/run.log); per-op
+                                instructions beside the estimate, and their total as a latency lower bound
           --measure-code        build the core for armv7em with scripts/embedded-build.sh, measure it and write
                                 the result (default targets/code-size.json)
           --help                show this help
         """,
     run: { args in
-        let a = try Arguments(args, flags: ["json", "measure-code", "measure"], options: ["target", "targets", "svg", "code-size", "kernels"])
+        let a = try Arguments(args, flags: ["json", "measure-code", "measure"], options: ["target", "targets", "svg", "code-size", "kernels", "qemu-log"])
         if a.has("measure-code") {
             _ = try a.positionals(0, "")
             guard let root = SimFiles.root() else { throw UsageError("run --measure-code inside the DynQ checkout") }
@@ -86,13 +89,21 @@ let simCommand = Command(
                     + "\(simd ? "SIMD" : "reference") kernels' \(m.arenaBytes) B plan\n"
             }
         }
+        var qemu: QemuProfile? = nil
+        if let log = a.value("qemu-log") {
+            let profile = try QemuProfile(log: String(decoding: try FileIO.read(log), as: UTF8.self), file: log)
+            try profile.check(against: description, modelBytes: modelBytes, file: log)
+            qemu = profile
+        }
         // Each target is planned for the kernels it runs (SIMD on application cores, reference on microcontrollers).
         let reports = chosen.map { target in
             let analytic = analyticCounts(description, simd: target.simdKernels)
             let m = measured[target.simdKernels]
-            return simulate(counts: m.map { analytic.replacingMeasured($0) } ?? analytic,
-                            modelBytes: modelBytes, code: code, target: target,
-                            countsSource: m == nil ? "analytic" : "measured")
+            var r = simulate(counts: m.map { analytic.replacingMeasured($0) } ?? analytic,
+                             modelBytes: modelBytes, code: code, target: target,
+                             countsSource: m == nil ? "analytic" : "measured")
+            r.qemu = qemu
+            return r
         }
         if a.has("json") {
             let j: JSON = reports.count == 1 ? reports[0].json() : .array(reports.map { $0.json() })

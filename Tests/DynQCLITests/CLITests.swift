@@ -89,6 +89,21 @@ struct CLITests {
         #expect(text.hasPrefix("<svg") || text.hasPrefix("<?xml"))
     }
 
+    @Test("sim --qemu-log adds the instructions DynQ's kernels executed on QEMU's Cortex-M4; another model's log is refused")
+    func qemuLog() throws {
+        let log = "fixtures/fmnist/qemu-cortex-m4-reference.log"
+        let r = try dynq("sim", model, "--target", "cortex-m4", "--qemu-log", log)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("QEMU instr") && r.stdout.contains("instructions per inference on QEMU's Cortex-M4"))
+        // The same log with another model's name: refused, naming the log.
+        let text = try String(contentsOfFile: repoRoot + "/" + log, encoding: .utf8)
+        let wrong = try scratchFile("other-model.log",
+                                    Data(text.replacingOccurrences(of: "model: 'dynet-fmnist'", with: "model: 'other'").utf8))
+        defer { try? FileManager.default.removeItem(atPath: wrong) }
+        let other = try dynq("sim", model, "--target", "cortex-m4", "--qemu-log", wrong)
+        #expect(other.status != 0 && other.stderr.contains(wrong) && other.stderr.contains("'other'"), "\(other.stderr)")
+    }
+
     @Test("a truncated model file: every command that opens it exits non-zero, naming the file and the problem")
     func truncated() throws {
         let bytes = try Data(contentsOf: URL(fileURLWithPath: repoRoot + "/" + model))

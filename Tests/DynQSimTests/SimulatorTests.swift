@@ -155,3 +155,58 @@ struct SimulatorTests {
         #expect(j["fits"]?.boolValue == true)
     }
 }
+
+@Suite("QEMU profile (dynq sim --qemu-log)")
+struct QemuProfileTests {
+    static let logPath = repoRoot + "/fixtures/fmnist/qemu-cortex-m4-reference.log"
+
+    func fixture() throws -> ModelDescription {
+        let bytes = try FileIO.read(repoRoot + "/fixtures/fmnist/model.dynq")
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 16)
+        defer { buffer.deallocate() }
+        buffer.copyBytes(from: bytes)
+        return ModelDescription(try Model(bytes: UnsafeRawBufferPointer(buffer)))
+    }
+
+    @Test("the committed log of the fixture parses: one count per op, the per-op run close to the whole invoke")
+    func parsesCommittedLog() throws {
+        let text = String(decoding: try FileIO.read(Self.logPath), as: UTF8.self)
+        let q = try QemuProfile(log: text, file: Self.logPath)
+        let d = try fixture()
+        try q.check(against: d, modelBytes: try FileIO.read(repoRoot + "/fixtures/fmnist/model.dynq").count,
+                    file: Self.logPath)
+        #expect(q.kernels == "reference")
+        #expect(q.ops.count == d.operations.count)
+        // The per-op run adds two timer reads per op; the sum stays within 0.1 % of one plain invoke().
+        let sum = q.ops.reduce(0) { $0 + $1.instructions }
+        #expect(abs(sum - q.invokeInstructions) * 1000 < q.invokeInstructions)
+    }
+
+    @Test("a log of another model is refused, naming both")
+    func otherModel() throws {
+        let text = String(decoding: try FileIO.read(Self.logPath), as: UTF8.self)
+        let q = try QemuProfile(log: text, file: Self.logPath)
+        let other = try quantizedZooModel(.dyMobile)
+        #expect(throws: DynQError.self) { try q.check(against: other, modelBytes: 1, file: Self.logPath) }
+    }
+
+    @Test("an unfinished or garbled log is refused")
+    func badLogs() {
+        #expect(throws: DynQError.self) { try QemuProfile(log: "model: 'x', 1 tensors\n", file: "x.log") }
+        let garbled = "model: 'x'\nmodel_bytes: 1\nkernels: reference\ninvoke_instructions: 5\nstatus: ok\nop 0 add 'a' 5\n"
+        #expect(throws: DynQError.self) { try QemuProfile(log: garbled, file: "x.log") }
+    }
+
+    @Test("the report shows per-op instructions and the lower bound on latency")
+    func report() throws {
+        let text = String(decoding: try FileIO.read(Self.logPath), as: UTF8.self)
+        let d = try fixture()
+        let m4 = try loadTargets(repoRoot + "/targets/targets.json").first { $0.name == "cortex-m4" }!
+        var r = simulate(counts: analyticCounts(d, simd: false), modelBytes: 1, code: SimulatorTests.code, target: m4)
+        r.qemu = try QemuProfile(log: text, file: Self.logPath)
+        #expect(r.table().contains("QEMU instr"))
+        #expect(r.table().contains("at least"))
+        let j = try JSON.parse(r.json().serialized())
+        #expect(j["qemu"]?["invoke_instructions"]?.intValue == r.qemu!.invokeInstructions)
+    }
+}
