@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # int8 latency of the paper's static networks vs their DyNet versions on this machine (release build).
 #   bash scripts/bench-zoo.sh [RUNS] [MODELS...]
+#   SCRATCH=.build-mine bash scripts/bench-zoo.sh ...   # build into another SwiftPM scratch path (default .build)
 # For each model: `dynq zoo` writes the graph with seeded random He weights at 224x224, `dynq quantize`
 # calibrates it on 4 random images (random data is enough to fix the scales; accuracy is not the point),
 # and `dynq bench` times the int8 model with the SIMD kernels. Outputs go to out/zoo/ (ignored by git).
@@ -10,8 +11,9 @@ export PATH="/opt/swift/usr/bin:$PATH"
 RUNS="${1:-10}"; shift || true
 MODELS=("$@"); [ ${#MODELS[@]} -gt 0 ] || MODELS=(mobilenetv2 dy-mobile resnet18 dy-resnet18)
 
-swift build -c release --product dynq >&2
-DYNQ="$(swift build -c release --show-bin-path)/dynq"
+SCRATCH_ARGS=(); [ -n "${SCRATCH:-}" ] && SCRATCH_ARGS=(--scratch-path "$SCRATCH")
+swift build -c release --product dynq "${SCRATCH_ARGS[@]}" >&2
+DYNQ="$(swift build -c release --show-bin-path "${SCRATCH_ARGS[@]}")/dynq"
 OUT=out/zoo; mkdir -p "$OUT"
 
 # 4 calibration images [4,3,224,224] uint8 as a version-1 .npy (header padded to 64 bytes). The pixels are a fixed

@@ -239,7 +239,7 @@ public func groupedConv2d(
 ) {
     let outH = p.outputHeight, outW = p.outputWidth
     let inC = p.inputChannels, outC = p.outputChannels
-    let gIn = p.groupInputChannels, gOut = p.groupOutputChannels
+    let gOut = p.groupOutputChannels
     let pairs = groupedConv2dPairs(p), sx = p.strideX
     let tapCount = p.kernelHeight * p.kernelWidth
     let (cacheRows, columns, rowElements) = groupedConv2dCache(p)
@@ -257,7 +257,6 @@ public func groupedConv2d(
     let zeroRow = cache + cacheRows * rowElements
     cache.update(repeating: 0, count: (cacheRows + 1) * rowElements)
     for r in 0..<cacheRows { tags[r] = -1 }
-    let z = Int16(truncatingIfNeeded: p.inputZeroPoint)
     let q = p.output
 
     /// The cached int16 row of input row `iy` (the zero row outside the image).
