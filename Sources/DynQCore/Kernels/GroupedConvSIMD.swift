@@ -21,8 +21,11 @@
 // pixels. A strip of 8 output pixels of one row is computed for every group: the input pairs are loaded once per
 // (tap, pair) and used by up to 6 output channels (12 accumulators). Products and int32 sums are the reference's
 // (in another order; exact under the quantizer's bound K·255·127 + |bias| < 2^31). The accumulators are
-// transposed into a strip buffer `[8 pixels][channels]` and requantized with `requantize8` (bias added there),
-// equal to the reference's `finish(apply(acc))`.
+// transposed into a strip buffer `[8 pixels][O + 8]` and requantized with `requantize8` (bias added there), equal
+// to the reference's `finish(apply(acc))`, as one flat run of `8·O` values (the strip's output bytes): flat element
+// i has channel `i mod O`, so the prepared blocks follow the channel pattern of the flat blocks, which repeats every
+// `O / gcd(O, 8)` blocks, and no lanes are wasted when O is not a multiple of 8. A block that crosses into the next
+// pixel reads the 8 padding slots after a pixel's O channels, which hold a copy of the next pixel's first 8.
 
 /// Output pixels per strip of the grouped kernel (two vectors of 4 pixel lanes).
 public let groupedConv2dStripPixels = 8
@@ -60,9 +63,17 @@ internal func groupedConv2dCache(_ p: Conv2DParams) -> (rows: Int, columns: Int,
     return (p.dilationY * (p.kernelHeight - 1) + 1, columns, planes * p.strideX * columns * 2)
 }
 
-/// Channels of one row of the strip buffer: O rounded up to 8, plus 8 (room for the 4-lane stores past O).
+/// Channels of one row of the strip buffer: O, plus 8 padding slots (the 4-lane stores past O; then a copy of
+/// the next pixel's first 8 sums).
 @inlinable @inline(__always)
-internal func groupedConv2dStripStride(_ p: Conv2DParams) -> Int { (p.outputChannels + 7) / 8 * 8 + 8 }
+internal func groupedConv2dStripStride(_ p: Conv2DParams) -> Int { p.outputChannels + 8 }
+
+/// Prepared requantization blocks of the flat strip: `O / gcd(O, 8)` (the channel pattern's period in blocks).
+@inlinable @inline(__always)
+internal func groupedConv2dPatternBlocks(_ p: Conv2DParams) -> Int {
+    let o = p.outputChannels
+    return o / (o & 7 == 0 ? 8 : (o & 3 == 0 ? 4 : (o & 1 == 0 ? 2 : 1)))
+}
 
 /// Bytes of the packed weights of the small-group kernel: `O · kh·kw · ⌈I_g/2⌉ · 16`.
 public func groupedConv2dPackedWeightBytes(_ p: Conv2DParams) -> Int {
@@ -100,13 +111,13 @@ public func packGroupedConv2dChannel(_ p: Conv2DParams, channel o: Int, weights:
     }
 }
 
-/// Scratch bytes of the small-group kernel: row tags and tap offsets (`Int`), the prepared requantization data
-/// of all O channels, the strip buffer (`8 · groupedConv2dStripStride` int32), a zero row and the row cache
-/// (`rows + 1` rows of `rowElements` int16).
+/// Scratch bytes of the small-group kernel: row tags and tap offsets (`Int`), the prepared requantization blocks
+/// of the flat strip (`groupedConv2dPatternBlocks · requantizeBlockBytes`), the strip buffer
+/// (`8 · groupedConv2dStripStride` int32), a zero row and the row cache (`rows + 1` rows of `rowElements` int16).
 public func groupedConv2dScratchBytes(_ p: Conv2DParams) -> Int {
     let (rows, _, rowElements) = groupedConv2dCache(p)
     let ints = (rows + p.kernelHeight * p.kernelWidth) * MemoryLayout<Int>.stride
-    return ints + requantizePreparedBytes(channels: p.outputChannels)
+    return ints + groupedConv2dPatternBlocks(p) * requantizeBlockBytes
         + groupedConv2dStripPixels * groupedConv2dStripStride(p) * 4 + (rows + 1) * rowElements * 2
 }
 
@@ -249,8 +260,19 @@ public func groupedConv2d(
     let ints = scratch.bindMemory(to: Int.self, capacity: cacheRows + tapCount)
     let tags = ints, taps = ints + cacheRows
     let prepared = scratch + (cacheRows + tapCount) * MemoryLayout<Int>.stride
-    requantizePrepare(channels: outC, bias: bias, multipliers: multipliers, into: prepared)
-    let stripRaw = prepared + requantizePreparedBytes(channels: outC)
+    let patternBlocks = groupedConv2dPatternBlocks(p)
+    if outC & 7 == 0 {                                        // flat blocks are channel blocks
+        requantizePrepare(channels: outC, bias: bias, multipliers: multipliers, into: prepared)
+    } else {
+        for b in 0..<patternBlocks {                          // flat block b: channels (8b + l) mod O
+            for l in 0..<8 {
+                let ch = (8 * b + l) % outC
+                requantizePrepareLane(l, bias: bias?[ch] ?? 0, multiplier: multipliers[ch],
+                                      into: prepared + b * requantizeBlockBytes)
+            }
+        }
+    }
+    let stripRaw = prepared + patternBlocks * requantizeBlockBytes
     let strip = stripRaw.bindMemory(to: Int32.self, capacity: groupedConv2dStripPixels * stripStride)
     let cacheRaw = stripRaw + groupedConv2dStripPixels * stripStride * 4
     let cache = cacheRaw.bindMemory(to: Int16.self, capacity: (cacheRows + 1) * rowElements)
@@ -325,26 +347,39 @@ public func groupedConv2d(
                 }
             }
             let pixels = outW - ox0 < groupedConv2dStripPixels ? outW - ox0 : groupedConv2dStripPixels
-            for px in 0..<pixels {
-                let srow = UnsafeRawPointer(strip + px * stripStride)
-                let o = out + (ox0 + px) * outC
-                var c = 0
-                while c < outC {
-                    let block = UnsafeRawPointer(prepared + (c / 8) * requantizeBlockBytes)
-                    let lo = srow.loadUnaligned(fromByteOffset: 4 * c, as: SIMD4<Int32>.self)
-                    let hi = srow.loadUnaligned(fromByteOffset: 4 * c + 16, as: SIMD4<Int32>.self)
-                    if outC - c >= 8 {
-                        requantize8(lo, hi, block, q, o + c)
-                    } else {                                  // channel tail: through a temporary
-                        var tmp = SIMD8<Int8>()
-                        withUnsafeMutableBytes(of: &tmp) { tb in
-                            let tp = tb.baseAddress!.assumingMemoryBound(to: Int8.self)
-                            requantize8(lo, hi, block, q, tp)
-                            (o + c).update(from: tp, count: outC - c)
-                        }
+            // Padding of pixel px = the first 8 sums of pixel px + 1 (its own padding included when O < 8: filled
+            // from the last pixel down).
+            var px = pixels - 1
+            while px > 0 {
+                let from = UnsafeRawPointer(strip + px * stripStride)
+                let to = UnsafeMutableRawPointer(strip + px * stripStride - 8)
+                to.storeBytes(of: from.loadUnaligned(as: SIMD4<Int32>.self), as: SIMD4<Int32>.self)
+                to.storeBytes(of: from.loadUnaligned(fromByteOffset: 16, as: SIMD4<Int32>.self), toByteOffset: 16,
+                              as: SIMD4<Int32>.self)
+                px -= 1
+            }
+            let total = pixels * outC                          // flat run: the strip's output bytes
+            let o = out + ox0 * outC
+            var i = 0, b = 0, row = 0, ch = 0
+            while i < total {
+                let block = UnsafeRawPointer(prepared + b * requantizeBlockBytes)
+                let src = UnsafeRawPointer(strip + row * stripStride + ch)
+                let lo = src.loadUnaligned(as: SIMD4<Int32>.self)
+                let hi = src.loadUnaligned(fromByteOffset: 16, as: SIMD4<Int32>.self)
+                if total - i >= 8 {
+                    requantize8(lo, hi, block, q, o + i)
+                } else {                                      // tail: through a temporary
+                    var tmp = SIMD8<Int8>()
+                    withUnsafeMutableBytes(of: &tmp) { tb in
+                        let tp = tb.baseAddress!.assumingMemoryBound(to: Int8.self)
+                        requantize8(lo, hi, block, q, tp)
+                        (o + i).update(from: tp, count: total - i)
                     }
-                    c += 8
                 }
+                i += 8
+                b = b + 1 == patternBlocks ? 0 : b + 1
+                ch += 8
+                while ch >= outC { ch -= outC; row += 1 }
             }
             ox0 += groupedConv2dStripPixels
         }

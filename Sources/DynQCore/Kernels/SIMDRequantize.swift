@@ -38,27 +38,35 @@ public func requantizePrepare(
         for l in 0..<8 {
             let ch = b * 8 + l
             let valid = ch < channels
-            let bias = valid ? (bias?[ch] ?? 0) : 0
-            let m = valid ? multipliers[ch] : .zero
-            let n = UInt64(31 &- Int64(m.shift))
-            // X = ⌈2^(n+8) / m⌉ when it is below 2^31 (needs n + 8 − 31 < 31, i.e. n < 54), else no cap.
-            var cap = UInt64(1) << 31
-            if m.multiplier != 0 && n < 54 {
-                let mm = UInt64(UInt32(bitPattern: m.multiplier))
-                cap = ((UInt64(1) << (n + 8)) + mm - 1) / mm
-            }
-            let x: UInt32 = cap >= UInt64(1) << 31 ? UInt32(Int32.max) : UInt32(cap)
-            let xRep: UInt32 = cap >= UInt64(1) << 31 ? UInt32(1) << 31 : UInt32(cap)
-            base.storeBytes(of: bias, toByteOffset: 4 * l, as: Int32.self)
-            base.storeBytes(of: x, toByteOffset: 32 + 4 * l, as: UInt32.self)
-            base.storeBytes(of: xRep, toByteOffset: 64 + 4 * l, as: UInt32.self)
-            // lane l → 64-bit slot: quad (l / 4), parity (l & 1), position ((l & 3) >> 1)
-            let slot = (l / 4) * 4 + (l & 1) * 2 + ((l & 3) >> 1)
-            base.storeBytes(of: UInt64(UInt32(bitPattern: m.multiplier)), toByteOffset: 96 + 8 * slot, as: UInt64.self)
-            base.storeBytes(of: UInt64(1) << (n - 1), toByteOffset: 160 + 8 * slot, as: UInt64.self)
-            base.storeBytes(of: n, toByteOffset: 224 + 8 * slot, as: UInt64.self)
+            requantizePrepareLane(l, bias: valid ? (bias?[ch] ?? 0) : 0, multiplier: valid ? multipliers[ch] : .zero,
+                                  into: base)
         }
     }
+}
+
+/// Writes lane `l ∈ 0..<8` of one prepared block (`requantizeBlockBytes` at `base`) for `bias` and `m`.
+/// `requantizePrepare` is this for lanes of consecutive channels; kernels whose lanes follow another channel
+/// pattern (a flat `[pixels][O]` run) call it lane by lane.
+@inlinable
+public func requantizePrepareLane(_ l: Int, bias: Int32, multiplier m: QuantizedMultiplier,
+                                  into base: UnsafeMutableRawPointer) {
+    let n = UInt64(31 &- Int64(m.shift))
+    // X = ⌈2^(n+8) / m⌉ when it is below 2^31 (needs n + 8 − 31 < 31, i.e. n < 54), else no cap.
+    var cap = UInt64(1) << 31
+    if m.multiplier != 0 && n < 54 {
+        let mm = UInt64(UInt32(bitPattern: m.multiplier))
+        cap = ((UInt64(1) << (n + 8)) + mm - 1) / mm
+    }
+    let x: UInt32 = cap >= UInt64(1) << 31 ? UInt32(Int32.max) : UInt32(cap)
+    let xRep: UInt32 = cap >= UInt64(1) << 31 ? UInt32(1) << 31 : UInt32(cap)
+    base.storeBytes(of: bias, toByteOffset: 4 * l, as: Int32.self)
+    base.storeBytes(of: x, toByteOffset: 32 + 4 * l, as: UInt32.self)
+    base.storeBytes(of: xRep, toByteOffset: 64 + 4 * l, as: UInt32.self)
+    // lane l → 64-bit slot: quad (l / 4), parity (l & 1), position ((l & 3) >> 1)
+    let slot = (l / 4) * 4 + (l & 1) * 2 + ((l & 3) >> 1)
+    base.storeBytes(of: UInt64(UInt32(bitPattern: m.multiplier)), toByteOffset: 96 + 8 * slot, as: UInt64.self)
+    base.storeBytes(of: UInt64(1) << (n - 1), toByteOffset: 160 + 8 * slot, as: UInt64.self)
+    base.storeBytes(of: n, toByteOffset: 224 + 8 * slot, as: UInt64.self)
 }
 
 /// `|Y| = (min(|x|, X)·m + r − [x<0]) >> n` for 4 lanes (`u = |x|`, `s = x >> 31`); `q` is the quad
