@@ -127,7 +127,8 @@ public func dynamicFusion(
     @inline(__always) func eta(_ ch: Int, _ t: Int) -> Int16 {
         t >= g ? 0 : (perChannel ? coefficients[ch * g + t] : coefficients[t])
     }
-    @inline(__always) func finishChannel(_ ch: Int, _ a: Int32) -> FusionDivider {
+    /// Writes channel ch's bias and multiplier for `A = a`; returns the divisor `max(a, 1)`.
+    @inline(__always) func finishChannel(_ ch: Int, _ a: Int32) -> Int32 {
         let d = fusionDivisor(a)
         var b: Int64 = 0
         if let mb = mixedBias {
@@ -136,7 +137,7 @@ public func dynamicFusion(
         if let sb = staticBias { b &+= Int64(sb[ch]) &<< 15 }
         biasAccumulator[ch] = fusedBias(b, divisor: d, terms: p.elementsPerChannel)
         multipliers[ch] = staticMultipliers[ch].scaledByFusionMax(d)
-        return FusionDivider(divisor: d)
+        return d
     }
     let vectorEnd = k / 8 * 8
 
@@ -188,8 +189,8 @@ public func dynamicFusion(
                 a = m > a ? m : a
                 e += 1
             }
-            let div = finishChannel(ch, a)
-            let rowDiv = FusionRowDivider(divisor: fusionDivisor(a))
+            let d = finishChannel(ch, a)
+            let rowDiv = FusionRowDivider(divisor: d)
             let out = fusedKernel + row
             var i = 0
             while i + 4 <= k {
@@ -200,7 +201,10 @@ public func dynamicFusion(
                     as: SIMD4<Int8>.self)
                 i += 4
             }
-            while i < k { out[i] = div.fusedValue(f[i]); i += 1 }
+            if i < k {                                        // K mod 4 tail
+                let div = FusionDivider(divisor: d)
+                while i < k { out[i] = div.fusedValue(f[i]); i += 1 }
+            }
             if let conv, let packed { packConv2dChannel(conv, channel: ch, weights: out, into: packed) }
         }
 
@@ -246,7 +250,7 @@ public func dynamicFusion(
                 let v = f[e * o + ch], m = v < 0 ? 0 &- v : v
                 a = m > a ? m : a
             }
-            let div = finishChannel(ch, a)
+            let div = FusionDivider(divisor: finishChannel(ch, a))
             for e in 0..<k { fusedKernel[e * o + ch] = div.fusedValue(f[e * o + ch]) }
         }
     }

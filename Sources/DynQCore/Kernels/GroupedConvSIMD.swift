@@ -190,7 +190,8 @@ internal func groupedConv2dPass(
 /// Converts one input row (`[W][C]` int8) into its row-cache layout `[plane][phase][column][2]` int16
 /// `(q − z_in)` (see the file comment); cells that hold no image pixel are left as they are (zero). With an even
 /// number of input channels per group, plane P holds channels `(2P, 2P + 1)`, so 8 channels of a pixel are
-/// widened at once and give 4 planes' pairs; otherwise (and for the last `C mod 8` channels) pair by pair.
+/// widened at once and give 4 planes' pairs (for 4 pixels of a phase, transposed into one 16-byte store per
+/// plane); otherwise (and for the last `C mod 8` channels) pair by pair.
 @inline(never)
 internal func groupedConv2dConvertRow(_ p: Conv2DParams, _ src: UnsafePointer<Int8>, columns: Int,
                                       into dst: UnsafeMutablePointer<Int16>) {
@@ -208,6 +209,42 @@ internal func groupedConv2dConvertRow(_ p: Conv2DParams, _ src: UnsafePointer<In
         var ix = ((f - pad) % sx + sx) % sx                   // first image column of phase f
         var col = (ix + pad) / sx
         let phase = raw + f * columns * 4
+        /// The planes after the vector chunks of the pixel at `s`, pair by pair: plane P = g·pairs + j holds
+        /// channels (g·I_g + 2j, +1).
+        @inline(__always) func scalarPlanes(_ s: UnsafePointer<Int8>, _ col: Int) {
+            var plane = firstScalarPlane, g = firstScalarGroup, j = firstScalarPair
+            while plane < planes {
+                let c0 = g * gIn + 2 * j
+                let lo = UInt32(UInt16(bitPattern: Int16(s[c0]) &- z))
+                let hi = 2 * j + 1 < gIn ? UInt32(UInt16(bitPattern: Int16(s[c0 + 1]) &- z)) : 0
+                (phase + plane * planeBytes).storeBytes(of: lo | hi << 16, toByteOffset: col * 4, as: UInt32.self)
+                plane += 1
+                j += 1
+                if j == pairs { j = 0; g += 1 }
+            }
+        }
+        // 4 pixels at a time: their chunk vectors transposed, one 16-byte store per plane.
+        while vectorChunks > 0 && ix + 3 * sx < p.inputWidth && col + 3 < columns {
+            let s0 = src + ix * inC, s1 = s0 + sx * inC, s2 = s1 + sx * inC, s3 = s2 + sx * inC
+            var d = phase + col * 4
+            for q in 0..<vectorChunks {
+                let v0 = unsafeBitCast(widen(load8(s0 + 8 * q)) &- z8, to: SIMD4<UInt32>.self)
+                let v1 = unsafeBitCast(widen(load8(s1 + 8 * q)) &- z8, to: SIMD4<UInt32>.self)
+                let v2 = unsafeBitCast(widen(load8(s2 + 8 * q)) &- z8, to: SIMD4<UInt32>.self)
+                let v3 = unsafeBitCast(widen(load8(s3 + 8 * q)) &- z8, to: SIMD4<UInt32>.self)
+                d.storeBytes(of: SIMD4<UInt32>(v0[0], v1[0], v2[0], v3[0]), as: SIMD4<UInt32>.self)
+                d.storeBytes(of: SIMD4<UInt32>(v0[1], v1[1], v2[1], v3[1]), toByteOffset: planeBytes,
+                             as: SIMD4<UInt32>.self)
+                d.storeBytes(of: SIMD4<UInt32>(v0[2], v1[2], v2[2], v3[2]), toByteOffset: 2 * planeBytes,
+                             as: SIMD4<UInt32>.self)
+                d.storeBytes(of: SIMD4<UInt32>(v0[3], v1[3], v2[3], v3[3]), toByteOffset: 3 * planeBytes,
+                             as: SIMD4<UInt32>.self)
+                d += 4 * planeBytes
+            }
+            scalarPlanes(s0, col); scalarPlanes(s1, col + 1); scalarPlanes(s2, col + 2); scalarPlanes(s3, col + 3)
+            ix += 4 * sx
+            col += 4
+        }
         while ix < p.inputWidth && col < columns {
             let s = src + ix * inC
             var d = phase + col * 4
@@ -219,17 +256,7 @@ internal func groupedConv2dConvertRow(_ p: Conv2DParams, _ src: UnsafePointer<In
                 d.storeBytes(of: v[3], toByteOffset: 3 * planeBytes, as: UInt32.self)
                 d += 4 * planeBytes
             }
-            // The remaining planes, pair by pair: plane P = g·pairs + j holds channels (g·I_g + 2j, +1).
-            var plane = firstScalarPlane, g = firstScalarGroup, j = firstScalarPair
-            while plane < planes {
-                let c0 = g * gIn + 2 * j
-                let lo = UInt32(UInt16(bitPattern: Int16(s[c0]) &- z))
-                let hi = 2 * j + 1 < gIn ? UInt32(UInt16(bitPattern: Int16(s[c0 + 1]) &- z)) : 0
-                (phase + plane * planeBytes).storeBytes(of: lo | hi << 16, toByteOffset: col * 4, as: UInt32.self)
-                plane += 1
-                j += 1
-                if j == pairs { j = 0; g += 1 }
-            }
+            scalarPlanes(s, col)
             ix += sx
             col += 1
         }
