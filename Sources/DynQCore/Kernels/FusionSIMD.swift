@@ -140,6 +140,7 @@ public func dynamicFusion(
         return d
     }
     let vectorEnd = k / 8 * 8
+    let fullPairs = g / 2
 
     switch p.layout {
     case .outputMajor:
@@ -159,11 +160,19 @@ public func dynamicFusion(
             var maxLo = SIMD4<Int32>(), maxHi = SIMD4<Int32>()   // running max of |F| (|F| < 2^31)
             while e < vectorEnd {
                 var lo = SIMD4<Int32>(), hi = SIMD4<Int32>()
-                for j in 0..<pairs {
-                    let t0 = 2 * j, t1 = t0 + 1 < g ? t0 + 1 : t0
-                    let (x0, x1) = interleaveWiden(load8(kernels + t0 * kernelSize + row + e),
-                                                   load8(kernels + t1 * kernelSize + row + e))
+                // Kernel t's element at kernels + t·kernelSize + row + e: walk pairs with a pointer (no index
+                // products in the loop); an odd g's last pair reads kernel t0 twice against η = 0.
+                var k0 = kernels + row + e
+                for j in 0..<fullPairs {
+                    let (x0, x1) = interleaveWiden(load8(k0), load8(k0 + kernelSize))
                     let ep = load8x16(etaVectors + 16 * j)
+                    lo &+= multiplyAddPairs(x0, ep)
+                    hi &+= multiplyAddPairs(x1, ep)
+                    k0 += 2 * kernelSize
+                }
+                if fullPairs < pairs {
+                    let (x0, x1) = interleaveWiden(load8(k0), load8(k0))
+                    let ep = load8x16(etaVectors + 16 * fullPairs)
                     lo &+= multiplyAddPairs(x0, ep)
                     hi &+= multiplyAddPairs(x1, ep)
                 }
