@@ -65,9 +65,20 @@ public func packConv2dChannel(_ p: Conv2DParams, channel o: Int, weights: Unsafe
     }
     let full = k / 2
     var d = block + j * 4
-    for e in 0..<full {
+    var e = 0
+    while e + 4 <= full {                                     // 8 weights = 4 pairs at a time
+        let v = unsafeBitCast(widen(load8(weights + 2 * e)), to: SIMD4<UInt32>.self)
+        d.storeBytes(of: v[0], as: UInt32.self)
+        d.storeBytes(of: v[1], toByteOffset: conv2dBlockChannels * 4, as: UInt32.self)
+        d.storeBytes(of: v[2], toByteOffset: 2 * conv2dBlockChannels * 4, as: UInt32.self)
+        d.storeBytes(of: v[3], toByteOffset: 3 * conv2dBlockChannels * 4, as: UInt32.self)
+        d += 4 * conv2dBlockChannels * 4
+        e += 4
+    }
+    while e < full {
         d.storeBytes(of: pair(weights[2 * e], weights[2 * e + 1]), as: UInt32.self)
         d += conv2dBlockChannels * 4
+        e += 1
     }
     if full < kp { d.storeBytes(of: pair(weights[k - 1], 0), as: UInt32.self) }
     if oc == gOut - 1 {                                       // zero lanes of the block's missing channels
