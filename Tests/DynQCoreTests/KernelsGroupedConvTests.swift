@@ -50,6 +50,10 @@ let groupedConvCases: [GroupedConvCase] = [
                     gIn: 32, gOut: 24, groups: 1, kh: 1, kw: 1, sy: 2, sx: 2, pad: .zero),
     GroupedConvCase(name: "thin dense 3x3 stem (I == 3 → 32, K == 27), stride == 2", h: 11, w: 17, gIn: 3, gOut: 32,
                     groups: 1, sy: 2, sx: 2),
+    GroupedConvCase(name: "thin dense 3x3, I == 1 (4-byte pixel reads near the row end)", h: 6, w: 13, gIn: 1,
+                    gOut: 5, groups: 1),
+    GroupedConvCase(name: "thin dense 2x2, I == 4, stride 3, no padding", h: 8, w: 29, gIn: 4, gOut: 3, groups: 1,
+                    kh: 2, kw: 2, sy: 3, sx: 3, pad: .zero),
     GroupedConvCase(name: "thin dense 1x1, odd I (13) and padding", h: 4, w: 11, gIn: 13, gOut: 9, groups: 1,
                     kh: 1, kw: 1, pad: ConvPadding(top: 1, left: 0, bottom: 0, right: 1)),
 ]

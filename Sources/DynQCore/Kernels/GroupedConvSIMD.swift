@@ -223,6 +223,29 @@ internal func groupedConv2dConvertRow(_ p: Conv2DParams, _ src: UnsafePointer<In
                 if j == pairs { j = 0; g += 1 }
             }
         }
+        // Few channels, one group (the RGB stem): 4 pixels at a time, each pixel's channels read as 4 bytes (lanes
+        // past C masked to 0; the read stays inside the row), transposed into one 16-byte store per plane.
+        if p.groups == 1 && inC <= 4 {
+            let keep = SIMD4<Int16>(0, 1, 2, 3) .< SIMD4<Int16>(repeating: Int16(inC))
+            let z4 = SIMD4<Int16>(repeating: z)
+            @inline(__always) func pixel(_ s: UnsafePointer<Int8>) -> SIMD2<UInt32> {
+                let b = UnsafeRawPointer(s).loadUnaligned(as: SIMD4<Int8>.self)
+                let w = SIMD4<Int16>(Int16(b[0]), Int16(b[1]), Int16(b[2]), Int16(b[3])) &- z4
+                return unsafeBitCast(SIMD4<Int16>(repeating: 0).replacing(with: w, where: keep), to: SIMD2<UInt32>.self)
+            }
+            while (ix + 3 * sx) * inC + 4 <= p.inputWidth * inC && col + 3 < columns {
+                let s0 = src + ix * inC
+                let v0 = pixel(s0), v1 = pixel(s0 + sx * inC), v2 = pixel(s0 + 2 * sx * inC), v3 = pixel(s0 + 3 * sx * inC)
+                let d = phase + col * 4
+                d.storeBytes(of: SIMD4<UInt32>(v0[0], v1[0], v2[0], v3[0]), as: SIMD4<UInt32>.self)
+                if pairs == 2 {
+                    d.storeBytes(of: SIMD4<UInt32>(v0[1], v1[1], v2[1], v3[1]), toByteOffset: planeBytes,
+                                 as: SIMD4<UInt32>.self)
+                }
+                ix += 4 * sx
+                col += 4
+            }
+        }
         // 4 pixels at a time: their chunk vectors transposed, one 16-byte store per plane.
         while vectorChunks > 0 && ix + 3 * sx < p.inputWidth && col + 3 < columns {
             let s0 = src + ix * inC, s1 = s0 + sx * inC, s2 = s1 + sx * inC, s3 = s2 + sx * inC
