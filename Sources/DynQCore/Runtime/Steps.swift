@@ -332,6 +332,10 @@ enum Step {
                        multipliers: s.multipliers, output: i8(s.output), scratch: base + s.scratch)
             }
         case .add(let p, let count, let a, let b, let output):
+            if !reference {                                   // SIMD: no scratch, no packing
+                DynQCore.add(p, count: count, input1: c8(a), input2: c8(b), output: i8(output))
+                break
+            }
             addReference(p, count: count, input1: c8(a), input2: c8(b), output: i8(output), tally: tally)
         case .concat(let pixels, let channels, let output, let parts):
             parts.withUnsafeBufferPointer { parts in
