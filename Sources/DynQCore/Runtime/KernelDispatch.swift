@@ -1,7 +1,8 @@
 /// Kernel selection helpers of the interpreter. The SIMD/reference switch itself is in `Step.run`: SIMD kernels
 /// whenever the plan holds their packed weights and scratch and `reference` is off; the scalar reference kernels
-/// otherwise. Ops without a SIMD twin (add, pools, tables, gates, softmax, data movement) always run the
-/// reference kernel. TODO(kernels): SIMD add / pooling if they show up in bench profiles.
+/// otherwise. The add and the global average pool (SIMD twins without scratch or packing) run SIMD whenever
+/// `reference` is off. Ops without a SIMD twin (max/avg pools, tables, gates, softmax, data movement) always run
+/// the reference kernel.
 enum Kernels {
     /// The reference conv, taking the pointwise variant for 1×1 kernels with one group.
     @inline(__always)
