@@ -15,6 +15,7 @@
 /// Reference 2-D convolution (any kernel size, stride, per-side padding, dilation, groups). See `Conv2DParams`
 /// for layouts. `bias` may be nil (zero bias). Scratch: none.
 /// Reports its work to `tally`.
+@inlinable
 public func conv2dReference<T: KernelTally>(
     _ p: Conv2DParams,
     input: UnsafePointer<Int8>,
@@ -59,6 +60,7 @@ public func conv2dReference<T: KernelTally>(
 
 /// Reference depthwise convolution, channel multiplier 1, weights `[kh][kw][C]`. Scratch: none.
 /// Reports its work to `tally`.
+@inlinable
 public func depthwiseConv2dReference<T: KernelTally>(
     _ p: DepthwiseConv2DParams,
     input: UnsafePointer<Int8>,
@@ -97,6 +99,7 @@ public func depthwiseConv2dReference<T: KernelTally>(
 /// Reference pointwise (1×1) convolution, weights `[O][I]`: `p` must have a 1×1 kernel and `groups == 1`
 /// (stride and padding are honoured). Scratch: none.
 /// Reports its work to `tally`.
+@inlinable
 public func pointwiseConv2dReference<T: KernelTally>(
     _ p: Conv2DParams,
     input: UnsafePointer<Int8>,
@@ -136,6 +139,7 @@ public func pointwiseConv2dReference<T: KernelTally>(
 
 /// Reference fully connected layer, weights `[O][F]`. Scratch: none.
 /// Reports its work to `tally`.
+@inlinable
 public func linearReference<T: KernelTally>(
     _ p: LinearParams,
     input: UnsafePointer<Int8>,

@@ -7,6 +7,7 @@
 /// channels before this input; along height it is `outer = 1`, `inner = H_i·W·C`. Called once per input.
 /// With `requantize`, each value becomes `clamp(M.apply(q − z_in) + z_out)`. Scratch: none.
 /// Reports its work to `tally` (a requantization instead of an element op with `requantize`).
+@inlinable
 public func concatInput<T: KernelTally>(
     outerCount: Int, inputInner: Int, outputInner: Int, offset: Int,
     input: UnsafePointer<Int8>, requantize: Requantize?, output: UnsafeMutablePointer<Int8>, tally: T = NoTally()
@@ -31,6 +32,7 @@ public func concatInput<T: KernelTally>(
 /// PyTorch's `channel_shuffle(x, groups)` on `[pixels][C]`: output channel `j·groups + i` is input channel
 /// `i·(C/groups) + j`. `input` and `output` must not alias. Scratch: none.
 /// Reports its work to `tally`.
+@inlinable
 public func channelShuffle<T: KernelTally>(
     pixels: Int, channels: Int, groups: Int, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>,
     tally: T = NoTally()
@@ -51,6 +53,7 @@ public func channelShuffle<T: KernelTally>(
 /// One output of `channel_split`: channels `start ..< start + count` of `[pixels][inputChannels]` into
 /// `[pixels][count]`. Scratch: none.
 /// Reports its work to `tally`.
+@inlinable
 public func channelSlice<T: KernelTally>(
     pixels: Int, inputChannels: Int, start: Int, count: Int,
     input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, tally: T = NoTally()
@@ -67,6 +70,7 @@ public func channelSlice<T: KernelTally>(
 /// `flatten` in PyTorch's order: HWC `[H][W][C]` → CHW `[C][H][W]` (a copy; identical when `H = W = 1` or
 /// `C = 1`). Scratch: none.
 /// Reports its work to `tally`. A plain copy when `H·W = 1` or `C = 1`.
+@inlinable
 public func flattenHWCToCHW<T: KernelTally>(
     height: Int, width: Int, channels: Int, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>,
     tally: T = NoTally()

@@ -4,6 +4,7 @@
 /// Element-wise add of two int8 tensors of `count` elements (TFLite's scheme, `AddParams`):
 /// `y_i = M_i.apply((q_i − z_i) << 20)`, `out = clamp(M_out.apply(y_1 + y_2) + z_out)`. Scratch: none.
 /// Reports per element two loads, three requantizations, one add and one store.
+@inlinable
 public func addReference<T: KernelTally>(
     _ p: AddParams, count: Int,
     input1: UnsafePointer<Int8>, input2: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, tally: T = NoTally()
@@ -21,6 +22,7 @@ public func addReference<T: KernelTally>(
 /// `output[i] = table[input[i] + 128]`: any element-wise int8 → int8 function (hardswish, hardsigmoid,
 /// unfused ReLU/ReLU6), the table built by the quantizer. `input` and `output` may alias. Scratch: none.
 /// Reports per element the input load, the table lookup (with its load) and the store.
+@inlinable
 public func lookupTable<T: KernelTally>(
     count: Int, input: UnsafePointer<Int8>, table: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>,
     tally: T = NoTally()
@@ -36,6 +38,7 @@ public func lookupTable<T: KernelTally>(
 /// Per-channel input table for the model's uint8 image `[H·W][C]`: `output[i][c] = tables[c][image[i][c]]`
 /// (`tables` is `[C][256]`), folding preprocessing and input quantization. Scratch: none.
 /// Reports per element the pixel load, the table lookup (with its load) and the store.
+@inlinable
 public func inputTable<T: KernelTally>(
     pixels: Int, channels: Int, image: UnsafePointer<UInt8>, tables: UnsafePointer<Int8>,
     output: UnsafeMutablePointer<Int8>, tally: T = NoTally()
@@ -52,6 +55,7 @@ public func inputTable<T: KernelTally>(
 /// The sigmoid gate: `η_q[i] = table[h[i] + 128]`, the table `round(2^15 · sigmoid(s_h (h − z_h)))` clamped to
 /// 32767 (int16 Q15). Scratch: none.
 /// Reports per coefficient the logit load, the table lookup (2-byte load) and the 2-byte store.
+@inlinable
 public func sigmoidGate<T: KernelTally>(
     count: Int, logits: UnsafePointer<Int8>, table: UnsafePointer<Int16>, coefficients: UnsafeMutablePointer<Int16>,
     tally: T = NoTally()
@@ -88,6 +92,7 @@ internal func softmaxChunkExp<T: KernelTally>(
 /// `η_q = round_half_away(2^15 · E / ΣE)` clamped to 32767 (Q15). Scratch: none.
 /// Reports per logit (beyond `softmaxChunkExp`) one more load and lookup, one division
 /// (an element op) and the 2-byte store.
+@inlinable
 public func softmaxGate<T: KernelTally>(
     chunkCount: Int, chunkSize: Int, logits: UnsafePointer<Int8>, expTable: UnsafePointer<UInt32>,
     coefficients: UnsafeMutablePointer<Int16>, tally: T = NoTally()
@@ -110,6 +115,7 @@ public func softmaxGate<T: KernelTally>(
 /// `out = clamp(round_half_away(256 · E / ΣE) − 128, −128, 127)`; same exp table as `softmaxGate`.
 /// Scratch: none.
 /// Reports as `softmaxGate` does (1-byte stores).
+@inlinable
 public func softmaxInt8<T: KernelTally>(
     chunkCount: Int, chunkSize: Int, logits: UnsafePointer<Int8>, expTable: UnsafePointer<UInt32>,
     output: UnsafeMutablePointer<Int8>, tally: T = NoTally()

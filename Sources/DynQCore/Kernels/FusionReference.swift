@@ -40,6 +40,7 @@ public func fusedBias(_ b: Int64, divisor a: Int32, terms: Int) -> Int32 {
 /// to write `q_f` (`2·g·O·K` fusion MACs; the SIMD kernel keeps a channel's `F` in scratch and does `g·O·K`).
 /// Reports its work to `tally`: each fusion MAC with its coefficient (2 bytes) and
 /// kernel (1 byte) loads, each division by `A[o]`, the bias, multiplier and output loads and stores.
+@inlinable
 public func dynamicFusionReference<T: KernelTally>(
     _ p: DynamicFusionParams,
     kernels: UnsafePointer<Int8>,

@@ -5,6 +5,7 @@
 /// Scratch: none.
 /// Reports per in-image tap one load and one comparison (an element op), per output
 /// one store.
+@inlinable
 public func maxPool2dReference<T: KernelTally>(
     _ p: Pool2DParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, tally: T = NoTally()
 ) {
@@ -37,6 +38,7 @@ public func maxPool2dReference<T: KernelTally>(
 /// positions count as real 0) or the in-image taps. `|Σ| ≤ kh·kw·255`. Scratch: none.
 /// Reports per in-image tap one load and one add, per output one division (an element
 /// op) and one store.
+@inlinable
 public func avgPool2dReference<T: KernelTally>(
     _ p: Pool2DParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, tally: T = NoTally()
 ) {
@@ -73,6 +75,7 @@ public func avgPool2dReference<T: KernelTally>(
 /// `clamp(multiplier.apply(Σ) + z_out)`. Scratch: none.
 /// Reports per input element one load and one add, per channel one
 /// requantization and one store.
+@inlinable
 public func globalAveragePoolReference<T: KernelTally>(
     _ p: GlobalAveragePoolParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, tally: T = NoTally()
 ) {
