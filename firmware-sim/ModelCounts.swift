@@ -168,14 +168,17 @@ public func analyticCounts(_ d: ModelDescription, simd: Bool = true) -> ModelCou
     for (i, o) in d.operations.enumerated() {
         let kind = String(describing: o.op.code.name)
         var c = OpCounts(name: o.name, kind: kind, kernelClass: kernelClass(o.op, tensors: t))
-        switch o.op {
-        case .inputTable(let p):
-            let n = elements(p.output)
+        /// `n` elements through a 256-entry int8 table: per element a load, a lookup (1 byte) and a store.
+        func lookups(_ n: Int, _ table: BlobID) {
             c.tableLookups = n
             c.weightBytesRead = n
             c.activationBytesRead = n
             c.activationBytesWritten = n
-            c.modelBytes = blob(p.table)
+            c.modelBytes = blob(table)
+        }
+        switch o.op {
+        case .inputTable(let p):
+            lookups(elements(p.output), p.table)
         case .conv2d(let p), .depthwiseConv2d(let p):
             let w = d.blobs[p.weights.index]
             let outC = channels(p.output), n = elements(p.output)
@@ -295,12 +298,7 @@ public func analyticCounts(_ d: ModelDescription, simd: Bool = true) -> ModelCou
             c.activationBytesWritten = 2 * n
             c.modelBytes = blob(p.table)
         case .table(let p):
-            let n = elements(p.input)
-            c.tableLookups = n
-            c.weightBytesRead = n
-            c.activationBytesRead = n
-            c.activationBytesWritten = n
-            c.modelBytes = blob(p.table)
+            lookups(elements(p.input), p.table)
         }
         ops.append(c)
     }

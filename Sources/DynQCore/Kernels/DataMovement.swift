@@ -23,8 +23,7 @@ public func concatInput<T: KernelTally>(
             }
         } else {
             dst.update(from: src, count: inputInner)
-            tally.read(UnsafeRawPointer(src), bytes: inputInner); tally.count(.elementOp, inputInner)
-            tally.write(UnsafeRawPointer(dst), bytes: inputInner)
+            tally.copied(from: src, to: dst, bytes: inputInner)
         }
     }
 }
@@ -62,8 +61,7 @@ public func channelSlice<T: KernelTally>(
     for px in 0..<pixels {
         let src = input + px * inputChannels + start, dst = output + px * count
         dst.update(from: src, count: count)
-        tally.read(UnsafeRawPointer(src), bytes: count); tally.count(.elementOp, count)
-        tally.write(UnsafeRawPointer(dst), bytes: count)
+        tally.copied(from: src, to: dst, bytes: count)
     }
 }
 
@@ -83,6 +81,5 @@ public func flattenHWCToCHW<T: KernelTally>(
             for c in 0..<channels { output[c * hw + i] = input[i * channels + c] }
         }
     }
-    tally.read(UnsafeRawPointer(input), bytes: n); tally.count(.elementOp, n)
-    tally.write(UnsafeRawPointer(output), bytes: n)
+    tally.copied(from: input, to: output, bytes: n)
 }

@@ -46,6 +46,12 @@ extension KernelTally {
     /// Reports the load of one `T` at `p`.
     @inlinable @inline(__always)
     public func read<T>(_ p: UnsafePointer<T>) { read(UnsafeRawPointer(p), bytes: MemoryLayout<T>.size) }
+    /// Reports a copy of `bytes` bytes from `source` to `destination`: the loads, one element op per byte, the
+    /// stores.
+    @inlinable @inline(__always)
+    public func copied(from source: UnsafeRawPointer, to destination: UnsafeRawPointer, bytes: Int) {
+        read(source, bytes: bytes); count(.elementOp, bytes); write(destination, bytes: bytes)
+    }
     /// Reports the store of one `T` at `p`.
     @inlinable @inline(__always)
     public func write<T>(_ p: UnsafeMutablePointer<T>) {
