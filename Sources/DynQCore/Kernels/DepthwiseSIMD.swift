@@ -122,6 +122,11 @@ public func depthwiseConv2d(
         }
         if t & 1 == 1 { taps[t] = zeroRow - cache }           // odd tap count: the pad tap reads zeros (weight 0)
         let out = output + oy * outW * c
+        if t == 9 {
+            depthwiseRow9(taps, cache: cache, packedWeights: packedWeights, pairStride: pairStride, prepared: prepared,
+                          channels: c, blocks: blocks, outW: outW, pixelStep: p.strideX * cp, q: q, out: out)
+            continue
+        }
         for ox in 0..<outW {
             let px = ox * p.strideX * cp
             let o = out + ox * c
@@ -148,6 +153,73 @@ public func depthwiseConv2d(
                     }
                 }
             }
+        }
+    }
+}
+
+/// One output row of a 9-tap (3×3) depthwise layer: channel block outermost, so the block's 10 packed weight vectors
+/// and the 9 tap offsets stay in locals across the row's pixels. Same products and int32 sums as the general loop;
+/// the fifth pair is `(x8, x0)` against packed weights `(w8, 0)`, so no load of the zero row (pairing with a zero
+/// vector instead lets LLVM rewrite the `pmaddwd` into a slower widening multiply).
+@inline(__always)
+internal func depthwiseRow9(
+    _ taps: UnsafeMutablePointer<Int>, cache: UnsafeMutablePointer<Int16>, packedWeights: UnsafeRawPointer,
+    pairStride: Int, prepared: UnsafeMutableRawPointer, channels c: Int, blocks: Int, outW: Int, pixelStep: Int,
+    q: OutputQuantization, out: UnsafeMutablePointer<Int8>
+) {
+    let o0 = 2 * taps[0], o1 = 2 * taps[1], o2 = 2 * taps[2], o3 = 2 * taps[3], o4 = 2 * taps[4]
+    let o5 = 2 * taps[5], o6 = 2 * taps[6], o7 = 2 * taps[7], o8 = 2 * taps[8]
+    let step = 2 * pixelStep
+    for b in 0..<blocks {
+        let c0 = b * depthwiseBlockChannels
+        let w = packedWeights + c0 * 4
+        let w0l = load8x16(w), w0h = load8x16(w + 16)
+        let w1l = load8x16(w + pairStride), w1h = load8x16(w + pairStride + 16)
+        let w2l = load8x16(w + 2 * pairStride), w2h = load8x16(w + 2 * pairStride + 16)
+        let w3l = load8x16(w + 3 * pairStride), w3h = load8x16(w + 3 * pairStride + 16)
+        let w4l = load8x16(w + 4 * pairStride), w4h = load8x16(w + 4 * pairStride + 16)
+        let block = UnsafeRawPointer(prepared + b * requantizeBlockBytes)
+        var at = UnsafeRawPointer(cache + c0)
+        var o = out + c0
+        @inline(__always) func accumulate(_ a: UnsafeRawPointer) -> (SIMD4<Int32>, SIMD4<Int32>) {
+            let x0 = load8x16(a + o0), x1 = load8x16(a + o1), x2 = load8x16(a + o2)
+            let x3 = load8x16(a + o3), x4 = load8x16(a + o4), x5 = load8x16(a + o5)
+            let x6 = load8x16(a + o6), x7 = load8x16(a + o7), x8 = load8x16(a + o8)
+            let lo = (multiplyAddPairs(interleaveLow(x0, x1), w0l) &+ multiplyAddPairs(interleaveLow(x2, x3), w1l))
+                &+ (multiplyAddPairs(interleaveLow(x4, x5), w2l) &+ multiplyAddPairs(interleaveLow(x6, x7), w3l))
+                &+ multiplyAddPairs(interleaveLow(x8, x0), w4l)
+            let hi = (multiplyAddPairs(interleaveHigh(x0, x1), w0h) &+ multiplyAddPairs(interleaveHigh(x2, x3), w1h))
+                &+ (multiplyAddPairs(interleaveHigh(x4, x5), w2h) &+ multiplyAddPairs(interleaveHigh(x6, x7), w3h))
+                &+ multiplyAddPairs(interleaveHigh(x8, x0), w4h)
+            return (lo, hi)
+        }
+        var ox = 0
+        if c - c0 >= 8 {
+            while ox + 2 <= outW {                            // two pixels: one set of requantization loads
+                let (aLo, aHi) = accumulate(at), (bLo, bHi) = accumulate(at + step)
+                let va = requantized8(aLo, aHi, block, q), vb = requantized8(bLo, bHi, block, q)
+                UnsafeMutableRawPointer(o).storeBytes(of: va, as: SIMD8<Int8>.self)
+                UnsafeMutableRawPointer(o + c).storeBytes(of: vb, as: SIMD8<Int8>.self)
+                at += 2 * step
+                o += 2 * c
+                ox += 2
+            }
+        }
+        while ox < outW {
+            let (accLo, accHi) = accumulate(at)
+            if c - c0 >= 8 {
+                requantize8(accLo, accHi, block, q, o)
+            } else {                                          // channel tail: through a temporary
+                var tmp = SIMD8<Int8>()
+                withUnsafeMutableBytes(of: &tmp) { t in
+                    let tp = t.baseAddress!.assumingMemoryBound(to: Int8.self)
+                    requantize8(accLo, accHi, block, q, tp)
+                    o.update(from: tp, count: c - c0)
+                }
+            }
+            at += step
+            o += c
+            ox += 1
         }
     }
 }

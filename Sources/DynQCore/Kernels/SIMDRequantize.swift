@@ -90,13 +90,12 @@ internal func requantizeMagnitude4(_ u0: SIMD4<Int32>, _ s: SIMD4<Int32>, _ prep
     return unsafeBitCast((pE & low) | (pO &<< 32), to: SIMD4<Int32>.self)
 }
 
-/// Requantizes 8 accumulators (channels `8b ..< 8b + 8`, `lo` = first four) with prepared block `prepared` and
-/// stores 8 int8 at `out`. Equal to `output.requantize(acc + bias, m)` lane by lane.
+/// `requantize8` without the store: the 8 int8 results. Kernels that requantize several pixels of one channel block
+/// compute them all before storing, so the prepared block's loads are shared.
 @inlinable @inline(__always)
-internal func requantize8(
-    _ lo: SIMD4<Int32>, _ hi: SIMD4<Int32>, _ prepared: UnsafeRawPointer, _ output: OutputQuantization,
-    _ out: UnsafeMutablePointer<Int8>
-) {
+internal func requantized8(
+    _ lo: SIMD4<Int32>, _ hi: SIMD4<Int32>, _ prepared: UnsafeRawPointer, _ output: OutputQuantization
+) -> SIMD8<Int8> {
     let x0 = lo &+ prepared.loadUnaligned(as: SIMD4<Int32>.self)
     let x1 = hi &+ prepared.loadUnaligned(fromByteOffset: 16, as: SIMD4<Int32>.self)
     let s0 = x0 &>> 31, s1 = x1 &>> 31
@@ -112,9 +111,18 @@ internal func requantize8(
         return lowBound &+ (dl & ~(dl &>> 31)) &+ z          // max(a, low) + z
     }
     let r0 = clamp((y0m ^ s0) &- s0), r1 = clamp((y1m ^ s1) &- s1)
-    let v = SIMD8<Int8>(Int8(truncatingIfNeeded: r0[0]), Int8(truncatingIfNeeded: r0[1]),
-                        Int8(truncatingIfNeeded: r0[2]), Int8(truncatingIfNeeded: r0[3]),
-                        Int8(truncatingIfNeeded: r1[0]), Int8(truncatingIfNeeded: r1[1]),
-                        Int8(truncatingIfNeeded: r1[2]), Int8(truncatingIfNeeded: r1[3]))
-    UnsafeMutableRawPointer(out).storeBytes(of: v, as: SIMD8<Int8>.self)
+    return SIMD8<Int8>(Int8(truncatingIfNeeded: r0[0]), Int8(truncatingIfNeeded: r0[1]),
+                       Int8(truncatingIfNeeded: r0[2]), Int8(truncatingIfNeeded: r0[3]),
+                       Int8(truncatingIfNeeded: r1[0]), Int8(truncatingIfNeeded: r1[1]),
+                       Int8(truncatingIfNeeded: r1[2]), Int8(truncatingIfNeeded: r1[3]))
+}
+
+/// Requantizes 8 accumulators (channels `8b ..< 8b + 8`, `lo` = first four) with prepared block `prepared` and
+/// stores 8 int8 at `out`. Equal to `output.requantize(acc + bias, m)` lane by lane.
+@inlinable @inline(__always)
+internal func requantize8(
+    _ lo: SIMD4<Int32>, _ hi: SIMD4<Int32>, _ prepared: UnsafeRawPointer, _ output: OutputQuantization,
+    _ out: UnsafeMutablePointer<Int8>
+) {
+    UnsafeMutableRawPointer(out).storeBytes(of: requantized8(lo, hi, prepared, output), as: SIMD8<Int8>.self)
 }
