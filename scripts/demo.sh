@@ -32,7 +32,7 @@ step "4. the integer-only runtime on the same image" \
 step "5. accuracy drift on the 1,000 fixture images: int8 vs the float graph" \
     "$DYNQ" eval "$OUT/model.dynq" --data "$F/test_images.npy" --labels "$F/test_labels.npy" "${G[@]}"
 step "6. does it fit? RAM, flash and estimated latency on every edge target" \
-    "$DYNQ" sim "$OUT/model.dynq" --target all
+    "$DYNQ" sim "$OUT/model.dynq" --target all --measure
 "$DYNQ" sim "$OUT/model.dynq" --target cortex-m4 --svg "$OUT/fmnist-cortex-m4.svg" > /dev/null
 echo "(memory/cycles picture for Cortex-M4: $OUT/fmnist-cortex-m4.svg)"
 step "7. speed on this machine: SIMD kernels vs the scalar reference kernels" \
