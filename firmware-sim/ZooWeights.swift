@@ -1,19 +1,8 @@
+import DynQCore
 import DynQGraph
 import Foundation
 
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny, fast, statistically good 64-bit generator. Deterministic on every
-/// platform (unlike Swift's `SystemRandomNumberGenerator` or `Hasher`, which are seeded per process).
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public private(set) var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     /// Uniform in `[0, 1)` with 24 random bits (every value exactly representable as a `Float`).
     public mutating func nextUnitFloat() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
 }

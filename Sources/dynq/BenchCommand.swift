@@ -70,7 +70,7 @@ func runBench(_ args: [String]) throws -> Int32 {
     let refRuns = try a.int("reference-runs", default: runs, in: 0...1_000_000)
     let file = try DynqModelFile(path)
     let m = file.model
-    var rng = SplitMix(seed: 0xB3AC)
+    var rng = SplitMix64(seed: 0xB3AC)
     let (c, h, w) = inputCHW(m)
     let input = (0..<(c * h * w)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
 
@@ -144,17 +144,4 @@ func runBench(_ args: [String]) throws -> Int32 {
         for l in benchStandardLayers(runs: runs).split(separator: "\n") { Console.out(String(l)) }
     }
     return 0
-}
-
-/// SplitMix64 for the bench input (deterministic across runs and machines).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

@@ -29,16 +29,8 @@ private func timeRuns(_ runs: Int, _ body: () -> Void) -> [Double] {
     return ms.sorted()
 }
 
-/// SplitMix64, for reproducible layer data.
-private struct BenchRNG {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Reproducible layer data.
+private extension SplitMix64 {
     mutating func int8s(_ n: Int, _ lo: Int, _ hi: Int) -> [Int8] {
         (0..<n).map { _ in Int8(lo + Int(next() % UInt64(hi - lo + 1))) }
     }
@@ -87,7 +79,7 @@ private func floatConv2dNCHW(_ p: Conv2DParams, _ x: UnsafePointer<Float>, _ w: 
 
 /// Times one conv layer (`p`; depthwise when `depthwise` is given) three ways.
 private func benchConv(_ name: String, _ p: Conv2DParams, depthwise: DepthwiseConv2DParams?, runs: Int,
-                       rng: inout BenchRNG) -> [LayerTiming] {
+                       rng: inout SplitMix64) -> [LayerTiming] {
     let input = rng.int8s(p.inputCount, -128, 127)
     let weights = rng.int8s(p.weightCount, -127, 127)          // OHWI, or [kh][kw][C] for depthwise
     let bias = (0..<p.outputChannels).map { _ in Int32(truncatingIfNeeded: rng.next() % 20001) - 10000 }
@@ -158,7 +150,7 @@ private func pad(_ s: String, _ n: Int, left: Bool = false) -> String {
 /// The timings of the three standard layers (3×3 conv 64→64 at 56×56, depthwise 3×3 128 ch at 28×28,
 /// 1×1 conv 128→256 at 28×28), each as int8 reference, int8 SIMD and float32, `runs` timed runs each.
 func benchStandardLayerTimings(runs: Int) -> [LayerTiming] {
-    var rng = BenchRNG(state: 0xB0_0B1E5)
+    var rng = SplitMix64(seed: 0xB0_0B1E5)
     let conv = Conv2DParams(inputHeight: 56, inputWidth: 56, inputChannels: 64, outputChannels: 64, kernelHeight: 3,
                             kernelWidth: 3, padding: ConvPadding(all: 1), inputZeroPoint: -3,
                             output: OutputQuantization(zeroPoint: 5))

@@ -82,21 +82,8 @@ func checkGroupedConv(_ p: Conv2DParams, rng: inout SeededRNG, extremeMultiplier
             }
         }
     }
-    guard let i = (0..<ref.count).first(where: { ref[$0] != simd[$0] }) else { return nil }
-    let o = i % p.outputChannels, px = i / p.outputChannels
-    let oy = px / p.outputWidth, ox = px % p.outputWidth
-    var acc: Int64 = Int64(bias?[o] ?? 0)
-    let gIn = p.groupInputChannels, group = o / p.groupOutputChannels
-    for ky in 0..<p.kernelHeight { for kx in 0..<p.kernelWidth {
-        let iy = oy * p.strideY - p.padding.top + ky * p.dilationY, ix = ox * p.strideX - p.padding.left + kx * p.dilationX
-        guard iy >= 0, iy < p.inputHeight, ix >= 0, ix < p.inputWidth else { continue }
-        for c in 0..<gIn {
-            acc += Int64(Int32(input[(iy * p.inputWidth + ix) * p.inputChannels + group * gIn + c]) - p.inputZeroPoint)
-                * Int64(weights[((o * p.kernelHeight + ky) * p.kernelWidth + kx) * gIn + c])
-        }
-    } }
-    return "seed=\(rng.seed) \(p): at (y=\(oy), x=\(ox), o=\(o)) simd=\(simd[i]) reference=\(ref[i]) acc=\(acc) "
-        + "M=\(mults[o])"
+    return convMismatch(p, seed: rng.seed, input: input, weights: weights, bias: bias, multipliers: mults,
+                        reference: ref, simd: simd)
 }
 
 extension Conv2DParams {

@@ -106,10 +106,17 @@ func checkConv(_ p: Conv2DParams, rng: inout SeededRNG) -> String? {
             }
         }
     }
+    return convMismatch(p, seed: rng.seed, input: input, weights: weights, bias: bias, multipliers: mults,
+                        reference: ref, simd: simd)
+}
+
+/// The first output where `simd` differs from `ref`, named with the seed, the coordinate, both values and the
+/// accumulator recomputed there; nil when they are equal.
+func convMismatch(_ p: Conv2DParams, seed: UInt64, input: [Int8], weights: [Int8], bias: [Int32]?,
+                  multipliers mults: [QuantizedMultiplier], reference ref: [Int8], simd: [Int8]) -> String? {
     guard let i = (0..<ref.count).first(where: { ref[$0] != simd[$0] }) else { return nil }
     let o = i % p.outputChannels, px = i / p.outputChannels
     let oy = px / p.outputWidth, ox = px % p.outputWidth
-    // The accumulator at the failing coordinate, recomputed.
     var acc: Int64 = Int64(bias?[o] ?? 0)
     let gIn = p.groupInputChannels, group = o / p.groupOutputChannels
     for ky in 0..<p.kernelHeight { for kx in 0..<p.kernelWidth {
@@ -120,7 +127,7 @@ func checkConv(_ p: Conv2DParams, rng: inout SeededRNG) -> String? {
                 * Int64(weights[((o * p.kernelHeight + ky) * p.kernelWidth + kx) * gIn + c])
         }
     } }
-    return "seed=\(rng.seed) \(p): at (y=\(oy), x=\(ox), o=\(o)) simd=\(simd[i]) reference=\(ref[i]) acc=\(acc) "
+    return "seed=\(seed) \(p): at (y=\(oy), x=\(ox), o=\(o)) simd=\(simd[i]) reference=\(ref[i]) acc=\(acc) "
         + "M=\(mults[o])"
 }
 

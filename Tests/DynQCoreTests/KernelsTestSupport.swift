@@ -4,16 +4,10 @@
 /// SplitMix64: small, fast, and the same sequence everywhere. Every randomized test prints its seed in the failure
 /// message, so `SeededRNG(seed:)` with that seed replays the failing case.
 struct SeededRNG: RandomNumberGenerator {
-    private(set) var state: UInt64
+    private var stream: SplitMix64
     let seed: UInt64
-    init(seed: UInt64) { self.seed = seed; self.state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    init(seed: UInt64) { self.seed = seed; self.stream = SplitMix64(seed: seed) }
+    mutating func next() -> UInt64 { stream.next() }
     mutating func int(_ r: ClosedRange<Int>) -> Int { Int.random(in: r, using: &self) }
     mutating func int8s(_ n: Int, _ r: ClosedRange<Int8> = -128...127) -> [Int8] {
         (0..<n).map { _ in Int8.random(in: r, using: &self) }

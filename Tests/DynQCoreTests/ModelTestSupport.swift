@@ -3,17 +3,8 @@
 
 typealias MD = ModelDescription
 
-/// SplitMix64: a seeded, printed, platform-independent generator.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Test data from DynQCore's `SplitMix64` (seeded, printed, platform-independent).
+extension SplitMix64 {
     mutating func int(_ lo: Int, _ hi: Int) -> Int { lo + Int(next() % UInt64(hi - lo + 1)) }
     mutating func int8s(_ n: Int, _ lo: Int = -127, _ hi: Int = 127) -> [Int8] { (0..<n).map { _ in Int8(int(lo, hi)) } }
 }

@@ -1,3 +1,4 @@
+import DynQCore
 import DynQGraph
 import Foundation
 @testable import DynQQuantizer
@@ -9,17 +10,11 @@ let repositoryRoot: String = {
     return url.path
 }()
 
-/// SplitMix64: deterministic test data.
+/// Deterministic test data from DynQCore's `SplitMix64`.
 struct SeededRandom {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    private var stream: SplitMix64
+    init(_ seed: UInt64) { stream = SplitMix64(seed: seed) }
+    mutating func next() -> UInt64 { stream.next() }
     /// Uniform in [lo, hi).
     mutating func uniform(_ lo: Float, _ hi: Float) -> Float {
         lo + (hi - lo) * Float(next() >> 40) / Float(1 << 24)

@@ -1,4 +1,5 @@
 import Testing
+import DynQCore
 import DynQGraph
 import DynQSim
 
