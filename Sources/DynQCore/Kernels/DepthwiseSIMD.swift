@@ -86,20 +86,16 @@ public func depthwiseConv2d(
     let taps = tags + cacheRows                               // element offset of each tap for pixel 0 of the row
     let prepared = scratch + intBytes
     requantizePrepare(channels: c, bias: bias, multipliers: multipliers, into: prepared)
-    let cache = (prepared + requantizePreparedBytes(channels: c))
-        .bindMemory(to: Int16.self, capacity: (cacheRows + 1) * rowElements)
-    let zeroRow = cache + cacheRows * rowElements
-    cache.update(repeating: 0, count: (cacheRows + 1) * rowElements)
-    for r in 0..<cacheRows { tags[r] = -1 }
+    let rowCache = SIMDRowCache(
+        storage: (prepared + requantizePreparedBytes(channels: c))
+            .bindMemory(to: Int16.self, capacity: (cacheRows + 1) * rowElements),
+        tags: tags, rows: cacheRows, rowElements: rowElements, height: p.inputHeight)
+    let cache = rowCache.storage, zeroRow = rowCache.zeroRow
     let z = Int16(truncatingIfNeeded: p.inputZeroPoint)
     let q = p.output
 
     @inline(__always) func row(_ iy: Int) -> UnsafeMutablePointer<Int16> {
-        if iy < 0 || iy >= p.inputHeight { return zeroRow }
-        let slot = iy % cacheRows
-        let dst = cache + slot * rowElements
-        if tags[slot] != iy {
-            tags[slot] = iy
+        rowCache.row(iy) { iy, dst in
             let src = input + iy * p.inputWidth * c
             var d = dst + p.padding.left * cp
             for ix in 0..<p.inputWidth {
@@ -108,7 +104,6 @@ public func depthwiseConv2d(
                 d += cp
             }
         }
-        return dst
     }
 
     for oy in 0..<outH {

@@ -325,22 +325,16 @@ public func groupedConv2d(
     let stripRaw = prepared + patternBlocks * requantizeBlockBytes
     let strip = stripRaw.bindMemory(to: Int32.self, capacity: groupedConv2dStripPixels * stripStride)
     let cacheRaw = stripRaw + groupedConv2dStripPixels * stripStride * 4
-    let cache = cacheRaw.bindMemory(to: Int16.self, capacity: (cacheRows + 1) * rowElements)
-    let zeroRow = cache + cacheRows * rowElements
-    cache.update(repeating: 0, count: (cacheRows + 1) * rowElements)
-    for r in 0..<cacheRows { tags[r] = -1 }
+    let rowCache = SIMDRowCache(storage: cacheRaw.bindMemory(to: Int16.self, capacity: (cacheRows + 1) * rowElements),
+                                tags: tags, rows: cacheRows, rowElements: rowElements, height: p.inputHeight)
+    let cache = rowCache.storage
     let q = p.output
 
     /// The cached int16 row of input row `iy` (the zero row outside the image).
     @inline(__always) func row(_ iy: Int) -> UnsafeMutablePointer<Int16> {
-        if iy < 0 || iy >= p.inputHeight { return zeroRow }
-        let slot = iy % cacheRows
-        let dst = cache + slot * rowElements
-        if tags[slot] != iy {
-            tags[slot] = iy
+        rowCache.row(iy) { iy, dst in
             groupedConv2dConvertRow(p, input + iy * p.inputWidth * inC, columns: columns, into: dst)
         }
-        return dst
     }
 
     let weightStep = gOut * 16
