@@ -8,7 +8,7 @@ import DynQGraph
 /// QEMU counts **instructions**, not cycles: a Cortex-M4 retires at most one per cycle (and loads, multiplies
 /// with 64-bit results and divisions take more), so `instructions / clock` is a lower bound on the latency of
 /// DynQ's own kernels on that core, measured, beside the simulator's estimate for optimised kernels.
-public struct QemuProfile: Equatable, Sendable {
+public struct QemuProfile: Sendable {
     /// The model name the firmware printed.
     public var model: String
     /// Size of the model file the firmware ran.
@@ -19,12 +19,6 @@ public struct QemuProfile: Equatable, Sendable {
     public var ops: [(name: String, instructions: Int)]
     /// One whole `invoke()` (measured separately from the per-op run, without the per-op timer reads).
     public var invokeInstructions: Int
-
-    public static func == (a: QemuProfile, b: QemuProfile) -> Bool {
-        a.model == b.model && a.modelBytes == b.modelBytes && a.kernels == b.kernels
-            && a.invokeInstructions == b.invokeInstructions && a.ops.map(\.name) == b.ops.map(\.name)
-            && a.ops.map(\.instructions) == b.ops.map(\.instructions)
-    }
 
     /// Parses a run log; `file` names the log in errors.
     public init(log text: String, file: String) throws {

@@ -49,15 +49,15 @@ public enum SimFiles {
         try (e.encode(c) + Data("\n".utf8)).write(to: URL(fileURLWithPath: path))
     }
 
-    /// Reads and validates a `.dynq` file; returns its description and size in bytes.
-    public static func loadModel(_ path: String) throws -> (ModelDescription, Int) {
+    /// Reads and validates a `.dynq` file; returns its description and its bytes.
+    public static func loadModel(_ path: String) throws -> (ModelDescription, [UInt8]) {
         let bytes = try FileIO.read(path)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: ArenaPlan.alignment)
         defer { buffer.deallocate() }
         bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
         do {
             let model = try Model(bytes: UnsafeRawBufferPointer(rebasing: buffer[0..<bytes.count]))
-            return (ModelDescription(model), bytes.count)
+            return (ModelDescription(model), bytes)
         } catch {
             throw DynQError(file: path, "\(error)")
         }

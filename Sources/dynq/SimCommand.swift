@@ -69,15 +69,15 @@ let simCommand = Command(
         case let file?: code = try SimFiles.readCodeSize(file)
         case nil: code = try SimFiles.recordedCodeSize()
         }
-        let (description, modelBytes) = try SimFiles.loadModel(path)
+        let (description, fileBytes) = try SimFiles.loadModel(path)
+        let modelBytes = fileBytes.count
         // --measure: one instrumented run per arena plan the chosen targets use (SIMD or reference kernels).
         var measured: [Bool: MeasuredCounts] = [:]
         var measureNote = ""
         if a.has("measure") {
-            let bytes = try FileIO.read(path)
             let image = measurementImage(count: description.tensors[description.input.index].elementCount)
             for simd in [true, false] where chosen.contains(where: { $0.simdKernels == simd }) {
-                let m = try measureCounts(modelBytes: bytes, input: image, reference: !simd)
+                let m = try measureCounts(modelBytes: fileBytes, input: image, reference: !simd)
                 let differences = disagreements(analytic: analyticCounts(description, simd: simd), measured: m)
                 guard differences.isEmpty else {
                     throw DynQError(file: path, "measured counts differ from the analytic counter:\n  "
