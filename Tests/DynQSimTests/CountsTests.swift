@@ -80,12 +80,7 @@ struct SimCountsTests {
 
     @Test("the trained fixture (dynamic depthwise, per-channel sigmoid gates) agrees exactly")
     func fixture() throws {
-        let bytes = try FileIO.read(repoRoot + "/fixtures/fmnist/model.dynq")
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 16)
-        defer { buffer.deallocate() }
-        buffer.copyBytes(from: bytes)
-        let d = ModelDescription(try Model(bytes: UnsafeRawBufferPointer(buffer)))
-        try expectAgreement(d, "fmnist")
+        try expectAgreement(try SimFiles.loadModel(repoRoot + "/fixtures/fmnist/model.dynq").0, "fmnist")
     }
 
     @Test("the per-layer fixture (softmax gates, mixed biases) agrees exactly")

@@ -159,22 +159,14 @@ struct SimulatorTests {
 @Suite("QEMU profile (dynq sim --qemu-log)")
 struct QemuProfileTests {
     static let logPath = repoRoot + "/fixtures/fmnist/qemu-cortex-m4-reference.log"
-
-    func fixture() throws -> ModelDescription {
-        let bytes = try FileIO.read(repoRoot + "/fixtures/fmnist/model.dynq")
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 16)
-        defer { buffer.deallocate() }
-        buffer.copyBytes(from: bytes)
-        return ModelDescription(try Model(bytes: UnsafeRawBufferPointer(buffer)))
-    }
+    static let modelPath = repoRoot + "/fixtures/fmnist/model.dynq"
 
     @Test("the committed log of the fixture parses: one count per op, the per-op run close to the whole invoke")
     func parsesCommittedLog() throws {
         let text = String(decoding: try FileIO.read(Self.logPath), as: UTF8.self)
         let q = try QemuProfile(log: text, file: Self.logPath)
-        let d = try fixture()
-        try q.check(against: d, modelBytes: try FileIO.read(repoRoot + "/fixtures/fmnist/model.dynq").count,
-                    file: Self.logPath)
+        let (d, bytes) = try SimFiles.loadModel(Self.modelPath)
+        try q.check(against: d, modelBytes: bytes.count, file: Self.logPath)
         #expect(q.kernels == "reference")
         #expect(q.ops.count == d.operations.count)
         // The per-op run adds two timer reads per op; the sum stays within 0.1 % of one plain invoke().
@@ -200,7 +192,7 @@ struct QemuProfileTests {
     @Test("the report shows per-op instructions and the lower bound on latency")
     func report() throws {
         let text = String(decoding: try FileIO.read(Self.logPath), as: UTF8.self)
-        let d = try fixture()
+        let d = try SimFiles.loadModel(Self.modelPath).0
         let m4 = try loadTargets(repoRoot + "/targets/targets.json").first { $0.name == "cortex-m4" }!
         var r = simulate(counts: analyticCounts(d, simd: false), modelBytes: 1, code: SimulatorTests.code, target: m4)
         r.qemu = try QemuProfile(log: text, file: Self.logPath)
