@@ -140,7 +140,7 @@ public func measureCounts(modelBytes: [UInt8], input: [UInt8], reference: Bool =
         let e = sink.events[i]
         if cpm.contains(i) { c.cpmMACs = e[TallyEvent.mac.rawValue] } else { c.convMACs = e[TallyEvent.mac.rawValue] }
         c.fusionMACs = e[TallyEvent.fusionMAC.rawValue]
-        c.fusionDivisions = e[TallyEvent.fusionDivision.rawValue]
+        c.fusionRescales = e[TallyEvent.fusionRescale.rawValue]
         c.adds = e[TallyEvent.add.rawValue]
         c.requantizations = e[TallyEvent.requantization.rawValue]
         c.tableLookups = e[TallyEvent.tableLookup.rawValue]
@@ -201,7 +201,7 @@ extension ModelCounts {
         for i in c.ops.indices where i < measured.ops.count {
             let m = measured.ops[i]
             c.ops[i].convMACs = m.convMACs; c.ops[i].cpmMACs = m.cpmMACs; c.ops[i].fusionMACs = m.fusionMACs
-            c.ops[i].fusionDivisions = m.fusionDivisions; c.ops[i].adds = m.adds
+            c.ops[i].fusionRescales = m.fusionRescales; c.ops[i].adds = m.adds
             c.ops[i].requantizations = m.requantizations; c.ops[i].tableLookups = m.tableLookups
             c.ops[i].elementOps = m.elementOps; c.ops[i].weightBytesRead = m.weightBytesRead
             c.ops[i].activationBytesRead = m.activationBytesRead

@@ -24,7 +24,7 @@ public enum KernelClass: String, CaseIterable, Sendable {
 ///   `(z − z)·w = 0`), so a padded conv does fewer than `outputs · K` (that nominal figure, the papers' convention,
 ///   is `nominalMACs`). `fusionMACs` are the `η·W` products of a dynamic layer's fusion: the reference fusion has
 ///   no scratch and computes each `F[o,k]` twice (once for `A[o]`, once for `q_f`), plus `g·O` for a mixed bias.
-/// - `fusionDivisions`: divisions by `A[o]`, one per fused kernel element and one per fused bias.
+/// - `fusionRescales`: rescales by the channel's Q32 reciprocal `R[o]`, one per fused kernel element and one per fused bias.
 /// - `requantizations`: Q31 multiplier applications (one per conv/linear/global-pool output, three per `add`
 ///   element, one per requantized concat element).
 /// - `tableLookups`: reads of a lookup table (input table, activation table, gates, softmax: twice per logit).
@@ -45,7 +45,7 @@ public struct OpCounts: Equatable, Sendable {
     /// Executed fusion MACs of a dynamic conv (`2·g·O·K`, plus `g·O` with a mixed bias).
     public var fusionMACs = 0
     /// `O·K + O` per dynamic conv.
-    public var fusionDivisions = 0
+    public var fusionRescales = 0
     public var adds = 0
     public var requantizations = 0
     public var tableLookups = 0
@@ -68,7 +68,7 @@ public struct OpCounts: Equatable, Sendable {
     /// The measured fields (every field but `modelBytes` and `nominalMACs`), in a fixed order, for comparisons.
     public var measuredFields: [(String, Int)] {
         [("conv MACs", convMACs), ("CPM MACs", cpmMACs), ("fusion MACs", fusionMACs),
-         ("fusion divisions", fusionDivisions), ("adds", adds), ("requantizations", requantizations),
+         ("fusion rescales", fusionRescales), ("adds", adds), ("requantizations", requantizations),
          ("table lookups", tableLookups), ("element ops", elementOps), ("weight bytes read", weightBytesRead),
          ("activation bytes read", activationBytesRead), ("activation bytes written", activationBytesWritten)]
     }
@@ -205,7 +205,7 @@ public func analyticCounts(_ d: ModelDescription, simd: Bool = true) -> ModelCou
             let kernelProducts = 2 * g * perKernel
             let biasProducts = p.mixedBias == nil ? 0 : g * outC
             c.fusionMACs = kernelProducts + biasProducts
-            c.fusionDivisions = perKernel + outC
+            c.fusionRescales = perKernel + outC
             var weightRead = kernelProducts + 4 * biasProducts + qm * outC
             if p.bias != nil { weightRead += 4 * outC }
             var actRead = 2 * (kernelProducts + biasProducts)

@@ -85,7 +85,7 @@ extension SimReport {
         let barW = max(step * 0.8, 0.5)
         for (i, l) in layers.enumerated() where l.cycles > 0 {
             let c = l.counts
-            let fusionCycles = Double(c.fusionMACs) * target.cost("fusion") + Double(c.fusionDivisions) * target.cost("fusion_normalize")
+            let fusionCycles = Double(c.fusionMACs) * target.cost("fusion") + Double(c.fusionRescales) * target.cost("fusion_normalize")
             let top = cy(l.cycles), split = cy(l.cycles - fusionCycles)
             s += "<rect x=\"\(x(i) + (step - barW) / 2)\" y=\"\(split)\" width=\"\(barW)\" height=\"\(cycTop + cycH - split)\" fill=\"\(colors[c.kernelClass]!)\"><title>\(esc(c.name)): \(humanCount(l.cycles)) cycles</title></rect>\n"
             if fusionCycles > 0 {

@@ -50,7 +50,7 @@ public func estimateCycles(_ c: OpCounts, on target: TargetProfile) -> Double {
     if c.convMACs > 0 { cycles += Double(c.convMACs) * target.cost(c.kernelClass.rawValue) }
     cycles += Double(c.cpmMACs) * target.cost(KernelClass.linear.rawValue)
     cycles += Double(c.fusionMACs) * target.cost("fusion")
-    cycles += Double(c.fusionDivisions) * target.cost("fusion_normalize")
+    cycles += Double(c.fusionRescales) * target.cost("fusion_normalize")
     if c.macs == 0 { cycles += Double(c.requantizations) * target.cost("requantize") }
     cycles += Double(c.tableLookups + c.elementOps + c.adds) * target.cost("elementwise")
     return cycles
@@ -168,7 +168,7 @@ extension SimReport {
             return .object(JSONObject([
                 ("name", .string(c.name)), ("kind", .string(c.kind)), ("class", .string(c.kernelClass.rawValue)),
                 ("conv_macs", .int(c.convMACs)), ("cpm_macs", .int(c.cpmMACs)), ("fusion_macs", .int(c.fusionMACs)),
-                ("fusion_divisions", .int(c.fusionDivisions)), ("adds", .int(c.adds)),
+                ("fusion_rescales", .int(c.fusionRescales)), ("adds", .int(c.adds)),
                 ("requantizations", .int(c.requantizations)), ("table_lookups", .int(c.tableLookups)),
                 ("element_ops", .int(c.elementOps)), ("model_bytes", .int(c.modelBytes)),
                 ("weight_bytes_read", .int(c.weightBytesRead)), ("nominal_macs", .int(c.nominalMACs)),

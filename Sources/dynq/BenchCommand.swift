@@ -17,7 +17,7 @@ let benchCommand = Command(
         Options:
           --runs N              timed runs with the SIMD kernels (default 20)
           --reference-runs N    timed runs with the reference kernels (default: --runs; 0 skips them)
-          --standard-layers     also time the kernels' three standard layers (conv 3x3, depthwise, 1x1)
+          --standard-layers     also time the kernels' standard layers (conv 3x3, depthwise, 1x1, dynamic fusion)
           --json                one JSON object instead of text
           --help                show this help
         """,

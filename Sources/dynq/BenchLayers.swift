@@ -131,6 +131,59 @@ private func benchConv(_ name: String, _ p: Conv2DParams, depthwise: DepthwiseCo
     return results
 }
 
+/// Times the per-sample fusion of a dynamic conv layer (`g` kernels of `conv`, per-channel sigmoid coefficients):
+/// the int8 reference fusion, the SIMD fusion (which also packs each fused channel for the SIMD conv) and the float
+/// mix `W = Σ_t η_t·W_t` (no renormalisation: what a float runtime does). MACs are `g·O·K`.
+private func benchFusion(_ name: String, g: Int, conv p: Conv2DParams, runs: Int,
+                         rng: inout SplitMix64) -> [LayerTiming] {
+    let f = DynamicFusionParams(kernelCount: g, conv: p, coefficients: .perChannel)
+    let kernels = rng.int8s(g * p.weightCount, -127, 127)
+    let eta = (0..<f.coefficientCount).map { _ in Int16(truncatingIfNeeded: rng.next() % 32768) }
+    let bias = (0..<p.outputChannels).map { _ in Int32(truncatingIfNeeded: rng.next() % 20001) - 10000 }
+    let m0 = (0..<p.outputChannels).map { _ in
+        QuantizedMultiplier(multiplier: Int32(1 << 30) + Int32(truncatingIfNeeded: rng.next() % (1 << 29)), shift: -20)
+    }
+    let macs = g * p.weightCount
+    var fused = [Int8](repeating: 0, count: p.weightCount)
+    var fusedBias = [Int32](repeating: 0, count: p.outputChannels)
+    var mults = [QuantizedMultiplier](repeating: .zero, count: p.outputChannels)
+    var results: [LayerTiming] = []
+    let refMs = timeRuns(runs) {
+        dynamicFusionReference(f, kernels: kernels, coefficients: eta, mixedBias: nil, staticBias: bias,
+                               staticMultipliers: m0, fusedKernel: &fused, biasAccumulator: &fusedBias,
+                               multipliers: &mults)
+    }
+    let reference = (fused, fusedBias, mults)
+    results.append(LayerTiming(layer: name, implementation: "int8 reference", macs: macs, milliseconds: refMs))
+    let packed = UnsafeMutableRawPointer.allocate(byteCount: conv2dPackedWeightBytes(p), alignment: 16)
+    let scratch = UnsafeMutableRawPointer.allocate(byteCount: dynamicFusionScratchBytes(f), alignment: 16)
+    defer { packed.deallocate(); scratch.deallocate() }
+    let simdMs = timeRuns(runs) {
+        dynamicFusion(f, kernels: kernels, coefficients: eta, mixedBias: nil, staticBias: bias, staticMultipliers: m0,
+                      fusedKernel: &fused, biasAccumulator: &fusedBias, multipliers: &mults, scratch: scratch,
+                      packFor: p, packed: packed)
+    }
+    let same = fused == reference.0 && fusedBias == reference.1 && mults == reference.2
+    results.append(LayerTiming(layer: name, implementation: same ? "int8 SIMD (+ packing)" : "int8 SIMD (MISMATCH!)",
+                               macs: macs, milliseconds: simdMs))
+    let fk = rng.floats(g * p.weightCount), fe = rng.floats(g * p.outputChannels)
+    var fw = [Float](repeating: 0, count: p.weightCount)
+    let k = p.weightsPerOutputChannel, size = p.weightCount
+    let floatMs = timeRuns(runs) {
+        fk.withUnsafeBufferPointer { w in fe.withUnsafeBufferPointer { e in fw.withUnsafeMutableBufferPointer { out in
+            for o in 0..<p.outputChannels {
+                for i in 0..<k { out[o * k + i] = 0 }
+                for t in 0..<g {
+                    let c = e[o * g + t], src = t * size + o * k
+                    for i in 0..<k { out[o * k + i] += c * w[src + i] }
+                }
+            }
+        } } }
+    }
+    results.append(LayerTiming(layer: name, implementation: "float32 mix", macs: macs, milliseconds: floatMs))
+    return results
+}
+
 /// Fixed-point decimal formatting without Foundation.
 private func fixed(_ v: Double, _ decimals: Int) -> String {
     var scale = 1.0
@@ -159,9 +212,19 @@ func benchStandardLayerTimings(runs: Int) -> [LayerTiming] {
                                    output: OutputQuantization(zeroPoint: -2))
     let pw = Conv2DParams(inputHeight: 28, inputWidth: 28, inputChannels: 128, outputChannels: 256, kernelHeight: 1,
                           kernelWidth: 1, inputZeroPoint: -3, output: OutputQuantization(zeroPoint: 5))
+    // Dy-mobile's dynamic layers at 14×14: a 1×1 conv 96→96 (K = 96) and the grouped 3×3 with 6 channels per group
+    // (K = 54, the pixel-lane conv's packing).
+    let fusionPointwise = Conv2DParams(inputHeight: 14, inputWidth: 14, inputChannels: 96, outputChannels: 96,
+                                       kernelHeight: 1, kernelWidth: 1, inputZeroPoint: 0,
+                                       output: OutputQuantization(zeroPoint: 0))
+    let fusionGrouped = Conv2DParams(inputHeight: 14, inputWidth: 14, inputChannels: 96, outputChannels: 96,
+                                     kernelHeight: 3, kernelWidth: 3, padding: ConvPadding(all: 1), groups: 16,
+                                     inputZeroPoint: 0, output: OutputQuantization(zeroPoint: 0))
     return benchConv("conv 3x3 64->64 @56x56", conv, depthwise: nil, runs: runs, rng: &rng)
         + benchConv("depthwise 3x3 128 @28x28", dw.asGroupedConv, depthwise: dw, runs: runs, rng: &rng)
         + benchConv("conv 1x1 128->256 @28x28", pw, depthwise: nil, runs: runs, rng: &rng)
+        + benchFusion("fusion g=6 1x1 96->96", g: 6, conv: fusionPointwise, runs: runs, rng: &rng)
+        + benchFusion("fusion g=6 3x3 6/group", g: 6, conv: fusionGrouped, runs: runs, rng: &rng)
 }
 
 /// `dynq bench`: a table of median / min / max milliseconds, GMAC/s (at the median) and the speed-up over the

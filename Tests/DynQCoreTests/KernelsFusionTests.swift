@@ -1,4 +1,4 @@
-// Dynamic fusion: SIMD `dynamicFusion` == `dynamicFusionReference` bit for bit, and the exact reciprocal division.
+// Dynamic fusion: SIMD `dynamicFusion` == `dynamicFusionReference` bit for bit, and the Q32 rescale of a fused channel.
 import Testing
 @testable import DynQCore
 
@@ -20,6 +20,9 @@ let fusionCases: [FusionCase] = [
     FusionCase(name: "per_layer, depthwise [K][C] layout, C == 16", g: 5, o: 16, k: 9, layout: .channelsLast, mode: .perLayer),
     FusionCase(name: "depthwise layout, C < 8", g: 2, o: 3, k: 25, layout: .channelsLast, mode: .perChannel),
     FusionCase(name: "g == 64 (many kernels)", g: 64, o: 4, k: 18, layout: .outputMajor, mode: .perChannel),
+    FusionCase(name: "g == 300 (largest |F| near 2^30)", g: 300, o: 3, k: 13, layout: .outputMajor,
+               mode: .perChannel),
+    FusionCase(name: "K < 8 (scalar rows)", g: 6, o: 11, k: 5, layout: .outputMajor, mode: .perChannel),
 ]
 
 let biasKinds: [String] = ["no biases", "mixed bias only", "static bias only", "mixed and static bias"]
@@ -132,38 +135,80 @@ struct SIMDFusionTests {
     }
 }
 
-@Suite("FusionDivider is exact round_half_away(127·f/a)")
-struct FusionDividerTests {
-    @Test("every f in -a...a for every a in 1...400")
-    func exhaustiveSmall() {
+/// `round_half_away(f·r/2^32)` computed with Int128, the definition `fusedKernelValue` implements.
+private func rescaleDefinition(_ f: Int32, _ r: UInt32) -> Int32 {
+    let p = Int128(f.magnitude) * Int128(r)
+    let q = Int32((p + (1 << 31)) >> 32)
+    return f < 0 ? -q : q
+}
+
+@Suite("Fused kernel rescale: R = min(⌊127·2^32/A⌋, 2^32 − 1), q_f = round_half_away(F·R/2^32)")
+struct FusionRescaleTests {
+    @Test("R: the Q32 reciprocal of A/127, capped at 2^32 − 1 for A ≤ 127")
+    func reciprocal() {
+        #expect(fusionReciprocal(0) == UInt32.max)
+        #expect(fusionReciprocal(127) == UInt32.max)
+        #expect(fusionReciprocal(128) == UInt32((UInt64(127) << 32) / 128))
+        #expect(fusionReciprocal(127 << 15) == 1 << 17)
+        #expect(fusionReciprocal(Int32.max) == 254)
+    }
+
+    @Test("every f in -A...A follows the definition, and |q_f| = 127 at f = ±A (A ≥ 128), for A in 1...400")
+    func rangeAndEnds() {
         for a in Int32(1)...400 {
-            let d = FusionDivider(divisor: a)
+            let r = fusionReciprocal(a)
             for f in -a...a {
-                let want = Int8(roundingDivide(Int64(f) * 127, by: Int64(a)))
-                if d.fusedValue(f) != want { Issue.record("a=\(a) f=\(f): \(d.fusedValue(f)) vs \(want)"); return }
+                let q = fusedKernelValue(f, reciprocal: r)
+                if Int32(q) != rescaleDefinition(f, r) { Issue.record("A=\(a) f=\(f): \(q)"); return }
+            }
+            // A ≤ 127: q_f = F exactly; A ≥ 128: A·R/2^32 ∈ (127 − A/2^32, 127], so the largest value is 127.
+            let top = fusedKernelValue(a, reciprocal: r)
+            #expect(a <= 127 ? Int32(top) == a : top == 127, "A=\(a): q_f(A) = \(top)")
+            #expect(fusedKernelValue(-a, reciprocal: r) == -top)
+        }
+    }
+
+    @Test("the 4-lane rescale equals the scalar one, in every lane, near every rounding boundary")
+    func vectorEqualsScalar() {
+        var rng = SeededRNG(seed: testBaseSeed ^ 0xD17)
+        var divisors: [Int32] = [Int32.max, Int32.max - 1, 1 << 30, (1 << 30) - 1, 127 * 32767, 4 * 127 * 32767,
+                                 516 * 32767 * 127, 1, 127, 128, 255]
+        for _ in 0..<(isDebugBuild ? 200 : 5000) { divisors.append(Int32.random(in: 1...Int32.max, using: &rng)) }
+        for a in divisors {
+            let r = fusionReciprocal(a)
+            var values: [Int32] = [a, -a, 0, 1, -1, Int32.min + 1]
+            // f where f·R/2^32 is within a few steps of (j + ½): f ≈ (2j + 1)·2^31 / R
+            for j in stride(from: -128, through: 127, by: isDebugBuild ? 17 : 1) {
+                let centre = (Int64(2 * j + 1) << 31) / Int64(r)
+                for f in (centre - 2)...(centre + 2) where abs(f) <= Int64(a) { values.append(Int32(f)) }
+            }
+            while values.count % 4 != 0 { values.append(0) }
+            for shift in 0..<4 {
+                let v = (0..<values.count).map { values[($0 + shift) % values.count] }
+                var i = 0
+                while i < v.count {
+                    let got = fusedKernelValues(SIMD4(v[i], v[i + 1], v[i + 2], v[i + 3]), reciprocal: r)
+                    for l in 0..<4 where got[l] != rescaleDefinition(v[i + l], r) {
+                        Issue.record("A=\(a) f=\(v[i + l]) lane \(l): \(got[l]) vs \(rescaleDefinition(v[i + l], r))")
+                        return
+                    }
+                    i += 4
+                }
             }
         }
     }
 
-    @Test("f near the rounding boundaries for large and extreme a")
-    func boundaries() {
-        var rng = SeededRNG(seed: testBaseSeed ^ 0xD17)
-        var divisors: [Int32] = [Int32.max, Int32.max - 1, 1 << 30, (1 << 30) - 1, 127 * 32767, 4 * 127 * 32767, 516 * 32767 * 127]
-        for _ in 0..<(isDebugBuild ? 200 : 5000) { divisors.append(Int32.random(in: 1...Int32.max, using: &rng)) }
-        for a in divisors {
-            let d = FusionDivider(divisor: a)
-            // f where 127·f/a is within one of (j + ½): f ≈ (2j + 1)·a / 254
-            for j in stride(from: -128, through: 127, by: isDebugBuild ? 17 : 1) {
-                let centre = (Int64(2 * j + 1) * Int64(a)) / 254
-                for f64 in (centre - 2)...(centre + 2) where abs(f64) <= Int64(a) {
-                    let f = Int32(f64)
-                    let want = Int8(roundingDivide(Int64(f) * 127, by: Int64(a)))
-                    if d.fusedValue(f) != want { Issue.record("a=\(a) f=\(f): \(d.fusedValue(f)) vs \(want)"); return }
-                }
-            }
-            for f in [a, -a, 0, 1, -1] {
-                #expect(d.fusedValue(f) == Int8(roundingDivide(Int64(f) * 127, by: Int64(a))), "a=\(a) f=\(f)")
-            }
+    @Test("fused bias: round_half_away(B·R/2^32) over the whole |B| < 2^56 range, clamped to the headroom")
+    func bias() {
+        var rng = SeededRNG(seed: testBaseSeed ^ 0xB1A5)
+        let terms = 54, headroom = Int128(Int32.max) - Int128(terms * 255 * 127)
+        for _ in 0..<(isDebugBuild ? 2_000 : 200_000) {
+            let b = Int64(bitPattern: rng.next()) >> Int64(rng.int(8...63))          // |B| < 2^56
+            let r = max(1, UInt32(truncatingIfNeeded: rng.next() >> UInt64(rng.int(32...63))))
+            let p = (Int128(b.magnitude) * Int128(r) + (1 << 31)) >> 32
+            let want = Int32((b < 0 ? -1 : 1) * min(p, headroom))
+            let got = fusedBias(b, reciprocal: r, terms: terms)
+            if got != want { Issue.record("B=\(b) R=\(r): \(got) vs \(want)"); return }
         }
     }
 }

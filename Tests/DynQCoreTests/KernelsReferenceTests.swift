@@ -115,13 +115,13 @@ struct ReferenceConvTests {
 
 @Suite("Reference fusion follows docs/numerics.md formula by formula")
 struct ReferenceFusionTests {
-    @Test("per-channel fusion: F, A, round-half-away q_f, bias_acc and M = M0·A/127")
+    @Test("per-channel fusion: F, A, R, round-half-away q_f, bias_acc and M = M0·2^32/R")
     func perChannel() {
         // η = (½, ½) in Q15 = 16384 each; q_w[0] = [127, −127], q_w[1] = [127, 0]
-        // F = [16384·254, −16384·127] = [4161536, −2080768]; A = 4161536 = 127·2^15
-        // q_f = [127, round(−63.5) = −64 (away from zero)]
-        // B = 16384·100 + 16384·200 + 1·2^15 = 4947968; bias_acc = 127·B/A = 151 exactly
-        // M0 = (2^30, −10) → M = M0 · 2^15 = (2^30, 5)
+        // F = [16384·254, −16384·127] = [4161536, −2080768]; A = 4161536 = 127·2^15, R = 127·2^32/A = 2^17
+        // q_f = F·R/2^32 = F/2^15 = [127, round(−63.5) = −64 (away from zero)]
+        // B = 16384·100 + 16384·200 + 1·2^15 = 4947968; bias_acc = B·R/2^32 = 151 exactly
+        // M0 = (2^30, −10) → M = M0 · 2^32/R = M0 · 2^15 = (2^30, 5)
         let p = DynamicFusionParams(kernelCount: 2, outputChannels: 1, elementsPerChannel: 2, coefficients: .perChannel)
         var fused: [Int8] = [0, 0]
         var bias: [Int32] = [0]
@@ -137,7 +137,7 @@ struct ReferenceFusionTests {
     @Test("per-layer fusion in the depthwise [K][C] layout")
     func perLayerDepthwise() {
         // g = 2, C = 2, K = 2, η = [32767, 0]: F = 32767·q_w[0]; q_w[0] = [[127, 10], [0, −10]] ([k][c])
-        // c0: F = [127·32767, 0] → A = 127·32767 → [127, 0]; c1: F = ±10·32767 → [127, −127]
+        // c0: F = [127·32767, 0] → A = 127·32767, R = ⌊2^32/32767⌋ → [127, 0]; c1: F = ±10·32767 → [127, −127]
         let p = DynamicFusionParams(kernelCount: 2, outputChannels: 2, elementsPerChannel: 2, layout: .channelsLast,
                                     coefficients: .perLayer)
         var fused = [Int8](repeating: 0, count: 4)
@@ -149,12 +149,14 @@ struct ReferenceFusionTests {
                                fusedKernel: &fused, biasAccumulator: &bias, multipliers: &m)
         #expect(fused == [127, 127, 0, -127])
         #expect(bias == [0, 0])
-        #expect(m == [m0.scaledByFusionMax(127 * 32767), m0.scaledByFusionMax(10 * 32767)])
+        #expect(m == [m0.scaledByFusionReciprocal(fusionReciprocal(127 * 32767)),
+                      m0.scaledByFusionReciprocal(fusionReciprocal(10 * 32767))])
     }
 
-    @Test("A == 0 gives a zero kernel and keeps the static bias with divisor 1")
+    @Test("A == 0 gives a zero kernel and keeps the static bias with the capped R = 2^32 − 1")
     func zeroChannel() {
-        // η = 0: F = 0, A = 0 → divisor 1; B = 3·2^15 → bias_acc = 127·98304; M = M0/127
+        // η = 0: F = 0, A = 0 → R = 2^32 − 1; B = 3·2^15 → bias_acc = round(98304·(2^32 − 1)/2^32) = 98304;
+        // M = M0·2^32/(2^32 − 1), which rounds to M0
         let p = DynamicFusionParams(kernelCount: 1, outputChannels: 1, elementsPerChannel: 3, coefficients: .perChannel)
         var fused: [Int8] = [9, 9, 9]
         var bias: [Int32] = [0]
@@ -163,13 +165,14 @@ struct ReferenceFusionTests {
         dynamicFusionReference(p, kernels: [5, -5, 7], coefficients: [0], mixedBias: nil, staticBias: [3],
                                staticMultipliers: [m0], fusedKernel: &fused, biasAccumulator: &bias, multipliers: &m)
         #expect(fused == [0, 0, 0])
-        #expect(bias == [127 * 3 * 32768])
-        #expect(m == [m0.scaledByFusionMax(1)])
+        #expect(bias == [3 * 32768])
+        #expect(m == [m0])
     }
 
     @Test func fusedBiasIsClampedToTheAccumulatorHeadroom() {
-        // A tiny fused kernel (A = 1) with a large static bias: 127·B/A = 127·2^20·2^15 overflows int32. It is
-        // clamped to 2^31 − 1 − K·255·127 (K = 3), so bias + K products (q − z)·q_f stays inside int32.
+        // A tiny fused kernel (A = 1, so R = 2^32 − 1 and q_f = F) with a large static bias: B·R/2^32 ≈ 2^20·2^15
+        // overflows int32. It is clamped to 2^31 − 1 − K·255·127 (K = 3), so bias + K products (q − z)·q_f stays
+        // inside int32.
         let p = DynamicFusionParams(kernelCount: 1, outputChannels: 1, elementsPerChannel: 3, coefficients: .perChannel)
         let headroom = Int32(Int64(Int32.max) - 3 * 255 * 127)
         for sign: Int32 in [1, -1] {
@@ -179,7 +182,7 @@ struct ReferenceFusionTests {
             let m0 = QuantizedMultiplier(multiplier: 1 << 30, shift: -3)
             dynamicFusionReference(p, kernels: [1, 0, 0], coefficients: [1], mixedBias: nil, staticBias: [sign << 20],
                                    staticMultipliers: [m0], fusedKernel: &fused, biasAccumulator: &bias, multipliers: &m)
-            #expect(fused == [127, 0, 0])
+            #expect(fused == [1, 0, 0])
             #expect(bias == [sign * headroom])
             var simdFused: [Int8] = [0, 0, 0]
             var simdBias: [Int32] = [0]

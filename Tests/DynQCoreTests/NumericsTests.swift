@@ -160,48 +160,40 @@ struct RoundingDivideTests {
     }
 }
 
-/// The defining property of `scaledByFusionMax`: `(m, e)` in range and `m = ⌊m0·A·2^(e0−e)/127 + ½⌋` exactly,
-/// i.e. `(2m − 1)·127·2^s ≤ 2·m0·A < (2m + 1)·127·2^s` with `s = e − e0` (sides scaled when s < 0).
-private func checkScaled(_ m0: QuantizedMultiplier, _ a: Int32) -> String? {
-    let r = m0.scaledByFusionMax(a)
-    if a == 0 || m0.multiplier == 0 { return r == .zero ? nil : "expected .zero, got \(r)" }
-    if r == .zero {
-        // Only when the exact M = m0·A/127 · 2^(e0−31) is below the smallest representable 2^30 · 2^(−31−31),
-        // i.e. 2·m0·A·2^e0 < 127.
-        var lhs = 2 * Int128(m0.multiplier) * Int128(a), rhs = Int128(127)
-        if m0.shift >= 0 { lhs <<= Int(m0.shift) } else { rhs <<= Int(-m0.shift) }
-        return lhs < rhs ? nil : "unexpected .zero for m0=\(m0) A=\(a)"
-    }
-    if r.multiplier < (1 << 30) { return "m=\(r.multiplier) below 2^30" }
-    if r.shift == 30 && r.multiplier == Int32.max { return nil }   // saturated: tested separately
-    let s = Int(r.shift) - Int(m0.shift)
-    let lhs = 2 * Int128(m0.multiplier) * Int128(a)
-    var lo = (2 * Int128(r.multiplier) - 1) * 127, hi = (2 * Int128(r.multiplier) + 1) * 127
-    var l = lhs
-    if s >= 0 { lo <<= s; hi <<= s } else { l <<= -s }
-    return (lo <= l && l < hi) ? nil : "m0=\(m0) A=\(a): got \(r), not the half-up rounding of m0·A/127"
+/// The defining property of `scaledByFusionReciprocal`: `(m, e)` in range and `m = ⌊m0·2^32·2^(e0−e)/R + ½⌋`
+/// exactly, i.e. `(2m − 1)·R·2^s ≤ 2·m0·2^32 < (2m + 1)·R·2^s` with `s = e − e0 ≥ 0`.
+private func checkScaled(_ m0: QuantizedMultiplier, _ r: UInt32) -> String? {
+    let got = m0.scaledByFusionReciprocal(r)
+    if m0.multiplier == 0 { return got == .zero ? nil : "expected .zero, got \(got)" }
+    if got.multiplier < (1 << 30) { return "m=\(got.multiplier) below 2^30" }
+    if got.shift == 30 && got.multiplier == Int32.max { return nil }   // saturated: tested separately
+    let s = Int(got.shift) - Int(m0.shift)
+    if s < 0 { return "m0=\(m0) R=\(r): e = \(got.shift) below e0" }
+    let lhs = 2 * Int128(m0.multiplier) << 32
+    let lo = ((2 * Int128(got.multiplier) - 1) * Int128(r)) << s, hi = ((2 * Int128(got.multiplier) + 1) * Int128(r)) << s
+    return (lo <= lhs && lhs < hi) ? nil : "m0=\(m0) R=\(r): got \(got), not the half-up rounding of m0·2^32/R"
 }
 
-@Suite("QuantizedMultiplier.scaledByFusionMax derives M0·A/127 with one rounding")
-struct ScaledByFusionMaxTests {
+@Suite("QuantizedMultiplier.scaledByFusionReciprocal derives M0·2^32/R with one rounding")
+struct ScaledByFusionReciprocalTests {
     @Test("doc-comment worked examples hold")
     func docExamples() {
         let m0 = QuantizedMultiplier(multiplier: 1 << 30, shift: 0)
-        #expect(m0.scaledByFusionMax(127) == QuantizedMultiplier(multiplier: 1 << 30, shift: 0))
-        #expect(m0.scaledByFusionMax(254) == QuantizedMultiplier(multiplier: 1 << 30, shift: 1))
-        #expect(m0.scaledByFusionMax(381) == QuantizedMultiplier(multiplier: 3 << 29, shift: 1))
-        #expect(m0.scaledByFusionMax(0) == .zero)
-        #expect(QuantizedMultiplier.zero.scaledByFusionMax(1000) == .zero)
+        #expect(m0.scaledByFusionReciprocal(1 << 31) == QuantizedMultiplier(multiplier: 1 << 30, shift: 1))
+        #expect(m0.scaledByFusionReciprocal(3 << 29) == QuantizedMultiplier(multiplier: 1_431_655_765, shift: 1))
+        #expect(QuantizedMultiplier.zero.scaledByFusionReciprocal(1000) == .zero)
+        // R = fusionReciprocal(127·2^15) = 2^17: M = M0·2^15.
+        #expect(m0.scaledByFusionReciprocal(fusionReciprocal(127 << 15)) == QuantizedMultiplier(multiplier: 1 << 30, shift: 15))
     }
 
-    @Test("extreme A and m0 at several shifts give the exact half-up rounding",
+    @Test("extreme R and m0 at several shifts give the exact half-up rounding",
           arguments: [Int32(-31), -20, -8, 0, 5])
     func extremes(e0: Int32) {
-        let as_: [Int32] = [1, 2, 63, 64, 126, 127, 128, 254, 255, 32767, 4_161_536, 1 << 30, Int32.max - 1, Int32.max]
+        let rs: [UInt32] = [1, 2, 127, 254, 255, 32767, 1 << 16, 131_076, 1 << 31, (1 << 31) + 1, UInt32.max - 1, UInt32.max]
         for m in extremeMs {
-            for a in as_ {
+            for r in rs {
                 let m0 = QuantizedMultiplier(multiplier: m, shift: e0)
-                if let msg = checkScaled(m0, a) { Issue.record(Comment(rawValue: msg)) }
+                if let msg = checkScaled(m0, r) { Issue.record(Comment(rawValue: msg)) }
             }
         }
     }
@@ -212,19 +204,18 @@ struct ScaledByFusionMaxTests {
         for _ in 0..<(isDebugBuild ? 50_000 : 1_000_000) {
             let m0 = QuantizedMultiplier(multiplier: Int32.random(in: (1 << 30)...Int32.max, using: &rng),
                                          shift: Int32.random(in: -31...10, using: &rng))
-            let a = Int32(truncatingIfNeeded: rng.next() >> UInt64(rng.int(33...63))) & Int32.max
-            if let msg = checkScaled(m0, a) { Issue.record("seed=\(rng.seed) \(msg)"); return }
+            let r = max(1, UInt32(truncatingIfNeeded: rng.next() >> UInt64(rng.int(32...63))))
+            if let msg = checkScaled(m0, r) { Issue.record("seed=\(rng.seed) \(msg)"); return }
         }
     }
 
-    @Test("exponent overflow saturates and underflow gives .zero")
+    @Test("exponent overflow saturates")
     func exponentLimits() {
         let big = QuantizedMultiplier(multiplier: Int32.max, shift: 30)
-        #expect(big.scaledByFusionMax(Int32.max) == QuantizedMultiplier(multiplier: Int32.max, shift: 30))
+        #expect(big.scaledByFusionReciprocal(254) == QuantizedMultiplier(multiplier: Int32.max, shift: 30))
         let tiny = QuantizedMultiplier(multiplier: 1 << 30, shift: -31)
-        // M0·1/127 needs e = −31 − 7: below the range, every apply would be 0.
-        #expect(tiny.scaledByFusionMax(1) == .zero)
-        #expect(tiny.scaledByFusionMax(127) == tiny)
+        // R = 2^32 − 1 (A ≤ 127): M = M0 · 2^32/(2^32 − 1), which rounds back to M0.
+        #expect(tiny.scaledByFusionReciprocal(UInt32.max) == tiny)
     }
 }
 

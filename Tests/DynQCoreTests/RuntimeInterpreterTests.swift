@@ -61,10 +61,10 @@ struct RuntimeInterpreterTests {
     /// A DyNet block in miniature: CPM (global avgpool → flatten → linear → sigmoid table) feeding a
     /// per-channel dynamic 1×1 conv with mixed and static bias. Expected values from /docs/numerics.md:
     ///   pool = [28, −4]; h = [23, 38, 17, 33]; η = T[h + 128] = 100·(h + 128) = [15100, 16600, 14500, 16100]
-    ///   o = 0: F = [1178000, 1041000], A = 1178000, q_f = [127, 112], B = 48398304, bias = 5218,
-    ///          M = M0·A/127 = (1215770205, −7)
-    ///   o = 1: F = [241000, 117600], A = 241000, q_f = [127, 62], B = −7381072, bias = −3890,
-    ///          M = (1389871432, −4)
+    ///   o = 0: F = [1178000, 1041000], A = 1178000, R = ⌊127·2^32/A⌋ = 463039, q_f = [127, 112],
+    ///          B = 48398304, bias = round(B·R/2^32) = 5218, M = M0·2^32/R = (1215772221, −7)
+    ///   o = 1: F = [241000, 117600], A = 241000, R = 2263323, q_f = [127, 62], B = −7381072, bias = −3890,
+    ///          M = (1389871441, −4)
     static func dyNetBlock() -> (ModelDescription, TensorID, TensorID) {
         var b = ModelBuilder()
         let img = b.tensor("image", [1, 2, 2, 2], type: .uint8)
@@ -118,8 +118,8 @@ struct RuntimeInterpreterTests {
             #expect((0..<2).map { fb.load(fromByteOffset: 4 * $0, as: Int32.self) } == [5218, -3890])
             let fm = it.arena.baseAddress! + it.plan.fusedMultiplierOffsets[op]
             #expect((0..<2).map { fm.load(fromByteOffset: 8 * $0, as: QuantizedMultiplier.self) }
-                    == [QuantizedMultiplier(multiplier: 1_215_770_205, shift: -7),
-                        QuantizedMultiplier(multiplier: 1_389_871_432, shift: -4)])
+                    == [QuantizedMultiplier(multiplier: 1_215_772_221, shift: -7),
+                        QuantizedMultiplier(multiplier: 1_389_871_441, shift: -4)])
         }
     }
 
@@ -148,7 +148,8 @@ struct RuntimeInterpreterTests {
                                          kernelCount: 2, output: y, weights: w, depthwise: true, mixedBias: nil,
                                          bias: nil, multipliers: b.multipliers("m0", Array(repeating: (1 << 30, -20), count: 4)),
                                          window: .init(kernelH: 2, kernelW: 1), groups: 4)))
-        // c = 0: F = [−1168771, 109226], q_f = [−127, 12], acc = 10·(−127) = −1270, M = (1206245295, −7) → −6
+        // c = 0: F = [−1168771, 109226], R = 466696, q_f = [−127, 12], acc = 10·(−127) = −1270,
+        // M = M0·2^32/R = (1206245508, −7) → −6
         // c = 1: q_f = [−41, 127], acc = 2460 → 11;  c = 2: q_f = [127, 2], acc = 10160 → 25
         // c = 3: q_f = [127, 0], acc = 2540 → 32
         for reference in [false, true] {

@@ -126,7 +126,7 @@ struct SimulatorTests {
     func cycleFormula() throws {
         let m7 = try loadTargets(repoRoot + "/targets/targets.json").first { $0.name == "cortex-m7" }!
         var c = OpCounts(name: "x", kind: "dynamic_conv2d", kernelClass: .conv1x1)
-        c.convMACs = 1000; c.fusionMACs = 600; c.fusionDivisions = 100; c.requantizations = 10
+        c.convMACs = 1000; c.fusionMACs = 600; c.fusionRescales = 100; c.requantizations = 10
         #expect(estimateCycles(c, on: m7) == 1000 * 0.9 + 600 * 1.0 + 100 * 12.0)
         var add = OpCounts(name: "a", kind: "add", kernelClass: .elementwise)
         add.adds = 10; add.requantizations = 30

@@ -1,35 +1,51 @@
 // Reference per-sample dynamic kernel fusion (docs/numerics.md, "Dynamic convolution in fixed point").
 //
 //   F[o,k]      = Σ_t η_q[o,t] · q_w[t,o,k]                     int32: |F| ≤ g · 32767 · 127 < 2^31 (g ≤ 516)
-//   A[o]        = max_k |F[o,k]|                                 (A = 0 is used as A = 1, see below)
-//   q_f[o,k]    = round_half_away(127 · F[o,k] / A[o])           ∈ [−127, 127], Int64 division
+//   A[o]        = max_k |F[o,k]|
+//   R[o]        = min(⌊127 · 2^32 / A[o]⌋, 2^32 − 1)              the channel's Q32 rescale (A = 0 → 2^32 − 1)
+//   q_f[o,k]    = round_half_away(F[o,k] · R[o] / 2^32)          ∈ [−127, 127]: one 32×32→64-bit multiply
 //   B[o]        = Σ_t η_q[o,t] · mb_q[t,o] + b_q[o] · 2^15       Int64: |B| < 516·2^15·2^31 + 2^46 < 2^56
-//   bias_acc[o] = round_half_away(127 · B[o] / A[o])             clamped to ±(2^31 − 1 − K·255·127)
-//   M[o]        = M0[o] · A[o] / 127                             QuantizedMultiplier.scaledByFusionMax(A[o])
+//   bias_acc[o] = round_half_away(B[o] · R[o] / 2^32)            clamped to ±(2^31 − 1 − K·255·127)
+//   M[o]        = M0[o] · 2^32 / R[o]                            QuantizedMultiplier.scaledByFusionReciprocal
 //
-// `A[o] = 0` means every F[o,k] is 0, so the fused kernel of channel o is 0 whatever the divisor; DynQ then
-// divides by 1 instead of 0 (s_f = s_w·2^−15/127), which keeps the channel's bias in `bias_acc` and `M`.
+// `|F|·R ≤ A · 127·2^32 / A`, so `|q_f| ≤ 127`, and for A ≥ 128, `A·R / 2^32 > 127 − A/2^32 > 126.5`, so the
+// channel's largest `|q_f|` is exactly 127: each channel uses the int8 range at every sample, at the scale
+// `s_F · 2^32 / R` (within a factor `1 + A/(127·2^32)` of `s_F · A / 127`). The cap at 2^32 − 1 (only for A ≤ 127,
+// including A = 0) gives `q_f = F` exactly. No division per element: one per channel, for R and M.
 
-/// The divisor of a fused channel: `max(A, 1)`.
-@inlinable @inline(__always)
-public func fusionDivisor(_ a: Int32) -> Int32 { a == 0 ? 1 : a }
-
-/// `round_half_away(127 · f / a)` for `|f| ≤ a`, `a > 0`: the fused int8 kernel value.
-@inlinable @inline(__always)
-public func fusedKernelValue(_ f: Int32, divisor a: Int32) -> Int8 {
-    Int8(truncatingIfNeeded: roundingDivide(Int64(f) &* 127, by: Int64(a)))
+/// `R = min(⌊127 · 2^32 / A⌋, 2^32 − 1)`, the Q32 rescale of a fused channel whose largest `|F|` is `a ≥ 0`
+/// (`a ≤ 127`, including 0, gives the cap).
+@inlinable
+public func fusionReciprocal(_ a: Int32) -> UInt32 {
+    precondition(a >= 0, "fusionReciprocal: A = max|F| must be >= 0")
+    if a <= 127 { return UInt32.max }
+    return UInt32(truncatingIfNeeded: (UInt64(127) << 32) / UInt64(a))      // < 2^32 for a ≥ 128
 }
 
-/// `round_half_away(127 · B / a)`: the fused bias in the accumulator's scale `s_in · s_f`, clamped to
+/// `round_half_away(f · r / 2^32)`: the fused int8 kernel value (in `[−127, 127]` for `|f| ≤ A`,
+/// `r = fusionReciprocal(A)`).
+@inlinable @inline(__always)
+public func fusedKernelValue(_ f: Int32, reciprocal r: UInt32) -> Int8 {
+    let q = (UInt64(f.magnitude) &* UInt64(r) &+ (1 << 31)) &>> 32            // |f|·r < 2^63
+    let v = Int32(truncatingIfNeeded: q)
+    return Int8(truncatingIfNeeded: f < 0 ? 0 &- v : v)
+}
+
+/// `round_half_away(B · r / 2^32)`: the fused bias in the accumulator's scale `s_in · s_f`, clamped to
 /// `±(2^31 − 1 − terms·255·127)` so that adding the conv's `terms` products `(q − z)·q_f` (each at most 255·127 in
 /// magnitude) can never overflow the int32 accumulator. `bias_acc` grows as `A` shrinks, so it has no static
 /// bound; a clamped bias already drives the output to its int8 limit. `terms ≤ 66 311` (the validator's bound).
 @inlinable
-public func fusedBias(_ b: Int64, divisor a: Int32, terms: Int) -> Int32 {
-    // |B| < 2^56, so 127·B < 2^63.
-    let headroom = Int64(Int32.max) - Int64(terms) * 255 * 127
-    let v = roundingDivide(b &* 127, by: Int64(a))
-    return Int32(truncatingIfNeeded: min(max(v, -headroom), headroom))
+public func fusedBias(_ b: Int64, reciprocal r: UInt32, terms: Int) -> Int32 {
+    // |B| < 2^56 and r < 2^32: the product needs up to 88 bits.
+    let headroom = UInt64(Int32.max) - UInt64(terms) * 255 * 127
+    let (high, low) = b.magnitude.multipliedFullWidth(by: UInt64(r))
+    let (rounded, carry) = low.addingReportingOverflow(1 << 31)
+    let h = high &+ (carry ? 1 : 0)
+    // ⌊(high·2^64 + low + 2^31) / 2^32⌋, saturated at the headroom (h ≥ 2^32 is far beyond it).
+    let q = h >= 1 << 32 ? UInt64.max : (h &<< 32) | (rounded &>> 32)
+    let v = Int64(truncatingIfNeeded: q < headroom ? q : headroom)
+    return Int32(truncatingIfNeeded: b < 0 ? 0 &- v : v)
 }
 
 /// Reference fusion. Layouts: `kernels` is `q_w[g]` one after another, each `O·K` int8 in `p.layout`
@@ -39,7 +55,8 @@ public func fusedBias(_ b: Int64, divisor a: Int32, terms: Int) -> Int32 {
 /// multipliers for this sample). Scratch: none — so each `F[o,k]` is computed twice, once to find `A[o]` and once
 /// to write `q_f` (`2·g·O·K` fusion MACs; the SIMD kernel keeps a channel's `F` in scratch and does `g·O·K`).
 /// Reports its work to `tally`: each fusion MAC with its coefficient (2 bytes) and
-/// kernel (1 byte) loads, each division by `A[o]`, the bias, multiplier and output loads and stores.
+/// kernel (1 byte) loads, each rescale by `R[o]` (kernel values and bias), the bias, multiplier and output loads
+/// and stores.
 @inlinable
 public func dynamicFusionReference<T: KernelTally>(
     _ p: DynamicFusionParams,
@@ -79,10 +96,10 @@ public func dynamicFusionReference<T: KernelTally>(
             let m = f < 0 ? 0 &- f : f
             if m > a { a = m }
         }
-        let d = fusionDivisor(a)
+        let r = fusionReciprocal(a)
         for e in 0..<k {
-            fusedKernel[index(ch, e)] = fusedKernelValue(fused(ch, e), divisor: d)
-            tally.count(.fusionDivision, 1); tally.write(fusedKernel + index(ch, e))
+            fusedKernel[index(ch, e)] = fusedKernelValue(fused(ch, e), reciprocal: r)
+            tally.count(.fusionRescale, 1); tally.write(fusedKernel + index(ch, e))
         }
         var b: Int64 = 0
         if let mb = mixedBias {
@@ -92,9 +109,9 @@ public func dynamicFusionReference<T: KernelTally>(
             }
         }
         if let sb = staticBias { b &+= Int64(sb[ch]) &<< 15; tally.read(sb + ch) }
-        biasAccumulator[ch] = fusedBias(b, divisor: d, terms: p.elementsPerChannel)
-        tally.count(.fusionDivision, 1); tally.write(biasAccumulator + ch)
-        multipliers[ch] = staticMultipliers[ch].scaledByFusionMax(d)
+        biasAccumulator[ch] = fusedBias(b, reciprocal: r, terms: p.elementsPerChannel)
+        tally.count(.fusionRescale, 1); tally.write(biasAccumulator + ch)
+        multipliers[ch] = staticMultipliers[ch].scaledByFusionReciprocal(r)
         tally.read(staticMultipliers + ch); tally.write(multipliers + ch)
     }
 }

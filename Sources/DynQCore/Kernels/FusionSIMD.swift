@@ -4,86 +4,23 @@
 // interleaved into int16 `(q_w[t0], q_w[t1])` pairs and multiplied against `(η[t0], η[t1])` pairs, giving
 // `η[t0]·q_w[t0] + η[t1]·q_w[t1]` in int32 lanes (|η| ≤ 32767, |q_w| ≤ 127: no pair is (−32768, −32768)). For an
 // odd g the last pair repeats kernel t0 against η = 0. The coefficient pair vectors are written to scratch and
-// loaded back, so LLVM cannot split the broadcast and keeps `pmaddwd`. The sum
-// over t is the reference's int32 sum in another order, exact under the `g ≤ 516` bound. F goes to scratch once,
-// then `A = max|F|` (kept as a running vector max while F is computed) and `q_f = round_half_away(127·F/A)` — the
-// division done by a per-channel reciprocal with an exact one-step correction (`FusionRowDivider`, 4 lanes with
-// 32×32-bit multiplies; `FusionDivider` for the last K mod 4), the same integer as `roundingDivide`.
+// loaded back, so LLVM cannot split the broadcast and keeps `pmaddwd`. The sum over t is the reference's int32 sum
+// in another order, exact under the `g ≤ 516` bound. A row's last K mod 8 elements are computed by recomputing
+// the row's last 8 (K ≥ 8), so no element takes a scalar path. F goes to scratch once, then `A = max|F|` (kept as
+// a running vector max while F is computed), `R = fusionReciprocal(A)` and `q_f = round_half_away(F·R/2^32)` four
+// lanes at a time (`fusedKernelValues`: two `pmuludq`, the high words, no shift counts).
 
-/// Exact `round_half_away(127 · f / a)` for `|f| ≤ a`, `0 < a < 2^31`, without a division per element.
-///
-/// `q = ⌊N / D⌋` with `N = 254·|f| + a`, `D = 2a` (round half up of `127|f|/a`, then the sign of f: half away from
-/// zero). With `R = ⌊2^40 / D⌋`: `N < 255a ≤ 2^39`, so `N·R < 255·2^39 < 2^64`, and
-/// `N/D − ½ < N·R/2^40 ≤ N/D` (the error `N·(2^40/D − R)/2^40 < N/2^40 < ½`), hence `⌊N·R/2^40⌋ ∈ {q − 1, q}`:
-/// one comparison corrects it.
-@frozen
-public struct FusionDivider {
-    public let a: UInt64
-    public let d: UInt64
-    public let reciprocal: UInt64
-
-    @inlinable
-    public init(divisor a: Int32) {
-        precondition(a > 0, "FusionDivider: divisor must be positive")
-        self.a = UInt64(a)
-        self.d = 2 * UInt64(a)
-        self.reciprocal = (UInt64(1) << 40) / (2 * UInt64(a))
-    }
-
-    /// `round_half_away(127 · f / a)`; requires `|f| ≤ a`.
-    @inlinable @inline(__always)
-    public func fusedValue(_ f: Int32) -> Int8 {
-        let n = 254 &* UInt64(f.magnitude) &+ a
-        var q = (n &* reciprocal) &>> 40
-        if (q &+ 1) &* d <= n { q &+= 1 }
-        let v = Int32(truncatingIfNeeded: q)
-        return Int8(truncatingIfNeeded: f < 0 ? 0 &- v : v)
-    }
-}
-
-/// Exact `round_half_away(127 · f / a)` for 4 lanes at once, `|f| ≤ a`, `0 < a < 2^31`, with 32×32→64-bit
-/// multiplies only (x86 `pmuludq`) and one shift count per row (all lanes share `a`).
-///
-/// With `u = |f|`, `L = ⌊log2 a⌋`, `s = 25 + L` and `R = ⌊127·2^s / a⌋ < 2^32`:
-/// `q̃ = ⌊(u·R + 2^(s−1)) / 2^s⌋`. Since `0 ≤ 127u/a − u·R/2^s < u/2^s < 2^−24`, `q̃` is the wanted
-/// `q = ⌊127u/a + ½⌋ = ⌊(254u + a) / 2a⌋` or `q − 1`; and `q ≥ q̃ + 1 ⟺ (2q̃ + 1)·a ≤ 254u`, compared in 64 bits
-/// (both sides < 2^40). The sign of f is applied last (half away from zero).
-@frozen
-public struct FusionRowDivider {
-    public let a: UInt64
-    public let reciprocal: UInt64
-    public let shift: UInt64
-
-    @inlinable
-    public init(divisor a: Int32) {
-        precondition(a > 0, "FusionRowDivider: divisor must be positive")
-        let l = UInt64(31 - a.leadingZeroBitCount)                 // ⌊log2 a⌋
-        self.a = UInt64(a)
-        self.shift = 25 + l
-        self.reciprocal = (UInt64(127) << (25 + l)) / UInt64(a)
-    }
-
-    /// `round_half_away(127 · f / a)` of 4 lanes as int32 (each in [−127, 127]).
-    @inlinable @inline(__always)
-    public func fusedValues(_ f: SIMD4<Int32>) -> SIMD4<Int32> {
-        let sign = f &>> 31
-        let u = unsafeBitCast((f ^ sign) &- sign, to: SIMD2<UInt64>.self)
-        let low = SIMD2<UInt64>(repeating: 0xFFFF_FFFF)
-        // Operands built from 32-bit values, so that LLVM sees their high halves are zero and emits one `pmuludq`.
-        let r = SIMD2<UInt64>(repeating: UInt64(UInt32(truncatingIfNeeded: reciprocal)))
-        let av = SIMD2<UInt64>(repeating: UInt64(UInt32(truncatingIfNeeded: a)))
-        let half = SIMD2<UInt64>(repeating: UInt64(1) << (shift - 1)), n = SIMD2<UInt64>(repeating: shift)
-        let one = SIMD2<UInt64>(repeating: 1), c254 = SIMD2<UInt64>(repeating: 254)
-        @inline(__always) func lane(_ u: SIMD2<UInt64>) -> SIMD2<UInt64> {
-            let q = ((u &* r) &+ half) &>> n
-            let lhs = ((q &+ q &+ one) & low) &* av                // (2q̃ + 1)·a
-            let rhs = u &* c254                                    // 254u
-            return q &+ one &- ((rhs &- lhs) &>> 63)               // + 1 unless rhs < lhs
-        }
-        let qE = lane(u & low), qO = lane(u &>> 32)
-        let q = unsafeBitCast((qE & low) | (qO &<< 32), to: SIMD4<Int32>.self)
-        return (q ^ sign) &- sign
-    }
+/// `round_half_away(f · r / 2^32)` of 4 lanes as int32: `fusedKernelValue` lane by lane, with 32×32→64-bit
+/// multiplies only (x86 `pmuludq`). The rounded product's high word is the magnitude (`|f|·r + 2^31 < 2^64`).
+@inlinable @inline(__always)
+public func fusedKernelValues(_ f: SIMD4<Int32>, reciprocal r: UInt32) -> SIMD4<Int32> {
+    let sign = f &>> 31
+    let u = unsafeBitCast((f ^ sign) &- sign, to: SIMD2<UInt64>.self)      // |f| ≤ 2^31 as unsigned
+    let low = SIMD2<UInt64>(repeating: 0xFFFF_FFFF)
+    let rr = SIMD2<UInt64>(repeating: UInt64(r)), half = SIMD2<UInt64>(repeating: 1 << 31)
+    let even = ((u & low) &* rr) &+ half, odd = ((u &>> 32) &* rr) &+ half
+    let q = unsafeBitCast((even &>> 32) | (odd & ~low), to: SIMD4<Int32>.self)
+    return (q ^ sign) &- sign
 }
 
 /// Scratch bytes of `dynamicFusion`: F for one channel (`[O][K]` layout) or for the whole kernel plus the
@@ -127,17 +64,17 @@ public func dynamicFusion(
     @inline(__always) func eta(_ ch: Int, _ t: Int) -> Int16 {
         t >= g ? 0 : (perChannel ? coefficients[ch * g + t] : coefficients[t])
     }
-    /// Writes channel ch's bias and multiplier for `A = a`; returns the divisor `max(a, 1)`.
-    @inline(__always) func finishChannel(_ ch: Int, _ a: Int32) -> Int32 {
-        let d = fusionDivisor(a)
+    /// Writes channel ch's bias and multiplier for `A = a`; returns the channel's `R = fusionReciprocal(a)`.
+    @inline(__always) func finishChannel(_ ch: Int, _ a: Int32) -> UInt32 {
+        let r = fusionReciprocal(a)
         var b: Int64 = 0
         if let mb = mixedBias {
             for t in 0..<g { b &+= Int64(eta(ch, t)) &* Int64(mb[t * o + ch]) }
         }
         if let sb = staticBias { b &+= Int64(sb[ch]) &<< 15 }
-        biasAccumulator[ch] = fusedBias(b, divisor: d, terms: p.elementsPerChannel)
-        multipliers[ch] = staticMultipliers[ch].scaledByFusionMax(d)
-        return d
+        biasAccumulator[ch] = fusedBias(b, reciprocal: r, terms: p.elementsPerChannel)
+        multipliers[ch] = staticMultipliers[ch].scaledByFusionReciprocal(r)
+        return r
     }
     let vectorEnd = k / 8 * 8
     let fullPairs = g / 2
@@ -156,9 +93,9 @@ public func dynamicFusion(
                                           as: SIMD4<UInt32>.self)
                 }
             }
-            var e = 0
             var maxLo = SIMD4<Int32>(), maxHi = SIMD4<Int32>()   // running max of |F| (|F| < 2^31)
-            while e < vectorEnd {
+            /// F of elements `e ..< e + 8` to scratch, and into the running max.
+            @inline(__always) func fuseBlock(_ e: Int) {
                 var lo = SIMD4<Int32>(), hi = SIMD4<Int32>()
                 // Kernel t's element at kernels + t·kernelSize + row + e: walk pairs with a pointer (no index
                 // products in the loop); an odd g's last pair reads kernel t0 twice against η = 0.
@@ -183,14 +120,16 @@ public func dynamicFusion(
                 let gl = (maxLo &- al) &>> 31, gh = (maxHi &- ah) &>> 31   // all ones where |F| > max
                 maxLo = (maxLo & ~gl) | (al & gl)
                 maxHi = (maxHi & ~gh) | (ah & gh)
-                e += 8
             }
+            var e = 0
+            while e < vectorEnd { fuseBlock(e); e += 8 }
+            if e < k && k >= 8 { fuseBlock(k - 8); e = k }      // K mod 8 tail: the row's last 8 elements again
             var a: Int32 = 0
             for l in 0..<4 {
                 a = maxLo[l] > a ? maxLo[l] : a
                 a = maxHi[l] > a ? maxHi[l] : a
             }
-            while e < k {
+            while e < k {                                       // K < 8
                 var s: Int32 = 0
                 for t in 0..<g { s &+= Int32(eta(ch, t)) &* Int32(kernels[t * kernelSize + row + e]) }
                 f[e] = s
@@ -198,21 +137,21 @@ public func dynamicFusion(
                 a = m > a ? m : a
                 e += 1
             }
-            let d = finishChannel(ch, a)
-            let rowDiv = FusionRowDivider(divisor: d)
+            let r = finishChannel(ch, a)
             let out = fusedKernel + row
-            var i = 0
-            while i + 4 <= k {
-                let v = rowDiv.fusedValues(UnsafeRawPointer(f + i).loadUnaligned(as: SIMD4<Int32>.self))
+            @inline(__always) func rescale4(_ i: Int) {
+                let v = fusedKernelValues(UnsafeRawPointer(f + i).loadUnaligned(as: SIMD4<Int32>.self), reciprocal: r)
                 UnsafeMutableRawPointer(out + i).storeBytes(
                     of: SIMD4<Int8>(Int8(truncatingIfNeeded: v[0]), Int8(truncatingIfNeeded: v[1]),
                                     Int8(truncatingIfNeeded: v[2]), Int8(truncatingIfNeeded: v[3])),
                     as: SIMD4<Int8>.self)
-                i += 4
             }
-            if i < k {                                        // K mod 4 tail
-                let div = FusionDivider(divisor: d)
-                while i < k { out[i] = div.fusedValue(f[i]); i += 1 }
+            var i = 0
+            while i + 4 <= k { rescale4(i); i += 4 }
+            if i < k && k >= 4 {                                // K mod 4 tail: the row's last 4 again
+                rescale4(k - 4)
+            } else {
+                while i < k { out[i] = fusedKernelValue(f[i], reciprocal: r); i += 1 }     // K < 4
             }
             if let conv, let packed { packConv2dChannel(conv, channel: ch, weights: out, into: packed) }
         }
@@ -259,8 +198,8 @@ public func dynamicFusion(
                 let v = f[e * o + ch], m = v < 0 ? 0 &- v : v
                 a = m > a ? m : a
             }
-            let div = FusionDivider(divisor: finishChannel(ch, a))
-            for e in 0..<k { fusedKernel[e * o + ch] = div.fusedValue(f[e * o + ch]) }
+            let r = finishChannel(ch, a)
+            for e in 0..<k { fusedKernel[e * o + ch] = fusedKernelValue(f[e * o + ch], reciprocal: r) }
         }
     }
 }

@@ -15,8 +15,9 @@ public enum TallyEvent: Int, CaseIterable, Sendable {
     case mac
     /// One multiply-accumulate of a dynamic fusion, `F += η · W` (kernels) or `B += η · mb` (mixed bias).
     case fusionMAC
-    /// One division by the fused channel's `A[o]` (a fused kernel element or a fused bias).
-    case fusionDivision
+    /// One rescale by the fused channel's Q32 reciprocal `R[o]`, `round(x·R/2^32)` (a fused kernel element or a
+    /// fused bias).
+    case fusionRescale
     /// One addition outside a MAC: an `add` element, a pooling sum term.
     case add
     /// One application of a Q31 `QuantizedMultiplier` (`apply`).

@@ -45,52 +45,35 @@ public struct QuantizedMultiplier: Equatable, Sendable {
         return saturatingInt32(y)
     }
 
-    /// The per-sample multiplier of a fused dynamic kernel: `M = M0 · A / 127` (docs/numerics.md, "Output
-    /// multiplier, derived in fixed point"), where `self` is the static `M0` and `A = max_k |F[o,k]| ≥ 0`.
+    /// The per-sample multiplier of a fused dynamic kernel: `M = M0 · 2^32 / R` (docs/numerics.md, "Output
+    /// multiplier, derived in fixed point"), where `self` is the static `M0` and `R = fusionReciprocal(A) ≥ 1` is
+    /// the channel's Q32 rescale (the fused kernel's scale is `s_F · 2^32 / R`).
     ///
-    /// Computed without floating point and with a **single rounding**: `P = m0 · A` (exact, < 2^62), a shift `s`
-    /// chosen with the leading-zero count so that `P / (127 · 2^s) ∈ [2^30, 2^31)`, then
-    /// `m = ⌊P / (127 · 2^s) + ½⌋` (half up; `P > 0`), `e = e0 + s`. If the rounding reaches 2^31, `m = 2^30` and
-    /// `e + 1`. Edge cases: `A = 0` or `M0 = 0` → `.zero`; `e < −31` → `.zero` (every `apply` would give 0 —
-    /// |x·m| < 2^62 < ½·2^63); `e > 30` → saturates to `(2^31 − 1, 30)`.
+    /// Computed without floating point and with a **single rounding**: `N = m0 · 2^32` (exact, < 2^63), the shift
+    /// `s ≥ 0` that puts `N / (R · 2^s)` in `[2^30, 2^31)` (found from `⌊N / R⌋`'s bit length), then
+    /// `m = ⌊N / (R · 2^s) + ½⌋` (half up), `e = e0 + s`. If the rounding reaches 2^31, `m = 2^30` and `e + 1`.
+    /// Edge cases: `M0 = 0` → `.zero`; `e > 30` → saturates to `(2^31 − 1, 30)`. Since `2^32 / R > 1` for every
+    /// `R < 2^32`, `M ≥ M0` and e never goes below `e0`.
     ///
-    ///     QuantizedMultiplier(multiplier: 1 << 30, shift: 0).scaledByFusionMax(127)
-    ///         == QuantizedMultiplier(multiplier: 1 << 30, shift: 0)        // A = 127: M unchanged
-    ///     QuantizedMultiplier(multiplier: 1 << 30, shift: 0).scaledByFusionMax(254)
+    ///     QuantizedMultiplier(multiplier: 1 << 30, shift: 0).scaledByFusionReciprocal(1 << 31)
     ///         == QuantizedMultiplier(multiplier: 1 << 30, shift: 1)        // ×2
-    ///     QuantizedMultiplier(multiplier: 1 << 30, shift: 0).scaledByFusionMax(381)
-    ///         == QuantizedMultiplier(multiplier: 3 << 29, shift: 1)        // ×3 = 1.5 · 2^1
+    ///     QuantizedMultiplier(multiplier: 1 << 30, shift: 0).scaledByFusionReciprocal(3 << 29)
+    ///         == QuantizedMultiplier(multiplier: 1_431_655_765, shift: 1)  // ×8/3 = 1.333… · 2^1, rounded
     @inlinable
-    public func scaledByFusionMax(_ a: Int32) -> QuantizedMultiplier {
-        precondition(a >= 0, "scaledByFusionMax: A must be >= 0")
-        if a == 0 || multiplier == 0 { return .zero }
-        let p = UInt64(UInt32(bitPattern: multiplier)) &* UInt64(UInt32(bitPattern: a))   // < 2^62, > 0
-        // bitlen(P) − 7 − 31 is within one of the right s (127 ≈ 2^7): refine with exact comparisons.
-        var s = (64 &- p.leadingZeroBitCount) &- 38
-        // quotient(s) = P / (127 · 2^s). Want 2^30 <= quotient < 2^31, i.e. 127·2^(30+s) <= P < 127·2^(31+s).
-        @inline(__always) func below(_ s: Int, _ k: Int) -> Bool {   // P < 127 · 2^(k+s)
-            let t = k &+ s
-            if t >= 0 { return t > 56 ? true : p < UInt64(127) &<< UInt64(t) }
-            // P · 2^u < 127 with u = −t  ⟺  P <= ⌊126 / 2^u⌋  (P >= 1, so u >= 7 is never below)
-            let u = 0 &- t
-            return u >= 7 ? false : p <= UInt64(126 &>> u)
-        }
-        while below(s, 30) { s &-= 1 }
-        while !below(s, 31) { s &+= 1 }
-        var m: UInt64
-        if s >= 0 {
-            let d = UInt64(127) &<< UInt64(s)                       // s <= 31 since P < 2^62
-            m = p / d
-            let r = p % d
-            if r >= d &- r { m &+= 1 }
-        } else {
-            let n = p &<< UInt64(-s)                                // < 127 · 2^31
-            m = n / 127
-            if n % 127 >= 64 { m &+= 1 }
-        }
+    public func scaledByFusionReciprocal(_ r: UInt32) -> QuantizedMultiplier {
+        precondition(r > 0, "scaledByFusionReciprocal: R must be >= 1")
+        if multiplier == 0 { return .zero }
+        let n = UInt64(UInt32(bitPattern: multiplier)) &<< 32               // < 2^63
+        let rr = UInt64(r)
+        let whole = n / rr                                                   // ≥ m0 ≥ 2^30, < 2^63
+        let bits = 64 &- whole.leadingZeroBitCount                           // ≥ 31
+        let s = bits &- 31                                                   // ⌊N / (R·2^s)⌋ ∈ [2^30, 2^31)
+        let d = rr &<< UInt64(s)                                             // ≤ N / 2^30 < 2^33
+        var m = n / d
+        let rem = n % d
+        if rem >= d &- rem { m &+= 1 }                                       // half up
         var e = Int(shift) &+ s
         if m == UInt64(1) << 31 { m = UInt64(1) << 30; e &+= 1 }
-        if e < -31 { return .zero }
         if e > 30 { return QuantizedMultiplier(multiplier: Int32.max, shift: 30) }
         return QuantizedMultiplier(multiplier: Int32(truncatingIfNeeded: m), shift: Int32(truncatingIfNeeded: e))
     }
