@@ -364,4 +364,45 @@ struct SIMDRequantizeTests {
             i += 8
         }
     }
+
+    @Test("requantize8 equals the scalar requantize at and around the magnitude cap 2^max(0, n − 22), every shift")
+    func aroundTheCap() {
+        let prepared = UnsafeMutableRawPointer.allocate(byteCount: requantizeBlockBytes, alignment: 16)
+        defer { prepared.deallocate() }
+        let outputs = [OutputQuantization(zeroPoint: 0), OutputQuantization(zeroPoint: -128, activationMin: -128),
+                       OutputQuantization(zeroPoint: 127), OutputQuantization(zeroPoint: 5, activationMin: -20, activationMax: 30)]
+        for e in Int32(-31)...30 {
+            let n = 31 - Int64(e)
+            let cap = Int64(1) << max(0, n - 22)
+            let ms: [Int32] = [1 << 30, (1 << 30) + 1, 1_518_500_250, Int32.max]
+            for m in ms {
+                let mults = [QuantizedMultiplier](repeating: QuantizedMultiplier(multiplier: m, shift: e), count: 8)
+                requantizePrepare(channels: 8, bias: nil, multipliers: mults, into: prepared)
+                // x around the cap, around the smallest |x| reaching 256, and the int32 extremes, both signs.
+                let reach: Int64 = n + 8 < 63 ? ((Int64(1) << (n + 8)) + Int64(m) - 1) / Int64(m) : Int64(Int32.max)
+                var xs: [Int64] = [0, 1, 2, Int64(Int32.max), -Int64(Int32.max) - 1]
+                let centres: [Int64] = [cap, reach, 2 * cap, cap / 2]
+                for c in centres {
+                    for d in Int64(-2)...2 { xs.append(c + d); xs.append(-(c + d)) }
+                }
+                let acc = xs.filter { $0 >= Int64(Int32.min) && $0 <= Int64(Int32.max) }.map { Int32($0) }
+                var i = 0
+                while i < acc.count {
+                    let v = (0..<8).map { acc[(i + $0) % acc.count] }
+                    for o in outputs {
+                        var got = [Int8](repeating: 0, count: 8)
+                        requantize8(SIMD4(v[0], v[1], v[2], v[3]), SIMD4(v[4], v[5], v[6], v[7]), prepared, o, &got)
+                        for l in 0..<8 {
+                            let want: Int8 = o.requantize(v[l], mults[l])
+                            if got[l] != want {
+                                Issue.record("e=\(e) m=\(m) x=\(v[l]) z=\(o.zeroPoint): vector=\(got[l]) scalar=\(want)")
+                                return
+                            }
+                        }
+                    }
+                    i += 8
+                }
+            }
+        }
+    }
 }

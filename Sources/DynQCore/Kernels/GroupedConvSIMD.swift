@@ -100,6 +100,27 @@ public func packGroupedConv2dChannel(_ p: Conv2DParams, channel o: Int, weights:
     let g = o / gOut, r = o - g * gOut
     var d = packed + (g * taps * pairs * gOut + r) * 16
     var w = weights
+    if gIn & 1 == 0 {
+        // Even I_g: the pairs are the row's consecutive bytes, tap after tap, each going gOut·16 bytes further.
+        let n = taps * pairs
+        var j = 0
+        while j + 4 <= n {                                    // 4 pairs (8 weights) per load
+            let v = unsafeBitCast(widen(load8(w + 2 * j)), to: SIMD4<UInt32>.self)
+            d.storeBytes(of: SIMD4<UInt32>(repeating: v[0]), as: SIMD4<UInt32>.self)
+            d.storeBytes(of: SIMD4<UInt32>(repeating: v[1]), toByteOffset: gOut * 16, as: SIMD4<UInt32>.self)
+            d.storeBytes(of: SIMD4<UInt32>(repeating: v[2]), toByteOffset: 2 * gOut * 16, as: SIMD4<UInt32>.self)
+            d.storeBytes(of: SIMD4<UInt32>(repeating: v[3]), toByteOffset: 3 * gOut * 16, as: SIMD4<UInt32>.self)
+            d += 4 * gOut * 16
+            j += 4
+        }
+        while j < n {
+            let pair = UInt32(UInt16(bitPattern: Int16(w[2 * j]))) | UInt32(UInt16(bitPattern: Int16(w[2 * j + 1]))) << 16
+            d.storeBytes(of: SIMD4<UInt32>(repeating: pair), as: SIMD4<UInt32>.self)
+            d += gOut * 16
+            j += 1
+        }
+        return
+    }
     for _ in 0..<taps {
         for j in 0..<pairs {
             let lo = UInt32(UInt16(bitPattern: Int16(w[2 * j])))

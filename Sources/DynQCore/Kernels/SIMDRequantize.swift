@@ -7,12 +7,14 @@
 //   y = s · Y                                            = ⌊x·m/2^n + ½⌋ (ties toward +∞) when u = |x|
 //   out = clamp(y, act_min − z, act_max − z) + z
 // For x < 0, ⌊(−|x|m + 2^(n−1)) / 2^n⌋ = −⌊(|x|m + 2^(n−1) − 1) / 2^n⌋, hence the `− [x < 0]`.
-// The cap: X = ⌈2^(n+8) / m⌉, the smallest magnitude with ⌊X·m/2^n⌋ ≥ 256. Every |x| ≥ X gives |y| ≥ 256, which
-// the clamp to `[act_min − z, act_max − z] ⊆ [−255, 255]` maps to the same bound as y(X) does, so capping changes
-// no output; and it bounds Y < 256 + m/2^n + 1 ≤ 2^30 + 257, so Y fits an int32 lane and the clamp cannot
-// overflow. The test `u > X` is `(X − u) < 0` in wrapping int32, exact for u ∈ [0, 2^31] when X ≤ 2^31 − 1. When
-// X would exceed 2^31 − 1 (M < 2^−23, or M = 0) no cap is needed: X = 2^31 − 1 with the replacement value
-// 2^31, so the only lane "capped" (|x| = 2^31) is replaced by itself.
+// The cap: X = 2^max(0, n − 22), a power of two, so preparing a channel needs no division. Since m ≥ 2^30,
+// X·m/2^n ≥ 2^8: every |x| ≥ X gives |y| ≥ 256, which the clamp to `[act_min − z, act_max − z] ⊆ [−255, 255]`
+// maps to the same bound as y(X) does, so capping changes no output; and since m < 2^31 it bounds
+// Y ≤ (X·m + 2^(n−1)) / 2^n < 2^9 + 1 when n ≥ 22, and Y < 2^31 / 2 + 1 when X = 1 (n < 22), so Y fits an int32
+// lane and the clamp cannot overflow. The test `u > X` is `(X − u) < 0` in wrapping int32, exact for
+// u ∈ [0, 2^31] when X ≤ 2^31 − 1. When X would exceed 2^30 (n ≥ 53, M < 2^−22, or M = 0) no cap is needed
+// (u·m < 2^62 and Y < 2^(62−53) + 1): X = 2^31 − 1 with the replacement value 2^31, so the only lane "capped"
+// (|x| = 2^31) is replaced by itself.
 // Only element-wise builtins are used, so the helper inlines into the kernels without calls.
 
 /// Bytes of prepared requantization data per block of 8 channels: bias, cap X and its replacement, each `[8]`
@@ -51,12 +53,9 @@ public func requantizePrepare(
 public func requantizePrepareLane(_ l: Int, bias: Int32, multiplier m: QuantizedMultiplier,
                                   into base: UnsafeMutableRawPointer) {
     let n = UInt64(31 &- Int64(m.shift))
-    // X = ⌈2^(n+8) / m⌉ when it is below 2^31 (needs n + 8 − 31 < 31, i.e. n < 54), else no cap.
+    // X = 2^max(0, n − 22) when n ≤ 52 (X ≤ 2^30), else no cap (see the header).
     var cap = UInt64(1) << 31
-    if m.multiplier != 0 && n < 54 {
-        let mm = UInt64(UInt32(bitPattern: m.multiplier))
-        cap = ((UInt64(1) << (n + 8)) + mm - 1) / mm
-    }
+    if m.multiplier != 0 && n <= 52 { cap = UInt64(1) << (n > 22 ? n - 22 : 0) }
     let x: UInt32 = cap >= UInt64(1) << 31 ? UInt32(Int32.max) : UInt32(cap)
     let xRep: UInt32 = cap >= UInt64(1) << 31 ? UInt32(1) << 31 : UInt32(cap)
     base.storeBytes(of: bias, toByteOffset: 4 * l, as: Int32.self)
