@@ -365,7 +365,7 @@ struct SIMDRequantizeTests {
         }
     }
 
-    @Test("requantize8 equals the scalar requantize at and around the magnitude cap 2^max(0, n − 22), every shift")
+    @Test("requantize8 and the uniform (pixel-lane) requantization equal the scalar requantize at and around the magnitude cap 2^max(0, n − 22), every shift")
     func aroundTheCap() {
         let prepared = UnsafeMutableRawPointer.allocate(byteCount: requantizeBlockBytes, alignment: 16)
         defer { prepared.deallocate() }
@@ -392,6 +392,15 @@ struct SIMDRequantizeTests {
                     for o in outputs {
                         var got = [Int8](repeating: 0, count: 8)
                         requantize8(SIMD4(v[0], v[1], v[2], v[3]), SIMD4(v[4], v[5], v[6], v[7]), prepared, o, &got)
+                        let lo = SIMD4(v[0], v[1], v[2], v[3]), hi = SIMD4(v[4], v[5], v[6], v[7])
+                        for bias: Int32 in [0, 77, -1000] {
+                            let uniform = requantizedUniform8(lo &- SIMD4(repeating: bias), hi &- SIMD4(repeating: bias),
+                                                              UniformRequantization(bias: bias, multiplier: mults[0]), o)
+                            for l in 0..<8 where uniform[l] != o.requantize(v[l], mults[0]) {
+                                Issue.record("uniform e=\(e) m=\(m) x=\(v[l]) bias=\(bias): \(uniform[l])")
+                                return
+                            }
+                        }
                         for l in 0..<8 {
                             let want: Int8 = o.requantize(v[l], mults[l])
                             if got[l] != want {

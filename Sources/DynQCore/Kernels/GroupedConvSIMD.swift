@@ -20,12 +20,11 @@
 // so one multiply-add is a plain load and `multiplyAddPairs` (`pmaddwd`): `x_p[i]·w[i] + x_p[i+1]·w[i+1]` for 4
 // pixels. A strip of 8 output pixels of one row is computed for every group: the input pairs are loaded once per
 // (tap, pair) and used by up to 6 output channels (12 accumulators). Products and int32 sums are the reference's
-// (in another order; exact under the quantizer's bound K·255·127 + |bias| < 2^31). The accumulators are
-// transposed into a strip buffer `[8 pixels][O + 8]` and requantized with `requantize8` (bias added there), equal
-// to the reference's `finish(apply(acc))`, as one flat run of `8·O` values (the strip's output bytes): flat element
-// i has channel `i mod O`, so the prepared blocks follow the channel pattern of the flat blocks, which repeats every
-// `O / gcd(O, 8)` blocks, and no lanes are wasted when O is not a multiple of 8. A block that crosses into the next
-// pixel reads the 8 padding slots after a pixel's O channels, which hold a copy of the next pixel's first 8.
+// (in another order; exact under the quantizer's bound K·255·127 + |bias| < 2^31). Each channel's two pixel
+// vectors are then requantized in place (`requantizedUniform8`): all 8 lanes are pixels of one channel, so bias,
+// multiplier, shift and cap are the same in every lane (one shift count, constants in registers; the arithmetic
+// of `requantize8`, equal to the reference's `finish(apply(acc))`), and the 8 result bytes go to the output at a
+// stride of O. No accumulator is transposed.
 
 /// Output pixels per strip of the grouped kernel (two vectors of 4 pixel lanes).
 public let groupedConv2dStripPixels = 8
@@ -61,18 +60,6 @@ internal func groupedConv2dCache(_ p: Conv2DParams) -> (rows: Int, columns: Int,
     let columns = readColumns > imageColumns ? readColumns : imageColumns
     let planes = p.groups * groupedConv2dPairs(p)
     return (p.dilationY * (p.kernelHeight - 1) + 1, columns, planes * p.strideX * columns * 2)
-}
-
-/// Channels of one row of the strip buffer: O, plus 8 padding slots (the 4-lane stores past O; then a copy of
-/// the next pixel's first 8 sums).
-@inlinable @inline(__always)
-internal func groupedConv2dStripStride(_ p: Conv2DParams) -> Int { p.outputChannels + 8 }
-
-/// Prepared requantization blocks of the flat strip: `O / gcd(O, 8)` (the channel pattern's period in blocks).
-@inlinable @inline(__always)
-internal func groupedConv2dPatternBlocks(_ p: Conv2DParams) -> Int {
-    let o = p.outputChannels
-    return o / (o & 7 == 0 ? 8 : (o & 3 == 0 ? 4 : (o & 1 == 0 ? 2 : 1)))
 }
 
 /// Bytes of the packed weights of the small-group kernel: `O · kh·kw · ⌈I_g/2⌉ · 16`.
@@ -132,39 +119,25 @@ public func packGroupedConv2dChannel(_ p: Conv2DParams, channel o: Int, weights:
     }
 }
 
-/// Scratch bytes of the small-group kernel: row tags and tap offsets (`Int`), the prepared requantization blocks
-/// of the flat strip (`groupedConv2dPatternBlocks · requantizeBlockBytes`), the strip buffer
-/// (`8 · groupedConv2dStripStride` int32), a zero row and the row cache (`rows + 1` rows of `rowElements` int16).
+/// Scratch bytes of the small-group kernel: row tags and tap offsets (`Int`), each output channel's
+/// `UniformRequantization` (32 bytes), one pass's sums (6 channels × 8 pixels int32), a zero row and the row cache
+/// (`rows + 1` rows of `rowElements` int16).
 public func groupedConv2dScratchBytes(_ p: Conv2DParams) -> Int {
     let (rows, _, rowElements) = groupedConv2dCache(p)
     let ints = (rows + p.kernelHeight * p.kernelWidth) * MemoryLayout<Int>.stride
-    return ints + groupedConv2dPatternBlocks(p) * requantizeBlockBytes
-        + groupedConv2dStripPixels * groupedConv2dStripStride(p) * 4 + (rows + 1) * rowElements * 2
-}
-
-/// 4×4 transpose of channel vectors (lanes = pixels) into pixel vectors (lanes = channels), stored at
-/// `s`, `s + stride`, `s + 2·stride`, `s + 3·stride`.
-@inlinable @inline(__always)
-internal func groupedConv2dStore4x4(_ a0: SIMD4<Int32>, _ a1: SIMD4<Int32>, _ a2: SIMD4<Int32>, _ a3: SIMD4<Int32>,
-                                    _ s: UnsafeMutablePointer<Int32>, _ stride: Int) {
-    UnsafeMutableRawPointer(s).storeBytes(of: SIMD4<Int32>(a0[0], a1[0], a2[0], a3[0]), as: SIMD4<Int32>.self)
-    UnsafeMutableRawPointer(s + stride).storeBytes(of: SIMD4<Int32>(a0[1], a1[1], a2[1], a3[1]),
-                                                   as: SIMD4<Int32>.self)
-    UnsafeMutableRawPointer(s + 2 * stride).storeBytes(of: SIMD4<Int32>(a0[2], a1[2], a2[2], a3[2]),
-                                                       as: SIMD4<Int32>.self)
-    UnsafeMutableRawPointer(s + 3 * stride).storeBytes(of: SIMD4<Int32>(a0[3], a1[3], a2[3], a3[3]),
-                                                       as: SIMD4<Int32>.self)
+    return ints + p.outputChannels * MemoryLayout<UniformRequantization>.stride + 6 * groupedConv2dStripPixels * 4
+        + (rows + 1) * rowElements * 2
 }
 
 /// One pass over `n ∈ 1...6` output channels of a group (`n` is a literal at every call site, so the unused
 /// accumulators fold away) for the 8 pixels of a strip. `x` points at the group's first pair plane plus the
 /// strip's first column; `taps[t]` is tap t's byte offset; consecutive pair planes are `planeBytes` apart.
-/// `w` is the pass's first packed weight, `weightStep` bytes per (tap, pair). Writes the n channels' int32 sums
-/// (and up to 3 don't-care channels after them) to the strip buffer rows `s + p·stride`, p = 0..<8.
+/// `w` is the pass's first packed weight, `weightStep` bytes per (tap, pair). Writes channel j's 8 pixel sums
+/// (lanes = pixels) to `sums + 8j`, j < n.
 @inlinable @inline(__always)
 internal func groupedConv2dPass(
     _ n: Int, x: UnsafeRawPointer, taps: UnsafePointer<Int>, tapCount: Int, pairs: Int, planeBytes: Int,
-    weights: UnsafeRawPointer, weightStep: Int, strip s: UnsafeMutablePointer<Int32>, stride: Int
+    weights: UnsafeRawPointer, weightStep: Int, sums: UnsafeMutablePointer<Int32>
 ) {
     var a0 = SIMD4<Int32>(), b0 = SIMD4<Int32>(), a1 = SIMD4<Int32>(), b1 = SIMD4<Int32>()
     var a2 = SIMD4<Int32>(), b2 = SIMD4<Int32>(), a3 = SIMD4<Int32>(), b3 = SIMD4<Int32>()
@@ -200,11 +173,43 @@ internal func groupedConv2dPass(
             xp += planeBytes
         }
     }
-    groupedConv2dStore4x4(a0, a1, a2, a3, s, stride)
-    groupedConv2dStore4x4(b0, b1, b2, b3, s + 4 * stride, stride)
-    if n > 4 {
-        groupedConv2dStore4x4(a4, a5, a4, a5, s + 4, stride)
-        groupedConv2dStore4x4(b4, b5, b4, b5, s + 4 + 4 * stride, stride)
+    @inline(__always) func put(_ j: Int, _ a: SIMD4<Int32>, _ b: SIMD4<Int32>) {
+        UnsafeMutableRawPointer(sums + 8 * j).storeBytes(of: a, as: SIMD4<Int32>.self)
+        UnsafeMutableRawPointer(sums + 8 * j + 4).storeBytes(of: b, as: SIMD4<Int32>.self)
+    }
+    put(0, a0, b0)
+    if n > 1 { put(1, a1, b1) }
+    if n > 2 { put(2, a2, b2) }
+    if n > 3 { put(3, a3, b3) }
+    if n > 4 { put(4, a4, b4) }
+    if n > 5 { put(5, a5, b5) }
+}
+
+/// Requantizes `n` channels' 8 pixel sums (`sums + 8j`, lanes = pixels) with their uniform constants
+/// `requant[j]` and stores the first `pixels` results of channel j at `out + p·outStride + j`.
+@inlinable @inline(__always)
+internal func groupedConv2dEmit(
+    _ n: Int, sums: UnsafePointer<Int32>, requant: UnsafePointer<UniformRequantization>,
+    output q: OutputQuantization, out: UnsafeMutablePointer<Int8>, outStride: Int, pixels: Int
+) {
+    for j in 0..<n {
+        let s = UnsafeRawPointer(sums + 8 * j)
+        let v = unsafeBitCast(requantizedUniform8(s.loadUnaligned(as: SIMD4<Int32>.self),
+                                                  s.loadUnaligned(fromByteOffset: 16, as: SIMD4<Int32>.self),
+                                                  requant[j], q), to: UInt64.self)
+        let o = out + j
+        if pixels == groupedConv2dStripPixels {
+            o[0] = Int8(truncatingIfNeeded: v)
+            o[outStride] = Int8(truncatingIfNeeded: v &>> 8)
+            o[2 * outStride] = Int8(truncatingIfNeeded: v &>> 16)
+            o[3 * outStride] = Int8(truncatingIfNeeded: v &>> 24)
+            o[4 * outStride] = Int8(truncatingIfNeeded: v &>> 32)
+            o[5 * outStride] = Int8(truncatingIfNeeded: v &>> 40)
+            o[6 * outStride] = Int8(truncatingIfNeeded: v &>> 48)
+            o[7 * outStride] = Int8(truncatingIfNeeded: v &>> 56)
+        } else {
+            for px in 0..<pixels { o[px * outStride] = Int8(truncatingIfNeeded: v &>> UInt64(8 * px)) }
+        }
     }
 }
 
@@ -326,26 +331,15 @@ public func groupedConv2d(
     let tapCount = p.kernelHeight * p.kernelWidth
     let (cacheRows, columns, rowElements) = groupedConv2dCache(p)
     let planeBytes = sx * columns * 4
-    let stripStride = groupedConv2dStripStride(p)
 
     let ints = scratch.bindMemory(to: Int.self, capacity: cacheRows + tapCount)
     let tags = ints, taps = ints + cacheRows
-    let prepared = scratch + (cacheRows + tapCount) * MemoryLayout<Int>.stride
-    let patternBlocks = groupedConv2dPatternBlocks(p)
-    if outC & 7 == 0 {                                        // flat blocks are channel blocks
-        requantizePrepare(channels: outC, bias: bias, multipliers: multipliers, into: prepared)
-    } else {
-        for b in 0..<patternBlocks {                          // flat block b: channels (8b + l) mod O
-            for l in 0..<8 {
-                let ch = (8 * b + l) % outC
-                requantizePrepareLane(l, bias: bias?[ch] ?? 0, multiplier: multipliers[ch],
-                                      into: prepared + b * requantizeBlockBytes)
-            }
-        }
-    }
-    let stripRaw = prepared + patternBlocks * requantizeBlockBytes
-    let strip = stripRaw.bindMemory(to: Int32.self, capacity: groupedConv2dStripPixels * stripStride)
-    let cacheRaw = stripRaw + groupedConv2dStripPixels * stripStride * 4
+    let requantRaw = scratch + (cacheRows + tapCount) * MemoryLayout<Int>.stride
+    let requant = requantRaw.bindMemory(to: UniformRequantization.self, capacity: outC)
+    for ch in 0..<outC { requant[ch] = UniformRequantization(bias: bias?[ch] ?? 0, multiplier: multipliers[ch]) }
+    let sums = (requantRaw + outC * MemoryLayout<UniformRequantization>.stride)
+        .bindMemory(to: Int32.self, capacity: 6 * groupedConv2dStripPixels)
+    let cacheRaw = UnsafeMutableRawPointer(sums + 6 * groupedConv2dStripPixels)
     let rowCache = SIMDRowCache(storage: cacheRaw.bindMemory(to: Int16.self, capacity: (cacheRows + 1) * rowElements),
                                 tags: tags, rows: cacheRows, rowElements: rowElements, height: p.inputHeight)
     let cache = rowCache.storage
@@ -374,77 +368,41 @@ public func groupedConv2d(
         let out = output + oy * outW * outC
         var ox0 = 0
         while ox0 < outW {
+            let pixels = outW - ox0 < groupedConv2dStripPixels ? outW - ox0 : groupedConv2dStripPixels
             for g in 0..<p.groups {
                 let x = UnsafeRawPointer(cacheRaw) + g * pairs * planeBytes + ox0 * 4
                 let gw = packedWeights + g * groupWeightBytes
                 var r = 0
                 while r < gOut {
                     let n = gOut - r
-                    let s = strip + g * gOut + r
+                    let c = g * gOut + r
                     let w = gw + r * 16
+                    let rq = UnsafePointer(requant + c), o = out + ox0 * outC + c
                     switch n {
                     case 1:
                         groupedConv2dPass(1, x: x, taps: taps, tapCount: tapCount, pairs: pairs,
-                                          planeBytes: planeBytes, weights: w, weightStep: weightStep, strip: s,
-                                          stride: stripStride)
+                                          planeBytes: planeBytes, weights: w, weightStep: weightStep, sums: sums)
                     case 2:
                         groupedConv2dPass(2, x: x, taps: taps, tapCount: tapCount, pairs: pairs,
-                                          planeBytes: planeBytes, weights: w, weightStep: weightStep, strip: s,
-                                          stride: stripStride)
+                                          planeBytes: planeBytes, weights: w, weightStep: weightStep, sums: sums)
                     case 3:
                         groupedConv2dPass(3, x: x, taps: taps, tapCount: tapCount, pairs: pairs,
-                                          planeBytes: planeBytes, weights: w, weightStep: weightStep, strip: s,
-                                          stride: stripStride)
+                                          planeBytes: planeBytes, weights: w, weightStep: weightStep, sums: sums)
                     case 4, 7:
                         groupedConv2dPass(4, x: x, taps: taps, tapCount: tapCount, pairs: pairs,
-                                          planeBytes: planeBytes, weights: w, weightStep: weightStep, strip: s,
-                                          stride: stripStride)
+                                          planeBytes: planeBytes, weights: w, weightStep: weightStep, sums: sums)
                     case 5:
                         groupedConv2dPass(5, x: x, taps: taps, tapCount: tapCount, pairs: pairs,
-                                          planeBytes: planeBytes, weights: w, weightStep: weightStep, strip: s,
-                                          stride: stripStride)
+                                          planeBytes: planeBytes, weights: w, weightStep: weightStep, sums: sums)
                     default:
                         groupedConv2dPass(6, x: x, taps: taps, tapCount: tapCount, pairs: pairs,
-                                          planeBytes: planeBytes, weights: w, weightStep: weightStep, strip: s,
-                                          stride: stripStride)
+                                          planeBytes: planeBytes, weights: w, weightStep: weightStep, sums: sums)
                     }
-                    r += n >= 6 ? (n == 7 ? 4 : 6) : n
+                    let done = n >= 6 ? (n == 7 ? 4 : 6) : n
+                    groupedConv2dEmit(done, sums: sums, requant: rq, output: q, out: o, outStride: outC,
+                                      pixels: pixels)
+                    r += done
                 }
-            }
-            let pixels = outW - ox0 < groupedConv2dStripPixels ? outW - ox0 : groupedConv2dStripPixels
-            // Padding of pixel px = the first 8 sums of pixel px + 1 (its own padding included when O < 8: filled
-            // from the last pixel down).
-            var px = pixels - 1
-            while px > 0 {
-                let from = UnsafeRawPointer(strip + px * stripStride)
-                let to = UnsafeMutableRawPointer(strip + px * stripStride - 8)
-                to.storeBytes(of: from.loadUnaligned(as: SIMD4<Int32>.self), as: SIMD4<Int32>.self)
-                to.storeBytes(of: from.loadUnaligned(fromByteOffset: 16, as: SIMD4<Int32>.self), toByteOffset: 16,
-                              as: SIMD4<Int32>.self)
-                px -= 1
-            }
-            let total = pixels * outC                          // flat run: the strip's output bytes
-            let o = out + ox0 * outC
-            var i = 0, b = 0, row = 0, ch = 0
-            while i < total {
-                let block = UnsafeRawPointer(prepared + b * requantizeBlockBytes)
-                let src = UnsafeRawPointer(strip + row * stripStride + ch)
-                let lo = src.loadUnaligned(as: SIMD4<Int32>.self)
-                let hi = src.loadUnaligned(fromByteOffset: 16, as: SIMD4<Int32>.self)
-                if total - i >= 8 {
-                    requantize8(lo, hi, block, q, o + i)
-                } else {                                      // tail: through a temporary
-                    var tmp = SIMD8<Int8>()
-                    withUnsafeMutableBytes(of: &tmp) { tb in
-                        let tp = tb.baseAddress!.assumingMemoryBound(to: Int8.self)
-                        requantize8(lo, hi, block, q, tp)
-                        (o + i).update(from: tp, count: total - i)
-                    }
-                }
-                i += 8
-                b = b + 1 == patternBlocks ? 0 : b + 1
-                ch += 8
-                while ch >= outC { ch -= outC; row += 1 }
             }
             ox0 += groupedConv2dStripPixels
         }

@@ -125,3 +125,69 @@ internal func requantize8(
 ) {
     UnsafeMutableRawPointer(out).storeBytes(of: requantized8(lo, hi, prepared, output), as: SIMD8<Int8>.self)
 }
+
+/// The requantization of one output channel when all 8 lanes of a vector are pixels of that channel (the
+/// pixel-lane kernels): bias, multiplier, shift and magnitude cap are the same in every lane, so the 64-bit
+/// products shift by one count and the constants stay in registers. Same arithmetic and same cap as
+/// `requantize8` (see the top of this file), 32 bytes per channel.
+@frozen
+public struct UniformRequantization {
+    public var bias: Int32
+    /// The cap X and its replacement value (as in `requantizePrepareLane`).
+    public var cap: Int32
+    public var capReplacement: UInt32
+    /// m as an unsigned 32-bit value.
+    public var multiplier: UInt32
+    /// `2^(n−1)` and `n = 31 − e`.
+    public var rounding: UInt64
+    public var shift: UInt64
+
+    @inlinable
+    public init(bias: Int32, multiplier m: QuantizedMultiplier) {
+        let n = UInt64(31 &- Int64(m.shift))
+        let capped = m.multiplier != 0 && n <= 52
+        self.bias = bias
+        self.cap = capped ? Int32(truncatingIfNeeded: UInt64(1) << (n > 22 ? n - 22 : 0)) : Int32.max
+        self.capReplacement = capped ? UInt32(truncatingIfNeeded: UInt64(1) << (n > 22 ? n - 22 : 0)) : UInt32(1) << 31
+        self.multiplier = UInt32(bitPattern: m.multiplier)
+        self.rounding = UInt64(1) << (n - 1)
+        self.shift = n
+    }
+}
+
+/// `q.requantize(acc + c.bias, m)` for the 8 lanes `lo`, `hi` (pixels of one channel), as int8.
+@inlinable @inline(__always)
+internal func requantizedUniform8(
+    _ lo: SIMD4<Int32>, _ hi: SIMD4<Int32>, _ c: UniformRequantization, _ q: OutputQuantization
+) -> SIMD8<Int8> {
+    let bias = SIMD4<Int32>(repeating: c.bias)
+    let x = SIMD4<Int32>(repeating: c.cap), xRep = SIMD4<Int32>(repeating: Int32(bitPattern: c.capReplacement))
+    let low = SIMD2<UInt64>(repeating: 0xFFFF_FFFF)
+    let m = SIMD2<UInt64>(repeating: UInt64(c.multiplier)), r = SIMD2<UInt64>(repeating: c.rounding)
+    let n = SIMD2<UInt64>(repeating: c.shift)
+    @inline(__always) func magnitude(_ u0: SIMD4<Int32>, _ s: SIMD4<Int32>) -> SIMD4<Int32> {
+        let over = (x &- u0) &>> 31                                      // all ones iff u > X
+        let u = unsafeBitCast((u0 & ~over) | (xRep & over), to: SIMD2<UInt64>.self)
+        let s64 = unsafeBitCast(s, to: SIMD2<UInt64>.self)
+        let pE = ((u & low) &* m &+ r &- (s64 & 1)) &>> n
+        let pO = ((u &>> 32) &* m &+ r &- ((s64 &>> 32) & 1)) &>> n
+        return unsafeBitCast((pE & low) | (pO &<< 32), to: SIMD4<Int32>.self)
+    }
+    let x0 = lo &+ bias, x1 = hi &+ bias
+    let s0 = x0 &>> 31, s1 = x1 &>> 31
+    let y0m = magnitude((x0 ^ s0) &- s0, s0), y1m = magnitude((x1 ^ s1) &- s1, s1)
+    let lowBound = SIMD4<Int32>(repeating: q.activationMin &- q.zeroPoint)
+    let highBound = SIMD4<Int32>(repeating: q.activationMax &- q.zeroPoint)
+    let z = SIMD4<Int32>(repeating: q.zeroPoint)
+    @inline(__always) func clamp(_ y: SIMD4<Int32>) -> SIMD4<Int32> {
+        let dh = y &- highBound
+        let a = highBound &+ (dh & (dh &>> 31))
+        let dl = a &- lowBound
+        return lowBound &+ (dl & ~(dl &>> 31)) &+ z
+    }
+    let r0 = clamp((y0m ^ s0) &- s0), r1 = clamp((y1m ^ s1) &- s1)
+    return SIMD8<Int8>(Int8(truncatingIfNeeded: r0[0]), Int8(truncatingIfNeeded: r0[1]),
+                       Int8(truncatingIfNeeded: r0[2]), Int8(truncatingIfNeeded: r0[3]),
+                       Int8(truncatingIfNeeded: r1[0]), Int8(truncatingIfNeeded: r1[1]),
+                       Int8(truncatingIfNeeded: r1[2]), Int8(truncatingIfNeeded: r1[3]))
+}
