@@ -365,6 +365,32 @@ struct SIMDRequantizeTests {
         }
     }
 
+    @Test("the uniform (pixel-lane) requantization equals the scalar requantize: random accumulators, biases, output ranges, every shift, both forms")
+    func uniformMatchesScalar() {
+        var rng = SeededRNG(seed: testBaseSeed ^ 0x0F17)
+        var offsetForm = 0, general = 0
+        for _ in 0..<(isDebugBuild ? 3000 : 100_000) {
+            let m = rng.int(0...15) == 0 ? QuantizedMultiplier.zero
+                : QuantizedMultiplier(multiplier: Int32.random(in: (1 << 30)...Int32.max, using: &rng),
+                                      shift: Int32.random(in: -31...30, using: &rng))
+            let o = rng.outputQuantization()
+            let bias = rng.int(0...2) == 0 ? 0 : Int32(truncatingIfNeeded: rng.next() >> UInt64(rng.int(33...63)))
+            let c = UniformRequantization(bias: bias, multiplier: m)
+            if c.offsetForm { offsetForm += 1 } else { general += 1 }
+            var acc = (0..<8).map { _ in Int32(truncatingIfNeeded: rng.next() >> UInt64(rng.int(0...40))) }
+            if rng.int(0...3) == 0 { acc[rng.int(0...7)] = [Int32.min, Int32.max, Int32.min + 1, -1][rng.int(0...3)] }
+            let got = requantizedUniform8(SIMD4(acc[0], acc[1], acc[2], acc[3]), SIMD4(acc[4], acc[5], acc[6], acc[7]), c, o)
+            for l in 0..<8 {
+                let want = o.requantize(acc[l] &+ bias, m)
+                if got[l] != want {
+                    Issue.record("seed=\(rng.seed) acc=\(acc[l]) bias=\(bias) M=\(m) z=\(o.zeroPoint) [\(o.activationMin),\(o.activationMax)] offsetForm=\(c.offsetForm): \(got[l]) vs \(want)")
+                    return
+                }
+            }
+        }
+        #expect(offsetForm > 1000 && general > 1000, "both forms exercised: \(offsetForm) / \(general)")
+    }
+
     @Test("requantize8 and the uniform (pixel-lane) requantization equal the scalar requantize at and around the magnitude cap 2^max(0, n − 22), every shift")
     func aroundTheCap() {
         let prepared = UnsafeMutableRawPointer.allocate(byteCount: requantizeBlockBytes, alignment: 16)

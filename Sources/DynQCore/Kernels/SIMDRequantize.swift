@@ -127,12 +127,26 @@ internal func requantize8(
 }
 
 /// The requantization of one output channel when all 8 lanes of a vector are pixels of that channel (the
-/// pixel-lane kernels): bias, multiplier, shift and magnitude cap are the same in every lane, so the 64-bit
-/// products shift by one count and the constants stay in registers. Same arithmetic and same cap as
-/// `requantize8` (see the top of this file), 32 bytes per channel.
+/// pixel-lane kernels): bias, multiplier and shift are the same in every lane, so the 64-bit products shift by
+/// one count and the constants stay in registers.
+///
+/// **Offset form** (`n ≥ 32`, i.e. `M < ½`: every conv of a trained CNN). Flipping the sign bit makes
+/// `v = x + 2^31 ∈ [0, 2^32)` unsigned, and with `T = ⌈(2^31·m − 2^(n−1)) / 2^n⌉` and
+/// `K = 2^(n−1) − 2^31·m + T·2^n ∈ [0, 2^n)`:
+///
+///     ⌊(x·m + 2^(n−1)) / 2^n⌋ = ⌊(v·m + K) / 2^n⌋ − T          (unsigned 64-bit: v·m + K < 2^63 + 2^n)
+///
+/// and `⌊(v·m + K) / 2^n⌋ ≤ 2^(63−n) + 1 < 2^32`, so its low word minus T (wrapping) is the exact y, with
+/// `|y| ≤ 2^30 + 1`; then the usual clamp and zero point. No absolute value, no sign correction, no cap.
+///
+/// **General form** (`n < 32`): the arithmetic and cap of `requantize8` (top of this file).
 @frozen
 public struct UniformRequantization {
     public var bias: Int32
+    /// Offset form: whether it applies, `K` and `T`.
+    public var offsetForm: Bool
+    public var offset: UInt64
+    public var offsetQuotient: Int32
     /// The cap X and its replacement value (as in `requantizePrepareLane`).
     public var cap: Int32
     public var capReplacement: UInt32
@@ -152,6 +166,16 @@ public struct UniformRequantization {
         self.multiplier = UInt32(bitPattern: m.multiplier)
         self.rounding = UInt64(1) << (n - 1)
         self.shift = n
+        self.offsetForm = n >= 32
+        self.offset = 0
+        self.offsetQuotient = 0
+        if n >= 32 {
+            let mm = UInt64(UInt32(bitPattern: m.multiplier)), p = UInt64(1) << n, r = UInt64(1) << (n - 1)
+            let big = mm << 31                                          // 2^31·m < 2^62
+            let t = big >= r ? (big - r + p - 1) >> n : 0               // T ≤ 2^(62−n) + 1 ≤ 2^30 + 1
+            self.offset = r &- big &+ (t << n)                          // ∈ [0, 2^n)
+            self.offsetQuotient = Int32(truncatingIfNeeded: t)
+        }
     }
 }
 
@@ -161,10 +185,37 @@ internal func requantizedUniform8(
     _ lo: SIMD4<Int32>, _ hi: SIMD4<Int32>, _ c: UniformRequantization, _ q: OutputQuantization
 ) -> SIMD8<Int8> {
     let bias = SIMD4<Int32>(repeating: c.bias)
-    let x = SIMD4<Int32>(repeating: c.cap), xRep = SIMD4<Int32>(repeating: Int32(bitPattern: c.capReplacement))
     let low = SIMD2<UInt64>(repeating: 0xFFFF_FFFF)
-    let m = SIMD2<UInt64>(repeating: UInt64(c.multiplier)), r = SIMD2<UInt64>(repeating: c.rounding)
+    let m = SIMD2<UInt64>(repeating: UInt64(c.multiplier))
     let n = SIMD2<UInt64>(repeating: c.shift)
+    let lowBound = SIMD4<Int32>(repeating: q.activationMin &- q.zeroPoint)
+    let highBound = SIMD4<Int32>(repeating: q.activationMax &- q.zeroPoint)
+    let z = SIMD4<Int32>(repeating: q.zeroPoint)
+    @inline(__always) func clamp(_ y: SIMD4<Int32>) -> SIMD4<Int32> {
+        let dh = y &- highBound                              // |y| ≤ 2^30 + 257: no overflow
+        let a = highBound &+ (dh & (dh &>> 31))              // min(y, high)
+        let dl = a &- lowBound
+        return lowBound &+ (dl & ~(dl &>> 31)) &+ z          // max(a, low) + z
+    }
+    @inline(__always) func pack(_ r0: SIMD4<Int32>, _ r1: SIMD4<Int32>) -> SIMD8<Int8> {
+        SIMD8<Int8>(Int8(truncatingIfNeeded: r0[0]), Int8(truncatingIfNeeded: r0[1]),
+                    Int8(truncatingIfNeeded: r0[2]), Int8(truncatingIfNeeded: r0[3]),
+                    Int8(truncatingIfNeeded: r1[0]), Int8(truncatingIfNeeded: r1[1]),
+                    Int8(truncatingIfNeeded: r1[2]), Int8(truncatingIfNeeded: r1[3]))
+    }
+    if c.offsetForm {
+        let k = SIMD2<UInt64>(repeating: c.offset), t = SIMD4<Int32>(repeating: c.offsetQuotient)
+        let flip = SIMD4<Int32>(repeating: Int32.min)
+        @inline(__always) func lanes(_ acc: SIMD4<Int32>) -> SIMD4<Int32> {
+            let v = unsafeBitCast((acc &+ bias) ^ flip, to: SIMD2<UInt64>.self)     // x + 2^31, unsigned
+            let pE = ((v & low) &* m &+ k) &>> n                                   // < 2^32
+            let pO = ((v &>> 32) &* m &+ k) &>> n
+            return clamp(unsafeBitCast(pE | (pO &<< 32), to: SIMD4<Int32>.self) &- t)
+        }
+        return pack(lanes(lo), lanes(hi))
+    }
+    let x = SIMD4<Int32>(repeating: c.cap), xRep = SIMD4<Int32>(repeating: Int32(bitPattern: c.capReplacement))
+    let r = SIMD2<UInt64>(repeating: c.rounding)
     @inline(__always) func magnitude(_ u0: SIMD4<Int32>, _ s: SIMD4<Int32>) -> SIMD4<Int32> {
         let over = (x &- u0) &>> 31                                      // all ones iff u > X
         let u = unsafeBitCast((u0 & ~over) | (xRep & over), to: SIMD2<UInt64>.self)
@@ -176,18 +227,5 @@ internal func requantizedUniform8(
     let x0 = lo &+ bias, x1 = hi &+ bias
     let s0 = x0 &>> 31, s1 = x1 &>> 31
     let y0m = magnitude((x0 ^ s0) &- s0, s0), y1m = magnitude((x1 ^ s1) &- s1, s1)
-    let lowBound = SIMD4<Int32>(repeating: q.activationMin &- q.zeroPoint)
-    let highBound = SIMD4<Int32>(repeating: q.activationMax &- q.zeroPoint)
-    let z = SIMD4<Int32>(repeating: q.zeroPoint)
-    @inline(__always) func clamp(_ y: SIMD4<Int32>) -> SIMD4<Int32> {
-        let dh = y &- highBound
-        let a = highBound &+ (dh & (dh &>> 31))
-        let dl = a &- lowBound
-        return lowBound &+ (dl & ~(dl &>> 31)) &+ z
-    }
-    let r0 = clamp((y0m ^ s0) &- s0), r1 = clamp((y1m ^ s1) &- s1)
-    return SIMD8<Int8>(Int8(truncatingIfNeeded: r0[0]), Int8(truncatingIfNeeded: r0[1]),
-                       Int8(truncatingIfNeeded: r0[2]), Int8(truncatingIfNeeded: r0[3]),
-                       Int8(truncatingIfNeeded: r1[0]), Int8(truncatingIfNeeded: r1[1]),
-                       Int8(truncatingIfNeeded: r1[2]), Int8(truncatingIfNeeded: r1[3]))
+    return pack(clamp((y0m ^ s0) &- s0), clamp((y1m ^ s1) &- s1))
 }
