@@ -172,9 +172,9 @@ func checkLinear(_ p: LinearParams, rng: inout SeededRNG) -> String? {
     bias.withOptionalPointer { b in
         linearReference(p, input: input, weights: weights, bias: b, multipliers: mults, output: &ref)
         withScratch(linearPackedWeightBytes(p)) { packed in
-            packLinearWeights(p, weights: weights, bias: b, multipliers: mults, into: packed)
+            packLinearWeights(p, weights: weights, into: packed)
             withScratch(linearScratchBytes(p)) { s in
-                linear(p, input: input, packed: packed, output: &simd, scratch: s)
+                linear(p, input: input, packedWeights: packed, bias: b, multipliers: mults, output: &simd, scratch: s)
             }
         }
     }

@@ -262,45 +262,27 @@ public func conv2d(
     }
 }
 
-/// Bytes of a packed linear layer: the prepared requantization blocks of its `O` channels
-/// (`requantizePreparedBytes`), then the weights `[O][F]` packed as a 1×1 convolution.
-public func linearPackedWeightBytes(_ p: LinearParams) -> Int {
-    requantizePreparedBytes(channels: p.outputFeatures) + conv2dPackedWeightBytes(p.asConv)
+/// Bytes of packed linear weights (`[O][F]` packed as a 1×1 convolution).
+public func linearPackedWeightBytes(_ p: LinearParams) -> Int { conv2dPackedWeightBytes(p.asConv) }
+
+/// Packs linear weights `[O][F]` for `linear`.
+public func packLinearWeights(_ p: LinearParams, weights: UnsafePointer<Int8>, into packed: UnsafeMutableRawPointer) {
+    packConv2dWeights(p.asConv, weights: weights, into: packed)
 }
 
-/// Packs a linear layer for `linear`, once at load time: bias and multipliers are static, so their prepared
-/// requantization blocks are stored with the weights (`[O][F]`, packed as a 1×1 convolution) and `linear`
-/// prepares nothing per call (CPM layers have few inputs and many outputs, so per-call preparation would cost as
-/// much as their multiply-adds). `packed` needs `linearPackedWeightBytes(p)` bytes.
-public func packLinearWeights(_ p: LinearParams, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?,
-                              multipliers: UnsafePointer<QuantizedMultiplier>, into packed: UnsafeMutableRawPointer) {
-    requantizePrepare(channels: p.outputFeatures, bias: bias, multipliers: multipliers, into: packed)
-    packConv2dWeights(p.asConv, weights: weights,
-                      into: packed + requantizePreparedBytes(channels: p.outputFeatures))
-}
+/// Scratch bytes of `linear` (one widened input row).
+public func linearScratchBytes(_ p: LinearParams) -> Int { conv2dScratchBytes(p.asConv) }
 
-/// Scratch bytes of `linear`: one widened input row (`2·⌈F/2⌉` int16).
-public func linearScratchBytes(_ p: LinearParams) -> Int { conv2dKPairs(p.asConv) * 4 }
-
-/// SIMD fully connected layer: same results as `linearReference`, layer packed (weights, bias and multipliers)
-/// by `packLinearWeights`, `linearScratchBytes(p)` bytes of scratch (any alignment).
+/// SIMD fully connected layer: same results as `linearReference`, weights packed by `packLinearWeights`.
 public func linear(
     _ p: LinearParams,
     input: UnsafePointer<Int8>,
-    packed: UnsafeRawPointer,
+    packedWeights: UnsafeRawPointer,
+    bias: UnsafePointer<Int32>?,
+    multipliers: UnsafePointer<QuantizedMultiplier>,
     output: UnsafeMutablePointer<Int8>,
     scratch: UnsafeMutableRawPointer
 ) {
-    let conv = p.asConv
-    let o = p.outputFeatures, kp = conv2dKPairs(conv), blocks = conv2dBlocks(conv)
-    let row = scratch.bindMemory(to: Int16.self, capacity: 2 * kp)
-    conv2dIm2colRow(conv, input, 0, 0, 0, row)
-    let weights = packed + requantizePreparedBytes(channels: o)
-    let blockBytes = kp * conv2dBlockChannels * 4
-    for b in 0..<blocks {
-        let c = b * conv2dBlockChannels
-        conv2dTile1x8(UnsafeRawPointer(row), weights: weights + b * blockBytes, kPairs: kp,
-                      channels: o - c < conv2dBlockChannels ? o - c : conv2dBlockChannels, output: conv.output,
-                      prepared: packed + b * requantizeBlockBytes, out: output + c)
-    }
+    conv2d(p.asConv, input: input, packedWeights: packedWeights, bias: bias, multipliers: multipliers,
+           output: output, scratch: scratch)
 }

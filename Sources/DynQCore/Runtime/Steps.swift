@@ -249,7 +249,7 @@ enum Step {
         case .depthwise(let s) where s.packed >= 0:
             packDepthwiseConv2dWeights(s.params, weights: s.weights, into: base + s.packed)
         case .linear(let s) where s.packed >= 0:
-            packLinearWeights(s.params, weights: s.weights, bias: s.bias, multipliers: s.multipliers, into: base + s.packed)
+            packLinearWeights(s.params, weights: s.weights, into: base + s.packed)
         default:
             break
         }
@@ -328,8 +328,8 @@ enum Step {
                 linearReference(s.params, input: c8(s.input), weights: s.weights, bias: s.bias,
                                 multipliers: s.multipliers, output: i8(s.output), tally: tally)
             } else {
-                DynQCore.linear(s.params, input: c8(s.input), packed: UnsafeRawPointer(base + s.packed),
-                                output: i8(s.output), scratch: base + s.scratch)
+                DynQCore.linear(s.params, input: c8(s.input), packedWeights: UnsafeRawPointer(base + s.packed), bias: s.bias,
+                       multipliers: s.multipliers, output: i8(s.output), scratch: base + s.scratch)
             }
         case .add(let p, let count, let a, let b, let output):
             if !reference {                                   // SIMD: no scratch, no packing
