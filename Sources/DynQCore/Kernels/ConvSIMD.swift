@@ -270,10 +270,15 @@ public func packLinearWeights(_ p: LinearParams, weights: UnsafePointer<Int8>, i
     packConv2dWeights(p.asConv, weights: weights, into: packed)
 }
 
-/// Scratch bytes of `linear` (one widened input row).
-public func linearScratchBytes(_ p: LinearParams) -> Int { conv2dScratchBytes(p.asConv) }
+/// Scratch bytes of `linear`: one widened input row (`2·⌈F/2⌉` int16).
+public func linearScratchBytes(_ p: LinearParams) -> Int { conv2dKPairs(p.asConv) * 4 }
 
 /// SIMD fully connected layer: same results as `linearReference`, weights packed by `packLinearWeights`.
+///
+/// One input row, so each output channel's bias and multiplier are used once: the 8 sums of a channel block
+/// (the 1×8 tile's multiply-adds) are requantized lane by lane with the scalar `OutputQuantization.requantize`
+/// rather than through prepared blocks, whose preparation would cost more than it saves (CPM layers have few
+/// inputs and many outputs).
 public func linear(
     _ p: LinearParams,
     input: UnsafePointer<Int8>,
@@ -283,6 +288,32 @@ public func linear(
     output: UnsafeMutablePointer<Int8>,
     scratch: UnsafeMutableRawPointer
 ) {
-    conv2d(p.asConv, input: input, packedWeights: packedWeights, bias: bias, multipliers: multipliers,
-           output: output, scratch: scratch)
+    let conv = p.asConv
+    let o = p.outputFeatures, kp = conv2dKPairs(conv), blocks = conv2dBlocks(conv)
+    let row = scratch.bindMemory(to: Int16.self, capacity: 2 * kp)
+    conv2dIm2colRow(conv, input, 0, 0, 0, row)
+    let r0 = UnsafeRawPointer(row), q = conv.output
+    let blockBytes = kp * conv2dBlockChannels * 4
+    for b in 0..<blocks {
+        var a0 = SIMD4<Int32>(), a1 = SIMD4<Int32>(), b0 = SIMD4<Int32>(), b1 = SIMD4<Int32>()
+        var w = packedWeights + b * blockBytes
+        var off = 0, i = 0
+        while i + 1 < kp {          // two K pairs per step: two independent accumulator chains
+            let x0 = broadcastPair(r0 + off), x1 = broadcastPair(r0 + off + 4)
+            a0 &+= multiplyAddPairs(x0, load8x16(w)); a1 &+= multiplyAddPairs(x0, load8x16(w + 16))
+            b0 &+= multiplyAddPairs(x1, load8x16(w + 32)); b1 &+= multiplyAddPairs(x1, load8x16(w + 48))
+            w += 64; off &+= 8; i += 2
+        }
+        if i < kp {
+            let x0 = broadcastPair(r0 + off)
+            a0 &+= multiplyAddPairs(x0, load8x16(w)); a1 &+= multiplyAddPairs(x0, load8x16(w + 16))
+        }
+        a0 &+= b0; a1 &+= b1
+        let c = b * conv2dBlockChannels
+        let n = o - c < conv2dBlockChannels ? o - c : conv2dBlockChannels
+        for l in 0..<n {
+            let acc = l < 4 ? a0[l] : a1[l - 4]
+            output[c + l] = q.requantize(acc &+ (bias?[c + l] ?? 0), multipliers[c + l])
+        }
+    }
 }
