@@ -167,12 +167,10 @@ internal func conv2dTile4x8(
     if pixels > 3 { store(a30, a31, out + 3 * outStride) }
 }
 
-/// The 1-pixel × 8-channel micro-kernel (linear layers, the last pixel of an image).
+/// The 8 int32 sums (channels of one packed block, first four in `.0`) of one im2col row `r0` over `kp` K pairs.
 @inlinable @inline(__always)
-internal func conv2dTile1x8(
-    _ r0: UnsafeRawPointer, weights: UnsafeRawPointer, kPairs kp: Int, channels: Int,
-    output q: OutputQuantization, prepared: UnsafeRawPointer, out: UnsafeMutablePointer<Int8>
-) {
+internal func conv2dRowSums1x8(_ r0: UnsafeRawPointer, weights: UnsafeRawPointer, kPairs kp: Int)
+    -> (SIMD4<Int32>, SIMD4<Int32>) {
     var a0 = SIMD4<Int32>(), a1 = SIMD4<Int32>(), b0 = SIMD4<Int32>(), b1 = SIMD4<Int32>()
     var w = weights
     var off = 0
@@ -187,7 +185,16 @@ internal func conv2dTile1x8(
         let x0 = broadcastPair(r0 + off)
         a0 &+= multiplyAddPairs(x0, load8x16(w)); a1 &+= multiplyAddPairs(x0, load8x16(w + 16))
     }
-    a0 &+= b0; a1 &+= b1
+    return (a0 &+ b0, a1 &+ b1)
+}
+
+/// The 1-pixel × 8-channel micro-kernel (the last pixel of an image).
+@inlinable @inline(__always)
+internal func conv2dTile1x8(
+    _ r0: UnsafeRawPointer, weights: UnsafeRawPointer, kPairs kp: Int, channels: Int,
+    output q: OutputQuantization, prepared: UnsafeRawPointer, out: UnsafeMutablePointer<Int8>
+) {
+    let (a0, a1) = conv2dRowSums1x8(r0, weights: weights, kPairs: kp)
     if channels == conv2dBlockChannels { requantize8(a0, a1, prepared, q, out); return }
     var tmp = SIMD8<Int8>()                                   // channel tail: through a temporary
     withUnsafeMutableBytes(of: &tmp) { t in
@@ -295,20 +302,7 @@ public func linear(
     let r0 = UnsafeRawPointer(row), q = conv.output
     let blockBytes = kp * conv2dBlockChannels * 4
     for b in 0..<blocks {
-        var a0 = SIMD4<Int32>(), a1 = SIMD4<Int32>(), b0 = SIMD4<Int32>(), b1 = SIMD4<Int32>()
-        var w = packedWeights + b * blockBytes
-        var off = 0, i = 0
-        while i + 1 < kp {          // two K pairs per step: two independent accumulator chains
-            let x0 = broadcastPair(r0 + off), x1 = broadcastPair(r0 + off + 4)
-            a0 &+= multiplyAddPairs(x0, load8x16(w)); a1 &+= multiplyAddPairs(x0, load8x16(w + 16))
-            b0 &+= multiplyAddPairs(x1, load8x16(w + 32)); b1 &+= multiplyAddPairs(x1, load8x16(w + 48))
-            w += 64; off &+= 8; i += 2
-        }
-        if i < kp {
-            let x0 = broadcastPair(r0 + off)
-            a0 &+= multiplyAddPairs(x0, load8x16(w)); a1 &+= multiplyAddPairs(x0, load8x16(w + 16))
-        }
-        a0 &+= b0; a1 &+= b1
+        let (a0, a1) = conv2dRowSums1x8(r0, weights: packedWeights + b * blockBytes, kPairs: kp)
         let c = b * conv2dBlockChannels
         let n = o - c < conv2dBlockChannels ? o - c : conv2dBlockChannels
         for l in 0..<n {

@@ -89,6 +89,27 @@ internal func requantizeMagnitude4(_ u0: SIMD4<Int32>, _ s: SIMD4<Int32>, _ prep
     return unsafeBitCast((pE & low) | (pO &<< 32), to: SIMD4<Int32>.self)
 }
 
+/// The output stage of the vector requantizations, `clamp(y, act_min − z, act_max − z) + z` on 4 lanes (as in
+/// `OutputQuantization.requantize`), with shifts and masks only; `|y| ≤ 2^30 + 257`, so no difference overflows.
+@inlinable @inline(__always)
+internal func outputStage(_ y: SIMD4<Int32>, _ q: OutputQuantization) -> SIMD4<Int32> {
+    let low = SIMD4<Int32>(repeating: q.activationMin &- q.zeroPoint)
+    let high = SIMD4<Int32>(repeating: q.activationMax &- q.zeroPoint)
+    let dh = y &- high
+    let a = high &+ (dh & (dh &>> 31))                       // min(y, high)
+    let dl = a &- low
+    return low &+ (dl & ~(dl &>> 31)) &+ SIMD4<Int32>(repeating: q.zeroPoint)   // max(a, low) + z
+}
+
+/// Two 4-lane vectors of values in [−128, 127] as 8 int8 lanes (`pand` + `packuswb` on SSE2).
+@inlinable @inline(__always)
+internal func narrowToInt8(_ r0: SIMD4<Int32>, _ r1: SIMD4<Int32>) -> SIMD8<Int8> {
+    SIMD8<Int8>(Int8(truncatingIfNeeded: r0[0]), Int8(truncatingIfNeeded: r0[1]),
+                Int8(truncatingIfNeeded: r0[2]), Int8(truncatingIfNeeded: r0[3]),
+                Int8(truncatingIfNeeded: r1[0]), Int8(truncatingIfNeeded: r1[1]),
+                Int8(truncatingIfNeeded: r1[2]), Int8(truncatingIfNeeded: r1[3]))
+}
+
 /// `requantize8` without the store: the 8 int8 results. Kernels that requantize several pixels of one channel block
 /// compute them all before storing, so the prepared block's loads are shared.
 @inlinable @inline(__always)
@@ -100,20 +121,7 @@ internal func requantized8(
     let s0 = x0 &>> 31, s1 = x1 &>> 31
     let y0m = requantizeMagnitude4((x0 ^ s0) &- s0, s0, prepared, 0)
     let y1m = requantizeMagnitude4((x1 ^ s1) &- s1, s1, prepared, 1)
-    let lowBound = SIMD4<Int32>(repeating: output.activationMin &- output.zeroPoint)
-    let highBound = SIMD4<Int32>(repeating: output.activationMax &- output.zeroPoint)
-    let z = SIMD4<Int32>(repeating: output.zeroPoint)
-    @inline(__always) func clamp(_ y: SIMD4<Int32>) -> SIMD4<Int32> {
-        let dh = y &- highBound                              // |y| ≤ 2^30 + 257: no overflow
-        let a = highBound &+ (dh & (dh &>> 31))              // min(y, high)
-        let dl = a &- lowBound
-        return lowBound &+ (dl & ~(dl &>> 31)) &+ z          // max(a, low) + z
-    }
-    let r0 = clamp((y0m ^ s0) &- s0), r1 = clamp((y1m ^ s1) &- s1)
-    return SIMD8<Int8>(Int8(truncatingIfNeeded: r0[0]), Int8(truncatingIfNeeded: r0[1]),
-                       Int8(truncatingIfNeeded: r0[2]), Int8(truncatingIfNeeded: r0[3]),
-                       Int8(truncatingIfNeeded: r1[0]), Int8(truncatingIfNeeded: r1[1]),
-                       Int8(truncatingIfNeeded: r1[2]), Int8(truncatingIfNeeded: r1[3]))
+    return narrowToInt8(outputStage((y0m ^ s0) &- s0, output), outputStage((y1m ^ s1) &- s1, output))
 }
 
 /// Requantizes 8 accumulators (channels `8b ..< 8b + 8`, `lo` = first four) with prepared block `prepared` and
@@ -188,21 +196,6 @@ internal func requantizedUniform8(
     let low = SIMD2<UInt64>(repeating: 0xFFFF_FFFF)
     let m = SIMD2<UInt64>(repeating: UInt64(c.multiplier))
     let n = SIMD2<UInt64>(repeating: c.shift)
-    let lowBound = SIMD4<Int32>(repeating: q.activationMin &- q.zeroPoint)
-    let highBound = SIMD4<Int32>(repeating: q.activationMax &- q.zeroPoint)
-    let z = SIMD4<Int32>(repeating: q.zeroPoint)
-    @inline(__always) func clamp(_ y: SIMD4<Int32>) -> SIMD4<Int32> {
-        let dh = y &- highBound                              // |y| ≤ 2^30 + 257: no overflow
-        let a = highBound &+ (dh & (dh &>> 31))              // min(y, high)
-        let dl = a &- lowBound
-        return lowBound &+ (dl & ~(dl &>> 31)) &+ z          // max(a, low) + z
-    }
-    @inline(__always) func pack(_ r0: SIMD4<Int32>, _ r1: SIMD4<Int32>) -> SIMD8<Int8> {
-        SIMD8<Int8>(Int8(truncatingIfNeeded: r0[0]), Int8(truncatingIfNeeded: r0[1]),
-                    Int8(truncatingIfNeeded: r0[2]), Int8(truncatingIfNeeded: r0[3]),
-                    Int8(truncatingIfNeeded: r1[0]), Int8(truncatingIfNeeded: r1[1]),
-                    Int8(truncatingIfNeeded: r1[2]), Int8(truncatingIfNeeded: r1[3]))
-    }
     if c.offsetForm {
         let k = SIMD2<UInt64>(repeating: c.offset), t = SIMD4<Int32>(repeating: c.offsetQuotient)
         let flip = SIMD4<Int32>(repeating: Int32.min)
@@ -210,9 +203,9 @@ internal func requantizedUniform8(
             let v = unsafeBitCast((acc &+ bias) ^ flip, to: SIMD2<UInt64>.self)     // x + 2^31, unsigned
             let pE = ((v & low) &* m &+ k) &>> n                                   // < 2^32
             let pO = ((v &>> 32) &* m &+ k) &>> n
-            return clamp(unsafeBitCast(pE | (pO &<< 32), to: SIMD4<Int32>.self) &- t)
+            return outputStage(unsafeBitCast(pE | (pO &<< 32), to: SIMD4<Int32>.self) &- t, q)
         }
-        return pack(lanes(lo), lanes(hi))
+        return narrowToInt8(lanes(lo), lanes(hi))
     }
     let x = SIMD4<Int32>(repeating: c.cap), xRep = SIMD4<Int32>(repeating: Int32(bitPattern: c.capReplacement))
     let r = SIMD2<UInt64>(repeating: c.rounding)
@@ -227,5 +220,5 @@ internal func requantizedUniform8(
     let x0 = lo &+ bias, x1 = hi &+ bias
     let s0 = x0 &>> 31, s1 = x1 &>> 31
     let y0m = magnitude((x0 ^ s0) &- s0, s0), y1m = magnitude((x1 ^ s1) &- s1, s1)
-    return pack(clamp((y0m ^ s0) &- s0), clamp((y1m ^ s1) &- s1))
+    return narrowToInt8(outputStage((y0m ^ s0) &- s0, q), outputStage((y1m ^ s1) &- s1, q))
 }
