@@ -6,8 +6,10 @@
 // one shift count, the sign restored after (for x < 0 the rounding constant is 2^(n−1) − 1, as in
 // `requantize8`). When both input multipliers have n ≥ 29 (M < 4; the quantizer chooses M ≤ 1) every term is below
 // 2^30 in magnitude, so `apply` never saturates and the int32 sum cannot overflow; otherwise, and for the last
-// `count mod 8` elements, the scalar reference formula runs. The output requantization is `requantize8` with the
-// output multiplier in every lane and no bias, equal to `finish(apply(·))` for every int32.
+// `count mod 8` elements, the scalar reference formula runs. When both input multipliers have n ≥ 32 (M < ½, what
+// the quantizer produces), the terms use the offset form of `UniformRequantization` instead (`roundedProducts`: no
+// absolute value or sign fix-up). The output requantization is `requantizedUniform8` with the output multiplier
+// (the same in every lane) and no bias, equal to `finish(apply(·))` for every int32.
 
 /// The input-term multiply of the SIMD add: `apply(x)` for 4 lanes with `|x| < 2^28`, n ≥ 29 (see above).
 @inlinable @inline(__always)
@@ -24,7 +26,7 @@ internal func addInputTerm(_ x: SIMD4<Int32>, multiplier m: SIMD2<UInt64>, round
 }
 
 /// SIMD add: same contract and results as `addReference` (`input1`, `input2`, `output` of `count` int8; output may
-/// not alias an input). Scratch: none (the output multiplier's prepared block lives on the stack).
+/// not alias an input). Scratch: none.
 public func add(
     _ p: AddParams, count: Int,
     input1: UnsafePointer<Int8>, input2: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>
@@ -40,17 +42,9 @@ public func add(
         for i in 0..<count { scalar(i) }
         return
     }
-    // One prepared block (requantizeBlockBytes = 288 bytes) with the output multiplier in all 8 lanes, no bias.
-    var block = (SIMD32<UInt64>(), SIMD4<UInt64>())
-    var ms = (p.outputMultiplier, p.outputMultiplier, p.outputMultiplier, p.outputMultiplier,
-              p.outputMultiplier, p.outputMultiplier, p.outputMultiplier, p.outputMultiplier)
-    withUnsafeMutableBytes(of: &block) { b in
-        withUnsafeBytes(of: &ms) { m in
-            requantizePrepare(channels: 8, bias: nil,
-                              multipliers: m.baseAddress!.assumingMemoryBound(to: QuantizedMultiplier.self),
-                              into: b.baseAddress!)
-        }
-    }
+    let out = UniformRequantization(bias: 0, multiplier: p.outputMultiplier)
+    let t1 = UniformRequantization(bias: 0, multiplier: p.input1Multiplier)
+    let t2 = UniformRequantization(bias: 0, multiplier: p.input2Multiplier)
     @inline(__always) func constants(_ m: QuantizedMultiplier, _ n: Int64)
         -> (SIMD2<UInt64>, SIMD2<UInt64>, SIMD2<UInt64>)
     {
@@ -61,20 +55,24 @@ public func add(
     let (m2, r2, s2) = constants(p.input2Multiplier, n2)
     let z1 = SIMD4<Int32>(repeating: p.input1ZeroPoint), z2 = SIMD4<Int32>(repeating: p.input2ZeroPoint)
     let q = p.output
-    withUnsafeBytes(of: &block) { b in
-        let prepared = b.baseAddress!
-        var i = 0
-        while i + 8 <= count {
-            let a = widen(widen(load8(input1 + i))), c = widen(widen(load8(input2 + i)))
-            let aLo = SIMD4<Int32>(a[0], a[1], a[2], a[3]), aHi = SIMD4<Int32>(a[4], a[5], a[6], a[7])
-            let cLo = SIMD4<Int32>(c[0], c[1], c[2], c[3]), cHi = SIMD4<Int32>(c[4], c[5], c[6], c[7])
-            let sLo = addInputTerm((aLo &- z1) &<< 20, multiplier: m1, rounding: r1, shift: s1)
-                &+ addInputTerm((cLo &- z2) &<< 20, multiplier: m2, rounding: r2, shift: s2)
-            let sHi = addInputTerm((aHi &- z1) &<< 20, multiplier: m1, rounding: r1, shift: s1)
-                &+ addInputTerm((cHi &- z2) &<< 20, multiplier: m2, rounding: r2, shift: s2)
-            requantize8(sLo, sHi, prepared, q, output + i)
-            i += 8
+    let offsetTerms = t1.offsetForm && t2.offsetForm
+    var i = 0
+    while i + 8 <= count {
+        let a = widen(widen(load8(input1 + i))), c = widen(widen(load8(input2 + i)))
+        let aLo = (SIMD4<Int32>(a[0], a[1], a[2], a[3]) &- z1) &<< 20, aHi = (SIMD4<Int32>(a[4], a[5], a[6], a[7]) &- z1) &<< 20
+        let cLo = (SIMD4<Int32>(c[0], c[1], c[2], c[3]) &- z2) &<< 20, cHi = (SIMD4<Int32>(c[4], c[5], c[6], c[7]) &- z2) &<< 20
+        let sLo: SIMD4<Int32>, sHi: SIMD4<Int32>
+        if offsetTerms {
+            sLo = roundedProducts(aLo, t1) &+ roundedProducts(cLo, t2)
+            sHi = roundedProducts(aHi, t1) &+ roundedProducts(cHi, t2)
+        } else {
+            sLo = addInputTerm(aLo, multiplier: m1, rounding: r1, shift: s1)
+                &+ addInputTerm(cLo, multiplier: m2, rounding: r2, shift: s2)
+            sHi = addInputTerm(aHi, multiplier: m1, rounding: r1, shift: s1)
+                &+ addInputTerm(cHi, multiplier: m2, rounding: r2, shift: s2)
         }
-        while i < count { scalar(i); i += 1 }
+        UnsafeMutableRawPointer(output + i).storeBytes(of: requantizedUniform8(sLo, sHi, out, q), as: SIMD8<Int8>.self)
+        i += 8
     }
+    while i < count { scalar(i); i += 1 }
 }

@@ -187,6 +187,19 @@ public struct UniformRequantization {
     }
 }
 
+/// `⌊(x·m + 2^(n−1)) / 2^n⌋` (exact, unclamped; `|·| ≤ 2^30 + 1`) for 4 lanes of any int32 x, in the offset form
+/// of `c` (requires `c.offsetForm`, i.e. n ≥ 32; `c.bias` is not added).
+@inlinable @inline(__always)
+internal func roundedProducts(_ x: SIMD4<Int32>, _ c: UniformRequantization) -> SIMD4<Int32> {
+    let low = SIMD2<UInt64>(repeating: 0xFFFF_FFFF)
+    let m = SIMD2<UInt64>(repeating: UInt64(c.multiplier)), n = SIMD2<UInt64>(repeating: c.shift)
+    let k = SIMD2<UInt64>(repeating: c.offset)
+    let v = unsafeBitCast(x ^ SIMD4<Int32>(repeating: Int32.min), to: SIMD2<UInt64>.self)   // x + 2^31, unsigned
+    let pE = ((v & low) &* m &+ k) &>> n                                                     // < 2^32
+    let pO = ((v &>> 32) &* m &+ k) &>> n
+    return unsafeBitCast(pE | (pO &<< 32), to: SIMD4<Int32>.self) &- SIMD4<Int32>(repeating: c.offsetQuotient)
+}
+
 /// `q.requantize(acc + c.bias, m)` for the 8 lanes `lo`, `hi` (pixels of one channel), as int8.
 @inlinable @inline(__always)
 internal func requantizedUniform8(
@@ -197,15 +210,7 @@ internal func requantizedUniform8(
     let m = SIMD2<UInt64>(repeating: UInt64(c.multiplier))
     let n = SIMD2<UInt64>(repeating: c.shift)
     if c.offsetForm {
-        let k = SIMD2<UInt64>(repeating: c.offset), t = SIMD4<Int32>(repeating: c.offsetQuotient)
-        let flip = SIMD4<Int32>(repeating: Int32.min)
-        @inline(__always) func lanes(_ acc: SIMD4<Int32>) -> SIMD4<Int32> {
-            let v = unsafeBitCast((acc &+ bias) ^ flip, to: SIMD2<UInt64>.self)     // x + 2^31, unsigned
-            let pE = ((v & low) &* m &+ k) &>> n                                   // < 2^32
-            let pO = ((v &>> 32) &* m &+ k) &>> n
-            return outputStage(unsafeBitCast(pE | (pO &<< 32), to: SIMD4<Int32>.self) &- t, q)
-        }
-        return narrowToInt8(lanes(lo), lanes(hi))
+        return narrowToInt8(outputStage(roundedProducts(lo &+ bias, c), q), outputStage(roundedProducts(hi &+ bias, c), q))
     }
     let x = SIMD4<Int32>(repeating: c.cap), xRep = SIMD4<Int32>(repeating: Int32(bitPattern: c.capReplacement))
     let r = SIMD2<UInt64>(repeating: c.rounding)
