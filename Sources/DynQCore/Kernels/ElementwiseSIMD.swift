@@ -45,14 +45,10 @@ public func add(
     let out = UniformRequantization(bias: 0, multiplier: p.outputMultiplier)
     let t1 = UniformRequantization(bias: 0, multiplier: p.input1Multiplier)
     let t2 = UniformRequantization(bias: 0, multiplier: p.input2Multiplier)
-    @inline(__always) func constants(_ m: QuantizedMultiplier, _ n: Int64)
-        -> (SIMD2<UInt64>, SIMD2<UInt64>, SIMD2<UInt64>)
-    {
-        (SIMD2<UInt64>(repeating: UInt64(UInt32(bitPattern: m.multiplier))),
-         SIMD2<UInt64>(repeating: UInt64(1) << UInt64(n &- 1)), SIMD2<UInt64>(repeating: UInt64(n)))
+    @inline(__always) func constants(_ t: UniformRequantization) -> (SIMD2<UInt64>, SIMD2<UInt64>, SIMD2<UInt64>) {
+        (SIMD2(repeating: UInt64(t.multiplier)), SIMD2(repeating: t.rounding), SIMD2(repeating: t.shift))
     }
-    let (m1, r1, s1) = constants(p.input1Multiplier, n1)
-    let (m2, r2, s2) = constants(p.input2Multiplier, n2)
+    let (m1, r1, s1) = constants(t1), (m2, r2, s2) = constants(t2)
     let z1 = SIMD4<Int32>(repeating: p.input1ZeroPoint), z2 = SIMD4<Int32>(repeating: p.input2ZeroPoint)
     let q = p.output
     let offsetTerms = t1.offsetForm && t2.offsetForm

@@ -21,10 +21,10 @@
 // pixels. A strip of 8 output pixels of one row is computed for every group: the input pairs are loaded once per
 // (tap, pair) and used by up to 6 output channels (12 accumulators). Products and int32 sums are the reference's
 // (in another order; exact under the quantizer's bound K·255·127 + |bias| < 2^31). Each channel's two pixel
-// vectors are then requantized in place (`requantizedUniform8`): all 8 lanes are pixels of one channel, so bias,
-// multiplier, shift and cap are the same in every lane (one shift count, constants in registers; the arithmetic
-// of `requantize8`, equal to the reference's `finish(apply(acc))`), and the 8 result bytes go to the output at a
-// stride of O. No accumulator is transposed.
+// vectors are then requantized (`requantizedUniform8`): all 8 lanes are pixels of one channel, so bias,
+// multiplier and shift are the same in every lane (one shift count, constants in registers; the offset form for
+// M < ½, else the arithmetic of `requantize8`; equal to the reference's `finish(apply(acc))`), and the 8 result
+// bytes go to the output at a stride of O. No accumulator is transposed.
 
 /// Output pixels per strip of the grouped kernel (two vectors of 4 pixel lanes).
 public let groupedConv2dStripPixels = 8
@@ -120,7 +120,7 @@ public func packGroupedConv2dChannel(_ p: Conv2DParams, channel o: Int, weights:
 }
 
 /// Scratch bytes of the small-group kernel: row tags and tap offsets (`Int`), each output channel's
-/// `UniformRequantization` (32 bytes), one pass's sums (6 channels × 8 pixels int32), a zero row and the row cache
+/// `UniformRequantization`, one pass's sums (6 channels × 8 pixels int32), a zero row and the row cache
 /// (`rows + 1` rows of `rowElements` int16).
 public func groupedConv2dScratchBytes(_ p: Conv2DParams) -> Int {
     let (rows, _, rowElements) = groupedConv2dCache(p)

@@ -46,20 +46,25 @@ public func requantizePrepare(
     }
 }
 
-/// Writes lane `l ∈ 0..<8` of one prepared block (`requantizeBlockBytes` at `base`) for `bias` and `m`.
-/// `requantizePrepare` is this for lanes of consecutive channels; kernels whose lanes follow another channel
-/// pattern (a flat `[pixels][O]` run) call it lane by lane.
+/// The magnitude cap X of multiplier `m` and the value that replaces a magnitude above it (see the header):
+/// `X = 2^max(0, n − 22)` replaced by itself when `n ≤ 52`; otherwise no cap, `(2^31 − 1, 2^31)`.
+@inlinable @inline(__always)
+internal func requantizeCap(_ m: QuantizedMultiplier) -> (cap: Int32, replacement: UInt32) {
+    let n = UInt64(31 &- Int64(m.shift))
+    guard m.multiplier != 0 && n <= 52 else { return (Int32.max, UInt32(1) << 31) }
+    let x = UInt32(1) << UInt32(n > 22 ? n - 22 : 0)                  // ≤ 2^30
+    return (Int32(bitPattern: x), x)
+}
+
+/// Writes lane `l ∈ 0..<8` of one prepared block (`requantizeBlockBytes` at `base`) for `bias` and `m`;
+/// `requantizePrepare` calls it for the lanes of consecutive channels.
 @inlinable
 public func requantizePrepareLane(_ l: Int, bias: Int32, multiplier m: QuantizedMultiplier,
                                   into base: UnsafeMutableRawPointer) {
     let n = UInt64(31 &- Int64(m.shift))
-    // X = 2^max(0, n − 22) when n ≤ 52 (X ≤ 2^30), else no cap (see the header).
-    var cap = UInt64(1) << 31
-    if m.multiplier != 0 && n <= 52 { cap = UInt64(1) << (n > 22 ? n - 22 : 0) }
-    let x: UInt32 = cap >= UInt64(1) << 31 ? UInt32(Int32.max) : UInt32(cap)
-    let xRep: UInt32 = cap >= UInt64(1) << 31 ? UInt32(1) << 31 : UInt32(cap)
+    let (x, xRep) = requantizeCap(m)
     base.storeBytes(of: bias, toByteOffset: 4 * l, as: Int32.self)
-    base.storeBytes(of: x, toByteOffset: 32 + 4 * l, as: UInt32.self)
+    base.storeBytes(of: x, toByteOffset: 32 + 4 * l, as: Int32.self)
     base.storeBytes(of: xRep, toByteOffset: 64 + 4 * l, as: UInt32.self)
     // lane l → 64-bit slot: quad (l / 4), parity (l & 1), position ((l & 3) >> 1)
     let slot = (l / 4) * 4 + (l & 1) * 2 + ((l & 3) >> 1)
@@ -155,7 +160,7 @@ public struct UniformRequantization {
     public var offsetForm: Bool
     public var offset: UInt64
     public var offsetQuotient: Int32
-    /// The cap X and its replacement value (as in `requantizePrepareLane`).
+    /// The cap X and its replacement value (`requantizeCap`).
     public var cap: Int32
     public var capReplacement: UInt32
     /// m as an unsigned 32-bit value.
@@ -167,10 +172,8 @@ public struct UniformRequantization {
     @inlinable
     public init(bias: Int32, multiplier m: QuantizedMultiplier) {
         let n = UInt64(31 &- Int64(m.shift))
-        let capped = m.multiplier != 0 && n <= 52
         self.bias = bias
-        self.cap = capped ? Int32(truncatingIfNeeded: UInt64(1) << (n > 22 ? n - 22 : 0)) : Int32.max
-        self.capReplacement = capped ? UInt32(truncatingIfNeeded: UInt64(1) << (n > 22 ? n - 22 : 0)) : UInt32(1) << 31
+        (self.cap, self.capReplacement) = requantizeCap(m)
         self.multiplier = UInt32(bitPattern: m.multiplier)
         self.rounding = UInt64(1) << (n - 1)
         self.shift = n
