@@ -6,27 +6,8 @@
 //   bias         int32 at scale s_in · s_w[o]
 //   multipliers  one QuantizedMultiplier per output channel
 
-/// `top, left, bottom, right` zero padding in pixels. Padded input positions hold the input zero point,
-/// i.e. contribute `(q − z_in) = 0`.
-@frozen
-public struct ConvPadding: Equatable, Sendable {
-    public var top: Int, left: Int, bottom: Int, right: Int
-    @inlinable
-    public init(top: Int, left: Int, bottom: Int, right: Int) {
-        self.top = top; self.left = left; self.bottom = bottom; self.right = right
-    }
-    @inlinable
-    public init(all p: Int) { self.init(top: p, left: p, bottom: p, right: p) }
-    public static let zero = ConvPadding(all: 0)
-}
-
-/// Output extent of a windowed op along one axis: `⌊(in + padBefore + padAfter − dilation·(k − 1) − 1) / stride⌋ + 1`.
-@inlinable
-public func windowOutputExtent(input: Int, kernel: Int, stride: Int, dilation: Int, padBefore: Int, padAfter: Int) -> Int {
-    let span = dilation * (kernel - 1) + 1
-    let padded = input + padBefore + padAfter
-    return padded < span ? 0 : (padded - span) / stride + 1
-}
+/// Conv and pool padding: the shared `Padding` (Geometry/Window.swift).
+public typealias ConvPadding = Padding
 
 /// A 2-D convolution: NHWC int8 input `[inputHeight][inputWidth][inputChannels]`, OHWI int8 weights
 /// `[outputChannels][kernelHeight][kernelWidth][inputChannels / groups]`, optional int32 bias `[outputChannels]`,

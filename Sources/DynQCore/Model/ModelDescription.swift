@@ -197,25 +197,8 @@ extension ModelDescription {
         public static let none = Clamp()
     }
 
-    /// Convolution / pooling window geometry. Padding is per side, in pixels, zero (the input zero point).
-    public struct Window: Equatable, Sendable {
-        public var kernelH: Int, kernelW: Int
-        public var strideH: Int, strideW: Int
-        public var dilationH: Int, dilationW: Int
-        public var padTop: Int, padLeft: Int, padBottom: Int, padRight: Int
-        public init(kernelH: Int, kernelW: Int, strideH: Int = 1, strideW: Int = 1, dilationH: Int = 1,
-                    dilationW: Int = 1, padTop: Int = 0, padLeft: Int = 0, padBottom: Int = 0, padRight: Int = 0) {
-            self.kernelH = kernelH; self.kernelW = kernelW; self.strideH = strideH; self.strideW = strideW
-            self.dilationH = dilationH; self.dilationW = dilationW
-            self.padTop = padTop; self.padLeft = padLeft; self.padBottom = padBottom; self.padRight = padRight
-        }
-        /// Output size along one axis (floor mode): `(in + padA + padB − dilation·(k−1) − 1) / stride + 1`.
-        public static func outputSize(input: Int, kernel: Int, stride: Int, dilation: Int, padA: Int, padB: Int) -> Int {
-            let span = dilation * (kernel - 1) + 1
-            let padded = input + padA + padB
-            return padded < span ? 0 : (padded - span) / stride + 1
-        }
-    }
+    /// Convolution / pooling window geometry: the shared `Window` (Geometry/Window.swift).
+    public typealias Window = DynQCore.Window
 
     // MARK: - Operations
 
