@@ -2,8 +2,8 @@ import DynQCore
 
 /// What running a model through the integer `Interpreter` shows.
 ///
-/// - `ops[i]`: op `i`'s work as the instrumented reference kernels report it while they run
-///   (`Interpreter.invokeReference(observer:tally:)`): every MAC, division, add, requantization, table lookup and
+/// - `ops[i]`: op `i`'s work as the instrumented scalar kernels report it while they run
+///   (`Interpreter<ScalarKernels<CountingTally>>`): every MAC, division, add, requantization, table lookup and
 ///   element op, and every load and store, told apart by address: loads inside the model bytes are weight bytes,
 ///   loads and stores inside the arena activation bytes (`strayBytes` counts any other address; it is 0).
 ///   Name, kind and kernel class come from the model; MACs of CPM linear layers go to `cpmMACs`.
@@ -13,7 +13,7 @@ import DynQCore
 ///   as written if it differs in either run (a written byte cannot equal both patterns).
 /// - `highWaterMark`: the highest arena byte that differs from the paint after a whole run, again the maximum over
 ///   both patterns (the runtime's `paint` / `measuredHighWaterMark`).
-/// - `macs[i]`: the nominal multiply-accumulates the interpreter reports for the step it built for op `i`.
+/// - `macs[i]`: the nominal multiply-accumulates of op `i` (`ModelFile.macs`).
 /// - `runs[i]`: how often the observer saw op `i` run (1 for every op of one `invoke`).
 public struct MeasuredCounts: Equatable, Sendable {
     public var ops: [OpCounts]
@@ -22,7 +22,7 @@ public struct MeasuredCounts: Equatable, Sendable {
     public var bytesWritten: [Int]
     public var runs: [Int]
     public var highWaterMark: Int
-    /// The plan the interpreter used (`Interpreter.plan`).
+    /// Bytes of the plan region the plan uses (`Interpreter.planBytes`).
     public var arenaBytes: Int
 }
 
@@ -103,35 +103,29 @@ struct WriteObserver: InterpreterObserver {
     }
 }
 
-/// Runs the `.dynq` model `bytes` on `input` (uint8 HWC pixels) twice with instrumentation (see `MeasuredCounts`).
-/// Uses the reference kernels when `reference` (bit-identical results, slower).
-public func measureCounts(modelBytes: [UInt8], input: [UInt8], reference: Bool = false) throws -> MeasuredCounts {
+/// Runs the `.dynq` model `bytes` on `input` (uint8 HWC pixels) with instrumentation (see `MeasuredCounts`): once
+/// with the scalar kernels reporting to a recording tally, then twice with `kernels` (painted arena, to measure
+/// what each op writes and the high-water mark of that set's plan).
+public func measureCounts(modelBytes: [UInt8], input: [UInt8], kernels: KernelSetChoice = .hostDefault) throws
+    -> MeasuredCounts
+{
     let alignment = ArenaPlan.alignment
     let modelBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(modelBytes.count, 1), alignment: alignment)
     defer { modelBuffer.deallocate() }
     modelBytes.withUnsafeBytes { modelBuffer.copyMemory(from: $0) }
     let model = try Model(bytes: UnsafeRawBufferPointer(rebasing: modelBuffer[0..<modelBytes.count]))
-    let need = ArenaPlan(model: model).arenaBytes
-    let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: max(need, 1), alignment: alignment)
-    defer { arena.deallocate() }
-    let interpreter = try Interpreter(model: model, arena: arena,
-                                      options: Interpreter.Options(useReference: reference))
-    let plan = interpreter.plan
+    let n = model.operations.count
 
-    var regions = [[(Int, Int)]](repeating: [], count: model.operations.count)
-    for b in plan.buffers where b.operation >= 0 && b.size > 0 {
-        switch b.purpose {
-        case .tensor, .fusedKernel, .fusedBias, .fusedMultipliers: regions[b.operation].append((b.offset, b.size))
-        case .scratch, .packedWeights: break
-        }
-    }
-
-    // Instrumented run: the reference kernels report their work.
-    let sink = CountSink(model: model.bytes, arena: UnsafeRawBufferPointer(interpreter.arena),
-                         operations: model.operations.count)
-    try input.withUnsafeBytes { (raw) throws in try interpreter.setInput(raw) }
+    // Instrumented run: the scalar kernels report their work.
+    let countingNeed = ArenaPlan(model: model, kernels: ScalarKernels<CountingTally>.self).arenaBytes
+    let countingArena = UnsafeMutableRawBufferPointer.allocate(byteCount: countingNeed + alignment, alignment: alignment)
+    defer { countingArena.deallocate() }
+    let sink = CountSink(model: model.bytes, arena: UnsafeRawBufferPointer(countingArena), operations: n)
+    let counting = try Interpreter(file: model.file, validate: false, arena: countingArena,
+                                   kernels: ScalarKernels(tally: CountingTally(sink: sink)))
+    try input.withUnsafeBytes { (raw) throws in try counting.setInput(raw) }
     var boundary = OpBoundary(sink: sink)
-    interpreter.invokeReference(observer: &boundary, tally: CountingTally(sink: sink))
+    counting.invoke(observer: &boundary)
     let cpm = cpmLinearOperations(model.operations)
     var ops: [OpCounts] = []
     for (i, o) in model.operations.enumerated() {
@@ -151,20 +145,42 @@ public func measureCounts(modelBytes: [UInt8], input: [UInt8], reference: Bool =
         ops.append(c)
     }
 
-    var highWater = 0
-    var written: [[Bool]] = regions.map { [Bool](repeating: false, count: $0.reduce(0) { $0 + $1.1 }) }
-    var runs = [Int](repeating: 0, count: regions.count)
-    for pattern: UInt8 in [0xA5, 0x5A] {
-        interpreter.paint(pattern: pattern)
-        try input.withUnsafeBytes { (raw) throws in try interpreter.setInput(raw) }
-        var observer = WriteObserver(base: interpreter.arena.baseAddress!, regions: regions, pattern: pattern)
-        interpreter.invoke(observer: &observer)
-        highWater = max(highWater, interpreter.measuredHighWaterMark(pattern: pattern))
-        for i in written.indices { for j in written[i].indices where observer.written[i][j] { written[i][j] = true } }
-        runs = observer.runs
+    struct WriteMeasure: KernelSetUser {
+        let model: Model, input: [UInt8]
+        func use<K: StatelessKernelSet>(_ kernels: K.Type) throws -> (Int, [Int], [Int], Int) {
+            let plan = ArenaPlan(model: model, kernels: K.self)
+            let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: plan.arenaBytes + ArenaPlan.alignment,
+                                                               alignment: ArenaPlan.alignment)
+            defer { arena.deallocate() }
+            let it = try Interpreter(file: model.file, validate: false, arena: arena, kernels: K())
+            var regions = [[(Int, Int)]](repeating: [], count: model.operations.count)
+            for b in plan.buffers where b.operation >= 0 && b.size > 0 {
+                switch b.purpose {
+                case .tensor, .fusedWeights, .fusedBias, .fusedMultipliers:
+                    regions[b.operation].append((b.offset, b.size))
+                case .scratch, .packedWeights: break
+                }
+            }
+            var highWater = 0
+            var written: [[Bool]] = regions.map { [Bool](repeating: false, count: $0.reduce(0) { $0 + $1.1 }) }
+            var runs = [Int](repeating: 0, count: regions.count)
+            for pattern: UInt8 in [0xA5, 0x5A] {
+                it.paint(pattern: pattern)
+                try input.withUnsafeBytes { (raw) throws in try it.setInput(raw) }
+                var observer = WriteObserver(base: it.planRegion.baseAddress!, regions: regions, pattern: pattern)
+                it.invoke(observer: &observer)
+                highWater = max(highWater, it.measuredHighWaterMark(pattern: pattern))
+                for i in written.indices { for j in written[i].indices where observer.written[i][j] { written[i][j] = true } }
+                runs = observer.runs
+            }
+            return (highWater, written.map { $0.filter { $0 }.count }, runs, it.planBytes)
+        }
     }
-    return MeasuredCounts(ops: ops, strayBytes: sink.stray, macs: interpreter.macs, bytesWritten: written.map { $0.filter { $0 }.count },
-                          runs: runs, highWaterMark: highWater, arenaBytes: plan.arenaBytes)
+    let (highWater, bytesWritten, runs, planBytes) = try kernels.with(WriteMeasure(model: model, input: input))
+    var macs: [Int] = []
+    model.file.forEachOp { (r: OpRecord) in macs.append(model.file.macs(r)) }
+    return MeasuredCounts(ops: ops, strayBytes: sink.stray, macs: macs, bytesWritten: bytesWritten, runs: runs,
+                          highWaterMark: highWater, arenaBytes: planBytes)
 }
 
 /// A deterministic pseudo-random uint8 image of `count` bytes: the counts do not depend on pixel values (the

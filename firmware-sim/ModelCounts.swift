@@ -110,7 +110,8 @@ public func kernelClass(_ op: ModelDescription.Op, tensors t: [ModelDescription.
         return .conv3x3
     case .linear:
         return .linear
-    default:
+    case .inputTable, .add, .concat, .channelShuffle, .channelSplit, .maxPool, .avgPool, .globalAvgPool, .flatten,
+         .softmax, .gate, .table:
         return .elementwise
     }
 }
@@ -132,182 +133,42 @@ public func cpmLinearOperations(_ operations: [ModelDescription.Operation]) -> S
     return cpm
 }
 
-/// `Σ_{o < out} #{k' < k : 0 ≤ o·stride − padBefore + k'·dilation < input}`: the in-image taps of a window
-/// along one axis, summed over the outputs. A 2-D window's in-image taps are the product of its two axes'.
-public func inImageTaps(input: Int, output: Int, kernel: Int, stride: Int, dilation: Int, padBefore: Int) -> Int {
-    var n = 0
-    for o in 0..<output {
-        for k in 0..<kernel {
-            let i = o * stride - padBefore + k * dilation
-            if i >= 0 && i < input { n += 1 }
-        }
-    }
-    return n
-}
-
-/// The analytic counter: every number from tensor and blob shapes, nothing run. It follows the reference
-/// kernels' loops (see `OpCounts` for the units).
-public func analyticCounts(_ d: ModelDescription, simd: Bool = true) -> ModelCounts {
-    let t = d.tensors
-    func bytes(_ id: TensorID) -> Int { t[id.index].byteCount }
-    func elements(_ id: TensorID) -> Int { t[id.index].elementCount }
-    func blob(_ id: BlobID?) -> Int { id.map { d.blobs[$0.index].bytes.count } ?? 0 }
-    func channels(_ id: TensorID) -> Int { t[id.index].shape.last! }
-    /// In-image taps of a 2-D window from `input` to `output`, summed over the output pixels.
-    func taps(_ w: ModelDescription.Window, _ input: TensorID, _ output: TensorID) -> Int {
-        let i = t[input.index].shape, o = t[output.index].shape
-        return inImageTaps(input: i[1], output: o[1], kernel: w.kernelH, stride: w.strideH, dilation: w.dilationH,
-                           padBefore: w.padTop)
-            * inImageTaps(input: i[2], output: o[2], kernel: w.kernelW, stride: w.strideW, dilation: w.dilationW,
-                          padBefore: w.padLeft)
-    }
-    let qm = 8   // bytes of one QuantizedMultiplier
+/// The analytic counter: every number from tensor and blob shapes, nothing run: each op's `counts` in its op
+/// file, which adds up the counts functions beside the scalar kernels (DynQCore/Kernels/Scalar/ScalarCounts.swift).
+/// The arena is planned for `kernels` (the simulator's memory check).
+public func analyticCounts(_ d: ModelDescription, kernels: KernelSetChoice = .hostDefault) -> ModelCounts {
+    let bytes = try! d.serialized()
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: ArenaPlan.alignment)
+    defer { buffer.deallocate() }
+    bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+    let file = try! ModelFile(bytes: UnsafeRawBufferPointer(buffer))
     let cpmLinear = cpmLinearOperations(d.operations)
-
     var ops: [OpCounts] = []
-    for (i, o) in d.operations.enumerated() {
-        let kind = String(describing: o.op.code.name)
-        var c = OpCounts(name: o.name, kind: kind, kernelClass: kernelClass(o.op, tensors: t))
-        /// `n` elements through a 256-entry int8 table: per element a load, a lookup (1 byte) and a store.
-        func lookups(_ n: Int, _ table: BlobID) {
-            c.tableLookups = n
-            c.weightBytesRead = n
-            c.activationBytesRead = n
-            c.activationBytesWritten = n
-            c.modelBytes = blob(table)
-        }
-        switch o.op {
-        case .inputTable(let p):
-            lookups(elements(p.output), p.table)
-        case .conv2d(let p), .depthwiseConv2d(let p):
-            let w = d.blobs[p.weights.index]
-            let outC = channels(p.output), n = elements(p.output)
-            let depthwise: Bool
-            if case .depthwiseConv2d = o.op { depthwise = true } else { depthwise = false }
-            // Each output channel reads I/groups input channels per tap (1 for depthwise).
-            let perTap = depthwise ? 1 : w.elementCount / (outC * p.window.kernelH * p.window.kernelW)
-            c.convMACs = outC * perTap * taps(p.window, p.input, p.output)
-            c.nominalMACs = n * (w.elementCount / outC)
-            c.requantizations = n
-            c.weightBytesRead = c.convMACs + n * (qm + (p.bias == nil ? 0 : 4))
-            c.activationBytesRead = c.convMACs
-            c.activationBytesWritten = n
-            c.modelBytes = blob(p.weights) + blob(p.bias) + blob(p.multipliers)
-        case .dynamicConv2d(let p):
-            let w = d.blobs[p.weights.index]
-            let g = p.kernelCount
-            let perKernel = w.elementCount / g                      // O · K
-            let outC = channels(p.output), n = elements(p.output)
-            let k = perKernel / outC
-            let perTap = p.depthwise ? 1 : k / (p.window.kernelH * p.window.kernelW)
-            // Fusion: F computed twice per element (max, then value), each product loading η (2 bytes, arena)
-            // and W (1 byte, model); the mixed bias adds g products per channel (η, and mb: 4 bytes, model).
-            let kernelProducts = 2 * g * perKernel
-            let biasProducts = p.mixedBias == nil ? 0 : g * outC
-            c.fusionMACs = kernelProducts + biasProducts
-            c.fusionRescales = perKernel + outC
-            var weightRead = kernelProducts + 4 * biasProducts + qm * outC
-            if p.bias != nil { weightRead += 4 * outC }
-            var actRead = 2 * (kernelProducts + biasProducts)
-            var actWritten = perKernel + 4 * outC + qm * outC       // fused kernel, bias, multipliers
-            // The conv on the fused kernel: input and fused weights from the arena, bias (4) and multiplier per
-            // output from the arena.
-            c.convMACs = outC * perTap * taps(p.window, p.input, p.output)
-            actRead += 2 * c.convMACs + n * (4 + qm)
-            actWritten += n
-            c.requantizations = n
-            c.weightBytesRead = weightRead
-            c.activationBytesRead = actRead
-            c.activationBytesWritten = actWritten
-            c.nominalMACs = n * k + g * perKernel
-            c.modelBytes = blob(p.weights) + blob(p.mixedBias) + blob(p.bias) + blob(p.multipliers)
-        case .linear(let p):
-            let outF = elements(p.output)
-            let macs = elements(p.input) * outF
-            if cpmLinear.contains(i) { c.cpmMACs = macs } else { c.convMACs = macs }
-            c.nominalMACs = macs
-            c.requantizations = outF
-            c.weightBytesRead = macs + outF * (qm + (p.bias == nil ? 0 : 4))
-            c.activationBytesRead = macs
-            c.activationBytesWritten = outF
-            c.modelBytes = blob(p.weights) + blob(p.bias) + blob(p.multipliers)
-        case .add(let p):
-            let n = elements(p.output)
-            c.adds = n
-            c.requantizations = 3 * n
-            c.activationBytesRead = 2 * n
-            c.activationBytesWritten = n
-        case .concat(let p):
-            for (k, input) in p.inputs.enumerated() {
-                let copy = p.requants[k] == .identity && t[input.index].zeroPoint == t[p.output.index].zeroPoint
-                if copy { c.elementOps += elements(input) } else { c.requantizations += elements(input) }
-                c.activationBytesRead += elements(input)
-                c.activationBytesWritten += elements(input)
-            }
-        case .channelShuffle(let p):
-            c.elementOps = elements(p.output)
-            c.activationBytesRead = elements(p.output)
-            c.activationBytesWritten = elements(p.output)
-        case .channelSplit(let p):
-            let n = p.outputs.reduce(0) { $0 + elements($1) }
-            c.elementOps = n
-            c.activationBytesRead = n
-            c.activationBytesWritten = n
-        case .flatten(let p):
-            c.elementOps = elements(p.output)
-            c.activationBytesRead = elements(p.output)
-            c.activationBytesWritten = elements(p.output)
-        case .maxPool(let p):
-            let tapCount = channels(p.output) * taps(p.window, p.input, p.output)
-            c.elementOps = tapCount
-            c.activationBytesRead = tapCount
-            c.activationBytesWritten = elements(p.output)
-        case .avgPool(let p):
-            let tapCount = channels(p.output) * taps(p.window, p.input, p.output)
-            c.adds = tapCount
-            c.elementOps = elements(p.output)
-            c.activationBytesRead = tapCount
-            c.activationBytesWritten = elements(p.output)
-        case .globalAvgPool(let p):
-            c.adds = elements(p.input)
-            c.requantizations = elements(p.output)
-            c.activationBytesRead = elements(p.input)
-            c.activationBytesWritten = elements(p.output)
-        case .softmax(let p):
-            // Max pass (load, compare), exp-sum pass (load, lookup), output pass (load, lookup, divide, store).
-            let n = elements(p.input)
-            c.tableLookups = 2 * n
-            c.elementOps = 2 * n
-            c.weightBytesRead = 2 * 4 * n
-            c.activationBytesRead = 3 * n
-            c.activationBytesWritten = n
-            c.modelBytes = blob(p.expTable)
-        case .gate(let p):
-            let n = elements(p.input)
-            switch p.kind {
-            case .sigmoid:
-                c.tableLookups = n
-                c.weightBytesRead = 2 * n
-                c.activationBytesRead = n
-            case .softmax:
-                c.tableLookups = 2 * n
-                c.elementOps = 2 * n
-                c.weightBytesRead = 2 * 4 * n
-                c.activationBytesRead = 3 * n
-            }
-            c.activationBytesWritten = 2 * n
-            c.modelBytes = blob(p.table)
-        case .table(let p):
-            lookups(elements(p.input), p.table)
-        }
+    file.forEachOp { (r: OpRecord) in
+        let o = d.operations[r.index]
+        var c = OpCounts(name: o.name, kind: String(describing: o.op.code.name),
+                         kernelClass: kernelClass(o.op, tensors: d.tensors))
+        let k = file.counts(r)
+        if cpmLinear.contains(r.index) { c.cpmMACs = k.macs } else { c.convMACs = k.macs }
+        c.fusionMACs = k.fusionMACs
+        c.fusionRescales = k.fusionRescales
+        c.adds = k.adds
+        c.requantizations = k.requantizations
+        c.tableLookups = k.tableLookups
+        c.elementOps = k.elementOps
+        c.weightBytesRead = k.parameterBytesRead
+        c.activationBytesRead = k.activationBytesRead
+        c.activationBytesWritten = k.bytesWritten
+        c.modelBytes = file.blobBytes(r)
+        c.nominalMACs = file.macs(r)
         ops.append(c)
     }
 
-    let plan = ArenaPlan(description: d, simd: simd)
+    let plan = kernels.plan(d)
     var live = [Int](repeating: 0, count: max(d.operations.count, 1))
     var packed = live
     for b in plan.buffers {
-        let s = (b.size + ArenaPlan.alignment - 1) / ArenaPlan.alignment * ArenaPlan.alignment
+        let s = ArenaPlan.aligned(b.size)
         for i in b.firstUse...b.lastUse {
             live[i] += s
             if case .packedWeights = b.purpose { packed[i] += s }

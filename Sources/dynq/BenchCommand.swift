@@ -57,7 +57,7 @@ func benchSession(_ session: Int8Session, input: [UInt8], runs: Int) throws -> B
         let t0 = OpTimer.now()
         session.interpreter.invoke()
         whole.append(Double(OpTimer.now() - t0) / 1e6)
-        session.interpreter.invoke(observer: &timer)                // per-op timing (separate run, hook cost excluded above)
+        session.interpreter.invoke(timer: &timer)                // per-op timing (separate run, hook cost excluded above)
         for i in 0..<ops { perOp[i].append(Double(timer.nanos[i]) / 1e6) }
     }
     return BenchResult(whole: whole, perOp: perOp)
@@ -74,11 +74,11 @@ func runBench(_ args: [String]) throws -> Int32 {
     let (c, h, w) = inputCHW(m)
     let input = (0..<(c * h * w)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
 
-    let simd = try Int8Session(file)
+    let simd = try Int8Session(file, kernels: .simd128)
     let simdResult = try benchSession(simd, input: input, runs: runs)
     var refResult: BenchResult?
     if refRuns > 0 {
-        let ref = try Int8Session(file, useReference: true)
+        let ref = try Int8Session(file, kernels: .scalar)
         refResult = try benchSession(ref, input: input, runs: refRuns)
         // The two paths must agree exactly.
         try simd.run(input); try ref.run(input)
@@ -86,7 +86,8 @@ func runBench(_ args: [String]) throws -> Int32 {
             throw DynQError(file: path, "SIMD and reference kernels disagree on the logits (a kernel bug)")
         }
     }
-    let macs = simd.interpreter.macs
+    var macs: [Int] = []
+    m.file.forEachOp { (r: OpRecord) in macs.append(m.file.macs(r)) }
     let totalMACs = macs.reduce(0, +)
     func gmacs(_ n: Int, _ ms: Double) -> Double { ms > 0 ? Double(n) / (ms * 1e6) : 0 }
 

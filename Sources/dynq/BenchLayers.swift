@@ -1,5 +1,5 @@
-// `dynq bench` body: times three standard layers as the scalar reference kernel, the SIMD kernel and a plain
-// float32 NCHW loop. Build in release (`swift build -c release`); debug timings of SIMD code are meaningless.
+// `dynq bench --standard-layers` body: times the standard layers with every host kernel set (through the
+// `KernelSet` interface: chooser, packing, kernel) and a plain float32 NCHW loop. Build in release (`swift build -c release`); debug timings of SIMD code are meaningless.
 import DynQCore
 
 /// One timed layer implementation.
@@ -16,7 +16,7 @@ struct LayerTiming {
 }
 
 /// Times `body` `runs` times (after one warm-up run) with the standard library's ContinuousClock.
-private func timeRuns(_ runs: Int, _ body: () -> Void) -> [Double] {
+func timeRuns(_ runs: Int, _ body: () -> Void) -> [Double] {
     body()
     let clock = ContinuousClock()
     var ms: [Double] = []
@@ -77,51 +77,64 @@ private func floatConv2dNCHW(_ p: Conv2DParams, _ x: UnsafePointer<Float>, _ w: 
     }
 }
 
-/// Times one conv layer (`p`; depthwise when `depthwise` is given) three ways.
+/// The kernel sets the standard layers are timed with, slowest first (the first is the baseline the others are
+/// checked against and compared with). The oracle is left out: it is the law, not a candidate.
+let benchKernelSets: [KernelSetChoice] = KernelSetChoice.allCases.filter { $0 != .oracle }
+
+/// Times one conv layer (`p`; depthwise when `depthwise` is given) through one kernel set's interface: the
+/// chooser once, the packing once (load time), then the kernel.
+private struct ConvTiming: KernelSetUser {
+    let p: Conv2DParams, depthwise: DepthwiseConv2DParams?, runs: Int
+    let input: [Int8], weights: [Int8], bias: [Int32], mults: [QuantizedMultiplier]
+    func use<K: StatelessKernelSet>(_ kernels: K.Type) -> ([Double], [Int8], String) {
+        let k = K()
+        var output = [Int8](repeating: 0, count: p.outputCount)
+        let v = depthwise.map { K.chooseDepthwise($0) } ?? K.chooseConv(p)
+        let packedBytes = depthwise.map { K.depthwisePackedWeightBytes($0, v) } ?? K.convPackedWeightBytes(p, v)
+        let scratchBytes = depthwise.map { K.depthwiseScratchBytes($0, v) } ?? K.convScratchBytes(p, v)
+        let packed = UnsafeMutableRawPointer.allocate(byteCount: max(1, packedBytes), alignment: 16)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(1, scratchBytes), alignment: 16)
+        defer { packed.deallocate(); scratch.deallocate() }
+        return weights.withUnsafeBufferPointer { w in
+            if packedBytes > 0 {
+                if let d = depthwise { K.packDepthwiseWeights(d, v, weights: w.baseAddress!, into: packed) }
+                else { K.packConvWeights(p, v, weights: w.baseAddress!, into: packed) }
+            }
+            let ms = timeRuns(runs) {
+                input.withUnsafeBufferPointer { i in bias.withUnsafeBufferPointer { b in
+                    mults.withUnsafeBufferPointer { m in output.withUnsafeMutableBufferPointer { o in
+                        let a = ConvArguments(input: i.baseAddress!,
+                                              weights: packedBytes > 0 ? UnsafeRawPointer(packed) : UnsafeRawPointer(w.baseAddress!),
+                                              bias: b.baseAddress, multipliers: m.baseAddress!, output: o.baseAddress!,
+                                              scratch: scratchBytes > 0 ? scratch : nil)
+                        if let d = depthwise { k.depthwiseConv2d(d, v, a) } else { k.conv2d(p, v, a) }
+                    } }
+                } }
+            }
+            return (ms, output, "\(v)")
+        }
+    }
+}
+
+/// Times one conv layer with every bench kernel set (outputs checked equal to the first set's) and a plain
+/// float32 NCHW loop.
 private func benchConv(_ name: String, _ p: Conv2DParams, depthwise: DepthwiseConv2DParams?, runs: Int,
                        rng: inout SplitMix64) -> [LayerTiming] {
-    let input = rng.int8s(p.inputCount, -128, 127)
-    let weights = rng.int8s(p.weightCount, -127, 127)          // OHWI, or [kh][kw][C] for depthwise
-    let bias = (0..<p.outputChannels).map { _ in Int32(truncatingIfNeeded: rng.next() % 20001) - 10000 }
-    let mults = (0..<p.outputChannels).map { _ in
-        QuantizedMultiplier(multiplier: Int32(1 << 30) + Int32(truncatingIfNeeded: rng.next() % (1 << 29)), shift: -8)
-    }
-    var output = [Int8](repeating: 0, count: p.outputCount)
+    let t = ConvTiming(p: p, depthwise: depthwise, runs: runs, input: rng.int8s(p.inputCount, -128, 127),
+                       weights: rng.int8s(p.weightCount, -127, 127),     // OHWI, or [kh][kw][C] for depthwise
+                       bias: (0..<p.outputChannels).map { _ in Int32(truncatingIfNeeded: rng.next() % 20001) - 10000 },
+                       mults: (0..<p.outputChannels).map { _ in
+                           QuantizedMultiplier(multiplier: Int32(1 << 30) + Int32(truncatingIfNeeded: rng.next() % (1 << 29)), shift: -8)
+                       })
     var results: [LayerTiming] = []
-
-    // Scalar reference.
-    let refMs = timeRuns(runs) {
-        if let d = depthwise {
-            depthwiseConv2dReference(d, input: input, weights: weights, bias: bias, multipliers: mults, output: &output)
-        } else if p.kernelHeight == 1 && p.kernelWidth == 1 && p.groups == 1 {
-            pointwiseConv2dReference(p, input: input, weights: weights, bias: bias, multipliers: mults, output: &output)
-        } else {
-            conv2dReference(p, input: input, weights: weights, bias: bias, multipliers: mults, output: &output)
-        }
+    var baseline: [Int8]?
+    for set in benchKernelSets {
+        let (ms, output, variant) = try! set.with(t)
+        if baseline == nil { baseline = output }
+        let same = output == baseline
+        results.append(LayerTiming(layer: name, implementation: "int8 \(set.rawValue) (\(variant))" + (same ? "" : " MISMATCH!"),
+                                   macs: p.macs, milliseconds: ms))
     }
-    let reference = output
-    results.append(LayerTiming(layer: name, implementation: "int8 reference", macs: p.macs, milliseconds: refMs))
-
-    // SIMD, weights packed once beforehand (load time).
-    let packedBytes = depthwise.map(depthwiseConv2dPackedWeightBytes) ?? conv2dPackedWeightBytes(p)
-    let scratchBytes = depthwise.map(depthwiseConv2dScratchBytes) ?? conv2dScratchBytes(p)
-    let packed = UnsafeMutableRawPointer.allocate(byteCount: packedBytes, alignment: 16)
-    let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(1, scratchBytes), alignment: 16)
-    defer { packed.deallocate(); scratch.deallocate() }
-    if let d = depthwise { packDepthwiseConv2dWeights(d, weights: weights, into: packed) }
-    else { packConv2dWeights(p, weights: weights, into: packed) }
-    let simdMs = timeRuns(runs) {
-        if let d = depthwise {
-            depthwiseConv2d(d, input: input, packedWeights: packed, bias: bias, multipliers: mults, output: &output,
-                            scratch: scratch)
-        } else {
-            conv2d(p, input: input, packedWeights: packed, bias: bias, multipliers: mults, output: &output,
-                   scratch: scratch)
-        }
-    }
-    let same = output == reference
-    results.append(LayerTiming(layer: name, implementation: same ? "int8 SIMD" : "int8 SIMD (MISMATCH!)",
-                               macs: p.macs, milliseconds: simdMs))
 
     // Float32 NCHW.
     let fx = rng.floats(p.inputCount), fw = rng.floats(p.weightCount), fb = rng.floats(p.outputChannels)
@@ -131,41 +144,59 @@ private func benchConv(_ name: String, _ p: Conv2DParams, depthwise: DepthwiseCo
     return results
 }
 
-/// Times the per-sample fusion of a dynamic conv layer (`g` kernels of `conv`, per-channel sigmoid coefficients):
-/// the int8 reference fusion, the SIMD fusion (which also packs each fused channel for the SIMD conv) and the float
-/// mix `W = Σ_t η_t·W_t` (no renormalisation: what a float runtime does). MACs are `g·O·K`.
+/// Times one set's per-sample fusion of a conv layer, writing the fused kernel in the layout its conv reads.
+private struct FusionTiming: KernelSetUser {
+    let f: DynamicFusionParams, p: Conv2DParams, runs: Int
+    let kernels: [Int8], eta: [Int16], bias: [Int32], m0: [QuantizedMultiplier]
+    func use<K: StatelessKernelSet>(_ set: K.Type) -> ([Double], [Int32], [QuantizedMultiplier]) {
+        let k = K()
+        let v = K.chooseConv(p)
+        let fused = UnsafeMutableRawPointer.allocate(byteCount: max(1, K.fusedConvWeightBytes(f, p, v)), alignment: 16)
+        let scratchBytes = K.convFusionScratchBytes(f, p, v)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(1, scratchBytes), alignment: 16)
+        defer { fused.deallocate(); scratch.deallocate() }
+        var fusedBias = [Int32](repeating: 0, count: p.outputChannels)
+        var mults = [QuantizedMultiplier](repeating: .zero, count: p.outputChannels)
+        let ms = timeRuns(runs) {
+            kernels.withUnsafeBufferPointer { w in eta.withUnsafeBufferPointer { e in bias.withUnsafeBufferPointer { b in
+                m0.withUnsafeBufferPointer { m in fusedBias.withUnsafeMutableBufferPointer { fb in
+                    mults.withUnsafeMutableBufferPointer { fm in
+                        k.fuseConv(f, p, v, FusionArguments(kernels: w.baseAddress!, coefficients: e.baseAddress!,
+                                                            mixedBias: nil, staticBias: b.baseAddress,
+                                                            staticMultipliers: m.baseAddress!, fusedWeights: fused,
+                                                            fusedBias: fb.baseAddress!, fusedMultipliers: fm.baseAddress!,
+                                                            scratch: scratchBytes > 0 ? scratch : nil))
+                    }
+                } }
+            } } }
+        }
+        return (ms, fusedBias, mults)
+    }
+}
+
+/// Times the per-sample fusion of a dynamic conv layer (`g` kernels of `conv`, per-channel sigmoid coefficients)
+/// with every bench kernel set (each includes writing the fused kernel in its conv's layout; fused biases and
+/// multipliers checked equal to the first set's), and the float mix `W = Σ_t η_t·W_t` (no renormalisation: what
+/// a float runtime does). MACs are `g·O·K`.
 private func benchFusion(_ name: String, g: Int, conv p: Conv2DParams, runs: Int,
                          rng: inout SplitMix64) -> [LayerTiming] {
     let f = DynamicFusionParams(kernelCount: g, conv: p, coefficients: .perChannel)
-    let kernels = rng.int8s(g * p.weightCount, -127, 127)
-    let eta = (0..<f.coefficientCount).map { _ in Int16(truncatingIfNeeded: rng.next() % 32768) }
-    let bias = (0..<p.outputChannels).map { _ in Int32(truncatingIfNeeded: rng.next() % 20001) - 10000 }
-    let m0 = (0..<p.outputChannels).map { _ in
-        QuantizedMultiplier(multiplier: Int32(1 << 30) + Int32(truncatingIfNeeded: rng.next() % (1 << 29)), shift: -20)
-    }
+    let t = FusionTiming(f: f, p: p, runs: runs, kernels: rng.int8s(g * p.weightCount, -127, 127),
+                         eta: (0..<f.coefficientCount).map { _ in Int16(truncatingIfNeeded: rng.next() % 32768) },
+                         bias: (0..<p.outputChannels).map { _ in Int32(truncatingIfNeeded: rng.next() % 20001) - 10000 },
+                         m0: (0..<p.outputChannels).map { _ in
+                             QuantizedMultiplier(multiplier: Int32(1 << 30) + Int32(truncatingIfNeeded: rng.next() % (1 << 29)), shift: -20)
+                         })
     let macs = g * p.weightCount
-    var fused = [Int8](repeating: 0, count: p.weightCount)
-    var fusedBias = [Int32](repeating: 0, count: p.outputChannels)
-    var mults = [QuantizedMultiplier](repeating: .zero, count: p.outputChannels)
     var results: [LayerTiming] = []
-    let refMs = timeRuns(runs) {
-        dynamicFusionReference(f, kernels: kernels, coefficients: eta, mixedBias: nil, staticBias: bias,
-                               staticMultipliers: m0, fusedKernel: &fused, biasAccumulator: &fusedBias,
-                               multipliers: &mults)
+    var baseline: ([Int32], [QuantizedMultiplier])?
+    for set in benchKernelSets {
+        let (ms, fb, fm) = try! set.with(t)
+        if baseline == nil { baseline = (fb, fm) }
+        let same = fb == baseline!.0 && fm == baseline!.1
+        results.append(LayerTiming(layer: name, implementation: "int8 \(set.rawValue)" + (same ? "" : " MISMATCH!"),
+                                   macs: macs, milliseconds: ms))
     }
-    let reference = (fused, fusedBias, mults)
-    results.append(LayerTiming(layer: name, implementation: "int8 reference", macs: macs, milliseconds: refMs))
-    let packed = UnsafeMutableRawPointer.allocate(byteCount: conv2dPackedWeightBytes(p), alignment: 16)
-    let scratch = UnsafeMutableRawPointer.allocate(byteCount: dynamicFusionScratchBytes(f), alignment: 16)
-    defer { packed.deallocate(); scratch.deallocate() }
-    let simdMs = timeRuns(runs) {
-        dynamicFusion(f, kernels: kernels, coefficients: eta, mixedBias: nil, staticBias: bias, staticMultipliers: m0,
-                      fusedKernel: &fused, biasAccumulator: &fusedBias, multipliers: &mults, scratch: scratch,
-                      packFor: p, packed: packed)
-    }
-    let same = fused == reference.0 && fusedBias == reference.1 && mults == reference.2
-    results.append(LayerTiming(layer: name, implementation: same ? "int8 SIMD (+ packing)" : "int8 SIMD (MISMATCH!)",
-                               macs: macs, milliseconds: simdMs))
     let fk = rng.floats(g * p.weightCount), fe = rng.floats(g * p.outputChannels)
     var fw = [Float](repeating: 0, count: p.weightCount)
     let k = p.weightsPerOutputChannel, size = p.weightCount
@@ -231,18 +262,19 @@ func benchStandardLayerTimings(runs: Int) -> [LayerTiming] {
 /// int8 reference, for the three standard layers. Meaningful only in a release build.
 func benchStandardLayers(runs: Int) -> String {
     let rows = benchStandardLayerTimings(runs: runs)
-    var s = pad("layer", 27) + pad("implementation", 24) + pad("median ms", 11, left: true) + pad("min ms", 10, left: true)
-        + pad("max ms", 10, left: true) + pad("GMAC/s", 9, left: true) + pad("vs ref", 9, left: true) + "\n"
+    var s = pad("layer", 27) + pad("implementation", 30) + pad("median ms", 11, left: true) + pad("min ms", 10, left: true)
+        + pad("max ms", 10, left: true) + pad("GMAC/s", 9, left: true) + pad("vs 1st", 9, left: true) + "\n"
     var refMedian = 1.0
+    var layer = ""
     for r in rows {
-        if r.implementation == "int8 reference" { refMedian = r.median }
-        s += pad(r.layer, 27) + pad(r.implementation, 24) + pad(fixed(r.median, 3), 11, left: true)
+        if r.layer != layer { layer = r.layer; refMedian = r.median }     // the first row of a layer: the baseline
+        s += pad(r.layer, 27) + pad(r.implementation, 30) + pad(fixed(r.median, 3), 11, left: true)
             + pad(fixed(r.minimum, 3), 10, left: true) + pad(fixed(r.maximum, 3), 10, left: true)
             + pad(fixed(r.gmacPerSecond, 2), 9, left: true) + pad(fixed(refMedian / r.median, 1) + "x", 9, left: true) + "\n"
     }
     #if DEBUG
     s += "(debug build: SIMD timings are not meaningful; use swift build -c release)\n"
     #endif
-    s += "runs per row: \(max(1, runs)) after one warm-up; int8 SIMD output checked equal to the reference\n"
+    s += "runs per row: \(max(1, runs)) after one warm-up; every kernel set's output checked equal to the first set's (the scalar kernels, which the tests check against the oracle)\n"
     return s
 }

@@ -8,7 +8,7 @@ let evalCommand = Command(
     summary: "int8 accuracy of a .dynq model, and its agreement with the float graph",
     usage: """
         usage: dynq eval MODEL.dynq --data X.npy [--labels Y.npy] [--graph G.json --weights W.safetensors]
-                         [--limit N] [--reference] [--json]
+                         [--limit N] [--kernels NAME] [--json]
 
         Runs the int8 model on every image of X (any input dynq run reads) and reports its top-1 accuracy
         against Y. With the float graph (--graph and --weights) it also reports the float accuracy, the top-1
@@ -23,7 +23,8 @@ let evalCommand = Command(
           --graph G.json      the float graph the model was quantized from
           --weights W         its weights (.safetensors)
           --limit N           only the first N images
-          --reference         run the scalar reference kernels
+          --kernels NAME      run this kernel set: oracle, scalar or simd128 (default: the fastest);
+                              --reference = --kernels scalar
           --json              one JSON object instead of text
           --help              show this help
         """,
@@ -84,7 +85,7 @@ func cosine(_ a: [Float], _ b: [Float]) -> Double {
 }
 
 func runEval(_ args: [String]) throws -> Int32 {
-    let a = try Arguments(args, flags: ["json", "reference"], options: ["data", "labels", "graph", "weights", "limit"])
+    let a = try Arguments(args, flags: ["json", "reference"], options: ["data", "labels", "graph", "weights", "limit", "kernels"])
     let modelPath = try a.positionals(1, "MODEL.dynq")[0]
     let dataPath = try a.required("data")
     if (a.value("graph") == nil) != (a.value("weights") == nil) { throw UsageError("--graph and --weights go together") }
@@ -92,7 +93,7 @@ func runEval(_ args: [String]) throws -> Int32 {
     let m = file.model
     let float = try a.value("graph").map { try FloatModel(graph: $0, weights: try a.required("weights")) }
     let engine = try float?.engine()
-    let session = try Int8Session(file, keepAll: float != nil, useReference: a.has("reference"))
+    let session = try Int8Session(file, keepAll: float != nil, kernels: try kernelSetOption(a))
     var batch = try loadImages(dataPath, channels: inputCHW(m).c, labels: a.value("labels"))
     let limit = try a.int("limit", default: batch.count, in: 1...Int.max)
     let n = min(batch.count, limit)
@@ -177,7 +178,7 @@ func runEval(_ args: [String]) throws -> Int32 {
         Console.out(JSON.object(o).serialized())
         return 0
     }
-    Console.out("model '\(file.displayName)' on \(n) images of \(dataPath)\(a.has("reference") ? " (reference kernels)" : "")")
+    Console.out("model '\(file.displayName)' on \(n) images of \(dataPath)\(session.kernels == .hostDefault ? "" : " (\(session.kernels.rawValue) kernels)")")
     if case .float32 = batch.pixels {
         Console.out("note: float32 inputs are mapped back to uint8 pixels for the int8 model (rounded, clamped to 0…255); "
                     + "the float graph sees them unrounded")

@@ -76,7 +76,7 @@ func describeModel(_ file: DynqModelFile, showBlobs: Bool) -> [String] {
     }
     func clamp(_ c: ModelDescription.Clamp) -> String { c == .none ? "" : " clamp [\(c.min), \(c.max)]" }
 
-    let plan = ArenaPlan(model: m)
+    let plan = KernelSetChoice.hostDefault.plan(m)
     for (i, o) in m.operations.enumerated() {
         var lines: [String] = []
         let code = o.op.code.name.withUTF8Buffer { String(decoding: $0, as: UTF8.self) }
@@ -132,15 +132,15 @@ func describeModel(_ file: DynqModelFile, showBlobs: Bool) -> [String] {
         case .table(let p):
             lines = ["\(t(p.input)) → \(t(p.output))", "table \(blob(p.table))"]
         }
-        let req = KernelRequirements(operation: o.op, tensors: m.tensors)
+        let req = opRequirements(m.file, op: i, kernels: SIMD128Kernels.self)
         var mem: [String] = []
-        if req.fusedKernelBytes > 0 {
-            mem.append("per-sample fused kernel \(req.fusedKernelBytes) B, bias \(req.fusedBiasBytes) B, multipliers \(req.fusedMultiplierBytes) B")
+        if req.fusedWeights > 0 {
+            mem.append("per-sample fused kernel \(req.fusedWeights) B, bias \(req.fusedBias) B, multipliers \(req.fusedMultipliers) B")
         }
-        if req.packedWeightBytes > 0 { mem.append("packed weights \(req.packedWeightBytes) B (whole run)") }
-        if req.scratchBytes > 0 {
-            mem.append("scratch \(req.scratchBytes) B" + (req.packedFusedKernelBytes > 0 ? " (incl. packed fused kernel \(req.packedFusedKernelBytes) B)" : ""))
-        }
+        if req.packedWeights > 0 { mem.append("packed weights \(req.packedWeights) B (whole run)") }
+        if req.scratch > 0 { mem.append("scratch \(req.scratch) B") }
+        if let v = req.variant { mem.append("kernel \(v)") }
+        if !mem.isEmpty { mem[0] = "simd128: " + mem[0] }
         if !mem.isEmpty { lines.append(mem.joined(separator: ", ")) }
         for l in lines { out.append("    " + l) }
     }
@@ -154,10 +154,11 @@ func describeModel(_ file: DynqModelFile, showBlobs: Bool) -> [String] {
     }
 
     out.append("")
-    let ref = ArenaPlan(model: m, simd: false)
-    let keep = ArenaPlan(model: m, keepAll: true)
-    out.append("arena (SIMD kernels): \(grouped(plan.arenaBytes)) bytes (peak live \(grouped(plan.peakLiveBytes)) at op \(plan.peakOperation), "
+    let ref = KernelSetChoice.scalar.plan(m)
+    let keep = KernelSetChoice.hostDefault.plan(m, keepAll: true)
+    out.append("arena (simd128 kernels): \(grouped(plan.arenaBytes)) bytes: interpreter tables \(grouped(plan.tableBytes)), "
+               + "plan \(grouped(plan.planBytes)) (peak live \(grouped(plan.peakLiveBytes)) at op \(plan.peakOperation), "
                + "no sharing \(grouped(plan.unsharedBytes)))")
-    out.append("arena (reference kernels, no packing): \(grouped(ref.arenaBytes)) bytes; keepAll (eval): \(grouped(keep.arenaBytes)) bytes")
+    out.append("arena (scalar kernels, no packing): \(grouped(ref.arenaBytes)) bytes; keepAll (eval): \(grouped(keep.arenaBytes)) bytes")
     return out
 }

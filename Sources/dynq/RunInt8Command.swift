@@ -34,20 +34,58 @@ final class DynqModelFile {
     var displayName: String { model.name.isEmpty ? (path as NSString).lastPathComponent : model.name }
 }
 
+/// An interpreter of any host kernel set, behind one type (the CLI chooses the set at run time by name; each
+/// set is its own specialization, `Interpreter<K>`).
+protocol AnyInterpreter: AnyObject {
+    func setInput(_ pixels: [UInt8]) throws(ModelError)
+    func invoke()
+    func invoke(timer: inout OpTimer)
+    func tensorBytes(_ id: TensorID) -> UnsafeMutableRawBufferPointer
+    func output(_ i: Int) -> UnsafeBufferPointer<Int8>
+    var kernelSetName: String { get }
+}
+
+final class InterpreterBox<K: StatelessKernelSet>: AnyInterpreter {
+    let it: Interpreter<K>
+    init(_ it: Interpreter<K>) { self.it = it }
+    func setInput(_ pixels: [UInt8]) throws(ModelError) {
+        var failure: ModelError?
+        pixels.withUnsafeBytes { raw in
+            do throws(ModelError) { try it.setInput(raw) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+    func invoke() { it.invoke() }
+    func invoke(timer: inout OpTimer) { it.invoke(observer: &timer) }
+    func tensorBytes(_ id: TensorID) -> UnsafeMutableRawBufferPointer { it.tensorBytes(id) }
+    func output(_ i: Int) -> UnsafeBufferPointer<Int8> { it.output(i) }
+    var kernelSetName: String { K.name.withUTF8Buffer { String(decoding: $0, as: UTF8.self) } }
+}
+
 /// An interpreter with its own arena.
 final class Int8Session {
     let file: DynqModelFile
     let arena: UnsafeMutableRawBufferPointer
-    let interpreter: Interpreter
+    let interpreter: AnyInterpreter
+    let kernels: KernelSetChoice
 
-    init(_ file: DynqModelFile, keepAll: Bool = false, useReference: Bool = false) throws {
+    init(_ file: DynqModelFile, keepAll: Bool = false, kernels: KernelSetChoice = .hostDefault) throws {
         self.file = file
-        let plan = ArenaPlan(model: file.model, keepAll: keepAll, simd: !useReference)
-        arena = .allocate(byteCount: plan.arenaBytes + ArenaPlan.alignment, alignment: ArenaPlan.alignment)
-        do throws(ModelError) {
-            interpreter = try Interpreter(model: file.model, arena: arena,
-                                          options: .init(keepAll: keepAll, useReference: useReference))
-        } catch {
+        self.kernels = kernels
+        let plan = kernels.plan(file.model, keepAll: keepAll)
+        let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: plan.arenaBytes + ArenaPlan.alignment,
+                                                           alignment: ArenaPlan.alignment)
+        self.arena = arena
+        struct Maker: KernelSetUser {
+            let model: Model, arena: UnsafeMutableRawBufferPointer, keepAll: Bool
+            func use<K: StatelessKernelSet>(_ kernels: K.Type) throws -> AnyInterpreter {
+                InterpreterBox(try Interpreter(file: model.file, validate: false, arena: arena, kernels: K(),
+                                               keepAll: keepAll))
+            }
+        }
+        do {
+            interpreter = try kernels.with(Maker(model: file.model, arena: arena, keepAll: keepAll))
+        } catch let error as ModelError {
             arena.deallocate()
             throw DynQError(file: file.path, error.description)
         }
@@ -138,16 +176,16 @@ func pixelsHWC(_ batch: ImageBatch, _ i: Int, for m: Model, inputPath: String, m
     return out
 }
 
-/// `dynq run MODEL.dynq INPUT [--top K] [--json] [--reference]`.
+/// `dynq run MODEL.dynq INPUT [--top K] [--json] [--kernels NAME]`.
 let dynqRunner = ModelHandler(
     name: "dynq",
     matches: { $0.hasSuffix(".dynq") },
     run: { path, args in
-        let a = try Arguments(args, flags: ["json", "reference"], options: ["top"])
+        let a = try Arguments(args, flags: ["json", "reference"], options: ["top", "kernels"])
         let input = try a.positionals(1, "INPUT")[0]
         let top = try a.int("top", default: 5, in: 1...100_000)
         let file = try DynqModelFile(path)
-        let session = try Int8Session(file, useReference: a.has("reference"))
+        let session = try Int8Session(file, kernels: try kernelSetOption(a))
         let m = file.model
         let batch = try loadImages(input, channels: inputCHW(m).c)
         for i in 0..<batch.count {
@@ -156,3 +194,14 @@ let dynqRunner = ModelHandler(
         }
         return 0
     })
+
+/// `--kernels NAME` (one of `KernelSetChoice`), or `--reference` (= `--kernels scalar`), else the host default.
+func kernelSetOption(_ a: Arguments) throws -> KernelSetChoice {
+    if let name = a.value("kernels") {
+        guard let k = KernelSetChoice(rawValue: name) else {
+            throw UsageError("--kernels must be one of \(KernelSetChoice.allCases.map(\.rawValue).joined(separator: ", ")), not '\(name)'")
+        }
+        return k
+    }
+    return a.has("reference") ? .scalar : .hostDefault
+}

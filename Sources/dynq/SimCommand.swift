@@ -77,16 +77,17 @@ let simCommand = Command(
         if a.has("measure") {
             let image = measurementImage(count: description.tensors[description.input.index].elementCount)
             for simd in [true, false] where chosen.contains(where: { $0.simdKernels == simd }) {
-                let m = try measureCounts(modelBytes: fileBytes, input: image, reference: !simd)
-                let differences = disagreements(analytic: analyticCounts(description, simd: simd), measured: m)
+                let kernels: KernelSetChoice = simd ? .simd128 : .scalar
+                let m = try measureCounts(modelBytes: fileBytes, input: image, kernels: kernels)
+                let differences = disagreements(analytic: analyticCounts(description, kernels: kernels), measured: m)
                 guard differences.isEmpty else {
                     throw DynQError(file: path, "measured counts differ from the analytic counter:\n  "
                                     + differences.prefix(20).joined(separator: "\n  "))
                 }
                 measured[simd] = m
-                measureNote += "measured: \(m.ops.count) ops run through the instrumented reference kernels, every "
+                measureNote += "measured: \(m.ops.count) ops run through the instrumented scalar kernels, every "
                     + "count equal to the analytic counter's; arena high-water mark \(m.highWaterMark) B of the "
-                    + "\(simd ? "SIMD" : "reference") kernels' \(m.arenaBytes) B plan\n"
+                    + "\(kernels.rawValue) kernels' \(m.arenaBytes) B plan\n"
             }
         }
         var qemu: QemuProfile? = nil
@@ -97,7 +98,7 @@ let simCommand = Command(
         }
         // Each target is planned for the kernels it runs (SIMD on application cores, reference on microcontrollers).
         let reports = chosen.map { target in
-            let analytic = analyticCounts(description, simd: target.simdKernels)
+            let analytic = analyticCounts(description, kernels: target.simdKernels ? .simd128 : .scalar)
             let m = measured[target.simdKernels]
             var r = simulate(counts: m.map { analytic.replacingMeasured($0) } ?? analytic,
                              modelBytes: modelBytes, code: code, target: target,

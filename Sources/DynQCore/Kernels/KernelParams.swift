@@ -23,13 +23,8 @@ public struct Conv2DParams: Equatable, Sendable {
     public var inputWidth: Int
     public var inputChannels: Int
     public var outputChannels: Int
-    public var kernelHeight: Int
-    public var kernelWidth: Int
-    public var strideY: Int
-    public var strideX: Int
-    public var padding: ConvPadding
-    public var dilationY: Int
-    public var dilationX: Int
+    /// Kernel size, stride, dilation and padding: the shared `Window`.
+    public var window: Window
     public var groups: Int
     /// `z_in`, in `[−128, 127]`.
     public var inputZeroPoint: Int32
@@ -50,9 +45,10 @@ public struct Conv2DParams: Equatable, Sendable {
                      "Conv2DParams: groups must divide input and output channels")
         precondition(inputZeroPoint >= -128 && inputZeroPoint <= 127, "Conv2DParams: input zero point")
         self.inputHeight = inputHeight; self.inputWidth = inputWidth; self.inputChannels = inputChannels
-        self.outputChannels = outputChannels; self.kernelHeight = kernelHeight; self.kernelWidth = kernelWidth
-        self.strideY = strideY; self.strideX = strideX; self.padding = padding
-        self.dilationY = dilationY; self.dilationX = dilationX; self.groups = groups
+        self.outputChannels = outputChannels
+        self.window = Window(kernel: Pair(kernelHeight, kernelWidth), stride: Pair(strideY, strideX),
+                             dilation: Pair(dilationY, dilationX), padding: padding)
+        self.groups = groups
         self.inputZeroPoint = inputZeroPoint; self.output = output
     }
 
@@ -85,13 +81,8 @@ public struct DepthwiseConv2DParams: Equatable, Sendable {
     public var inputHeight: Int
     public var inputWidth: Int
     public var channels: Int
-    public var kernelHeight: Int
-    public var kernelWidth: Int
-    public var strideY: Int
-    public var strideX: Int
-    public var padding: ConvPadding
-    public var dilationY: Int
-    public var dilationX: Int
+    /// Kernel size, stride, dilation and padding: the shared `Window`.
+    public var window: Window
     public var inputZeroPoint: Int32
     public var output: OutputQuantization
 
@@ -106,9 +97,8 @@ public struct DepthwiseConv2DParams: Equatable, Sendable {
                      "DepthwiseConv2DParams: negative padding")
         precondition(inputZeroPoint >= -128 && inputZeroPoint <= 127, "DepthwiseConv2DParams: input zero point")
         self.inputHeight = inputHeight; self.inputWidth = inputWidth; self.channels = channels
-        self.kernelHeight = kernelHeight; self.kernelWidth = kernelWidth
-        self.strideY = strideY; self.strideX = strideX; self.padding = padding
-        self.dilationY = dilationY; self.dilationX = dilationX
+        self.window = Window(kernel: Pair(kernelHeight, kernelWidth), stride: Pair(strideY, strideX),
+                             dilation: Pair(dilationY, dilationX), padding: padding)
         self.inputZeroPoint = inputZeroPoint; self.output = output
     }
 
@@ -243,11 +233,8 @@ public struct Pool2DParams: Equatable, Sendable {
     public var inputHeight: Int
     public var inputWidth: Int
     public var channels: Int
-    public var kernelHeight: Int
-    public var kernelWidth: Int
-    public var strideY: Int
-    public var strideX: Int
-    public var padding: ConvPadding
+    /// Kernel size, stride and padding (dilation 1): the shared `Window`.
+    public var window: Window
     /// avgpool only: divide by the full window (`true`, PyTorch's default) or by the in-image taps.
     public var countIncludePad: Bool
     /// The tensor's zero point (input and output share it), in `[−128, 127]`; avgpool uses it.
@@ -269,8 +256,8 @@ public struct Pool2DParams: Equatable, Sendable {
         precondition(-128 <= activationMin && activationMin <= activationMax && activationMax <= 127,
                      "Pool2DParams: activation range")
         self.inputHeight = inputHeight; self.inputWidth = inputWidth; self.channels = channels
-        self.kernelHeight = kernelHeight; self.kernelWidth = kernelWidth
-        self.strideY = strideY; self.strideX = strideX; self.padding = padding
+        self.window = Window(kernel: Pair(kernelHeight, kernelWidth), stride: Pair(strideY, strideX),
+                             padding: padding)
         self.countIncludePad = countIncludePad; self.zeroPoint = zeroPoint
         self.activationMin = activationMin; self.activationMax = activationMax
     }
@@ -346,3 +333,22 @@ public struct Requantize: Equatable, Sendable {
         self.inputZeroPoint = inputZeroPoint; self.multiplier = multiplier; self.output = output
     }
 }
+
+/// The field-by-field view of a parameter struct's `window` (the names the kernels read).
+public protocol WindowedParams {
+    var window: Window { get set }
+}
+
+extension WindowedParams {
+    @inlinable public var kernelHeight: Int { get { window.kernel.h } set { window.kernel.h = newValue } }
+    @inlinable public var kernelWidth: Int { get { window.kernel.w } set { window.kernel.w = newValue } }
+    @inlinable public var strideY: Int { get { window.stride.h } set { window.stride.h = newValue } }
+    @inlinable public var strideX: Int { get { window.stride.w } set { window.stride.w = newValue } }
+    @inlinable public var dilationY: Int { get { window.dilation.h } set { window.dilation.h = newValue } }
+    @inlinable public var dilationX: Int { get { window.dilation.w } set { window.dilation.w = newValue } }
+    @inlinable public var padding: Padding { get { window.padding } set { window.padding = newValue } }
+}
+
+extension Conv2DParams: WindowedParams {}
+extension DepthwiseConv2DParams: WindowedParams {}
+extension Pool2DParams: WindowedParams {}

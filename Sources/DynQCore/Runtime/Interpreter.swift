@@ -1,96 +1,135 @@
-/// Runs a validated `Model` in a caller-owned arena, TFLite Micro style.
+/// Runs a `.dynq` model with kernel set `K` in a caller-owned arena, TFLite Micro style, and allocates nothing:
+/// not at init, not per inference. docs/architecture.md, "Interpreter".
 ///
-/// `init` plans the arena (`ArenaPlan`), checks that it fits, and turns every op into a ready kernel call
-/// (parameter structs, blob pointers into the model bytes, arena offsets). This is the only place that
-/// allocates (the step list and the plan). `invoke()` then runs the steps with **no heap allocation**: it only
-/// reads the step list and calls kernels on raw pointers (tested with glibc's `mallinfo2` in
-/// `RuntimeAllocationTests`).
+/// The arena holds, from its first 16-byte aligned byte:
 ///
-/// Usage:
+///     [tensor offsets: Int32 × tensors][op slots: OpSlot × ops][plan: tensors, scratch, packed weights, ...]
 ///
-///     let model = try Model(bytes: fileBytes)                 // bytes used in place, 16-byte aligned
-///     let need = ArenaPlan(model: model).arenaBytes
-///     var interpreter = try Interpreter(model: model, arena: arena)   // arena.count >= need (+15 if unaligned)
-///     try interpreter.setInput(imageBytes)                      // uint8 HWC, H·W·C bytes
-///     interpreter.invoke()
-///     let logits = interpreter.output(0)                       // int8
+/// `init` validates the model (unless the caller did: `Model`), plans the arena (`ArenaPlanner`, whose work
+/// memory is the plan region before anything lives there), runs each op's chooser once and stores the answer in
+/// the op's slot, and packs static weights. `invoke()` walks the op records in the model file, decodes each one's
+/// parameters (a few dozen loads, no allocation) and runs its kernels.
+///
+///     let need = try Interpreter<SIMD128Kernels>.arenaBytes(model: file, work: scratch)   // or a host helper
+///     var it = try Interpreter(modelBytes: bytes, arena: arena, kernels: SIMD128Kernels())
+///     try it.setInput(image)                                   // uint8 HWC, H·W·C bytes
+///     it.invoke()
+///     let logits = it.output(0)                                // int8
 ///
 /// The model bytes and the arena must outlive the interpreter. Without `keepAll`, the input tensor's bytes are
-/// reused after its last reader: write the input again before every `invoke()`.
-public struct Interpreter {
-    public struct Options: Equatable, Sendable {
-        /// Every tensor survives the run (no sharing between tensors), for evaluation and debugging.
-        public var keepAll: Bool
-        /// Run the scalar reference kernels instead of the SIMD ones. Set at init, the plan also leaves out the
-        /// SIMD kernels' packed weights and scratch (the smallest arena, e.g. for a microcontroller); the
-        /// interpreter then always runs the reference kernels.
-        public var useReference: Bool
-        public init(keepAll: Bool = false, useReference: Bool = false) {
-            self.keepAll = keepAll; self.useReference = useReference
-        }
-    }
-
-    public let model: Model
-    public let plan: ArenaPlan
-    /// The 16-byte aligned part of the caller's arena the plan uses.
+/// reused after its last reader: write the input again before every `invoke()`. Not thread-safe: one invoke at
+/// a time per interpreter (different interpreters with different arenas may run concurrently).
+public struct Interpreter<K: KernelSet> {
+    public let model: ModelFile
+    public let kernels: K
+    /// The 16-byte aligned part of the caller's arena the interpreter uses (`arenaBytes`).
     public let arena: UnsafeMutableRawBufferPointer
-    /// Run the reference kernels. Can be switched between invocations when the plan holds the SIMD buffers
-    /// (`plan.simd`); without them the reference kernels always run.
-    public var useReference: Bool
-    let steps: [Step]
-    /// Multiply-accumulates of each op (fusion included), for reports and the simulator.
-    public let macs: [Int]
+    /// Every tensor survives the run (no sharing between tensors), for evaluation and debugging.
+    public let keepAll: Bool
+    let tensorOffsets: UnsafeMutablePointer<Int32>
+    let slots: UnsafeMutablePointer<OpSlot<K.Variant>>
+    /// The plan region: every offset of the plan is from here.
+    let data: UnsafeMutableRawPointer
+    /// Bytes of the plan region the plan uses.
+    public let planBytes: Int
 
-    public init(model: Model, arena caller: UnsafeMutableRawBufferPointer, options: Options = Options())
-        throws(ModelError)
+    /// Bytes of the interpreter's own tables at the start of the arena.
+    public static func tableBytes(_ m: ModelFile) -> Int {
+        ArenaPlanner.aligned(4 * m.tensorCount) + ArenaPlanner.aligned(MemoryLayout<OpSlot<K.Variant>>.stride * m.opCount)
+    }
+    /// Bytes of the work memory `init` needs after the tables (validation flags, then the planner's records).
+    public static func workBytes(_ m: ModelFile) -> Int { max(m.validationWorkBytes, ArenaPlanner.workBytes(m)) }
+
+    /// Arena bytes an interpreter for `m` needs (plus up to 15 if the arena does not start on a 16-byte boundary):
+    /// plans the model in `work` (at least `tableBytes(m) + workBytes(m)` bytes, any alignment; the caller's
+    /// future arena will do). `m` must be validated (`validate(work:)`).
+    public static func arenaBytes(model m: ModelFile, keepAll: Bool = false, work: UnsafeMutableRawBufferPointer)
+        throws(ModelError) -> Int
     {
-        let plan = ArenaPlan(model: model, keepAll: options.keepAll, simd: !options.useReference)
-        guard let base = caller.baseAddress else {
-            throw ModelError(.arenaTooSmall, .arena, "arena is empty; bytes needed", value: Int64(plan.arenaBytes))
+        let base = Int(bitPattern: work.baseAddress)
+        let skip = ArenaPlanner.aligned(base) - base
+        let tables = tableBytes(m), need = tables + workBytes(m)
+        guard work.count >= skip + need else {
+            throw ModelError(.arenaTooSmall, .arena, "work area too small to plan; bytes needed", value: Int64(need + 15))
         }
-        let misalignment = Int(bitPattern: base) % ArenaPlan.alignment
-        let skip = misalignment == 0 ? 0 : ArenaPlan.alignment - misalignment
-        guard caller.count >= skip + plan.arenaBytes else {
-            throw ModelError(.arenaTooSmall, .arena, "arena too small; bytes needed", value: Int64(skip + plan.arenaBytes))
-        }
-        self.arena = UnsafeMutableRawBufferPointer(rebasing: caller[skip..<(skip + plan.arenaBytes)])
-        self.model = model
-        self.plan = plan
-        self.useReference = options.useReference
-        var steps: [Step] = []
-        var macs: [Int] = []
-        steps.reserveCapacity(model.operations.count)
-        for (i, o) in model.operations.enumerated() {
-            let (s, m) = Step.make(o.op, index: i, model: model, plan: plan)
-            steps.append(s)
-            macs.append(m)
-        }
-        self.steps = steps
-        self.macs = macs
-        packStaticWeights()
+        let w = UnsafeMutableRawBufferPointer(rebasing: work[skip...])
+        let offsets = w.baseAddress!.bindMemory(to: Int32.self, capacity: m.tensorCount)
+        let slots = (w.baseAddress! + ArenaPlanner.aligned(4 * m.tensorCount))
+            .bindMemory(to: OpSlot<K.Variant>.self, capacity: m.opCount)
+        let plan = try ArenaPlanner.plan(m, K.self, keepAll: keepAll, tensorOffsets: offsets, slots: slots,
+                                         work: UnsafeMutableRawBufferPointer(rebasing: w[tables...]))
+        return tables + max(plan.arenaBytes, workBytes(m))
     }
 
-    /// Packs the static weights of the SIMD kernels into their arena buffers (done by `init` and `paint`).
-    func packStaticWeights() {
-        let base = arena.baseAddress!
-        for s in steps { s.packStaticWeights(base) }
+    /// Loads, validates and plans `modelBytes` (16-byte aligned, exactly the file) in `arena`.
+    public init(modelBytes: UnsafeRawBufferPointer, arena: UnsafeMutableRawBufferPointer, kernels: K,
+                keepAll: Bool = false) throws(ModelError) {
+        try self.init(file: ModelFile(bytes: modelBytes), validate: true, arena: arena, kernels: kernels,
+                      keepAll: keepAll)
     }
 
-    /// Loads (validates) `bytes` and builds the interpreter.
-    public init(modelBytes: UnsafeRawBufferPointer, arena: UnsafeMutableRawBufferPointer, options: Options = Options())
-        throws(ModelError)
-    {
-        try self.init(model: Model(bytes: modelBytes), arena: arena, options: options)
+    /// An interpreter for a model file; `validate: false` only when the caller validated it (`Model` does).
+    public init(file m: ModelFile, validate: Bool, arena caller: UnsafeMutableRawBufferPointer, kernels: K,
+                keepAll: Bool = false) throws(ModelError) {
+        let base = Int(bitPattern: caller.baseAddress)
+        let skip = ArenaPlanner.aligned(base) - base
+        let tables = Self.tableBytes(m), work = Self.workBytes(m)
+        guard caller.baseAddress != nil, caller.count >= skip + tables + work else {
+            throw ModelError(.arenaTooSmall, .arena, "arena too small even to plan the model; bytes needed at least",
+                             value: Int64(skip + tables + work))
+        }
+        let a = caller.baseAddress! + skip
+        let offsets = a.bindMemory(to: Int32.self, capacity: m.tensorCount)
+        let slots = (a + ArenaPlanner.aligned(4 * m.tensorCount)).bindMemory(to: OpSlot<K.Variant>.self,
+                                                                             capacity: m.opCount)
+        let region = UnsafeMutableRawBufferPointer(start: a + tables, count: caller.count - skip - tables)
+        if validate { try m.validate(work: region) }
+        let plan = try ArenaPlanner.plan(m, K.self, keepAll: keepAll, tensorOffsets: offsets, slots: slots,
+                                         work: region)
+        let total = tables + max(plan.arenaBytes, work)
+        guard caller.count >= skip + total else {
+            throw ModelError(.arenaTooSmall, .arena, "arena too small; bytes needed", value: Int64(skip + total))
+        }
+        self.model = m
+        self.kernels = kernels
+        self.keepAll = keepAll
+        self.arena = UnsafeMutableRawBufferPointer(start: a, count: total)
+        self.tensorOffsets = offsets
+        self.slots = slots
+        self.data = a + tables
+        self.planBytes = plan.arenaBytes
+        prepare()
+    }
+
+    /// Packs the static weights of every op that has packed weights (done by `init` and `paint`).
+    func prepare() {
+        var v = OpPreparer(interpreter: self)
+        model.forEachOp { (r: OpRecord) in
+            v.index = r.index
+            try! visitOp(r, &v)
+        }
+    }
+
+    @inline(__always) func context(_ op: Int) -> OpContext<K> {
+        OpContext(model: model, arena: data, tensorOffsets: UnsafePointer(tensorOffsets), slot: slots[op],
+                  kernels: kernels)
     }
 
     // MARK: Tensors
 
+    /// Where tensor `id` lives, as an offset in the plan region (−1: no op touches it).
+    public func tensorOffset(_ id: TensorID) -> Int { Int(tensorOffsets[id.index]) }
+    /// Op `i`'s slot: its buffers (offsets in the plan region) and its chooser answer.
+    public func slot(_ i: Int) -> OpSlot<K.Variant> { slots[i] }
+    /// The plan region (every tensor and op buffer lives here).
+    public var planRegion: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: data, count: planBytes) }
+
     /// A tensor's bytes in the arena (valid while the tensor is alive: after the op that writes it, until the op
     /// after its last reader; always, after `invoke()`, with `keepAll` or for model outputs).
     public func tensorBytes(_ id: TensorID) -> UnsafeMutableRawBufferPointer {
-        let off = plan.tensorOffsets[id.index]
-        let n = off < 0 ? 0 : model.tensors[id.index].byteCount
-        return UnsafeMutableRawBufferPointer(rebasing: arena[max(off, 0)..<(max(off, 0) + n)])
+        let off = Int(tensorOffsets[id.index])
+        let n = off < 0 ? 0 : model.tensor(id.index).byteCount
+        return UnsafeMutableRawBufferPointer(start: data + max(off, 0), count: n)
     }
 
     /// The model input, uint8 HWC.
@@ -107,20 +146,9 @@ public struct Interpreter {
         if let s = bytes.baseAddress { dst.baseAddress!.copyMemory(from: s, byteCount: bytes.count) }
     }
 
-    /// Copies `bytes` (uint8 HWC, exactly H·W·C bytes) into the input tensor.
-    public func setInput(_ bytes: [UInt8]) throws(ModelError) {
-        let dst = tensorBytes(model.input)
-        guard bytes.count == dst.count else {
-            throw ModelError(.badInput, .input, "input has the wrong size; bytes expected", value: Int64(dst.count))
-        }
-        bytes.withUnsafeBytes { src in
-            if let s = src.baseAddress { dst.baseAddress!.copyMemory(from: s, byteCount: src.count) }
-        }
-    }
-
     /// Model output `i` as int8 (the first output is the logits).
     public func output(_ i: Int = 0) -> UnsafeBufferPointer<Int8> {
-        UnsafeBufferPointer(tensorBytes(model.outputs[i]).assumingMemoryBound(to: Int8.self))
+        UnsafeBufferPointer(tensorBytes(model.output(i)).assumingMemoryBound(to: Int8.self))
     }
 
     // MARK: Running
@@ -131,44 +159,31 @@ public struct Interpreter {
         invoke(observer: &none)
     }
 
-    /// Runs every op once, calling `observer` around each op (bench timing, op counting). No heap allocation by
-    /// the interpreter (the observer's own work is the caller's).
+    /// Runs every op once, calling `observer` around each op (timing, op counting, a cycle counter). No heap
+    /// allocation by the interpreter.
     public func invoke<O: InterpreterObserver>(observer: inout O) {
-        run(observer: &observer, reference: useReference || !plan.simd, tally: NoTally())
-    }
-
-    /// Runs every op once with the reference kernels, which report every unit of work and every load and store
-    /// to `tally` (the firmware simulator's measured counter); `observer` is called around each op, so it can
-    /// attribute the reports to ops. Same results as `invoke()`. No heap allocation by the interpreter.
-    public func invokeReference<O: InterpreterObserver, T: KernelTally>(observer: inout O, tally: T) {
-        run(observer: &observer, reference: true, tally: tally)
-    }
-
-    @inline(__always)
-    func run<O: InterpreterObserver, T: KernelTally>(observer: inout O, reference: Bool, tally: T) {
-        let base = arena.baseAddress!
-        steps.withUnsafeBufferPointer { steps in
-            for i in 0..<steps.count {
-                observer.willRun(operation: i)
-                steps[i].run(base, reference: reference, tally: tally)
-                observer.didRun(operation: i)
-            }
+        var v = OpRunner(interpreter: self)
+        model.forEachOp { (r: OpRecord) in
+            observer.willRun(operation: r.index)
+            v.index = r.index
+            try! visitOp(r, &v)
+            observer.didRun(operation: r.index)
         }
     }
 
-    /// The highest arena byte that differs from `pattern` (the arena's high-water mark measured after painting
-    /// it with `paint(pattern:)` and running), or 0.
+    /// The highest plan-region byte that differs from `pattern` (the high-water mark measured after painting
+    /// with `paint(pattern:)` and running), or 0.
     public func measuredHighWaterMark(pattern: UInt8 = 0xA5) -> Int {
-        var i = arena.count
-        while i > 0 && arena[i - 1] == pattern { i -= 1 }
+        var i = planBytes
+        while i > 0 && data.load(fromByteOffset: i - 1, as: UInt8.self) == pattern { i -= 1 }
         return i
     }
 
-    /// Fills the arena with `pattern` (to measure the high-water mark), then packs the static weights again.
+    /// Fills the plan region with `pattern` (to measure the high-water mark), then packs the static weights again.
     /// Overwrites the input.
     public func paint(pattern: UInt8 = 0xA5) {
-        arena.initializeMemory(as: UInt8.self, repeating: pattern)
-        packStaticWeights()
+        data.initializeMemory(as: UInt8.self, repeating: pattern, count: planBytes)
+        prepare()
     }
 }
 
@@ -183,4 +198,38 @@ public struct NoObserver: InterpreterObserver {
     public init() {}
     @inline(__always) public mutating func willRun(operation index: Int) {}
     @inline(__always) public mutating func didRun(operation index: Int) {}
+}
+
+extension ModelFile {
+    /// Multiply-accumulates of op `r` (fusion included).
+    public func macs(_ r: OpRecord) -> Int {
+        struct Counter: OpVisitor {
+            typealias Result = Int
+            let model: ModelFile
+            mutating func visit<O: OpKind>(_ kind: O.Type, _ p: O.Parameters) throws(ModelError) -> Int {
+                O.macs(p, model)
+            }
+        }
+        var v = Counter(model: self)
+        return (try? visitOp(r, &v)) ?? 0
+    }
+}
+
+struct OpPreparer<K: KernelSet>: OpVisitor {
+    typealias Result = Void
+    let interpreter: Interpreter<K>
+    var index = 0
+    mutating func visit<O: OpKind>(_ kind: O.Type, _ p: O.Parameters) throws(ModelError) {
+        O.prepare(p, interpreter.context(index))
+    }
+}
+
+struct OpRunner<K: KernelSet>: OpVisitor {
+    typealias Result = Void
+    let interpreter: Interpreter<K>
+    var index = 0
+    @inline(__always)
+    mutating func visit<O: OpKind>(_ kind: O.Type, _ p: O.Parameters) throws(ModelError) {
+        O.run(p, interpreter.context(index))
+    }
 }

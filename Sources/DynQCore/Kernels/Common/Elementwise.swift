@@ -1,11 +1,12 @@
-// Reference element-wise kernels: add, 256-entry tables, the sigmoid and softmax gates, int8 softmax.
+// Element-wise kernels: the scalar set's add (`addScalar`), and the table, gate and softmax kernels every set
+// shares (their one implementation is also their law).
 // Each reports its work to its `tally` (KernelTally.swift; default `NoTally()`: nothing).
 
 /// Element-wise add of two int8 tensors of `count` elements (TFLite's scheme, `AddParams`):
 /// `y_i = M_i.apply((q_i − z_i) << 20)`, `out = clamp(M_out.apply(y_1 + y_2) + z_out)`. Scratch: none.
 /// Reports per element two loads, three requantizations, one add and one store.
 @inlinable
-public func addReference<T: KernelTally>(
+public func addScalar<T: KernelTally>(
     _ p: AddParams, count: Int,
     input1: UnsafePointer<Int8>, input2: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, tally: T = NoTally()
 ) {

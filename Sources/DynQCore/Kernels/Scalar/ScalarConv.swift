@@ -1,5 +1,6 @@
-// Reference convolution and linear kernels: the law the SIMD kernels are tested against. Plain loops in the
-// order of the mathematical definition; never a de-vectorised copy of a fast path.
+// The scalar kernel set's convolution and linear kernels (`ScalarKernels`): what a core without a vector or DSP
+// unit runs (Cortex-M0+), and, instrumented, what the firmware simulator measures. Plain loops that skip the
+// taps in the zero padding; tested bit-exact against the oracle (Kernels/Oracle/), which is the law.
 //
 // Overflow argument (all four kernels): every product is (q_in − z_in) · q_w with |q_in − z_in| ≤ 255 and
 // |q_w| ≤ 127, so |acc| ≤ K · 32 385 + |bias|; the quantizer guarantees this is < 2^31 for every layer
@@ -12,11 +13,11 @@
 // (input byte, weight byte), per output the bias (4 bytes) and multiplier (8 bytes) loads, the requantization and
 // the output store.
 
-/// Reference 2-D convolution (any kernel size, stride, per-side padding, dilation, groups). See `Conv2DParams`
+/// Scalar 2-D convolution (any kernel size, stride, per-side padding, dilation, groups). See `Conv2DParams`
 /// for layouts. `bias` may be nil (zero bias). Scratch: none.
 /// Reports its work to `tally`.
 @inlinable
-public func conv2dReference<T: KernelTally>(
+public func conv2dScalar<T: KernelTally>(
     _ p: Conv2DParams,
     input: UnsafePointer<Int8>,
     weights: UnsafePointer<Int8>,
@@ -58,10 +59,10 @@ public func conv2dReference<T: KernelTally>(
     }
 }
 
-/// Reference depthwise convolution, channel multiplier 1, weights `[kh][kw][C]`. Scratch: none.
+/// Scalar depthwise convolution, channel multiplier 1, weights `[kh][kw][C]`. Scratch: none.
 /// Reports its work to `tally`.
 @inlinable
-public func depthwiseConv2dReference<T: KernelTally>(
+public func depthwiseConv2dScalar<T: KernelTally>(
     _ p: DepthwiseConv2DParams,
     input: UnsafePointer<Int8>,
     weights: UnsafePointer<Int8>,
@@ -96,11 +97,11 @@ public func depthwiseConv2dReference<T: KernelTally>(
     }
 }
 
-/// Reference pointwise (1×1) convolution, weights `[O][I]`: `p` must have a 1×1 kernel and `groups == 1`
+/// Scalar pointwise (1×1) convolution, weights `[O][I]`: `p` must have a 1×1 kernel and `groups == 1`
 /// (stride and padding are honoured). Scratch: none.
 /// Reports its work to `tally`.
 @inlinable
-public func pointwiseConv2dReference<T: KernelTally>(
+public func pointwiseConv2dScalar<T: KernelTally>(
     _ p: Conv2DParams,
     input: UnsafePointer<Int8>,
     weights: UnsafePointer<Int8>,
@@ -110,7 +111,7 @@ public func pointwiseConv2dReference<T: KernelTally>(
     tally: T = NoTally()
 ) {
     precondition(p.kernelHeight == 1 && p.kernelWidth == 1 && p.groups == 1,
-                 "pointwiseConv2dReference: needs a 1x1 kernel and groups == 1")
+                 "pointwiseConv2dScalar: needs a 1x1 kernel and groups == 1")
     let outH = p.outputHeight, outW = p.outputWidth
     let inC = p.inputChannels, outC = p.outputChannels
     let zIn = p.inputZeroPoint
@@ -137,10 +138,10 @@ public func pointwiseConv2dReference<T: KernelTally>(
     }
 }
 
-/// Reference fully connected layer, weights `[O][F]`. Scratch: none.
+/// Scalar fully connected layer, weights `[O][F]`. Scratch: none.
 /// Reports its work to `tally`.
 @inlinable
-public func linearReference<T: KernelTally>(
+public func linearScalar<T: KernelTally>(
     _ p: LinearParams,
     input: UnsafePointer<Int8>,
     weights: UnsafePointer<Int8>,

@@ -1,4 +1,4 @@
-// Reference pooling kernels. Pooling keeps the input's scale and zero point. Each reports its work to its `tally`
+// The scalar set's pooling kernels (tested against the oracle). Pooling keeps the input's scale and zero point. Each reports its work to its `tally`
 // (KernelTally.swift; default `NoTally()`: nothing).
 
 /// Max pooling over the in-image part of each window (padded positions are ignored, as PyTorch's −∞ padding).
@@ -6,7 +6,7 @@
 /// Reports per in-image tap one load and one comparison (an element op), per output
 /// one store.
 @inlinable
-public func maxPool2dReference<T: KernelTally>(
+public func maxPool2dScalar<T: KernelTally>(
     _ p: Pool2DParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, tally: T = NoTally()
 ) {
     let outH = p.outputHeight, outW = p.outputWidth, c = p.channels
@@ -39,7 +39,7 @@ public func maxPool2dReference<T: KernelTally>(
 /// Reports per in-image tap one load and one add, per output one division (an element
 /// op) and one store.
 @inlinable
-public func avgPool2dReference<T: KernelTally>(
+public func avgPool2dScalar<T: KernelTally>(
     _ p: Pool2DParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, tally: T = NoTally()
 ) {
     let outH = p.outputHeight, outW = p.outputWidth, c = p.channels
@@ -76,7 +76,7 @@ public func avgPool2dReference<T: KernelTally>(
 /// Reports per input element one load and one add, per channel one
 /// requantization and one store.
 @inlinable
-public func globalAveragePoolReference<T: KernelTally>(
+public func globalAveragePoolScalar<T: KernelTally>(
     _ p: GlobalAveragePoolParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>, tally: T = NoTally()
 ) {
     let c = p.channels, n = p.height * p.width

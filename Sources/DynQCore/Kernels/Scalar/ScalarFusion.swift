@@ -1,4 +1,4 @@
-// Reference per-sample dynamic kernel fusion (docs/numerics.md, "Dynamic convolution in fixed point").
+// The scalar set's per-sample dynamic kernel fusion and the fusion arithmetic every set shares (docs/numerics.md, "Dynamic convolution in fixed point").
 //
 //   F[o,k]      = Σ_t η_q[o,t] · q_w[t,o,k]                     int32: |F| ≤ g · 32767 · 127 < 2^31 (g ≤ 516)
 //   A[o]        = max_k |F[o,k]|
@@ -48,7 +48,7 @@ public func fusedBias(_ b: Int64, reciprocal r: UInt32, terms: Int) -> Int32 {
     return Int32(truncatingIfNeeded: b < 0 ? 0 &- v : v)
 }
 
-/// Reference fusion. Layouts: `kernels` is `q_w[g]` one after another, each `O·K` int8 in `p.layout`
+/// Scalar fusion (instrumented; the oracle is `dynamicFusionReference`). Layouts: `kernels` is `q_w[g]` one after another, each `O·K` int8 in `p.layout`
 /// (`[O][K]` or `[K][O]`); `coefficients` is `η_q[O][g]` (per channel) or `η_q[g]` (per layer); `mixedBias` is
 /// `mb_q[g][O]`; `staticBias` `b_q[O]`; `staticMultipliers` `(m0, e0)[O]`. Writes `fusedKernel` (`O·K`, same
 /// layout), `biasAccumulator[O]` (the conv's bias for this sample) and `multipliers[O]` (the conv's per-channel
@@ -58,7 +58,7 @@ public func fusedBias(_ b: Int64, reciprocal r: UInt32, terms: Int) -> Int32 {
 /// kernel (1 byte) loads, each rescale by `R[o]` (kernel values and bias), the bias, multiplier and output loads
 /// and stores.
 @inlinable
-public func dynamicFusionReference<T: KernelTally>(
+public func dynamicFusionScalar<T: KernelTally>(
     _ p: DynamicFusionParams,
     kernels: UnsafePointer<Int8>,
     coefficients: UnsafePointer<Int16>,

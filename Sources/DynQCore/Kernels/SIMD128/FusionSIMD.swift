@@ -40,8 +40,8 @@ public func dynamicFusionScratchBytes(_ p: DynamicFusionParams) -> Int {
 /// of scratch (aligned for Int32).
 ///
 /// With `packFor: conv` and `packed` (`[O][K]` layout only: conv and linear layers), each fused channel is also
-/// packed for the SIMD `conv2d` right after it is computed (`packConv2dChannel`, while its row is in cache), so
-/// `packed` ends equal to `packConv2dWeights(conv, weights: fusedKernel)`; `conv` must be the layer the fusion
+/// packed for the SIMD conv right after it is computed (`packConv2dChannel`, or `packGroupedConv2dChannel` when
+/// `pixelLane`, while its row is in cache), so `packed` ends equal to that variant's packing of `fusedKernel`; `conv` must be the layer the fusion
 /// belongs to (`DynamicFusionParams(kernelCount:conv:coefficients:)`).
 public func dynamicFusion(
     _ p: DynamicFusionParams,
@@ -55,6 +55,7 @@ public func dynamicFusion(
     multipliers: UnsafeMutablePointer<QuantizedMultiplier>,
     scratch: UnsafeMutableRawPointer,
     packFor conv: Conv2DParams? = nil,
+    pixelLane: Bool = false,
     packed: UnsafeMutableRawPointer? = nil
 ) {
     let g = p.kernelCount, o = p.outputChannels, k = p.elementsPerChannel
@@ -153,7 +154,10 @@ public func dynamicFusion(
             } else {
                 while i < k { out[i] = fusedKernelValue(f[i], reciprocal: r); i += 1 }     // K < 4
             }
-            if let conv, let packed { packConv2dChannel(conv, channel: ch, weights: out, into: packed) }
+            if let conv, let packed {
+                if pixelLane { packGroupedConv2dChannel(conv, channel: ch, weights: out, into: packed) }
+                else { packConv2dChannel(conv, channel: ch, weights: out, into: packed) }
+            }
         }
 
     case .channelsLast:

@@ -11,9 +11,10 @@
 // equal the reference's bit for bit; requantization is `requantize8` (a channel tail through an 8-byte temporary;
 // the prepared block's missing lanes are zero), equal to the reference's `finish(apply(acc))`.
 //
-// Grouped layers with fewer than 8 output channels per group (`groupedConv2dApplies`) are delegated to
-// `groupedConv2d` (GroupedConvSIMD.swift): `conv2dPackedWeightBytes`, `packConv2dWeights`, `conv2dScratchBytes`
-// and `conv2d` then all describe that kernel's layout, so callers see one conv.
+// This is the `.tile` variant of `SIMD128Kernels`; grouped layers with fewer than 8 output channels per group and
+// thin dense layers run the `.pixelLane` variant (`groupedConv2d`, GroupedConvSIMD.swift) instead: the set's
+// chooser (`SIMD128Kernels.chooseConv`, from `groupedConv2dApplies`) decides once, and the variant then names the
+// packed size, the packing, the scratch and the kernel.
 
 /// Output channels per packed weight block.
 public let conv2dBlockChannels = 8
@@ -29,16 +30,15 @@ internal func conv2dBlocks(_ p: Conv2DParams) -> Int {
 }
 
 /// Bytes of the packed weights of `p`: `groups · ⌈(O/groups)/8⌉ · ⌈K/2⌉ · 8 · 2` int16 values
-/// (`groupedConv2dPackedWeightBytes(p)` for small groups).
+///.
 public func conv2dPackedWeightBytes(_ p: Conv2DParams) -> Int {
-    if groupedConv2dApplies(p) { return groupedConv2dPackedWeightBytes(p) }
     return p.groups * conv2dBlocks(p) * conv2dKPairs(p) * conv2dBlockChannels * 2 * 2
 }
 
 /// Packs OHWI int8 weights `[O][kh][kw][I/groups]` into the int16-pair layout of `conv2d`
 /// (`[group][block of 8 channels][K/2][8][2]`, missing channels and the odd-K pad are 0). Done once per static
 /// layer at load time, or per sample after a dynamic fusion. `packed` needs `conv2dPackedWeightBytes(p)` bytes,
-/// any alignment (16 is best). Small groups: `packGroupedConv2dWeights`. Channel by channel
+/// any alignment (16 is best). Channel by channel
 /// (`packConv2dChannel`), so every packed byte is written once.
 public func packConv2dWeights(_ p: Conv2DParams, weights: UnsafePointer<Int8>, into packed: UnsafeMutableRawPointer) {
     let k = p.weightsPerOutputChannel
@@ -48,13 +48,12 @@ public func packConv2dWeights(_ p: Conv2DParams, weights: UnsafePointer<Int8>, i
 }
 
 /// Packs the `K` weights `[kh][kw][I/groups]` of output channel `o` into `packed` (the layout of
-/// `packConv2dWeights`; small groups: `packGroupedConv2dChannel`). The last channel of a group also writes the
+/// `packConv2dWeights`;). The last channel of a group also writes the
 /// zero lanes of its block's missing channels, so packing every channel once fills the whole buffer. Used by the
 /// per-sample fusion to pack each fused channel while its row is in cache.
 @inlinable
 public func packConv2dChannel(_ p: Conv2DParams, channel o: Int, weights: UnsafePointer<Int8>,
                               into packed: UnsafeMutableRawPointer) {
-    if groupedConv2dApplies(p) { return packGroupedConv2dChannel(p, channel: o, weights: weights, into: packed) }
     let k = p.weightsPerOutputChannel, kp = conv2dKPairs(p), blocks = conv2dBlocks(p)
     let gOut = p.groupOutputChannels
     let g = o / gOut, oc = o - g * gOut
@@ -91,10 +90,8 @@ public func packConv2dChannel(_ p: Conv2DParams, channel o: Int, weights: Unsafe
 }
 
 /// Scratch bytes of `conv2d`: the prepared requantization data of every group's channel blocks
-/// (`groups · ⌈(O/groups)/8⌉ · requantizeBlockBytes`), then four im2col rows of `2·⌈K/2⌉` int16 values
-/// (`groupedConv2dScratchBytes(p)` for small groups).
+/// (`groups · ⌈(O/groups)/8⌉ · requantizeBlockBytes`), then four im2col rows of `2·⌈K/2⌉` int16 values.
 public func conv2dScratchBytes(_ p: Conv2DParams) -> Int {
-    if groupedConv2dApplies(p) { return groupedConv2dScratchBytes(p) }
     return p.groups * conv2dBlocks(p) * requantizeBlockBytes + conv2dTilePixels * conv2dKPairs(p) * 4
 }
 
@@ -207,7 +204,7 @@ internal func conv2dTile1x8(
 /// SIMD 2-D convolution: same contract and results as `conv2dReference`, with the weights pre-packed by
 /// `packConv2dWeights` and `conv2dScratchBytes(p)` bytes of scratch (any alignment). Handles every kernel size,
 /// stride, padding, dilation and group count; 1×1 convolutions take the same path (their im2col row is the
-/// pixel itself). Small groups (`groupedConv2dApplies`) run `groupedConv2d`.
+/// pixel itself).
 public func conv2d(
     _ p: Conv2DParams,
     input: UnsafePointer<Int8>,
@@ -217,10 +214,6 @@ public func conv2d(
     output: UnsafeMutablePointer<Int8>,
     scratch: UnsafeMutableRawPointer
 ) {
-    if groupedConv2dApplies(p) {
-        return groupedConv2d(p, input: input, packedWeights: packedWeights, bias: bias, multipliers: multipliers,
-                             output: output, scratch: scratch)
-    }
     let outW = p.outputWidth
     let pixels = p.outputHeight * outW
     let kp = conv2dKPairs(p), blocks = conv2dBlocks(p)

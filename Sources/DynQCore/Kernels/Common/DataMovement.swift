@@ -1,4 +1,4 @@
-// Reference data-movement kernels: they keep scale and zero point (concat may requantize). NHWC, batch 1.
+// Data-movement kernels shared by every kernel set (their one implementation is also their law): they keep scale and zero point (concat may requantize). NHWC, batch 1.
 // Each reports to its `tally` (KernelTally.swift; default `NoTally()`: nothing) every element as one load, one
 // element op (or one requantization) and one store.
 

@@ -1,6 +1,6 @@
 // SIMD grouped convolution for small groups (fewer than 8 output channels per group, e.g. Dy-mobile's 3×3 conv
-// with 6 input and 6 output channels per group): bit-exact twin of `conv2dReference`. `conv2d` dispatches here
-// when `groupedConv2dApplies(p)`; the packed weights and the scratch of such a layer are this kernel's.
+// with 6 input and 6 output channels per group): bit-exact twin of `conv2dReference`. The `.pixelLane` variant of
+// `SIMD128Kernels`: its chooser picks it when `groupedConv2dApplies(p)`.
 //
 // Why another kernel: the GEMM of `conv2d` puts output channels in the vector lanes, so a group with 6 output
 // channels fills 6 of 8 lanes, and each group pays its own im2col and (for tails) scalar requantization. Here the

@@ -1,0 +1,27 @@
+// Defaults of `KernelSet`: the element-wise and pooling ops run the scalar kernels unless a set has faster ones,
+// and a set without a tally reports to `NoTally`.
+
+extension KernelSet {
+    @inlinable
+    public func add(_ p: AddParams, count: Int, _ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>,
+                    output: UnsafeMutablePointer<Int8>) {
+        addScalar(p, count: count, input1: a, input2: b, output: output, tally: tally)
+    }
+    @inlinable
+    public func maxPool2d(_ p: Pool2DParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>) {
+        maxPool2dScalar(p, input: input, output: output, tally: tally)
+    }
+    @inlinable
+    public func avgPool2d(_ p: Pool2DParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>) {
+        avgPool2dScalar(p, input: input, output: output, tally: tally)
+    }
+    @inlinable
+    public func globalAveragePool(_ p: GlobalAveragePoolParams, input: UnsafePointer<Int8>,
+                                  output: UnsafeMutablePointer<Int8>) {
+        globalAveragePoolScalar(p, input: input, output: output, tally: tally)
+    }
+}
+
+extension KernelSet where Tally == NoTally {
+    @inlinable public var tally: NoTally { NoTally() }
+}

@@ -1,0 +1,59 @@
+#if !hasFeature(Embedded)
+// Host tools (CLI, simulator, tests): the kernel sets this host build carries, chosen by name. An Embedded build
+// has none of this: it instantiates `Interpreter<TheSet>` directly.
+
+/// A kernel set with no state, made with `init()`.
+public protocol StatelessKernelSet: KernelSet {
+    init()
+}
+extension OracleKernels: StatelessKernelSet {}
+extension SIMD128Kernels: StatelessKernelSet {}
+extension ScalarKernels: StatelessKernelSet where T == NoTally {}
+
+/// Something to do with one kernel set, whichever the user chose (Swift has no generic closures).
+public protocol KernelSetUser {
+    associatedtype Result
+    func use<K: StatelessKernelSet>(_ kernels: K.Type) throws -> Result
+}
+
+/// The kernel sets of the host build, by their `KernelSet.name`.
+public enum KernelSetChoice: String, CaseIterable, Sendable {
+    case oracle
+    case scalar
+    case simd128
+
+    /// The host's default: the fastest set this build carries.
+    public static let hostDefault = KernelSetChoice.simd128
+
+    /// Runs `user` with the chosen set's type.
+    public func with<U: KernelSetUser>(_ user: U) throws -> U.Result {
+        switch self {
+        case .oracle: return try user.use(OracleKernels.self)
+        case .scalar: return try user.use(ScalarKernels<NoTally>.self)
+        case .simd128: return try user.use(SIMD128Kernels.self)
+        }
+    }
+
+    /// The arena plan of `model` for this set.
+    public func plan(_ model: Model, keepAll: Bool = false) -> ArenaPlan {
+        struct Planner: KernelSetUser {
+            let model: Model, keepAll: Bool
+            func use<K: StatelessKernelSet>(_ kernels: K.Type) -> ArenaPlan {
+                ArenaPlan(model: model, kernels: K.self, keepAll: keepAll)
+            }
+        }
+        return try! with(Planner(model: model, keepAll: keepAll))
+    }
+
+    /// The arena plan of a description for this set.
+    public func plan(_ d: ModelDescription, keepAll: Bool = false) -> ArenaPlan {
+        struct Planner: KernelSetUser {
+            let d: ModelDescription, keepAll: Bool
+            func use<K: StatelessKernelSet>(_ kernels: K.Type) -> ArenaPlan {
+                ArenaPlan(description: d, kernels: K.self, keepAll: keepAll)
+            }
+        }
+        return try! with(Planner(d: d, keepAll: keepAll))
+    }
+}
+#endif

@@ -1,0 +1,166 @@
+// One op kind = one file in Sources/DynQCore/Ops/ (docs/architecture.md, "Adding an op"): its model record
+// (`ModelDescription.<Op>`), its parameter words in the file, its validation, the buffers it needs beside its
+// tensors, its one-time preparation and its kernel calls. This file holds the protocol every op kind conforms to
+// and the ONE switch from op code to op kind (`visitOp`); the other central sites (`OpCode`, `ModelDescription.Op`)
+// are in OpCode.swift. None of them has a `default:`, so adding a case makes the compiler list every site.
+
+/// The phases of one op kind. Static methods only (no existentials: Embedded Swift), dispatched by `visitOp`.
+protocol OpKind {
+    /// The op's decoded parameters, read from its words without allocating.
+    associatedtype Parameters
+    static var code: OpCode { get }
+
+    /// Decodes the words; checks only the word count and enum codes (ids and ranges are `validate`'s).
+    static func decode(_ r: OpRecord) throws(ModelError) -> Parameters
+    /// The host description of decoded parameters.
+    static func describe(_ p: Parameters) -> ModelDescription.Op
+
+    /// Every rule the runtime relies on to run this op without checks: tensor ids (done by the caller), element
+    /// types, shapes, parameter ranges, blob types, sizes and values, the int32 accumulator bound. Overflow-safe
+    /// with a 32-bit `Int`.
+    static func validate(_ p: Parameters, _ v: OpValidation) throws(ModelError)
+    /// Calls `body(id, isOutput)` for every tensor the op reads, then every tensor it writes.
+    static func forEachTensor(_ p: Parameters, _ body: (TensorID, Bool) -> Void)
+    /// Calls `body` for every blob the op uses (its share of the model file).
+    static func forEachBlob(_ p: Parameters, _ body: (BlobID) -> Void)
+
+    /// Multiply-accumulates of one run (fusion included), for reports.
+    static func macs(_ p: Parameters, _ m: ModelFile) -> Int
+    /// The work of one run with the scalar kernels (their counts functions, Scalar/ScalarCounts.swift):
+    /// `parameterBytesRead` are loads from the model, everything else is arena traffic.
+    static func counts(_ p: Parameters, _ m: ModelFile) -> KernelCounts
+    /// The buffers beside the tensors, for kernel set `K`, and the set's chooser answer.
+    static func requirements<K: KernelSet>(_ p: Parameters, _ m: ModelFile, _ k: K.Type) -> OpRequirements<K.Variant>
+    /// One-time work at interpreter init (packing static weights). No allocation.
+    static func prepare<K: KernelSet>(_ p: Parameters, _ c: OpContext<K>)
+    /// Runs the op. No allocation.
+    static func run<K: KernelSet>(_ p: Parameters, _ c: OpContext<K>)
+}
+
+extension OpKind {
+    static func macs(_ p: Parameters, _ m: ModelFile) -> Int { 0 }
+    static func requirements<K: KernelSet>(_ p: Parameters, _ m: ModelFile, _ k: K.Type) -> OpRequirements<K.Variant> {
+        OpRequirements()
+    }
+    static func prepare<K: KernelSet>(_ p: Parameters, _ c: OpContext<K>) {}
+}
+
+/// What an op needs beside its input and output tensors, in bytes (0: none), and the chooser's answer.
+public struct OpRequirements<Variant: Equatable>: Equatable {
+    /// Static weights packed for the kernel, kept for the whole run (packed once, at init).
+    public var packedWeights = 0
+    /// Kernel and fusion scratch, for the op only.
+    public var scratch = 0
+    /// Dynamic layers: the per-sample fused kernel, in the layout the conv variant reads.
+    public var fusedWeights = 0
+    /// Dynamic layers: the per-sample int32 bias, `4·O`.
+    public var fusedBias = 0
+    /// Dynamic layers: the per-sample `QuantizedMultiplier`s, `8·O`.
+    public var fusedMultipliers = 0
+    /// The family chooser's answer (nil for ops without kernel variants).
+    public var variant: Variant?
+    public init() {}
+}
+
+/// Something done to one op, whatever its kind: `visitOp` decodes the record and calls `visit` with the kind.
+protocol OpVisitor {
+    associatedtype Result
+    mutating func visit<O: OpKind>(_ kind: O.Type, _ p: O.Parameters) throws(ModelError) -> Result
+}
+
+/// The one switch from op code to op kind.
+@inline(__always)
+func visitOp<V: OpVisitor>(_ r: OpRecord, _ v: inout V) throws(ModelError) -> V.Result {
+    switch r.code {
+    case .inputTable: return try v.visit(InputTableOp.self, InputTableOp.decode(r))
+    case .conv2d: return try v.visit(Conv2DOp.self, Conv2DOp.decode(r))
+    case .depthwiseConv2d: return try v.visit(DepthwiseConv2DOp.self, DepthwiseConv2DOp.decode(r))
+    case .dynamicConv2d: return try v.visit(DynamicConv2DOp.self, DynamicConv2DOp.decode(r))
+    case .linear: return try v.visit(LinearOp.self, LinearOp.decode(r))
+    case .add: return try v.visit(AddOp.self, AddOp.decode(r))
+    case .concat: return try v.visit(ConcatOp.self, ConcatOp.decode(r))
+    case .channelShuffle: return try v.visit(ChannelShuffleOp.self, ChannelShuffleOp.decode(r))
+    case .channelSplit: return try v.visit(ChannelSplitOp.self, ChannelSplitOp.decode(r))
+    case .maxPool: return try v.visit(MaxPoolOp.self, MaxPoolOp.decode(r))
+    case .avgPool: return try v.visit(AvgPoolOp.self, AvgPoolOp.decode(r))
+    case .globalAvgPool: return try v.visit(GlobalAvgPoolOp.self, GlobalAvgPoolOp.decode(r))
+    case .flatten: return try v.visit(FlattenOp.self, FlattenOp.decode(r))
+    case .softmax: return try v.visit(SoftmaxOp.self, SoftmaxOp.decode(r))
+    case .gate: return try v.visit(GateOp.self, GateOp.decode(r))
+    case .table: return try v.visit(TableOp.self, TableOp.decode(r))
+    }
+}
+
+/// What a running op sees: the model, the arena, where every tensor is, its own buffers and chooser answer, and
+/// the kernel set. Built per op by the interpreter; no allocation.
+public struct OpContext<K: KernelSet> {
+    public let model: ModelFile
+    public let arena: UnsafeMutableRawPointer
+    let tensorOffsets: UnsafePointer<Int32>
+    public let slot: OpSlot<K.Variant>
+    public let kernels: K
+
+    /// Tensor `t`'s bytes in the arena.
+    @inline(__always) public func tensor(_ t: TensorID) -> UnsafeMutableRawPointer {
+        arena + Int(tensorOffsets[t.index])
+    }
+    @inline(__always) public func int8(_ t: TensorID) -> UnsafeMutablePointer<Int8> {
+        tensor(t).assumingMemoryBound(to: Int8.self)
+    }
+    @inline(__always) public func input8(_ t: TensorID) -> UnsafePointer<Int8> { UnsafePointer(int8(t)) }
+    /// An op buffer (an arena offset of the slot), nil when absent.
+    @inline(__always) public func buffer(_ offset: Int32) -> UnsafeMutableRawPointer? {
+        offset < 0 ? nil : arena + Int(offset)
+    }
+    /// The chooser's answer stored at init (present for the ops that have variants).
+    @inline(__always) public var variant: K.Variant { slot.variant! }
+    @inline(__always) public func record(_ t: TensorID) -> TensorRecord { model.tensor(t.index) }
+}
+
+/// The state of one op the interpreter keeps in the arena: its buffers (arena offsets, −1 when absent) and its
+/// chooser answer. Decided once, at init.
+@frozen
+public struct OpSlot<Variant: Equatable>: Equatable {
+    public var packedWeights: Int32 = -1
+    public var scratch: Int32 = -1
+    public var fusedWeights: Int32 = -1
+    public var fusedBias: Int32 = -1
+    public var fusedMultipliers: Int32 = -1
+    public var variant: Variant?
+    public init() {}
+}
+
+extension ModelFile {
+    /// The scalar kernels' work for op record `r` (its op file's `counts`).
+    public func counts(_ r: OpRecord) -> KernelCounts {
+        var v = CountsVisitor(model: self)
+        return (try? visitOp(r, &v)) ?? KernelCounts()
+    }
+}
+
+struct CountsVisitor: OpVisitor {
+    typealias Result = KernelCounts
+    let model: ModelFile
+    mutating func visit<O: OpKind>(_ kind: O.Type, _ p: O.Parameters) throws(ModelError) -> KernelCounts {
+        O.counts(p, model)
+    }
+}
+
+extension ModelFile {
+    /// Bytes of the blobs op `r` uses.
+    public func blobBytes(_ r: OpRecord) -> Int {
+        var v = BlobBytesVisitor(model: self)
+        return (try? visitOp(r, &v)) ?? 0
+    }
+}
+
+struct BlobBytesVisitor: OpVisitor {
+    typealias Result = Int
+    let model: ModelFile
+    mutating func visit<O: OpKind>(_ kind: O.Type, _ p: O.Parameters) throws(ModelError) -> Int {
+        var n = 0
+        let m = model
+        O.forEachBlob(p) { n += m.blob($0.index).byteCount }
+        return n
+    }
+}
