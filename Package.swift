@@ -29,7 +29,9 @@ let package = Package(
             name: "dynq",
             dependencies: ["DynQCore", "DynQGraph", "DynQQuantizer", "DynQSim"],
             path: "Sources/dynq"),
-        .testTarget(name: "DynQCoreTests", dependencies: ["DynQCore"], path: "Tests/DynQCoreTests"),
+        // Test-only: counts malloc-family calls during a window (interposes libc's allocator in the test executable).
+        .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
+        .testTarget(name: "DynQCoreTests", dependencies: ["DynQCore", "AllocationCounter"], path: "Tests/DynQCoreTests"),
         .testTarget(name: "DynQGraphTests", dependencies: ["DynQGraph"], path: "Tests/DynQGraphTests"),
         .testTarget(name: "DynQQuantizerTests", dependencies: ["DynQQuantizer", "DynQCore", "DynQGraph"],
                     path: "Tests/DynQQuantizerTests"),

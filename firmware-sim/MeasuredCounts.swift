@@ -176,7 +176,10 @@ public func measureCounts(modelBytes: [UInt8], input: [UInt8], kernels: KernelSe
             return (highWater, written.map { $0.filter { $0 }.count }, runs, it.planBytes)
         }
     }
-    let (highWater, bytesWritten, runs, planBytes) = try kernels.with(WriteMeasure(model: model, input: input))
+    // Bytes written per op with the scalar kernels (the counts describe them: a set's own layouts, e.g. packed
+    // fused kernels, store other byte counts); the high-water mark with the chosen set's plan.
+    let (_, bytesWritten, runs, _) = try KernelSetChoice.scalar.with(WriteMeasure(model: model, input: input))
+    let (highWater, _, _, planBytes) = try kernels.with(WriteMeasure(model: model, input: input))
     var macs: [Int] = []
     model.file.forEachOp { (r: OpRecord) in macs.append(model.file.macs(r)) }
     return MeasuredCounts(ops: ops, strayBytes: sink.stray, macs: macs, bytesWritten: bytesWritten, runs: runs,

@@ -96,7 +96,7 @@ struct ReferenceConvTests {
         let p = Conv2DParams(inputHeight: 1, inputWidth: 2, inputChannels: 2, outputChannels: 2,
                              kernelHeight: 1, kernelWidth: 1, inputZeroPoint: -1, output: OutputQuantization(zeroPoint: 0))
         var out = [Int8](repeating: 0, count: 4)
-        pointwiseConv2dReference(p, input: [1, 2, 3, -1], weights: [1, 1, 2, -1], bias: nil,
+        pointwiseConv2dScalar(p, input: [1, 2, 3, -1], weights: [1, 1, 2, -1], bias: nil,
                                  multipliers: [one, one], output: &out)
         #expect(out == [5, 1, 4, 8])
     }

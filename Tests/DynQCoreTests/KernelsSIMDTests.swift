@@ -81,7 +81,7 @@ private func zeroPoint(_ kind: String, _ rng: inout SeededRNG) -> Int32 {
     switch kind { case "z_in == -128": return -128; case "z_in == 127": return 127; default: return Int32(rng.int(-128...127)) }
 }
 
-private func seed(_ s: String) -> UInt64 {
+func seed(_ s: String) -> UInt64 {
     var h: UInt64 = 0xCBF2_9CE4_8422_2325        // FNV-1a of the case name: stable per case
     for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x1_0000_0001_B3 }
     return testBaseSeed ^ h
@@ -208,7 +208,7 @@ struct SIMDConvTests {
         }
     }
 
-    @Test("1x1 conv through conv2d equals pointwiseConv2dReference")
+    @Test("1x1 conv: the scalar pointwise kernel, the oracle and the SIMD tile agree")
     func pointwiseMatches() {
         var rng = SeededRNG(seed: seed("pointwise"))
         let p = Conv2DParams(inputHeight: 4, inputWidth: 5, inputChannels: 21, outputChannels: 10, kernelHeight: 1,
@@ -217,7 +217,7 @@ struct SIMDConvTests {
         let input = rng.int8s(p.inputCount), weights = rng.int8s(p.weightCount, -127...127)
         let bias = rng.int32s(10, -5000...5000), mults = rng.multipliers(10)
         var a = [Int8](repeating: 0, count: p.outputCount), b = a, r = a
-        pointwiseConv2dReference(p, input: input, weights: weights, bias: bias, multipliers: mults, output: &a)
+        pointwiseConv2dScalar(p, input: input, weights: weights, bias: bias, multipliers: mults, output: &a)
         conv2dReference(p, input: input, weights: weights, bias: bias, multipliers: mults, output: &r)
         withScratch(conv2dPackedWeightBytes(p)) { packed in
             packConv2dWeights(p, weights: weights, into: packed)

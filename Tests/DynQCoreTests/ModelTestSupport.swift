@@ -167,3 +167,22 @@ func loadError(_ bytes: [UInt8]) -> ModelError? {
         do throws(ModelError) { _ = try Model(bytes: raw); return nil } catch { return error }
     }
 }
+
+/// A serialized description loaded into its own aligned buffer (kept alive with the object).
+final class AlignedModel {
+    let buffer: UnsafeMutableRawBufferPointer
+    let model: Model
+    var file: ModelFile { model.file }
+    init(_ bytes: [UInt8]) throws {
+        let b = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 16)
+        bytes.withUnsafeBytes { src in if src.count > 0 { b.copyMemory(from: src) } }
+        buffer = b
+        do { model = try Model(bytes: UnsafeRawBufferPointer(rebasing: b[0..<bytes.count])) } catch {
+            b.deallocate(); throw error
+        }
+    }
+    deinit { buffer.deallocate() }
+}
+
+/// `d` serialized and loaded (validated).
+func withAlignedFile(_ d: ModelDescription) throws -> AlignedModel { try AlignedModel(d.serialized()) }

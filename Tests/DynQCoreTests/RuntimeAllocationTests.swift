@@ -106,18 +106,22 @@ struct RuntimeAllocationTests {
     }
 
     @Test("invoke() makes no Swift allocation and leaves the C heap unchanged (2nd invoke and 100 more)",
-          arguments: [false, true])
-    func noAllocation(reference: Bool) throws {
-        for (name, d) in Self.models() {
+          arguments: KernelSetChoice.allCases)
+    func noAllocation(kernels: KernelSetChoice) throws {
+        try kernels.with(NoAllocationCheck())
+    }
+}
+
+struct NoAllocationCheck: KernelSetUser {
+    func use<K: StatelessKernelSet>(_ kernels: K.Type) throws {
+        for (name, d) in RuntimeAllocationTests.models() {
             let bytes = try d.serialized()
             try withAligned(bytes) { raw in
                 let model = try Model(bytes: raw)
-                let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: ArenaPlan(model: model).arenaBytes,
-                                                                    alignment: 16)
+                let arena = UnsafeMutableRawBufferPointer.allocate(
+                    byteCount: ArenaPlan(model: model, kernels: K.self).arenaBytes, alignment: 16)
                 defer { arena.deallocate() }
-                var interpreter = try Interpreter(model: model, arena: arena)
-                interpreter.useReference = reference
-                let it = interpreter
+                let it = try Interpreter<K>(model: model, arena: arena)
                 let input = [UInt8](repeating: 200, count: it.input.count)
                 var observer = NoObserver()
                 try it.setInput(input)
@@ -174,7 +178,9 @@ struct RuntimeAllocationTests {
             }
         }
     }
+}
 
+extension RuntimeAllocationTests {
     @Test("positive control: mallinfo2 sees a held 1 MiB allocation")
     func mallinfoControl() throws {
         // mallinfo2 is process-wide and other tests run concurrently, so one window can be disturbed by another
@@ -190,6 +196,54 @@ struct RuntimeAllocationTests {
                 && after.inUse + after.mmapped < during.inUse + during.mmapped
         }
         #expect(seen, "mallinfo2 never saw a held 1 MiB allocation in 20 windows")
+    }
+}
+#endif
+
+#if canImport(AllocationCounter)
+import AllocationCounter
+
+/// Counter 3: every malloc-family call made during `invoke()`, counted exactly (allocations freed before invoke
+/// returns included): the test executable interposes libc's allocator (Tests/AllocationCounter).
+struct CountedInvoke: KernelSetUser {
+    func use<K: StatelessKernelSet>(_ kernels: K.Type) throws -> [(String, Int, Int)] {
+        var out: [(String, Int, Int)] = []
+        for (name, d) in RuntimeAllocationTests.models() {
+            let bytes = try d.serialized()
+            try withAligned(bytes) { raw in
+                let model = try Model(bytes: raw)
+                let arena = UnsafeMutableRawBufferPointer.allocate(
+                    byteCount: ArenaPlan(model: model, kernels: K.self).arenaBytes, alignment: 16)
+                defer { arena.deallocate() }
+                let it = try Interpreter<K>(model: model, arena: arena)
+                try it.setInput([UInt8](repeating: 99, count: it.input.count))
+                it.invoke()                                              // warm-up
+                dynq_count_allocations(1)
+                it.invoke()
+                let during = dynq_allocation_count()
+                let probe = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 16)   // positive control
+                probe.deallocate()
+                let control = dynq_allocation_count() - during
+                dynq_count_allocations(0)
+                out.append((name, during, control))
+            }
+        }
+        return out
+    }
+}
+
+extension RuntimeAllocationTests {
+    @Test("invoke() calls no allocator at all, not even to allocate and free (counted per call)",
+          arguments: KernelSetChoice.allCases)
+    func noAllocatorCalls(kernels: KernelSetChoice) throws {
+        guard dynq_allocation_count() >= 0 else {
+            Issue.record("the allocation counter is not available on this platform")
+            return
+        }
+        for (name, during, control) in try kernels.with(CountedInvoke()) {
+            #expect(control >= 1, "counter 3 is blind: it did not see an allocate-and-free")
+            #expect(during == 0, "\(name), \(kernels): \(during) allocator calls during one invoke()")
+        }
     }
 }
 #endif

@@ -24,20 +24,20 @@ struct RuntimeArenaTests {
 
     @Test("a chain ping-pongs between two 64-byte buffers (reference kernels: no packing, no scratch)")
     func chainSharing() throws {
-        let plan = ArenaPlan(description: Self.chain(), simd: false)
+        let plan = ArenaPlan(description: Self.chain(), kernels: ScalarKernels<NoTally>.self)
         #expect(plan.findOverlap() == nil)
-        #expect(plan.arenaBytes == 128)
+        #expect(plan.planBytes == 128)
         #expect(plan.peakLiveBytes == 128)
         #expect(plan.unsharedBytes == 6 * 64)
-        let keep = ArenaPlan(description: Self.chain(), keepAll: true, simd: false)
-        #expect(keep.arenaBytes == 6 * 64)   // every tensor stays, the input included
+        let keep = ArenaPlan(description: Self.chain(), kernels: ScalarKernels<NoTally>.self, keepAll: true)
+        #expect(keep.planBytes == 6 * 64)   // every tensor stays, the input included
         #expect(keep.findOverlap() == nil)
     }
 
     @Test("the model input and outputs are distinct from every tensor alive with them")
     func inputOutput() {
         let d = Self.chain()
-        let plan = ArenaPlan(description: d)
+        let plan = ArenaPlan(description: d, kernels: SIMD128Kernels.self)
         let out = plan.tensorOffsets[d.outputs[0].index]
         let x = plan.tensorOffsets[1]
         #expect(out != plan.tensorOffsets[4])   // c2 is read by the op that writes c3
@@ -47,7 +47,7 @@ struct RuntimeArenaTests {
     @Test("keepAll: every tensor has its own bytes and the values survive the run")
     func keepAll() throws {
         let d = TestModels.allOps()
-        let plan = ArenaPlan(description: d, keepAll: true)
+        let plan = ArenaPlan(description: d, kernels: SIMD128Kernels.self, keepAll: true)
         #expect(plan.findOverlap() == nil)
         var ranges: [(Int, Int)] = []
         for (i, t) in d.tensors.enumerated() where plan.tensorOffsets[i] >= 0 {
@@ -64,15 +64,15 @@ struct RuntimeArenaTests {
     @Test("planner invariants on the all-ops model: peak live ≤ arena ≤ unshared; fusion buffers planned")
     func invariants() {
         for keepAll in [false, true] {
-            let plan = ArenaPlan(description: TestModels.allOps(), keepAll: keepAll)
+            let plan = ArenaPlan(description: TestModels.allOps(), kernels: SIMD128Kernels.self, keepAll: keepAll)
             #expect(plan.findOverlap() == nil)
-            #expect(plan.peakLiveBytes <= plan.arenaBytes)
-            #expect(plan.arenaBytes <= plan.unsharedBytes)
+            #expect(plan.peakLiveBytes <= plan.planBytes)
+            #expect(plan.planBytes <= plan.unsharedBytes)
             let dyn = TestModels.allOps().operations.indices.filter {
                 if case .dynamicConv2d = TestModels.allOps().operations[$0].op { return true } else { return false }
             }
             for i in dyn {
-                #expect(plan.fusedKernelOffsets[i] >= 0 && plan.fusedBiasOffsets[i] >= 0
+                #expect(plan.fusedWeightOffsets[i] >= 0 && plan.fusedBiasOffsets[i] >= 0
                         && plan.fusedMultiplierOffsets[i] >= 0)
             }
         }
@@ -83,33 +83,39 @@ struct RuntimeArenaTests {
     @Test("SIMD plan of the chain: packed weights stay for the run, scratch per op")
     func chainSIMD() throws {
         let d = Self.chain()
-        let plan = ArenaPlan(description: d)
+        let plan = ArenaPlan(description: d, kernels: SIMD128Kernels.self)
         #expect(plan.findOverlap() == nil)
         // Per conv: the kernels' own sizes (conv2dPackedWeightBytes / conv2dScratchBytes): packed weights for
         // the whole run, scratch for the op only.
-        let conv = KernelRequirements(operation: d.operations[1].op, tensors: d.tensors)
-        let cp = Step.convParams(.init(kernelH: 1, kernelW: 1), groups: 1, input: d.tensors[1], output: d.tensors[2],
-                                 clamp: .none)
-        #expect(conv.packedWeightBytes == conv2dPackedWeightBytes(cp))
-        #expect(conv.scratchBytes == conv2dScratchBytes(cp))
+        let file = try withAlignedFile(d)
+        let conv = opRequirements(file.file, op: 1, kernels: SIMD128Kernels.self)
+        let cp = Conv2DParams(inputHeight: 8, inputWidth: 8, inputChannels: 1, outputChannels: 1, kernelHeight: 1,
+                              kernelWidth: 1, inputZeroPoint: 0, output: OutputQuantization(zeroPoint: 0))
+        #expect(conv.variant == SIMD128Kernels.chooseConv(cp))
+        #expect(conv.packedWeights == SIMD128Kernels.convPackedWeightBytes(cp, conv.variant!))
+        #expect(conv.scratch == SIMD128Kernels.convScratchBytes(cp, conv.variant!))
         let persistent = plan.buffers.filter { $0.purpose == .packedWeights }
         #expect(persistent.count == 4 && persistent.allSatisfy { $0.firstUse == 0 && $0.lastUse == 4 })
         // 2 × 64 activations + 4 packed weight buffers + one scratch buffer shared by the four convs.
-        let expected = 128 + 4 * ArenaPlan.aligned(conv.packedWeightBytes) + ArenaPlan.aligned(conv.scratchBytes)
-        #expect(plan.arenaBytes == expected)
+        let expected = 128 + 4 * ArenaPlan.aligned(conv.packedWeights) + ArenaPlan.aligned(conv.scratch)
+        #expect(plan.planBytes == expected)
         #expect(plan.peakLiveBytes == expected)
     }
 
     @Test("pinned arena sizes of the all-ops fixture")
     func pinned() {
-        let ref = ArenaPlan(description: TestModels.allOps(), simd: false)
-        let refKeep = ArenaPlan(description: TestModels.allOps(), keepAll: true, simd: false)
-        #expect(ref.arenaBytes == 416)       // = the peak: the greedy plan is optimal here
+        let ref = ArenaPlan(description: TestModels.allOps(), kernels: ScalarKernels<NoTally>.self)
+        let refKeep = ArenaPlan(description: TestModels.allOps(), kernels: ScalarKernels<NoTally>.self, keepAll: true)
+        #expect(ref.planBytes == 416)        // = the peak: the greedy plan is optimal here
         #expect(ref.peakLiveBytes == 416)
-        #expect(refKeep.arenaBytes == 1056)
+        #expect(refKeep.planBytes == 1056)
+        // The interpreter's tables: an Int32 offset per tensor and a slot per op, each rounded up to 16 bytes.
+        #expect(ref.tableBytes == ArenaPlan.aligned(4 * TestModels.allOps().tensors.count)
+                + ArenaPlan.aligned(MemoryLayout<OpSlot<ScalarKernels<NoTally>.Variant>>.stride * TestModels.allOps().operations.count))
+        #expect(ref.arenaBytes == ref.tableBytes + max(ref.planBytes, Interpreter<ScalarKernels<NoTally>>.workBytes(try! withAlignedFile(TestModels.allOps()).file)))
         // SIMD plans depend on the kernels' buffer-size functions: invariants only.
-        let simd = ArenaPlan(description: TestModels.allOps())
-        let simdKeep = ArenaPlan(description: TestModels.allOps(), keepAll: true)
+        let simd = ArenaPlan(description: TestModels.allOps(), kernels: SIMD128Kernels.self)
+        let simdKeep = ArenaPlan(description: TestModels.allOps(), kernels: SIMD128Kernels.self, keepAll: true)
         #expect(simd.findOverlap() == nil && simdKeep.findOverlap() == nil)
         #expect(simd.arenaBytes >= ref.arenaBytes && simdKeep.arenaBytes >= simd.arenaBytes)
     }
@@ -120,17 +126,17 @@ struct RuntimeArenaTests {
         let bytes = try d.serialized()
         try withAligned(bytes) { raw in
             let m = try Model(bytes: raw)
-            let need = ArenaPlan(model: m).arenaBytes
+            let need = ArenaPlan(model: m, kernels: SIMD128Kernels.self).arenaBytes
             let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: need + 256, alignment: 16)
             defer { arena.deallocate() }
             arena.initializeMemory(as: UInt8.self, repeating: 0xA5)
-            let it = try Interpreter(model: m, arena: arena)
+            let it = try Interpreter<SIMD128Kernels>(model: m, arena: arena)
             #expect(it.arena.count == need)
             it.paint()
             try it.setInput([UInt8](repeating: 77, count: 32))
             it.invoke()
-            #expect(it.measuredHighWaterMark() <= need)
-            #expect(it.measuredHighWaterMark() > need / 2)
+            #expect(it.measuredHighWaterMark() <= it.planBytes)
+            #expect(it.measuredHighWaterMark() > it.planBytes / 2)
             // Bytes after the plan were never touched.
             #expect(arena[need..<(need + 256)].allSatisfy { $0 == 0xA5 })
         }

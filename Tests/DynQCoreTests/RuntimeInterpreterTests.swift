@@ -3,27 +3,36 @@
 import Testing
 @testable import DynQCore
 
-/// Runs `d` on `pixels` (uint8 HWC) and returns every output as [Int] (int16 outputs widened too).
-func run(_ d: ModelDescription, _ pixels: [UInt8], keepAll: Bool = false, reference: Bool = false,
-         check: ((Interpreter) -> Void)? = nil) throws -> [[Int]] {
+/// Runs `d` on `pixels` (uint8 HWC) with kernel set `kernels` and returns every output as [Int] (int16 outputs
+/// widened too); `check` sees the interpreter after the run (the scalar one, whose fused kernel is plain int8:
+/// the run then uses that set).
+func run(_ d: ModelDescription, _ pixels: [UInt8], keepAll: Bool = false, kernels: KernelSetChoice = .simd128,
+         check: ((Interpreter<ScalarKernels<NoTally>>) -> Void)? = nil) throws -> [[Int]] {
+    struct Runner: KernelSetUser {
+        let model: Model, pixels: [UInt8], keepAll: Bool
+        let check: ((Interpreter<ScalarKernels<NoTally>>) -> Void)?
+        func use<K: StatelessKernelSet>(_ kernels: K.Type) throws -> [[Int]] {
+            let plan = ArenaPlan(model: model, kernels: K.self, keepAll: keepAll)
+            let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: plan.arenaBytes + 16, alignment: 16)
+            defer { arena.deallocate() }
+            let it = try Interpreter<K>(model: model, arena: arena, keepAll: keepAll)
+            try it.setInput(pixels)
+            it.invoke()
+            if let check, let scalar = it as? Interpreter<ScalarKernels<NoTally>> { check(scalar) }
+            return model.outputs.map { id in readTensor(it, id) }
+        }
+    }
     let bytes = try d.serialized()
     return try withAligned(bytes) { raw in
         let model = try Model(bytes: raw)
-        let plan = ArenaPlan(model: model, keepAll: keepAll)
-        let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: plan.arenaBytes + 16, alignment: 16)
-        defer { arena.deallocate() }
-        let it = try Interpreter(model: model, arena: arena,
-                                 options: .init(keepAll: keepAll, useReference: reference))
-        try it.setInput(pixels)
-        it.invoke()
-        check?(it)
-        return model.outputs.map { id in readTensor(it, id) }
+        return try (check == nil ? kernels : .scalar).with(Runner(model: model, pixels: pixels, keepAll: keepAll,
+                                                                     check: check))
     }
 }
 
-func readTensor(_ it: Interpreter, _ id: TensorID) -> [Int] {
+func readTensor<K: KernelSet>(_ it: Interpreter<K>, _ id: TensorID) -> [Int] {
     let raw = it.tensorBytes(id)
-    switch it.model.tensors[id.index].type {
+    switch it.model.tensor(id.index).type {
     case .int8: return raw.map { Int(Int8(bitPattern: $0)) }
     case .uint8: return raw.map { Int($0) }
     case .int16: return (0..<(raw.count / 2)).map { Int(raw.loadUnaligned(fromByteOffset: 2 * $0, as: Int16.self)) }
@@ -52,8 +61,8 @@ struct RuntimeInterpreterTests {
         // (x − z) = 4 5 6 / 7 8 9 / 10 11 12
         // (0,0): 10 + 4·1 + 5·2 + 7·3 + 8·4 = 77 → 38.5 → 39 → 44;  (0,1): 87 → 44 → 49
         // (1,0): 107 → 54 → 59;  (1,1): 117 → 59 → 64
-        for reference in [false, true] {
-            let out = try run(b.build(outputs: [y]), pixels([1, 2, 3, 4, 5, 6, 7, 8, 9]), reference: reference)
+        for kernels in KernelSetChoice.allCases {
+            let out = try run(b.build(outputs: [y]), pixels([1, 2, 3, 4, 5, 6, 7, 8, 9]), kernels: kernels)
             #expect(out[0] == [44, 49, 59, 64])
         }
     }
@@ -98,8 +107,8 @@ struct RuntimeInterpreterTests {
         let (d, _, _) = Self.dyNetBlock()
         // x pixels (HWC): [10, −5], [20, 7], [30, 0], [40, −30]
         let px = pixels([10, -5, 20, 7, 30, 0, 40, -30])
-        for reference in [false, true] {
-            let out = try run(d, px, reference: reference)
+        for kernels in KernelSetChoice.allCases {
+            let out = try run(d, px, kernels: kernels)
             #expect(out[1] == [15100, 16600, 14500, 16100])
             // pixel 0, o = 1: acc = −3890 + 11·127 − 4·62 = −2741 → −111 − 3 → clamped to −100
             #expect(out[0] == [24, -100, 36, -32, 38, 1, 29, -22])
@@ -111,12 +120,12 @@ struct RuntimeInterpreterTests {
         let (d, _, _) = Self.dyNetBlock()
         _ = try run(d, pixels([10, -5, 20, 7, 30, 0, 40, -30])) { it in
             let op = 5
-            let fk = it.arena.baseAddress! + it.plan.fusedKernelOffsets[op]
+            let fk = it.planRegion.baseAddress! + it.plan.fusedWeightOffsets[op]
             let kernel = (0..<4).map { Int(fk.load(fromByteOffset: $0, as: Int8.self)) }
             #expect(kernel == [127, 112, 127, 62])
-            let fb = it.arena.baseAddress! + it.plan.fusedBiasOffsets[op]
+            let fb = it.planRegion.baseAddress! + it.plan.fusedBiasOffsets[op]
             #expect((0..<2).map { fb.load(fromByteOffset: 4 * $0, as: Int32.self) } == [5218, -3890])
-            let fm = it.arena.baseAddress! + it.plan.fusedMultiplierOffsets[op]
+            let fm = it.planRegion.baseAddress! + it.plan.fusedMultiplierOffsets[op]
             #expect((0..<2).map { fm.load(fromByteOffset: 8 * $0, as: QuantizedMultiplier.self) }
                     == [QuantizedMultiplier(multiplier: 1_215_772_221, shift: -7),
                         QuantizedMultiplier(multiplier: 1_389_871_441, shift: -4)])
@@ -152,8 +161,8 @@ struct RuntimeInterpreterTests {
         // M = M0·2^32/R = (1206245508, −7) → −6
         // c = 1: q_f = [−41, 127], acc = 2460 → 11;  c = 2: q_f = [127, 2], acc = 10160 → 25
         // c = 3: q_f = [127, 0], acc = 2540 → 32
-        for reference in [false, true] {
-            let out = try run(b.build(outputs: [y, eta]), pixels([10, -60, 80, 20, 0, 0, 0, 0]), reference: reference)
+        for kernels in KernelSetChoice.allCases {
+            let out = try run(b.build(outputs: [y, eta]), pixels([10, -60, 80, 20, 0, 0, 0, 0]), kernels: kernels)
             #expect(out[1] == [26214, 6554, 21845, 10923])
             #expect(out[0] == [-6, 11, 25, 32])
         }
@@ -227,7 +236,9 @@ struct RuntimeInterpreterTests {
         for _ in 0..<5 {
             let px = (0..<32).map { _ in UInt8(truncatingIfNeeded: r.next()) }
             let simd = try run(d, px)
-            let ref = try run(d, px, reference: true)
+            let ref = try run(d, px, kernels: .scalar)
+            let oracle = try run(d, px, kernels: .oracle)
+            #expect(oracle == ref)
             let keep = try run(d, px, keepAll: true)
             #expect(simd == ref)
             #expect(simd == keep)
@@ -248,7 +259,7 @@ struct RuntimeInterpreterTests {
             let m = try Model(bytes: raw)
             let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
             defer { arena.deallocate() }
-            let it = try Interpreter(model: m, arena: arena)
+            let it = try Interpreter<SIMD128Kernels>(model: m, arena: arena)
             var rec = Recorder()
             it.invoke(observer: &rec)
             #expect(rec.events == [0, -1, 1, -2, 2, -3, 3, -4, 4, -5, 5, -6])
@@ -263,18 +274,18 @@ struct RuntimeInterpreterTests {
         let bytes = try d.serialized()
         try withAligned(bytes) { raw in
             let m = try Model(bytes: raw)
-            let need = ArenaPlan(model: m).arenaBytes
+            let need = ArenaPlan(model: m, kernels: SIMD128Kernels.self).arenaBytes
             let small = UnsafeMutableRawBufferPointer.allocate(byteCount: need - 1, alignment: 16)
             defer { small.deallocate() }
-            #expect(throws: ModelError.self) { _ = try Interpreter(model: m, arena: small) }
-            do throws(ModelError) { _ = try Interpreter(model: m, arena: small) } catch {
+            #expect(throws: ModelError.self) { _ = try Interpreter<SIMD128Kernels>(model: m, arena: small) }
+            do throws(ModelError) { _ = try Interpreter<SIMD128Kernels>(model: m, arena: small) } catch {
                 #expect(error.kind == .arenaTooSmall)
                 #expect(error.value == Int64(need))
             }
             // A misaligned arena works when 15 more bytes are given.
             let big = UnsafeMutableRawBufferPointer.allocate(byteCount: need + 16, alignment: 16)
             defer { big.deallocate() }
-            let it = try Interpreter(model: m, arena: UnsafeMutableRawBufferPointer(rebasing: big[1...]))
+            let it = try Interpreter<SIMD128Kernels>(model: m, arena: UnsafeMutableRawBufferPointer(rebasing: big[1...]))
             #expect(Int(bitPattern: it.arena.baseAddress!) % 16 == 0)
             let wrong = [UInt8](repeating: 0, count: 7)
             do throws(ModelError) { try it.setInput(wrong) } catch {

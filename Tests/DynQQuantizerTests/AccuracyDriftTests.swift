@@ -33,11 +33,12 @@ import Testing
         defer { bytes.deallocate() }
         file.withUnsafeBytes { bytes.copyMemory(from: $0) }
         let model = try Model(bytes: UnsafeRawBufferPointer(bytes))
-        let options = Interpreter.Options(keepAll: true)       // every intermediate survives, for the SQNR
+        // keepAll: every intermediate survives, for the SQNR.
         let arena = UnsafeMutableRawBufferPointer.allocate(
-            byteCount: max(ArenaPlan(model: model, keepAll: true).arenaBytes, 16), alignment: 16)
+            byteCount: max(ArenaPlan(model: model, kernels: SIMD128Kernels.self, keepAll: true).arenaBytes, 16),
+            alignment: 16)
         defer { arena.deallocate() }
-        let interpreter = try Interpreter(model: model, arena: arena, options: options)
+        let interpreter = try Interpreter<SIMD128Kernels>(model: model, arena: arena, keepAll: true)
 
         // int8 tensors with a float twin of the same name (activations; not the uint8 input or Q15 coefficients).
         let compared = model.tensors.indices.filter { i in

@@ -8,7 +8,7 @@ import Foundation
 final class Int8Runner {
     let bytes: UnsafeMutableRawBufferPointer
     let arena: UnsafeMutableRawBufferPointer
-    var interpreter: Interpreter
+    var interpreter: Interpreter<SIMD128Kernels>
     let readBack: ModelDescription
 
     init(_ md: ModelDescription) throws {
@@ -18,7 +18,7 @@ final class Int8Runner {
         bytes = buffer
         let model = try Model(bytes: UnsafeRawBufferPointer(buffer))
         readBack = ModelDescription(model)
-        let need = ArenaPlan(model: model).arenaBytes
+        let need = ArenaPlan(model: model, kernels: SIMD128Kernels.self).arenaBytes
         arena = UnsafeMutableRawBufferPointer.allocate(byteCount: max(need, 16), alignment: 16)
         interpreter = try Interpreter(model: model, arena: arena)
     }
@@ -32,18 +32,19 @@ final class Int8Runner {
         for ch in 0..<c { for i in 0..<hw { hwc[i * c + ch] = pixels[ch * hw + i] } }
         try interpreter.setInput(hwc)
         interpreter.invoke()
-        return interpreter.model.outputs.indices.map { k in
-            let t = interpreter.model.tensors[interpreter.model.outputs[k].index]
+        let m = interpreter.model
+        return (0..<m.outputCount).map { k in
+            let t = m.tensor(m.output(k).index)
             let s = Double(Float(bitPattern: t.scaleBits))
             let nhwc: [Double]
             if t.type == .int16 {
-                let raw = interpreter.tensorBytes(interpreter.model.outputs[k]).assumingMemoryBound(to: Int16.self)
+                let raw = interpreter.tensorBytes(m.output(k)).assumingMemoryBound(to: Int16.self)
                 nhwc = raw.map { s * Double(Int($0) - t.zeroPoint) }
             } else {
                 nhwc = interpreter.output(k).map { s * Double(Int($0) - t.zeroPoint) }
             }
             // NHWC → NCHW for comparison with the float engine.
-            guard t.shape.count == 4 else { return nhwc }
+            guard t.shape.rank == 4 else { return nhwc }
             let (h, w, cc) = (t.shape[1], t.shape[2], t.shape[3])
             var out = nhwc
             for y in 0..<h { for x in 0..<w { for ch in 0..<cc { out[(ch * h + y) * w + x] = nhwc[(y * w + x) * cc + ch] } } }

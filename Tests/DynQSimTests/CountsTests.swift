@@ -62,7 +62,7 @@ func expectAgreement(_ d: ModelDescription, _ label: String) throws {
                 "\(op.name): bytes written analytic \(op.activationBytesWritten) vs painted \(measured.bytesWritten[i])")
     }
     // The plan the simulator reads is the interpreter's plan.
-    #expect(measured.arenaBytes == analytic.plan.arenaBytes)
+    #expect(measured.arenaBytes == analytic.plan.planBytes)
     // The highest byte the run touches is the end of the highest placed buffer (before alignment padding).
     let usedExtent = analytic.plan.buffers.map { $0.offset + $0.size }.max() ?? 0
     #expect(measured.highWaterMark == usedExtent,

@@ -194,7 +194,7 @@ struct QemuProfileTests {
         let text = String(decoding: try FileIO.read(Self.logPath), as: UTF8.self)
         let d = try SimFiles.loadModel(Self.modelPath).0
         let m4 = try loadTargets(repoRoot + "/targets/targets.json").first { $0.name == "cortex-m4" }!
-        var r = simulate(counts: analyticCounts(d, simd: false), modelBytes: 1, code: SimulatorTests.code, target: m4)
+        var r = simulate(counts: analyticCounts(d, kernels: .scalar), modelBytes: 1, code: SimulatorTests.code, target: m4)
         r.qemu = try QemuProfile(log: text, file: Self.logPath)
         #expect(r.table().contains("QEMU instr"))
         #expect(r.table().contains("at least"))

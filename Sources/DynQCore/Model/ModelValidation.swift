@@ -97,7 +97,7 @@ public struct OpValidation {
     /// A `[1, F]` tensor of `type` → F.
     func flat(_ t: TensorID, _ type: ElementType = .int8) throws(ModelError) -> Int {
         let x = tensor(t)
-        guard x.type == type else { throw fail(.badShape, "tensor has the wrong element type", t.index) }
+        guard x.type == type else { throw fail(.badShape, "[1, F] tensor has the wrong element type", t.index) }
         guard x.shape.rank == 2, x.shape[0] == 1 else { throw fail(.badShape, "tensor is not [1, F]", t.index) }
         return x.shape[1]
     }
@@ -105,7 +105,7 @@ public struct OpValidation {
     /// An int8 `[1, H, W, C]` or `[1, F]` tensor → its element count.
     func anyInt8(_ t: TensorID) throws(ModelError) -> Int {
         let x = tensor(t)
-        guard x.type == .int8 else { throw fail(.badShape, "tensor has the wrong element type", t.index) }
+        guard x.type == .int8 else { throw fail(.badShape, "tensor is not int8", t.index) }
         guard x.shape[0] == 1, x.shape.rank == 2 || x.shape.rank == 4 else {
             throw fail(.badShape, "tensor is not [1, H, W, C] or [1, F]", t.index)
         }
@@ -161,7 +161,7 @@ public struct OpValidation {
 
     /// int32 `[O][2]` `(m, e)` pairs.
     func requantBlob(_ mb: BlobID, count: Int) throws(ModelError) {
-        let m = try blob(mb, .int32, count: try product(2, count, "multiplier count too large"))
+        let m = try blob(mb, .int32, count: 2 * count)                // count ≤ 2^28 (a tensor dimension): no overflow
         for o in 0..<count { try requant(i32(m, 2 * o), i32(m, 2 * o + 1), element: o) }
     }
 
@@ -185,7 +185,7 @@ public struct OpValidation {
     /// `K ≤ 66 311` (the int32 accumulator bound without bias), checked before any product involving K.
     func accumulatorTerms(_ k: Int) throws(ModelError) {
         guard k >= 1, k <= 66_311 else {
-            throw fail(.badParameter, "int32 accumulator could overflow (K * 255 * 127 + |bias| >= 2^31)", k)
+            throw fail(.badParameter, "more than 66311 products per output (the int32 accumulator bound)", k)
         }
     }
 

@@ -45,7 +45,7 @@ enum ChannelSplitOp: OpKind {
             guard x.h == i.h, x.w == i.w else { throw v.fail(.badShape, "split outputs must match the input's H and W", k) }
             try v.sameQuantization(p.input, t)
             c += x.c
-            guard c <= i.c else { throw v.fail(.badShape, "split sizes do not add up to the input's channels", c) }
+            guard c <= i.c else { throw v.fail(.badShape, "split outputs have more channels than the input", c) }
         }
         guard c == i.c else { throw v.fail(.badShape, "split sizes do not add up to the input's channels", c) }
     }

@@ -55,7 +55,7 @@ enum ConcatOp: OpKind {
             let x = try v.nhwc(p.input(k))
             guard x.h == o.h, x.w == o.w else { throw v.fail(.badShape, "concat inputs must match the output's H and W", k) }
             c += x.c                                               // each ≤ 2^28, at most 2^16 of them: no overflow
-            guard c <= o.c else { throw v.fail(.badShape, "concat channels do not add up to the output's", c) }
+            guard c <= o.c else { throw v.fail(.badShape, "concat inputs have more channels than the output", c) }
             try v.requant(p.requant(k), element: k)
         }
         guard c == o.c else { throw v.fail(.badShape, "concat channels do not add up to the output's", c) }

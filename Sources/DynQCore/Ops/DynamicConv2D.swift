@@ -96,7 +96,7 @@ enum DynamicConv2DOp: OpKind {
         try v.accumulatorTerms(k)
         let kernel = try v.product(o.c, k, "weight count too large")
         try v.weights(p.weights, count: try v.product(g, kernel, "weight count too large"))
-        if let mb = p.mixedBias { _ = try v.blob(mb, .int32, count: try v.product(g, o.c, "mixed bias too large")) }
+        if let mb = p.mixedBias { _ = try v.blob(mb, .int32, count: g * o.c) }   // ≤ g·O·K ≤ 2^28: no overflow
         _ = try v.bias(p.bias, count: o.c)
         try v.requantBlob(p.multipliers, count: o.c)
     }

@@ -233,3 +233,41 @@ struct OpRunner<K: KernelSet>: OpVisitor {
         O.run(p, interpreter.context(index))
     }
 }
+
+#if !hasFeature(Embedded)
+// Host conveniences (tools and tests): a `Model` was validated when it was loaded.
+extension Interpreter {
+    /// An interpreter for a validated host `Model`.
+    public init(model: Model, arena: UnsafeMutableRawBufferPointer, kernels: K, keepAll: Bool = false)
+        throws(ModelError)
+    {
+        try self.init(file: model.file, validate: false, arena: arena, kernels: kernels, keepAll: keepAll)
+    }
+
+    /// Copies `bytes` (uint8 HWC, exactly H·W·C bytes) into the input tensor.
+    public func setInput(_ bytes: [UInt8]) throws(ModelError) {
+        var failure: ModelError?
+        bytes.withUnsafeBytes { raw in
+            do throws(ModelError) { try setInput(raw) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Multiply-accumulates of each op (fusion included).
+    public var macs: [Int] {
+        var m: [Int] = []
+        model.forEachOp { (r: OpRecord) in m.append(model.macs(r)) }
+        return m
+    }
+
+    /// This interpreter's arena plan (planned again, with the same planner: the same offsets).
+    public var plan: ArenaPlan { ArenaPlan(file: model, kernels: K.self, keepAll: keepAll) }
+}
+
+extension Interpreter where K: StatelessKernelSet {
+    /// An interpreter for a validated host `Model` with a stateless kernel set.
+    public init(model: Model, arena: UnsafeMutableRawBufferPointer, keepAll: Bool = false) throws(ModelError) {
+        try self.init(model: model, arena: arena, kernels: K(), keepAll: keepAll)
+    }
+}
+#endif
