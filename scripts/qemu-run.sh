@@ -6,13 +6,13 @@
 #   scripts/qemu-run.sh MODEL.dynq --first-image X.npy --host   # also cross-check against the host
 #
 # Options:
-#   --simd     run the SIMD kernels (default: the scalar reference kernels, the smallest arena)
-#   --host     cross-check: the same DynQCore sources built for the host must give the same int8 logits (reference
-#              and SIMD kernels), and `dynq run MODEL X --json` (release build) the same top-1 class and scores
+#   --kernels NAME  the ONE kernel set the image links: scalar (default: weights in place, the smallest arena) or
+#              simd128 (the 128-bit Swift SIMD set; packed weights); --simd = --kernels simd128
+#   --host     cross-check: the same DynQCore sources built for the host must give the same int8 logits (oracle,
+#              scalar and simd128 sets), and `dynq run MODEL X --json` (release build) the same top-1 class and scores
 # Environment: OPT (-O, default, or -Osize), STACK_BYTES (65536), OUT (build directory, default
 #   .build-qemu/firmware), SWIFT_BIN (/opt/swift/usr/bin), QEMU (qemu-system-arm), DYNQ (the release dynq for
-#   --host, default .build-qemu/release/dynq, built if missing), QEMU_TIMEOUT (seconds, 900),
-#   DYNQ_QEMU_FIX_VALIDATOR=1 (compile a copy of DynQCore with the 32-bit validator fix, docs/qemu.md).
+#   --host, default .build-qemu/release/dynq, built if missing), QEMU_TIMEOUT (seconds, 900).
 #
 # What happens: DynQCore's sources and firmware-sim/qemu/main.swift.embedded are compiled as ONE Embedded Swift
 # module (armv7em-none-none-eabi, -wmo), the model and the input are embedded in flash with .incbin (16-byte
@@ -37,11 +37,12 @@ NICE=(nice -n 10)
 usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 die() { echo "qemu-run: $*" >&2; exit 1; }
 
-MODEL="" INPUT="" NPY="" SIMD=0 HOST=0
+MODEL="" INPUT="" NPY="" KERNELS=scalar HOST=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --first-image) [ $# -ge 2 ] || die "--first-image needs a .npy file"; NPY="$2"; shift 2 ;;
-        --simd) SIMD=1; shift ;;
+        --simd) KERNELS=simd128; shift ;;
+        --kernels) [ $# -ge 2 ] || die "--kernels needs a name"; KERNELS="$2"; shift 2 ;;
         --host) HOST=1; shift ;;
         -h|--help) usage 0 ;;
         -*) die "unknown option $1" ;;
@@ -89,30 +90,14 @@ fi
 # ---- compile: DynQCore + the firmware main as one Embedded Swift module (cached by a hash of its inputs) ----
 mapfile -t SOURCES < <(find "$ROOT/Sources/DynQCore" -name '*.swift' | LC_ALL=C sort)
 
-# DYNQ_QEMU_FIX_VALIDATOR=1: compile a copy of DynQCore whose ModelValidator compares in Int64 where it compares
-# against `1 << 31`. On a 32-bit target Int is 32 bits, `1 << 31` is Int.min, so the unmodified validator rejects
-# every valid model ("multiplier not in [2^30, 2^31)", "int32 accumulator could overflow"). The repository's
-# sources are not touched; the run says so. Once the sources carry the fix this does nothing.
-if [ "${DYNQ_QEMU_FIX_VALIDATOR:-0}" = 1 ]; then
-    rm -rf "$OUT/src"; mkdir -p "$OUT/src"; cp -r "$ROOT/Sources/DynQCore" "$OUT/src/"
-    python3 - "$OUT/src/DynQCore/Model/ModelValidator.swift" <<'EOF2'
-import sys
-p = sys.argv[1]; s = open(p).read()
-fixes = [("guard m >= 1 << 30, m < 1 << 31 else", "guard m >= 1 << 30, Int64(m) < Int64(1) << 31 else"),
-         ("guard k <= 66_311, k * 255 * 127 + maxBias < 1 << 31 else",
-          "guard k <= 66_311, Int64(k) * 255 * 127 + Int64(maxBias) < Int64(1) << 31 else")]
-applied = 0
-for old, new in fixes:
-    if old in s: s = s.replace(old, new); applied += 1
-open(p, "w").write(s)
-print(f"qemu-run: WARNING: DYNQ_QEMU_FIX_VALIDATOR: {applied} of 2 Int64 comparisons patched into a COPY of "
-      "DynQCore (ModelValidator.swift), not the repository's sources" if applied else
-      "qemu-run: DYNQ_QEMU_FIX_VALIDATOR: the sources already compare in Int64; nothing patched")
-EOF2
-    mapfile -t SOURCES < <(find "$OUT/src/DynQCore" -name '*.swift' | LC_ALL=C sort)
-fi
-SWIFT_FLAGS=(-target "$TARGET" -enable-experimental-feature Embedded -enable-experimental-feature Extern
-             -wmo "$OPT" -parse-as-library -Xfrontend -disable-stack-protector -Xcc -mcpu=cortex-m4
+case "$KERNELS" in
+    scalar) KERNEL_FLAG=() ;;
+    simd128) KERNEL_FLAG=(-D DYNQ_KERNELS_SIMD128) ;;
+    *) die "--kernels must be scalar or simd128, not '$KERNELS'" ;;
+esac
+SWIFT_FLAGS=(-target "$TARGET" -enable-experimental-feature Embedded -enable-experimental-feature Extern "${KERNEL_FLAG[@]}"
+             -wmo "$OPT" -parse-as-library -Xfrontend -disable-stack-protector -Xfrontend -function-sections
+             -Xcc -mcpu=cortex-m4
              -module-name DynQCore)
 cp "$QDIR/main.swift.embedded" "$OUT/firmware.swift"
 KEY="$( { "$SWIFTC" --version 2>&1; echo "${SWIFT_FLAGS[*]}"; cat "${SOURCES[@]}" "$OUT/firmware.swift"; } | sha256sum | cut -c1-16)"
@@ -133,7 +118,7 @@ cp "$QDIR/support.c.embedded" "$OUT/support.c"; cp "$QDIR/link.ld" "$OUT/"
     cd "$OUT"
     "${NICE[@]}" "$CLANG" "${CFLAGS[@]}" -c startup.S -o startup.o
     "${NICE[@]}" "$CLANG" "${CFLAGS[@]}" -c aeabi.S -o aeabi.o
-    "${NICE[@]}" "$CLANG" "${CFLAGS[@]}" -O2 -ffreestanding -fno-builtin -Wall -Wextra -DDYNQ_SIMD="$SIMD" \
+    "${NICE[@]}" "$CLANG" "${CFLAGS[@]}" -O2 -ffreestanding -fno-builtin -Wall -Wextra \
         -c support.c -o support.o
 )
 
@@ -152,17 +137,12 @@ run_qemu() {  # $1 = log file; returns QEMU's exit code (the firmware's)
 
 value() { sed -n "s/^$1: //p" "$2" | head -1; }
 
-# ---- pass 1: an empty arena, to read the plan's size ----
-link_image 0
+# ---- pass 1: a large arena (256 KiB), in which the firmware plans the model and reports the size it needs ----
+link_image 262144
 rc=0; run_qemu "$OUT/probe.log" || rc=$?
 NEED="$(value arena_needed "$OUT/probe.log" | cut -d' ' -f1)"
 if [ -z "$NEED" ] || { [ "$rc" -ne 3 ] && [ "$rc" -ne 0 ]; }; then
     cat "$OUT/probe.log"
-    if grep -q 'multiplier not in \[2^30, 2^31)\|int32 accumulator could overflow' "$OUT/probe.log" \
-        && [ "${DYNQ_QEMU_FIX_VALIDATOR:-0}" != 1 ]; then
-        echo "qemu-run: this is the 32-bit ModelValidator bug (Int is 32 bits on the device, 1 << 31 == Int.min);" \
-             "DYNQ_QEMU_FIX_VALIDATOR=1 compiles a fixed copy" >&2
-    fi
     die "the probe run failed (exit $rc) before it reported the arena size"
 fi
 ARENA=$(( (NEED + 15) / 16 * 16 ))
@@ -206,10 +186,10 @@ if [ "$HOST" -eq 1 ]; then
         echo "$HKEY" > "$OUT/host_check.key"
     fi
     "$OUT/host_check" "$OUT/model.bin" "$OUT/input.bin" > "$OUT/host.log" || { cat "$OUT/host.log"; die "host twin failed"; }
-    KIND=$([ "$SIMD" -eq 1 ] && echo simd || echo reference)
+    KIND="$KERNELS"
     echo "qemu-run: int8 logits"
     printf '  %-19s %s\n' "qemu ($KIND)" "$LOGITS"
-    for k in reference simd; do
+    for k in oracle scalar simd128; do
         h="$(value "host_logits_$k" "$OUT/host.log")"
         verdict=same; [ "$h" = "$LOGITS" ] || { verdict=DIFFERENT; failures=$((failures + 1)); }
         printf '  %-19s %s   [%s]\n' "host ($k)" "$h" "$verdict"
@@ -234,7 +214,7 @@ n, h, w, c = (int(v) for v in sys.argv[2].split(","))
 x = np.fromfile(sys.argv[1], dtype=np.uint8).reshape(h, w, c).transpose(2, 0, 1)[None]
 np.save(sys.argv[3], np.ascontiguousarray(x))
 EOF
-    RUNFLAGS=(--json --top 100000); [ "$SIMD" -eq 1 ] || RUNFLAGS+=(--reference)
+    RUNFLAGS=(--json --top 100000 --kernels "$KERNELS")
     "$DYNQ" run "$MODEL" "$OUT/host_input.npy" "${RUNFLAGS[@]}" > "$OUT/dynq-run.json"
     echo "qemu-run: dynq run $MODEL <first image> ${RUNFLAGS[*]}"
     if ! python3 - "$LOG" "$OUT/dynq-run.json" <<'EOF'
@@ -262,14 +242,14 @@ print("  " + ("same" if ok else "DIFFERENT"))
 sys.exit(0 if ok else 1)
 EOF
     then failures=$((failures + 1)); fi
-    HOST_STATUS=$([ "$failures" -eq 0 ] && echo "int8 logits identical (host reference + SIMD kernels), dynq run top-1 and scores agree" || echo "$failures MISMATCH(ES)")
+    HOST_STATUS=$([ "$failures" -eq 0 ] && echo "int8 logits identical (host oracle, scalar and simd128 sets), dynq run top-1 and scores agree" || echo "$failures MISMATCH(ES)")
 fi
 
 # ---- summary ----
 echo "qemu-run: summary"
 echo "  model            $MODEL ($MODEL_BYTES B in flash), input $INPUT_BYTES B, $(value kernels "$LOG") kernels, Swift $OPT"
 echo "  arena            $(value arena_needed "$LOG") B (static, in .bss)"
-echo "  heap             $(value heap_after_init "$LOG")  (init only; invoke() does not allocate)"
+echo "  heap             $(value heap_after_init "$LOG") (interpreter init; invoke: $(value invoke_heap_allocations "$LOG") allocations)"
 echo "  stack            invoke $(value stack_high_water_invoke "$LOG")"
 echo "                   init $(value stack_high_water_init "$LOG"), reserved $STACK_BYTES B"
 echo "  instructions     $(value invoke_instructions "$LOG") per invoke (±40; second run $(value invoke_instructions_second_run "$LOG")), model load $(value load_instructions "$LOG"), interpreter init $(value init_instructions "$LOG")"

@@ -407,3 +407,27 @@ public struct OpRecord {
         ModelError(kind, .operation(index), msg, value: value.map { Int64($0) }, opCode: code)
     }
 }
+
+extension ModelFile {
+    /// The model's name, UTF-8 bytes in place.
+    public var modelName: UnsafeRawBufferPointer {
+        (try? string(at: meta.lowerBound, .meta)) ?? UnsafeRawBufferPointer(start: nil, count: 0)
+    }
+    /// Op `r`'s name (the graph node's), UTF-8 bytes in place.
+    public func name(of r: OpRecord) -> UnsafeRawBufferPointer {
+        (try? string(at: r.offset + 4, .operation(r.index))) ?? UnsafeRawBufferPointer(start: nil, count: 0)
+    }
+    /// Class `i`'s name, UTF-8 bytes in place (empty past the class list).
+    public func className(_ i: Int) -> UnsafeRawBufferPointer {
+        guard i >= 0, i < classCount else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return (try? string(at: classList + 8 * i, .meta)) ?? UnsafeRawBufferPointer(start: nil, count: 0)
+    }
+    /// Whether the op that writes tensor `t` is a softmax (its values are then probabilities).
+    public func lastWriterIsSoftmax(_ t: TensorID) -> Bool {
+        var softmax = false
+        forEachOp { (r: OpRecord) in
+            if r.code == .softmax, r.words.count >= 2, Int(r.words[1]) == t.index { softmax = true }
+        }
+        return softmax
+    }
+}

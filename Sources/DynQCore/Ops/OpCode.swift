@@ -1,5 +1,7 @@
-// The op vocabulary of the int8 runtime: the file's op codes and the host description's op enum. Adding an op
-// adds one case to each (and one line to `visitOp`, OpKind.swift); the switches below have no `default:`.
+// The op vocabulary of the int8 runtime, every central site in one file: the file's op codes, the host
+// description's op enum and the one switch from op code to op kind (`visitOp`). Adding an op adds a case to
+// `OpCode` and to `ModelDescription.Op` and one line to each switch below; none has a `default:`, so the compiler
+// lists every site. Everything else about the op is its own file, Ops/<Op>.swift.
 
 /// File op codes (docs/model-format.md).
 public enum OpCode: UInt16, Equatable, Sendable {
@@ -40,6 +42,29 @@ public enum OpCode: UInt16, Equatable, Sendable {
         case .gate: return "gate"
         case .table: return "table"
         }
+    }
+}
+
+/// The one switch from op code to op kind.
+@inline(__always)
+func visitOp<V: OpVisitor>(_ r: OpRecord, _ v: inout V) throws(ModelError) -> V.Result {
+    switch r.code {
+    case .inputTable: return try v.visit(InputTableOp.self, InputTableOp.decode(r))
+    case .conv2d: return try v.visit(Conv2DOp.self, Conv2DOp.decode(r))
+    case .depthwiseConv2d: return try v.visit(DepthwiseConv2DOp.self, DepthwiseConv2DOp.decode(r))
+    case .dynamicConv2d: return try v.visit(DynamicConv2DOp.self, DynamicConv2DOp.decode(r))
+    case .linear: return try v.visit(LinearOp.self, LinearOp.decode(r))
+    case .add: return try v.visit(AddOp.self, AddOp.decode(r))
+    case .concat: return try v.visit(ConcatOp.self, ConcatOp.decode(r))
+    case .channelShuffle: return try v.visit(ChannelShuffleOp.self, ChannelShuffleOp.decode(r))
+    case .channelSplit: return try v.visit(ChannelSplitOp.self, ChannelSplitOp.decode(r))
+    case .maxPool: return try v.visit(MaxPoolOp.self, MaxPoolOp.decode(r))
+    case .avgPool: return try v.visit(AvgPoolOp.self, AvgPoolOp.decode(r))
+    case .globalAvgPool: return try v.visit(GlobalAvgPoolOp.self, GlobalAvgPoolOp.decode(r))
+    case .flatten: return try v.visit(FlattenOp.self, FlattenOp.decode(r))
+    case .softmax: return try v.visit(SoftmaxOp.self, SoftmaxOp.decode(r))
+    case .gate: return try v.visit(GateOp.self, GateOp.decode(r))
+    case .table: return try v.visit(TableOp.self, TableOp.decode(r))
     }
 }
 

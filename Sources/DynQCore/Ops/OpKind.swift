@@ -1,8 +1,8 @@
 // One op kind = one file in Sources/DynQCore/Ops/ (docs/architecture.md, "Adding an op"): its model record
-// (`ModelDescription.<Op>`), its parameter words in the file, its validation, the buffers it needs beside its
-// tensors, its one-time preparation and its kernel calls. This file holds the protocol every op kind conforms to
-// and the ONE switch from op code to op kind (`visitOp`); the other central sites (`OpCode`, `ModelDescription.Op`)
-// are in OpCode.swift. None of them has a `default:`, so adding a case makes the compiler list every site.
+// (`ModelDescription.<Op>`), its parameter words in the file, its validation, its work counts, the buffers it
+// needs beside its tensors, its one-time preparation and its kernel calls. This file holds the protocol every op
+// kind conforms to and the visitors built on it; the central sites (`OpCode`, `ModelDescription.Op` and the one
+// switch from op code to op kind, `visitOp`) are all in OpCode.swift.
 
 /// The phases of one op kind. Static methods only (no existentials: Embedded Swift), dispatched by `visitOp`.
 protocol OpKind {
@@ -66,29 +66,6 @@ public struct OpRequirements<Variant: Equatable>: Equatable {
 protocol OpVisitor {
     associatedtype Result
     mutating func visit<O: OpKind>(_ kind: O.Type, _ p: O.Parameters) throws(ModelError) -> Result
-}
-
-/// The one switch from op code to op kind.
-@inline(__always)
-func visitOp<V: OpVisitor>(_ r: OpRecord, _ v: inout V) throws(ModelError) -> V.Result {
-    switch r.code {
-    case .inputTable: return try v.visit(InputTableOp.self, InputTableOp.decode(r))
-    case .conv2d: return try v.visit(Conv2DOp.self, Conv2DOp.decode(r))
-    case .depthwiseConv2d: return try v.visit(DepthwiseConv2DOp.self, DepthwiseConv2DOp.decode(r))
-    case .dynamicConv2d: return try v.visit(DynamicConv2DOp.self, DynamicConv2DOp.decode(r))
-    case .linear: return try v.visit(LinearOp.self, LinearOp.decode(r))
-    case .add: return try v.visit(AddOp.self, AddOp.decode(r))
-    case .concat: return try v.visit(ConcatOp.self, ConcatOp.decode(r))
-    case .channelShuffle: return try v.visit(ChannelShuffleOp.self, ChannelShuffleOp.decode(r))
-    case .channelSplit: return try v.visit(ChannelSplitOp.self, ChannelSplitOp.decode(r))
-    case .maxPool: return try v.visit(MaxPoolOp.self, MaxPoolOp.decode(r))
-    case .avgPool: return try v.visit(AvgPoolOp.self, AvgPoolOp.decode(r))
-    case .globalAvgPool: return try v.visit(GlobalAvgPoolOp.self, GlobalAvgPoolOp.decode(r))
-    case .flatten: return try v.visit(FlattenOp.self, FlattenOp.decode(r))
-    case .softmax: return try v.visit(SoftmaxOp.self, SoftmaxOp.decode(r))
-    case .gate: return try v.visit(GateOp.self, GateOp.decode(r))
-    case .table: return try v.visit(TableOp.self, TableOp.decode(r))
-    }
 }
 
 /// What a running op sees: the model, the arena, where every tensor is, its own buffers and chooser answer, and
