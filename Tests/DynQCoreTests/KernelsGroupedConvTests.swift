@@ -146,9 +146,12 @@ struct SIMDGroupedConvTests {
         #expect(!groupedConv2dApplies(LinearParams(inputFeatures: 16, outputFeatures: 96, inputZeroPoint: 0,
                                                    output: q).asConv))     // linear: one pixel, the GEMM
         #expect(!groupedConv2dApplies(pointwise(64, 64, 2)))   // 1x1 with 32 output channels per group: the GEMM
-        #expect(conv2dPackedWeightBytes(p(18, 18, 3)) == groupedConv2dPackedWeightBytes(p(18, 18, 3)))
-        #expect(conv2dScratchBytes(p(18, 18, 3)) == groupedConv2dScratchBytes(p(18, 18, 3)))
-        #expect(conv2dPackedWeightBytes(p(16, 16, 2)) != groupedConv2dPackedWeightBytes(p(16, 16, 2)))
+        // The SIMD128 chooser follows groupedConv2dApplies, and its variant names the sizes.
+        typealias S = SIMD128Kernels
+        #expect(S.chooseConv(p(18, 18, 3)) == .pixelLane && S.chooseConv(p(16, 16, 2)) == .tile)
+        #expect(S.convPackedWeightBytes(p(18, 18, 3), .pixelLane) == groupedConv2dPackedWeightBytes(p(18, 18, 3)))
+        #expect(S.convScratchBytes(p(18, 18, 3), .pixelLane) == groupedConv2dScratchBytes(p(18, 18, 3)))
+        #expect(S.convPackedWeightBytes(p(16, 16, 2), .tile) == conv2dPackedWeightBytes(p(16, 16, 2)))
     }
 
     @Test("random shapes through conv2d (group sizes 1...7, strides 1...3, padding, dilation, odd widths)")

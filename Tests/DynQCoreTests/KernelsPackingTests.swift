@@ -41,15 +41,17 @@ private let packingShapes: [(String, Conv2DParams)] = {
 
 @Suite("SIMD weight packing")
 struct SIMDPackingTests {
-    @Test("packConv2dWeights writes every byte of conv2dPackedWeightBytes with the documented layout")
+    @Test("the SIMD128 chooser's packing writes every byte of its packed size with the documented layout")
     func layout() {
         var rng = SeededRNG(seed: testBaseSeed ^ 0x9AC)
         for (name, p) in packingShapes {
             let w = rng.int8s(p.weightCount, -127...127)
-            withScratch(conv2dPackedWeightBytes(p)) { packed in           // poisoned with 0xA5
-                packConv2dWeights(p, weights: w, into: packed)
-                let values = packed.bindMemory(to: Int16.self, capacity: conv2dPackedWeightBytes(p) / 2)
-                for i in 0..<(conv2dPackedWeightBytes(p) / 2) where values[i] != expectedPacked(p, w, i) {
+            let v = SIMD128Kernels.chooseConv(p)
+            let bytes = SIMD128Kernels.convPackedWeightBytes(p, v)
+            withScratch(bytes) { packed in                              // poisoned with 0xA5
+                SIMD128Kernels.packConvWeights(p, v, weights: w, into: packed)
+                let values = packed.bindMemory(to: Int16.self, capacity: bytes / 2)
+                for i in 0..<(bytes / 2) where values[i] != expectedPacked(p, w, i) {
                     Issue.record("\(name): packed element \(i) = \(values[i]), expected \(expectedPacked(p, w, i))")
                     return
                 }
@@ -57,7 +59,7 @@ struct SIMDPackingTests {
         }
     }
 
-    @Test("dynamicFusion(packFor:packed:) equals packConv2dWeights of the reference fused kernel")
+    @Test("dynamicFusion(packFor:pixelLane:packed:) equals the chosen variant's packing of the reference fused kernel")
     func fusionPacksEachChannel() {
         var rng = SeededRNG(seed: testBaseSeed ^ 0x9AD)
         for (name, p) in packingShapes {
@@ -72,14 +74,16 @@ struct SIMDPackingTests {
                 var mr = [QuantizedMultiplier](repeating: .zero, count: p.outputChannels), ms = mr
                 dynamicFusionReference(f, kernels: kernels, coefficients: eta, mixedBias: nil, staticBias: nil,
                                        staticMultipliers: m0, fusedKernel: &fr, biasAccumulator: &br, multipliers: &mr)
-                let bytes = conv2dPackedWeightBytes(p)
+                let v = SIMD128Kernels.chooseConv(p)
+                let bytes = SIMD128Kernels.convPackedWeightBytes(p, v)
                 withScratch(bytes) { want in
-                    packConv2dWeights(p, weights: fr, into: want)
+                    SIMD128Kernels.packConvWeights(p, v, weights: fr, into: want)
                     withScratch(bytes) { got in
                         withScratch(dynamicFusionScratchBytes(f)) { s in
                             dynamicFusion(f, kernels: kernels, coefficients: eta, mixedBias: nil, staticBias: nil,
                                           staticMultipliers: m0, fusedKernel: &fs, biasAccumulator: &bs,
-                                          multipliers: &ms, scratch: s, packFor: p, packed: got)
+                                          multipliers: &ms, scratch: s, packFor: p, pixelLane: v == .pixelLane,
+                                          packed: got)
                         }
                         #expect(fs == fr, "\(name) \(mode): fused kernel")
                         #expect(bs == br && ms == mr, "\(name) \(mode): bias / multipliers")

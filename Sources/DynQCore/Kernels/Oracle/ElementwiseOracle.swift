@@ -2,7 +2,8 @@
 
 /// Element-wise add, TFLite's scheme: `y_k = M_k.apply((q_k − z_k) · 2^20)`,
 /// `out = clamp(M_out.apply(y_1 + y_2) + z_out, act_min, act_max)`. Overflow: `|q − z| · 2^20 < 2^28` and the
-/// input multipliers are below 1 (validated), so `|y_1 + y_2| < 2^29`.
+/// input multipliers are at most 1 (validated), so `|y_1 + y_2| < 2^29`; outside that domain (kernel tests with
+/// extreme multipliers) the int32 sum wraps, as every kernel's does.
 @inlinable
 public func addReference(
     _ p: AddParams, count: Int, input1: UnsafePointer<Int8>, input2: UnsafePointer<Int8>,
@@ -11,7 +12,7 @@ public func addReference(
     for i in 0..<count {
         let y1 = p.input1Multiplier.apply((Int32(input1[i]) - p.input1ZeroPoint) * (1 << AddParams.leftShift))
         let y2 = p.input2Multiplier.apply((Int32(input2[i]) - p.input2ZeroPoint) * (1 << AddParams.leftShift))
-        output[i] = p.output.finish(p.outputMultiplier.apply(y1 + y2))
+        output[i] = p.output.finish(p.outputMultiplier.apply(y1 &+ y2))
     }
 }
 
