@@ -228,7 +228,9 @@ struct OpRunner<K: KernelSet>: OpVisitor {
     typealias Result = Void
     let interpreter: Interpreter<K>
     var index = 0
-    @inline(__always)
+    /// Not inlined: each op kind's run is its own function with its own frame, so `invoke`'s stack is the
+    /// deepest op's, not the sum of every op's locals in one inlined switch.
+    @inline(never)
     mutating func visit<O: OpKind>(_ kind: O.Type, _ p: O.Parameters) throws(ModelError) {
         O.run(p, interpreter.context(index))
     }
