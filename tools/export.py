@@ -1,7 +1,27 @@
-"""Export a tools/dynet.py model to the DynQ graph format (docs/graph-format.md).
+"""Export a PyTorch model to the DynQ graph format (docs/graph-format.md).
 
     from export import export
-    export(model, "fixtures/fmnist/model")   # -> model.graph.json + model.safetensors
+    export(model, "out/mine", input_shape=(1, 3, 32, 32))   # -> out/mine.graph.json + out/mine.safetensors
+
+Any `nn.Module` built from standard layers exports: the model is traced with torch.fx (`forward()` code is
+followed, so residual adds, `torch.cat`, channel shuffle (`view` / `transpose` / `view`) and channel splits
+(`chunk` / `split`) written in `forward()` work), and each traced operation becomes one graph node. Supported:
+
+- modules: Conv2d (any padding incl. "same"/"valid", zero padding mode, groups, dilation), BatchNorm2d, ReLU,
+  ReLU6, LeakyReLU, SiLU, Hardswish, Hardsigmoid, Sigmoid, Softmax (features), Dropout / Dropout2d / Identity
+  (identity at export), MaxPool2d, AvgPool2d, AdaptiveAvgPool2d (output 1, or an exact divisor of the input),
+  Flatten, Linear; the tools/dynet.py modules Conv2d, DynamicConv2d, CPM, ChannelShuffle, ChannelSplitConcat
+  (leaves that emit their own nodes); DyBlock, DyNet and every other container are traced through.
+- functions / methods: `+` / `torch.add` of two same-shape tensors, `torch.cat(dim=1)`, `torch.flatten(x, 1)`,
+  `x.view(n, -1)` / `reshape` (flatten, identity, channel shuffle), `transpose(1, 2)` inside a shuffle,
+  `chunk` / `split` along channels, `F.relu` (and the other activations), `F.dropout`, pooling functions,
+  `x.mean((2, 3))`, `F.softmax(x, 1)`.
+
+Anything else is refused with one line naming the module's qualified name and type (`ExportError`).
+
+The model is exported in eval mode (it is put in eval mode for the export and restored afterwards). The CPM
+temperature written for a softmax-gated CPM is the value the module holds (`CPM.temperature`, as annealed by the
+training script) unless `cpm_temperature=` is given, which overrides it in the exported graph only.
 
 BatchNorm is exported as `batchnorm` nodes (the Swift quantizer folds it). The safetensors file is written by hand
 (no dependency on the `safetensors` package): 8-byte little-endian header length, JSON header
@@ -10,12 +30,11 @@ BatchNorm is exported as `batchnorm` nodes (the Swift quantizer folds it). The s
 from __future__ import annotations
 
 import json
+import operator
 import struct
 from pathlib import Path
 
 import numpy as np
-
-from dynet import Emitter
 
 FMNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                   "Ankle boot"]
@@ -24,6 +43,10 @@ _DTYPES = {np.dtype("float32"): "F32", np.dtype("float16"): "F16", np.dtype("flo
            np.dtype("int8"): "I8", np.dtype("uint8"): "U8", np.dtype("int16"): "I16", np.dtype("int32"): "I32",
            np.dtype("int64"): "I64", np.dtype("bool"): "BOOL"}
 _NP = {v: k for k, v in _DTYPES.items()}
+
+
+class ExportError(ValueError):
+    """A model (part) the DynQ graph format cannot express. The message is one line naming the module."""
 
 
 def write_safetensors(path, tensors: dict[str, np.ndarray]) -> None:
@@ -93,20 +116,27 @@ def dump_graph(doc: dict, path) -> None:
 
 
 def export(model, path_prefix, *, name=None, input_shape=None, preprocess=None, classes=None,
-           output_name="logits") -> dict:
+           output_name="logits", cpm_temperature=None) -> dict:
     """Writes `<path_prefix>.graph.json` and `<path_prefix>.safetensors`; returns the graph document.
 
-    Meta defaults come from the model (`graph_name`, `input_shape`, `preprocess`, `classes` of dynet.DyNet).
-    The output tensor of the last node is renamed `output_name`."""
-    em = Emitter()
-    out = model.emit(em, "input")
-    if output_name and out != output_name:
-        last = em.nodes[-1]
-        assert last["outputs"] == [out], "graph output must be the last node's only output"
-        last["outputs"] = [output_name]
-        out = output_name
-    doc = graph_document(em.nodes, [out], name=name or getattr(model, "graph_name", "dynet"),
-                         input_shape=input_shape or getattr(model, "input_shape"),
+    Meta defaults come from the model (`graph_name`, `input_shape`, `preprocess`, `classes` of dynet.DyNet);
+    `input_shape` ([1, C, H, W]) is required for any other model. The first graph output is named
+    `output_name`. `cpm_temperature`: see the module docstring. Raises `ExportError` (one line) for anything
+    the graph format cannot express."""
+    from fx_export import trace_to_graph  # torch is only needed here
+
+    shape = input_shape if input_shape is not None else getattr(model, "input_shape", None)
+    if shape is None:
+        raise ExportError(f"{type(model).__name__}: pass input_shape=(1, C, H, W) (the model does not carry one)")
+    shape = [int(s) for s in shape]
+    if len(shape) != 4 or shape[0] != 1 or min(shape) <= 0:
+        raise ExportError(f"input_shape must be (1, C, H, W) with positive sizes, not {tuple(shape)}")
+    em, outputs = trace_to_graph(model, shape, cpm_temperature=cpm_temperature)
+    if output_name and outputs[0] != output_name:
+        em.rename_tensor(outputs[0], output_name)
+        outputs[0] = output_name
+    doc = graph_document(em.nodes, outputs, name=name or getattr(model, "graph_name", type(model).__name__.lower()),
+                         input_shape=shape,
                          preprocess=preprocess if preprocess is not None else getattr(model, "preprocess", None),
                          classes=classes if classes is not None else getattr(model, "classes", None))
     prefix = Path(path_prefix)
