@@ -9,11 +9,12 @@ their sizes). Non-tensor values (`x.size(0)`, `x.shape`) are followed but emit n
 
 Node names: a module call is named by the module's qualified name (`layer1.0.conv1`; `.1`, `.2`… when one module
 is called again); a function or method is named `<qualified name of the module whose forward called it>.<fx name>`
-(`layer1.0.add`). Weights are named `<module>.<parameter>` (`layer1.0.conv1.weight`).
+(`layer1.0.add`, then `layer1.0.add.1`…). Weights are named `<module>.<parameter>` (`layer1.0.conv1.weight`).
 """
 from __future__ import annotations
 
 import operator
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -393,7 +394,8 @@ class _Run(fx.Interpreter):
             m = self.module.get_submodule(n.target)
             return self.b.call_module(m, self.qual(n.target), list(syms), list(vals), kw, y)
         scope = self.qual(n.meta.get("scope", ""))
-        name = f"{scope}.{n.name}" if scope else n.name
+        base = re.sub(r"_\d+$", "", n.name)  # fx numbers names graph-wide; unique() numbers them per scope
+        name = f"{scope}.{base}" if scope else base
         t = n.target
         tname = t if isinstance(t, str) else getattr(t, "__name__", str(t))
         where = f"{name} ({tname})"
