@@ -8,4 +8,5 @@ let allCommands: [Command] = [
     quantizeCommand,
     evalCommand,
     benchCommand,
+    importCommand,
 ]

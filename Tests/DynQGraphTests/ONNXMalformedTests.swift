@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+@testable import DynQGraph
+
+// Malformed or unsupported ONNX input: every failure is one DynQError line naming the file and (for graph
+// problems) the node's name and op type; nothing traps or allocates what a header claims before checking it.
+
+/// A minimal protobuf writer for building test models by hand.
+struct PB {
+    var bytes: [UInt8] = []
+    mutating func varint(_ v: UInt64) {
+        var v = v
+        while v >= 0x80 { bytes.append(UInt8(v & 0x7f) | 0x80); v >>= 7 }
+        bytes.append(UInt8(v))
+    }
+    mutating func key(_ field: Int, _ wire: Int) { varint(UInt64(field << 3 | wire)) }
+    mutating func int(_ field: Int, _ v: Int64) { key(field, 0); varint(UInt64(bitPattern: v)) }
+    mutating func bytes(_ field: Int, _ b: [UInt8]) { key(field, 2); varint(UInt64(b.count)); bytes += b }
+    mutating func string(_ field: Int, _ s: String) { bytes(field, Array(s.utf8)) }
+    mutating func message(_ field: Int, _ build: (inout PB) -> Void) {
+        var m = PB()
+        build(&m)
+        bytes(field, m.bytes)
+    }
+}
+
+/// ValueInfoProto of a float tensor with `dims`.
+func valueInfo(_ m: inout PB, _ field: Int, _ name: String, _ dims: [Int64]) {
+    m.message(field) { v in
+        v.string(1, name)
+        v.message(2) { t in
+            t.message(1) { tt in
+                tt.int(1, 1)
+                tt.message(2) { s in for d in dims { s.message(1) { dim in dim.int(1, d) } } }
+            }
+        }
+    }
+}
+
+/// A model `x [1,1,4,4] → op → y` with the given node body and optional initializers.
+func tinyModel(node: (inout PB) -> Void, initializers: [(inout PB) -> Void] = []) -> [UInt8] {
+    var model = PB()
+    model.int(1, 8)
+    model.message(8) { o in o.int(2, 17) }
+    model.message(7) { g in
+        g.message(1, node)
+        for i in initializers { g.message(5, i) }
+        g.string(2, "tiny")
+        valueInfo(&g, 11, "x", [1, 1, 4, 4])
+        valueInfo(&g, 12, "y", [1, 1, 4, 4])
+    }
+    return model.bytes
+}
+
+func importBytes(_ bytes: [UInt8]) throws {
+    let path = try temporaryDirectory() + "/model.onnx"
+    try FileIO.write(bytes, to: path)
+    _ = try importONNX(path: path)
+}
+
+/// Expects one line naming the file (`model.onnx`) and every fragment.
+func expectONNXError(_ fragments: String..., sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+    do {
+        try body()
+        Issue.record("expected an error containing \(fragments)", sourceLocation: sourceLocation)
+    } catch let e as DynQError {
+        let text = e.description
+        #expect(!text.contains("\n"), "not one line: \(text)", sourceLocation: sourceLocation)
+        #expect(e.file?.hasSuffix(".onnx") == true, "no file in \(text)", sourceLocation: sourceLocation)
+        for f in fragments { #expect(text.contains(f), "\"\(text)\" lacks \"\(f)\"", sourceLocation: sourceLocation) }
+    } catch {
+        Issue.record("expected a DynQError, got \(error)", sourceLocation: sourceLocation)
+    }
+}
+
+@Suite("ONNX import: malformed and unsupported files")
+struct ONNXMalformedTests {
+    @Test("a hand-built one-node model imports (the writer below is right)")
+    func tinyModelImports() throws {
+        let bytes = tinyModel(node: { n in n.string(1, "x"); n.string(2, "y"); n.string(3, "act"); n.string(4, "Relu") })
+        let path = try temporaryDirectory() + "/model.onnx"
+        try FileIO.write(bytes, to: path)
+        let g = try decodeGraph(try importONNX(path: path).graph)
+        #expect(g.nodes.map(\.op) == [.relu])
+        #expect(g.input.shape == [1, 1, 4, 4])
+    }
+
+    @Test("every truncation of a real model is refused with one line, never a trap")
+    func truncated() throws {
+        let bytes = try FileIO.read(onnxFixtures + "/plain.onnx")
+        for cut in stride(from: 1, to: bytes.count, by: max(1, bytes.count / 97)) {
+            expectONNXError { try importBytes(Array(bytes[..<cut])) }
+        }
+        expectONNXError("not a valid ONNX file") { try importBytes(Array(bytes[..<(bytes.count / 2)])) }
+    }
+
+    @Test("a field of the wrong wire type is refused naming the message and field")
+    func wrongFieldType() throws {
+        var m = PB()
+        m.int(7, 5)  // graph as a varint
+        expectONNXError("ModelProto", "'graph' must be a message") { try importBytes(m.bytes) }
+        let badName = tinyModel(node: { n in n.string(1, "x"); n.string(2, "y"); n.int(3, 7); n.string(4, "Relu") })
+        expectONNXError("NodeProto", "'name' must be a string") { try importBytes(badName) }
+    }
+
+    @Test("an unknown operator is refused with the node's name and op type")
+    func unknownOp() throws {
+        let bytes = tinyModel(node: { n in n.string(1, "x"); n.string(2, "y"); n.string(3, "weird"); n.string(4, "Erf") })
+        expectONNXError("node 'weird' (Erf)", "unknown operator") { try importBytes(bytes) }
+    }
+
+    @Test("a supported operator used in an unsupported way names the node")
+    func unsupportedUse() throws {
+        let bytes = tinyModel(node: { n in
+            n.string(1, "x"); n.string(1, "x"); n.string(2, "y"); n.string(3, "square"); n.string(4, "Mul")
+        })
+        expectONNXError("node 'square' (Mul)", "multiplying activations") { try importBytes(bytes) }
+    }
+
+    @Test("absurd tensor sizes are refused before anything is allocated")
+    func absurdSizes() throws {
+        let huge = tinyModel(node: { n in n.string(1, "x"); n.string(2, "y"); n.string(4, "Relu") },
+                             initializers: [{ t in t.int(1, 1 << 40); t.int(2, 1); t.string(8, "w") }])
+        expectONNXError("tensor 'w'", "dimension") { try importBytes(huge) }
+        let product = tinyModel(node: { n in n.string(1, "x"); n.string(2, "y"); n.string(4, "Relu") },
+                                initializers: [{ t in for _ in 0..<4 { t.int(1, 1 << 20) }; t.int(2, 1); t.string(8, "w") }])
+        expectONNXError("tensor 'w'", "elements") { try importBytes(product) }
+        let short = tinyModel(node: { n in n.string(1, "x"); n.string(2, "y"); n.string(4, "Relu") },
+                              initializers: [{ t in t.int(1, 1000); t.int(2, 1); t.string(8, "w"); t.bytes(9, [0, 0, 0, 0]) }])
+        expectONNXError("tensor 'w'", "raw_data is 4 bytes") { try importBytes(short) }
+    }
+
+    @Test("a file that is not ONNX at all is refused")
+    func notONNX() throws {
+        expectONNXError { try importBytes(Array("{\"format\": \"dynq-graph\"}".utf8)) }
+        expectONNXError("no graph") { try importBytes([]) }
+    }
+}
