@@ -5,7 +5,8 @@
 
 writes `OUTDIR/NAME.graph.json`, `OUTDIR/NAME.safetensors`, `OUTDIR/NAME.input.npy` (float32 [1, C, H, W], already
 preprocessed) and `OUTDIR/NAME.expected.npy` (float32 [1, 10], the model's output). Also checks that refused
-modules get a one-line `ExportError` naming the module (`refusals`), exiting 1 if not.
+modules get a one-line `ExportError` naming the module (NAME `refusals`) and that the softmax CPM temperature is
+the module's unless `cpm_temperature=` overrides it (NAME `temperature`), exiting 1 if not.
 """
 from __future__ import annotations
 
@@ -66,6 +67,25 @@ def refusals() -> list[str]:
     return problems
 
 
+def temperature() -> list[str]:
+    """The softmax CPM's temperature: the module's value by default, `cpm_temperature=` overrides it."""
+    import json
+    import tempfile
+    problems = []
+    model, shape = example_nets.dynet()
+    with tempfile.TemporaryDirectory() as d:
+        for override, expected in ((None, 0.7), (2.5, 2.5)):
+            doc = export(model, Path(d) / "t", input_shape=shape, cpm_temperature=override)
+            got = [n["temperature"] for n in doc["nodes"] if n["op"] == "cpm" and n["gate"] == "softmax"]
+            written = json.loads((Path(d) / "t.graph.json").read_text())["nodes"]
+            if got != [expected] or [n.get("temperature") for n in written if n["op"] == "cpm" and n["gate"] == "softmax"] != [expected]:
+                problems.append(f"cpm_temperature={override}: exported {got}, expected [{expected}]")
+    held = [m.temperature for m in model.modules() if getattr(m, "gate", None) == "softmax"]
+    if held != [0.7]:
+        problems.append(f"export changed the module's temperature to {held}")
+    return problems
+
+
 def main() -> int:
     if len(sys.argv) < 2:
         print(__doc__.strip(), file=sys.stderr)
@@ -74,8 +94,8 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     names = sys.argv[2:] or list(example_nets.NETS)
     for name in names:
-        if name == "refusals":
-            problems = refusals()
+        if name in ("refusals", "temperature"):
+            problems = refusals() if name == "refusals" else temperature()
             for p in problems:
                 print(p, file=sys.stderr)
             if problems:

@@ -128,11 +128,11 @@ def resnet():
 
 def dynet():
     torch.manual_seed(4)
-    stem = nn.Sequential(Conv2d(1, 8, 3, padding=(1, 1, 1, 1)), nn.BatchNorm2d(8), nn.ReLU())
+    stem = nn.Sequential(Conv2d(1, 8, 3, padding=(0, 1, 2, 1)), nn.BatchNorm2d(8), nn.ReLU())  # asymmetric: F.pad
     dynet_block = DyBlock(8, [DynamicConv2d(8, 8, 3, padding=1, g=4), nn.BatchNorm2d(8), nn.ReLU(),
                               DynamicConv2d(8, 8, 3, padding=1, groups=2, g=2, bias=True), nn.BatchNorm2d(8)],
                           cpm_hidden=6, residual=True, post=nn.ReLU())
-    condconv_block = DyBlock(8, [DynamicConv2d(8, 12, 3, stride=2, padding=1, g=3, mode="per_layer", bias=True),
+    condconv_block = DyBlock(8, [DynamicConv2d(8, 12, 3, stride=2, padding=(0, 0, 1, 1), g=3, mode="per_layer", bias=True),
                                  nn.BatchNorm2d(12), nn.ReLU()],
                              cpm_hidden=6, gate="sigmoid", two_layer=False)
     dycnn_block = DyBlock(12, [DynamicConv2d(12, 12, 3, padding=1, g=4, mode="per_layer", mixed_bias=True),

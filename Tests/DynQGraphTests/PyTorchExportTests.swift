@@ -98,6 +98,12 @@ struct PyTorchExportTests {
         #expect(opKinds(graph).isSuperset(of: ["leaky_relu", "silu", "sigmoid"]))
     }
 
+    @Test("a softmax CPM is exported with the temperature the module holds unless cpm_temperature overrides it")
+    func temperature() throws {
+        let r = try runPython(["tools/check_export.py", try temporaryDirectory(), "temperature"])
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+
     @Test("unsupported modules and functions are refused with one line naming the module and its type")
     func refusals() throws {
         let r = try runPython(["tools/check_export.py", try temporaryDirectory(), "refusals"])

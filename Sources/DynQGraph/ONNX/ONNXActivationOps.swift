@@ -10,6 +10,24 @@ extension ONNXImporter {
         switch op {
         case "Shape":
             return [.lin(shapeOf(try requireAct(input(0)).shape))]
+        case "Pad":
+            let x = try requireAct4(input(0))
+            guard try attrString("mode", "constant") == "constant" else { throw fail("only zero padding (mode 'constant')") }
+            var pads = try attrInts("pads") ?? []
+            if let p = lin(1) { pads = try requireConst(.lin(p), "pads").ints }
+            var value = Double(try attrFloat("value", 0))
+            if let v = lin(2) { value = try requireConst(.lin(v), "constant_value").offset.first ?? 0 }
+            if let axes = lin(3) {  // opset 18: pads for the listed axes only
+                let ax = try requireConst(.lin(axes), "axes").ints.map { try normalizedAxis($0, rank: 4) }
+                var full = [Int](repeating: 0, count: 8)
+                for (k, a) in ax.enumerated() where pads.count == 2 * ax.count { full[a] = pads[k]; full[a + 4] = pads[k + ax.count] }
+                pads = full
+            }
+            guard pads.count == 8, value == 0, pads[0] == 0, pads[1] == 0, pads[4] == 0, pads[5] == 0,
+                  pads.allSatisfy({ $0 >= 0 }) else {
+                throw fail("only non-negative zero padding of H and W is supported")
+            }
+            return [.padded(x, [pads[2], pads[3], pads[6], pads[7]])]
         case "Relu": return [emit("relu", [try requireAct(input(0))], output: out(), shape: try requireAct(input(0)).shape)]
         case "LeakyRelu":
             let x = try requireAct(input(0))
@@ -317,6 +335,9 @@ extension ONNXImporter {
 
     /// `Conv` with a constant weight → `conv2d`; with a computed weight → `dynamic_conv2d` (ONNXDynamicConv.swift).
     func conv(_ ins: [Value]) throws -> Value {
+        var extra = [0, 0, 0, 0]
+        var ins = ins
+        if case .padded(let a, let p) = ins[0] { ins[0] = .act(a); extra = p }
         let x = try requireAct4(ins[0])
         guard ins.count >= 2, let w = linValue(ins[1]) else {
             if ins.count >= 2, case .unsupported(let e) = ins[1] { throw e }
@@ -329,7 +350,9 @@ extension ONNXImporter {
         }
         if let k = try attrInts("kernel_shape"), k != Array(w.shape[2...]) { throw fail("kernel_shape \(k) differs from the weight \(w.shape)") }
         let s = try attrInts("strides") ?? [1, 1], d = try attrInts("dilations") ?? [1, 1]
-        let (pads, outHW) = try windowPads(x.shape, kernel: Array(w.shape[2...]), stride: s, dilation: d)
+        let padded = [1, x.shape[1], x.shape[2] + extra[0] + extra[2], x.shape[3] + extra[1] + extra[3]]
+        var (pads, outHW) = try windowPads(padded, kernel: Array(w.shape[2...]), stride: s, dilation: d)
+        pads = zip(pads, extra).map { $0 + $1 }
         let geometry: [(String, JSON)] = [("stride", Self.ints(s)), ("padding", Self.ints(pads)), ("dilation", Self.ints(d)),
                                           ("groups", .int(groups))]
         let shape = [1, w.shape[0]] + outHW

@@ -196,7 +196,7 @@ extension ONNXImporter {
             case "Unsqueeze": return nil
             default: shape = [1, n]
             }
-        } else if fc2 == nil ? node(producing: v)?.opType == "Conv" : node(producing: v)?.opType == "Conv" {
+        } else if node(producing: v)?.opType == "Conv" {
             shape = [1, n, 1, 1]
         }
         guard shape.reduce(1, *) == n else { return nil }

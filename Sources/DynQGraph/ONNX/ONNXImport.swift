@@ -50,6 +50,8 @@ indirect enum Value {
     case gate(Int)
     /// `[1, a, b, H, W]` view of `src` (`[1, a·b, H, W]`), transposed (dims 1 and 2) or not: half a channel shuffle.
     case shuffle(src: Act, a: Int, b: Int, transposed: Bool)
+    /// `Pad` with zeros of `act` by `[top, left, bottom, right]`: usable only by the `Conv` it feeds.
+    case padded(Act, [Int])
     case unsupported(DynQError)
     /// An omitted optional input (`""`).
     case absent
@@ -191,6 +193,7 @@ final class ONNXImporter {
         case .unsupported(let e): throw e
         case .lin: throw fail("an input is a constant where an activation is expected")
         case .shuffle: throw fail("a 5-d channel-shuffle view is used as an activation")
+        case .padded: throw fail("the output of a Pad is used by something other than a Conv (not supported)")
         case .absent: throw fail("a required input is missing")
         }
     }

@@ -5,7 +5,7 @@
 let onnxSupportedOps: [String] = [
     "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "ConstantOfShape", "Conv",
     "Div", "Dropout", "Einsum", "Equal", "Expand", "Flatten", "Gather", "Gemm", "GlobalAveragePool",
-    "GlobalMaxPool", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu", "MatMul", "MaxPool", "Mul", "Neg",
+    "GlobalMaxPool", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu", "MatMul", "MaxPool", "Mul", "Neg", "Pad",
     "ReduceMean", "ReduceSum", "Relu", "Reshape", "Shape", "Sigmoid", "Slice", "Softmax", "Split", "Squeeze",
     "Sub", "Transpose", "Unsqueeze", "Where",
 ]

@@ -183,18 +183,18 @@ private func decodeValueInfo(_ reader: ProtoReader) throws -> ONNXValueInfo {
         guard f == 2 else { continue }
         var type = try r.submessage(v, field: "type", as: "TypeProto")
         while let (g, w) = try type.next() {
- guard g == 1 else { continue }
+            guard g == 1 else { continue }
             var tensor = try type.submessage(w, field: "tensor_type", as: "TypeProto.Tensor")
             while let (h, x) = try tensor.next() {
- guard h == 2 else { continue }
+                guard h == 2 else { continue }
                 var shape = try tensor.submessage(x, field: "shape", as: "TensorShapeProto")
                 var dims: [Int?] = []
                 while let (k, y) = try shape.next() {
- guard k == 1 else { continue }
+                    guard k == 1 else { continue }
                     var dim = try shape.submessage(y, field: "dim", as: "TensorShapeProto.Dimension")
                     var value: Int?
                     while let (m, z) = try dim.next() {
- guard m == 1 else { continue }
+                        guard m == 1 else { continue }
                         let d = try dim.int(z, field: "dim_value")
                         guard d >= 0, d <= onnxMaxElements else { throw dim.error("dimension \(d) out of range") }
                         value = Int(d)
