@@ -52,6 +52,21 @@ func tinyModel(node: (inout PB) -> Void, initializers: [(inout PB) -> Void] = []
     return model.bytes
 }
 
+/// A model with input `x` [1,1,4,4], several nodes, initializers and output `output`.
+func tinyModelWithNodes(_ nodes: [(inout PB) -> Void], initializers: [(inout PB) -> Void] = [],
+                        output: String) -> [UInt8] {
+    var model = PB()
+    model.int(1, 8)
+    model.message(8) { o in o.int(2, 17) }
+    model.message(7) { g in
+        for n in nodes { g.message(1, n) }
+        for i in initializers { g.message(5, i) }
+        valueInfo(&g, 11, "x", [1, 1, 4, 4])
+        valueInfo(&g, 12, output, [1, 1, 4, 4])
+    }
+    return model.bytes
+}
+
 func importBytes(_ bytes: [UInt8]) throws {
     let path = try temporaryDirectory() + "/model.onnx"
     try FileIO.write(bytes, to: path)
@@ -134,5 +149,32 @@ struct ONNXMalformedTests {
     func notONNX() throws {
         expectONNXError { try importBytes(Array("{\"format\": \"dynq-graph\"}".utf8)) }
         expectONNXError("no graph") { try importBytes([]) }
+    }
+
+    @Test("folding that would allocate absurd tensors is refused, not attempted")
+    func absurdFolding() throws {
+        // Expand of a constant to [2^20, 2^20], then Relu of it as the output.
+        let expand = tinyModelWithNodes([
+            { n in n.string(1, "c"); n.string(1, "s"); n.string(2, "e"); n.string(3, "big"); n.string(4, "Expand") },
+            { n in n.string(1, "x"); n.string(2, "y"); n.string(3, "act"); n.string(4, "Relu") },
+            { n in n.string(1, "e"); n.string(1, "y"); n.string(2, "z"); n.string(3, "sum"); n.string(4, "Add") },
+        ], initializers: [
+            { t in t.int(1, 1); t.int(2, 1); t.string(8, "c"); t.bytes(9, [0, 0, 128, 63]) },
+            { t in t.int(1, 2); t.int(2, 7); t.string(8, "s"); t.bytes(9, [0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0]) },
+        ], output: "z")
+        expectONNXError("node 'big' (Expand)", "larger than") { try importBytes(expand) }
+        let fill = tinyModelWithNodes([
+            { n in n.string(1, "s"); n.string(2, "e"); n.string(3, "fill"); n.string(4, "ConstantOfShape") },
+            { n in n.string(1, "x"); n.string(1, "e"); n.string(2, "y"); n.string(3, "sum"); n.string(4, "Add") },
+        ], initializers: [
+            { t in t.int(1, 2); t.int(2, 7); t.string(8, "s"); t.bytes(9, [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0]) },
+        ], output: "y")
+        expectONNXError("node 'fill' (ConstantOfShape)", "bad shape") { try importBytes(fill) }
+        let pads = tinyModel(node: { n in
+            n.string(1, "x"); n.string(2, "y"); n.string(3, "pool"); n.string(4, "MaxPool")
+            n.message(5) { a in a.string(1, "kernel_shape"); a.int(20, 7); a.int(8, 2); a.int(8, 2) }
+            n.message(5) { a in a.string(1, "pads"); a.int(20, 7); for v in [1 << 40, 0, 1 << 40, 0] { a.int(8, Int64(v)) } }
+        })
+        expectONNXError("node 'pool' (MaxPool)", "'pads'") { try importBytes(pads) }
     }
 }

@@ -23,7 +23,7 @@ extension ONNXImporter {
                 for (k, a) in ax.enumerated() where pads.count == 2 * ax.count { full[a] = pads[k]; full[a + 4] = pads[k + ax.count] }
                 pads = full
             }
-            guard pads.count == 8, value == 0, pads[0] == 0, pads[1] == 0, pads[4] == 0, pads[5] == 0,
+            guard pads.count == 8, value == 0, pads.allSatisfy({ $0 <= graphMaxAttributeValue }), pads[0] == 0, pads[1] == 0, pads[4] == 0, pads[5] == 0,
                   pads.allSatisfy({ $0 >= 0 }) else {
                 throw fail("only non-negative zero padding of H and W is supported")
             }
@@ -128,7 +128,11 @@ extension ONNXImporter {
         case "Slice":
             let x = try requireAct4(input(0))
             let args = try sliceArguments(ins.map(linValue), rank: 4)
-            let (_, shape) = try sliceMap(x.shape, args)
+            var shape = x.shape  // axis by axis, so that nothing of the activation's size is allocated
+            for (k, a) in args.axes.enumerated() {
+                shape[a] = try sliceMap([x.shape[a]], starts: [args.starts[k]], ends: [args.ends[k]], axes: [0],
+                                        steps: [args.steps[k]]).shape[0]
+            }
             if shape == x.shape { return [.act(x)] }
             for k in 0..<4 where k != 1 { guard shape[k] == x.shape[k] else { throw fail("slice of an activation along axis \(k) (only channels)") } }
             guard let at = args.axes.firstIndex(of: 1), args.steps[at] == 1 else { throw fail("slice of channels with a step") }
@@ -254,7 +258,7 @@ extension ONNXImporter {
     }
 
     func outputShape(_ op: String, _ shape: [Int], _ ins: [Value]) throws -> [Int] {
-        let probe = Lin(shape: shape, offset: [Double](repeating: 0, count: shape.reduce(1, *)))
+        let probe = Lin(shape: shape, offset: [])  // reshapes only read the shape: nothing to allocate
         guard case .lin(let l)? = try fold(op, [probe] + ins.dropFirst().map(linValue), present: [probe]).first else {
             throw fail("cannot compute the output shape")
         }

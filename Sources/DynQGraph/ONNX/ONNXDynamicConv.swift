@@ -271,6 +271,7 @@ extension ONNXImporter {
         }
         let n = cpms[r].count
         guard lo + (perLayer ? g : o * g) <= n else { throw fail("the coefficient slice runs past the predictor's \(n) outputs") }
+        guard g <= 1 << 16, g * w.count <= linMaxElements else { throw fail("kernel bank of \(g) × \(w.count) values is too large") }
         var bank = [Double](repeating: 0, count: g * w.count)
         for e in 0..<w.count {
             let c = e / per

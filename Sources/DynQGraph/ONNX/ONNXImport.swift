@@ -107,6 +107,9 @@ final class ONNXImporter {
               dims[0] == nil || dims[0] == 1, c > 0, h > 0, w > 0 else {
             throw DynQError(file: file, "input '\(input.name)' must be [N, C, H, W] with known C, H, W (N = 1 or symbolic), not \(input.shape.map { $0.map { $0.map(String.init) ?? "?" } } ?? [])")
         }
+        guard let n = Tensor.elementCount([c, h, w]), n <= onnxMaxElements, max(h, w) <= graphMaxAttributeValue else {
+            throw DynQError(file: file, "input '\(input.name)' of \(c)×\(h)×\(w) is too large")
+        }
         let inputAct = Act(name: input.name, shape: [1, c, h, w])
         values[input.name] = .act(inputAct)
         for (k, node) in g.nodes.enumerated() {
@@ -214,7 +217,13 @@ final class ONNXImporter {
 
     func attrInts(_ key: String) throws -> [Int]? {
         guard let a = current.attributes[key] else { return nil }
-        guard case .ints(let v) = a, v.allSatisfy({ abs($0) < 1 << 62 }) else { throw fail("attribute '\(key)' must be integers") }
+        guard case .ints(let v) = a, v.count <= 64, v.allSatisfy({ abs($0) < 1 << 62 }) else {
+            throw fail("attribute '\(key)' must be at most 64 integers")
+        }
+        if ["pads", "strides", "dilations", "kernel_shape"].contains(key),
+           !v.allSatisfy({ abs($0) <= Int64(graphMaxAttributeValue) }) {
+            throw fail("attribute '\(key)' has values beyond \(graphMaxAttributeValue)")
+        }
         return v.map(Int.init)
     }
 

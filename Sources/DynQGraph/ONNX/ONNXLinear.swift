@@ -42,7 +42,7 @@ struct Lin {
 
     /// The values as integers (clamped to ±2^62: ONNX uses INT64_MAX for "to the end").
     var ints: [Int] {
-        offset.map { $0 >= 4.6e18 ? 1 << 62 : $0 <= -4.6e18 ? -(1 << 62) : Int($0) }
+        offset.map { $0.isNaN ? 0 : $0 >= 4.6e18 ? 1 << 62 : $0 <= -4.6e18 ? -(1 << 62) : Int($0) }
     }
 
     /// The element at source index `map[e]` for each output element `e`, as a tensor of `shape`.
@@ -66,6 +66,19 @@ struct Lin {
 
 /// Why a folding step failed (the importer adds the node's name and op type).
 struct LinError: Error { var message: String; init(_ m: String) { message = m } }
+
+/// The most elements a folded tensor may have, and the most multiply-adds one contraction may take: a file
+/// asking for more is refused before anything is allocated.
+let linMaxElements = 1 << 26
+let linMaxWork = 1 << 31
+
+/// The element count of `shape`, refusing negative dimensions, overflow and more than `limit` elements.
+func checkedCount(_ shape: [Int], limit: Int = linMaxElements) throws -> Int {
+    guard let n = Tensor.elementCount(shape), n <= limit else {
+        throw LinError("tensor of shape \(shape) is larger than \(limit) elements")
+    }
+    return n
+}
 
 // MARK: - Index maps of the movement ops (source element of every output element)
 
@@ -101,6 +114,13 @@ func broadcastShapes(_ a: [Int], _ b: [Int]) throws -> [Int] {
         guard x == y || x == 1 || y == 1 else { throw LinError("shapes \(a) and \(b) do not broadcast") }
         return x == 1 ? y : x
     }
+}
+
+/// `broadcastShapes`, refusing results larger than `linMaxElements`.
+func checkedBroadcast(_ a: [Int], _ b: [Int]) throws -> [Int] {
+    let s = try broadcastShapes(a, b)
+    _ = try checkedCount(s)
+    return s
 }
 
 /// Source indices of `shape` broadcast to `target` (numpy rules; `target` must already be the broadcast shape).
@@ -169,6 +189,7 @@ func gatherMap(_ shape: [Int], indices: [Int], indexShape: [Int], axis: Int) thr
         return j
     }
     let out = Array(shape[..<a]) + indexShape + Array(shape[(a + 1)...])
+    _ = try checkedCount(out)
     let s = strides(shape)
     var map = [Int](repeating: 0, count: out.reduce(1, *))
     let q = indexShape.count
@@ -193,17 +214,17 @@ func reshapeTarget(_ input: [Int], _ spec: [Int], allowZero: Bool = false) throw
             guard k < input.count else { throw LinError("reshape 0 at axis \(k) of a rank-\(input.count) input") }
             return input[k]
         }
-        guard d >= -1 else { throw LinError("reshape dimension \(d)") }
+        guard d >= -1, d <= onnxMaxElements else { throw LinError("reshape dimension \(d)") }
         return d
     }
     let unknown = out.indices.filter { out[$0] == -1 }
     guard unknown.count <= 1 else { throw LinError("reshape \(spec) has more than one -1") }
-    let known = out.filter { $0 != -1 }.reduce(1, *)
+    guard let known = Tensor.elementCount(out.filter { $0 != -1 }) else { throw LinError("reshape \(spec) overflows") }
     if let u = unknown.first {
         guard known > 0, n % known == 0 else { throw LinError("cannot reshape \(input) to \(spec)") }
         out[u] = n / known
     }
-    guard out.reduce(1, *) == n else { throw LinError("cannot reshape \(input) to \(spec)") }
+    guard Tensor.elementCount(out) == n else { throw LinError("cannot reshape \(input) to \(spec)") }
     return out
 }
 
@@ -252,7 +273,7 @@ enum LinBinary { case add, sub, mul, div, equal }
 
 /// Element-wise `a op b` with broadcasting.
 func linBinary(_ a: Lin, _ b: Lin, _ op: LinBinary) throws -> Lin {
-    let shape = try broadcastShapes(a.shape, b.shape)
+    let shape = try checkedBroadcast(a.shape, b.shape)
     let x = a.shape == shape ? a : a.gathered(broadcastMap(a.shape, to: shape), shape: shape)
     let y = b.shape == shape ? b : b.gathered(broadcastMap(b.shape, to: shape), shape: shape)
     let isInt = a.isInt && b.isInt
@@ -322,6 +343,11 @@ func linContract(_ a: Lin, _ aLabels: [Int], _ b: Lin, _ bLabels: [Int], out out
     let summed = Array(Set(aLabels + bLabels).subtracting(outLabels)).sorted()
     let outShape = outLabels.map { size[$0]! }
     let sumShape = summed.map { size[$0]! }
+    let outCount = try checkedCount(outShape), sumCount = try checkedCount(sumShape, limit: linMaxWork)
+    guard outCount.multipliedReportingOverflow(by: max(sumCount, 1)).partialValue <= linMaxWork,
+          !outCount.multipliedReportingOverflow(by: max(sumCount, 1)).overflow else {
+        throw LinError("contraction of \(a.shape) and \(b.shape) takes more than \(linMaxWork) multiply-adds")
+    }
     let sa = strides(a.shape), sb = strides(b.shape)
     // Stride of each label in a / b (0 for absent or broadcast dimensions).
     func labelStrides(_ labels: [Int], _ shape: [Int], _ s: [Int], _ of: [Int]) -> [Int] {
@@ -375,6 +401,7 @@ func linConcat(_ parts: [Lin], axis: Int) throws -> Lin {
     }
     var shape = first.shape
     shape[a] = parts.map { $0.shape[a] }.reduce(0, +)
+    _ = try checkedCount(shape)
     let outer = first.shape[..<a].reduce(1, *)
     var off: [Double] = [], all: [[(Int32, Double)]] = []
     var buf: [(Int32, Double)] = []

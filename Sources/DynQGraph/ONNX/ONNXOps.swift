@@ -106,13 +106,13 @@ extension ONNXImporter {
             return [.lin(try linBinary(a, try x(1), kind))]
         case "Where":
             let c = try const(0), p = try const(1), q = try const(2)
-            let shape = try broadcastShapes(try broadcastShapes(c.shape, p.shape), q.shape)
+            let shape = try checkedBroadcast(try broadcastShapes(c.shape, p.shape), q.shape)
             let cm = broadcastMap(c.shape, to: shape), pm = broadcastMap(p.shape, to: shape), qm = broadcastMap(q.shape, to: shape)
             let v = (0..<shape.reduce(1, *)).map { c.offset[cm[$0]] != 0 ? p.offset[pm[$0]] : q.offset[qm[$0]] }
             return [.lin(Lin(shape: shape, offset: v, isInt: p.isInt && q.isInt))]
         case "ConstantOfShape":
             let shape = try const(0).ints
-            guard shape.allSatisfy({ $0 >= 0 }), let n = Tensor.elementCount(shape), n <= onnxMaxElements else {
+            guard shape.allSatisfy({ $0 >= 0 }), let n = Tensor.elementCount(shape), n <= linMaxElements else {
                 throw fail("bad shape \(shape)")
             }
             var v = 0.0, isInt = false
@@ -126,6 +126,7 @@ extension ONNXImporter {
         case "Unsqueeze":
             guard let axes = try axesArgument(ins) else { throw fail("missing axes") }
             let rank = a.shape.count + axes.count
+            guard rank <= onnxMaxDims, Set(axes).count == axes.count else { throw fail("unsqueeze to rank \(rank)") }
             let norm = Set(try axes.map { try normalizedAxis($0, rank: rank) })
             var shape: [Int] = [], it = a.shape.makeIterator()
             for d in 0..<rank { shape.append(norm.contains(d) ? 1 : it.next()!) }
@@ -140,7 +141,7 @@ extension ONNXImporter {
             return [.lin(a.gathered(map, shape: shape))]
         case "Expand":
             let target = try const(1).ints
-            let shape = try broadcastShapes(a.shape, target)
+            let shape = try checkedBroadcast(a.shape, target)
             return [.lin(a.gathered(broadcastMap(a.shape, to: shape), shape: shape))]
         case "Gather":
             let i = try const(1)
