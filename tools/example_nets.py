@@ -20,8 +20,13 @@ from dynet import ChannelShuffle, ChannelSplitConcat, Conv2d, DyBlock, DyNet, Dy
 
 
 def _randomize(model: nn.Module, seed: int) -> nn.Module:
-    """Non-trivial BatchNorm statistics and affine parameters (fresh ones are mean 0 / var 1 / identity)."""
+    """Non-trivial BatchNorm statistics and affine parameters (fresh ones are mean 0 / var 1 / identity), and a
+    classifier scaled to logits of a few units, so that any wrong padding, pooling or coefficient shows well above
+    the tests' 1e-4 (with fresh weights the logits are ~0.1 and some mistakes stay below it)."""
     g = torch.Generator().manual_seed(seed + 1)
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    with torch.no_grad():
+        linears[-1].weight.mul_(30)
     for m in model.modules():
         if isinstance(m, nn.BatchNorm2d):
             c = m.num_features
@@ -40,7 +45,7 @@ def plain():
         nn.Conv2d(8, 8, 3, padding=2, dilation=2, groups=4, bias=False), nn.BatchNorm2d(8), nn.ReLU6(),
         nn.MaxPool2d(2),
         nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.Hardswish(), nn.Dropout(0.3),
-        nn.AvgPool2d(2), nn.Conv2d(16, 16, 1), nn.Hardsigmoid(),
+        nn.Conv2d(16, 16, 1), nn.Hardsigmoid(), nn.AvgPool2d(2),
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 12), nn.ReLU(), nn.Dropout(), nn.Linear(12, 10))
     return _randomize(net, 1), (1, 3, 16, 16)
 
