@@ -33,10 +33,10 @@ def export_case(name: str, out: Path) -> None:
     np.save(out / f"{name}.expected.npy", y.numpy().astype(np.float32))
 
 
-class _Gelu(nn.Module):
+class _Elu(nn.Module):
     def __init__(self):
         super().__init__()
-        self.features = nn.Sequential(nn.Conv2d(1, 4, 3), nn.GELU())
+        self.features = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ELU())
 
     def forward(self, x):
         return self.features(x).flatten(1)
@@ -50,7 +50,8 @@ class _Mul(nn.Module):
 def refusals() -> list[str]:
     """Each refused model must raise an ExportError whose one-line message contains the expected words."""
     cases = [
-        (_Gelu(), "features.1 (GELU)"),
+        (_Elu(), "features.1 (ELU)"),
+        (nn.Sequential(nn.Conv2d(1, 4, 3), nn.GELU(approximate="tanh")), "1 (GELU)"),
         (nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, padding_mode="reflect")), "0 (Conv2d): padding_mode 'reflect'"),
         (_Mul(), "mul (mul)"),
         (nn.Sequential(nn.Conv2d(1, 4, 3), nn.Upsample(scale_factor=2)), "1 (Upsample)"),

@@ -2,7 +2,7 @@
 tools/check_export.py and fixtures/onnx/). Each builder returns `(model in eval mode, input shape)`.
 
 - `plain`        a plain nn.Sequential CNN (no DynQ wrapper), ops DynQ has had since version 1;
-- `activations`  a plain nn.Sequential with LeakyReLU / SiLU / Sigmoid, "same"/"valid" padding, ceil-mode pooling;
+- `activations`  a plain nn.Sequential with LeakyReLU / SiLU / Sigmoid / GELU, "same"/"valid" padding, ceil-mode pooling;
 - `resnet`       a torchvision-style residual network written with forward(): BasicBlocks (`out += identity`, one
                  ReLU module called twice, a 1x1 downsample), a ShuffleNet-v2-style unit (chunk, cat, channel
                  shuffle by view / transpose / view), torch.flatten;
@@ -57,6 +57,7 @@ def activations():
         nn.Conv2d(8, 8, 4, padding="same", dilation=1), nn.SiLU(),
         nn.MaxPool2d(3, stride=2, ceil_mode=True),
         nn.Conv2d(8, 12, 3, padding="valid"), nn.BatchNorm2d(12, affine=False), nn.Sigmoid(),
+        nn.Conv2d(12, 12, 1), nn.GELU(),
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(12, 10))
     return _randomize(net, 2), (1, 1, 15, 15)
 
@@ -242,4 +243,4 @@ def thirdparty():
     return _randomize(ThirdPartyDynamic(), 5), (1, 1, 12, 12)
 
 
-ONNX_NETS = {"plain": plain, "resnet": resnet, "dynet": dynet, "thirdparty": thirdparty}
+ONNX_NETS = {"plain": plain, "resnet": resnet, "dynet": dynet, "thirdparty": thirdparty, "activations": activations}

@@ -8,7 +8,7 @@ followed, so residual adds, `torch.cat`, channel shuffle (`view` / `transpose` /
 (`chunk` / `split`) written in `forward()` work), and each traced operation becomes one graph node. Supported:
 
 - modules: Conv2d (any padding incl. "same"/"valid", zero padding mode, groups, dilation), BatchNorm2d, ReLU,
-  ReLU6, LeakyReLU, SiLU, Hardswish, Hardsigmoid, Sigmoid, Softmax (features), Dropout / Dropout2d / Identity
+  ReLU6, LeakyReLU, SiLU, Hardswish, Hardsigmoid, Sigmoid, GELU (exact), Softmax (features), Dropout / Dropout2d / Identity
   (identity at export), MaxPool2d, AvgPool2d, AdaptiveAvgPool2d (output 1, or an exact divisor of the input),
   Flatten, Linear; the tools/dynet.py modules Conv2d, DynamicConv2d, CPM, ChannelShuffle, ChannelSplitConcat
   (leaves that emit their own nodes); DyBlock, DyNet and every other container are traced through.

@@ -339,12 +339,14 @@ def _activation_module(m):
         return "hardsigmoid", {}
     if type(m) is nn.Sigmoid:
         return "sigmoid", {}
+    if type(m) is nn.GELU and m.approximate == "none":
+        return "gelu", {}
     return None
 
 
 _ACT_FUNCS = {F.relu: "relu", torch.relu: "relu", F.relu6: "relu6", F.silu: "silu", F.hardswish: "hardswish",
               F.hardsigmoid: "hardsigmoid", torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid",
-              F.leaky_relu: "leaky_relu", torch.relu_: "relu"}
+              F.leaky_relu: "leaky_relu", torch.relu_: "relu", F.gelu: "gelu"}
 _ACT_METHODS = {"relu": "relu", "relu_": "relu", "sigmoid": "sigmoid", "sigmoid_": "sigmoid"}
 _ADD = {operator.add, operator.iadd, torch.add}
 _IDENTITY_FUNCS = {F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, F.alpha_dropout}
@@ -440,6 +442,8 @@ class _Run(fx.Interpreter):
             attrs = {}
             if op == "leaky_relu":
                 attrs["negative_slope"] = float(arg(1, "negative_slope", 0.01))
+            if op == "gelu" and kw.get("approximate", "none") != "none":
+                refuse("only the exact (erf) GELU, not approximate='tanh'")
             return b.node(name, op, [x], **attrs)
         if t is F.hardtanh and (arg(1, "min_val", -1.0), arg(2, "max_val", 1.0)) == (0.0, 6.0):
             return b.node(name, "relu6", [x])

@@ -29,7 +29,7 @@ logging.disable(logging.WARNING)  # the dynamo exporter logs every step
 CASES = [("plain", "plain", 17), ("resnet", "resnet", 17), ("dynet", "dynet", 17), ("dynet_opset12", "dynet", 12),
          ("thirdparty", "thirdparty", 17), ("thirdparty_opset11", "thirdparty", 11),
          ("plain_dynamo", "plain", None), ("resnet_dynamo", "resnet", None), ("dynet_dynamo", "dynet", None),
-         ("thirdparty_dynamo", "thirdparty", None)]
+         ("thirdparty_dynamo", "thirdparty", None), ("activations_dynamo", "activations", None)]
 
 
 def main() -> int:

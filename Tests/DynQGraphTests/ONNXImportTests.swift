@@ -79,4 +79,13 @@ struct ONNXImportTests {
         #expect(convs.map { $0.mixedBias != nil } == [true, false, false])
         #expect(convs.map { $0.bias != nil } == [false, false, true])
     }
+
+    @Test("LeakyRelu, x·Sigmoid(x) as SiLU, Sigmoid, Gelu and ceil-mode MaxPool import and match PyTorch within 1e-4",
+          .enabled(if: ["leaky_relu", "silu", "sigmoid", "gelu"].allSatisfy(graphOpNames.contains),
+                   "the graph ops leaky_relu / silu / sigmoid / gelu are not in DynQGraph yet (the 'graph' helper adds them)"))
+    func newActivations() throws {
+        let (graph, worst) = try importAndRun("activations_dynamo")
+        #expect(worst <= 1e-4, "max |output - PyTorch| = \(worst)")
+        #expect(opKinds(graph).isSuperset(of: ["leaky_relu", "silu", "sigmoid", "gelu"]))
+    }
 }

@@ -33,6 +33,10 @@ extension ONNXImporter {
             let x = try requireAct(input(0))
             return [emit("leaky_relu", [x], output: out(), shape: x.shape,
                          [("negative_slope", .float(try attrFloat("alpha", 0.01)))])]
+        case "Gelu":
+            let x = try requireAct(input(0))
+            guard try attrString("approximate", "none") == "none" else { throw fail("only the exact (erf) GELU, not approximate='tanh'") }
+            return [emit("gelu", [x], output: out(), shape: x.shape)]
         case "HardSwish":
             let x = try requireAct(input(0))
             return [emit("hardswish", [x], output: out(), shape: x.shape)]

@@ -4,7 +4,7 @@
 /// The ONNX operators the importer knows (for the "unknown op" message).
 let onnxSupportedOps: [String] = [
     "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "ConstantOfShape", "Conv",
-    "Div", "Dropout", "Einsum", "Equal", "Expand", "Flatten", "Gather", "Gemm", "GlobalAveragePool",
+    "Div", "Dropout", "Einsum", "Equal", "Expand", "Flatten", "Gather", "Gelu", "Gemm", "GlobalAveragePool",
     "GlobalMaxPool", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu", "MatMul", "MaxPool", "Mul", "Neg", "Pad",
     "ReduceMean", "ReduceSum", "Relu", "Reshape", "Shape", "Sigmoid", "Slice", "Softmax", "Split", "Squeeze",
     "Sub", "Transpose", "Unsqueeze", "Where",
