@@ -97,3 +97,13 @@ struct SIMDPackingTests {
         }
     }
 }
+
+@Suite("SIMD requantization block layout")
+struct RequantizeBlockTests {
+    @Test("the block's fields lie back to back: 3 × 8 int32 lanes then 3 × 8 uint64 lanes, 288 bytes")
+    func layout() {
+        #expect(RequantizeBlock.bias == 0 && RequantizeBlock.cap == 32 && RequantizeBlock.capReplacement == 64)
+        #expect(RequantizeBlock.multipliers == 96 && RequantizeBlock.rounding == 160 && RequantizeBlock.shifts == 224)
+        #expect(RequantizeBlock.bytes == 288 && requantizeBlockBytes == 288)
+    }
+}

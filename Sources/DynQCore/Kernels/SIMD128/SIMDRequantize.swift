@@ -17,10 +17,26 @@
 // (|x| = 2^31) is replaced by itself.
 // Only element-wise builtins are used, so the helper inlines into the kernels without calls.
 
-/// Bytes of prepared requantization data per block of 8 channels: bias, cap X and its replacement, each `[8]`
-/// Int32; then multipliers, rounding constants and shift counts, each `[8]` UInt64 in lane order
-/// `(0, 2), (1, 3), (4, 6), (5, 7)`.
-public let requantizeBlockBytes = 3 * 32 + 3 * 64
+/// The prepared requantization data of one block of 8 channels, laid out back to back (offsets in bytes from the
+/// block's start, each the sum of the sizes before it): bias, cap X and its replacement, each 8 lanes of 32 bits;
+/// then multipliers, rounding constants and shift counts, each 8 lanes of 64 bits in lane order
+/// `(0, 2), (1, 3), (4, 6), (5, 7)` (the even and odd lanes of each quad, as `pmuludq` takes them).
+public enum RequantizeBlock {
+    // Computed (not stored) so that they fold to constants inside the kernels.
+    @inlinable @inline(__always) public static var bias: Int { 0 }
+    @inlinable @inline(__always) public static var cap: Int { bias + MemoryLayout<SIMD8<Int32>>.size }
+    @inlinable @inline(__always) public static var capReplacement: Int { cap + MemoryLayout<SIMD8<Int32>>.size }
+    @inlinable @inline(__always) public static var multipliers: Int {
+        capReplacement + MemoryLayout<SIMD8<UInt32>>.size
+    }
+    @inlinable @inline(__always) public static var rounding: Int { multipliers + MemoryLayout<SIMD8<UInt64>>.size }
+    @inlinable @inline(__always) public static var shifts: Int { rounding + MemoryLayout<SIMD8<UInt64>>.size }
+    /// Bytes of one block.
+    @inlinable @inline(__always) public static var bytes: Int { shifts + MemoryLayout<SIMD8<UInt64>>.size }
+}
+
+/// Bytes of prepared requantization data per block of 8 channels (`RequantizeBlock`).
+@inlinable public var requantizeBlockBytes: Int { RequantizeBlock.bytes }
 
 /// Bytes of prepared requantization data for `channels` channels (rounded up to 8).
 @inlinable
@@ -63,28 +79,30 @@ public func requantizePrepareLane(_ l: Int, bias: Int32, multiplier m: Quantized
                                   into base: UnsafeMutableRawPointer) {
     let n = UInt64(31 &- Int64(m.shift))
     let (x, xRep) = requantizeCap(m)
-    base.storeBytes(of: bias, toByteOffset: 4 * l, as: Int32.self)
-    base.storeBytes(of: x, toByteOffset: 32 + 4 * l, as: Int32.self)
-    base.storeBytes(of: xRep, toByteOffset: 64 + 4 * l, as: UInt32.self)
+    base.storeBytes(of: bias, toByteOffset: RequantizeBlock.bias + 4 * l, as: Int32.self)
+    base.storeBytes(of: x, toByteOffset: RequantizeBlock.cap + 4 * l, as: Int32.self)
+    base.storeBytes(of: xRep, toByteOffset: RequantizeBlock.capReplacement + 4 * l, as: UInt32.self)
     // lane l → 64-bit slot: quad (l / 4), parity (l & 1), position ((l & 3) >> 1)
     let slot = (l / 4) * 4 + (l & 1) * 2 + ((l & 3) >> 1)
-    base.storeBytes(of: UInt64(UInt32(bitPattern: m.multiplier)), toByteOffset: 96 + 8 * slot, as: UInt64.self)
-    base.storeBytes(of: UInt64(1) << (n - 1), toByteOffset: 160 + 8 * slot, as: UInt64.self)
-    base.storeBytes(of: n, toByteOffset: 224 + 8 * slot, as: UInt64.self)
+    base.storeBytes(of: UInt64(UInt32(bitPattern: m.multiplier)), toByteOffset: RequantizeBlock.multipliers + 8 * slot,
+                    as: UInt64.self)
+    base.storeBytes(of: UInt64(1) << (n - 1), toByteOffset: RequantizeBlock.rounding + 8 * slot, as: UInt64.self)
+    base.storeBytes(of: n, toByteOffset: RequantizeBlock.shifts + 8 * slot, as: UInt64.self)
 }
 
 /// `|Y| = (min(|x|, X)·m + r − [x<0]) >> n` for 4 lanes (`u = |x|`, `s = x >> 31`); `q` is the quad
 /// (0: lanes 0–3, 1: lanes 4–7).
 @inlinable @inline(__always)
 internal func requantizeMagnitude4(_ u0: SIMD4<Int32>, _ s: SIMD4<Int32>, _ prepared: UnsafeRawPointer, _ q: Int) -> SIMD4<Int32> {
-    let x = prepared.loadUnaligned(fromByteOffset: 32 + 16 * q, as: SIMD4<Int32>.self)
-    let xRep = prepared.loadUnaligned(fromByteOffset: 64 + 16 * q, as: SIMD4<Int32>.self)
+    let x = prepared.loadUnaligned(fromByteOffset: RequantizeBlock.cap + 16 * q, as: SIMD4<Int32>.self)
+    let xRep = prepared.loadUnaligned(fromByteOffset: RequantizeBlock.capReplacement + 16 * q, as: SIMD4<Int32>.self)
     let over = (x &- u0) &>> 31                                         // all ones iff u > X (see above)
     let u = (u0 & ~over) | (xRep & over)
     let low = SIMD2<UInt64>(repeating: 0xFFFF_FFFF)
     let u64 = unsafeBitCast(u, to: SIMD2<UInt64>.self)
     let s64 = unsafeBitCast(s, to: SIMD2<UInt64>.self)
-    let m = prepared + 96 + 32 * q, r = prepared + 160 + 32 * q, n = prepared + 224 + 32 * q
+    let m = prepared + RequantizeBlock.multipliers + 32 * q, r = prepared + RequantizeBlock.rounding + 32 * q
+    let n = prepared + RequantizeBlock.shifts + 32 * q
     let mE = m.loadUnaligned(as: SIMD2<UInt64>.self), mO = m.loadUnaligned(fromByteOffset: 16, as: SIMD2<UInt64>.self)
     let rE = r.loadUnaligned(as: SIMD2<UInt64>.self), rO = r.loadUnaligned(fromByteOffset: 16, as: SIMD2<UInt64>.self)
     let nE = n.loadUnaligned(as: SIMD2<UInt64>.self), nO = n.loadUnaligned(fromByteOffset: 16, as: SIMD2<UInt64>.self)
@@ -121,8 +139,8 @@ internal func narrowToInt8(_ r0: SIMD4<Int32>, _ r1: SIMD4<Int32>) -> SIMD8<Int8
 internal func requantized8(
     _ lo: SIMD4<Int32>, _ hi: SIMD4<Int32>, _ prepared: UnsafeRawPointer, _ output: OutputQuantization
 ) -> SIMD8<Int8> {
-    let x0 = lo &+ prepared.loadUnaligned(as: SIMD4<Int32>.self)
-    let x1 = hi &+ prepared.loadUnaligned(fromByteOffset: 16, as: SIMD4<Int32>.self)
+    let x0 = lo &+ prepared.loadUnaligned(fromByteOffset: RequantizeBlock.bias, as: SIMD4<Int32>.self)
+    let x1 = hi &+ prepared.loadUnaligned(fromByteOffset: RequantizeBlock.bias + 16, as: SIMD4<Int32>.self)
     let s0 = x0 &>> 31, s1 = x1 &>> 31
     let y0m = requantizeMagnitude4((x0 ^ s0) &- s0, s0, prepared, 0)
     let y1m = requantizeMagnitude4((x1 ^ s1) &- s1, s1, prepared, 1)
