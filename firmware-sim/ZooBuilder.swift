@@ -95,7 +95,7 @@ struct ZooBuilder {
     /// branch's last batchnorm gets a small one so that the sum of many blocks stays in a sane range.
     mutating func batchnorm(_ name: String, _ x: String, gamma: ClosedRange<Float> = 0.8...1.2) -> String {
         let c = channels(x)
-        let attrs = BatchNormAttrs(
+        let attrs = BatchnormAttrs(
             weight: weight("\(name).weight", [c], .uniform(lo: gamma.lowerBound, hi: gamma.upperBound)),
             bias: weight("\(name).bias", [c], .normal(std: 0.1)),
             runningMean: weight("\(name).running_mean", [c], .normal(std: 0.1)),

@@ -41,7 +41,7 @@ public struct QuantReport: Sendable {
     public var granularity: WeightGranularity
     public var samples: Int
     public var layers: [LayerReport]
-    public var batchNormFolds: [BatchNormFold]
+    public var batchnormFolds: [BatchnormFold]
     /// `(activation node, node it was fused into)`.
     public var fusedActivations: [(activation: String, into: String)]
     /// The coefficient-bits study (8/12/15 bits by default).
@@ -53,7 +53,7 @@ public struct QuantReport: Sendable {
     public func table() -> String {
         var lines: [String] = []
         lines.append("model \(model): method \(method), \(granularity.rawValue) weights, \(samples) calibration samples, "
-                     + "\(batchNormFolds.count) batchnorm folded, \(fusedActivations.count) activation(s) fused")
+                     + "\(batchnormFolds.count) batchnorm folded, \(fusedActivations.count) activation(s) fused")
         let header = [pad("layer", 20), pad("op", 16), pad("weight scale", 21), pad("SQNR dB", 8),
                       pad("activation range (observed)", 40), "fused kernel range / A / M"]
         lines.append(header.joined(separator: " "))
@@ -116,7 +116,7 @@ public struct QuantReport: Sendable {
         return .object([
             "model": .string(model), "method": .string("\(method)"), "weights": .string(granularity.rawValue),
             "samples": .int(samples),
-            "batchnorm_folds": .array(batchNormFolds.map { .object(["batchnorm": .string($0.batchnorm),
+            "batchnorm_folds": .array(batchnormFolds.map { .object(["batchnorm": .string($0.batchnorm),
                                                                     "into": .string($0.into)]) }),
             "fused_activations": .array(fusedActivations.map { .object(["activation": .string($0.activation),
                                                                         "into": .string($0.into)]) }),

@@ -39,17 +39,3 @@ public enum Tables {
         return (Double(p) * Double(pre.scale) - mean) / std
     }
 }
-
-/// The float functions of the element-wise ops.
-public enum Activation: String, Sendable {
-    case relu, relu6, hardswish, hardsigmoid
-
-    public func apply(_ x: Double) -> Double {
-        switch self {
-        case .relu: return max(x, 0)
-        case .relu6: return min(max(x, 0), 6)
-        case .hardswish: return x * min(max(x + 3, 0), 6) / 6
-        case .hardsigmoid: return min(max(x + 3, 0), 6) / 6
-        }
-    }
-}

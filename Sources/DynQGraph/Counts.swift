@@ -1,5 +1,6 @@
 /// Analytic per-node counts from shapes alone (no weights needed): parameters and multiply-accumulates (MACs)
-/// split the way the DyNet paper reports them. Used by `dynq inspect` and the firmware simulator.
+/// split the way the DyNet paper reports them. Used by `dynq inspect` and the firmware simulator. Each op fills its
+/// MACs in its `Ops/<Op>.swift` (`OpDefinition.countMACs`); ops not listed below count none.
 ///
 /// - `convMACs`: `conv2d` and `dynamic_conv2d` (the single fused convolution):
 ///   `O · (I/groups) · kh · kw · H_out · W_out`; `linear`: `O · F`.
@@ -32,24 +33,9 @@ public func countNodes(graph: Graph, weightShapes: [String: [Int]], file: String
     let shapes = try inferShapes(graph: graph, weightShapes: weightShapes, file: file)
     func size(_ name: String?) -> Int { name.map { weightShapes[$0]!.reduce(1, *) } ?? 0 }
     return graph.nodes.map { node in
-        var c = NodeCounts(name: node.name, op: node.op.kind, outputShapes: node.outputs.map { shapes[$0]! })
+        var c = NodeCounts(name: node.name, op: node.op.kind.rawValue, outputShapes: node.outputs.map { shapes[$0]! })
         c.params = node.op.weightNames.reduce(0) { $0 + size($1) }
-        let y = c.outputShapes[0]
-        switch node.op {
-        case .conv2d(let a):
-            c.convMACs = size(a.weight) * y[2] * y[3]
-        case .dynamicConv2d(let a):
-            let w = weightShapes[a.weight]!
-            let fused = w.dropFirst().reduce(1, *)
-            c.convMACs = fused * y[2] * y[3]
-            c.fusionMACs = w[0] * fused + (a.mixedBias != nil ? w[0] * w[1] : 0)
-        case .linear(let a):
-            c.convMACs = size(a.weight)
-        case .cpm(let a):
-            c.cpmMACs = size(a.fc1Weight) + size(a.fc2Weight)
-        default:
-            break
-        }
+        node.op.definition.countMACs(&c, weightShapes: weightShapes)
         return c
     }
 }

@@ -23,7 +23,7 @@ public struct FloatEngine: Sendable {
     /// The shape of every activation tensor, by name.
     public let shapes: [String: [Int]]
 
-    private let steps: [Step]
+    private let steps: [CompiledNode]
     private let slotNames: [String]
     private let outputSlots: [Int]
     /// Slots whose last reader is step k (freed after it).
@@ -41,13 +41,12 @@ public struct FloatEngine: Sendable {
             names.append(name)
             return names.count - 1
         }
-        var steps: [Step] = []
+        var steps: [CompiledNode] = []
         for node in graph.nodes {
-            let ins = node.inputs.map(slot)
-            let outs = node.outputs.map(slot)
-            steps.append(Step(node: node, kind: FloatEngine.compile(node, shapes, weights), inputs: ins,
-                              outputs: outs, inputShapes: node.inputs.map { shapes[$0]! },
-                              outputShapes: node.outputs.map { shapes[$0]! }))
+            let context = StepContext(node: node, inputShapes: node.inputs.map { shapes[$0]! },
+                                      outputShapes: node.outputs.map { shapes[$0]! }, weights: weights)
+            steps.append(CompiledNode(step: node.op.definition.floatStep(context), inputs: node.inputs.map(slot),
+                                      outputs: node.outputs.map(slot)))
         }
         var lastUse = [Int](repeating: -1, count: names.count)
         for (k, s) in steps.enumerated() { for i in s.inputs { lastUse[i] = k } }
@@ -77,7 +76,7 @@ public struct FloatEngine: Sendable {
         observer?(.tensor(name: slotNames[0], values[0]!))
         for (k, step) in steps.enumerated() {
             let args = step.inputs.map { values[$0]! }
-            let results = step.execute(args, observer: observer)
+            let results = step.step.run(args, observer: observer)
             for (slotIndex, t) in zip(step.outputs, results) {
                 values[slotIndex] = t
                 observer?(.tensor(name: slotNames[slotIndex], t))
@@ -91,6 +90,13 @@ public struct FloatEngine: Sendable {
     public func preprocess(_ pixels: [UInt8]) throws -> Tensor {
         try graph.preprocess(pixels)
     }
+}
+
+/// One node of the compiled engine: its step and the value slots it reads and writes.
+private struct CompiledNode: Sendable {
+    let step: any FloatStep
+    let inputs: [Int]
+    let outputs: [Int]
 }
 
 extension Graph {

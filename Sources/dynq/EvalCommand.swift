@@ -91,7 +91,7 @@ func runEval(_ args: [String]) throws -> Int32 {
     if (a.value("graph") == nil) != (a.value("weights") == nil) { throw UsageError("--graph and --weights go together") }
     let file = try DynqModelFile(modelPath)
     let m = file.model
-    let float = try a.value("graph").map { try FloatModel(graph: $0, weights: try a.required("weights")) }
+    let float = try a.value("graph").map { try LoadedGraph(graph: $0, weights: try a.required("weights")) }
     let engine = try float?.engine()
     let session = try Int8Session(file, keepAll: float != nil, kernels: try kernelSetOption(a))
     var batch = try loadImages(dataPath, channels: inputCHW(m).c, labels: a.value("labels"))

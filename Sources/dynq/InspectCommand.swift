@@ -23,7 +23,7 @@ let inspectCommand = Command(
         }
         let a = try Arguments(args, options: ["graph", "weights"])
         _ = try a.positionals(0, "")
-        let model = try FloatModel(graph: try a.required("graph"), weights: try a.required("weights"))
+        let model = try LoadedGraph(graph: try a.required("graph"), weights: try a.required("weights"))
         let counts = try model.counts()
         let g = model.graph
         Console.out("graph \(g.name.isEmpty ? "(unnamed)" : "'\(g.name)'"): input '\(g.input.name)' \(shapeText(g.input.shape)), "

@@ -32,7 +32,7 @@ let runCommand = Command(
         guard a.has("float") else { throw UsageError("missing --float (or a model file a runner accepts)") }
         let input = try a.positionals(1, "INPUT")[0]
         let top = try a.int("top", default: 5, in: 1...100_000)
-        let model = try FloatModel(graph: try a.required("graph"), weights: try a.required("weights"))
+        let model = try LoadedGraph(graph: try a.required("graph"), weights: try a.required("weights"))
         let engine = try model.engine()
         let batch = try loadImages(input, channels: model.graph.input.shape[1])
         let producer = model.graph.nodes.first { $0.outputs.contains(model.graph.outputs[0]) }

@@ -62,7 +62,7 @@ func decode(_ text: String) throws -> Graph { try decodeGraph(try JSON.parse(tex
             .dynamicConv2d(DynamicConv2DAttrs(weight: "w", mode: .perLayer, coeffOffset: 5, mixedBias: "mb", bias: "b")),
             .cpm(CPMAttrs(fc1Weight: "a", fc1Bias: "b", fc2Weight: "c", fc2Bias: "d", gate: .softmax(temperature: 0.3, group: 4))),
             .cpm(CPMAttrs(fc1Weight: "a", gate: .sigmoid)),
-            .batchnorm(BatchNormAttrs(weight: "g", bias: "b", runningMean: "m", runningVar: "v", eps: 1e-3)),
+            .batchnorm(BatchnormAttrs(weight: "g", bias: "b", runningMean: "m", runningVar: "v", eps: 1e-3)),
             .relu, .relu6, .hardswish, .hardsigmoid, .add, .concat, .globalAvgpool, .flatten,
             .channelShuffle(groups: 3), .channelSplit(sizes: [1, 2]),
             .maxpool(PoolAttrs(kernel: Pair(3, 3), stride: Pair(2, 2), padding: Padding(all: 1))),

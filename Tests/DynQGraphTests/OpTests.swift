@@ -20,7 +20,7 @@ import Testing
 
     @Test func batchnormUsesRunningStatisticsAndEps() throws {
         // Channel 0: (x − 1) / √(3 + 1) · 2 + 0 = x − 1.  Channel 1: (x − 2) / √(0 + 1) · 1 + 1 = x − 1.
-        let y = try runOp(.batchnorm(BatchNormAttrs(weight: "g", bias: "b", runningMean: "m", runningVar: "v", eps: 1)),
+        let y = try runOp(.batchnorm(BatchnormAttrs(weight: "g", bias: "b", runningMean: "m", runningVar: "v", eps: 1)),
                           T([1, 2, 1, 2], [1, 3, 2, 4]),
                           weights: ["g": T([2], [2, 1]), "b": T([2], [0, 1]), "m": T([2], [1, 2]), "v": T([2], [3, 0])])
         expectClose(y, [1, 2, 1, 2], [0, 2, 1, 3])

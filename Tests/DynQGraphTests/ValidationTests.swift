@@ -72,7 +72,7 @@ import Testing
             _ = try check([node("c", .conv2d(conv), ["x"], ["y"])], weights: ["w": [4, 3, 3, 3], "b": [4]])
         }
         expectError("node 'bn' (batchnorm): weight 'g' (weight) has shape [3], expected [2]") {
-            _ = try check([node("bn", .batchnorm(BatchNormAttrs(weight: "g", bias: "b", runningMean: "m", runningVar: "v")), ["x"], ["y"])],
+            _ = try check([node("bn", .batchnorm(BatchnormAttrs(weight: "g", bias: "b", runningMean: "m", runningVar: "v")), ["x"], ["y"])],
                           weights: ["g": [3], "b": [2], "m": [2], "v": [2]])
         }
         expectError("node 'fc' (linear): weight 'w' has shape [10, 64], expected [O, 128]") {
@@ -178,7 +178,7 @@ import Testing
     }
 
     @Test func weightValuesMustBeUsable() {
-        let g = makeGraph([1, 1, 2, 2], [node("bn", .batchnorm(BatchNormAttrs(weight: "g", bias: "b", runningMean: "m", runningVar: "v")), ["x"], ["y"])])
+        let g = makeGraph([1, 1, 2, 2], [node("bn", .batchnorm(BatchnormAttrs(weight: "g", bias: "b", runningMean: "m", runningVar: "v")), ["x"], ["y"])])
         let good: [String: Tensor] = ["g": T([1], [1]), "b": T([1], [0]), "m": T([1], [0]), "v": T([1], [1])]
         expectError("node 'bn' (batchnorm): weight 'm' holds NaN or infinite values") {
             _ = try inferShapes(graph: g, weights: good.merging(["m": T([1], [.nan])]) { $1 })

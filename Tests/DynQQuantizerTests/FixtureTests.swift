@@ -57,7 +57,7 @@ let fixtureNames = ["fmnist", "fmnist_perlayer"]
     func foldedGraphMatchesUnfolded(_ name: String) throws {
         guard Fixture.exists(name) else { print("fixture \(name) absent: skipped"); return }
         let f = try Fixture(name)
-        let (folded, folds) = try foldBatchNorm(FloatModel(graph: f.graph, weights: f.weights))
+        let (folded, folds) = try foldBatchnorm(FloatModel(graph: f.graph, weights: f.weights))
         #expect(!folds.isEmpty)
         let a = try FloatEngine(graph: f.graph, weights: f.weights)
         let b = try FloatEngine(graph: folded.graph, weights: folded.weights)

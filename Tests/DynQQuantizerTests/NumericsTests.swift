@@ -152,10 +152,10 @@ import Testing
 
     @Test func hardswishTable() {
         let qi = ActivationQuant(scale: 8.0 / 255, zeroPoint: 0), qo = ActivationQuant(scale: 4.5 / 255, zeroPoint: -60)
-        let t = Tables.unary(Activation.hardswish.apply, input: qi, output: qo)
+        let t = Tables.unary({ Hardswish().value($0) }, input: qi, output: qo)
         for i in 0..<256 {
             let x = qi.dequantize(i - 128)
-            let y = min(max(Activation.hardswish.apply(x), qo.range.min), qo.range.max)   // saturates
+            let y = min(max(Hardswish().value(x), qo.range.min), qo.range.max)   // saturates
             #expect(abs(qo.dequantize(Int(t[i])) - y) <= qo.scale / 2 + 1e-9)
         }
     }

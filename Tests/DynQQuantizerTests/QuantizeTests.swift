@@ -19,7 +19,7 @@ import Testing
         let (md, report) = try quantize(graph: model.graph, weights: model.weights, calibration: inputs,
                                         options: QuantizationOptions(method: method))
         #expect(report.samples == 64)
-        #expect(report.batchNormFolds.count == 2)
+        #expect(report.batchnormFolds.count == 2)
         #expect(report.fusedActivations.count == 3)
         let runner = try Int8Runner(md)
         #expect(runner.readBack == md)

@@ -33,12 +33,12 @@ struct SeededRandom {
 func smallDyNet(seed: UInt64 = 1, gate: Gate = .sigmoid, mode: CoefficientMode = .perChannel) -> FloatModel {
     var r = SeededRandom(seed)
     var w: [String: Tensor] = [:]
-    func bn(_ name: String, _ c: Int) -> BatchNormAttrs {
+    func bn(_ name: String, _ c: Int) -> BatchnormAttrs {
         w["\(name).weight"] = r.tensor([c], 0.5, 1.5)
         w["\(name).bias"] = r.tensor([c], -0.3, 0.3)
         w["\(name).running_mean"] = r.tensor([c], -0.5, 0.5)
         w["\(name).running_var"] = r.tensor([c], 0.2, 2)
-        return BatchNormAttrs(weight: "\(name).weight", bias: "\(name).bias", runningMean: "\(name).running_mean",
+        return BatchnormAttrs(weight: "\(name).weight", bias: "\(name).bias", runningMean: "\(name).running_mean",
                               runningVar: "\(name).running_var", eps: 1e-5)
     }
     let g = 3

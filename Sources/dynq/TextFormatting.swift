@@ -1,25 +1,4 @@
-import DynQGraph
-
-/// A float graph with its weights, loaded for a command. Validation errors name the graph file.
-struct FloatModel {
-    var graph: Graph
-    var weights: [String: Tensor]
-    var graphPath: String
-
-    init(graph graphPath: String, weights weightsPath: String) throws {
-        graph = try loadGraph(graphPath)
-        weights = try readSafetensors(weightsPath).tensors
-        self.graphPath = graphPath
-    }
-
-    func engine() throws -> FloatEngine {
-        do { return try FloatEngine(graph: graph, weights: weights) } catch let e as DynQError { throw e.inFile(graphPath) }
-    }
-
-    func counts() throws -> [NodeCounts] {
-        try countNodes(graph: graph, weights: weights, file: graphPath)
-    }
-}
+/// Number, shape and table formatting shared by the commands' text output.
 
 /// Thousands separators: 1234567 → "1,234,567".
 func grouped(_ n: Int) -> String {

@@ -9,8 +9,8 @@ public struct FloatModel: Sendable {
     }
 }
 
-/// What `foldBatchNorm` did to one batchnorm node.
-public struct BatchNormFold: Equatable, Sendable {
+/// What `foldBatchnorm` did to one batchnorm node.
+public struct BatchnormFold: Equatable, Sendable {
     /// The batchnorm node that disappeared.
     public var batchnorm: String
     /// The conv2d / dynamic_conv2d node it was folded into.
@@ -31,22 +31,15 @@ public struct BatchNormFold: Equatable, Sendable {
 ///
 /// Refuses (naming the node) a batchnorm whose input is not produced by a convolution, or whose input tensor is
 /// also read by another node or returned as a graph output (folding would change that other reader).
-public func foldBatchNorm(_ model: FloatModel) throws -> (model: FloatModel, folds: [BatchNormFold]) {
+public func foldBatchnorm(_ model: FloatModel) throws -> (model: FloatModel, folds: [BatchnormFold]) {
     var graph = model.graph
     var weights = model.weights
-    var folds: [BatchNormFold] = []
+    var folds: [BatchnormFold] = []
 
     func weight(_ name: String, node: String) throws -> Tensor {
         guard let t = weights[name] else { throw DynQError("node \(node): missing weight \(name)") }
         return t
     }
-    func freshName(_ base: String) -> String {
-        var name = base
-        var i = 1
-        while weights[name] != nil { name = "\(base).\(i)"; i += 1 }
-        return name
-    }
-
     var i = 0
     while i < graph.nodes.count {
         let bn = graph.nodes[i]
@@ -69,7 +62,7 @@ public func foldBatchNorm(_ model: FloatModel) throws -> (model: FloatModel, fol
         let mean = try weight(a.runningMean, node: bn.name), variance = try weight(a.runningVar, node: bn.name)
 
         // Per-channel factor and shift in Double.
-        func factors(channels c: Int) throws -> (f: [Double], shift: [Double]) {
+        var folder = BatchnormFolder(weights: weights, producer: producer.name) { c in
             for (n, t) in [("weight", gamma), ("bias", beta), ("running_mean", mean), ("running_var", variance)]
             where t.count != c {
                 throw DynQError("batchnorm \(bn.name): \(n) has \(t.count) entries, \(producer.name) has \(c) channels")
@@ -82,69 +75,45 @@ public func foldBatchNorm(_ model: FloatModel) throws -> (model: FloatModel, fol
             }
             return (f, s)
         }
-
-        switch producer.op {
-        case .conv2d(var c):
-            let w = try weight(c.weight, node: producer.name)
-            guard w.shape.count == 4 else { throw DynQError("node \(producer.name): weight must be 4-D") }
-            let o = w.shape[0], inner = w.count / max(o, 1)
-            let (f, shift) = try factors(channels: o)
-            var nw = w
-            for k in 0..<w.count { nw.data[k] = Float(Double(w.data[k]) * f[k / inner]) }
-            var nb = Tensor(zeros: [o])
-            let b = try c.bias.map { try weight($0, node: producer.name) }
-            for ch in 0..<o { nb.data[ch] = Float(Double(b?.data[ch] ?? 0) * f[ch] + shift[ch]) }
-            c.weight = freshName("\(producer.name).weight.bnfold")
-            weights[c.weight] = nw
-            c.bias = freshName("\(producer.name).bias.bnfold")
-            weights[c.bias!] = nb
-            graph.nodes[p].op = .conv2d(c)
-        case .dynamicConv2d(var d):
-            let w = try weight(d.weight, node: producer.name)
-            guard w.shape.count == 5 else { throw DynQError("node \(producer.name): weight must be 5-D") }
-            let g = w.shape[0], o = w.shape[1], inner = w.count / max(g * o, 1)
-            let (f, shift) = try factors(channels: o)
-            var nw = w
-            for k in 0..<w.count { nw.data[k] = Float(Double(w.data[k]) * f[(k / inner) % o]) }
-            d.weight = freshName("\(producer.name).weight.bnfold")
-            weights[d.weight] = nw
-            if let mbName = d.mixedBias {
-                let mb = try weight(mbName, node: producer.name)
-                guard mb.count == g * o else { throw DynQError("node \(producer.name): mixed_bias must be [g, O]") }
-                var nmb = mb
-                for k in 0..<mb.count { nmb.data[k] = Float(Double(mb.data[k]) * f[k % o]) }
-                d.mixedBias = freshName("\(producer.name).mixed_bias.bnfold")
-                weights[d.mixedBias!] = nmb
-            }
-            var nb = Tensor(zeros: [o])
-            let b = try d.bias.map { try weight($0, node: producer.name) }
-            for ch in 0..<o { nb.data[ch] = Float(Double(b?.data[ch] ?? 0) * f[ch] + shift[ch]) }
-            d.bias = freshName("\(producer.name).bias.bnfold")
-            weights[d.bias!] = nb
-            graph.nodes[p].op = .dynamicConv2d(d)
-        default:
+        guard let folded = try producer.op.quantizable.foldingBatchnorm(&folder) else {
             throw DynQError("batchnorm \(bn.name): its input \(x) comes from \(producer.op.kind) node "
                             + "\(producer.name); only a batchnorm right after conv2d / dynamic_conv2d can be folded")
         }
+        weights = folder.weights
+        graph.nodes[p].op = folded
         graph.nodes[p].outputs = producer.outputs.map { $0 == x ? bn.outputs[0] : $0 }
         graph.nodes.remove(at: i)
-        folds.append(BatchNormFold(batchnorm: bn.name, into: producer.name))
+        folds.append(BatchnormFold(batchnorm: bn.name, into: producer.name))
     }
     // Drop the batchnorm parameters nobody reads any more (they are not part of the folded model).
     var used = Set<String>()
-    for n in graph.nodes { used.formUnion(weightNames(of: n.op)) }
+    for n in graph.nodes { used.formUnion(n.op.weightNames) }
     weights = weights.filter { used.contains($0.key) }
     return (FloatModel(graph: graph, weights: weights), folds)
 }
 
-/// Every weight tensor name an op refers to.
-public func weightNames(of op: Op) -> [String] {
-    switch op {
-    case .conv2d(let c): return [c.weight] + (c.bias.map { [$0] } ?? [])
-    case .dynamicConv2d(let d): return [d.weight] + [d.mixedBias, d.bias].compactMap { $0 }
-    case .cpm(let c): return [c.fc1Weight] + [c.fc1Bias, c.fc2Weight, c.fc2Bias].compactMap { $0 }
-    case .batchnorm(let b): return [b.weight, b.bias, b.runningMean, b.runningVar]
-    case .linear(let l): return [l.weight] + (l.bias.map { [$0] } ?? [])
-    default: return []
+/// What an op's `foldingBatchnorm` (quantizer/Ops/<Op>.swift) works with: the weights, the batchnorm's
+/// per-channel factor `γ/σ` and shift `β − μ·γ/σ` (in Double), and fresh names for the folded tensors.
+struct BatchnormFolder {
+    var weights: [String: Tensor]
+    /// The producer node's name (errors, new tensor names).
+    let producer: String
+    /// `(f, shift)` for a producer with `channels` output channels; throws when the batchnorm has another count.
+    let factors: (_ channels: Int) throws -> (f: [Double], shift: [Double])
+
+    func weight(_ name: String) throws -> Tensor {
+        guard let t = weights[name] else { throw DynQError("node \(producer): missing weight \(name)") }
+        return t
+    }
+
+    /// Stores `t` under `<producer>.<role>.bnfold` (or a numbered variant that is still free) and returns the
+    /// name. New names, so a weight shared with another node is never altered.
+    mutating func add(_ role: String, _ t: Tensor) -> String {
+        let base = "\(producer).\(role).bnfold"
+        var name = base
+        var i = 1
+        while weights[name] != nil { name = "\(base).\(i)"; i += 1 }
+        weights[name] = t
+        return name
     }
 }

@@ -2,14 +2,14 @@ import DynQGraph
 import Testing
 @testable import DynQQuantizer
 
-@Suite struct BatchNormFoldingTests {
+@Suite struct BatchnormFoldingTests {
     /// Every output of the folded graph equals the unfolded one (FloatEngine) within 1e-5.
     @Test(arguments: [CoefficientMode.perChannel, .perLayer])
     func foldedGraphMatches(_ mode: CoefficientMode) throws {
         let model = smallDyNet(seed: 3, mode: mode)
-        let (folded, folds) = try foldBatchNorm(model)
-        #expect(folds == [BatchNormFold(batchnorm: "stem.bn", into: "stem"),
-                          BatchNormFold(batchnorm: "dyn1.bn", into: "dyn1")])
+        let (folded, folds) = try foldBatchnorm(model)
+        #expect(folds == [BatchnormFold(batchnorm: "stem.bn", into: "stem"),
+                          BatchnormFold(batchnorm: "dyn1.bn", into: "dyn1")])
         #expect(!folded.graph.nodes.contains { if case .batchnorm = $0.op { return true }; return false })
         let a = try FloatEngine(graph: model.graph, weights: model.weights)
         let b = try FloatEngine(graph: folded.graph, weights: folded.weights)
@@ -22,7 +22,7 @@ import Testing
     /// Intermediate tensors too: the folded conv writes the batchnorm's output name.
     @Test func foldedTensorsMatch() throws {
         let model = smallDyNet(seed: 4)
-        let (folded, _) = try foldBatchNorm(model)
+        let (folded, _) = try foldBatchnorm(model)
         let x = try randomInputs(model.graph, count: 1)[0]
         var ta: [String: Tensor] = [:], tb: [String: Tensor] = [:]
         _ = try FloatEngine(graph: model.graph, weights: model.weights).run(x) {
@@ -40,7 +40,7 @@ import Testing
     /// The original weights are untouched; the BN parameters are gone; a conv without bias gets one.
     @Test func weightsAreRenamedNotMutated() throws {
         let model = smallDyNet(seed: 5)
-        let (folded, _) = try foldBatchNorm(model)
+        let (folded, _) = try foldBatchnorm(model)
         guard case .conv2d(let c) = folded.graph.nodes[0].op else { Issue.record("stem is not a conv"); return }
         #expect(c.weight == "stem.weight.bnfold")
         #expect(c.bias == "stem.bias.bnfold")
@@ -64,11 +64,11 @@ import Testing
         var model = smallDyNet()
         // Put a batchnorm after the maxpool.
         let i = model.graph.nodes.firstIndex { $0.name == "hs" }!
-        model.graph.nodes[i] = Node(name: "hs", op: .batchnorm(BatchNormAttrs(
+        model.graph.nodes[i] = Node(name: "hs", op: .batchnorm(BatchnormAttrs(
             weight: "stem.bn.weight", bias: "stem.bn.bias", runningMean: "stem.bn.running_mean",
             runningVar: "stem.bn.running_var")), inputs: ["pool"], outputs: ["hs"])
-        #expect(throws: DynQError.self) { try foldBatchNorm(model) }
-        do { _ = try foldBatchNorm(model) } catch let e as DynQError {
+        #expect(throws: DynQError.self) { try foldBatchnorm(model) }
+        do { _ = try foldBatchnorm(model) } catch let e as DynQError {
             #expect(e.message.contains("batchnorm hs"))
             #expect(e.message.contains("maxpool"))
         }
@@ -79,11 +79,11 @@ import Testing
         // The stem's raw output is also read by the residual add.
         let i = model.graph.nodes.firstIndex { $0.name == "res" }!
         model.graph.nodes[i].inputs = ["dyn2.relu", "stem"]
-        #expect(throws: DynQError.self) { try foldBatchNorm(model) }
+        #expect(throws: DynQError.self) { try foldBatchnorm(model) }
     }
 
     @Test func fusionPlan() throws {
-        let (folded, _) = try foldBatchNorm(smallDyNet())
+        let (folded, _) = try foldBatchnorm(smallDyNet())
         let plan = planActivationFusion(folded.graph)
         #expect(plan == ["stem.relu": "stem", "dyn1.relu6": "dyn1", "dyn2.relu": "dyn2"])
     }
