@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "DynQCore", path: "Sources/DynQCore"),
         .target(name: "DynQGraph", path: "Sources/DynQGraph"),
         .target(name: "DynQQuantizer", dependencies: ["DynQCore", "DynQGraph"], path: "quantizer"),
-        .target(name: "DynQSim", dependencies: ["DynQCore", "DynQGraph", "DynQQuantizer"], path: "firmware-sim",
+        .target(name: "DynQSim", dependencies: ["DynQCore", "DynQGraph"], path: "firmware-sim",
                 exclude: ["qemu"]),
         .executableTarget(
             name: "dynq",
