@@ -79,6 +79,12 @@ public func foldBatchnorm(_ model: FloatModel) throws -> (model: FloatModel, fol
             throw DynQError("batchnorm \(bn.name): its input \(x) comes from \(producer.op.kind) node "
                             + "\(producer.name); only a batchnorm right after conv2d / dynamic_conv2d can be folded")
         }
+        for name in folded.weightNames where weights[name] == nil {
+            guard folder.weights[name]!.data.allSatisfy({ $0.isFinite }) else {
+                throw DynQError("batchnorm \(bn.name): folding it into \(producer.name) gives non-finite weights "
+                                + "(weight / sqrt(running_var + eps) overflows float32)")
+            }
+        }
         weights = folder.weights
         graph.nodes[p].op = folded
         graph.nodes[p].outputs = producer.outputs.map { $0 == x ? bn.outputs[0] : $0 }

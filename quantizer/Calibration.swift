@@ -3,7 +3,8 @@ import Foundation
 
 /// Runs the float graph on one input and reports every tensor it computes, by name (the graph input included).
 /// `FloatEngine` is the real one; tests may pass any closure.
-public typealias FloatRunner = (_ input: Tensor, _ observe: (String, Tensor) -> Void) throws -> Void
+/// Called from several threads at once (one input each) when calibration runs on several workers.
+public typealias FloatRunner = @Sendable (_ input: Tensor, _ observe: (String, Tensor) -> Void) throws -> Void
 
 /// Statistics of one dynamic layer's per-sample fused kernels `W_o = Σ_t η_{o,t} W[t, o]` (float, BN folded).
 public struct FusedKernelStats: Sendable {
@@ -47,46 +48,106 @@ public struct CalibrationStats: Sendable {
 
 /// Runs `runner` over `inputs` (float, already preprocessed, `[1, C, H, W]`) and collects `CalibrationStats`
 /// for the folded float model. `progress(done, total)` is called after every sample.
+///
+/// The float runs and the per-sample statistics are computed on `workers` threads, a batch of inputs at a time;
+/// the histograms are then filled in input order, so the result does not depend on `workers`.
 public func calibrate(_ model: FloatModel, inputs: [Tensor], runner: FloatRunner, histogramBins: Int = 2048,
-                      coefficientBits: [Int] = [8, 12, 15],
+                      coefficientBits: [Int] = [8, 12, 15], workers: Int = defaultWorkerCount,
                       progress: ((Int, Int) -> Void)? = nil) throws -> CalibrationStats {
     var stats = CalibrationStats()
-    let graph = model.graph
-    let cpms = graph.nodes.filter { if case .cpm = $0.op { return true }; return false }
-    let dynamics = graph.nodes.filter { if case .dynamicConv2d = $0.op { return true }; return false }
-    let cpmOf: [String: Node] = Dictionary(uniqueKeysWithValues: cpms.map { ($0.outputs[0], $0) })
+    let observer = SampleObserver(model: model, coefficientBits: coefficientBits)
     var precisionAcc = coefficientBits.map { _ in (maxErr: 0.0, signal: 0.0, noise: 0.0) }
 
     func hist(_ name: String, _ values: [Float]) {
         stats.histograms[name, default: Histogram(bins: histogramBins)].add(values)
     }
 
-    for (index, input) in inputs.enumerated() {
+    let batch = 4 * max(1, workers)
+    var start = 0
+    while start < inputs.count {
+        let end = min(start + batch, inputs.count)
+        let slice = Array(inputs[start..<end])
+        let samples = try concurrentChunks(count: slice.count, workers: workers) { range in
+            try range.map { try observer.observe(slice[$0], runner: runner) }
+        }
+        for s in samples {
+            for (name, t) in s.tensors {
+                hist(name, t.data)
+                if stats.shapes[name] == nil { stats.shapes[name] = t.shape }
+            }
+            for c in s.cpms {
+                hist("\(c.node).pool", c.pool)
+                if let hidden = c.hidden { hist("\(c.node).hidden", hidden) }
+                hist("\(c.node).logits", c.logits)
+                if let eta = c.eta { stats.coefficients[c.node, default: []].append(eta) }
+            }
+            for f in s.fused {
+                var st = stats.fused[f.node] ?? FusedKernelStats()
+                st.values.include(f.values)
+                st.channelMaxAbs.include(f.channelMaxAbs)
+                stats.fused[f.node] = st
+            }
+            for (b, p) in s.precision.enumerated() {
+                precisionAcc[b].maxErr = Swift.max(precisionAcc[b].maxErr, p.maxErr)
+                precisionAcc[b].signal += p.signal
+                precisionAcc[b].noise += p.noise
+            }
+            stats.samples += 1
+            progress?(stats.samples, inputs.count)
+        }
+        start = end
+    }
+    stats.coefficientPrecision = zip(coefficientBits, precisionAcc).map { bits, acc in
+        CoefficientPrecision(bits: bits, maxCoefficientError: acc.maxErr,
+                             fusedKernelSQNRdB: sqnrDB(signal: acc.signal, noise: acc.noise))
+    }
+    return stats
+}
+
+/// What one calibration sample contributes, computed independently of every other sample.
+private struct SampleObservation: Sendable {
+    /// Every tensor the float run produced, sorted by name.
+    var tensors: [(String, Tensor)] = []
+    /// Each CPM's internal tensors (pooled, hidden after the ReLU, logits) and its output coefficients.
+    var cpms: [(node: String, pool: [Float], hidden: [Float]?, logits: [Float], eta: [Float]?)] = []
+    /// Each dynamic layer's fused-kernel ranges for this sample.
+    var fused: [(node: String, values: ValueRange, channelMaxAbs: ValueRange)] = []
+    /// Per coefficient precision: max |η − η_q|, Σ W_f², Σ (W_f − W_f,q)² over this sample.
+    var precision: [(maxErr: Double, signal: Double, noise: Double)] = []
+}
+
+/// Computes a `SampleObservation` (thread-safe: holds only immutable model data).
+private struct SampleObserver: Sendable {
+    let model: FloatModel
+    let coefficientBits: [Int]
+    let cpms: [(Node, CPMAttrs)]
+    let dynamics: [(Node, DynamicConv2DAttrs)]
+
+    init(model: FloatModel, coefficientBits: [Int]) {
+        self.model = model; self.coefficientBits = coefficientBits
+        cpms = model.graph.nodes.compactMap { n in if case .cpm(let a) = n.op { return (n, a) }; return nil }
+        dynamics = model.graph.nodes.compactMap { n in if case .dynamicConv2d(let d) = n.op { return (n, d) }; return nil }
+    }
+
+    func observe(_ input: Tensor, runner: FloatRunner) throws -> SampleObservation {
         var seen: [String: Tensor] = [:]
         try runner(input) { name, t in seen[name] = t }
-        for (name, t) in seen {
-            hist(name, t.data)
-            if stats.shapes[name] == nil { stats.shapes[name] = t.shape }
-        }
+        var s = SampleObservation()
+        s.tensors = seen.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        s.precision = coefficientBits.map { _ in (0, 0, 0) }
         // CPM internals, recomputed from the CPM input.
-        for node in cpms {
-            guard case .cpm(let a) = node.op, let x = seen[node.inputs[0]] else { continue }
-            let cpm = try CPMFloat(a, weights: model.weights, node: node.name)
-            let (pool, hidden, logits) = cpm.forward(x)
-            hist("\(node.name).pool", pool)
-            if let hidden { hist("\(node.name).hidden", hidden) }
-            hist("\(node.name).logits", logits)
-            if let eta = seen[node.outputs[0]] {
-                stats.coefficients[node.name, default: []].append(eta.data)
-            }
+        for (node, a) in cpms {
+            guard let x = seen[node.inputs[0]] else { continue }
+            let (pool, hidden, logits) = try CPMFloat(a, weights: model.weights, node: node.name).forward(x)
+            s.cpms.append((node.name, pool, hidden, logits, seen[node.outputs[0]]?.data))
         }
         // Fused kernels.
-        for node in dynamics {
-            guard case .dynamicConv2d(let d) = node.op, let cpm = cpmOf[node.inputs[1]],
-                  let eta = seen[node.inputs[1]], let w = model.weights[d.weight] else { continue }
-            _ = cpm
+        let cpmOutputs = Set(cpms.map { $0.0.outputs[0] })
+        for (node, d) in dynamics {
+            guard cpmOutputs.contains(node.inputs[1]), let eta = seen[node.inputs[1]],
+                  let w = model.weights[d.weight] else { continue }
             let g = w.shape[0], o = w.shape[1], k = w.count / (g * o)
-            var st = stats.fused[node.name] ?? FusedKernelStats()
+            var values = ValueRange.empty, channelMaxAbs = ValueRange.empty
             let coeff = { (ch: Int, t: Int) -> Double in
                 Double(eta.data[d.mode == .perChannel ? d.coeffOffset + ch * g + t : d.coeffOffset + t])
             }
@@ -102,34 +163,28 @@ public func calibrate(_ model: FloatModel, inputs: [Tensor], runner: FloatRunner
                     for (b, bits) in coefficientBits.enumerated() {
                         let scale = Double(1 << bits)
                         let eq = Swift.min(Swift.max((e * scale).rounded(.toNearestOrAwayFromZero), 0), scale - 1) / scale
-                        precisionAcc[b].maxErr = Swift.max(precisionAcc[b].maxErr, Swift.abs(e - eq))
+                        s.precision[b].maxErr = Swift.max(s.precision[b].maxErr, Swift.abs(e - eq))
                         for i in 0..<k { fusedQ[b][i] += eq * Double(w.data[base + i]) }
                     }
                 }
                 for i in 0..<k {
-                    st.values.include(fused[i]); mx = Swift.max(mx, Swift.abs(fused[i]))
+                    values.include(fused[i]); mx = Swift.max(mx, Swift.abs(fused[i]))
                     for b in 0..<coefficientBits.count {
                         let err = fused[i] - fusedQ[b][i]
-                        precisionAcc[b].signal += fused[i] * fused[i]
-                        precisionAcc[b].noise += err * err
+                        s.precision[b].signal += fused[i] * fused[i]
+                        s.precision[b].noise += err * err
                     }
                 }
-                st.channelMaxAbs.include(mx)
+                channelMaxAbs.include(mx)
             }
-            stats.fused[node.name] = st
+            s.fused.append((node.name, values, channelMaxAbs))
         }
-        stats.samples += 1
-        progress?(index + 1, inputs.count)
+        return s
     }
-    stats.coefficientPrecision = zip(coefficientBits, precisionAcc).map { bits, acc in
-        CoefficientPrecision(bits: bits, maxCoefficientError: acc.maxErr,
-                             fusedKernelSQNRdB: sqnrDB(signal: acc.signal, noise: acc.noise))
-    }
-    return stats
 }
 
 /// The float CPM (docs/graph-format.md) split into its steps, for the internal tensors' ranges.
-struct CPMFloat {
+struct CPMFloat: Sendable {
     var fc1: Tensor, b1: Tensor?, fc2: Tensor?, b2: Tensor?
 
     init(_ a: CPMAttrs, weights: [String: Tensor], node: String) throws {
@@ -175,7 +230,7 @@ struct CPMFloat {
 /// The `FloatEngine` as a calibration runner (its `.tensor` events).
 public func floatEngineRunner(_ model: FloatModel) throws -> FloatRunner {
     let engine = try FloatEngine(graph: model.graph, weights: model.weights)
-    return { input, observe in
+    return { @Sendable input, observe in
         try withoutActuallyEscaping(observe) { observe in
             _ = try engine.run(input) { event in
                 if case .tensor(let name, let t) = event { observe(name, t) }

@@ -80,14 +80,15 @@ struct ModelBuilder {
         return t
     }
 
-    /// The clipping range and quantization of a calibrated tensor, optionally intersected with `limit`.
-    func calibrated(_ name: String, node: String, limit: ValueRange? = nil)
+    /// The clipping range and quantization of a calibrated tensor (chosen by `options.method`, or the whole
+    /// observed range with `fullRange`), optionally intersected with `limit`.
+    func calibrated(_ name: String, node: String, limit: ValueRange? = nil, fullRange: Bool = false)
         throws -> (ActivationQuant, chosen: ValueRange, observed: ValueRange)
     {
         guard let h = stats.histograms[name] else {
             throw DynQError("node \(node): tensor \(name) was not observed during calibration")
         }
-        var r = chooseRange(h, method: options.method)
+        var r = fullRange ? h.exact : chooseRange(h, method: options.method)
         if let limit {
             r = ValueRange(min: Swift.max(r.min, limit.min), max: Swift.min(r.max, limit.max))
         }

@@ -11,6 +11,15 @@ public enum CalibrationMethod: Equatable, Sendable, CustomStringConvertible {
 
     public static let defaultPercentile = 99.99
 
+    /// The method's command-line name (`minmax`, `percentile`, `mse`).
+    public var name: String {
+        switch self {
+        case .minmax: return "minmax"
+        case .percentile: return "percentile"
+        case .mse: return "mse"
+        }
+    }
+
     public var description: String {
         switch self {
         case .minmax: return "minmax"

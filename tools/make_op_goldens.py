@@ -202,6 +202,25 @@ for _op, _fn in (("relu", F.relu), ("relu6", F.relu6), ("hardswish", F.hardswish
     _mk()
 
 
+for _op, _fn in (("silu", F.silu), ("sigmoid", torch.sigmoid), ("gelu", F.gelu)):
+    def _mk(op=_op, fn=_fn):
+        @case(op, f"{op} (torch's default form) on inputs spread over about [-8, 8]", (1, 3, 5, 5), scale=4.0)
+        def _(em, x, xt):
+            return em.one(op, op, [x]), fn(xt)
+    _mk()
+
+
+@case("leaky_relu", "leaky_relu with negative_slope 0.2 on inputs spread over about [-8, 8]", (1, 3, 5, 5), scale=4.0)
+def _(em, x, xt):
+    return em.one("leaky_relu", "leaky_relu", [x], negative_slope=0.2), F.leaky_relu(xt, 0.2)
+
+
+@case("leaky_relu_default", "leaky_relu with negative_slope OMITTED (PyTorch's default 0.01)", (1, 3, 5, 5),
+      scale=4.0)
+def _(em, x, xt):
+    return em.one("leaky_relu", "leaky_relu", [x]), F.leaky_relu(xt)
+
+
 @case("add", "a = conv2d 3x3 pad 1 (x); y = add(a, x)", (1, 3, 5, 5))
 def _(em, x, xt):
     m = Conv2d(3, 3, 3, padding=1, bias=True)

@@ -21,7 +21,8 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from export import read_safetensors  # noqa: E402
 
-OPS = {"conv2d", "dynamic_conv2d", "cpm", "batchnorm", "relu", "relu6", "hardswish", "hardsigmoid", "add",
+OPS = {"conv2d", "dynamic_conv2d", "cpm", "batchnorm", "relu", "relu6", "hardswish", "hardsigmoid", "leaky_relu",
+       "silu", "sigmoid", "gelu", "add",
        "concat", "channel_shuffle", "channel_split", "maxpool", "avgpool", "global_avgpool", "flatten", "linear",
        "softmax"}
 
@@ -121,6 +122,15 @@ def run(doc, W: dict, x: torch.Tensor) -> dict:
             y = [ins[0] * torch.clamp(ins[0] + 3, 0, 6) / 6]
         elif op == "hardsigmoid":
             y = [torch.clamp(ins[0] + 3, 0, 6) / 6]
+        elif op == "leaky_relu":  # written from the definitions, not with torch's modules
+            slope = n.get("negative_slope", 0.01)
+            y = [torch.where(ins[0] > 0, ins[0], ins[0] * slope)]
+        elif op == "silu":
+            y = [ins[0] / (1 + torch.exp(-ins[0].double())).float()]
+        elif op == "sigmoid":
+            y = [(1 / (1 + torch.exp(-ins[0].double()))).float()]
+        elif op == "gelu":
+            y = [(0.5 * ins[0].double() * (1 + torch.erf(ins[0].double() / 2 ** 0.5))).float()]
         elif op == "add":
             assert ins[0].shape == ins[1].shape, n["name"]
             y = [ins[0] + ins[1]]

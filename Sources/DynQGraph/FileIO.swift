@@ -45,12 +45,29 @@ public enum FileIO {
         }
     }
 
-    /// Writes `bytes` to `path`, replacing it (atomically).
+    /// Writes `bytes` to `path`, replacing it (atomically). Refuses, with a one-line error, a path that is a
+    /// directory or whose directory does not exist (`checkWritable`).
     public static func write(_ bytes: [UInt8], to path: String) throws {
+        try checkWritable(path)
         do {
             try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
             throw DynQError(file: path, "cannot write the file: \(error.localizedDescription)")
+        }
+    }
+
+    /// Throws a one-line error when `path` cannot be a file to write: it is a directory, or its directory does not
+    /// exist. Commands call it before long work.
+    public static func checkWritable(_ path: String) throws {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            throw DynQError(file: path, "is a directory; give the name of a file to write")
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty {
+            guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDir), isDir.boolValue else {
+                throw DynQError(file: path, "cannot write the file: directory '\(parent)' does not exist")
+            }
         }
     }
 }

@@ -89,7 +89,7 @@ private func decodeNode(_ json: JSON, index: Int, file: String?) throws -> Node 
     var r = try FieldReader(json, context: label, file: file)
     guard let name = try r.name("name") else { throw r.error("missing field 'name'") }
     guard let kindName = try r.string("op") else { throw r.error("missing field 'op'") }
-    guard let kind = OpKind(rawValue: kindName) else {
+    guard let kind = GraphOpKind(rawValue: kindName) else {
         throw r.error("unknown op '\(kindName)' (known ops: \(graphOpNames.joined(separator: ", ")))")
     }
     let op = kind.definition

@@ -12,17 +12,21 @@ public let graphMaxTensorElements = 1 << 31
 /// Validates `graph` against its weights and returns the shape of every activation tensor (the graph input
 /// included), keyed by tensor name. Also refuses non-finite weights and negative `running_var` entries.
 ///
-/// - Parameter file: named in errors (typically the graph file).
-public func inferShapes(graph: Graph, weights: [String: Tensor], file: String? = nil) throws -> [String: [Int]] {
+/// - Parameters:
+///   - file: named in errors about the graph (typically the graph file).
+///   - weightsFile: named in errors about weight values (NaN, infinities, negative variances); default `file`.
+public func inferShapes(graph: Graph, weights: [String: Tensor], file: String? = nil,
+                        weightsFile: String? = nil) throws -> [String: [Int]] {
     let shapes = try inferShapes(graph: graph, weightShapes: weights.mapValues(\.shape), file: file)
+    let valuesFile = weightsFile ?? file
     for node in graph.nodes {
         for w in node.op.weightNames {
             guard let t = weights[w] else { continue }
             if !t.data.allSatisfy({ $0.isFinite }) {
-                throw DynQError(file: file, "node '\(node.name)' (\(node.op.kind)): weight '\(w)' holds NaN or infinite values")
+                throw DynQError(file: valuesFile, "node '\(node.name)' (\(node.op.kind)): weight '\(w)' holds NaN or infinite values")
             }
         }
-        try node.op.definition.checkWeightValues(weights, ShapeContext(node: node, file: file))
+        try node.op.definition.checkWeightValues(weights, ShapeContext(node: node, file: valuesFile))
     }
     return shapes
 }
@@ -41,7 +45,7 @@ private struct ShapeInference {
     let file: String?
     var shapes: [String: [Int]] = [:]
     /// Which op produced each tensor (`nil` for the graph input).
-    var producers: [String: OpKind] = [:]
+    var producers: [String: GraphOpKind] = [:]
 
     init(graph: Graph, weightShapes: [String: [Int]], file: String?) {
         self.graph = graph; self.weightShapes = weightShapes; self.file = file
@@ -102,7 +106,7 @@ struct ShapeContext {
     let file: String?
     var weightShapes: [String: [Int]] = [:]
     /// The op that produced each input of the node, in input order (`nil` for the graph input).
-    var producers: [OpKind?] = []
+    var producers: [GraphOpKind?] = []
 
     func fail(_ message: String) -> DynQError {
         guard let node else { return DynQError(file: file, message) }

@@ -52,14 +52,14 @@ public enum Op: Equatable, Sendable {
     }
 
     /// The op's name, as written in the JSON `op` field.
-    public var kind: OpKind { type(of: definition).kind }
+    public var kind: GraphOpKind { type(of: definition).kind }
 
     /// The tensor names of every weight the op reads, in attribute order.
     public var weightNames: [String] { definition.weightNames }
 }
 
 /// The op names of the graph format. The raw value is the JSON `op` field; the case is the same name in Swift.
-public enum OpKind: String, CaseIterable, Sendable, CustomStringConvertible {
+public enum GraphOpKind: String, CaseIterable, Sendable, CustomStringConvertible {
     case conv2d
     case dynamicConv2d = "dynamic_conv2d"
     case cpm
@@ -110,4 +110,4 @@ public enum OpKind: String, CaseIterable, Sendable, CustomStringConvertible {
 }
 
 /// The op names of the graph format, sorted.
-public let graphOpNames: [String] = OpKind.allCases.map(\.rawValue).sorted()
+public let graphOpNames: [String] = GraphOpKind.allCases.map(\.rawValue).sorted()

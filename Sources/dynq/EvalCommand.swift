@@ -8,14 +8,14 @@ let evalCommand = Command(
     summary: "int8 accuracy of a .dynq model, and its agreement with the float graph",
     usage: """
         usage: dynq eval MODEL.dynq --data X.npy [--labels Y.npy] [--graph G.json --weights W.safetensors]
-                         [--limit N] [--kernels NAME] [--json]
+                         [--limit N] [--kernels NAME] [--jobs N] [--json]
 
         Runs the int8 model on every image of X (any input dynq run reads) and reports its top-1 accuracy
         against Y. With the float graph (--graph and --weights) it also reports the float accuracy, the top-1
         agreement of int8 and float, the cosine similarity of their logits (mean over images), the SQNR of every
         int8 activation against the float tensor of the same name (10·log10 Σx² / Σ(x − x̂)², over all images),
-        and for every dynamic layer the error of its Q15 coefficients η against the float CPM's. Progress on
-        stderr.
+        and for every dynamic layer the error of its Q15 coefficients η against the float CPM's. A progress bar on
+        stderr when stderr is a terminal.
 
         Options:
           --data X            images (.npy uint8 or float32, PGM/PPM, IDX)
@@ -25,30 +25,36 @@ let evalCommand = Command(
           --limit N           only the first N images
           --kernels NAME      run this kernel set: oracle, scalar or simd128 (default: the fastest);
                               --reference = --kernels scalar
+          --jobs N            run on N threads (default: every core; the results are the same for any N)
           --json              one JSON object instead of text
           --help              show this help
         """,
     run: { args in try runEval(args) })
 
-/// Σx², Σ(x − x̂)² of one tensor over all images.
+/// Σx², Σ(x − x̂)² of one tensor over all images (each image's sums added in image order).
 struct SQNRAccumulator {
     var signal = 0.0, noise = 0.0, count = 0
-    mutating func add(float f: [Float], int8 q: [Float]) {
-        for (a, b) in zip(f, q) {
-            signal += Double(a) * Double(a)
-            noise += (Double(a) - Double(b)) * (Double(a) - Double(b))
-        }
-        count += 1
+    mutating func add(_ image: (signal: Double, noise: Double)) {
+        signal += image.signal; noise += image.noise; count += 1
     }
     var decibels: Double? {
         guard count > 0 else { return nil }
         if noise == 0 { return .infinity }
         return 10 * log10(signal / noise)
     }
+    /// Σx², Σ(x − x̂)² of one image.
+    static func sums(float f: [Float], int8 q: [Float]) -> (signal: Double, noise: Double) {
+        var signal = 0.0, noise = 0.0
+        for (a, b) in zip(f, q) {
+            signal += Double(a) * Double(a)
+            noise += (Double(a) - Double(b)) * (Double(a) - Double(b))
+        }
+        return (signal, noise)
+    }
 }
 
 /// |η_int8 − η_float| of one dynamic layer over all images.
-struct EtaError {
+struct EtaError: Sendable {
     var sum = 0.0, maximum = 0.0, count = 0
     mutating func add(float f: [Float], int8 q: [Float]) {
         for (a, b) in zip(f, q) {
@@ -56,15 +62,27 @@ struct EtaError {
             sum += e; maximum = max(maximum, e); count += 1
         }
     }
+    mutating func add(_ other: EtaError) {
+        sum += other.sum; maximum = max(maximum, other.maximum); count += other.count
+    }
     var mean: Double { count == 0 ? 0 : sum / Double(count) }
 }
 
-/// A progress bar on stderr, redrawn at most every 1 %.
-struct Progress {
+/// A progress bar on stderr, redrawn at most every 1 %, only when stderr is a terminal (a log file gets no
+/// carriage returns). Safe to update from several threads.
+final class Progress: @unchecked Sendable {
     let total: Int
-    var shown = -1
-    mutating func update(_ done: Int) {
-        guard total > 0 else { return }
+    private let lock = NSLock()
+    private var done = 0, shown = -1
+    private let enabled = isatty(STDERR_FILENO) != 0
+
+    init(total: Int) { self.total = total }
+
+    /// One more item done.
+    func step() {
+        guard enabled, total > 0 else { return }
+        lock.lock(); defer { lock.unlock() }
+        done += 1
         let pct = done * 100 / total
         guard pct != shown else { return }
         shown = pct
@@ -85,7 +103,8 @@ func cosine(_ a: [Float], _ b: [Float]) -> Double {
 }
 
 func runEval(_ args: [String]) throws -> Int32 {
-    let a = try Arguments(args, flags: ["json", "reference"], options: ["data", "labels", "graph", "weights", "limit", "kernels"])
+    let a = try Arguments(args, flags: ["json", "reference"],
+                          options: ["data", "labels", "graph", "weights", "limit", "kernels", "jobs"])
     let modelPath = try a.positionals(1, "MODEL.dynq")[0]
     let dataPath = try a.required("data")
     if (a.value("graph") == nil) != (a.value("weights") == nil) { throw UsageError("--graph and --weights go together") }
@@ -93,7 +112,7 @@ func runEval(_ args: [String]) throws -> Int32 {
     let m = file.model
     let float = try a.value("graph").map { try LoadedGraph(graph: $0, weights: try a.required("weights")) }
     let engine = try float?.engine()
-    let session = try Int8Session(file, keepAll: float != nil, kernels: try kernelSetOption(a))
+    let kernels = try kernelSetOption(a)
     var batch = try loadImages(dataPath, channels: inputCHW(m).c, labels: a.value("labels"))
     let limit = try a.int("limit", default: batch.count, in: 1...Int.max)
     let n = min(batch.count, limit)
@@ -111,44 +130,33 @@ func runEval(_ args: [String]) throws -> Int32 {
             dynamicLayers.append((o.name, p.coefficients, p.coefficientOffset, count))
         }
     }
+    // Each image is computed on its own (one int8 session per worker) and the sums are reduced in image order,
+    // so the report is the same for any --jobs.
+    let jobs = try a.int("jobs", default: defaultWorkerCount, in: 1...1024)
+    let progress = Progress(total: n)
+    let logitsName = m.tensors[m.outputs[0].index].name
+    let images = batch, comparedIDs = compared, layers = dynamicLayers
+    let results = try concurrentChunks(count: n, workers: jobs) { range -> [ImageResult] in
+        let session = try Int8Session(file, keepAll: float != nil, kernels: kernels)
+        return try range.map { i in
+            let r = try evalImage(i, images, session: session, float: float, engine: engine, compared: comparedIDs,
+                                  dynamicLayers: layers, logitsName: logitsName, dataPath: dataPath)
+            progress.step()
+            return r
+        }
+    }
     var sqnr = [SQNRAccumulator](repeating: .init(), count: compared.count)
     var eta = [String: EtaError]()
     var int8Correct = 0, floatCorrect = 0, agree = 0
     var cosineSum = 0.0
-    var progress = Progress(total: n)
-    let logitsName = m.tensors[m.outputs[0].index].name
-
-    for i in 0..<n {
-        try session.run(try pixelsHWC(batch, i, for: m, inputPath: dataPath, modelName: file.displayName))
-        let int8Top = argmax(session.scores())
-        if let labels = batch.labels, labels[i] == int8Top { int8Correct += 1 }
-        if let engine, let float {
-            var floatTensors: [String: [Float]] = [:]
-            var floatEta: [String: [Float]] = [:]
-            let x: Tensor
-            do { x = try batch.input(i, for: float.graph) } catch let e as DynQError { throw e.inFile(dataPath) }
-            let outs = try engine.run(x) { event in
-                switch event {
-                case .tensor(let name, let t): floatTensors[name] = t.data
-                case .coefficients(let node, let v): floatEta[node] = v
-                case .fusedKernel: break
-                }
-            }
-            let floatLogits = floatTensors[logitsName] ?? outs[0].data
-            let floatTop = argmaxF(outs[0].data)
-            if let labels = batch.labels, labels[i] == floatTop { floatCorrect += 1 }
-            if floatTop == int8Top { agree += 1 }
-            cosineSum += cosine(floatLogits, session.realNCHW(m.outputs[0]))
-            for (k, c) in compared.enumerated() {
-                if let f = floatTensors[m.tensors[c.id.index].name] { sqnr[k].add(float: f, int8: session.realNCHW(c.id)) }
-            }
-            for d in dynamicLayers {
-                guard let f = floatEta[d.name] else { continue }
-                let q = Array(session.real(d.coefficients)[d.offset..<(d.offset + d.count)])
-                eta[d.name, default: EtaError()].add(float: f, int8: q)
-            }
-        }
-        progress.update(i + 1)
+    for (i, r) in results.enumerated() {
+        if let labels = batch.labels, labels[i] == r.int8Top { int8Correct += 1 }
+        guard let floatTop = r.floatTop else { continue }
+        if let labels = batch.labels, labels[i] == floatTop { floatCorrect += 1 }
+        if floatTop == r.int8Top { agree += 1 }
+        cosineSum += r.cosine
+        for (k, s) in r.sqnr.enumerated() { if let s { sqnr[k].add(s) } }
+        for (k, e) in r.eta.enumerated() { if let e { eta[dynamicLayers[k].name, default: EtaError()].add(e) } }
     }
 
     func pct(_ k: Int) -> Double { n == 0 ? 0 : 100 * Double(k) / Double(n) }
@@ -178,7 +186,7 @@ func runEval(_ args: [String]) throws -> Int32 {
         Console.out(JSON.object(o).serialized())
         return 0
     }
-    Console.out("model '\(file.displayName)' on \(n) images of \(dataPath)\(session.kernels == .hostDefault ? "" : " (\(session.kernels.rawValue) kernels)")")
+    Console.out("model '\(file.displayName)' on \(n) images of \(dataPath)\(kernels == .hostDefault ? "" : " (\(kernels.rawValue) kernels)")")
     if case .float32 = batch.pixels {
         Console.out("note: float32 inputs are mapped back to uint8 pixels for the int8 model (rounded, clamped to 0…255); "
                     + "the float graph sees them unrounded")
@@ -204,4 +212,51 @@ func runEval(_ args: [String]) throws -> Int32 {
     }
     if !hasLabels && float == nil { Console.out("(no --labels and no --graph: nothing to compare against)") }
     return 0
+}
+
+/// What one image contributes to the report.
+struct ImageResult: Sendable {
+    var int8Top: Int
+    /// `nil` without the float graph.
+    var floatTop: Int?
+    var cosine = 0.0
+    /// Per compared tensor: this image's Σx², Σ(x − x̂)² (`nil` when the float run has no tensor of that name).
+    var sqnr: [(signal: Double, noise: Double)?] = []
+    /// Per dynamic layer: this image's coefficient errors.
+    var eta: [EtaError?] = []
+}
+
+/// Runs image `i` through the int8 `session` and, with the float graph, through `engine`; compares them.
+func evalImage(_ i: Int, _ batch: ImageBatch, session: Int8Session, float: LoadedGraph?, engine: FloatEngine?,
+               compared: [(op: String, id: TensorID)],
+               dynamicLayers: [(name: String, coefficients: TensorID, offset: Int, count: Int)],
+               logitsName: String, dataPath: String) throws -> ImageResult {
+    let m = session.model
+    try session.run(try pixelsHWC(batch, i, for: m, inputPath: dataPath, modelName: session.file.displayName))
+    var r = ImageResult(int8Top: argmax(session.scores()))
+    guard let engine, let float else { return r }
+    var floatTensors: [String: [Float]] = [:]
+    var floatEta: [String: [Float]] = [:]
+    let x: Tensor
+    do { x = try batch.input(i, for: float.graph) } catch let e as DynQError { throw e.inFile(dataPath) }
+    let outs = try engine.run(x) { event in
+        switch event {
+        case .tensor(let name, let t): floatTensors[name] = t.data
+        case .coefficients(let node, let v): floatEta[node] = v
+        case .fusedKernel: break
+        }
+    }
+    let floatLogits = floatTensors[logitsName] ?? outs[0].data
+    r.floatTop = argmaxF(outs[0].data)
+    r.cosine = cosine(floatLogits, session.realNCHW(m.outputs[0]))
+    r.sqnr = compared.map { c in
+        floatTensors[m.tensors[c.id.index].name].map { SQNRAccumulator.sums(float: $0, int8: session.realNCHW(c.id)) }
+    }
+    r.eta = dynamicLayers.map { d in
+        guard let f = floatEta[d.name] else { return nil }
+        var e = EtaError()
+        e.add(float: f, int8: Array(session.real(d.coefficients)[d.offset..<(d.offset + d.count)]))
+        return e
+    }
+    return r
 }

@@ -32,18 +32,19 @@ let quantizeCommand = Command(
           --percentile P            the percentile of --method percentile (default 99.99)
           --per-tensor              one weight scale per layer (comparison; the default is per channel)
           --compare                 also print the table of every method (one calibration run)
+          --jobs N                  calibrate on N threads (default: every core; the model is the same for any N)
           --json                    print the report as JSON instead of the table
           --help                    show this help
         """,
     run: { args in
         let args = args.map { $0 == "-o" ? "--output" : $0 }
         let a = try Arguments(args, flags: ["per-tensor", "json", "compare"],
-                              options: ["graph", "weights", "calib", "output", "samples", "method", "percentile"])
+                              options: ["graph", "weights", "calib", "output", "samples", "method", "percentile", "jobs"])
         _ = try a.positionals(0, "")
         let graphPath = try a.required("graph"), weightsPath = try a.required("weights")
         let calibPath = try a.required("calib"), output = try a.required("output")
         var method: CalibrationMethod
-        switch a.value("method") ?? "percentile" {
+        switch a.value("method") ?? QuantizationOptions().method.name {
         case "minmax": method = .minmax
         case "mse": method = .mse
         case "percentile":
@@ -57,11 +58,13 @@ let quantizeCommand = Command(
         if a.value("percentile") != nil, case .percentile = method {} else if a.value("percentile") != nil {
             throw UsageError("--percentile only applies to --method percentile")
         }
+        let jobs = try a.int("jobs", default: defaultWorkerCount, in: 1...1024)
         let options = QuantizationOptions(method: method, granularity: a.has("per-tensor") ? .perTensor : .perChannel)
 
-        let graph: Graph
-        do { graph = try loadGraph(graphPath) } catch let e as DynQError { throw e.inFile(graphPath) }
-        let weights = try readSafetensors(weightsPath).tensors
+        try FileIO.checkWritable(output)
+        let loaded = try LoadedGraph(graph: graphPath, weights: weightsPath)
+        try loaded.validate()   // errors name the graph file, or the weights file for weight values
+        let graph = loaded.graph, weights = loaded.weights
         let batch = try loadImages(calibPath, channels: graph.input.shape[1])
         let samples = try a.int("samples", default: batch.count, in: 1...max(batch.count, 1))
         guard batch.count > 0 else { throw DynQError(file: calibPath, "has no images") }
@@ -72,14 +75,21 @@ let quantizeCommand = Command(
         let prepared: PreparedModel
         do { prepared = try prepare(graph: graph, weights: weights) } catch let e as DynQError { throw e.inFile(graphPath) }
         let started = Date()
-        let stats = try calibrate(prepared.model, inputs: inputs, runner: try floatEngineRunner(prepared.model),
-                                  histogramBins: options.histogramBins, coefficientBits: options.coefficientBits) {
-            done, total in
-            if done == total || done % max(1, total / 10) == 0 {
-                Console.err("calibrating: \(done)/\(total) samples (\(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
+        // The graph and its weights are valid (above): what fails from here on comes from the weight values
+        // (folded batchnorms, biases or multipliers out of range), so errors name the weights file.
+        let stats: CalibrationStats, model: ModelDescription, report: QuantReport
+        do {
+            stats = try calibrate(prepared.model, inputs: inputs, runner: try floatEngineRunner(prepared.model),
+                                  histogramBins: options.histogramBins, coefficientBits: options.coefficientBits,
+                                  workers: jobs) { done, total in
+                if done == total || done % max(1, total / 10) == 0 {
+                    Console.err("calibrating: \(done)/\(total) samples (\(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
+                }
             }
+            (model, report) = try quantize(prepared, stats: stats, options: options)
+        } catch let e as DynQError {
+            throw e.inFile(weightsPath)
         }
-        let (model, report) = try quantize(prepared, stats: stats, options: options)
         let bytes: [UInt8]
         do { bytes = try model.serialized() } catch { throw DynQError(file: output, "the model does not serialize: \(error)") }
         try FileIO.write(bytes, to: output)

@@ -5,12 +5,15 @@ let runCommand = Command(
     name: "run",
     summary: "classify images with a model",
     usage: """
-        usage: dynq run --float --graph G.json --weights W.safetensors INPUT [--top K] [--json]
-               dynq run MODEL INPUT ...      (model formats that register a runner, e.g. .dynq)
+        usage: dynq run --float --graph G.json --weights W.safetensors INPUT [--top K | --logits] [--json]
+                        [--dump DIR]
+               dynq run MODEL.dynq INPUT [--top K | --logits] [--json] [--reference] [--dump DIR]
 
-        Runs the float32 reference engine on every image in INPUT and prints the top-K classes with their
-        softmax scores, one line per image ("image N: name score, ..."), or with --json one JSON object per
-        line: {"image": N, "top": [{"class": id, "name": "...", "score": s}, ...]}.
+        Runs the float32 reference engine (--float) or an int8 .dynq model on every image in INPUT and prints
+        the top-K classes with their softmax scores, one line per image ("image N: name score, ..."), or with
+        --json one JSON object per line: {"image": N, "top": [{"class": id, "name": "...", "score": s}, ...]}.
+        With --logits it prints the raw logits instead ("image N: v0 v1 ...", JSON {"image": N, "logits":
+        [...]}; int8: the dequantized output).
 
         INPUT: .npy (uint8 pixels, or float32 already preprocessed; [H,W], [C,H,W], [N,H,W] or [N,C,H,W]),
         binary PGM/PPM, or a raw (gunzipped) IDX image file. uint8 pixels go through the graph's preprocess.
@@ -20,6 +23,12 @@ let runCommand = Command(
           --graph G.json            the graph (docs/graph-format.md)
           --weights W.safetensors   its weights
           --top K                   classes to show per image (default 5)
+          --logits                  print the raw logits of output 0 instead of the top classes
+          --dump DIR                write every tensor of the run as .npy into DIR (created if needed), for
+                                    comparison with a trainer: DIR/<tensor>.npy for one image, DIR/<i>/<tensor>.npy
+                                    for several; float32 NCHW. int8 models also write <tensor>.q.npy (the int32
+                                    codes) and tensors.json (shape, type, scale, zero point of each tensor)
+          --reference               (.dynq) run the scalar reference kernels
           --json                    JSON lines instead of text
           --help                    show this help
         """,
@@ -28,10 +37,12 @@ let runCommand = Command(
                                                    floatHint: "float graphs: --float --graph G.json --weights W.safetensors INPUT") {
             return status
         }
-        let a = try Arguments(args, flags: ["float", "json"], options: ["graph", "weights", "top"])
+        let a = try Arguments(args, flags: ["float", "json", "logits"], options: ["graph", "weights", "top", "dump"])
         guard a.has("float") else { throw UsageError("missing --float (or a model file a runner accepts)") }
         let input = try a.positionals(1, "INPUT")[0]
         let top = try a.int("top", default: 5, in: 1...100_000)
+        if a.has("logits") && a.value("top") != nil { throw UsageError("--logits and --top go separately") }
+        let dump = try a.value("dump").map(TensorDump.init)
         let model = try LoadedGraph(graph: try a.required("graph"), weights: try a.required("weights"))
         let engine = try model.engine()
         let batch = try loadImages(input, channels: model.graph.input.shape[1])
@@ -41,10 +52,19 @@ let runCommand = Command(
         for i in 0..<batch.count {
             let x: Tensor
             do { x = try batch.input(i, for: model.graph) } catch let e as DynQError { throw e.inFile(input) }
-            let logits = try engine.run(x)[0].data
-            let scores = alreadySoftmax ? logits.map(Double.init) : softmax(logits)
-            printTop(image: i, scores: scores, classes: model.graph.classes, top: top, json: a.has("json"))
+            var tensors: [(String, Tensor)] = []
+            let logits = try engine.run(x) { event in
+                if dump != nil, case .tensor(let name, let t) = event { tensors.append((name, t)) }
+            }[0].data
+            if a.has("logits") {
+                printLogits(image: i, logits, json: a.has("json"))
+            } else {
+                let scores = alreadySoftmax ? logits.map(Double.init) : softmax(logits)
+                printTop(image: i, scores: scores, classes: model.graph.classes, top: top, json: a.has("json"))
+            }
+            try dump?.write(tensors, image: i, of: batch.count)
         }
+        if let dump { Console.err("wrote \(engine.shapes.count) tensors per image to \(dump.directory)") }
         return 0
     })
 

@@ -5,8 +5,9 @@ import DynQCore
 import DynQGraph
 import Foundation
 
-/// A `.dynq` file loaded into 16-byte aligned memory and validated. Errors name the file.
-final class DynqModelFile {
+/// A `.dynq` file loaded into 16-byte aligned memory and validated. Errors name the file. Immutable after `init`,
+/// so sessions on several threads may share it.
+final class DynqModelFile: @unchecked Sendable {
     let path: String
     let storage: UnsafeMutableRawBufferPointer
     let model: Model
@@ -103,28 +104,42 @@ final class Int8Session {
         interpreter.invoke()
     }
 
+    /// A tensor's integer codes `q` in the tensor's own (NHWC) order.
+    func codes(_ id: TensorID) -> [Int32] {
+        let t = model.tensors[id.index]
+        let raw = interpreter.tensorBytes(id)
+        switch t.type {
+        case .int8: return raw.map { Int32(Int8(bitPattern: $0)) }
+        case .uint8: return raw.map { Int32($0) }
+        case .int16: return (0..<(raw.count / 2)).map { Int32(raw.loadUnaligned(fromByteOffset: 2 * $0, as: Int16.self)) }
+        case .int32: return (0..<(raw.count / 4)).map { raw.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self) }
+        }
+    }
+
     /// A tensor as real numbers `scale · (q − z)` in the tensor's own (NHWC) order.
     func real(_ id: TensorID) -> [Float] {
         let t = model.tensors[id.index]
         let s = Float(bitPattern: t.scaleBits), z = t.zeroPoint
-        let raw = interpreter.tensorBytes(id)
-        switch t.type {
-        case .int8: return raw.map { s * Float(Int(Int8(bitPattern: $0)) - z) }
-        case .uint8: return raw.map { s * Float(Int($0) - z) }
-        case .int16:
-            return (0..<(raw.count / 2)).map { s * Float(Int(raw.loadUnaligned(fromByteOffset: 2 * $0, as: Int16.self)) - z) }
-        case .int32:
-            return (0..<(raw.count / 4)).map { s * Float(Int(raw.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)) - z) }
-        }
+        return codes(id).map { s * Float(Int($0) - z) }
     }
 
     /// A tensor as real numbers in PyTorch's order (NCHW for 4-D tensors).
-    func realNCHW(_ id: TensorID) -> [Float] {
-        let v = real(id)
+    func realNCHW(_ id: TensorID) -> [Float] { toNCHW(real(id), id) }
+
+    /// A tensor's integer codes in PyTorch's order (NCHW for 4-D tensors).
+    func codesNCHW(_ id: TensorID) -> [Int32] { toNCHW(codes(id), id) }
+
+    /// The tensor's shape in PyTorch's order: `[N, C, H, W]` for a 4-D NHWC tensor, else as stored.
+    func shapeNCHW(_ id: TensorID) -> [Int] {
+        let s = model.tensors[id.index].shape
+        return s.count == 4 ? [s[0], s[3], s[1], s[2]] : s
+    }
+
+    private func toNCHW<T>(_ v: [T], _ id: TensorID) -> [T] {
         let shape = model.tensors[id.index].shape
         guard shape.count == 4, shape[1] * shape[2] > 1, shape[3] > 1 else { return v }
         let h = shape[1], w = shape[2], c = shape[3]
-        var out = [Float](repeating: 0, count: v.count)
+        var out = v
         for y in 0..<h { for x in 0..<w { for ch in 0..<c { out[(ch * h + y) * w + x] = v[(y * w + x) * c + ch] } } }
         return out
     }
@@ -176,22 +191,30 @@ func pixelsHWC(_ batch: ImageBatch, _ i: Int, for m: Model, inputPath: String, m
     return out
 }
 
-/// `dynq run MODEL.dynq INPUT [--top K] [--json] [--kernels NAME]`.
+/// `dynq run MODEL.dynq INPUT [--top K | --logits] [--json] [--kernels NAME] [--dump DIR]`.
 let dynqRunner = ModelHandler(
     name: "dynq",
     matches: { $0.hasSuffix(".dynq") },
     run: { path, args in
-        let a = try Arguments(args, flags: ["json", "reference"], options: ["top", "kernels"])
+        let a = try Arguments(args, flags: ["json", "reference", "logits"], options: ["top", "kernels", "dump"])
         let input = try a.positionals(1, "INPUT")[0]
         let top = try a.int("top", default: 5, in: 1...100_000)
+        if a.has("logits") && a.value("top") != nil { throw UsageError("--logits and --top go separately") }
         let file = try DynqModelFile(path)
-        let session = try Int8Session(file, kernels: try kernelSetOption(a))
+        let dump = try a.value("dump").map(TensorDump.init)
+        let session = try Int8Session(file, keepAll: dump != nil, kernels: try kernelSetOption(a))
         let m = file.model
         let batch = try loadImages(input, channels: inputCHW(m).c)
         for i in 0..<batch.count {
             try session.run(try pixelsHWC(batch, i, for: m, inputPath: input, modelName: file.displayName))
-            printTop(image: i, scores: session.scores(), classes: m.classNames, top: top, json: a.has("json"))
+            if a.has("logits") {
+                printLogits(image: i, session.realNCHW(m.outputs[0]), json: a.has("json"))
+            } else {
+                printTop(image: i, scores: session.scores(), classes: m.classNames, top: top, json: a.has("json"))
+            }
+            try dump?.write(session, image: i, of: batch.count)
         }
+        if let dump { Console.err("wrote \(m.tensors.count) tensors per image to \(dump.directory)") }
         return 0
     })
 

@@ -160,3 +160,35 @@ import Testing
         }
     }
 }
+
+/// Every element-wise activation becomes the runtime's `table` op: each of the 256 entries is the activation of the
+/// dequantized input, quantized to the output (within half an output step; saturating at the ends).
+@Suite struct ActivationTableTests {
+    static let activations: [(String, any ElementwiseActivation)] = [
+        ("relu", Relu()), ("relu6", Relu6()), ("hardswish", Hardswish()), ("hardsigmoid", Hardsigmoid()),
+        ("leaky_relu 0.1", LeakyRelu(negativeSlope: 0.1)), ("silu", Silu()), ("sigmoid", Sigmoid()), ("gelu", Gelu()),
+    ]
+
+    @Test(arguments: activations.indices)
+    func tableEntriesAreTheActivationOfEachCode(_ k: Int) {
+        let (name, f) = Self.activations[k]
+        let qi = ActivationQuant(scale: 12.0 / 255, zeroPoint: 10)
+        let qo = ActivationQuant(range: ValueRange(min: -1.5, max: 5))
+        let t = Tables.unary({ f.value($0) }, input: qi, output: qo)
+        for i in 0..<256 {
+            let y = min(max(f.value(qi.dequantize(i - 128)), qo.range.min), qo.range.max)
+            #expect(abs(qo.dequantize(Int(t[i])) - y) <= qo.scale / 2 + 1e-9, "\(name): code \(i - 128)")
+        }
+    }
+
+    /// The float32 form (float engine) and the double form (tables) are the same function.
+    @Test(arguments: activations.indices)
+    func floatAndDoubleFormsAgree(_ k: Int) {
+        let (name, f) = Self.activations[k]
+        for i in -800...800 {
+            let x = Double(i) / 100
+            let a = Double(f.value(Float(x))), b = f.value(Double(Float(x)))
+            #expect(abs(a - b) <= 2e-6 * max(1, abs(b)), "\(name)(\(x)): float \(a), double \(b)")
+        }
+    }
+}

@@ -20,7 +20,7 @@ extension ModelBuilder {
         let c = inShape[1]
         // 1. Global average pool.
         let poolName = "\(node.name).pool"
-        let (qp, pChosen, pObserved) = try calibrated(poolName, node: node.name)
+        let (qp, pChosen, pObserved) = try calibrated(poolName, node: node.name, fullRange: true)
         let poolID = addTensor(poolName, nchw: [1, c, 1, 1], quant: qp)
         var rep = try emitGlobalAvgpool(name: poolName, input: inID, inShape: inShape, qin: qin, output: poolID, qout: qp)
         rep.outputRange = pChosen; rep.observedRange = pObserved

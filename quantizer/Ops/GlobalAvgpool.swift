@@ -3,6 +3,11 @@ import DynQGraph
 
 /// `global_avgpool` → the runtime's `global_avgpool` (a sum per channel, one multiplier `s_in / (H·W·s_out)`).
 /// `emitGlobalAvgpool` also builds the CPM's pooling.
+///
+/// The pooled features feed a classifier or the coefficient predictor, where one clipped feature moves every
+/// logit: their range is never clipped, whatever the calibration method — it is the whole observed range (an
+/// average is bounded by its input, so the range is narrow and costs little resolution). Measured in
+/// docs/calibration.md.
 extension GlobalAvgpool: QuantizableOp {
     func emit(_ node: Node, _ b: inout ModelBuilder) throws { try b.emitGlobalAvgpool(node) }
 }
@@ -12,7 +17,7 @@ extension ModelBuilder {
             let x = node.inputs[0]
             let (inID, qin) = try input(x, node: node.name)
             let out = node.outputs[0]
-            let (qout, chosen, observed) = try calibrated(out, node: node.name)
+            let (qout, chosen, observed) = try calibrated(out, node: node.name, fullRange: true)
             let outID = addTensor(out, nchw: try shape(out, node: node.name), quant: qout)
             var rep = try emitGlobalAvgpool(name: node.name, input: inID, inShape: try shape(x, node: node.name),
                                          qin: qin, output: outID, qout: qout)

@@ -1,7 +1,7 @@
 /// `add`: `a + b` element-wise, both of the same shape (`[1, C, H, W]` or `[1, F]`).
 public struct Add: OpDefinition {
     public init() {}
-    static let kind = OpKind.add
+    static let kind = GraphOpKind.add
     static let inputArity = 2...2
     static func decode(_ r: inout FieldReader, outputCount: Int) throws -> Op { .add }
 

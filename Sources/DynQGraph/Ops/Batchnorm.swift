@@ -10,7 +10,7 @@ public struct BatchnormAttrs: Equatable, Sendable {
 }
 
 extension BatchnormAttrs: OpDefinition {
-    static let kind = OpKind.batchnorm
+    static let kind = GraphOpKind.batchnorm
     static let fields = ["weight", "bias", "running_mean", "running_var", "eps"]
 
     static func decode(_ r: inout FieldReader, outputCount: Int) throws -> Op {

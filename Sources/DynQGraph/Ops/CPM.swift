@@ -36,7 +36,7 @@ public enum Gate: Equatable, Sendable {
 }
 
 extension CPMAttrs: OpDefinition {
-    static let kind = OpKind.cpm
+    static let kind = GraphOpKind.cpm
     static let fields = ["fc1_weight", "fc1_bias", "fc2_weight", "fc2_bias", "gate", "temperature", "softmax_group"]
 
     static func decode(_ r: inout FieldReader, outputCount: Int) throws -> Op {

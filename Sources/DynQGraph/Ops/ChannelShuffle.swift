@@ -4,7 +4,7 @@ public struct ChannelShuffle: OpDefinition {
     public var groups: Int
     public init(groups: Int) { self.groups = groups }
 
-    static let kind = OpKind.channelShuffle
+    static let kind = GraphOpKind.channelShuffle
     static let fields = ["groups"]
 
     static func decode(_ r: inout FieldReader, outputCount: Int) throws -> Op {

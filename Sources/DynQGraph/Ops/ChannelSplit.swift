@@ -3,7 +3,7 @@ public struct ChannelSplit: OpDefinition {
     public var sizes: [Int]
     public init(sizes: [Int]) { self.sizes = sizes }
 
-    static let kind = OpKind.channelSplit
+    static let kind = GraphOpKind.channelSplit
     static let fields = ["sizes"]
     static let outputArity = 1...Int.max
 

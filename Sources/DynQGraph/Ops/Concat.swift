@@ -1,7 +1,7 @@
 /// `concat`: x₁…x_k → y, concatenation along channels (`axis` 1, the only axis supported).
 public struct Concat: OpDefinition {
     public init() {}
-    static let kind = OpKind.concat
+    static let kind = GraphOpKind.concat
     static let fields = ["axis"]
     static let inputArity = 1...Int.max
 

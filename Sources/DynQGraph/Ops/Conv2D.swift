@@ -39,7 +39,7 @@ public struct ConvGeometry: Equatable, Sendable {
 }
 
 extension Conv2DAttrs: OpDefinition {
-    static let kind = OpKind.conv2d
+    static let kind = GraphOpKind.conv2d
     static let fields = ["weight", "bias"] + ConvGeometry.fields
 
     static func decode(_ r: inout FieldReader, outputCount: Int) throws -> Op {

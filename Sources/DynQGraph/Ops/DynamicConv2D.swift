@@ -28,7 +28,7 @@ public enum CoefficientMode: String, Equatable, Sendable {
 }
 
 extension DynamicConv2DAttrs: OpDefinition {
-    static let kind = OpKind.dynamicConv2d
+    static let kind = GraphOpKind.dynamicConv2d
     static let fields = ["weight", "mode", "coeff_offset", "mixed_bias", "bias"] + ConvGeometry.fields
     static let inputArity = 2...2
 

@@ -1,7 +1,7 @@
 /// `flatten`: x → y `[1, C·H·W]`, `torch.flatten(x, 1)` (C order).
 public struct Flatten: OpDefinition {
     public init() {}
-    static let kind = OpKind.flatten
+    static let kind = GraphOpKind.flatten
     static func decode(_ r: inout FieldReader, outputCount: Int) throws -> Op { .flatten }
 
     func inferShapes(_ ins: [[Int]], _ c: ShapeContext) throws -> [[Int]] {

@@ -1,7 +1,7 @@
 /// `global_avgpool`: x `[1, C, H, W]` → y `[1, C, 1, 1]`, `adaptive_avg_pool2d(x, 1)`.
 public struct GlobalAvgpool: OpDefinition {
     public init() {}
-    static let kind = OpKind.globalAvgpool
+    static let kind = GraphOpKind.globalAvgpool
     static func decode(_ r: inout FieldReader, outputCount: Int) throws -> Op { .globalAvgpool }
 
     func inferShapes(_ ins: [[Int]], _ c: ShapeContext) throws -> [[Int]] {

@@ -3,7 +3,7 @@ public struct LeakyRelu: ActivationOp {
     public var negativeSlope: Float
     public init(negativeSlope: Float = 0.01) { self.negativeSlope = negativeSlope }
 
-    static let kind = OpKind.leakyRelu
+    static let kind = GraphOpKind.leakyRelu
     static let fields = ["negative_slope"]
     /// PyTorch's default.
     public static let defaultNegativeSlope: Float = 0.01

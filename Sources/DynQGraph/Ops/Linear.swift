@@ -7,7 +7,7 @@ public struct LinearAttrs: Equatable, Sendable {
 }
 
 extension LinearAttrs: OpDefinition {
-    static let kind = OpKind.linear
+    static let kind = GraphOpKind.linear
     static let fields = ["weight", "bias"]
 
     static func decode(_ r: inout FieldReader, outputCount: Int) throws -> Op {

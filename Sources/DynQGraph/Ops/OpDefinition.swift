@@ -1,10 +1,10 @@
 /// What one op of the graph format is, in one place: each op's `Ops/<Op>.swift` declares its attributes and
 /// conforms them to `OpDefinition` (JSON decoding and encoding, validation and shape inference, the float
-/// engine's step, counts). `Op.definition` and `OpKind.definition` (Op.swift) map the enum to these types; the
+/// engine's step, counts). `Op.definition` and `GraphOpKind.definition` (Op.swift) map the enum to these types; the
 /// graph-level code (GraphJSON.swift, GraphValidation.swift, FloatEngine.swift, Counts.swift) only forwards.
 protocol OpDefinition: Sendable {
     /// The op's name (the JSON `op` field).
-    static var kind: OpKind { get }
+    static var kind: GraphOpKind { get }
     /// The attribute fields a node of this op may carry besides `name`, `op`, `inputs` and `outputs`.
     static var fields: [String] { get }
     /// How many inputs and outputs a node takes (default: one and one).

@@ -47,7 +47,7 @@ public struct PoolAttrs: Equatable, Sendable {
 public struct Maxpool: OpDefinition {
     public var attrs: PoolAttrs
     public init(attrs: PoolAttrs) { self.attrs = attrs }
-    static let kind = OpKind.maxpool
+    static let kind = GraphOpKind.maxpool
     static let fields = ["kernel", "stride", "padding"]
     static func decode(_ r: inout FieldReader, outputCount: Int) throws -> Op { .maxpool(try PoolAttrs.decode(&r)) }
     func encode(into o: inout JSONObject) { attrs.encodeWindow(into: &o) }
@@ -59,7 +59,7 @@ public struct Maxpool: OpDefinition {
 public struct Avgpool: OpDefinition {
     public var attrs: PoolAttrs
     public init(attrs: PoolAttrs) { self.attrs = attrs }
-    static let kind = OpKind.avgpool
+    static let kind = GraphOpKind.avgpool
     static let fields = ["kernel", "stride", "padding", "count_include_pad"]
     static func decode(_ r: inout FieldReader, outputCount: Int) throws -> Op { .avgpool(try PoolAttrs.decode(&r)) }
     func encode(into o: inout JSONObject) {

@@ -1,6 +1,6 @@
 /// `relu6`: `min(max(x, 0), 6)`.
 public struct Relu6: ActivationOp {
-    static let kind = OpKind.relu6
+    static let kind = GraphOpKind.relu6
     static func decode(_ r: inout FieldReader, outputCount: Int) throws -> Op { .relu6 }
     public init() {}
     public func value(_ x: Double) -> Double { min(max(x, 0), 6) }

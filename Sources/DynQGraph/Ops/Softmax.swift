@@ -5,7 +5,7 @@ public struct Softmax: OpDefinition {
     public var temperature: Float
     public init(temperature: Float = 1) { self.temperature = temperature }
 
-    static let kind = OpKind.softmax
+    static let kind = GraphOpKind.softmax
     static let fields = ["temperature"]
 
     static func decode(_ r: inout FieldReader, outputCount: Int) throws -> Op {
