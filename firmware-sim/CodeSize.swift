@@ -32,6 +32,8 @@ public struct CodeSize: Equatable, Sendable, Codable {
     }
 
     public var flashBytes: Int { text + data }
+    /// The instruction set measured: the first part of the `target` triple (`armv7em-none-none-eabi` → `armv7em`).
+    public var arch: String { String(target.prefix { $0 != "-" }) }
     public var staticRAMBytes: Int { data + bss }
 }
 

@@ -22,8 +22,15 @@ public struct SimReport: Sendable {
     public var stackBytes: Int
     public var staticRAMBytes: Int
     public var modelBytes: Int
+    /// The runtime core's flash bytes (0 when `codeMeasured` is false).
     public var codeBytes: Int
     public var codeSource: String
+    /// Whether the recorded code size (and stack bound) is of this target's instruction set (`TargetProfile.arch`
+    /// equals `CodeSize.arch`); when not, code, stack and static RAM are "n/a" and the verdicts count the model
+    /// and the arena only.
+    public var codeMeasured: Bool = true
+    /// The instruction set the code size was measured for (`CodeSize.arch`).
+    public var codeArch: String = ""
     public var counts: ModelCounts
     /// `"analytic"` (from shapes) or `"measured"` (instrumented reference kernels; `dynq sim --measure`).
     public var countsSource: String
@@ -65,11 +72,16 @@ public func simulate(counts: ModelCounts, modelBytes: Int, code: CodeSize, targe
         total += cy
         layers.append(LayerEstimate(counts: c, cycles: cy, liveBytes: counts.liveBytes[i]))
     }
+    // A code size measured for one instruction set says nothing about another (a profile without `arch` is
+    // taken to be of the measured one).
+    let measured = target.arch.isEmpty || target.arch == code.arch
     return SimReport(model: counts.name, target: target, layers: layers, totalCycles: total,
                      latencySeconds: total / target.clockHz.value,
                      arenaBytes: counts.plan.arenaBytes + ArenaPlan.alignment - 1,
-                     stackBytes: code.stackBound, staticRAMBytes: code.staticRAMBytes, modelBytes: modelBytes,
-                     codeBytes: code.flashBytes, codeSource: code.source, counts: counts, countsSource: countsSource)
+                     stackBytes: measured ? code.stackBound : 0, staticRAMBytes: measured ? code.staticRAMBytes : 0,
+                     modelBytes: modelBytes, codeBytes: measured ? code.flashBytes : 0,
+                     codeSource: measured ? code.source : "not measured for \(target.arch)",
+                     codeMeasured: measured, codeArch: code.arch, counts: counts, countsSource: countsSource)
 }
 
 // MARK: - Formatting
@@ -130,9 +142,11 @@ extension SimReport {
         out += "\n"
         out += "counts: \(countsSource) (work of the reference kernels; 'weights' = the op's model bytes, 'w loads', "
             + "'act R', 'act W' = bytes loaded from the model and loaded / stored in the arena)\n"
-        out += "MACs executed: conv \(humanCount(Double(counts.convMACs))), CPM \(humanCount(Double(counts.cpmMACs))), "
-            + "fusion \(humanCount(Double(counts.fusionMACs))), total \(humanCount(Double(counts.totalMACs))) "
-            + "(nominal, padding included and fusion once: \(humanCount(Double(counts.nominalMACs))))\n"
+        out += "MACs per image: \(grouped(counts.nominalMACs)) (outputs × kernel size, padding taps included, each "
+            + "fused kernel built once; the figure of dynq inspect and dynq bench)\n"
+        out += "work the cycles are counted from: the reference kernels execute \(grouped(counts.totalMACs)) "
+            + "multiply-accumulates (conv \(grouped(counts.convMACs)), CPM \(grouped(counts.cpmMACs)), fusion "
+            + "\(grouped(counts.fusionMACs)): taps in the zero padding skipped, each fused weight computed twice)\n"
         out += "cycles: \(humanCount(totalCycles)) -> estimated latency \(humanTime(latencySeconds)) at "
             + "\(humanCount(target.clockHz.value))Hz\n"
         if !target.simdKernels {
@@ -145,9 +159,14 @@ extension SimReport {
                 + "per inference on QEMU's Cortex-M4 (armv7em build): at least \(humanTime(seconds)) at "
                 + "\(humanCount(target.clockHz.value))Hz (one instruction per cycle at best)\n"
         }
-        out += "RAM: arena \(human(arenaBytes)) + stack bound \(human(stackBytes)) + static \(human(staticRAMBytes)) = "
-            + "\(human(peakRAMBytes)) of \(human(ramLimit)) SRAM -> " + (fitsRAM ? "fits" : "DOES NOT FIT")
-            + ", margin \(human(ramMargin))"
+        if codeMeasured {
+            out += "RAM: arena \(human(arenaBytes)) + stack bound \(human(stackBytes)) + static \(human(staticRAMBytes)) = "
+                + "\(human(peakRAMBytes)) of \(human(ramLimit)) SRAM -> " + (fitsRAM ? "fits" : "DOES NOT FIT")
+                + ", margin \(human(ramMargin))"
+        } else {
+            out += "RAM: arena \(human(arenaBytes)) + stack n/a + static n/a (measured for \(codeArch) only) of "
+                + "\(human(ramLimit)) SRAM -> arena " + (fitsRAM ? "fits" : "DOES NOT FIT") + ", margin \(human(ramMargin))"
+        }
         if let packed = counts.packedLiveBytes.max(), packed > 0 {
             out += "\n     of the arena, \(human(packed)) are static weights the runtime repacks for its SIMD kernels and keeps for the whole run"
         }
@@ -155,8 +174,15 @@ extension SimReport {
             out += " (arena vs largest block \(human(Int(block.value))): " + (arenaFitsBlock ? "fits" : "DOES NOT FIT") + ")"
         }
         out += "\n"
-        out += "flash: model \(human(modelBytes)) + code \(human(codeBytes)) = \(human(flashUsedBytes)) of "
-            + "\(human(flashLimit)) -> " + (fitsFlash ? "fits" : "DOES NOT FIT") + ", margin \(human(flashMargin))\n"
+        if codeMeasured {
+            out += "flash: model \(human(modelBytes)) + code \(human(codeBytes)) (\(codeArch) build) = "
+                + "\(human(flashUsedBytes)) of \(human(flashLimit)) -> " + (fitsFlash ? "fits" : "DOES NOT FIT")
+                + ", margin \(human(flashMargin))\n"
+        } else {
+            out += "flash: model \(human(modelBytes)) + code n/a (code size measured for \(codeArch) only, this target "
+                + "is \(target.arch)) of \(human(flashLimit)) -> model " + (fitsFlash ? "fits" : "DOES NOT FIT")
+                + ", margin \(human(flashMargin))\n"
+        }
         out += "verdict: " + (fits ? "FITS" : "DOES NOT FIT") + "\n"
         return out
     }
@@ -180,16 +206,20 @@ extension SimReport {
         return .object(JSONObject([
             ("model", .string(model)), ("target", .string(target.name)), ("part", .string(target.part)),
             ("clock_hz", .number(target.clockHz.value)), ("counts", .string(countsSource)),
-            ("macs", .object(JSONObject([("conv", .int(counts.convMACs)), ("cpm", .int(counts.cpmMACs)),
-                                         ("fusion", .int(counts.fusionMACs)), ("total", .int(counts.totalMACs)),
-                                         ("nominal", .int(counts.nominalMACs))]))),
+            ("macs_per_image", .int(counts.nominalMACs)),
+            ("executed_macs", .object(JSONObject([("conv", .int(counts.convMACs)), ("cpm", .int(counts.cpmMACs)),
+                                                  ("fusion", .int(counts.fusionMACs)),
+                                                  ("total", .int(counts.totalMACs))]))),
             ("cycles", .number(totalCycles.rounded())), ("latency_s", .number(latencySeconds)),
-            ("ram", .object(JSONObject([("arena", .int(arenaBytes)), ("stack_bound", .int(stackBytes)),
-                                        ("static", .int(staticRAMBytes)), ("peak", .int(peakRAMBytes)),
+            ("ram", .object(JSONObject([("arena", .int(arenaBytes)),
+                                        ("stack_bound", codeMeasured ? .int(stackBytes) : .null),
+                                        ("static", codeMeasured ? .int(staticRAMBytes) : .null),
+                                        ("peak", .int(peakRAMBytes)),
                                         ("arena_packed_weights", .int(counts.packedLiveBytes.max() ?? 0)),
                                         ("limit", .int(ramLimit)), ("margin", .int(ramMargin)),
                                         ("fits", .bool(fitsRAM))]))),
-            ("flash", .object(JSONObject([("model", .int(modelBytes)), ("code", .int(codeBytes)),
+            ("flash", .object(JSONObject([("model", .int(modelBytes)), ("code", codeMeasured ? .int(codeBytes) : .null),
+                                          ("code_arch", .string(codeArch)),
                                           ("code_source", .string(codeSource)), ("used", .int(flashUsedBytes)),
                                           ("limit", .int(flashLimit)), ("margin", .int(flashMargin)),
                                           ("fits", .bool(fitsFlash))]))),
@@ -205,22 +235,34 @@ extension SimReport {
     }
 }
 
-/// `--target all`: one line per target.
+/// `--target all`: one line per target. Part names are printed whole in the last column; code size, stack and
+/// static RAM come from a measurement of one instruction set (`CodeSize.arch`) and are "n/a" on the others.
 public func sweepTable(_ reports: [SimReport]) -> String {
     guard let first = reports.first else { return "" }
-    var out = "\(first.model): \(humanCount(Double(first.counts.totalMACs))) MACs, arena \(human(first.arenaBytes)), "
-        + "model \(human(first.modelBytes))\n\n"
-    out += [pad("target", 14), pad("part", 34), pad("clock", 9, right: true), pad("latency", 10, right: true),
-            pad("peak RAM", 10, right: true), pad("SRAM", 10, right: true), pad("RAM", 5), pad("flash used", 11, right: true),
-            pad("flash", 10, right: true), pad("flash", 5), "verdict"].joined(separator: " ") + "\n"
-    for r in reports {
-        out += [pad(r.target.name, 14), pad(String(r.target.part.prefix(34)), 34),
-                pad(humanCount(r.target.clockHz.value) + "Hz", 9, right: true),
-                pad(humanTime(r.latencySeconds), 10, right: true), pad(human(r.peakRAMBytes), 10, right: true),
-                pad(human(r.ramLimit), 10, right: true), pad(r.fitsRAM ? "ok" : "NO", 5),
-                pad(human(r.flashUsedBytes), 11, right: true), pad(human(r.flashLimit), 10, right: true),
-                pad(r.fitsFlash ? "ok" : "NO", 5), r.fits ? "FITS" : "DOES NOT FIT"].joined(separator: " ") + "\n"
+    let code = reports.first { $0.codeMeasured }.map { "code \(human($0.codeBytes)) (\($0.codeArch) build)" }
+        ?? "code n/a (measured for \(first.codeArch) only)"
+    var out = "\(first.model): \(grouped(first.counts.nominalMACs)) MACs per image, model \(human(first.modelBytes)), "
+        + code + "\n\n"
+    let header = ["target", "arch", "clock", "latency", "arena", "RAM used", "RAM size", "RAM fits", "flash used",
+                  "flash size", "flash fits", "verdict", "part"]
+    let rows = reports.map { r -> [String] in
+        [r.target.name, r.target.arch.isEmpty ? "-" : r.target.arch, humanCount(r.target.clockHz.value) + "Hz",
+         humanTime(r.latencySeconds), human(r.arenaBytes),
+         r.codeMeasured ? human(r.peakRAMBytes) : "n/a", human(r.ramLimit), r.fitsRAM ? "yes" : "NO",
+         r.codeMeasured ? human(r.flashUsedBytes) : "n/a", human(r.flashLimit), r.fitsFlash ? "yes" : "NO",
+         r.fits ? "FITS" : "DOES NOT FIT", r.target.part]
     }
+    let widths = header.indices.map { c in ([header] + rows).map { $0[c].count }.max() ?? 0 }
+    let right: Set<Int> = [2, 3, 4, 5, 6, 8, 9]
+    func line(_ r: [String]) -> String {
+        r.enumerated().map { c, v in c == r.count - 1 ? v : pad(v, widths[c], right: right.contains(c)) }
+            .joined(separator: "  ")
+    }
+    out += line(header) + "\n"
+    for r in rows { out += line(r) + "\n" }
+    out += "\nRAM used = arena + stack bound + static data of the core; flash used = model + code. Code size, stack "
+        + "and static data were measured for \(first.codeArch) (targets/code-size.json): \"n/a\" on other "
+        + "instruction sets, where RAM fits / flash fits count the arena / the model only.\n"
     if let q = first.qemu {
         out += "\nmeasured on QEMU's Cortex-M4: DynQ's \(q.kernels) kernels execute "
             + "\(humanCount(Double(q.invokeInstructions))) instructions per inference (armv7em build; a lower bound on "

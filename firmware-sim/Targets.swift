@@ -16,6 +16,9 @@ public struct CycleCost: Equatable, Sendable {
 /// An edge target profile (docs/firmware-sim.md, targets/targets.json).
 public struct TargetProfile: Equatable, Sendable {
     public var name: String
+    /// The instruction set the runtime is built for there (`armv7em`, `armv6m`, `aarch64`, …): a measured code
+    /// size (`CodeSize.arch`) applies to the targets of its arch only.
+    public var arch: String = ""
     public var core: String
     public var part: String
     public var clockHz: Sourced
@@ -80,7 +83,7 @@ public func decodeTargets(_ json: JSON, file: String? = nil) throws -> [TargetPr
             throw fail("target '\(name)': kernels must be \"reference\" or \"simd\", not '\(kernels)'")
         }
         out.append(TargetProfile(
-            name: name, core: t["core"]?.stringValue ?? "", part: t["part"]?.stringValue ?? "",
+            name: name, arch: t["arch"]?.stringValue ?? "", core: t["core"]?.stringValue ?? "", part: t["part"]?.stringValue ?? "",
             clockHz: clock, sramBytes: sram, sramLargestBlockBytes: block, flashBytes: flash,
             cycles: cycles, simdKernels: kernels == "simd"))
     }

@@ -85,9 +85,12 @@ let simCommand = Command(
                                     + differences.prefix(20).joined(separator: "\n  "))
                 }
                 measured[simd] = m
-                measureNote += "measured: \(m.ops.count) ops run through the instrumented scalar kernels, every "
-                    + "count equal to the analytic counter's; arena high-water mark \(m.highWaterMark) B of the "
-                    + "\(kernels.rawValue) kernels' \(m.arenaBytes) B plan\n"
+                let users = chosen.filter { $0.simdKernels == simd }.map(\.name).joined(separator: ", ")
+                measureNote += "measured (--measure, \(kernels.rawValue)-kernel targets: \(users)): "
+                    + "\(m.ops.count) ops run through the instrumented scalar kernels, every count equal to the "
+                    + "analytic counter's; arena high-water mark \(m.highWaterMark) B of the "
+                    + "\(kernels.rawValue) kernels' \(m.arenaBytes) B plan"
+                    + (simd ? " (it also holds the static weights repacked for the SIMD kernels)" : "") + "\n"
             }
         }
         var qemu: QemuProfile? = nil

@@ -1,16 +1,5 @@
 /// Number, shape and table formatting shared by the commands' text output.
 
-/// Thousands separators: 1234567 → "1,234,567".
-func grouped(_ n: Int) -> String {
-    let digits = String(n.magnitude)
-    var out = ""
-    for (k, ch) in digits.enumerated() {
-        if k > 0 && (digits.count - k) % 3 == 0 { out.append(",") }
-        out.append(ch)
-    }
-    return (n < 0 ? "-" : "") + out
-}
-
 /// `[1, 16, 28, 28]` → "1×16×28×28".
 func shapeText(_ s: [Int]) -> String { s.map(String.init).joined(separator: "×") }
 
