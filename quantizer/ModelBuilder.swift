@@ -88,7 +88,9 @@ struct ModelBuilder {
         guard let h = stats.histograms[name] else {
             throw DynQError("node \(node): tensor \(name) was not observed during calibration")
         }
-        var r = fullRange ? h.exact : chooseRange(h, method: options.method)
+        // Always containing 0, so that real 0 is exact (as `chooseRange` does).
+        var r = fullRange ? ValueRange(min: Swift.min(h.exact.min, 0), max: Swift.max(h.exact.max, 0))
+                          : chooseRange(h, method: options.method)
         if let limit {
             r = ValueRange(min: Swift.max(r.min, limit.min), max: Swift.min(r.max, limit.max))
         }

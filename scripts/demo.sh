@@ -23,7 +23,7 @@ step "1. the trained float DyNet: every layer, its parameters and MACs" \
 step "2. float32 reference engine on one test image" \
     "$DYNQ" run --float "${G[@]}" "$F/sample0.pgm" --top 3
 step "3. quantize to int8: BN folding, per-channel weights, calibration on 500 training images" \
-    "$DYNQ" quantize "${G[@]}" --calib "$F/calib_images.npy" --samples 500 --method mse -o "$OUT/model.dynq"
+    "$DYNQ" quantize "${G[@]}" --calib "$F/calib_images.npy" --samples 500 -o "$OUT/model.dynq"
 if cmp -s "$OUT/model.dynq" "$F/model.dynq"; then
     echo "(identical to the committed fixtures/fmnist/model.dynq)"
 fi
