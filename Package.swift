@@ -2,7 +2,8 @@
 // DynQ: int8 fixed-point inference of DyNet dynamic-convolution CNNs for edge targets.
 //
 // Module map (data flows top to bottom):
-//   DynQGraph     graph spec (JSON) + safetensors + float32 reference engine + input loaders   (Foundation)
+//   DynQGraph     graph spec (JSON) + safetensors + float32 reference engine + input loaders   (Foundation;
+//                 its window geometry is DynQCore's Padding / Pair / Window)
 //   DynQQuantizer float graph -> int8 .dynq model file (BN folding, calibration)              (quantizer/)
 //   DynQCore      the integer runtime: numerics, kernels, arena, .dynq reader, interpreter   (no Foundation;
 //                 compiles as Embedded Swift, see scripts/embedded-build.sh)
@@ -21,7 +22,7 @@ let package = Package(
     ],
     targets: [
         .target(name: "DynQCore", path: "Sources/DynQCore"),
-        .target(name: "DynQGraph", path: "Sources/DynQGraph"),
+        .target(name: "DynQGraph", dependencies: ["DynQCore"], path: "Sources/DynQGraph"),
         .target(name: "DynQQuantizer", dependencies: ["DynQCore", "DynQGraph"], path: "quantizer"),
         .target(name: "DynQSim", dependencies: ["DynQCore", "DynQGraph"], path: "firmware-sim",
                 exclude: ["qemu"]),
@@ -32,7 +33,7 @@ let package = Package(
         // Test-only: counts malloc-family calls during a window (interposes libc's allocator in the test executable).
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
         .testTarget(name: "DynQCoreTests", dependencies: ["DynQCore", "AllocationCounter"], path: "Tests/DynQCoreTests"),
-        .testTarget(name: "DynQGraphTests", dependencies: ["DynQGraph"], path: "Tests/DynQGraphTests"),
+        .testTarget(name: "DynQGraphTests", dependencies: ["DynQGraph", "DynQCore"], path: "Tests/DynQGraphTests"),
         .testTarget(name: "DynQQuantizerTests", dependencies: ["DynQQuantizer", "DynQCore", "DynQGraph"],
                     path: "Tests/DynQQuantizerTests"),
         .testTarget(name: "DynQSimTests", dependencies: ["DynQSim", "DynQCore", "DynQGraph", "DynQQuantizer"],

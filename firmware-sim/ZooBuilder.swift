@@ -1,3 +1,4 @@
+import DynQCore
 import DynQGraph
 
 /// How a zoo weight is initialised (see `ZooWeights.swift`). Every tensor is drawn from its own seeded stream, so
@@ -68,10 +69,10 @@ struct ZooBuilder {
         precondition(cin % groups == 0 && out % groups == 0, "ZooBuilder: \(name) groups \(groups) vs \(cin)→\(out)")
         let fanIn = cin / groups * k * k
         let w = weight("\(name).weight", [out, cin / groups, k, k], .normal(std: (2 / Float(fanIn)).squareRoot()))
-        let geometry = ConvGeometry(stride: Pair(stride, stride), padding: Padding(all: k / 2), groups: groups)
+        let (step, pad) = (Pair(stride, stride), Padding(all: k / 2))
         let h = Self.outSize(s[1], k: k, stride: stride, pad: k / 2)
         let wd = Self.outSize(s[2], k: k, stride: stride, pad: k / 2)
-        return add(name, .conv2d(Conv2DAttrs(weight: w, geometry: geometry)), [x], outShape: [out, h, wd])
+        return add(name, .conv2d(Conv2DAttrs(weight: w, stride: step, padding: pad, groups: groups)), [x], outShape: [out, h, wd])
     }
 
     /// `dynamic_conv2d`, per-channel coefficients `coeffs[offset ..< offset + out·g]`, no bias (a batchnorm follows).
@@ -84,10 +85,11 @@ struct ZooBuilder {
         let fanIn = cin / groups * k * k
         let std = (2 / Float(fanIn)).squareRoot() * 2 / Float(g).squareRoot()
         let w = weight("\(name).weight", [g, out, cin / groups, k, k], .normal(std: std))
-        let geometry = ConvGeometry(stride: Pair(stride, stride), padding: Padding(all: k / 2), groups: groups)
+        let (step, pad) = (Pair(stride, stride), Padding(all: k / 2))
         let h = Self.outSize(s[1], k: k, stride: stride, pad: k / 2)
         let wd = Self.outSize(s[2], k: k, stride: stride, pad: k / 2)
-        let attrs = DynamicConv2DAttrs(weight: w, mode: .perChannel, coeffOffset: offset, geometry: geometry)
+        let attrs = DynamicConv2DAttrs(weight: w, mode: .perChannel, coeffOffset: offset, stride: step, padding: pad,
+                                       groups: groups)
         return add(name, .dynamicConv2d(attrs), [x, coeffs], outShape: [out, h, wd])
     }
 

@@ -152,12 +152,6 @@ struct ModelBuilder {
         for x in xs { r.include(x) }
         return r
     }
-
-    func window(_ g: ConvGeometry, kh: Int, kw: Int) -> ModelDescription.Window {
-        ModelDescription.Window(kernelH: kh, kernelW: kw, strideH: g.stride.h, strideW: g.stride.w, dilationH: g.dilation.h,
-                  dilationW: g.dilation.w, padTop: g.padding.top, padLeft: g.padding.left,
-                  padBottom: g.padding.bottom, padRight: g.padding.right)
-    }
 }
 
 extension ModelBuilder {

@@ -1,3 +1,5 @@
+import DynQCore
+
 /// Reads the fields of one JSON object for the graph decoder (GraphJSON.swift) and the ops' `decode`
 /// (Ops/<Op>.swift), remembering which were consumed so that leftovers can be refused. Errors name the file and
 /// `context` (e.g. `node 'stem' (conv2d)`).

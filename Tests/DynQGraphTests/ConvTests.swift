@@ -1,3 +1,4 @@
+import DynQCore
 import Testing
 @testable import DynQGraph
 
@@ -23,30 +24,29 @@ import Testing
         //     4 5 6 0
         //     7 8 9 0
         // 2×2 window sums: 0+0+1+2=3, 0+0+2+3=5, 0+0+3+0=3 / 12, 16, 9 / 24, 28, 15.
-        let geometry = ConvGeometry(padding: Padding(top: 1, left: 0, bottom: 0, right: 1))
-        let y = try runOp(.conv2d(Conv2DAttrs(weight: "w", geometry: geometry)), x,
+        let y = try runOp(.conv2d(Conv2DAttrs(weight: "w", padding: Padding(top: 1, left: 0, bottom: 0, right: 1))), x,
                           weights: ["w": T([1, 1, 2, 2], [1, 1, 1, 1])])
         expectClose(y, [1, 1, 3, 3], [3, 5, 3, 12, 16, 9, 24, 28, 15])
     }
 
     @Test func strideTwoWithAsymmetricPadding() throws {
         // Same padded input, stride 2: windows at rows {0, 2} × cols {0, 2}: 3, 3 / 24, 15.
-        let geometry = ConvGeometry(stride: Pair(2, 2), padding: Padding(top: 1, left: 0, bottom: 0, right: 1))
-        let y = try runOp(.conv2d(Conv2DAttrs(weight: "w", geometry: geometry)), x,
+        let y = try runOp(.conv2d(Conv2DAttrs(weight: "w", stride: Pair(2, 2),
+                                              padding: Padding(top: 1, left: 0, bottom: 0, right: 1))), x,
                           weights: ["w": T([1, 1, 2, 2], [1, 1, 1, 1])])
         expectClose(y, [1, 1, 2, 2], [3, 3, 24, 15])
     }
 
     @Test func stridesMayDifferPerAxis() throws {
         // 1×1 kernel (weight 1), stride [2, 1]: rows 0 and 2 of x.
-        let y = try runOp(.conv2d(Conv2DAttrs(weight: "w", geometry: ConvGeometry(stride: Pair(2, 1)))), x,
+        let y = try runOp(.conv2d(Conv2DAttrs(weight: "w", stride: Pair(2, 1))), x,
                           weights: ["w": T([1, 1, 1, 1], [1])])
         expectClose(y, [1, 1, 2, 3], [1, 2, 3, 7, 8, 9])
     }
 
     @Test func dilation() throws {
         // Ones 2×2 with dilation 2 reads the four corners: 1 + 3 + 7 + 9 = 20.
-        let y = try runOp(.conv2d(Conv2DAttrs(weight: "w", geometry: ConvGeometry(dilation: Pair(2, 2)))), x,
+        let y = try runOp(.conv2d(Conv2DAttrs(weight: "w", dilation: Pair(2, 2))), x,
                           weights: ["w": T([1, 1, 2, 2], [1, 1, 1, 1])])
         expectClose(y, [1, 1, 1, 1], [20])
     }
@@ -61,7 +61,7 @@ import Testing
     @Test func groupsSplitChannels() throws {
         // Input channels [2, 3] (1×1 pixels), groups 2, four outputs with weights 1 2 3 4: outputs 0–1 read
         // channel 0, outputs 2–3 read channel 1: 1·2, 2·2, 3·3, 4·3.
-        let y = try runOp(.conv2d(Conv2DAttrs(weight: "w", geometry: ConvGeometry(groups: 2))), T([1, 2, 1, 1], [2, 3]),
+        let y = try runOp(.conv2d(Conv2DAttrs(weight: "w", groups: 2)), T([1, 2, 1, 1], [2, 3]),
                           weights: ["w": T([4, 1, 1, 1], [1, 2, 3, 4])])
         expectClose(y, [1, 4, 1, 1], [2, 4, 9, 12])
     }
@@ -71,7 +71,7 @@ import Testing
         // Channel 1: all twos, kernel with only the centre tap 3 → 6 everywhere.
         let input = T([1, 2, 3, 3], [Float](repeating: 1, count: 9) + [Float](repeating: 2, count: 9))
         let w = T([2, 1, 3, 3], [Float](repeating: 1, count: 9) + [0, 0, 0, 0, 3, 0, 0, 0, 0])
-        let y = try runOp(.conv2d(Conv2DAttrs(weight: "w", geometry: ConvGeometry(padding: Padding(all: 1), groups: 2))),
+        let y = try runOp(.conv2d(Conv2DAttrs(weight: "w", padding: Padding(all: 1), groups: 2)),
                           input, weights: ["w": w])
         expectClose(y, [1, 2, 3, 3], [4, 6, 4, 6, 9, 6, 4, 6, 4] + [Float](repeating: 6, count: 9))
     }

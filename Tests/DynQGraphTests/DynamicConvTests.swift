@@ -1,3 +1,4 @@
+import DynQCore
 import Testing
 @testable import DynQGraph
 
@@ -82,7 +83,7 @@ import Testing
         let (c, cw) = cpm([0, 0], channels: 2)
         let conv = Node(name: "dyn", op: .dynamicConv2d(DynamicConv2DAttrs(
             weight: "k", mode: .perLayer,
-            geometry: ConvGeometry(stride: Pair(2, 2), padding: Padding(top: 0, left: 0, bottom: 1, right: 1), groups: 2))),
+            stride: Pair(2, 2), padding: Padding(top: 0, left: 0, bottom: 1, right: 1), groups: 2)),
                         inputs: ["x", "eta"], outputs: ["y"])
         let weights = cw.merging(["k": T([2, 2, 1, 1, 1], [2, 4, 0, 0])]) { a, _ in a }
         let y = try FloatEngine(graph: makeGraph([1, 2, 2, 2], [c, conv]), weights: weights)

@@ -1,3 +1,4 @@
+import DynQCore
 import Foundation
 import Testing
 @testable import DynQGraph
@@ -34,7 +35,7 @@ func decode(_ text: String) throws -> Graph { try decodeGraph(try JSON.parse(tex
         #expect(g.input == InputSpec(name: "x", shape: [1, 3, 8, 8],
                                      preprocess: Preprocess(scale: Float(0.00392156862745098), mean: [0.5, 0.4, 0.3], std: [0.25])))
         #expect(g.classes == ["cat", "dog"])
-        #expect(g.nodes[0].op == .conv2d(Conv2DAttrs(weight: "c.w", geometry: ConvGeometry())))
+        #expect(g.nodes[0].op == .conv2d(Conv2DAttrs(weight: "c.w")))
         #expect(g.nodes[1].op == .maxpool(PoolAttrs(kernel: Pair(2, 2), stride: Pair(2, 2))))
         #expect(g.nodes[2].op == .avgpool(PoolAttrs(kernel: Pair(3, 1), stride: Pair(3, 1),
                                                     padding: Padding(top: 1, left: 0, bottom: 1, right: 0), countIncludePad: false)))
@@ -57,8 +58,8 @@ func decode(_ text: String) throws -> Graph { try decodeGraph(try JSON.parse(tex
 
     @Test func everyOpRoundTrips() throws {
         let ops: [Op] = [
-            .conv2d(Conv2DAttrs(weight: "w", bias: "b", geometry: ConvGeometry(stride: Pair(2, 1), padding: Padding(top: 0, left: 1, bottom: 2, right: 3),
-                                                                               dilation: Pair(1, 2), groups: 2))),
+            .conv2d(Conv2DAttrs(weight: "w", bias: "b", stride: Pair(2, 1), padding: Padding(top: 0, left: 1, bottom: 2, right: 3),
+                                                                               dilation: Pair(1, 2), groups: 2)),
             .dynamicConv2d(DynamicConv2DAttrs(weight: "w", mode: .perLayer, coeffOffset: 5, mixedBias: "mb", bias: "b")),
             .cpm(CPMAttrs(fc1Weight: "a", fc1Bias: "b", fc2Weight: "c", fc2Bias: "d", gate: .softmax(temperature: 0.3, group: 4))),
             .cpm(CPMAttrs(fc1Weight: "a", gate: .sigmoid)),

@@ -1,3 +1,4 @@
+import DynQCore
 import Testing
 @testable import DynQGraph
 
@@ -177,7 +178,7 @@ import Testing
         let g = makeGraph([1, 4, 8, 8], [
             Node(name: "cpm", op: .cpm(CPMAttrs(fc1Weight: "f1", fc2Weight: "f2", gate: .sigmoid)), inputs: ["x"], outputs: ["c"]),
             Node(name: "dyn", op: .dynamicConv2d(DynamicConv2DAttrs(weight: "k", mode: .perChannel, mixedBias: "mb",
-                                                                    geometry: ConvGeometry(stride: Pair(2, 2), padding: Padding(all: 1), groups: 2))),
+                                                                    stride: Pair(2, 2), padding: Padding(all: 1), groups: 2)),
                  inputs: ["x", "c"], outputs: ["d"]),
             Node(name: "flat", op: .flatten, inputs: ["d"], outputs: ["f"]),
             Node(name: "fc", op: .linear(LinearAttrs(weight: "w", bias: "b")), inputs: ["f"], outputs: ["y"]),

@@ -1,3 +1,4 @@
+import DynQCore
 import Testing
 @testable import DynQGraph
 

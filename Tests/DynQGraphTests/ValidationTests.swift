@@ -1,3 +1,4 @@
+import DynQCore
 import Testing
 @testable import DynQGraph
 
@@ -16,7 +17,7 @@ import Testing
 
     @Test func infersEveryTensorShape() throws {
         let shapes = try check([
-            node("c", .conv2d(Conv2DAttrs(weight: "w", geometry: ConvGeometry(stride: Pair(2, 2), padding: Padding(top: 1, left: 1, bottom: 0, right: 0)))), ["x"], ["a"]),
+            node("c", .conv2d(Conv2DAttrs(weight: "w", stride: Pair(2, 2), padding: Padding(top: 1, left: 1, bottom: 0, right: 0))), ["x"], ["a"]),
             node("p", .maxpool(PoolAttrs(kernel: Pair(2, 2))), ["a"], ["b"]),
             node("s", .channelSplit(sizes: [1, 3]), ["b"], ["s1", "s2"]),
             node("k", .concat, ["s2", "s1", "s1"], ["k"]),
@@ -85,7 +86,7 @@ import Testing
     }
 
     @Test func groupsMustDivideChannels() {
-        let grouped = Conv2DAttrs(weight: "w", geometry: ConvGeometry(groups: 2))
+        let grouped = Conv2DAttrs(weight: "w", groups: 2)
         expectError("node 'c' (conv2d): groups 2 does not divide the 3 input channels") {
             _ = try check([node("c", .conv2d(grouped), ["x"], ["y"])], weights: ["w": [4, 1, 1, 1]], input: [1, 3, 4, 4])
         }

@@ -54,9 +54,9 @@ func smallDyNet(seed: UInt64 = 1, gate: Gate = .sigmoid, mode: CoefficientMode =
     w["dyn2.bias"] = r.tensor([6], -0.2, 0.2)
     w["head.weight"] = r.tensor([5, 6], -0.6, 0.6)
     w["head.bias"] = r.tensor([5], -0.1, 0.1)
-    let pad1 = ConvGeometry(padding: Padding(all: 1))
+    let pad1 = Padding(all: 1)
     let nodes: [Node] = [
-        Node(name: "stem", op: .conv2d(Conv2DAttrs(weight: "stem.weight", geometry: pad1)), inputs: ["input"],
+        Node(name: "stem", op: .conv2d(Conv2DAttrs(weight: "stem.weight", padding: pad1)), inputs: ["input"],
              outputs: ["stem"]),
         Node(name: "stem.bn", op: .batchnorm(bn("stem.bn", 6)), inputs: ["stem"], outputs: ["stem.bn"]),
         Node(name: "stem.relu", op: .relu, inputs: ["stem.bn"], outputs: ["stem.relu"]),
@@ -64,13 +64,13 @@ func smallDyNet(seed: UInt64 = 1, gate: Gate = .sigmoid, mode: CoefficientMode =
                                             fc2Weight: "cpm.fc2.weight", fc2Bias: "cpm.fc2.bias", gate: gate)),
              inputs: ["stem.relu"], outputs: ["cpm"]),
         Node(name: "dyn1", op: .dynamicConv2d(DynamicConv2DAttrs(weight: "dyn1.weight", mode: mode, coeffOffset: 0,
-                                                                 mixedBias: "dyn1.mixed_bias", geometry: pad1)),
+                                                                 mixedBias: "dyn1.mixed_bias", padding: pad1)),
              inputs: ["stem.relu", "cpm"], outputs: ["dyn1"]),
         Node(name: "dyn1.bn", op: .batchnorm(bn("dyn1.bn", 6)), inputs: ["dyn1"], outputs: ["dyn1.bn"]),
         Node(name: "dyn1.relu6", op: .relu6, inputs: ["dyn1.bn"], outputs: ["dyn1.relu6"]),
         Node(name: "dyn2", op: .dynamicConv2d(DynamicConv2DAttrs(
             weight: "dyn2.weight", mode: mode, coeffOffset: n1, bias: "dyn2.bias",
-            geometry: ConvGeometry(padding: Padding(all: 1), groups: 6))),
+            padding: Padding(all: 1), groups: 6)),
              inputs: ["dyn1.relu6", "cpm"], outputs: ["dyn2"]),
         Node(name: "dyn2.relu", op: .relu, inputs: ["dyn2"], outputs: ["dyn2.relu"]),
         Node(name: "res", op: .add, inputs: ["dyn2.relu", "stem.relu"], outputs: ["res"]),

@@ -69,7 +69,7 @@ struct ZooGraphTests {
         let net = ZooModel.dyMobile.build()
         var grouped = 0
         for node in net.graph.nodes {
-            if case .dynamicConv2d(let a) = node.op, a.geometry.groups > 1 {
+            if case .dynamicConv2d(let a) = node.op, a.groups > 1 {
                 let w = net.weights.first { $0.name == a.weight }!.shape
                 #expect(w[2] == 6 && w[3] == 3, "\(node.name): \(w)")
                 grouped += 1

@@ -37,7 +37,7 @@ extension ModelBuilder {
         guard w.shape.count == 4 else { throw DynQError("node \(node.name): weight must be [O, I/groups, kh, kw]") }
         let o = w.shape[0], ig = w.shape[1], kh = w.shape[2], kw = w.shape[3]
         let inC = try shape(x, node: node.name)[1]
-        let groups = c.geometry.groups
+        let groups = c.groups
         // The runtime's depthwise kernel is channel multiplier 1 (groups == I == O); other grouped convs are OHWI.
         let depthwise = groups > 1 && groups == inC && o == inC && ig == 1
         let qw = quantizeWeights(w, channelAxis: 0, granularity: options.granularity)
@@ -63,9 +63,8 @@ extension ModelBuilder {
         }
         let bb = bias.map { blob(ModelDescription.Blob(name: "\(node.name).bias", int32: $0, shape: [o])) }
         let mb = multiplierBlob(node.name, mults)
-        let g = c.geometry
         let conv = ModelDescription.Conv(input: inID, output: outID, weights: wb, bias: bb, multipliers: mb,
-                           window: window(g, kh: kh, kw: kw), groups: groups, clamp: clamp(act, qout))
+                                         window: c.window(kernel: Pair(kh, kw)), groups: groups, clamp: clamp(act, qout))
         ops.append(ModelDescription.Operation(name: node.name, op: depthwise ? .depthwiseConv2d(conv) : .conv2d(conv)))
         var rep = LayerReport(name: node.name, op: depthwise ? "depthwise_conv2d" : "conv2d")
         rep.weightScales = range(qw.scales); rep.weightSQNRdB = qw.sqnrDB

@@ -106,7 +106,7 @@ extension ModelBuilder {
 
         let outID = addTensor(out, nchw: try shape(out, node: node.name), quant: qout)
         let inC = try shape(x, node: node.name)[1]
-        let depthwise = d.geometry.groups > 1 && d.geometry.groups == inC && o == inC && ig == 1
+        let depthwise = d.groups > 1 && d.groups == inC && o == inC && ig == 1
         let wb: BlobID
         if depthwise {
             let per = o * kh * kw
@@ -126,7 +126,7 @@ extension ModelBuilder {
         let op = ModelDescription.DynamicConv(input: inID, coefficients: coeffID, coefficientOffset: d.coeffOffset,
                                 mode: d.mode == .perChannel ? .perChannel : .perLayer, kernelCount: g, output: outID,
                                 weights: wb, depthwise: depthwise, mixedBias: mbb, bias: bb, multipliers: mb,
-                                window: window(d.geometry, kh: kh, kw: kw), groups: d.geometry.groups,
+                                window: d.window(kernel: Pair(kh, kw)), groups: d.groups,
                                 clamp: clamp(act, qout))
         ops.append(ModelDescription.Operation(name: node.name, op: .dynamicConv2d(op)))
         var rep = LayerReport(name: node.name, op: depthwise ? "dynamic_dwconv2d" : "dynamic_conv2d")

@@ -15,10 +15,7 @@ extension ModelBuilder {
     mutating func emitPool(_ node: Node, _ p: PoolAttrs, isMax: Bool) throws {
         let (inID, q) = try input(node.inputs[0], node: node.name)
         let out = addTensor(node.outputs[0], nchw: try shape(node.outputs[0], node: node.name), quant: q)
-        let win = ModelDescription.Window(kernelH: p.kernel.h, kernelW: p.kernel.w, strideH: p.stride.h,
-                                          strideW: p.stride.w, padTop: p.padding.top, padLeft: p.padding.left,
-                                          padBottom: p.padding.bottom, padRight: p.padding.right)
-        let pool = ModelDescription.Pool(input: inID, output: out, window: win, countIncludePad: p.countIncludePad)
+        let pool = ModelDescription.Pool(input: inID, output: out, window: p.window, countIncludePad: p.countIncludePad)
         ops.append(ModelDescription.Operation(name: node.name, op: isMax ? .maxPool(pool) : .avgPool(pool)))
         var rep = passThroughReport(node, isMax ? "maxpool" : "avgpool", q)
         if !isMax {

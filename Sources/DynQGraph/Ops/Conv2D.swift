@@ -1,68 +1,84 @@
+import DynQCore
+
 /// `conv2d`: `torch.nn.functional.conv2d` (cross-correlation, zero padding per side, stride, dilation, groups).
 /// Inputs x `[1, C, H, W]` → y `[1, O, OH, OW]`; weight `[O, C/groups, kh, kw]`, bias `[O]`.
-public struct Conv2DAttrs: Equatable, Sendable {
+public struct Conv2DAttrs: Equatable, Sendable, ConvolutionWindow {
     /// Tensor name of the `[O, I/groups, kh, kw]` weight.
     public var weight: String
     /// Tensor name of the `[O]` bias, if any.
     public var bias: String?
-    public var geometry: ConvGeometry
-    public init(weight: String, bias: String? = nil, geometry: ConvGeometry = ConvGeometry()) {
-        self.weight = weight; self.bias = bias; self.geometry = geometry
+    public var stride: Pair
+    public var padding: Padding
+    public var dilation: Pair
+    public var groups: Int
+    public init(weight: String, bias: String? = nil, stride: Pair = .one, padding: Padding = .zero,
+                dilation: Pair = .one, groups: Int = 1) {
+        self.weight = weight; self.bias = bias
+        self.stride = stride; self.padding = padding; self.dilation = dilation; self.groups = groups
     }
 }
 
-/// Geometry shared by `conv2d` and `dynamic_conv2d` (the kernel size comes from the weight's shape).
-public struct ConvGeometry: Equatable, Sendable {
-    public var stride: Pair = .one
-    public var padding: Padding = .zero
-    public var dilation: Pair = .one
-    public var groups: Int = 1
-    public init(stride: Pair = .one, padding: Padding = .zero, dilation: Pair = .one, groups: Int = 1) {
-        self.stride = stride; self.padding = padding; self.dilation = dilation; self.groups = groups
+/// The window attributes of `conv2d` and `dynamic_conv2d`: stride, zero padding per side, dilation and groups
+/// (DynQCore's `Pair` and `Padding`). The kernel size is the weight's, so the `Window` is made with it.
+public protocol ConvolutionWindow {
+    var stride: Pair { get }
+    var padding: Padding { get }
+    var dilation: Pair { get }
+    var groups: Int { get }
+}
+
+extension ConvolutionWindow {
+    /// The window of a `kernel.h × kernel.w` kernel with these attributes (the `.dynq` model's and the kernels'
+    /// type).
+    public func window(kernel: Pair) -> Window {
+        Window(kernel: kernel, stride: stride, dilation: dilation, padding: padding)
+    }
+}
+
+/// Reading and writing the window fields (`stride`, `padding`, `dilation`, `groups`) of a convolution node.
+enum ConvolutionFields {
+    static let names = ["stride", "padding", "dilation", "groups"]
+
+    static func decode(_ r: inout FieldReader) throws -> (stride: Pair, padding: Padding, dilation: Pair, groups: Int) {
+        (try r.pair("stride") ?? .one, try r.padding("padding") ?? .zero, try r.pair("dilation") ?? .one,
+         try r.int("groups", range: 1...graphMaxAttributeValue) ?? 1)
     }
 
-    /// The JSON fields.
-    static let fields = ["stride", "padding", "dilation", "groups"]
-
-    static func decode(_ r: inout FieldReader) throws -> ConvGeometry {
-        ConvGeometry(stride: try r.pair("stride") ?? .one, padding: try r.padding("padding") ?? .zero,
-                     dilation: try r.pair("dilation") ?? .one,
-                     groups: try r.int("groups", range: 1...graphMaxAttributeValue) ?? 1)
-    }
-
-    func encode(into o: inout JSONObject) {
-        o["stride"] = .ints([stride.h, stride.w])
-        o["padding"] = .ints([padding.top, padding.left, padding.bottom, padding.right])
-        o["dilation"] = .ints([dilation.h, dilation.w])
-        o["groups"] = .int(groups)
+    static func encode(_ c: some ConvolutionWindow, into o: inout JSONObject) {
+        o["stride"] = .ints([c.stride.h, c.stride.w])
+        o["padding"] = .ints([c.padding.top, c.padding.left, c.padding.bottom, c.padding.right])
+        o["dilation"] = .ints([c.dilation.h, c.dilation.w])
+        o["groups"] = .int(c.groups)
     }
 }
 
 extension Conv2DAttrs: OpDefinition {
     static let kind = GraphOpKind.conv2d
-    static let fields = ["weight", "bias"] + ConvGeometry.fields
+    static let fields = ["weight", "bias"] + ConvolutionFields.names
 
     static func decode(_ r: inout FieldReader, outputCount: Int) throws -> Op {
-        .conv2d(Conv2DAttrs(weight: try r.requiredName("weight"), bias: try r.name("bias"),
-                            geometry: try ConvGeometry.decode(&r)))
+        let weight = try r.requiredName("weight"), bias = try r.name("bias")
+        let w = try ConvolutionFields.decode(&r)
+        return .conv2d(Conv2DAttrs(weight: weight, bias: bias, stride: w.stride, padding: w.padding,
+                                   dilation: w.dilation, groups: w.groups))
     }
 
     func encode(into o: inout JSONObject) {
-        o["weight"] = .string(weight); o.setOptional("bias", bias); geometry.encode(into: &o)
+        o["weight"] = .string(weight); o.setOptional("bias", bias); ConvolutionFields.encode(self, into: &o)
     }
 
     var weightNames: [String] { [weight] + [bias].compactMap { $0 } }
 
     func inferShapes(_ ins: [[Int]], _ c: ShapeContext) throws -> [[Int]] {
         let ws = try c.weight(weight, "weight")
-        let (o, kh, kw) = try c.checkKernel(weight, ws, prefix: 0, x: ins[0], groups: geometry.groups)
+        let (o, kh, kw) = try c.checkKernel(weight, ws, prefix: 0, x: ins[0], groups: groups)
         try c.expectWeight(bias, "bias", [o])
-        return [try c.convOutput(ins[0], channels: o, kernel: kh, kw, geometry)]
+        return [try c.convOutput(ins[0], channels: o, window(kernel: Pair(kh, kw)))]
     }
 
     func floatStep(_ c: StepContext) -> any FloatStep {
         let ws = c.weightShape(weight)
-        return Conv2DStep(shape: ConvShape(c.x, c.y, o: ws[0], kh: ws[2], kw: ws[3], geometry),
+        return Conv2DStep(shape: ConvShape(c.x, c.y, o: ws[0], window(kernel: Pair(ws[2], ws[3])), groups: groups),
                           weight: c.weight(weight), bias: c.weight(bias))
     }
 
@@ -74,14 +90,12 @@ extension Conv2DAttrs: OpDefinition {
 }
 
 extension ShapeContext {
-    /// The `[1, O, OH, OW]` output of a convolution with an `kh × kw` kernel on input `x`.
-    func convOutput(_ x: [Int], channels o: Int, kernel kh: Int, _ kw: Int, _ g: ConvGeometry) throws -> [Int] {
+    /// The `[1, O, OH, OW]` output of a convolution with window `win` on input `x` (floor mode).
+    func convOutput(_ x: [Int], channels o: Int, _ win: Window) throws -> [Int] {
         let (_, h, w) = try rank4(x)
-        guard let oh = windowOutputSize(input: h, kernel: kh, stride: g.stride.h, padBefore: g.padding.top,
-                                        padAfter: g.padding.bottom, dilation: g.dilation.h),
-              let ow = windowOutputSize(input: w, kernel: kw, stride: g.stride.w, padBefore: g.padding.left,
-                                        padAfter: g.padding.right, dilation: g.dilation.w) else {
-            throw fail("kernel \(kh)×\(kw) (dilation \(g.dilation.h)×\(g.dilation.w)) does not fit the padded input \(h)×\(w): output size would be non-positive")
+        let oh = win.outputHeight(h), ow = win.outputWidth(w)
+        guard oh > 0, ow > 0 else {
+            throw fail("kernel \(win.kernel.h)×\(win.kernel.w) (dilation \(win.dilation.h)×\(win.dilation.w)) does not fit the padded input \(h)×\(w): output size would be non-positive")
         }
         return [1, o, oh, ow]
     }
@@ -105,19 +119,20 @@ extension ShapeContext {
 
 // MARK: - Float engine
 
-/// Geometry of one 2-D convolution: input `[C, H, W]`, kernel `[O, C/groups, kh, kw]`, output `[O, OH, OW]`.
+/// One 2-D convolution: input `[C, H, W]`, kernel `[O, C/groups, kh, kw]` with its window, output `[O, OH, OW]`.
 struct ConvShape: Equatable, Sendable {
     var c: Int, h: Int, w: Int
     var o: Int, kh: Int, kw: Int
     var oh: Int, ow: Int
-    var geometry: ConvGeometry
+    var window: Window
+    var groups: Int
 
     /// From the validated input and output shapes `[1, C, H, W]`, `[1, O, OH, OW]`.
-    init(_ x: [Int], _ y: [Int], o: Int, kh: Int, kw: Int, _ geometry: ConvGeometry) {
+    init(_ x: [Int], _ y: [Int], o: Int, _ window: Window, groups: Int) {
         c = x[1]; h = x[2]; w = x[3]
-        self.o = o; self.kh = kh; self.kw = kw
+        self.o = o; kh = window.kernel.h; kw = window.kernel.w
         oh = y[2]; ow = y[3]
-        self.geometry = geometry
+        self.window = window; self.groups = groups
     }
 }
 
@@ -155,8 +170,8 @@ func runConv2d(_ x: [Float], _ s: ConvShape, _ weight: [Float], _ bias: [Float]?
 /// `acc` must hold `oh·ow` doubles.
 func conv2dKernel(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                   _ out: UnsafeMutablePointer<Float>, _ s: ConvShape, acc: UnsafeMutablePointer<Double>) {
-    let g = s.geometry
-    let cpg = s.c / g.groups, opg = s.o / g.groups
+    let g = s.window
+    let cpg = s.c / s.groups, opg = s.o / s.groups
     let sh = g.stride.h, sw = g.stride.w, dh = g.dilation.h, dw = g.dilation.w
     let pt = g.padding.top, pl = g.padding.left
     let plane = s.oh * s.ow, inPlane = s.h * s.w

@@ -1,7 +1,9 @@
+import DynQCore
+
 /// `dynamic_conv2d` (docs/graph-format.md, "Dynamic convolution"): inputs x `[1, C, H, W]` and the coefficients
 /// `[1, N]` of a `cpm` node → y. The `g` fixed kernels are mixed with the coefficients into one kernel and bias
 /// per sample, then one ordinary `conv2d` runs with the node's geometry.
-public struct DynamicConv2DAttrs: Equatable, Sendable {
+public struct DynamicConv2DAttrs: Equatable, Sendable, ConvolutionWindow {
     /// Tensor name of the `[g, O, I/groups, kh, kw]` fixed kernels.
     public var weight: String
     public var mode: CoefficientMode
@@ -11,11 +13,16 @@ public struct DynamicConv2DAttrs: Equatable, Sendable {
     public var mixedBias: String?
     /// Tensor name of the `[O]` static bias, if any.
     public var bias: String?
-    public var geometry: ConvGeometry
+    public var stride: Pair
+    public var padding: Padding
+    public var dilation: Pair
+    public var groups: Int
     public init(weight: String, mode: CoefficientMode, coeffOffset: Int = 0, mixedBias: String? = nil,
-                bias: String? = nil, geometry: ConvGeometry = ConvGeometry()) {
+                bias: String? = nil, stride: Pair = .one, padding: Padding = .zero, dilation: Pair = .one,
+                groups: Int = 1) {
         self.weight = weight; self.mode = mode; self.coeffOffset = coeffOffset
-        self.mixedBias = mixedBias; self.bias = bias; self.geometry = geometry
+        self.mixedBias = mixedBias; self.bias = bias
+        self.stride = stride; self.padding = padding; self.dilation = dilation; self.groups = groups
     }
 }
 
@@ -29,7 +36,7 @@ public enum CoefficientMode: String, Equatable, Sendable {
 
 extension DynamicConv2DAttrs: OpDefinition {
     static let kind = GraphOpKind.dynamicConv2d
-    static let fields = ["weight", "mode", "coeff_offset", "mixed_bias", "bias"] + ConvGeometry.fields
+    static let fields = ["weight", "mode", "coeff_offset", "mixed_bias", "bias"] + ConvolutionFields.names
     static let inputArity = 2...2
 
     static func decode(_ r: inout FieldReader, outputCount: Int) throws -> Op {
@@ -39,16 +46,18 @@ extension DynamicConv2DAttrs: OpDefinition {
             throw r.error("'mode' must be \"per_channel\" or \"per_layer\", not \"\(m)\"")
         }
         let offset = try r.int("coeff_offset", range: 0...graphMaxAttributeValue) ?? 0
-        return .dynamicConv2d(DynamicConv2DAttrs(weight: w, mode: mode, coeffOffset: offset,
-                                                 mixedBias: try r.name("mixed_bias"), bias: try r.name("bias"),
-                                                 geometry: try ConvGeometry.decode(&r)))
+        let mixedBias = try r.name("mixed_bias"), bias = try r.name("bias")
+        let c = try ConvolutionFields.decode(&r)
+        return .dynamicConv2d(DynamicConv2DAttrs(weight: w, mode: mode, coeffOffset: offset, mixedBias: mixedBias,
+                                                 bias: bias, stride: c.stride, padding: c.padding,
+                                                 dilation: c.dilation, groups: c.groups))
     }
 
     func encode(into o: inout JSONObject) {
         o["weight"] = .string(weight)
         o["mode"] = .string(mode.rawValue)
         o["coeff_offset"] = .int(coeffOffset)
-        o.setOptional("mixed_bias", mixedBias); o.setOptional("bias", bias); geometry.encode(into: &o)
+        o.setOptional("mixed_bias", mixedBias); o.setOptional("bias", bias); ConvolutionFields.encode(self, into: &o)
     }
 
     var weightNames: [String] { [weight] + [mixedBias, bias].compactMap { $0 } }
@@ -56,7 +65,7 @@ extension DynamicConv2DAttrs: OpDefinition {
     func inferShapes(_ ins: [[Int]], _ c: ShapeContext) throws -> [[Int]] {
         let x = ins[0]
         let ws = try c.weight(weight, "weight")
-        let (o, kh, kw) = try c.checkKernel(weight, ws, prefix: 1, x: x, groups: geometry.groups)
+        let (o, kh, kw) = try c.checkKernel(weight, ws, prefix: 1, x: x, groups: groups)
         let g = ws[0]
         try c.expectWeight(mixedBias, "mixed_bias", [g, o])
         try c.expectWeight(bias, "bias", [o])
@@ -68,12 +77,13 @@ extension DynamicConv2DAttrs: OpDefinition {
         guard coeffOffset + need <= coeffs[1] else {
             throw c.fail("reads coefficients \(coeffOffset)..<\(coeffOffset + need) (\(mode.rawValue): \(mode == .perChannel ? "O·g = \(o)·\(g)" : "g = \(g)")) but '\(coeffName)' has only \(coeffs[1])")
         }
-        return [try c.convOutput(x, channels: o, kernel: kh, kw, geometry)]
+        return [try c.convOutput(x, channels: o, window(kernel: Pair(kh, kw)))]
     }
 
     func floatStep(_ c: StepContext) -> any FloatStep {
         let ws = c.weightShape(weight)
-        return DynamicConv2DStep(node: c.node.name, conv: ConvShape(c.x, c.y, o: ws[1], kh: ws[3], kw: ws[4], geometry),
+        return DynamicConv2DStep(node: c.node.name,
+                                 conv: ConvShape(c.x, c.y, o: ws[1], window(kernel: Pair(ws[3], ws[4])), groups: groups),
                                  kernels: c.weight(weight), g: ws[0], mode: mode, offset: coeffOffset,
                                  mixedBias: c.weight(mixedBias), bias: c.weight(bias))
     }
@@ -145,7 +155,7 @@ private struct DynamicConv2DStep: FloatStep {
         }
         if let observer {
             observer(.fusedKernel(node: node,
-                                  weight: Tensor(shape: [o, conv.c / conv.geometry.groups, conv.kh, conv.kw], data: fused),
+                                  weight: Tensor(shape: [o, conv.c / conv.groups, conv.kh, conv.kw], data: fused),
                                   bias: fusedBias.map { Tensor(shape: [o], data: $0) }))
         }
         return [Tensor(shape: [1, o, conv.oh, conv.ow], data: runConv2d(x.data, conv, fused, fusedBias))]

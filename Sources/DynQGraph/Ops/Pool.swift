@@ -1,15 +1,20 @@
+import DynQCore
+
 /// `maxpool` and `avgpool` (one file: the same window, attributes, validation and loop; they differ in the
 /// reduction): `max_pool2d` / `avg_pool2d` in floor mode on x `[1, C, H, W]`.
 public struct PoolAttrs: Equatable, Sendable {
-    public var kernel: Pair
-    public var stride: Pair
-    public var padding: Padding
+    /// Kernel, stride (default: the kernel) and zero padding; dilation 1 (DynQCore's `Window`, the model's type).
+    public var window: Window
     /// avgpool only: whether padded zeros count in the divisor (PyTorch default: true).
     public var countIncludePad: Bool
     public init(kernel: Pair, stride: Pair? = nil, padding: Padding = .zero, countIncludePad: Bool = true) {
-        self.kernel = kernel; self.stride = stride ?? kernel; self.padding = padding
+        window = Window(kernel: kernel, stride: stride ?? kernel, padding: padding)
         self.countIncludePad = countIncludePad
     }
+
+    public var kernel: Pair { window.kernel }
+    public var stride: Pair { window.stride }
+    public var padding: Padding { window.padding }
 
     static func decode(_ r: inout FieldReader) throws -> PoolAttrs {
         guard let kernel = try r.pair("kernel") else { throw r.error("missing field 'kernel'") }
@@ -33,10 +38,8 @@ public struct PoolAttrs: Equatable, Sendable {
               pad.left <= kernel.w / 2, pad.right <= kernel.w / 2 else {
             throw c.fail("padding [\(pad.top), \(pad.left), \(pad.bottom), \(pad.right)] exceeds half the kernel \(kernel.h)×\(kernel.w)")
         }
-        guard let oh = windowOutputSize(input: h, kernel: kernel.h, stride: stride.h, padBefore: pad.top,
-                                        padAfter: pad.bottom),
-              let ow = windowOutputSize(input: w, kernel: kernel.w, stride: stride.w, padBefore: pad.left,
-                                        padAfter: pad.right) else {
+        let oh = window.outputHeight(h), ow = window.outputWidth(w)
+        guard oh > 0, ow > 0 else {
             throw c.fail("kernel \(kernel.h)×\(kernel.w) does not fit the padded input \(h)×\(w): output size would be non-positive")
         }
         return [[1, channels, oh, ow]]
