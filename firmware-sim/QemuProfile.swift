@@ -13,7 +13,7 @@ public struct QemuProfile: Sendable {
     public var model: String
     /// Size of the model file the firmware ran.
     public var modelBytes: Int
-    /// `reference` or `simd`: the kernels the firmware ran.
+    /// The kernel set the firmware image linked (`scalar`, `simd128`, ...), as its log names it.
     public var kernels: String
     /// Per op, in model order: name and instructions.
     public var ops: [(name: String, instructions: Int)]

@@ -91,7 +91,7 @@ struct CLITests {
 
     @Test("sim --qemu-log adds the instructions DynQ's kernels executed on QEMU's Cortex-M4; another model's log is refused")
     func qemuLog() throws {
-        let log = "fixtures/fmnist/qemu-cortex-m4-reference.log"
+        let log = "fixtures/fmnist/qemu-cortex-m4-scalar.log"
         let r = try dynq("sim", model, "--target", "cortex-m4", "--qemu-log", log)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("QEMU instr") && r.stdout.contains("instructions per inference on QEMU's Cortex-M4"))

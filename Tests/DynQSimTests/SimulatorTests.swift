@@ -162,7 +162,7 @@ struct SimulatorTests {
 
 @Suite("QEMU profile (dynq sim --qemu-log)")
 struct QemuProfileTests {
-    static let logPath = repoRoot + "/fixtures/fmnist/qemu-cortex-m4-reference.log"
+    static let logPath = repoRoot + "/fixtures/fmnist/qemu-cortex-m4-scalar.log"
     static let modelPath = repoRoot + "/fixtures/fmnist/model.dynq"
 
     @Test("the committed log of the fixture parses: one count per op, the per-op run close to the whole invoke")
@@ -171,7 +171,7 @@ struct QemuProfileTests {
         let q = try QemuProfile(log: text, file: Self.logPath)
         let (d, bytes) = try SimFiles.loadModel(Self.modelPath)
         try q.check(against: d, modelBytes: bytes.count, file: Self.logPath)
-        #expect(q.kernels == "reference")
+        #expect(q.kernels == "scalar")
         #expect(q.ops.count == d.operations.count)
         // The per-op run adds two timer reads per op; the sum stays within 0.1 % of one plain invoke().
         let sum = q.ops.reduce(0) { $0 + $1.instructions }
