@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# Per-layer kernel benchmark on an emulated Cortex-M: instructions per MAC of every kernel set on issue 13's
+# standard layers (and the rest of the fixture's conv / depthwise / linear shapes), each output's hash checked
+# against the reference kernels on the same core, plus each set's code size and stack.
+#
+#   scripts/qemu-layers.sh                      # Cortex-M4, QEMU mps2-an386
+#   scripts/qemu-layers.sh --core m7            # Cortex-M7, mps2-an500
+#   scripts/qemu-layers.sh --core m55           # Cortex-M55, mps3-an547 (Swift built with -Xcc -mcpu=cortex-m55)
+#   scripts/qemu-layers.sh --layers conv3x3_32_32_14,fc_48_10     # only these layers (names as in the table)
+#
+# Environment: OPT (-O, default, or -Osize), OUT (build directory, default .build-qemu/layers-CORE), SWIFT_BIN
+#   (/opt/swift/usr/bin), QEMU (qemu-system-arm), QEMU_TIMEOUT (seconds, 1800), STACK_BYTES (32768).
+#
+# What happens: DynQCore's sources and firmware-sim/qemu/layers.swift.embedded are compiled as ONE Embedded Swift
+# module (armv7em-none-none-eabi, -wmo, -function-sections, -Xcc -mcpu=CPU), linked with the startup, ABI and C
+# support files of firmware-sim/qemu/ (layers.c: SysTick and the intrinsics check; layers_model.c: the portable
+# models of DynQIntrinsics, compiled for a Cortex-M3, i.e. without DSP), and run under QEMU with semihosting and
+# `-icount shift=0` (one instruction = one virtual nanosecond; the firmware calibrates SysTick against a loop of
+# known length). Small layers are repeated so each measurement spans >= 200,000 MACs; the table shows one call.
+# Code size of a set: the Swift object linked from that set's entry points alone (`ld.lld -e dynq_set_NAME
+# --gc-sections`, C support left out): .text + .rodata reachable from the set (kernels and what they call). Stack: painted-stack high
+# water of one call. Exit code 0 only when the firmware finishes, every set's output hash equals the reference's
+# on every layer and the DynQIntrinsics models match the instructions. Builds run under `nice -n 10`.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+QDIR="$ROOT/firmware-sim/qemu"
+SWIFT_BIN="${SWIFT_BIN:-/opt/swift/usr/bin}"
+QEMU="${QEMU:-qemu-system-arm}"
+OPT="${OPT:--O}"
+STACK_BYTES="${STACK_BYTES:-32768}"
+QEMU_TIMEOUT="${QEMU_TIMEOUT:-1800}"
+TARGET=armv7em-none-none-eabi
+NICE=(nice -n 10)
+
+usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+die() { echo "qemu-layers: $*" >&2; exit 1; }
+
+CORE=m4 LAYERS=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --core) [ $# -ge 2 ] || die "--core needs m4, m7 or m55"; CORE="$2"; shift 2 ;;
+        --layers) [ $# -ge 2 ] || die "--layers needs a comma-separated list"; LAYERS="$2"; shift 2 ;;
+        -h|--help) usage 0 ;;
+        *) die "unknown argument $1" ;;
+    esac
+done
+
+case "$CORE" in
+    m4)  BOARD=mps2-an386; CPU=cortex-m4;  FLASH=4M;   RAM=4M ;;
+    m7)  BOARD=mps2-an500; CPU=cortex-m7;  FLASH=4M;   RAM=4M ;;
+    m55) BOARD=mps3-an547; CPU=cortex-m55; FLASH=512K; RAM=512K ;;   # ITCM at 0x0, DTCM at 0x20000000
+    *) die "unknown core $CORE (m4, m7 or m55)" ;;
+esac
+OUT="${OUT:-$ROOT/.build-qemu/layers-$CORE}"
+
+SWIFTC="$SWIFT_BIN/swiftc"; [ -x "$SWIFTC" ] || SWIFTC="$(command -v swiftc)" || die "no swiftc"
+CLANG="$SWIFT_BIN/clang"; [ -x "$CLANG" ] || CLANG="$(command -v clang)" || die "no clang"
+LLD="$SWIFT_BIN/ld.lld"; [ -x "$LLD" ] || LLD="$(command -v ld.lld)" || die "no ld.lld"
+SIZE="$SWIFT_BIN/llvm-size"; [ -x "$SIZE" ] || SIZE="$(command -v llvm-size)" || die "no llvm-size"
+command -v "$QEMU" >/dev/null || die "no $QEMU (apt-get install -y qemu-system-arm)"
+SWIFT_LIBDIR="$(dirname "$SWIFTC")/../lib/swift/embedded/$TARGET"
+UNICODE_LIB="$SWIFT_LIBDIR/libswiftUnicodeDataTables.a"
+[ -f "$UNICODE_LIB" ] || die "no Embedded Swift libraries for $TARGET in $SWIFT_LIBDIR"
+INCLUDE="$ROOT/Sources/DynQIntrinsics/include"
+
+mkdir -p "$OUT"
+
+# ---- Swift: DynQCore + the benchmark main as one Embedded Swift module (cached by a hash of its inputs) ----
+mapfile -t SOURCES < <(find "$ROOT/Sources/DynQCore" -name '*.swift' | LC_ALL=C sort)
+SWIFT_FLAGS=(-target "$TARGET" -enable-experimental-feature Embedded -enable-experimental-feature Extern
+             -wmo "$OPT" -parse-as-library -Xfrontend -disable-stack-protector -Xfrontend -function-sections
+             -Xcc -mcpu="$CPU" -Xcc -I"$INCLUDE" -module-name DynQCore)
+cp "$QDIR/layers.swift.embedded" "$OUT/layers.swift"
+KEY="$( { "$SWIFTC" --version 2>&1; echo "${SWIFT_FLAGS[*]}"; cat "${SOURCES[@]}" "$INCLUDE"/* "$OUT/layers.swift"; } \
+        | sha256sum | cut -c1-16)"
+if [ -f "$OUT/layers.o" ] && [ "$(cat "$OUT/layers.key" 2>/dev/null)" = "$KEY" ]; then
+    echo "qemu-layers: Embedded Swift object up to date ($CPU, $OPT)"
+else
+    echo "qemu-layers: compiling DynQCore (${#SOURCES[@]} files) + layers main as Embedded Swift ($TARGET, $CPU, $OPT)"
+    rm -f "$OUT/layers.key"
+    "${NICE[@]}" "$SWIFTC" "${SWIFT_FLAGS[@]}" -c "${SOURCES[@]}" "$OUT/layers.swift" -o "$OUT/layers.o"
+    echo "$KEY" > "$OUT/layers.key"
+fi
+
+# ---- C and assembly: startup, ABI helpers, memory/semihosting support, SysTick + intrinsics check ----
+CFLAGS=(--target=arm-none-eabi -mcpu="$CPU" -mthumb -mfloat-abi=soft)
+cp "$QDIR/startup.S.embedded" "$OUT/startup.S"; cp "$QDIR/aeabi.S.embedded" "$OUT/aeabi.S"
+cp "$QDIR/support.c.embedded" "$OUT/support.c"; cp "$QDIR/layers.c.embedded" "$OUT/layers.c"
+cp "$QDIR/layers_model.c.embedded" "$OUT/layers_model.c"
+sed -e "/^ *FLASH (rx)/ s/LENGTH = [0-9A-Z]*/LENGTH = $FLASH/" -e "/^ *RAM  *(rwx)/ s/LENGTH = [0-9A-Z]*/LENGTH = $RAM/" \
+    "$QDIR/link.ld" > "$OUT/link.ld"
+: > "$OUT/model.bin"; : > "$OUT/input.bin"           # startup.S embeds a model and an input; none here
+(
+    cd "$OUT"
+    "${NICE[@]}" "$CLANG" "${CFLAGS[@]}" -c startup.S -o startup.o
+    "${NICE[@]}" "$CLANG" "${CFLAGS[@]}" -c aeabi.S -o aeabi.o
+    "${NICE[@]}" "$CLANG" "${CFLAGS[@]}" -O2 -ffreestanding -fno-builtin -Wall -Wextra -c support.c -o support.o
+    "${NICE[@]}" "$CLANG" "${CFLAGS[@]}" -O2 -ffreestanding -Wall -Wextra -I"$INCLUDE" \
+        -DDYNQ_CORE="\"$CORE ($CPU, $BOARD)\"" -DDYNQ_LAYERS="\"$LAYERS\"" -c layers.c -o layers_c.o
+    "${NICE[@]}" "$CLANG" --target=arm-none-eabi -mcpu=cortex-m3 -mthumb -mfloat-abi=soft -O2 -ffreestanding \
+        -Wall -Wextra -I"$INCLUDE" -c layers_model.c -o layers_model.o
+)
+OBJECTS=("$OUT/startup.o" "$OUT/aeabi.o" "$OUT/support.o" "$OUT/layers_c.o" "$OUT/layers_model.o"
+         "$OUT/layers.o" "$UNICODE_LIB")
+"$LLD" -T "$OUT/link.ld" --defsym=ARENA_BYTES=0 --defsym=STACK_BYTES="$STACK_BYTES" --gc-sections \
+    -Map="$OUT/image.map" "${OBJECTS[@]}" -o "$OUT/image.elf"
+
+# ---- run ----
+echo "qemu-layers: $QEMU -M $BOARD -cpu $CPU -icount shift=0 -kernel $OUT/image.elf"
+rc=0
+timeout "$QEMU_TIMEOUT" "$QEMU" -M "$BOARD" -nographic -monitor none -serial none \
+    -semihosting-config enable=on,target=native -icount shift=0 -kernel "$OUT/image.elf" >"$OUT/run.log" 2>&1 || rc=$?
+if [ "$rc" -ne 0 ] || ! grep -q '^status: ok' "$OUT/run.log"; then
+    cat "$OUT/run.log"
+    PC="$(sed -n 's/^FAULT: .* at pc \(0x[0-9a-f]*\).*/\1/p' "$OUT/run.log")"
+    if [ -n "$PC" ] && [ -x "$SWIFT_BIN/llvm-symbolizer" ]; then
+        echo "qemu-layers: the fault pc $PC is in: $("$SWIFT_BIN/llvm-symbolizer" --obj="$OUT/image.elf" "$PC" | head -1 \
+            | { "$SWIFT_BIN/swift-demangle" --simplified 2>/dev/null || cat; })"
+    fi
+    die "the firmware failed (exit $rc)"
+fi
+
+# ---- code size per set: link from the set's entry points only ----
+printf 'SECTIONS { .text : { *(.text .text.*) } .rodata : { *(.rodata .rodata.*) } /DISCARD/ : { *(.ARM.exidx*) } }\n' \
+    > "$OUT/size.ld"
+: > "$OUT/sizes.txt"
+for s in $(sed -n 's/^result: [^ ]* \([^ ]*\) .*/\1/p' "$OUT/run.log" | awk '!seen[$0]++'); do
+    ENTRY=(-e "dynq_set_$s")
+    if grep -q "dynq_prepare_$s" "$OUT/image.map"; then ENTRY+=(--undefined="dynq_prepare_$s"); fi
+    if "$LLD" -T "$OUT/size.ld" "${ENTRY[@]}" --gc-sections --unresolved-symbols=ignore-all \
+        "$OUT/layers.o" "$UNICODE_LIB" -o "$OUT/size-$s.elf" 2>/dev/null; then
+        "$SIZE" -A "$OUT/size-$s.elf" | awk -v s="$s" '$1 == ".text" || $1 == ".rodata" { n += $2 } END { print s, n }' \
+            >> "$OUT/sizes.txt"
+    fi
+done
+
+python3 - "$OUT/run.log" "$OUT/sizes.txt" "$CORE" <<'EOF'
+import sys
+log, sizes, core = sys.argv[1], sys.argv[2], sys.argv[3]
+# CMSIS-NN DSP kernels (single rounding), Cortex-M4, from issue 13 / ../shared/notes/cortex-m-facts.md.
+cmsis_m4 = {"conv3x3_16_32_14": 2.10, "conv3x3_32_32_14": 1.91, "dw3x3_32_14_s2": 7.42, "dw3x3_32_14_s1": 7.39,
+            "conv1x1_32_48_7": 2.65, "conv1x1_16_32_14": 3.70, "fc_48_10": 3.33, "stem3x3_1_16_28": 9.73,
+            "dw3x3_16_28_s2": 7.76, "dw3x3_48_7_s1": 7.05, "conv1x1_48_48_7": 2.26}
+issue_table = list(cmsis_m4)[:8]
+lines = open(log).read().splitlines()
+results, order, sets = {}, [], []
+for l in lines:
+    if l.startswith("result: "):
+        f = l.split()
+        name, s = f[1], f[2]
+        kv = dict(zip(f[3::2], f[4::2]))
+        results[(name, s)] = kv
+        if name not in order: order.append(name)
+        if s not in sets: sets.append(s)
+size = dict(l.split() for l in open(sizes).read().splitlines() if l.strip())
+failures = 0
+for l in lines:
+    if l.startswith(("calibration:", "intrinsics:")): print(l)
+    if l.startswith("intrinsics: native") and not l.endswith("mismatches 0"): failures += 1
+def per_call(kv): return int(kv["instructions"]) / int(kv["reps"])
+head = f"{'layer':<20} {'MACs':>9}"
+for s in sets: head += f" {s + ' i/MAC':>15}"
+if core == "m4": head += f" {'CMSIS-NN DSP':>12}"
+head += "  outputs"
+print(f"\nInstructions per MAC, {core} (QEMU -icount shift=0; one call of the kernel)")
+print(head)
+tot = {s: 0.0 for s in sets}; tot8 = {s: 0.0 for s in sets}; macs_all = macs8 = 0
+cm_all = cm8 = 0.0
+for name in order:
+    kv0 = results[(name, sets[0])]
+    macs = int(kv0["macs"])
+    row = f"{name:<20} {macs:>9}"
+    verdict = []
+    for s in sets:
+        kv = results.get((name, s))
+        if kv is None: row += f" {'-':>15}"; continue
+        ipm = per_call(kv) / macs
+        row += f" {ipm:>15.2f}"
+        tot[s] += per_call(kv)
+        if name in issue_table: tot8[s] += per_call(kv)
+        if s != sets[0]:
+            same = kv["hash"] == kv0["hash"]
+            if not same: failures += 1
+            verdict.append(f"{s} {'same' if same else 'DIFFERENT'}")
+    macs_all += macs
+    if name in issue_table: macs8 += macs
+    c = cmsis_m4.get(name)
+    if core == "m4":
+        row += f" {c:>12.2f}" if c else f" {'':>12}"
+    print(row + "  " + ", ".join(verdict))
+print(f"{'issue 13 table (8)':<20} {macs8:>9}" + "".join(f" {tot8[s] / macs8:>15.2f}" for s in sets))
+print(f"{'all layers':<20} {macs_all:>9}" + "".join(f" {tot[s] / macs_all:>15.2f}" for s in sets)
+      + (f" {2.54:>12.2f}" if core == "m4" and macs_all == 3251824 else ""))
+print(f"\nPer set: code (.text + .rodata reachable from the set's entry points), largest stack and scratch of a call")
+for s in sets:
+    st = max(int(results[(n, s)]["stack"]) for n in order if (n, s) in results)
+    sc = max(int(results[(n, s)]["scratch"]) for n in order if (n, s) in results)
+    pk = max(int(results[(n, s)]["packed"]) for n in order if (n, s) in results)
+    print(f"  {s:<12} code {size.get(s, '?'):>7} B   stack {st:>5} B   scratch {sc:>6} B   packed weights {pk:>6} B")
+if failures:
+    print(f"qemu-layers: {failures} mismatch(es)")
+    sys.exit(1)
+print("qemu-layers: every output equals the reference's on this core")
+EOF
