@@ -1,0 +1,273 @@
+// Cortex-M DSP convolution (dense and grouped, any window, stride, padding, dilation): bit-exact twin of
+// `conv2dReference` / `pointwiseConv2dReference`.
+//
+// Per pair of output pixels and per group, both receptive fields are gathered into the im2col buffer (scratch) as
+// int16 `(q − z_in)` (padding → 0, the reference's skipped taps), in groups of 4 K-elements, 16 bytes per group:
+//
+//     [pixel 0: A = (k0, k2), B = (k1, k3)] [pixel 1: A, B]          (bottom lane first)
+//
+// Then each pair of output channels runs the 2×2 tile (`dspDot2x2`): per group, one unaligned LDR of 4 int8 weights
+// per channel (OHWI, in place), SXTB16 → (w0, w2), SXTB16 ROR #8 → (w1, w3), and `SMLAD(A, wA) + SMLAD(B, wB)` per
+// pixel: 16 MACs in 18 instructions plus the loop. The `K mod 4` tail elements are multiplied one by one. Odd pixel
+// and channel counts repeat the last pixel / channel (its stores write the same value twice).
+//
+// Exactness: `SMLAD` adds the two int16×int16 products (each `(q − z)·w`, |·| ≤ 255·127) to the int32 accumulator
+// modulo 2^32; the sum is the reference's sum in another order, and the quantizer's bound
+// `K·255·127 + |bias| < 2^31` keeps every partial sum exact. Requantization: `DSPRequantizer` (DSPRequantize.swift).
+
+import DynQIntrinsics
+
+extension CortexMDSPKernels {
+    /// The conv chooser's answer.
+    public enum ConvVariant: Equatable, Sendable {
+        /// 1×1, one group, stride 1, no padding, `I % 4 == 0`: each output pixel's receptive field is its input
+        /// pixel's `I` contiguous channels, widened 4 at a time.
+        case pointwise
+        /// Any window, `I/groups % 4 == 0`: im2col gathered 4 channels at a time (SXTAB16 adds `−z_in`).
+        case im2colWords
+        /// Any window and channel count (e.g. the 1-channel stem): im2col gathered element by element.
+        case im2colElements
+    }
+
+    /// The named chooser: `.pointwise` for plain 1×1 layers, `.im2colWords` when each tap's channels come in
+    /// whole words, `.im2colElements` otherwise.
+    public static func chooseConv(_ p: Conv2DParams) -> ConvVariant {
+        if p.groupInputChannels % 4 != 0 { return .im2colElements }
+        if p.kernelHeight == 1 && p.kernelWidth == 1 && p.groups == 1 && p.strideY == 1 && p.strideX == 1
+            && p.padding == .zero {
+            return .pointwise
+        }
+        return .im2colWords
+    }
+
+    /// Whether `conv2d(p, v, …)` handles `p` (the chooser's answer always does; `.im2colElements` does for all).
+    public static func convVariantApplies(_ v: ConvVariant, _ p: Conv2DParams) -> Bool {
+        switch v {
+        case .im2colElements: return true
+        case .im2colWords: return p.groupInputChannels % 4 == 0
+        case .pointwise:
+            return p.groupInputChannels % 4 == 0 && p.kernelHeight == 1 && p.kernelWidth == 1 && p.groups == 1
+                && p.strideY == 1 && p.strideX == 1 && p.padding == .zero
+        }
+    }
+
+    /// 0: the int8 OHWI weights are read in place.
+    public static func convPackedWeightBytes(_ p: Conv2DParams, _ v: ConvVariant) -> Int { 0 }
+
+    /// Nothing to pack (`convPackedWeightBytes` is 0).
+    public static func packConvWeights(_ p: Conv2DParams, _ v: ConvVariant, weights: UnsafePointer<Int8>,
+                                       into: UnsafeMutableRawPointer) {}
+
+    /// Scratch bytes of `conv2d`: the im2col buffer of two pixels, `2 · ⌈K/4⌉ · 4` int16 (`K = kh·kw·I/groups`;
+    /// 1,152 bytes for a 3×3×32 layer).
+    public static func convScratchBytes(_ p: Conv2DParams, _ v: ConvVariant) -> Int {
+        16 * ((p.weightsPerOutputChannel + 3) / 4)
+    }
+
+    /// DSP 2-D convolution: same contract and results as `conv2dReference`; `a.weights` is the int8 OHWI weights
+    /// (any alignment), `a.scratch` at least `convScratchBytes(p, v)` bytes, 4-byte aligned. `v` must apply to `p`
+    /// (`convVariantApplies`).
+    public static func conv2d(_ p: Conv2DParams, _ v: ConvVariant, _ a: ConvArguments) {
+        precondition(convVariantApplies(v, p), "CortexMDSPKernels.conv2d: variant does not apply to the layer")
+        guard let rows = a.scratch else { preconditionFailure("CortexMDSPKernels.conv2d: no scratch") }
+        let outW = p.outputWidth, pixels = p.outputHeight * outW
+        let outC = p.outputChannels, gIn = p.groupInputChannels, gOut = p.groupOutputChannels
+        let k = p.weightsPerOutputChannel, full = k >> 2, tail = k & 3
+        let offset = dspOffsetPair(p.inputZeroPoint)
+        let rq = DSPRequantizer(p.output)
+        let weights = a.weights, mults = a.multipliers, bias = a.bias, output = a.output
+        var px = 0
+        while px < pixels {
+            let px1 = px + 1 < pixels ? px + 1 : px
+            let oy0 = px / outW, oy1 = px1 / outW
+            let ox0 = px &- oy0 &* outW, ox1 = px1 &- oy1 &* outW
+            for g in 0..<p.groups {
+                switch v {
+                case .pointwise:
+                    dspWidenWords(UnsafeRawPointer(a.input + px &* gIn), full, rows, stride: 16, offset)
+                    dspWidenWords(UnsafeRawPointer(a.input + px1 &* gIn), full, rows + 8, stride: 16, offset)
+                case .im2colWords:
+                    dspGatherWords(p, a.input, oy0, ox0, g, rows, offset)
+                    dspGatherWords(p, a.input, oy1, ox1, g, rows + 8, offset)
+                case .im2colElements:
+                    dspGatherElements(p, a.input, oy0, ox0, g, rows)
+                    dspGatherElements(p, a.input, oy1, ox1, g, rows + 8)
+                }
+                let out0 = output + px &* outC, out1 = output + px1 &* outC
+                var o = g &* gOut
+                let end = o &+ gOut
+                while o < end {
+                    let o1 = o &+ 1 < end ? o &+ 1 : o
+                    var c: (Int32, Int32, Int32, Int32) = (0, 0, 0, 0)
+                    if let b = bias { c = (b[o], b[o1], b[o], b[o1]) }
+                    let w0 = weights + o &* k, w1 = weights + o1 &* k
+                    dspDot2x2(UnsafeRawPointer(rows), full, w0, w1, &c)
+                    if tail != 0 {
+                        dspTail2x2(UnsafeRawPointer(rows + 16 &* full), tail, w0 + 4 &* full, w1 + 4 &* full, &c)
+                    }
+                    let q0 = DSPChannelMultiplier(mults[o]), q1 = DSPChannelMultiplier(mults[o1])
+                    if q0.fast && q1.fast {
+                        out0[o] = rq.fast(c.0, q0); out0[o1] = rq.fast(c.1, q1)
+                        out1[o] = rq.fast(c.2, q0); out1[o1] = rq.fast(c.3, q1)
+                    } else {
+                        out0[o] = rq.apply(c.0, mults[o]); out0[o1] = rq.apply(c.1, mults[o1])
+                        out1[o] = rq.apply(c.2, mults[o]); out1[o1] = rq.apply(c.3, mults[o1])
+                    }
+                    o &+= 2
+                }
+            }
+            px &+= 2
+        }
+    }
+}
+
+// MARK: - Lanes
+
+/// `(−z, −z)` as two int16 lanes: SXTAB16 with it turns int8 `q` into `q − z` (in [−255, 255]).
+@inline(__always)
+func dspOffsetPair(_ z: Int32) -> UInt32 {
+    let lane = UInt32(truncatingIfNeeded: 0 &- z) & 0xFFFF
+    return lane | lane &<< 16
+}
+
+/// Widens `words` groups of 4 int8 at `source` (any alignment) into `(q − z)` A/B word pairs at `destination`,
+/// one pair every `stride` bytes.
+@inline(__always)
+func dspWidenWords(_ source: UnsafeRawPointer, _ words: Int, _ destination: UnsafeMutableRawPointer, stride: Int,
+                   _ offset: UInt32) {
+    var s = source, d = destination
+    var n = words
+    while n > 0 {
+        let u = s.loadUnaligned(as: UInt32.self)
+        d.storeBytes(of: dynq_sxtab16(offset, u), as: UInt32.self)
+        d.storeBytes(of: dynq_sxtab16_ror8(offset, u), toByteOffset: 4, as: UInt32.self)
+        s += 4; d += stride
+        n &-= 1
+    }
+}
+
+/// Writes zero A/B word pairs (padding) for `words` groups.
+@inline(__always)
+func dspZeroWords(_ words: Int, _ destination: UnsafeMutableRawPointer, stride: Int) {
+    var d = destination
+    var n = words
+    while n > 0 {
+        d.storeBytes(of: UInt64(0), as: UInt64.self)
+        d += stride
+        n &-= 1
+    }
+}
+
+/// im2col of one output pixel `(oy, ox)`, group `g`, `I/groups % 4 == 0`: `K/4` A/B pairs at `destination`,
+/// 16 bytes apart (the other pixel's pairs are interleaved).
+@inline(__always)
+func dspGatherWords(_ p: Conv2DParams, _ input: UnsafePointer<Int8>, _ oy: Int, _ ox: Int, _ g: Int,
+                    _ destination: UnsafeMutableRawPointer, _ offset: UInt32) {
+    let words = p.groupInputChannels >> 2, c = p.inputChannels, w = p.inputWidth
+    let iy0 = oy &* p.strideY &- p.padding.top, ix0 = ox &* p.strideX &- p.padding.left
+    let channel = g &* p.groupInputChannels
+    var d = destination
+    for ky in 0..<p.kernelHeight {
+        let iy = iy0 &+ ky &* p.dilationY
+        if iy < 0 || iy >= p.inputHeight {
+            dspZeroWords(words &* p.kernelWidth, d, stride: 16)
+            d += 16 &* words &* p.kernelWidth
+            continue
+        }
+        let row = input + ((iy &* w) &* c &+ channel)
+        for kx in 0..<p.kernelWidth {
+            let ix = ix0 &+ kx &* p.dilationX
+            if ix < 0 || ix >= w {
+                dspZeroWords(words, d, stride: 16)
+            } else {
+                dspWidenWords(UnsafeRawPointer(row + ix &* c), words, d, stride: 16, offset)
+            }
+            d += 16 &* words
+        }
+    }
+}
+
+/// Byte offset of K-element `k` in one pixel's im2col slots: group `k/4` (16 bytes), word A (k even) or B (k odd),
+/// bottom lane for `k mod 4 < 2`, top lane otherwise.
+@inline(__always)
+func dspElementOffset(_ k: Int) -> Int { (k >> 2) &* 16 &+ (k & 1) &* 4 &+ ((k >> 1) & 1) &* 2 }
+
+/// im2col of one output pixel, any `I/groups`: each `(q − z)` stored as one int16 at `dspElementOffset(k)`.
+@inline(__always)
+func dspGatherElements(_ p: Conv2DParams, _ input: UnsafePointer<Int8>, _ oy: Int, _ ox: Int, _ g: Int,
+                       _ destination: UnsafeMutableRawPointer) {
+    let gIn = p.groupInputChannels, c = p.inputChannels, w = p.inputWidth, z = p.inputZeroPoint
+    let iy0 = oy &* p.strideY &- p.padding.top, ix0 = ox &* p.strideX &- p.padding.left
+    let channel = g &* gIn
+    var k = 0
+    for ky in 0..<p.kernelHeight {
+        let iy = iy0 &+ ky &* p.dilationY
+        let rowInside = iy >= 0 && iy < p.inputHeight
+        for kx in 0..<p.kernelWidth {
+            let ix = ix0 &+ kx &* p.dilationX
+            if rowInside && ix >= 0 && ix < w {
+                let s = input + ((iy &* w &+ ix) &* c &+ channel)
+                for i in 0..<gIn {
+                    let v = Int16(truncatingIfNeeded: Int32(s[i]) &- z)
+                    destination.storeBytes(of: v, toByteOffset: dspElementOffset(k &+ i), as: Int16.self)
+                }
+            } else {
+                for i in 0..<gIn {
+                    destination.storeBytes(of: Int16(0), toByteOffset: dspElementOffset(k &+ i), as: Int16.self)
+                }
+            }
+            k &+= gIn
+        }
+    }
+}
+
+// MARK: - The 2×2 tile
+
+/// One group of the 2×2 tile: 16 MACs.
+@inline(__always)
+func dspStep2x2(_ r: UnsafeRawPointer, _ u0: UInt32, _ u1: UInt32, _ c: inout (Int32, Int32, Int32, Int32)) {
+    let w0a = dynq_sxtb16(u0), w0b = dynq_sxtb16_ror8(u0)
+    let w1a = dynq_sxtb16(u1), w1b = dynq_sxtb16_ror8(u1)
+    let x0a = r.load(as: UInt32.self), x0b = r.load(fromByteOffset: 4, as: UInt32.self)
+    c.0 = dynq_smlad(x0a, w0a, c.0); c.0 = dynq_smlad(x0b, w0b, c.0)
+    c.1 = dynq_smlad(x0a, w1a, c.1); c.1 = dynq_smlad(x0b, w1b, c.1)
+    let x1a = r.load(fromByteOffset: 8, as: UInt32.self), x1b = r.load(fromByteOffset: 12, as: UInt32.self)
+    c.2 = dynq_smlad(x1a, w0a, c.2); c.2 = dynq_smlad(x1b, w0b, c.2)
+    c.3 = dynq_smlad(x1a, w1a, c.3); c.3 = dynq_smlad(x1b, w1b, c.3)
+}
+
+/// `c += ` the 2×2 tile over `groups` 4-element groups: `c.0` pixel 0 · channel 0, `c.1` pixel 0 · channel 1,
+/// `c.2` pixel 1 · channel 0, `c.3` pixel 1 · channel 1. `rows`: the im2col buffer (4-byte aligned); `w0`, `w1`:
+/// the two channels' int8 weights (any alignment). Unrolled by 2 groups.
+@inline(__always)
+func dspDot2x2(_ rows: UnsafeRawPointer, _ groups: Int, _ w0: UnsafeRawPointer, _ w1: UnsafeRawPointer,
+               _ c: inout (Int32, Int32, Int32, Int32)) {
+    var r = rows, q0 = w0, q1 = w1
+    var acc = c
+    if groups & 1 != 0 {
+        dspStep2x2(r, q0.loadUnaligned(as: UInt32.self), q1.loadUnaligned(as: UInt32.self), &acc)
+        r += 16; q0 += 4; q1 += 4
+    }
+    var n = groups >> 1
+    while n > 0 {
+        dspStep2x2(r, q0.loadUnaligned(as: UInt32.self), q1.loadUnaligned(as: UInt32.self), &acc)
+        dspStep2x2(r + 16, q0.loadUnaligned(fromByteOffset: 4, as: UInt32.self),
+                   q1.loadUnaligned(fromByteOffset: 4, as: UInt32.self), &acc)
+        r += 32; q0 += 8; q1 += 8
+        n &-= 1
+    }
+    c = acc
+}
+
+/// The last `tail` (1…3) K-elements of the 2×2 tile, from the partial group at `rows` and the weights at `w0`, `w1`.
+@inline(__always)
+func dspTail2x2(_ rows: UnsafeRawPointer, _ tail: Int, _ w0: UnsafeRawPointer, _ w1: UnsafeRawPointer,
+                _ c: inout (Int32, Int32, Int32, Int32)) {
+    for j in 0..<tail {
+        let at = dspElementOffset(j)
+        let x0 = Int32(rows.load(fromByteOffset: at, as: Int16.self))
+        let x1 = Int32(rows.load(fromByteOffset: at &+ 8, as: Int16.self))
+        let a = Int32(w0.load(fromByteOffset: j, as: Int8.self)), b = Int32(w1.load(fromByteOffset: j, as: Int8.self))
+        c.0 &+= x0 &* a; c.1 &+= x0 &* b; c.2 &+= x1 &* a; c.3 &+= x1 &* b
+    }
+}
