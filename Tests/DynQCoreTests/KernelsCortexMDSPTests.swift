@@ -60,15 +60,20 @@ private func checkDSPDepthwise(_ p: DepthwiseConv2DParams, rng: inout SeededRNG)
     let mults = (0..<p.channels).map { _ in rng.multiplier(shifts: mixed && rng.int(0...2) == 0 ? -1...3 : -10 ... -2) }
     var ref = [Int8](repeating: 0, count: p.outputCount)
     var dsp = [Int8](repeating: 99, count: p.outputCount)
-    #expect(DSP.depthwisePackedWeightBytes(p, v) == 0 && DSP.depthwiseScratchBytes(p, v) == 0)
+    #expect(DSP.depthwisePackedWeightBytes(p, v) == 0)
+    #expect(DSP.depthwiseScratchBytes(p, v) == (p.channels >= 4 ? 8 * p.taps : 0))
     bias.withOptionalPointer { b in
         depthwiseConv2dReference(p, input: input, weights: weights, bias: b, multipliers: mults, output: &ref)
-        input.withUnsafeBufferPointer { x in weights.withUnsafeBytes { w in mults.withUnsafeBufferPointer { m in
-            dsp.withUnsafeMutableBufferPointer { y in
-                DSP.depthwiseConv2d(p, v, .init(input: x.baseAddress!, weights: w.baseAddress!, bias: b,
-                                                multipliers: m.baseAddress!, output: y.baseAddress!, scratch: nil))
-            }
-        } } }
+        let bytes = DSP.depthwiseScratchBytes(p, v)
+        withScratch(bytes) { s in
+            input.withUnsafeBufferPointer { x in weights.withUnsafeBytes { w in mults.withUnsafeBufferPointer { m in
+                dsp.withUnsafeMutableBufferPointer { y in
+                    DSP.depthwiseConv2d(p, v, .init(input: x.baseAddress!, weights: w.baseAddress!, bias: b,
+                                                    multipliers: m.baseAddress!, output: y.baseAddress!,
+                                                    scratch: bytes == 0 ? nil : s))
+                }
+            } } }
+        }
     }
     guard let i = (0..<ref.count).first(where: { ref[$0] != dsp[$0] }) else { return nil }
     let c = i % p.channels, px = i / p.channels
@@ -192,8 +197,6 @@ struct DSPRequantizeTests {
         for e in Int32(-31)...30 {
             for m in [Int32(1 << 30), Int32.max, Int32(1 << 30) + 1, Int32.random(in: (1 << 30)...Int32.max, using: &rng)] {
                 let q = QuantizedMultiplier(multiplier: m, shift: e)
-                let c = DSPChannelMultiplier(q)
-                #expect(c.fast == (e <= -2))
                 var xs: [Int32] = [Int32.min, Int32.min + 1, -1, 0, 1, Int32.max, Int32.max - 1]
                 for _ in 0..<(isDebugBuild ? 50 : 1000) {
                     xs.append(Int32(truncatingIfNeeded: rng.next() >> UInt64(rng.int(32...63))))
@@ -210,19 +213,40 @@ struct DSPRequantizeTests {
                 }
                 for o in outputs {
                     let r = DSPRequantizer(o)
-                    for x in xs {
-                        let want = o.requantize(x, q)
-                        if r.apply(x, q) != want || (c.fast && r.fast(x, c) != want) {
-                            Issue.record("x=\(x) M=\(q) z=\(o.zeroPoint) [\(o.activationMin),\(o.activationMax)]: dsp=\(r.apply(x, q)) reference=\(want)")
-                            return
+                    let c = r.channel(q)
+                    #expect(c.fast == (e <= -2 && e >= -23))
+                    var i = 0
+                    while i + 4 <= xs.count {
+                        let want = (0..<4).map { o.requantize(xs[i + $0], q) }
+                        let single = (0..<4).map { r.apply(xs[i + $0], q) }
+                        let four = r.apply4(xs[i], q, xs[i + 1], q, xs[i + 2], q, xs[i + 3], q)
+                        var packed: UInt32? = nil
+                        if c.fast {
+                            packed = r.pack4(r.fast(xs[i], c), r.fast(xs[i + 1], c), r.fast(xs[i + 2], c), r.fast(xs[i + 3], c))
+                            fast += 4
                         }
-                        if c.fast { fast += 1 }
+                        for l in 0..<4 {
+                            let byte = { (w: UInt32) in Int8(truncatingIfNeeded: w >> (8 * UInt32(l))) }
+                            if single[l] != want[l] || byte(four) != want[l] || packed.map(byte) ?? want[l] != want[l] {
+                                Issue.record("x=\(xs[i + l]) M=\(q) z=\(o.zeroPoint) [\(o.activationMin),\(o.activationMax)]: apply=\(single[l]) apply4=\(byte(four)) fast=\(packed.map(byte).map { "\($0)" } ?? "-") reference=\(want[l])")
+                                return
+                            }
+                        }
+                        i += 4
                     }
                 }
             }
         }
         #expect(DSPRequantizer(OutputQuantization(zeroPoint: 3)).apply(12345, .zero) == 3)       // M = 0
         #expect(fast > 1000)
+    }
+
+    @Test("pack4 saturates each lane to int8, then clamps each byte to the activation range")
+    func pack4() {
+        let r = DSPRequantizer(OutputQuantization(zeroPoint: 0, activationMin: -20, activationMax: 30))
+        #expect(r.pack4(-1000, 5, 31, Int32.max) == UInt32(bitPattern: Int32(0x1E1E_05EC)))   // (-20, 5, 30, 30)
+        let full = DSPRequantizer(OutputQuantization(zeroPoint: -128))
+        #expect(full.pack4(Int32.min, -128, 127, 200) == 0x7F7F_8080)
     }
 }
 

@@ -63,6 +63,25 @@ static inline uint32_t dynq_model_pkhbt16(uint32_t x, uint32_t y) { return (x & 
 /* PKHTB x, y, ASR #16: top lane of x, top lane of y as the bottom lane. */
 static inline uint32_t dynq_model_pkhtb16(uint32_t x, uint32_t y) { return (x & 0xFFFF0000u) | (y >> 16); }
 
+/* SSUB8 a, b then SEL: per byte, the larger (max) or smaller (min) of the signed bytes of a and b. SSUB8 sets
+ * each byte's GE flag when a_i - b_i >= 0 (exact, not wrapped); SEL picks a's byte where GE is set. */
+static inline uint32_t dynq_model_smax8x4(uint32_t a, uint32_t b) {
+    uint32_t r = 0;
+    for (int i = 0; i < 4; i++) {
+        int32_t x = dynq_model_byte(a, i), y = dynq_model_byte(b, i);
+        r |= (uint32_t)(uint8_t)(x >= y ? x : y) << (8 * i);
+    }
+    return r;
+}
+static inline uint32_t dynq_model_smin8x4(uint32_t a, uint32_t b) {
+    uint32_t r = 0;
+    for (int i = 0; i < 4; i++) {
+        int32_t x = dynq_model_byte(a, i), y = dynq_model_byte(b, i);
+        r |= (uint32_t)(uint8_t)(x >= y ? y : x) << (8 * i);
+    }
+    return r;
+}
+
 /* ---- the wrappers the kernels call ---- */
 
 #if defined(__ARM_FEATURE_DSP)
@@ -106,6 +125,16 @@ static inline int32_t dynq_smmulr(int32_t a, int32_t b) {
 static inline int32_t dynq_ssat8(int32_t x) { return __builtin_arm_ssat(x, 8); }
 static inline int32_t dynq_asr(int32_t x, uint32_t s) { return x >> s; }
 static inline int32_t dynq_qadd(int32_t a, int32_t b) { return __builtin_arm_qadd(a, b); }
+/* SSUB8 + SEL in one wrapper, so nothing can come between the instruction that sets the GE flags and the one that
+ * reads them (clang keeps both: they are marked as having side effects). */
+static inline uint32_t dynq_smax8x4(uint32_t a, uint32_t b) {
+    (void)__builtin_arm_ssub8((int32_t)a, (int32_t)b);
+    return (uint32_t)__builtin_arm_sel((int32_t)a, (int32_t)b);
+}
+static inline uint32_t dynq_smin8x4(uint32_t a, uint32_t b) {
+    (void)__builtin_arm_ssub8((int32_t)a, (int32_t)b);
+    return (uint32_t)__builtin_arm_sel((int32_t)b, (int32_t)a);
+}
 /* LLVM selects PKHBT / PKHTB for these expressions. */
 static inline uint32_t dynq_pkhbt16(uint32_t x, uint32_t y) { return (x & 0xFFFFu) | (y << 16); }
 static inline uint32_t dynq_pkhtb16(uint32_t x, uint32_t y) { return (x & 0xFFFF0000u) | (y >> 16); }
@@ -136,6 +165,8 @@ static inline int32_t dynq_smmulr(int32_t a, int32_t b) { return dynq_model_smmu
 static inline int32_t dynq_ssat8(int32_t x) { return dynq_model_ssat8(x); }
 static inline int32_t dynq_asr(int32_t x, uint32_t s) { return dynq_model_asr(x, s); }
 static inline int32_t dynq_qadd(int32_t a, int32_t b) { return dynq_model_qadd(a, b); }
+static inline uint32_t dynq_smax8x4(uint32_t a, uint32_t b) { return dynq_model_smax8x4(a, b); }
+static inline uint32_t dynq_smin8x4(uint32_t a, uint32_t b) { return dynq_model_smin8x4(a, b); }
 static inline uint32_t dynq_pkhbt16(uint32_t x, uint32_t y) { return dynq_model_pkhbt16(x, y); }
 static inline uint32_t dynq_pkhtb16(uint32_t x, uint32_t y) { return dynq_model_pkhtb16(x, y); }
 

@@ -7,8 +7,8 @@
 //   2^33⌋` = `⌊(x·m + 2^(n−1)) / 2^n⌋` (the same argument with `s = 1`).
 // So every input term is `(SMMUL((q − z) << L, m) + r) >> s` with per-input constants `L = 20 + max(0, e + 2)`,
 // `s`, `r`, and never saturates (|y| < 2^29), as `apply` would not either. The sum of the two terms is then
-// requantized by `DSPRequantizer` (its fast path for `e_out ≤ −2`). Input multipliers with `e ≥ 2` (M ≥ 2, which
-// the quantizer never chooses) take the reference's arithmetic for the whole call.
+// requantized by `DSPRequantizer` (its fast path for `−23 ≤ e_out ≤ −2`), 4 outputs per word store. Other
+// multipliers (input `e ≥ 2`, M ≥ 2, which the quantizer never chooses) take `addReference` for the whole call.
 
 import DynQIntrinsics
 
@@ -21,7 +21,7 @@ struct DSPAddTerm {
     var rounding: Int32
     var valid: Bool
 
-    @inline(__always)
+    @inline(always)
     init(zeroPoint z: Int32, _ q: QuantizedMultiplier) {
         zeroPoint = z
         multiplier = q.multiplier
@@ -36,7 +36,7 @@ struct DSPAddTerm {
         rounding = Int32(bitPattern: UInt32(1) &<< (shift &- 1))
     }
 
-    @inline(__always)
+    @inline(always)
     func apply(_ q: Int8) -> Int32 {
         let x = (Int32(q) &- zeroPoint) &<< Int32(bitPattern: leftShift)
         return dynq_asr(dynq_smmul(x, multiplier) &+ rounding, shift)
@@ -50,10 +50,19 @@ extension CortexMDSPKernels {
         let t1 = DSPAddTerm(zeroPoint: p.input1ZeroPoint, p.input1Multiplier)
         let t2 = DSPAddTerm(zeroPoint: p.input2ZeroPoint, p.input2Multiplier)
         let rq = DSPRequantizer(p.output)
-        let out = DSPChannelMultiplier(p.outputMultiplier)
+        let out = rq.channel(p.outputMultiplier)
         if t1.valid && t2.valid && out.fast {
-            for i in 0..<count {
-                output[i] = rq.fast(t1.apply(a[i]) &+ t2.apply(b[i]), out)
+            @inline(always) func sum(_ i: Int) -> Int32 { rq.fast(t1.apply(a[i]) &+ t2.apply(b[i]), out) }
+            let destination = UnsafeMutableRawPointer(output)
+            var i = 0
+            while i &+ 4 <= count {                               // 4 outputs clamped and stored as one word
+                destination.storeBytes(of: rq.pack4(sum(i), sum(i &+ 1), sum(i &+ 2), sum(i &+ 3)), toByteOffset: i,
+                                       as: UInt32.self)
+                i &+= 4
+            }
+            while i < count {
+                output[i] = Int8(truncatingIfNeeded: rq.pack4(sum(i), 0, 0, 0))
+                i &+= 1
             }
         } else {
             addReference(p, count: count, input1: a, input2: b, output: output)

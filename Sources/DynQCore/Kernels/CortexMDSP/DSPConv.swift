@@ -93,25 +93,19 @@ extension CortexMDSPKernels {
                     dspGatherElements(p, a.input, oy0, ox0, g, rows)
                     dspGatherElements(p, a.input, oy1, ox1, g, rows + 8)
                 }
-                let out0 = output + px &* outC, out1 = output + px1 &* outC
+                let out0 = UnsafeMutableRawPointer(output + px &* outC)
+                let out1 = UnsafeMutableRawPointer(output + px1 &* outC)
                 var o = g &* gOut
                 let end = o &+ gOut
                 while o < end {
-                    let o1 = o &+ 1 < end ? o &+ 1 : o
-                    var c: (Int32, Int32, Int32, Int32) = (0, 0, 0, 0)
-                    if let b = bias { c = (b[o], b[o1], b[o], b[o1]) }
-                    let w0 = weights + o &* k, w1 = weights + o1 &* k
-                    dspDot2x2(UnsafeRawPointer(rows), full, w0, w1, &c)
-                    if tail != 0 {
-                        dspTail2x2(UnsafeRawPointer(rows + 16 &* full), tail, w0 + 4 &* full, w1 + 4 &* full, &c)
-                    }
-                    let q0 = DSPChannelMultiplier(mults[o]), q1 = DSPChannelMultiplier(mults[o1])
-                    if q0.fast && q1.fast {
-                        out0[o] = rq.fast(c.0, q0); out0[o1] = rq.fast(c.1, q1)
-                        out1[o] = rq.fast(c.2, q0); out1[o1] = rq.fast(c.3, q1)
+                    let o1 = o &+ 1 < end ? o &+ 1 : o               // odd channel count: the last one alone
+                    let w = dspConvTile(UnsafeRawPointer(rows), full, tail, weights, k, o, o1, bias, mults, rq)
+                    if o1 != o {
+                        out0.storeBytes(of: UInt16(truncatingIfNeeded: w), toByteOffset: o, as: UInt16.self)
+                        out1.storeBytes(of: UInt16(truncatingIfNeeded: w &>> 16), toByteOffset: o, as: UInt16.self)
                     } else {
-                        out0[o] = rq.apply(c.0, mults[o]); out0[o1] = rq.apply(c.1, mults[o1])
-                        out1[o] = rq.apply(c.2, mults[o]); out1[o1] = rq.apply(c.3, mults[o1])
+                        out0.storeBytes(of: UInt8(truncatingIfNeeded: w), toByteOffset: o, as: UInt8.self)
+                        out1.storeBytes(of: UInt8(truncatingIfNeeded: w &>> 16), toByteOffset: o, as: UInt8.self)
                     }
                     o &+= 2
                 }
@@ -124,7 +118,7 @@ extension CortexMDSPKernels {
 // MARK: - Lanes
 
 /// `(−z, −z)` as two int16 lanes: SXTAB16 with it turns int8 `q` into `q − z` (in [−255, 255]).
-@inline(__always)
+@inline(always)
 func dspOffsetPair(_ z: Int32) -> UInt32 {
     let lane = UInt32(truncatingIfNeeded: 0 &- z) & 0xFFFF
     return lane | lane &<< 16
@@ -132,7 +126,7 @@ func dspOffsetPair(_ z: Int32) -> UInt32 {
 
 /// Widens `words` groups of 4 int8 at `source` (any alignment) into `(q − z)` A/B word pairs at `destination`,
 /// one pair every `stride` bytes.
-@inline(__always)
+@inline(always)
 func dspWidenWords(_ source: UnsafeRawPointer, _ words: Int, _ destination: UnsafeMutableRawPointer, stride: Int,
                    _ offset: UInt32) {
     var s = source, d = destination
@@ -147,7 +141,7 @@ func dspWidenWords(_ source: UnsafeRawPointer, _ words: Int, _ destination: Unsa
 }
 
 /// Writes zero A/B word pairs (padding) for `words` groups.
-@inline(__always)
+@inline(always)
 func dspZeroWords(_ words: Int, _ destination: UnsafeMutableRawPointer, stride: Int) {
     var d = destination
     var n = words
@@ -160,7 +154,7 @@ func dspZeroWords(_ words: Int, _ destination: UnsafeMutableRawPointer, stride: 
 
 /// im2col of one output pixel `(oy, ox)`, group `g`, `I/groups % 4 == 0`: `K/4` A/B pairs at `destination`,
 /// 16 bytes apart (the other pixel's pairs are interleaved).
-@inline(__always)
+@inline(always)
 func dspGatherWords(_ p: Conv2DParams, _ input: UnsafePointer<Int8>, _ oy: Int, _ ox: Int, _ g: Int,
                     _ destination: UnsafeMutableRawPointer, _ offset: UInt32) {
     let words = p.groupInputChannels >> 2, c = p.inputChannels, w = p.inputWidth
@@ -189,17 +183,32 @@ func dspGatherWords(_ p: Conv2DParams, _ input: UnsafePointer<Int8>, _ oy: Int, 
 
 /// Byte offset of K-element `k` in one pixel's im2col slots: group `k/4` (16 bytes), word A (k even) or B (k odd),
 /// bottom lane for `k mod 4 < 2`, top lane otherwise.
-@inline(__always)
+@inline(always)
 func dspElementOffset(_ k: Int) -> Int { (k >> 2) &* 16 &+ (k & 1) &* 4 &+ ((k >> 1) & 1) &* 2 }
 
 /// im2col of one output pixel, any `I/groups`: each `(q − z)` stored as one int16 at `dspElementOffset(k)`.
-@inline(__always)
+@inline(always)
 func dspGatherElements(_ p: Conv2DParams, _ input: UnsafePointer<Int8>, _ oy: Int, _ ox: Int, _ g: Int,
                        _ destination: UnsafeMutableRawPointer) {
     let gIn = p.groupInputChannels, c = p.inputChannels, w = p.inputWidth, z = p.inputZeroPoint
     let iy0 = oy &* p.strideY &- p.padding.top, ix0 = ox &* p.strideX &- p.padding.left
     let channel = g &* gIn
     var k = 0
+    if gIn == 1 {                                           // e.g. a grey-image stem: one element per tap
+        for ky in 0..<p.kernelHeight {
+            let iy = iy0 &+ ky &* p.dilationY
+            let rowInside = iy >= 0 && iy < p.inputHeight
+            let row = input + ((rowInside ? iy &* w : 0) &* c &+ channel)
+            for kx in 0..<p.kernelWidth {
+                let ix = ix0 &+ kx &* p.dilationX
+                var v: Int16 = 0
+                if rowInside && ix >= 0 && ix < w { v = Int16(truncatingIfNeeded: Int32(row[ix &* c]) &- z) }
+                destination.storeBytes(of: v, toByteOffset: dspElementOffset(k), as: Int16.self)
+                k &+= 1
+            }
+        }
+        return
+    }
     for ky in 0..<p.kernelHeight {
         let iy = iy0 &+ ky &* p.dilationY
         let rowInside = iy >= 0 && iy < p.inputHeight
@@ -223,8 +232,27 @@ func dspGatherElements(_ p: Conv2DParams, _ input: UnsafePointer<Int8>, _ oy: In
 
 // MARK: - The 2×2 tile
 
+/// One 2-channel × 2-pixel tile (channels `o0`, `o1`, possibly equal) over the im2col buffer, requantized: the
+/// word's bytes are (pixel 0, o0), (pixel 0, o1), (pixel 1, o0), (pixel 1, o1).
+@inline(always)
+func dspConvTile(_ rows: UnsafeRawPointer, _ full: Int, _ tail: Int, _ weights: UnsafeRawPointer, _ k: Int,
+                 _ o0: Int, _ o1: Int, _ bias: UnsafePointer<Int32>?, _ mults: UnsafePointer<QuantizedMultiplier>,
+                 _ rq: DSPRequantizer) -> UInt32 {
+    var c: (Int32, Int32, Int32, Int32) = (0, 0, 0, 0)
+    if let b = bias { c = (b[o0], b[o1], b[o0], b[o1]) }
+    let w0 = weights + o0 &* k, w1 = weights + o1 &* k
+    dspDot2x2(rows, full, w0, w1, &c)
+    if tail != 0 { dspTail2x2(rows + 16 &* full, tail, w0 + 4 &* full, w1 + 4 &* full, &c) }
+    let m0 = mults[o0], m1 = mults[o1]
+    let q0 = rq.channel(m0), q1 = rq.channel(m1)
+    if q0.fast && q1.fast {
+        return rq.pack4(rq.fast(c.0, q0), rq.fast(c.1, q1), rq.fast(c.2, q0), rq.fast(c.3, q1))
+    }
+    return rq.apply4(c.0, m0, c.1, m1, c.2, m0, c.3, m1)
+}
+
 /// One group of the 2×2 tile: 16 MACs.
-@inline(__always)
+@inline(always)
 func dspStep2x2(_ r: UnsafeRawPointer, _ u0: UInt32, _ u1: UInt32, _ c: inout (Int32, Int32, Int32, Int32)) {
     let w0a = dynq_sxtb16(u0), w0b = dynq_sxtb16_ror8(u0)
     let w1a = dynq_sxtb16(u1), w1b = dynq_sxtb16_ror8(u1)
@@ -239,7 +267,7 @@ func dspStep2x2(_ r: UnsafeRawPointer, _ u0: UInt32, _ u1: UInt32, _ c: inout (I
 /// `c += ` the 2×2 tile over `groups` 4-element groups: `c.0` pixel 0 · channel 0, `c.1` pixel 0 · channel 1,
 /// `c.2` pixel 1 · channel 0, `c.3` pixel 1 · channel 1. `rows`: the im2col buffer (4-byte aligned); `w0`, `w1`:
 /// the two channels' int8 weights (any alignment). Unrolled by 2 groups.
-@inline(__always)
+@inline(always)
 func dspDot2x2(_ rows: UnsafeRawPointer, _ groups: Int, _ w0: UnsafeRawPointer, _ w1: UnsafeRawPointer,
                _ c: inout (Int32, Int32, Int32, Int32)) {
     var r = rows, q0 = w0, q1 = w1
@@ -260,7 +288,7 @@ func dspDot2x2(_ rows: UnsafeRawPointer, _ groups: Int, _ w0: UnsafeRawPointer, 
 }
 
 /// The last `tail` (1…3) K-elements of the 2×2 tile, from the partial group at `rows` and the weights at `w0`, `w1`.
-@inline(__always)
+@inline(always)
 func dspTail2x2(_ rows: UnsafeRawPointer, _ tail: Int, _ w0: UnsafeRawPointer, _ w1: UnsafeRawPointer,
                 _ c: inout (Int32, Int32, Int32, Int32)) {
     for j in 0..<tail {

@@ -54,7 +54,7 @@ extension CortexMDSPKernels {
 }
 
 /// The per-channel epilogue shared by both layouts: `R`, the fused bias and multiplier of channel `ch`.
-@inline(__always)
+@inline(always)
 func dspFuseChannelEnd(_ f: DynamicFusionParams, _ a: CortexMDSPKernels.FusionArguments, _ ch: Int,
                        _ eta: UnsafePointer<Int16>, _ r: UInt32) {
     let g = f.kernelCount, o = f.outputChannels
@@ -68,7 +68,7 @@ func dspFuseChannelEnd(_ f: DynamicFusionParams, _ a: CortexMDSPKernels.FusionAr
 }
 
 /// `max(a, |x|)` without a branch on the sign.
-@inline(__always)
+@inline(always)
 func dspMaxMagnitude(_ a: Int32, _ x: Int32) -> Int32 {
     let s = x &>> 31
     let m = (x ^ s) &- s

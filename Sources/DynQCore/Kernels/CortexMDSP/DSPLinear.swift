@@ -53,11 +53,15 @@ extension CortexMDSPKernels {
                 c0 &+= x &* Int32(w0.load(fromByteOffset: 4 &* full &+ j, as: Int8.self))
                 c1 &+= x &* Int32(w1.load(fromByteOffset: 4 &* full &+ j, as: Int8.self))
             }
-            let q0 = DSPChannelMultiplier(mults[o]), q1 = DSPChannelMultiplier(mults[o1])
+            let m0 = mults[o], m1 = mults[o1]
+            let q0 = rq.channel(m0), q1 = rq.channel(m1)
             if q0.fast && q1.fast {
-                output[o] = rq.fast(c0, q0); output[o1] = rq.fast(c1, q1)
+                let w = rq.pack4(rq.fast(c0, q0), rq.fast(c1, q1), 0, 0)
+                output[o] = Int8(truncatingIfNeeded: w)
+                output[o1] = Int8(truncatingIfNeeded: w &>> 8)     // o1 == o: the same value again
             } else {
-                output[o] = rq.apply(c0, mults[o]); output[o1] = rq.apply(c1, mults[o1])
+                output[o] = rq.apply(c0, m0)
+                output[o1] = rq.apply(c1, m1)
             }
             o &+= 2
         }
@@ -65,7 +69,7 @@ extension CortexMDSPKernels {
 }
 
 /// One group of the 2×1 tile: 8 MACs.
-@inline(__always)
+@inline(always)
 func dspStep2x1(_ r: UnsafeRawPointer, _ u0: UInt32, _ u1: UInt32, _ c0: inout Int32, _ c1: inout Int32) {
     let xa = r.load(as: UInt32.self), xb = r.load(fromByteOffset: 4, as: UInt32.self)
     c0 = dynq_smlad(xa, dynq_sxtb16(u0), c0); c0 = dynq_smlad(xb, dynq_sxtb16_ror8(u0), c0)
@@ -74,7 +78,7 @@ func dspStep2x1(_ r: UnsafeRawPointer, _ u0: UInt32, _ u1: UInt32, _ c0: inout I
 
 /// `c0 += row · w0`, `c1 += row · w1` over `groups` 4-element groups of a widened row (A/B pairs, 8 bytes each,
 /// 4-byte aligned); weights int8, any alignment. Unrolled by 2 groups.
-@inline(__always)
+@inline(always)
 func dspDot2x1(_ row: UnsafeRawPointer, _ groups: Int, _ w0: UnsafeRawPointer, _ w1: UnsafeRawPointer,
                _ c0: inout Int32, _ c1: inout Int32) {
     var r = row, q0 = w0, q1 = w1
