@@ -159,39 +159,58 @@ for l in lines:
     if l.startswith(("calibration:", "intrinsics:")): print(l)
     if l.startswith("intrinsics: native") and not l.endswith("mismatches 0"): failures += 1
 def per_call(kv): return int(kv["instructions"]) / int(kv["reps"])
+def other(name): return name.startswith(("fuse_", "add_"))
 head = f"{'layer':<20} {'MACs':>9}"
 for s in sets: head += f" {s + ' i/MAC':>15}"
 if core == "m4": head += f" {'CMSIS-NN DSP':>12}"
 head += "  outputs"
 print(f"\nInstructions per MAC, {core} (QEMU -icount shift=0; one call of the kernel)")
 print(head)
-tot = {s: 0.0 for s in sets}; tot8 = {s: 0.0 for s in sets}; macs_all = macs8 = 0
-cm_all = cm8 = 0.0
-for name in order:
-    kv0 = results[(name, sets[0])]
-    macs = int(kv0["macs"])
+tot = {s: 0.0 for s in sets}; tot8 = {s: 0.0 for s in sets}; totx = {s: 0.0 for s in sets}
+macs_all = macs8 = 0
+def verdicts(name):
+    global failures
+    kv0, out = results[(name, sets[0])], []
+    for s in sets[1:]:
+        kv = results.get((name, s))
+        if kv is None: continue
+        same = kv["hash"] == kv0["hash"]
+        if not same: failures += 1
+        out.append(f"{s} {'same' if same else 'DIFFERENT'}")
+    return ", ".join(out)
+for name in [n for n in order if not other(n)]:
+    macs = int(results[(name, sets[0])]["macs"])
     row = f"{name:<20} {macs:>9}"
-    verdict = []
     for s in sets:
         kv = results.get((name, s))
         if kv is None: row += f" {'-':>15}"; continue
-        ipm = per_call(kv) / macs
-        row += f" {ipm:>15.2f}"
+        row += f" {per_call(kv) / macs:>15.2f}"
         tot[s] += per_call(kv)
         if name in issue_table: tot8[s] += per_call(kv)
-        if s != sets[0]:
-            same = kv["hash"] == kv0["hash"]
-            if not same: failures += 1
-            verdict.append(f"{s} {'same' if same else 'DIFFERENT'}")
     macs_all += macs
     if name in issue_table: macs8 += macs
     c = cmsis_m4.get(name)
-    if core == "m4":
-        row += f" {c:>12.2f}" if c else f" {'':>12}"
-    print(row + "  " + ", ".join(verdict))
-print(f"{'issue 13 table (8)':<20} {macs8:>9}" + "".join(f" {tot8[s] / macs8:>15.2f}" for s in sets))
-print(f"{'all layers':<20} {macs_all:>9}" + "".join(f" {tot[s] / macs_all:>15.2f}" for s in sets)
-      + (f" {2.54:>12.2f}" if core == "m4" and macs_all == 3251824 else ""))
+    if core == "m4": row += f" {c:>12.2f}" if c else f" {'':>12}"
+    print(row + "  " + verdicts(name))
+if macs8: print(f"{'issue 13 table (8)':<20} {macs8:>9}" + "".join(f" {tot8[s] / macs8:>15.2f}" for s in sets))
+if macs_all:
+    print(f"{'all conv/dw/FC layers':<20} {macs_all:>9}" + "".join(f" {tot[s] / macs_all:>15.2f}" for s in sets)
+          + (f" {2.54:>12.2f}" if core == "m4" and macs_all == 3251824 else ""))
+rest = [n for n in order if other(n)]
+if rest:
+    print(f"\nFusions (per fusion MAC g·O·K) and adds (per element), instructions per call")
+    print(f"{'op':<20} {'MACs/elts':>9}" + "".join(f" {s + ' instr':>15}" for s in sets)
+          + "".join(f" {s + ' /MAC':>11}" for s in sets) + "  outputs")
+    for name in rest:
+        macs = int(results[(name, sets[0])]["macs"])
+        row = f"{name:<20} {macs:>9}"
+        row += "".join(f" {per_call(results[(name, s)]):>15.0f}" if (name, s) in results else f" {'-':>15}" for s in sets)
+        row += "".join(f" {per_call(results[(name, s)]) / macs:>11.2f}" if (name, s) in results else f" {'-':>11}"
+                       for s in sets)
+        for s in sets:
+            if (name, s) in results: totx[s] += per_call(results[(name, s)])
+        print(row + "  " + verdicts(name))
+    print(f"{'total':<20} {'':>9}" + "".join(f" {totx[s]:>15.0f}" for s in sets))
 print(f"\nPer set: code (.text + .rodata reachable from the set's entry points), largest stack and scratch of a call")
 for s in sets:
     st = max(int(results[(n, s)]["stack"]) for n in order if (n, s) in results)
