@@ -478,6 +478,59 @@ struct DSPFusionTests {
         return nil
     }
 
+    @Test("the 32-bit-divide per-channel math equals fusionReciprocal, scaledByFusionReciprocal and UInt64 division")
+    func channelMath() {
+        var rng = SeededRNG(seed: dspSeed("fusion math"))
+        // 64/32 division, u1 < v: every divisor bit length, edges of the normalization.
+        for _ in 0..<(isDebugBuild ? 20_000 : 400_000) {
+            let v = UInt32(truncatingIfNeeded: rng.next() >> UInt64(rng.int(32...63))) | 1
+            let u1 = UInt32(truncatingIfNeeded: rng.next()) % v, u0 = UInt32(truncatingIfNeeded: rng.next())
+            let n = UInt64(u1) << 32 | UInt64(u0)
+            let got = dspDivide64by32(u1, u0, v)
+            if UInt64(got.quotient) != n / UInt64(v) || UInt64(got.remainder) != n % UInt64(v) {
+                Issue.record("\(u1):\(u0) / \(v): \(got) vs \(n / UInt64(v)), \(n % UInt64(v))"); return
+            }
+        }
+        for (u1, u0, v): (UInt32, UInt32, UInt32) in [(0, 0, 1), (0, UInt32.max, 1), (UInt32.max - 1, UInt32.max, UInt32.max),
+                                                      (0x7FFF_FFFF, UInt32.max, 0x8000_0000), (127, 0, 128), (0, 5, 0xFFFF),
+                                                      (0xFFFE, UInt32.max, 0xFFFF), (0x8000, 0, 0x8001)] {
+            let n = UInt64(u1) << 32 | UInt64(u0), got = dspDivide64by32(u1, u0, v)
+            #expect(UInt64(got.quotient) == n / UInt64(v) && UInt64(got.remainder) == n % UInt64(v), "\(u1):\(u0) / \(v)")
+        }
+        // The fused value: signed SMLAL form against fusedKernelValue, around the rounding ties.
+        for _ in 0..<(isDebugBuild ? 20_000 : 400_000) {
+            let a = Int32(truncatingIfNeeded: rng.next() >> UInt64(rng.int(33...63))) & Int32.max
+            let r = fusionReciprocal(a), f = Int32(rng.int(-Int(a)...Int(a)))
+            let got = dspFusedValue(f, Int32(bitPattern: r), Int32(bitPattern: r) >> 31)
+            if got != fusedKernelValue(f, reciprocal: r) { Issue.record("F=\(f) R=\(r): \(got) vs \(fusedKernelValue(f, reciprocal: r))"); return }
+        }
+        for r: UInt32 in [UInt32.max, 1 << 31, (1 << 31) - 1, 1 << 30, 3 << 29, 254] {
+            for f in [Int32(0), 1, -1, 2, -2, 127, -127, 128, -128, Int32.max, Int32.min + 1] {
+                #expect(dspFusedValue(f, Int32(bitPattern: r), Int32(bitPattern: r) >> 31) == fusedKernelValue(f, reciprocal: r), "F=\(f) R=\(r)")
+            }
+        }
+        // R for every A class, and the multipliers scaled by it.
+        var aValues: [Int32] = [0, 1, 127, 128, 129, 255, 256, 32767, 32768, 65535, 65536, Int32.max - 1, Int32.max]
+        for b in 7..<31 { aValues += [Int32(1) << b, (Int32(1) << b) - 1, (Int32(1) << b) + 1] }
+        for _ in 0..<(isDebugBuild ? 2_000 : 50_000) { aValues.append(Int32(truncatingIfNeeded: rng.next() >> UInt64(rng.int(33...63)))) }
+        for a in aValues where a >= 0 {
+            let r = dspFusionReciprocal(a)
+            if r != fusionReciprocal(a) { Issue.record("A=\(a): \(r) vs \(fusionReciprocal(a))"); return }
+            for q in [QuantizedMultiplier.zero, QuantizedMultiplier(multiplier: 1 << 30, shift: -31),
+                      QuantizedMultiplier(multiplier: Int32.max, shift: 30), QuantizedMultiplier(multiplier: Int32.max, shift: -5),
+                      rng.multiplier(shifts: -31...30)] {
+                let want = q.scaledByFusionReciprocal(r), got = dspScaledByFusionReciprocal(q, r)
+                if got != want { Issue.record("M0=\(q) R=\(r): \(got) vs \(want)"); return }
+            }
+        }
+        for r in [UInt32(1), 2, 3, 254, 255, UInt32(1) << 31, UInt32.max - 1, UInt32.max] {
+            for q in [QuantizedMultiplier(multiplier: 1 << 30, shift: 0), QuantizedMultiplier(multiplier: Int32.max, shift: -31),
+                      QuantizedMultiplier(multiplier: 1_431_655_765, shift: 7)] {
+                #expect(dspScaledByFusionReciprocal(q, r) == q.scaledByFusionReciprocal(r), "M0=\(q) R=\(r)")
+            }
+        }
+    }
+
     @Test("random g, O, K (K mod 4 in 0...3), both layouts, both coefficient modes, nil biases")
     func random() {
         var rng = SeededRNG(seed: dspSeed("fusion"))
