@@ -176,6 +176,7 @@ struct DSPIntrinsicModelTests {
             #expect(dynq_smmul(Int32(bitPattern: a), Int32(bitPattern: b)) == wrap(p >> 32))
             #expect(dynq_smmulr(Int32(bitPattern: a), Int32(bitPattern: b)) == wrap((p + (1 << 31)) >> 32))
             #expect(dynq_asr(Int32(bitPattern: a), b & 31) == Int32(bitPattern: a) >> Int32(b & 31))
+            #expect(dynq_lsl(a, b & 31) == a << (b & 31))
             let s = Int64(Int32(bitPattern: a)) + Int64(c)
             #expect(dynq_qadd(Int32(bitPattern: a), c) == Int32(clamping: s))
         }

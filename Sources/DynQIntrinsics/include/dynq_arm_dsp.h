@@ -56,8 +56,9 @@ static inline int32_t dynq_model_qadd(int32_t a, int32_t b) {
     int64_t s = (int64_t)a + (int64_t)b;
     return s > INT32_MAX ? INT32_MAX : (s < INT32_MIN ? INT32_MIN : (int32_t)s);
 }
-/* ASR by a register amount s in [0, 31] (Swift's `&>>` would add an AND #31 first). */
+/* ASR / LSL by a register amount s in [0, 31] (Swift's `&>>` / `&<<` would add an AND #31 first). */
 static inline int32_t dynq_model_asr(int32_t x, uint32_t s) { return x >> s; }
+static inline uint32_t dynq_model_lsl(uint32_t x, uint32_t s) { return x << s; }
 /* PKHBT x, y, LSL #16: bottom lane of x, bottom lane of y as the top lane. */
 static inline uint32_t dynq_model_pkhbt16(uint32_t x, uint32_t y) { return (x & 0xFFFFu) | (y << 16); }
 /* PKHTB x, y, ASR #16: top lane of x, top lane of y as the bottom lane. */
@@ -124,6 +125,7 @@ static inline int32_t dynq_smmulr(int32_t a, int32_t b) {
 }
 static inline int32_t dynq_ssat8(int32_t x) { return __builtin_arm_ssat(x, 8); }
 static inline int32_t dynq_asr(int32_t x, uint32_t s) { return x >> s; }
+static inline uint32_t dynq_lsl(uint32_t x, uint32_t s) { return x << s; }
 static inline int32_t dynq_qadd(int32_t a, int32_t b) { return __builtin_arm_qadd(a, b); }
 /* SSUB8 + SEL in one wrapper, so nothing can come between the instruction that sets the GE flags and the one that
  * reads them (clang keeps both: they are marked as having side effects). */
@@ -164,6 +166,7 @@ static inline int32_t dynq_smmul(int32_t a, int32_t b) { return dynq_model_smmul
 static inline int32_t dynq_smmulr(int32_t a, int32_t b) { return dynq_model_smmulr(a, b); }
 static inline int32_t dynq_ssat8(int32_t x) { return dynq_model_ssat8(x); }
 static inline int32_t dynq_asr(int32_t x, uint32_t s) { return dynq_model_asr(x, s); }
+static inline uint32_t dynq_lsl(uint32_t x, uint32_t s) { return dynq_model_lsl(x, s); }
 static inline int32_t dynq_qadd(int32_t a, int32_t b) { return dynq_model_qadd(a, b); }
 static inline uint32_t dynq_smax8x4(uint32_t a, uint32_t b) { return dynq_model_smax8x4(a, b); }
 static inline uint32_t dynq_smin8x4(uint32_t a, uint32_t b) { return dynq_model_smin8x4(a, b); }

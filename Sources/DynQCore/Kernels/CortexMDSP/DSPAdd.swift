@@ -61,7 +61,7 @@ extension CortexMDSPKernels {
                 i &+= 4
             }
             while i < count {
-                output[i] = Int8(truncatingIfNeeded: rq.pack4(sum(i), 0, 0, 0))
+                output[i] = Int8(truncatingIfNeeded: rq.pack2(sum(i), 0))
                 i &+= 1
             }
         } else {

@@ -56,7 +56,7 @@ extension CortexMDSPKernels {
             let m0 = mults[o], m1 = mults[o1]
             let q0 = rq.channel(m0), q1 = rq.channel(m1)
             if q0.fast && q1.fast {
-                let w = rq.pack4(rq.fast(c0, q0), rq.fast(c1, q1), 0, 0)
+                let w = rq.pack2(rq.fast(c0, q0), rq.fast(c1, q1))
                 output[o] = Int8(truncatingIfNeeded: w)
                 output[o1] = Int8(truncatingIfNeeded: w &>> 8)     // o1 == o: the same value again
             } else {

@@ -19,20 +19,23 @@
 import DynQIntrinsics
 
 /// One output channel's multiplier, prepared for `DSPRequantizer.fast`: `m`, the shift `s = −1 − e` and the
-/// constant `2^(s−1) + z·2^s`, or `fast == false` when `e` is outside `[−23, −2]`.
+/// constant `2^(s−1) + z·2^s = (1 + 2z)·2^(s−1)`; `fast == false` when `e` is outside `[−23, −2]` (then the shift and
+/// the constant are meaningless).
 struct DSPChannelMultiplier {
     var multiplier: Int32
     var shift: UInt32
     var constant: Int32
     var fast: Bool
 
+    /// `zeroPointTerm` = `1 + 2z`. Branch-free: `t = −2 − e` (`s − 1`), `fast ⇔ t < 22` (unsigned), the constant
+    /// `(1 + 2z) << (t mod 32)`.
     @inline(always)
-    init(_ q: QuantizedMultiplier, zeroPoint z: Int32) {
+    init(_ q: QuantizedMultiplier, zeroPointTerm: Int32) {
         multiplier = q.multiplier
-        fast = q.shift <= -2 && q.shift >= -23
-        let s = fast ? UInt32(truncatingIfNeeded: -1 &- q.shift) : 1       // 1...22
-        shift = s
-        constant = Int32(bitPattern: UInt32(1) &<< (s &- 1)) &+ (z &<< Int32(bitPattern: s))
+        let t = UInt32(bitPattern: -2 &- q.shift)
+        fast = t < 22
+        shift = t &+ 1
+        constant = Int32(bitPattern: dynq_lsl(UInt32(bitPattern: zeroPointTerm), t & 31))
     }
 }
 
@@ -46,18 +49,21 @@ struct DSPRequantizer {
     /// `activationMin` / `activationMax` in each byte.
     var low: UInt32
     var high: UInt32
+    /// `1 + 2z`.
+    var zeroPointTerm: Int32
 
     @inline(always)
     init(_ output: OutputQuantization) {
         self.output = output
         low = dspBytes4(output.activationMin)
         high = dspBytes4(output.activationMax)
+        zeroPointTerm = 1 &+ 2 &* output.zeroPoint
     }
 
     /// A channel's prepared multiplier for this output stage.
     @inline(always)
     func channel(_ q: QuantizedMultiplier) -> DSPChannelMultiplier {
-        DSPChannelMultiplier(q, zeroPoint: output.zeroPoint)
+        DSPChannelMultiplier(q, zeroPointTerm: zeroPointTerm)
     }
 
     /// `y + z`, not clamped, valid when `c.fast`: `(SMMUL(x, m) + 2^(s−1) + z·2^s) >> s`.
@@ -81,8 +87,15 @@ struct DSPRequantizer {
     @inline(always)
     func apply(_ x: Int32, _ q: QuantizedMultiplier) -> Int8 {
         let c = channel(q)
-        if c.fast { return Int8(truncatingIfNeeded: pack4(fast(x, c), 0, 0, 0)) }
+        if c.fast { return Int8(truncatingIfNeeded: pack2(fast(x, c), 0)) }
         return output.requantize(x, q)
+    }
+
+    /// Two `y + z` values saturated (SSAT), packed in the low half-word (first in the low byte) and clamped.
+    @inline(always)
+    func pack2(_ a: Int32, _ b: Int32) -> UInt32 {
+        let w = (UInt32(bitPattern: dynq_ssat8(a)) & 0xFF) | UInt32(bitPattern: dynq_ssat8(b)) &<< 8
+        return dynq_smin8x4(dynq_smax8x4(w, low), high)
     }
 
     /// Four outputs with any multipliers, packed as in `pack4` (the general path of the tiles).
