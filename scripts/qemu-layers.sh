@@ -159,7 +159,7 @@ for l in lines:
     if l.startswith(("calibration:", "intrinsics:")): print(l)
     if l.startswith("intrinsics: native") and not l.endswith("mismatches 0"): failures += 1
 def per_call(kv): return int(kv["instructions"]) / int(kv["reps"])
-def other(name): return name.startswith(("fuse_", "add_"))
+def other(name): return name.startswith(("fuse_", "add_", "gap_"))
 head = f"{'layer':<20} {'MACs':>9}"
 for s in sets: head += f" {s + ' i/MAC':>15}"
 if core == "m4": head += f" {'CMSIS-NN DSP':>12}"
@@ -198,7 +198,7 @@ if macs_all:
           + (f" {2.54:>12.2f}" if core == "m4" and macs_all == 3251824 else ""))
 rest = [n for n in order if other(n)]
 if rest:
-    print(f"\nFusions (per fusion MAC g·O·K) and adds (per element), instructions per call")
+    print(f"\nFusions (per fusion MAC g·O·K), adds and global average pools (per element), instructions per call")
     print(f"{'op':<20} {'MACs/elts':>9}" + "".join(f" {s + ' instr':>15}" for s in sets)
           + "".join(f" {s + ' /MAC':>11}" for s in sets) + "  outputs")
     for name in rest:

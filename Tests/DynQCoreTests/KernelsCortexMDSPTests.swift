@@ -582,3 +582,28 @@ struct DSPAddTests {
         }
     }
 }
+
+@Suite("Cortex-M DSP global average pool equals globalAveragePoolReference bit for bit")
+struct DSPPoolTests {
+    @Test("H·W above and below the 128-pixel lane flush, channels % 4 in 0...3, zero points, multipliers, clamps")
+    func matchesReference() {
+        var rng = SeededRNG(seed: dspSeed("gap"))
+        for round in 0..<(isDebugBuild ? 20 : 300) {
+            let h = rng.int(1...(round % 5 == 0 ? 40 : 12)), w = rng.int(1...(round % 5 == 0 ? 40 : 12))
+            let c = rng.int(1...(isDebugBuild ? 12 : 50))
+            let extreme = round % 7 == 0
+            let input: [Int8] = extreme ? (0..<(h * w * c)).map { _ in rng.int(0...1) == 0 ? -128 : 127 }
+                                        : rng.int8s(h * w * c)
+            let p = GlobalAveragePoolParams(height: h, width: w, channels: c, inputZeroPoint: rng.zeroPoint(),
+                                            multiplier: rng.multiplier(shifts: round % 6 == 0 ? -2...3 : -30 ... -2),
+                                            output: rng.outputQuantization())
+            var ref = [Int8](repeating: 0, count: c), dsp = [Int8](repeating: 99, count: c)
+            globalAveragePoolReference(p, input: input, output: &ref)
+            DSP.globalAveragePool(p, input: input, output: &dsp)
+            if let i = (0..<c).first(where: { ref[$0] != dsp[$0] }) {
+                Issue.record(Comment(rawValue: "seed=\(rng.seed) \(p): channel \(i) dsp=\(dsp[i]) reference=\(ref[i])"))
+                return
+            }
+        }
+    }
+}
