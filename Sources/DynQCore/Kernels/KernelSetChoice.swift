@@ -8,6 +8,7 @@ public protocol StatelessKernelSet: KernelSet {
 }
 extension OracleKernels: StatelessKernelSet {}
 extension SIMD128Kernels: StatelessKernelSet {}
+extension CortexMDSPKernels: StatelessKernelSet {}
 extension ScalarKernels: StatelessKernelSet where T == NoTally {}
 
 /// Something to do with one kernel set, whichever the user chose (Swift has no generic closures).
@@ -21,6 +22,8 @@ public enum KernelSetChoice: String, CaseIterable, Sendable {
     case oracle
     case scalar
     case simd128
+    /// The Cortex-M DSP set; on the host its DSP instructions are DynQIntrinsics' portable C models.
+    case cortexMDSP = "cortex-m-dsp"
 
     /// The host's default: the fastest set this build carries.
     public static let hostDefault = KernelSetChoice.simd128
@@ -31,6 +34,7 @@ public enum KernelSetChoice: String, CaseIterable, Sendable {
         case .oracle: return try user.use(OracleKernels.self)
         case .scalar: return try user.use(ScalarKernels<NoTally>.self)
         case .simd128: return try user.use(SIMD128Kernels.self)
+        case .cortexMDSP: return try user.use(CortexMDSPKernels.self)
         }
     }
 

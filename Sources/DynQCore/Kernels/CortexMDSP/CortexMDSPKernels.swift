@@ -17,71 +17,35 @@
 // - dynamic fusion: writes the fused int8 kernel in the layout the conv / depthwise kernels read (OHWI or
 //   `[kh][kw][C]`), so there is no second copy.
 //
-// The static methods have the shapes of the `KernelSet` protocol the lead is building (issue 12); the argument
-// structs below stand in for the protocol's `ConvArguments` / `FusionArguments` (same fields) until it lands.
+// Conforms to `KernelSet`: conv2d, depthwise, linear, both fusions, add and global average pool are the set's own;
+// max and average pooling are the defaults (the scalar kernels). The set has no packed weights: every
+// `*PackedWeightBytes` is 0 and the kernels read the model's int8 weights (or the fusion's output) in place.
 
 import DynQIntrinsics
 
-/// The Cortex-M DSP (Armv7E-M) kernel set. Every kernel's output is bit-identical to its reference kernel's.
-public enum CortexMDSPKernels {
+/// The Cortex-M DSP (Armv7E-M) kernel set. Every kernel's output is bit-identical to the oracle's.
+@frozen
+public struct CortexMDSPKernels: KernelSet {
     public static var name: StaticString { "cortex-m-dsp" }
+
+    /// The choosers' answers (`chooseConv`, `chooseDepthwise`, `chooseLinear`).
+    public enum Variant: UInt8, Equatable, Sendable {
+        /// conv2d: 1×1, one group, stride 1, no padding, `I % 4 == 0`: each output pixel's receptive field is its
+        /// input pixel's `I` contiguous channels, widened 4 at a time.
+        case pointwise
+        /// conv2d: any window, `I/groups % 4 == 0`: im2col gathered 4 channels at a time (SXTAB16 adds `−z_in`).
+        case im2colWords
+        /// conv2d: any window and channel count (e.g. the 1-channel stem): im2col gathered element by element.
+        case im2colElements
+        /// depthwise: 4 channels × 1 pixel, int8 `[kh][kw][C]` weights read in place (widened per quad into scratch).
+        case channelQuads
+        /// linear: 2 channels × 1 row, int8 `[O][F]` weights in place.
+        case channelPairs
+    }
+
+    @inlinable public init() {}
 
     /// True when the DynQIntrinsics wrappers are the DSP instructions (an Armv7E-M build), false when they are
     /// the portable C models (any other target).
     public static var usesDSPInstructions: Bool { dynq_arm_dsp_native() != 0 }
-
-    /// The operands of a conv2d, depthwise or linear call (the protocol's `ConvArguments`).
-    public struct ConvArguments {
-        public var input: UnsafePointer<Int8>
-        /// The layer's int8 weights, read in place (no set of this kernel set packs weights).
-        public var weights: UnsafeRawPointer
-        /// `[O]`, nil = zeros.
-        public var bias: UnsafePointer<Int32>?
-        /// `[O]`.
-        public var multipliers: UnsafePointer<QuantizedMultiplier>
-        public var output: UnsafeMutablePointer<Int8>
-        /// `*ScratchBytes` bytes, 16-byte aligned (nil when 0).
-        public var scratch: UnsafeMutableRawPointer?
-
-        @inlinable
-        public init(input: UnsafePointer<Int8>, weights: UnsafeRawPointer, bias: UnsafePointer<Int32>?,
-                    multipliers: UnsafePointer<QuantizedMultiplier>, output: UnsafeMutablePointer<Int8>,
-                    scratch: UnsafeMutableRawPointer?) {
-            self.input = input; self.weights = weights; self.bias = bias; self.multipliers = multipliers
-            self.output = output; self.scratch = scratch
-        }
-    }
-
-    /// The operands of a dynamic fusion (the protocol's `FusionArguments`).
-    public struct FusionArguments {
-        /// `g` int8 kernels, `[g][O][K]` (OHWI) or `[g][kh][kw][C]`.
-        public var kernels: UnsafePointer<Int8>
-        /// This layer's first Q15 coefficient (`[O][g]` or `[g]`).
-        public var coefficients: UnsafePointer<Int16>
-        /// `[g][O]`.
-        public var mixedBias: UnsafePointer<Int32>?
-        /// `[O]`.
-        public var staticBias: UnsafePointer<Int32>?
-        /// `[O]`.
-        public var staticMultipliers: UnsafePointer<QuantizedMultiplier>
-        /// `fused*WeightBytes`, 16-byte aligned: the fused int8 kernel, in the layout conv2d / depthwise read.
-        public var fusedWeights: UnsafeMutableRawPointer
-        /// `[O]`.
-        public var fusedBias: UnsafeMutablePointer<Int32>
-        /// `[O]`.
-        public var fusedMultipliers: UnsafeMutablePointer<QuantizedMultiplier>
-        public var scratch: UnsafeMutableRawPointer?
-
-        @inlinable
-        public init(kernels: UnsafePointer<Int8>, coefficients: UnsafePointer<Int16>,
-                    mixedBias: UnsafePointer<Int32>?, staticBias: UnsafePointer<Int32>?,
-                    staticMultipliers: UnsafePointer<QuantizedMultiplier>, fusedWeights: UnsafeMutableRawPointer,
-                    fusedBias: UnsafeMutablePointer<Int32>, fusedMultipliers: UnsafeMutablePointer<QuantizedMultiplier>,
-                    scratch: UnsafeMutableRawPointer?) {
-            self.kernels = kernels; self.coefficients = coefficients; self.mixedBias = mixedBias
-            self.staticBias = staticBias; self.staticMultipliers = staticMultipliers
-            self.fusedWeights = fusedWeights; self.fusedBias = fusedBias; self.fusedMultipliers = fusedMultipliers
-            self.scratch = scratch
-        }
-    }
 }

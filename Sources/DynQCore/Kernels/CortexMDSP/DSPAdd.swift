@@ -45,7 +45,7 @@ struct DSPAddTerm {
 
 extension CortexMDSPKernels {
     /// DSP element-wise add of `count` int8 elements: same results as `addReference`. No scratch.
-    public static func add(_ p: AddParams, count: Int, _ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>,
+    public func add(_ p: AddParams, count: Int, _ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>,
                            output: UnsafeMutablePointer<Int8>) {
         let t1 = DSPAddTerm(zeroPoint: p.input1ZeroPoint, p.input1Multiplier)
         let t2 = DSPAddTerm(zeroPoint: p.input2ZeroPoint, p.input2Multiplier)

@@ -18,20 +18,9 @@
 import DynQIntrinsics
 
 extension CortexMDSPKernels {
-    /// The conv chooser's answer.
-    public enum ConvVariant: Equatable, Sendable {
-        /// 1×1, one group, stride 1, no padding, `I % 4 == 0`: each output pixel's receptive field is its input
-        /// pixel's `I` contiguous channels, widened 4 at a time.
-        case pointwise
-        /// Any window, `I/groups % 4 == 0`: im2col gathered 4 channels at a time (SXTAB16 adds `−z_in`).
-        case im2colWords
-        /// Any window and channel count (e.g. the 1-channel stem): im2col gathered element by element.
-        case im2colElements
-    }
-
     /// The named chooser: `.pointwise` for plain 1×1 layers, `.im2colWords` when each tap's channels come in
     /// whole words, `.im2colElements` otherwise.
-    public static func chooseConv(_ p: Conv2DParams) -> ConvVariant {
+    public static func chooseConv(_ p: Conv2DParams) -> Variant {
         if p.groupInputChannels % 4 != 0 { return .im2colElements }
         if p.kernelHeight == 1 && p.kernelWidth == 1 && p.groups == 1 && p.strideY == 1 && p.strideX == 1
             && p.padding == .zero {
@@ -40,35 +29,37 @@ extension CortexMDSPKernels {
         return .im2colWords
     }
 
-    /// Whether `conv2d(p, v, …)` handles `p` (the chooser's answer always does; `.im2colElements` does for all).
-    public static func convVariantApplies(_ v: ConvVariant, _ p: Conv2DParams) -> Bool {
+    /// Whether `conv2d(p, v, …)` handles `p` (the chooser's answer always does; `.im2colElements` does for all; the
+    /// depthwise and linear variants never).
+    public static func convVariantApplies(_ v: Variant, _ p: Conv2DParams) -> Bool {
         switch v {
         case .im2colElements: return true
         case .im2colWords: return p.groupInputChannels % 4 == 0
         case .pointwise:
             return p.groupInputChannels % 4 == 0 && p.kernelHeight == 1 && p.kernelWidth == 1 && p.groups == 1
                 && p.strideY == 1 && p.strideX == 1 && p.padding == .zero
+        case .channelQuads, .channelPairs: return false
         }
     }
 
     /// 0: the int8 OHWI weights are read in place.
-    public static func convPackedWeightBytes(_ p: Conv2DParams, _ v: ConvVariant) -> Int { 0 }
+    public static func convPackedWeightBytes(_ p: Conv2DParams, _ v: Variant) -> Int { 0 }
 
     /// Nothing to pack (`convPackedWeightBytes` is 0).
-    public static func packConvWeights(_ p: Conv2DParams, _ v: ConvVariant, weights: UnsafePointer<Int8>,
+    public static func packConvWeights(_ p: Conv2DParams, _ v: Variant, weights: UnsafePointer<Int8>,
                                        into: UnsafeMutableRawPointer) {}
 
     /// Scratch bytes of `conv2d`: the im2col buffer of two pixels, `2 · ⌈K/4⌉ · 4` int16 (`K = kh·kw·I/groups`;
     /// 1,152 bytes for a 3×3×32 layer).
-    public static func convScratchBytes(_ p: Conv2DParams, _ v: ConvVariant) -> Int {
+    public static func convScratchBytes(_ p: Conv2DParams, _ v: Variant) -> Int {
         16 * ((p.weightsPerOutputChannel + 3) / 4)
     }
 
     /// DSP 2-D convolution: same contract and results as `conv2dReference`; `a.weights` is the int8 OHWI weights
     /// (any alignment), `a.scratch` at least `convScratchBytes(p, v)` bytes, 4-byte aligned. `v` must apply to `p`
     /// (`convVariantApplies`).
-    public static func conv2d(_ p: Conv2DParams, _ v: ConvVariant, _ a: ConvArguments) {
-        precondition(convVariantApplies(v, p), "CortexMDSPKernels.conv2d: variant does not apply to the layer")
+    public func conv2d(_ p: Conv2DParams, _ v: Variant, _ a: ConvArguments) {
+        precondition(Self.convVariantApplies(v, p), "CortexMDSPKernels.conv2d: variant does not apply to the layer")
         guard let rows = a.scratch else { preconditionFailure("CortexMDSPKernels.conv2d: no scratch") }
         let outW = p.outputWidth, pixels = p.outputHeight * outW
         let outC = p.outputChannels, gIn = p.groupInputChannels, gOut = p.groupOutputChannels
@@ -92,6 +83,8 @@ extension CortexMDSPKernels {
                 case .im2colElements:
                     dspGatherElements(p, a.input, oy0, ox0, g, rows)
                     dspGatherElements(p, a.input, oy1, ox1, g, rows + 8)
+                case .channelQuads, .channelPairs:
+                    preconditionFailure("CortexMDSPKernels.conv2d: not a conv variant")    // excluded above
                 }
                 let out0 = UnsafeMutableRawPointer(output + px &* outC)
                 let out1 = UnsafeMutableRawPointer(output + px1 &* outC)

@@ -17,31 +17,25 @@
 import DynQIntrinsics
 
 extension CortexMDSPKernels {
-    /// The depthwise chooser's answer (one variant).
-    public enum DepthwiseVariant: Equatable, Sendable {
-        /// 4 channels × 1 pixel, int8 `[kh][kw][C]` weights read in place (widened per quad into scratch).
-        case channelQuads
-    }
-
-    public static func chooseDepthwise(_ p: DepthwiseConv2DParams) -> DepthwiseVariant { .channelQuads }
+    public static func chooseDepthwise(_ p: DepthwiseConv2DParams) -> Variant { .channelQuads }
 
     /// 0: the int8 `[kh][kw][C]` weights are read in place.
-    public static func depthwisePackedWeightBytes(_ p: DepthwiseConv2DParams, _ v: DepthwiseVariant) -> Int { 0 }
+    public static func depthwisePackedWeightBytes(_ p: DepthwiseConv2DParams, _ v: Variant) -> Int { 0 }
 
     /// Nothing to pack.
-    public static func packDepthwiseWeights(_ p: DepthwiseConv2DParams, _ v: DepthwiseVariant,
+    public static func packDepthwiseWeights(_ p: DepthwiseConv2DParams, _ v: Variant,
                                             weights: UnsafePointer<Int8>, into: UnsafeMutableRawPointer) {}
 
     /// Scratch bytes of `depthwiseConv2d`: one channel quad's widened weights, 8 bytes per tap (72 for 3×3), 0 when
     /// `C < 4`.
-    public static func depthwiseScratchBytes(_ p: DepthwiseConv2DParams, _ v: DepthwiseVariant) -> Int {
+    public static func depthwiseScratchBytes(_ p: DepthwiseConv2DParams, _ v: Variant) -> Int {
         p.channels >= 4 ? 8 * p.taps : 0
     }
 
     /// DSP depthwise convolution: same contract and results as `depthwiseConv2dReference`; `a.weights` is the int8
     /// `[kh][kw][C]` weights (any alignment), `a.scratch` at least `depthwiseScratchBytes(p, v)` bytes, 8-byte
     /// aligned.
-    public static func depthwiseConv2d(_ p: DepthwiseConv2DParams, _ v: DepthwiseVariant, _ a: ConvArguments) {
+    public func depthwiseConv2d(_ p: DepthwiseConv2DParams, _ v: Variant, _ a: ConvArguments) {
         let c = p.channels, quads = c >> 2
         let rq = DSPRequantizer(p.output)
         if quads > 0 {
@@ -93,7 +87,7 @@ func dspDepthwiseTap(_ x: UnsafeRawPointer, _ w: UnsafeRawPointer, _ acc: inout 
 
 /// Channels `ch ..< ch + 4` of every output pixel. `scratch`: the widened weights (`8·taps` bytes).
 @inline(always)
-func dspDepthwiseQuad(_ p: DepthwiseConv2DParams, _ a: CortexMDSPKernels.ConvArguments, channel ch: Int,
+func dspDepthwiseQuad(_ p: DepthwiseConv2DParams, _ a: ConvArguments, channel ch: Int,
                       _ rq: DSPRequantizer, _ scratch: UnsafeMutableRawPointer, unrolled3x3: Bool) {
     let c = p.channels, w = p.inputWidth, h = p.inputHeight, kh = p.kernelHeight, kw = p.kernelWidth
     let taps = kh &* kw, z = p.inputZeroPoint
@@ -214,7 +208,7 @@ func dspDepthwiseQuad(_ p: DepthwiseConv2DParams, _ a: CortexMDSPKernels.ConvArg
 
 /// One channel of every output pixel (the `C mod 4` last channels).
 @inline(always)
-func dspDepthwiseChannel(_ p: DepthwiseConv2DParams, _ a: CortexMDSPKernels.ConvArguments, channel ch: Int,
+func dspDepthwiseChannel(_ p: DepthwiseConv2DParams, _ a: ConvArguments, channel ch: Int,
                          _ rq: DSPRequantizer) {
     let c = p.channels, w = p.inputWidth, kw = p.kernelWidth, z = p.inputZeroPoint
     let q = a.multipliers[ch]

@@ -19,38 +19,38 @@ import DynQIntrinsics
 
 extension CortexMDSPKernels {
     /// Bytes of the fused conv kernel: `O·K` int8, OHWI (what `conv2d` reads in place).
-    public static func fusedConvWeightBytes(_ f: DynamicFusionParams, _ p: Conv2DParams, _ v: ConvVariant) -> Int {
+    public static func fusedConvWeightBytes(_ f: DynamicFusionParams, _ p: Conv2DParams, _ v: Variant) -> Int {
         f.kernelElements
     }
 
     /// Scratch bytes of `fuseConv`: F of one channel, `K` int32.
-    public static func convFusionScratchBytes(_ f: DynamicFusionParams, _ p: Conv2DParams, _ v: ConvVariant) -> Int {
+    public static func convFusionScratchBytes(_ f: DynamicFusionParams, _ p: Conv2DParams, _ v: Variant) -> Int {
         4 * f.elementsPerChannel
     }
 
     /// Bytes of the fused depthwise kernel: `kh·kw·C` int8, `[kh][kw][C]`.
     public static func fusedDepthwiseWeightBytes(_ f: DynamicFusionParams, _ p: DepthwiseConv2DParams,
-                                                 _ v: DepthwiseVariant) -> Int {
+                                                 _ v: Variant) -> Int {
         f.kernelElements
     }
 
     /// Scratch bytes of `fuseDepthwise`: F of one channel, `kh·kw` int32.
     public static func depthwiseFusionScratchBytes(_ f: DynamicFusionParams, _ p: DepthwiseConv2DParams,
-                                                   _ v: DepthwiseVariant) -> Int {
+                                                   _ v: Variant) -> Int {
         4 * f.elementsPerChannel
     }
 
     /// Fusion of a conv (or linear) layer, `f.layout == .outputMajor`: writes the fused int8 OHWI kernel to
     /// `a.fusedWeights`, `a.fusedBias[O]`, `a.fusedMultipliers[O]`, equal to `dynamicFusionReference`'s.
     /// `a.scratch`: `convFusionScratchBytes` bytes, 4-byte aligned.
-    public static func fuseConv(_ f: DynamicFusionParams, _ p: Conv2DParams, _ v: ConvVariant, _ a: FusionArguments) {
+    public func fuseConv(_ f: DynamicFusionParams, _ p: Conv2DParams, _ v: Variant, _ a: FusionArguments) {
         precondition(f.layout == .outputMajor, "CortexMDSPKernels.fuseConv: needs the [O][K] layout")
         dspFuseOutputMajor(f, a)
     }
 
     /// Fusion of a depthwise layer, `f.layout == .channelsLast`: writes the fused int8 `[kh][kw][C]` kernel,
     /// bias and multipliers, equal to `dynamicFusionReference`'s. `a.scratch`: `depthwiseFusionScratchBytes` bytes.
-    public static func fuseDepthwise(_ f: DynamicFusionParams, _ p: DepthwiseConv2DParams, _ v: DepthwiseVariant,
+    public func fuseDepthwise(_ f: DynamicFusionParams, _ p: DepthwiseConv2DParams, _ v: Variant,
                                      _ a: FusionArguments) {
         precondition(f.layout == .channelsLast, "CortexMDSPKernels.fuseDepthwise: needs the [K][O] layout")
         dspFuseChannelsLast(f, a)
@@ -116,7 +116,7 @@ func dspScaledByFusionReciprocal(_ q: QuantizedMultiplier, _ r: UInt32) -> Quant
 
 /// The per-channel epilogue shared by both layouts: `R`, the fused bias and multiplier of channel `ch`.
 @inline(always)
-func dspFuseChannelEnd(_ f: DynamicFusionParams, _ a: CortexMDSPKernels.FusionArguments, _ ch: Int,
+func dspFuseChannelEnd(_ f: DynamicFusionParams, _ a: FusionArguments, _ ch: Int,
                        _ eta: UnsafePointer<Int16>, _ r: UInt32) {
     let g = f.kernelCount, o = f.outputChannels
     var b: Int64 = 0
@@ -193,7 +193,7 @@ func dspFuseChannel(_ row: UnsafeRawPointer, _ g: Int, _ kernelSize: Int, _ eta:
 }
 
 /// `[O][K]` fusion (conv and linear).
-func dspFuseOutputMajor(_ f: DynamicFusionParams, _ a: CortexMDSPKernels.FusionArguments) {
+func dspFuseOutputMajor(_ f: DynamicFusionParams, _ a: FusionArguments) {
     guard let scratch = a.scratch else { preconditionFailure("CortexMDSPKernels.fuseConv: no scratch") }
     let g = f.kernelCount, o = f.outputChannels, k = f.elementsPerChannel
     let kernelSize = o &* k
@@ -218,7 +218,7 @@ func dspFuseOutputMajor(_ f: DynamicFusionParams, _ a: CortexMDSPKernels.FusionA
 }
 
 /// `[K][O]` fusion (depthwise).
-func dspFuseChannelsLast(_ f: DynamicFusionParams, _ a: CortexMDSPKernels.FusionArguments) {
+func dspFuseChannelsLast(_ f: DynamicFusionParams, _ a: FusionArguments) {
     guard let scratch = a.scratch else { preconditionFailure("CortexMDSPKernels.fuseDepthwise: no scratch") }
     let g = f.kernelCount, o = f.outputChannels, k = f.elementsPerChannel
     let kernelSize = o &* k

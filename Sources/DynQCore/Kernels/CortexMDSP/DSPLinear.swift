@@ -8,30 +8,24 @@
 import DynQIntrinsics
 
 extension CortexMDSPKernels {
-    /// The linear chooser's answer (one variant).
-    public enum LinearVariant: Equatable, Sendable {
-        /// 2 channels × 1 row, int8 `[O][F]` weights in place.
-        case channelPairs
-    }
-
-    public static func chooseLinear(_ p: LinearParams) -> LinearVariant { .channelPairs }
+    public static func chooseLinear(_ p: LinearParams) -> Variant { .channelPairs }
 
     /// 0: the int8 `[O][F]` weights are read in place.
-    public static func linearPackedWeightBytes(_ p: LinearParams, _ v: LinearVariant) -> Int { 0 }
+    public static func linearPackedWeightBytes(_ p: LinearParams, _ v: Variant) -> Int { 0 }
 
     /// Nothing to pack.
-    public static func packLinearWeights(_ p: LinearParams, _ v: LinearVariant, weights: UnsafePointer<Int8>,
+    public static func packLinearWeights(_ p: LinearParams, _ v: Variant, weights: UnsafePointer<Int8>,
                                          into: UnsafeMutableRawPointer) {}
 
     /// Scratch bytes of `linear`: the widened input row, `⌊F/4⌋` A/B pairs (8 bytes each).
-    public static func linearScratchBytes(_ p: LinearParams, _ v: LinearVariant) -> Int {
+    public static func linearScratchBytes(_ p: LinearParams, _ v: Variant) -> Int {
         8 * (p.inputFeatures / 4)
     }
 
     /// DSP fully connected layer: same contract and results as `linearReference`; `a.weights` is the int8 `[O][F]`
     /// weights (any alignment), `a.scratch` at least `linearScratchBytes(p, v)` bytes, 4-byte aligned (may be nil
     /// when that is 0).
-    public static func linear(_ p: LinearParams, _ v: LinearVariant, _ a: ConvArguments) {
+    public func linear(_ p: LinearParams, _ v: Variant, _ a: ConvArguments) {
         let f = p.inputFeatures, outC = p.outputFeatures
         let full = f >> 2, tail = f & 3
         precondition(full == 0 || a.scratch != nil, "CortexMDSPKernels.linear: no scratch")

@@ -10,7 +10,7 @@ import DynQIntrinsics
 extension CortexMDSPKernels {
     /// DSP global average pool `[H][W][C] → [C]`: same contract and results as `globalAveragePoolReference`.
     /// No scratch.
-    public static func globalAveragePool(_ p: GlobalAveragePoolParams, input: UnsafePointer<Int8>,
+    public func globalAveragePool(_ p: GlobalAveragePoolParams, input: UnsafePointer<Int8>,
                                          output: UnsafeMutablePointer<Int8>) {
         let c = p.channels, n = p.height &* p.width, quads = c >> 2
         let rq = DSPRequantizer(p.output)
