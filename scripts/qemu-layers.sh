@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Per-layer kernel benchmark on an emulated Cortex-M: instructions per MAC of every kernel set on issue 13's
 # standard layers (and the rest of the fixture's conv / depthwise / linear shapes), each output's hash checked
-# against the reference kernels on the same core, plus each set's code size and stack.
+# against the oracle kernels on the same core, plus each set's code size and stack.
 #
 #   scripts/qemu-layers.sh                      # Cortex-M4, QEMU mps2-an386
 #   scripts/qemu-layers.sh --core m7            # Cortex-M7, mps2-an500
@@ -19,7 +19,7 @@
 # known length). Small layers are repeated so each measurement spans >= 200,000 MACs; the table shows one call.
 # Code size of a set: the Swift object linked from that set's entry points alone (`ld.lld -e dynq_set_NAME
 # --gc-sections`, C support left out): .text + .rodata reachable from the set (kernels and what they call). Stack: painted-stack high
-# water of one call. Exit code 0 only when the firmware finishes, every set's output hash equals the reference's
+# water of one call. Exit code 0 only when the firmware finishes, every set's output hash equals the oracle's
 # on every layer and the DynQIntrinsics models match the instructions. Builds run under `nice -n 10`.
 set -euo pipefail
 
@@ -220,5 +220,5 @@ for s in sets:
 if failures:
     print(f"qemu-layers: {failures} mismatch(es)")
     sys.exit(1)
-print("qemu-layers: every output equals the reference's on this core")
+print("qemu-layers: every output equals the oracle's on this core")
 EOF

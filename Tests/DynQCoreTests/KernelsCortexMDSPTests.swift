@@ -21,7 +21,7 @@ private func dspZeroPoint(_ kind: String, _ rng: inout SeededRNG) -> Int32 {
 // MARK: - Runners
 
 /// Runs the DSP conv (variant `v`, or the chooser's) and the reference on random data; a failure description or nil.
-private func checkDSPConv(_ p: Conv2DParams, _ v: DSP.ConvVariant? = nil, rng: inout SeededRNG) -> String? {
+private func checkDSPConv(_ p: Conv2DParams, _ v: DSP.Variant? = nil, rng: inout SeededRNG) -> String? {
     let variant = v ?? DSP.chooseConv(p)
     let input = rng.int8s(p.inputCount)
     let weights = rng.int8s(p.weightCount, -127...127)
@@ -31,15 +31,11 @@ private func checkDSPConv(_ p: Conv2DParams, _ v: DSP.ConvVariant? = nil, rng: i
     var dsp = [Int8](repeating: 99, count: p.outputCount)
     #expect(DSP.convPackedWeightBytes(p, variant) == 0)
     bias.withOptionalPointer { b in
-        if p.kernelHeight == 1 && p.kernelWidth == 1 && p.groups == 1 {
-            pointwiseConv2dReference(p, input: input, weights: weights, bias: b, multipliers: mults, output: &ref)
-        } else {
-            conv2dReference(p, input: input, weights: weights, bias: b, multipliers: mults, output: &ref)
-        }
+        conv2dReference(p, input: input, weights: weights, bias: b, multipliers: mults, output: &ref)
         withScratch(DSP.convScratchBytes(p, variant)) { s in
             input.withUnsafeBufferPointer { x in weights.withUnsafeBytes { w in mults.withUnsafeBufferPointer { m in
                 dsp.withUnsafeMutableBufferPointer { y in
-                    DSP.conv2d(p, variant, .init(input: x.baseAddress!, weights: w.baseAddress!, bias: b,
+                    DSP().conv2d(p, variant, .init(input: x.baseAddress!, weights: w.baseAddress!, bias: b,
                                                  multipliers: m.baseAddress!, output: y.baseAddress!, scratch: s))
                 }
             } } }
@@ -68,7 +64,7 @@ private func checkDSPDepthwise(_ p: DepthwiseConv2DParams, rng: inout SeededRNG)
         withScratch(bytes) { s in
             input.withUnsafeBufferPointer { x in weights.withUnsafeBytes { w in mults.withUnsafeBufferPointer { m in
                 dsp.withUnsafeMutableBufferPointer { y in
-                    DSP.depthwiseConv2d(p, v, .init(input: x.baseAddress!, weights: w.baseAddress!, bias: b,
+                    DSP().depthwiseConv2d(p, v, .init(input: x.baseAddress!, weights: w.baseAddress!, bias: b,
                                                     multipliers: m.baseAddress!, output: y.baseAddress!,
                                                     scratch: bytes == 0 ? nil : s))
                 }
@@ -103,7 +99,7 @@ private func checkDSPLinear(_ p: LinearParams, rng: inout SeededRNG) -> String? 
         withScratch(bytes) { s in
             input.withUnsafeBufferPointer { x in weights.withUnsafeBytes { w in mults.withUnsafeBufferPointer { m in
                 dsp.withUnsafeMutableBufferPointer { y in
-                    DSP.linear(p, v, .init(input: x.baseAddress!, weights: w.baseAddress!, bias: b,
+                    DSP().linear(p, v, .init(input: x.baseAddress!, weights: w.baseAddress!, bias: b,
                                            multipliers: m.baseAddress!, output: y.baseAddress!,
                                            scratch: bytes == 0 ? nil : s))
                 }
@@ -282,7 +278,7 @@ struct DSPConvTests {
         var rng = SeededRNG(seed: dspSeed(c.name + zKind))
         for round in 0..<4 {
             let p = c.params(zIn: dspZeroPoint(zKind, &rng), output: rng.outputQuantization())
-            let v: DSP.ConvVariant? = round % 2 == 0 ? nil : .im2colElements
+            let v: DSP.Variant? = round % 2 == 0 ? nil : .im2colElements
             if let msg = checkDSPConv(p, v, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
         }
     }
@@ -305,7 +301,7 @@ struct DSPConvTests {
                 let p = Conv2DParams(inputHeight: 3, inputWidth: 5, inputChannels: ic, outputChannels: oc,
                                      kernelHeight: k, kernelWidth: k, padding: ConvPadding(all: k / 2),
                                      inputZeroPoint: rng.zeroPoint(), output: rng.outputQuantization())
-                for v in [DSP.ConvVariant.pointwise, .im2colWords, .im2colElements] where DSP.convVariantApplies(v, p) {
+                for v in [DSP.Variant.pointwise, .im2colWords, .im2colElements] where DSP.convVariantApplies(v, p) {
                     if let msg = checkDSPConv(p, v, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
                 }
             }
@@ -325,7 +321,7 @@ struct DSPConvTests {
         withScratch(DSP.convScratchBytes(p, .im2colWords)) { s in
             input.withUnsafeBufferPointer { x in weights.withUnsafeBytes { w in mults.withUnsafeBufferPointer { m in
                 dsp.withUnsafeMutableBufferPointer { y in
-                    DSP.conv2d(p, .im2colWords, .init(input: x.baseAddress!, weights: w.baseAddress!, bias: nil,
+                    DSP().conv2d(p, .im2colWords, .init(input: x.baseAddress!, weights: w.baseAddress!, bias: nil,
                                                       multipliers: m.baseAddress!, output: y.baseAddress!, scratch: s))
                 }
             } } }
@@ -348,7 +344,7 @@ struct DSPConvTests {
                                  dilationY: dy, dilationX: dx, groups: groups, inputZeroPoint: rng.zeroPoint(),
                                  output: rng.outputQuantization())
             if p.outputHeight == 0 || p.outputWidth == 0 { continue }
-            let v: DSP.ConvVariant? = rng.int(0...2) == 0 ? .im2colElements : nil
+            let v: DSP.Variant? = rng.int(0...2) == 0 ? .im2colElements : nil
             if let msg = checkDSPConv(p, v, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
         }
     }
@@ -444,7 +440,7 @@ struct DSPFusionTests {
                 kernels.withUnsafeBufferPointer { k in eta.withUnsafeBufferPointer { e in m0.withUnsafeBufferPointer { m in
                     dspK.withUnsafeMutableBytes { fk in dspB.withUnsafeMutableBufferPointer { fb in
                         dspM.withUnsafeMutableBufferPointer { fm in
-                            let a = CortexMDSPKernels.FusionArguments(
+                            let a = FusionArguments(
                                 kernels: k.baseAddress!, coefficients: e.baseAddress!, mixedBias: mb, staticBias: sb,
                                 staticMultipliers: m.baseAddress!, fusedWeights: fk.baseAddress!,
                                 fusedBias: fb.baseAddress!, fusedMultipliers: fm.baseAddress!, scratch: s)
@@ -455,7 +451,7 @@ struct DSPFusionTests {
                                 let v = DSP.chooseConv(conv)
                                 #expect(DSP.fusedConvWeightBytes(f, conv, v) == f.kernelElements)
                                 #expect(DSP.convFusionScratchBytes(f, conv, v) <= scratchBytes)
-                                DSP.fuseConv(f, conv, v, a)
+                                DSP().fuseConv(f, conv, v, a)
                             } else {
                                 let dw = DepthwiseConv2DParams(inputHeight: 1, inputWidth: 1, channels: o,
                                                                kernelHeight: 1, kernelWidth: f.elementsPerChannel,
@@ -463,7 +459,7 @@ struct DSPFusionTests {
                                 let v = DSP.chooseDepthwise(dw)
                                 #expect(DSP.fusedDepthwiseWeightBytes(f, dw, v) == f.kernelElements)
                                 #expect(DSP.depthwiseFusionScratchBytes(f, dw, v) <= scratchBytes)
-                                DSP.fuseDepthwise(f, dw, v, a)
+                                DSP().fuseDepthwise(f, dw, v, a)
                             }
                         }
                     } }
@@ -574,7 +570,7 @@ struct DSPAddTests {
                               output: rng.outputQuantization())
             var ref = [Int8](repeating: 0, count: count), dsp = [Int8](repeating: 99, count: count)
             addReference(p, count: count, input1: a, input2: b, output: &ref)
-            DSP.add(p, count: count, a, b, output: &dsp)
+            DSP().add(p, count: count, a, b, output: &dsp)
             if let i = (0..<count).first(where: { ref[$0] != dsp[$0] }) {
                 Issue.record(Comment(rawValue: "seed=\(rng.seed) \(p): at \(i) a=\(a[i]) b=\(b[i]) dsp=\(dsp[i]) reference=\(ref[i])"))
                 return
@@ -599,7 +595,7 @@ struct DSPPoolTests {
                                             output: rng.outputQuantization())
             var ref = [Int8](repeating: 0, count: c), dsp = [Int8](repeating: 99, count: c)
             globalAveragePoolReference(p, input: input, output: &ref)
-            DSP.globalAveragePool(p, input: input, output: &dsp)
+            DSP().globalAveragePool(p, input: input, output: &dsp)
             if let i = (0..<c).first(where: { ref[$0] != dsp[$0] }) {
                 Issue.record(Comment(rawValue: "seed=\(rng.seed) \(p): channel \(i) dsp=\(dsp[i]) reference=\(ref[i])"))
                 return
