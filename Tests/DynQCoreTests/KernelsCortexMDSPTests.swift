@@ -260,19 +260,16 @@ struct DSPConvTests {
                          groups: groups, inputZeroPoint: 0, output: o)
         }
         #expect(DSP.chooseConv(p(32, 1)) == .pointwise)
-        #expect(DSP.chooseConv(p(32, 1, stride: 2)) == .taps)
-        #expect(DSP.chooseConv(p(32, 1, pad: 1)) == .taps)
+        #expect(DSP.chooseConv(p(32, 1, stride: 2)) == .im2colWords)
+        #expect(DSP.chooseConv(p(32, 1, pad: 1)) == .im2colWords)
         #expect(DSP.chooseConv(p(18, 1)) == .im2colElements)
-        #expect(DSP.chooseConv(p(16, 3, pad: 1)) == .taps)
+        #expect(DSP.chooseConv(p(16, 3, pad: 1)) == .im2colWords)
         #expect(DSP.chooseConv(p(1, 3, pad: 1)) == .im2colElements)                  // the stem
-        #expect(DSP.chooseConv(p(16, 3, groups: 4)) == .taps)                       // 4 channels per group
+        #expect(DSP.chooseConv(p(16, 3, groups: 4)) == .im2colWords)                 // 4 channels per group
         #expect(DSP.chooseConv(p(16, 3, groups: 8)) == .im2colElements)              // 2 channels per group
-        #expect(DSP.convScratchBytes(p(32, 3), .taps) == 4 * 8 + 8 * 9 + 32)      // folded bias, tap offsets, z row
-        #expect(DSP.convScratchBytes(p(32, 3), .im2colElements) == 1152)           // 2 pixels × 288 int16
-        #expect(DSP.convFusionScratchBytes(DynamicFusionParams(kernelCount: 4, conv: p(32, 3), coefficients: .perChannel),
-                                           p(32, 3), .taps) == 0)
+        #expect(DSP.convScratchBytes(p(32, 3), .im2colWords) == 1152)               // 2 pixels × 288 int16
         #expect(!DSP.convVariantApplies(.pointwise, p(32, 3)))
-        #expect(!DSP.convVariantApplies(.taps, p(18, 3)))
+        #expect(!DSP.convVariantApplies(.im2colWords, p(18, 3)))
     }
 
     @Test("on every case of the SIMD table and zero-point kind, with the chooser's variant and with .im2colElements",
@@ -304,7 +301,7 @@ struct DSPConvTests {
                 let p = Conv2DParams(inputHeight: 3, inputWidth: 5, inputChannels: ic, outputChannels: oc,
                                      kernelHeight: k, kernelWidth: k, padding: ConvPadding(all: k / 2),
                                      inputZeroPoint: rng.zeroPoint(), output: rng.outputQuantization())
-                for v in [DSP.Variant.pointwise, .taps, .im2colElements] where DSP.convVariantApplies(v, p) {
+                for v in [DSP.Variant.pointwise, .im2colWords, .im2colElements] where DSP.convVariantApplies(v, p) {
                     if let msg = checkDSPConv(p, v, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
                 }
             }
@@ -321,10 +318,10 @@ struct DSPConvTests {
         let mults = (0..<7).map { i in rng.multiplier(shifts: i % 3 == 0 ? -1...3 : -14 ... -6) }
         var ref = [Int8](repeating: 0, count: p.outputCount), dsp = ref
         conv2dReference(p, input: input, weights: weights, bias: nil, multipliers: mults, output: &ref)
-        withScratch(DSP.convScratchBytes(p, .taps)) { s in
+        withScratch(DSP.convScratchBytes(p, .im2colWords)) { s in
             input.withUnsafeBufferPointer { x in weights.withUnsafeBytes { w in mults.withUnsafeBufferPointer { m in
                 dsp.withUnsafeMutableBufferPointer { y in
-                    DSP().conv2d(p, .taps, .init(input: x.baseAddress!, weights: w.baseAddress!, bias: nil,
+                    DSP().conv2d(p, .im2colWords, .init(input: x.baseAddress!, weights: w.baseAddress!, bias: nil,
                                                       multipliers: m.baseAddress!, output: y.baseAddress!, scratch: s))
                 }
             } } }

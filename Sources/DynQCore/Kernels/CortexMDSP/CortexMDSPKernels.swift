@@ -33,9 +33,8 @@ public struct CortexMDSPKernels: KernelSet {
         /// conv2d: 1×1, one group, stride 1, no padding, `I % 4 == 0`: each output pixel's receptive field is its
         /// input pixel's `I` contiguous channels, widened 4 at a time.
         case pointwise
-        /// conv2d: any window, `I/groups % 4 == 0`: no im2col; each tap's input channels read in place (a row of `z`
-        /// for taps in the padding), `z_in` folded into the bias (DSPConvTaps.swift).
-        case taps
+        /// conv2d: any window, `I/groups % 4 == 0`: im2col gathered 4 channels at a time (SXTAB16 adds `−z_in`).
+        case im2colWords
         /// conv2d: any window and channel count (e.g. the 1-channel stem): im2col gathered element by element.
         case im2colElements
         /// depthwise: 4 channels × 1 pixel, int8 `[kh][kw][C]` weights read in place (widened per quad into scratch).

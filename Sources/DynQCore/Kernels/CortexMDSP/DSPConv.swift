@@ -18,7 +18,7 @@
 import DynQIntrinsics
 
 extension CortexMDSPKernels {
-    /// The named chooser: `.pointwise` for plain 1×1 layers, `.taps` when each tap's channels come in
+    /// The named chooser: `.pointwise` for plain 1×1 layers, `.im2colWords` when each tap's channels come in
     /// whole words, `.im2colElements` otherwise.
     public static func chooseConv(_ p: Conv2DParams) -> Variant {
         if p.groupInputChannels % 4 != 0 { return .im2colElements }
@@ -26,7 +26,7 @@ extension CortexMDSPKernels {
             && p.padding == .zero {
             return .pointwise
         }
-        return .taps
+        return .im2colWords
     }
 
     /// Whether `conv2d(p, v, …)` handles `p` (the chooser's answer always does; `.im2colElements` does for all; the
@@ -34,7 +34,7 @@ extension CortexMDSPKernels {
     public static func convVariantApplies(_ v: Variant, _ p: Conv2DParams) -> Bool {
         switch v {
         case .im2colElements: return true
-        case .taps: return p.groupInputChannels % 4 == 0
+        case .im2colWords: return p.groupInputChannels % 4 == 0
         case .pointwise:
             return p.groupInputChannels % 4 == 0 && p.kernelHeight == 1 && p.kernelWidth == 1 && p.groups == 1
                 && p.strideY == 1 && p.strideX == 1 && p.padding == .zero
@@ -49,11 +49,10 @@ extension CortexMDSPKernels {
     public static func packConvWeights(_ p: Conv2DParams, _ v: Variant, weights: UnsafePointer<Int8>,
                                        into: UnsafeMutableRawPointer) {}
 
-    /// Scratch bytes of `conv2d`. `.pointwise` / `.im2colElements`: the im2col buffer of two pixels, `2 · ⌈K/4⌉ · 4`
-    /// int16 (`K = kh·kw·I/groups`). `.taps`: `dspTapsScratchBytes` (232 bytes for a 3×3×32→32 layer, against
-    /// 1,152 for an im2col of two pixels).
+    /// Scratch bytes of `conv2d`: the im2col buffer of two pixels, `2 · ⌈K/4⌉ · 4` int16 (`K = kh·kw·I/groups`;
+    /// 1,152 bytes for a 3×3×32 layer).
     public static func convScratchBytes(_ p: Conv2DParams, _ v: Variant) -> Int {
-        v == .taps ? dspTapsScratchBytes(p) : 16 * ((p.weightsPerOutputChannel + 3) / 4)
+        16 * ((p.weightsPerOutputChannel + 3) / 4)
     }
 
     /// DSP 2-D convolution: same contract and results as `conv2dReference`; `a.weights` is the int8 OHWI weights
@@ -62,7 +61,6 @@ extension CortexMDSPKernels {
     public func conv2d(_ p: Conv2DParams, _ v: Variant, _ a: ConvArguments) {
         precondition(Self.convVariantApplies(v, p), "CortexMDSPKernels.conv2d: variant does not apply to the layer")
         guard let rows = a.scratch else { preconditionFailure("CortexMDSPKernels.conv2d: no scratch") }
-        if v == .taps { dspConvTaps(p, a, DSPRequantizer(p.output), rows); return }
         let outW = p.outputWidth, pixels = p.outputHeight * outW
         let outC = p.outputChannels, gIn = p.groupInputChannels, gOut = p.groupOutputChannels
         let k = p.weightsPerOutputChannel, full = k >> 2, tail = k & 3
@@ -79,11 +77,14 @@ extension CortexMDSPKernels {
                 case .pointwise:
                     dspWidenWords(UnsafeRawPointer(a.input + px &* gIn), full, rows, stride: 16, offset)
                     dspWidenWords(UnsafeRawPointer(a.input + px1 &* gIn), full, rows + 8, stride: 16, offset)
+                case .im2colWords:
+                    dspGatherWords(p, a.input, oy0, ox0, g, rows, offset)
+                    dspGatherWords(p, a.input, oy1, ox1, g, rows + 8, offset)
                 case .im2colElements:
                     dspGatherElements(p, a.input, oy0, ox0, g, rows)
                     dspGatherElements(p, a.input, oy1, ox1, g, rows + 8)
-                case .taps, .channelQuads, .channelPairs:
-                    preconditionFailure("CortexMDSPKernels.conv2d: not an im2col variant")   // excluded above
+                case .channelQuads, .channelPairs:
+                    preconditionFailure("CortexMDSPKernels.conv2d: not a conv variant")    // excluded above
                 }
                 let out0 = UnsafeMutableRawPointer(output + px &* outC)
                 let out1 = UnsafeMutableRawPointer(output + px1 &* outC)
@@ -129,6 +130,47 @@ func dspWidenWords(_ source: UnsafeRawPointer, _ words: Int, _ destination: Unsa
         d.storeBytes(of: dynq_sxtab16_ror8(offset, u), toByteOffset: 4, as: UInt32.self)
         s += 4; d += stride
         n &-= 1
+    }
+}
+
+/// Writes zero A/B word pairs (padding) for `words` groups.
+@inline(always)
+func dspZeroWords(_ words: Int, _ destination: UnsafeMutableRawPointer, stride: Int) {
+    var d = destination
+    var n = words
+    while n > 0 {
+        d.storeBytes(of: UInt64(0), as: UInt64.self)
+        d += stride
+        n &-= 1
+    }
+}
+
+/// im2col of one output pixel `(oy, ox)`, group `g`, `I/groups % 4 == 0`: `K/4` A/B pairs at `destination`,
+/// 16 bytes apart (the other pixel's pairs are interleaved).
+@inline(always)
+func dspGatherWords(_ p: Conv2DParams, _ input: UnsafePointer<Int8>, _ oy: Int, _ ox: Int, _ g: Int,
+                    _ destination: UnsafeMutableRawPointer, _ offset: UInt32) {
+    let words = p.groupInputChannels >> 2, c = p.inputChannels, w = p.inputWidth
+    let iy0 = oy &* p.strideY &- p.padding.top, ix0 = ox &* p.strideX &- p.padding.left
+    let channel = g &* p.groupInputChannels
+    var d = destination
+    for ky in 0..<p.kernelHeight {
+        let iy = iy0 &+ ky &* p.dilationY
+        if iy < 0 || iy >= p.inputHeight {
+            dspZeroWords(words &* p.kernelWidth, d, stride: 16)
+            d += 16 &* words &* p.kernelWidth
+            continue
+        }
+        let row = input + ((iy &* w) &* c &+ channel)
+        for kx in 0..<p.kernelWidth {
+            let ix = ix0 &+ kx &* p.dilationX
+            if ix < 0 || ix >= w {
+                dspZeroWords(words, d, stride: 16)
+            } else {
+                dspWidenWords(UnsafeRawPointer(row + ix &* c), words, d, stride: 16, offset)
+            }
+            d += 16 &* words
+        }
     }
 }
 
@@ -194,13 +236,6 @@ func dspConvTile(_ rows: UnsafeRawPointer, _ full: Int, _ tail: Int, _ weights: 
     let w0 = weights + o0 &* k, w1 = weights + o1 &* k
     dspDot2x2(rows, full, w0, w1, &c)
     if tail != 0 { dspTail2x2(rows + 16 &* full, tail, w0 + 4 &* full, w1 + 4 &* full, &c) }
-    return dspRequantizeTile(c, o0, o1, mults, rq)
-}
-
-/// The 2×2 tile's accumulators requantized: bytes (pixel 0, o0), (pixel 0, o1), (pixel 1, o0), (pixel 1, o1).
-@inline(always)
-func dspRequantizeTile(_ c: (Int32, Int32, Int32, Int32), _ o0: Int, _ o1: Int,
-                       _ mults: UnsafePointer<QuantizedMultiplier>, _ rq: DSPRequantizer) -> UInt32 {
     let m0 = mults[o0], m1 = mults[o1]
     let q0 = rq.channel(m0), q1 = rq.channel(m1)
     if q0.fast && q1.fast {

@@ -4,13 +4,12 @@
 //
 // Conv / linear (`[O][K]`): per output channel, `F[k] = Σ_t η[t]·q_w[t][o][k]` for 4 k at a time: one LDR of 4
 // int8 weights per kernel, SXTB16 / SXTB16 ROR #8 to int16 lanes, `SMLABB` / `SMLATB` against `η[t]` (1 MAC each;
-// |η·q_w| ≤ 32767·127, the int32 sum exact for g ≤ 516 as in the reference); a first pass finds `A = max|F|`, then
-// `R = fusionReciprocal(A)` and a second pass recomputes F and writes each `q_f = fusedKernelValue(F, R)` (one
-// SMLAL, `dspFusedValue`); the bias by `fusedBias` and the multiplier by `scaledByFusionReciprocal`: the
-// reference's values. Computing F twice (as the reference does) keeps the fusion free of scratch: a stored F row
-// (4·K bytes, 1,152 for a 3×3×32 layer) would sit at the fixture's arena peak.
-// Depthwise (`[K][O]`, channels fastest): F of one channel in scratch (4·kh·kw bytes), elements strided by O, one
-// MAC at a time (these kernels have 9·C elements).
+// |η·q_w| ≤ 32767·127, the int32 sum exact for g ≤ 516 as in the reference), F to scratch with `A = max|F|`, then
+// `R = fusionReciprocal(A)` and each `q_f = fusedKernelValue(F, R)` (one SMLAL, `dspFusedValue`), the bias by
+// `fusedBias` and the multiplier by `scaledByFusionReciprocal`: the reference's values. So F is computed once per
+// element (the reference computes it twice, once for A).
+// Depthwise (`[K][O]`, channels fastest): the same per channel, elements strided by O, one MAC at a time (these
+// kernels have 9·C elements).
 // Per channel, `R` and the multiplier need 64-bit divisions, which a Cortex-M does in software (hundreds of
 // instructions each, ~2,000 per channel): `dspFusionReciprocal` and `dspScaledByFusionReciprocal` compute the same
 // values with the 32-bit hardware divide (`dspDivide64by32`), bit for bit (tested against `fusionReciprocal` and
@@ -24,9 +23,10 @@ extension CortexMDSPKernels {
         f.kernelElements
     }
 
-    /// Scratch bytes of `fuseConv`: none (F is computed twice per channel, once for `A = max|F|`, once for the
-    /// fused values, so the fixture's largest layer needs no 1,152-byte F row at its arena peak).
-    public static func convFusionScratchBytes(_ f: DynamicFusionParams, _ p: Conv2DParams, _ v: Variant) -> Int { 0 }
+    /// Scratch bytes of `fuseConv`: F of one channel, `K` int32.
+    public static func convFusionScratchBytes(_ f: DynamicFusionParams, _ p: Conv2DParams, _ v: Variant) -> Int {
+        4 * f.elementsPerChannel
+    }
 
     /// Bytes of the fused depthwise kernel: `kh·kw·C` int8, `[kh][kw][C]`.
     public static func fusedDepthwiseWeightBytes(_ f: DynamicFusionParams, _ p: DepthwiseConv2DParams,
@@ -42,7 +42,7 @@ extension CortexMDSPKernels {
 
     /// Fusion of a conv (or linear) layer, `f.layout == .outputMajor`: writes the fused int8 OHWI kernel to
     /// `a.fusedWeights`, `a.fusedBias[O]`, `a.fusedMultipliers[O]`, equal to `dynamicFusionReference`'s.
-    /// No scratch.
+    /// `a.scratch`: `convFusionScratchBytes` bytes, 4-byte aligned.
     public func fuseConv(_ f: DynamicFusionParams, _ p: Conv2DParams, _ v: Variant, _ a: FusionArguments) {
         precondition(f.layout == .outputMajor, "CortexMDSPKernels.fuseConv: needs the [O][K] layout")
         dspFuseOutputMajor(f, a)
@@ -165,80 +165,54 @@ func dspFuseQuad(_ row: UnsafeRawPointer, _ g: Int, _ kernelSize: Int, _ eta: Un
     return (f0, f1, f2, f3)
 }
 
-/// One channel's `A = max|F|` over its `k` elements for `g` kernels (pass 1 of `dspFuseOutputMajor`). `g` is a
-/// constant at the call sites that matter (2 and 4 are specialized), so the kernel loop unrolls.
+/// One channel's `F` for `g` kernels into `values`; returns `A = max|F|`. `g` is a constant at the call sites
+/// that matter (`dspFuseOutputMajor` specializes 2 and 4), so the kernel loop unrolls.
 @inline(always)
-func dspFuseChannelMax(_ row: UnsafeRawPointer, _ g: Int, _ kernelSize: Int, _ eta: UnsafePointer<Int16>,
-                       _ k: Int) -> Int32 {
+func dspFuseChannel(_ row: UnsafeRawPointer, _ g: Int, _ kernelSize: Int, _ eta: UnsafePointer<Int16>, _ k: Int,
+                    _ values: UnsafeMutablePointer<Int32>) -> Int32 {
     var maxMagnitude: Int32 = 0
     let full = k >> 2
     var j = 0
     while j < full {
         let (f0, f1, f2, f3) = dspFuseQuad(row + 4 &* j, g, kernelSize, eta)
+        let d = values + 4 &* j
+        d[0] = f0; d[1] = f1; d[2] = f2; d[3] = f3
         maxMagnitude = dspMaxMagnitude(dspMaxMagnitude(maxMagnitude, f0), f1)
         maxMagnitude = dspMaxMagnitude(dspMaxMagnitude(maxMagnitude, f2), f3)
         j &+= 1
     }
     var e = 4 &* full
     while e < k {
-        maxMagnitude = dspMaxMagnitude(maxMagnitude, dspFuseElement(row, g, kernelSize, eta, e))
+        var v: Int32 = 0
+        for t in 0..<g { v &+= Int32(eta[t]) &* Int32(row.load(fromByteOffset: t &* kernelSize &+ e, as: Int8.self)) }
+        values[e] = v
+        maxMagnitude = dspMaxMagnitude(maxMagnitude, v)
         e &+= 1
     }
     return maxMagnitude
 }
 
-/// One channel's fused values `q_f = fusedKernelValue(F, R)` into `out` (pass 2; `rs`, `highBit` from `R`).
-@inline(always)
-func dspFuseChannelWrite(_ row: UnsafeRawPointer, _ g: Int, _ kernelSize: Int, _ eta: UnsafePointer<Int16>,
-                         _ k: Int, _ out: UnsafeMutablePointer<Int8>, _ rs: Int32, _ highBit: Int32) {
-    let full = k >> 2
-    var j = 0
-    while j < full {
-        let (f0, f1, f2, f3) = dspFuseQuad(row + 4 &* j, g, kernelSize, eta)
-        let d = out + 4 &* j
-        d[0] = dspFusedValue(f0, rs, highBit); d[1] = dspFusedValue(f1, rs, highBit)
-        d[2] = dspFusedValue(f2, rs, highBit); d[3] = dspFusedValue(f3, rs, highBit)
-        j &+= 1
-    }
-    var e = 4 &* full
-    while e < k {
-        out[e] = dspFusedValue(dspFuseElement(row, g, kernelSize, eta, e), rs, highBit)
-        e &+= 1
-    }
-}
-
-/// `F` of element `e` alone (the `K mod 4` tail).
-@inline(always)
-func dspFuseElement(_ row: UnsafeRawPointer, _ g: Int, _ kernelSize: Int, _ eta: UnsafePointer<Int16>,
-                    _ e: Int) -> Int32 {
-    var v: Int32 = 0
-    for t in 0..<g { v &+= Int32(eta[t]) &* Int32(row.load(fromByteOffset: t &* kernelSize &+ e, as: Int8.self)) }
-    return v
-}
-
-/// `[O][K]` fusion (conv and linear): per channel, pass 1 finds `A`, pass 2 writes the fused values. No scratch.
+/// `[O][K]` fusion (conv and linear).
 func dspFuseOutputMajor(_ f: DynamicFusionParams, _ a: FusionArguments) {
+    guard let scratch = a.scratch else { preconditionFailure("CortexMDSPKernels.fuseConv: no scratch") }
     let g = f.kernelCount, o = f.outputChannels, k = f.elementsPerChannel
     let kernelSize = o &* k
     let fused = a.fusedWeights.assumingMemoryBound(to: Int8.self)
+    let values = scratch.bindMemory(to: Int32.self, capacity: k)
     let perChannel = f.coefficients == .perChannel
     for ch in 0..<o {
         let eta = perChannel ? a.coefficients + ch &* g : a.coefficients
         let row = UnsafeRawPointer(a.kernels + ch &* k)
-        let out = fused + ch &* k
         let maxMagnitude: Int32
         switch g {
-        case 4: maxMagnitude = dspFuseChannelMax(row, 4, kernelSize, eta, k)
-        case 2: maxMagnitude = dspFuseChannelMax(row, 2, kernelSize, eta, k)
-        default: maxMagnitude = dspFuseChannelMax(row, g, kernelSize, eta, k)
+        case 4: maxMagnitude = dspFuseChannel(row, 4, kernelSize, eta, k, values)
+        case 2: maxMagnitude = dspFuseChannel(row, 2, kernelSize, eta, k, values)
+        default: maxMagnitude = dspFuseChannel(row, g, kernelSize, eta, k, values)
         }
         let r = dspFusionReciprocal(maxMagnitude)
         let rs = Int32(bitPattern: r), highBit = rs &>> 31
-        switch g {
-        case 4: dspFuseChannelWrite(row, 4, kernelSize, eta, k, out, rs, highBit)
-        case 2: dspFuseChannelWrite(row, 2, kernelSize, eta, k, out, rs, highBit)
-        default: dspFuseChannelWrite(row, g, kernelSize, eta, k, out, rs, highBit)
-        }
+        let out = fused + ch &* k
+        for i in 0..<k { out[i] = dspFusedValue(values[i], rs, highBit) }
         dspFuseChannelEnd(f, a, ch, eta, r)
     }
 }
