@@ -1,0 +1,83 @@
+// The Helium kernel set: int8 kernels for Armv8.1-M MVE (Cortex-M55, M85), written against the MVE wrappers of
+// Sources/DynQIntrinsics/include/dynq_arm_mve.h. Built for a core with MVE (`-Xcc -mcpu=cortex-m55`) each wrapper
+// is its instruction; anywhere else it is a bit-exact C model, so the same kernels run (and are tested) on the
+// host. Dot products are plain int8 loops, which LLVM turns into tail-predicated `VMLADAVA` loops for MVE.
+//
+// Every kernel equals its reference kernel bit for bit (Tests/DynQCoreTests/KernelsHeliumTests.swift):
+//   accumulator  bias' + Σ q_in · q_w, with bias' = bias − z_in · Σ q_w per output channel (HeliumChannelTable).
+//                Padded input positions hold z_in. This is the reference's bias + Σ (q_in − z_in) · q_w modulo
+//                2^32, and the quantizer bounds the true value below 2^31, so the int32 results are equal.
+//   requantize   `heliumRequantize`: VQSHL, VQDMULH, VRSHL, then + z_out and the clamp, equal to
+//                `OutputQuantization.requantize` (single rounding, ties toward +∞) for every input.
+// Weights are read in place (int8, the model's layout): no packing, so the packed byte counts are 0.
+
+import DynQIntrinsics
+
+/// The Helium (MVE) kernel set. Static methods in the shapes of the kernel-set protocol (issue 12).
+public enum HeliumKernels {
+    public static var name: StaticString { "helium" }
+}
+
+@inline(__always)
+internal func heliumRoundUp(_ n: Int, _ m: Int) -> Int { (n + m - 1) / m * m }
+
+// MARK: - Plain loops (LLVM vectorizes them for MVE)
+
+/// Σ w[i], `i < n`, modulo 2^32 (`VADDVA.S8` loop on MVE).
+@inline(__always)
+internal func heliumSum(_ w: UnsafePointer<Int8>, _ n: Int) -> Int32 {
+    var s: Int32 = 0
+    for i in 0..<n { s &+= Int32(w[i]) }
+    return s
+}
+
+/// Copies `n` bytes (a tail-predicated `VLDRB`/`VSTRB` loop on MVE; regions do not overlap).
+@inline(__always)
+internal func heliumCopy(_ dst: UnsafeMutablePointer<Int8>, _ src: UnsafePointer<Int8>, _ n: Int) {
+    for i in 0..<n { dst[i] = src[i] }
+}
+
+/// Writes `n` copies of `v` (16 bytes per `VSTRB`; a plain loop would become a call to `memset`).
+@inline(__always)
+internal func heliumFill(_ dst: UnsafeMutablePointer<Int8>, _ v: Int8, _ n: Int) {
+    var i = 0
+    while i < n {
+        dynq_mve_vstrbq_dup_p_s8(dst + i, v, UInt32(truncatingIfNeeded: n &- i))
+        i &+= 16
+    }
+}
+
+/// Four dot products of one int8 row `w` with four int8 rows, each `count` long, plus `initial`:
+/// `initial + Σ_i w[i] · r_j[i]` modulo 2^32, as `[j = 0, 1, 2, 3]`. MVE: one tail-predicated loop of
+/// `VLDRB` (w), 4 × (`VLDRB`, `VMLAVA`) per 16 elements; it reads exactly `count` bytes of each row.
+@inline(__always)
+internal func heliumDot4(_ w: UnsafePointer<Int8>, _ r0: UnsafePointer<Int8>, _ r1: UnsafePointer<Int8>,
+                         _ r2: UnsafePointer<Int8>, _ r3: UnsafePointer<Int8>, count k: Int,
+                         initial: Int32) -> SIMD4<Int32> {
+    var a0 = initial, a1 = initial, a2 = initial, a3 = initial
+    for i in 0..<k {
+        let wv = Int32(w[i])
+        a0 &+= wv &* Int32(r0[i])
+        a1 &+= wv &* Int32(r1[i])
+        a2 &+= wv &* Int32(r2[i])
+        a3 &+= wv &* Int32(r3[i])
+    }
+    return dynq_mve_vcreate_s32(a0, a1, a2, a3)
+}
+
+/// Four dot products like `heliumDot4`, each with its own start value and also returning each row's sum
+/// `Σ_i r_j[i]` (for rows of weights sharing one input row `x`): `(initial_j + Σ x·r_j, Σ r_j)`.
+@inline(__always)
+internal func heliumDot4WithSums(_ x: UnsafePointer<Int8>, _ r0: UnsafePointer<Int8>, _ r1: UnsafePointer<Int8>,
+                                 _ r2: UnsafePointer<Int8>, _ r3: UnsafePointer<Int8>, count k: Int)
+    -> (dots: SIMD4<Int32>, sums: SIMD4<Int32>) {
+    var a0: Int32 = 0, a1: Int32 = 0, a2: Int32 = 0, a3: Int32 = 0
+    var s0: Int32 = 0, s1: Int32 = 0, s2: Int32 = 0, s3: Int32 = 0
+    for i in 0..<k {
+        let xv = Int32(x[i])
+        let w0 = Int32(r0[i]), w1 = Int32(r1[i]), w2 = Int32(r2[i]), w3 = Int32(r3[i])
+        a0 &+= xv &* w0; a1 &+= xv &* w1; a2 &+= xv &* w2; a3 &+= xv &* w3
+        s0 &+= w0; s1 &+= w1; s2 &+= w2; s3 &+= w3
+    }
+    return (dynq_mve_vcreate_s32(a0, a1, a2, a3), dynq_mve_vcreate_s32(s0, s1, s2, s3))
+}

@@ -1,0 +1,221 @@
+// Helium (MVE) kernel set == reference kernels, bit for bit. On the host the MVE wrappers are their portable C
+// models (Sources/DynQIntrinsics/include/dynq_arm_mve.h), so these tests run the kernels' own logic; on the M55
+// (QEMU mps3-an547) the same kernels run as MVE instructions. Every failure names the seed, the coordinate and
+// both values.
+import Testing
+@testable import DynQCore
+
+// MARK: - Helpers
+
+private func heliumSeed(_ s: String) -> UInt64 {
+    var h: UInt64 = 0xCBF2_9CE4_8422_2325        // FNV-1a of the case name: stable per case
+    for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x1_0000_0001_B3 }
+    return testBaseSeed ^ h ^ 0x4E11_0000
+}
+
+private func withOptional<R>(_ a: [Int32]?, _ body: (UnsafePointer<Int32>?) -> R) -> R {
+    guard let a else { return body(nil) }
+    return a.withUnsafeBufferPointer { body($0.baseAddress) }
+}
+
+extension SeededRNG {
+    /// Multipliers with realistic exponents most of the time, sometimes any exponent in [−31, 30] or M = 0.
+    mutating func heliumMultipliers(_ n: Int, shifts: ClosedRange<Int32>) -> [QuantizedMultiplier] {
+        (0..<n).map { _ in
+            switch int(0...9) {
+            case 0: return .zero
+            case 1: return QuantizedMultiplier(multiplier: Int32.random(in: (1 << 30)...Int32.max, using: &self),
+                                               shift: Int32.random(in: -31...30, using: &self))
+            case 2: return QuantizedMultiplier(multiplier: [1 << 30, Int32.max][int(0...1)],
+                                               shift: Int32.random(in: shifts, using: &self))
+            default: return multiplier(shifts: shifts)
+            }
+        }
+    }
+    mutating func heliumBias(_ n: Int, _ magnitude: Int32) -> [Int32]? {
+        int(0...3) == 0 ? nil : int32s(n, -magnitude...magnitude)
+    }
+}
+
+/// A conv layer shape with a name (the test's argument).
+struct HeliumConvCase: CustomTestStringConvertible, Sendable {
+    let name: String
+    var h: Int, w: Int, ic: Int, oc: Int, kh: Int, kw: Int
+    var sy = 1, sx = 1
+    var pad = ConvPadding.zero
+    var dy = 1, dx = 1
+    var groups = 1
+    var testDescription: String { name }
+    func params(zIn: Int32, output: OutputQuantization) -> Conv2DParams {
+        Conv2DParams(inputHeight: h, inputWidth: w, inputChannels: ic, outputChannels: oc, kernelHeight: kh,
+                     kernelWidth: kw, strideY: sy, strideX: sx, padding: pad, dilationY: dy, dilationX: dx,
+                     groups: groups, inputZeroPoint: zIn, output: output)
+    }
+}
+
+let heliumConvCases: [HeliumConvCase] = [
+    HeliumConvCase(name: "3x3 pad 1, 16 → 32 (benchmark layer, smaller image)", h: 6, w: 5, ic: 16, oc: 32, kh: 3, kw: 3,
+                   pad: ConvPadding(all: 1)),
+    HeliumConvCase(name: "3x3 pad 1, K % 16 != 0 (13 → 19)", h: 7, w: 6, ic: 13, oc: 19, kh: 3, kw: 3,
+                   pad: ConvPadding(all: 1)),
+    HeliumConvCase(name: "1x1 pointwise 24 → 40 (in place)", h: 5, w: 5, ic: 24, oc: 40, kh: 1, kw: 1),
+    HeliumConvCase(name: "1x1 pointwise K == 16 → 7", h: 3, w: 5, ic: 16, oc: 7, kh: 1, kw: 1),
+    HeliumConvCase(name: "1x1 pointwise K == 5 (< 16), pixels % 4 == 1", h: 3, w: 3, ic: 5, oc: 6, kh: 1, kw: 1),
+    HeliumConvCase(name: "1x1 stride 2, odd channels (im2col)", h: 6, w: 7, ic: 7, oc: 9, kh: 1, kw: 1, sy: 2, sx: 2),
+    HeliumConvCase(name: "1x1 with padding (im2col, padded pixels = bias only)", h: 3, w: 4, ic: 20, oc: 5, kh: 1, kw: 1,
+                   pad: ConvPadding(top: 1, left: 2, bottom: 0, right: 1)),
+    HeliumConvCase(name: "stem 3x3, 1 → 16 channels, pad 1 (K == 9)", h: 7, w: 9, ic: 1, oc: 16, kh: 3, kw: 3,
+                   pad: ConvPadding(all: 1)),
+    HeliumConvCase(name: "stem K == 16 exactly (2x2x4)", h: 5, w: 5, ic: 4, oc: 6, kh: 2, kw: 2),
+    HeliumConvCase(name: "RGB stem 3x3x3, stride 2 (K == 27)", h: 9, w: 8, ic: 3, oc: 8, kh: 3, kw: 3, sy: 2, sx: 2,
+                   pad: ConvPadding(all: 1)),
+    HeliumConvCase(name: "3x3 stride 2, asymmetric padding", h: 9, w: 8, ic: 5, oc: 8, kh: 3, kw: 3, sy: 2, sx: 2,
+                   pad: ConvPadding(top: 0, left: 1, bottom: 2, right: 1)),
+    HeliumConvCase(name: "3x3 dilation 2, pad 2", h: 9, w: 9, ic: 6, oc: 11, kh: 3, kw: 3, pad: ConvPadding(all: 2),
+                   dy: 2, dx: 2),
+    HeliumConvCase(name: "groups == 4", h: 6, w: 6, ic: 16, oc: 12, kh: 3, kw: 3, pad: ConvPadding(all: 1), groups: 4),
+    HeliumConvCase(name: "groups == channels (depthwise as grouped)", h: 5, w: 6, ic: 10, oc: 10, kh: 3, kw: 3,
+                   pad: ConvPadding(all: 1), groups: 10),
+    HeliumConvCase(name: "5x3 kernel, stride (2, 1)", h: 9, w: 7, ic: 4, oc: 6, kh: 5, kw: 3, sy: 2, sx: 1,
+                   pad: ConvPadding(top: 2, left: 1, bottom: 2, right: 1)),
+    HeliumConvCase(name: "single output pixel, K == 180", h: 3, w: 3, ic: 20, oc: 33, kh: 3, kw: 3),
+    HeliumConvCase(name: "K == 576, 2 pixels (pixel tail)", h: 3, w: 4, ic: 64, oc: 16, kh: 3, kw: 3),
+    HeliumConvCase(name: "padding larger than the kernel", h: 2, w: 2, ic: 3, oc: 5, kh: 2, kw: 2, pad: ConvPadding(all: 3)),
+]
+
+let heliumZeroPointKinds = ["z_in == -128", "z_in == 127", "z_in random"]
+
+private func zeroPoint(_ kind: String, _ rng: inout SeededRNG) -> Int32 {
+    switch kind { case "z_in == -128": return -128; case "z_in == 127": return 127; default: return Int32(rng.int(-128...127)) }
+}
+
+// MARK: - Runners
+
+/// Reference and Helium conv (variant `v`, default the chosen one) on random data: a failure description or nil.
+func checkHeliumConv(_ p: Conv2DParams, _ variant: HeliumKernels.ConvVariant? = nil, rng: inout SeededRNG) -> String? {
+    let v = variant ?? HeliumKernels.chooseConv(p)
+    let input = rng.int8s(p.inputCount)
+    let weights = rng.int8s(p.weightCount, -127...127)
+    let bias = rng.heliumBias(p.outputChannels, 1 << 20)
+    let mults = rng.heliumMultipliers(p.outputChannels, shifts: -14 ... -4)
+    var ref = [Int8](repeating: 0, count: p.outputCount)
+    var got = [Int8](repeating: 99, count: p.outputCount)
+    #expect(HeliumKernels.convPackedWeightBytes(p, v) == 0)
+    withOptional(bias) { b in
+        conv2dReference(p, input: input, weights: weights, bias: b, multipliers: mults, output: &ref)
+        withScratch(HeliumKernels.convScratchBytes(p, v)) { s in
+            input.withUnsafeBufferPointer { i in weights.withUnsafeBytes { w in mults.withUnsafeBufferPointer { m in
+                got.withUnsafeMutableBufferPointer { o in
+                    HeliumKernels.conv2d(p, v, ConvArguments(input: i.baseAddress!, weights: w.baseAddress!, bias: b,
+                                                             multipliers: m.baseAddress!, output: o.baseAddress!,
+                                                             scratch: s))
+                }
+            } } }
+        }
+    }
+    guard let i = (0..<ref.count).first(where: { ref[$0] != got[$0] }) else { return nil }
+    let o = i % p.outputChannels, px = i / p.outputChannels
+    return "seed=\(rng.seed) \(v) \(p): at (y=\(px / p.outputWidth), x=\(px % p.outputWidth), o=\(o)) "
+        + "helium=\(got[i]) reference=\(ref[i]) bias=\(bias?[o] ?? 0) M=\(mults[o])"
+}
+
+// MARK: - Requantization
+
+@Suite("Helium requantization (VQSHL, VQDMULH, VRSHL models) equals OutputQuantization.requantize")
+struct HeliumRequantizeTests {
+    @Test("every exponent in [−31, 30], random and extreme accumulators, M = 0, both multiplier extremes, random clamps")
+    func matchesScalar() {
+        var rng = SeededRNG(seed: heliumSeed("requantize"))
+        let xs: [Int32] = [Int32.min, Int32.min + 1, -(1 << 30), -65536, -3, -2, -1, 0, 1, 2, 3, 65535, 1 << 30,
+                           Int32.max - 1, Int32.max]
+        for e in Int32(-31)...30 {
+            for trial in 0..<(isDebugBuild ? 40 : 400) {
+                let m: Int32 = trial == 0 ? 1 << 30 : (trial == 1 ? Int32.max : Int32.random(in: (1 << 30)...Int32.max, using: &rng))
+                let qm = QuantizedMultiplier(multiplier: m, shift: e)
+                let o = rng.outputQuantization()
+                var acc = (0..<4).map { _ in Int32(truncatingIfNeeded: rng.next() >> UInt64(rng.int(0...63))) }
+                if trial < xs.count { acc[0] = xs[trial]; acc[1] = xs[xs.count - 1 - trial] }
+                let (l, r) = heliumShifts(e)
+                let scalarLanes = heliumRequantize(SIMD4(acc[0], acc[1], acc[2], acc[3]), m, l, r, o)
+                let vectorLanes = heliumRequantize(SIMD4(acc[0], acc[1], acc[2], acc[3]), SIMD4(repeating: m),
+                                                   SIMD4(repeating: l), SIMD4(repeating: r), o)
+                for lane in 0..<4 {
+                    let want = Int32(o.requantize(acc[lane], qm))
+                    guard scalarLanes[lane] == want, vectorLanes[lane] == want else {
+                        Issue.record("seed=\(rng.seed) x=\(acc[lane]) M=\(qm) z=\(o.zeroPoint) [\(o.activationMin), \(o.activationMax)]: helium \(scalarLanes[lane]) / \(vectorLanes[lane]), reference \(want)")
+                        return
+                    }
+                }
+            }
+        }
+        let o = OutputQuantization(zeroPoint: -3)
+        let (l, r) = heliumShifts(0)
+        let zero = heliumRequantize(SIMD4(Int32.min, -5, 7, Int32.max), 0, l, r, o)
+        #expect(zero == SIMD4(repeating: -3), "M = 0 gives z_out")
+    }
+
+    @Test("ties round toward +infinity, as QuantizedMultiplier.apply documents")
+    func tiesTowardPlusInfinity() {
+        let o = OutputQuantization(zeroPoint: 0)
+        let (l, r) = heliumShifts(0)                                   // M = 2^30 · 2^-31 = 1/2
+        let y = heliumRequantize(SIMD4(3, -3, -5, 5), 1 << 30, l, r, o)
+        #expect(y == SIMD4(2, -1, -2, 3))
+    }
+}
+
+// MARK: - Conv
+
+@Suite("Helium conv2d equals conv2dReference bit for bit")
+struct HeliumConvTests {
+    @Test("chosen variant and .general, on every case and zero-point kind", arguments: heliumConvCases, heliumZeroPointKinds)
+    func matchesReference(c: HeliumConvCase, zKind: String) {
+        var rng = SeededRNG(seed: heliumSeed(c.name + zKind))
+        for _ in 0..<3 {
+            let p = c.params(zIn: zeroPoint(zKind, &rng), output: rng.outputQuantization())
+            if let msg = checkHeliumConv(p, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
+            if let msg = checkHeliumConv(p, .general, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
+        }
+    }
+
+    @Test("the chooser names the variant by shape")
+    func chooser() {
+        let q = OutputQuantization(zeroPoint: 0)
+        func p(_ ic: Int, _ oc: Int, _ k: Int, stride: Int = 1, pad: Int = 0, groups: Int = 1) -> Conv2DParams {
+            Conv2DParams(inputHeight: 8, inputWidth: 8, inputChannels: ic, outputChannels: oc, kernelHeight: k,
+                         kernelWidth: k, strideY: stride, strideX: stride, padding: ConvPadding(all: pad),
+                         groups: groups, inputZeroPoint: 0, output: q)
+        }
+        #expect(HeliumKernels.chooseConv(p(16, 32, 1)) == .pointwise)
+        #expect(HeliumKernels.chooseConv(p(4, 32, 1)) == .pointwise)
+        #expect(HeliumKernels.chooseConv(p(16, 32, 1, stride: 2)) == .stem)      // K = 16: one vector per row
+        #expect(HeliumKernels.chooseConv(p(32, 32, 1, stride: 2)) == .general)
+        #expect(HeliumKernels.chooseConv(p(1, 16, 3, pad: 1)) == .stem)
+        #expect(HeliumKernels.chooseConv(p(3, 16, 3, pad: 1)) == .general)       // K = 27
+        #expect(HeliumKernels.chooseConv(p(16, 32, 3, pad: 1)) == .general)
+        #expect(HeliumKernels.chooseConv(p(4, 4, 3, pad: 1, groups: 4)) == .general)
+        #expect(HeliumKernels.convScratchBytes(p(16, 32, 1), .pointwise) == 16 * 32)
+        #expect(HeliumKernels.convScratchBytes(p(16, 30, 3), .general) == 16 * 32 + 4 * 144)
+    }
+
+    @Test("random shapes: groups, strides, padding, dilation, every variant that applies")
+    func randomShapes() {
+        var rng = SeededRNG(seed: heliumSeed("conv sweep"))
+        for _ in 0..<(isDebugBuild ? 20 : 300) {
+            let groups = [1, 1, 1, 2, 3][rng.int(0...4)]
+            let ic = groups * rng.int(1...20), oc = groups * rng.int(1...20)
+            let kh = rng.int(1...4), kw = rng.int(1...4), dy = rng.int(1...2), dx = rng.int(1...2)
+            let pad = ConvPadding(top: rng.int(0...2), left: rng.int(0...2), bottom: rng.int(0...2), right: rng.int(0...2))
+            let h = rng.int(max(1, dy * (kh - 1) + 1 - pad.top - pad.bottom)...9)
+            let w = rng.int(max(1, dx * (kw - 1) + 1 - pad.left - pad.right)...9)
+            let p = Conv2DParams(inputHeight: h, inputWidth: w, inputChannels: ic, outputChannels: oc, kernelHeight: kh,
+                                 kernelWidth: kw, strideY: rng.int(1...2), strideX: rng.int(1...2), padding: pad,
+                                 dilationY: dy, dilationX: dx, groups: groups, inputZeroPoint: rng.zeroPoint(),
+                                 output: rng.outputQuantization())
+            if p.outputHeight == 0 || p.outputWidth == 0 { continue }
+            if let msg = checkHeliumConv(p, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
+            if HeliumKernels.chooseConv(p) != .general, let msg = checkHeliumConv(p, .general, rng: &rng) {
+                Issue.record(Comment(rawValue: msg)); return
+            }
+        }
+    }
+}
