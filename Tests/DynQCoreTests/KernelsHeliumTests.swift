@@ -67,6 +67,10 @@ let heliumConvCases: [HeliumConvCase] = [
     HeliumConvCase(name: "stem 3x3, 1 → 16 channels, pad 1 (K == 9)", h: 7, w: 9, ic: 1, oc: 16, kh: 3, kw: 3,
                    pad: ConvPadding(all: 1)),
     HeliumConvCase(name: "stem K == 16 exactly (2x2x4)", h: 5, w: 5, ic: 4, oc: 6, kh: 2, kw: 2),
+    HeliumConvCase(name: "stem 3x3x1, stride 2, dilation 2, asymmetric padding (border masks)", h: 11, w: 10, ic: 1,
+                   oc: 5, kh: 3, kw: 3, sy: 2, sx: 2, pad: ConvPadding(top: 2, left: 0, bottom: 1, right: 3), dy: 2, dx: 2),
+    HeliumConvCase(name: "K <= 16 but a window wider than 255 bytes (general, register rows)", h: 4, w: 140, ic: 1,
+                   oc: 3, kh: 3, kw: 3, pad: ConvPadding(all: 1)),
     HeliumConvCase(name: "RGB stem 3x3x3, stride 2 (K == 27)", h: 9, w: 8, ic: 3, oc: 8, kh: 3, kw: 3, sy: 2, sx: 2,
                    pad: ConvPadding(all: 1)),
     HeliumConvCase(name: "3x3 stride 2, asymmetric padding", h: 9, w: 8, ic: 5, oc: 8, kh: 3, kw: 3, sy: 2, sx: 2,
@@ -191,6 +195,10 @@ struct HeliumConvTests {
         #expect(HeliumKernels.chooseConv(p(32, 32, 1, stride: 2)) == .general)
         #expect(HeliumKernels.chooseConv(p(1, 16, 3, pad: 1)) == .stem)
         #expect(HeliumKernels.chooseConv(p(3, 16, 3, pad: 1)) == .general)       // K = 27
+        let wide = Conv2DParams(inputHeight: 4, inputWidth: 200, inputChannels: 1, outputChannels: 8, kernelHeight: 3,
+                                kernelWidth: 3, inputZeroPoint: 0, output: q)
+        #expect(HeliumKernels.chooseConv(wide) == .general)                        // window spans 403 bytes
+        #expect(HeliumKernels.convScratchBytes(p(1, 16, 3, pad: 1), .stem) == 16 * 16)
         #expect(HeliumKernels.chooseConv(p(16, 32, 3, pad: 1)) == .general)
         #expect(HeliumKernels.chooseConv(p(4, 4, 3, pad: 1, groups: 4)) == .general)
         #expect(HeliumKernels.convScratchBytes(p(16, 32, 1), .pointwise) == 16 * 32)
@@ -216,6 +224,150 @@ struct HeliumConvTests {
             if HeliumKernels.chooseConv(p) != .general, let msg = checkHeliumConv(p, .general, rng: &rng) {
                 Issue.record(Comment(rawValue: msg)); return
             }
+        }
+    }
+}
+
+// MARK: - Depthwise
+
+struct HeliumDepthwiseCase: CustomTestStringConvertible, Sendable {
+    let name: String
+    var h: Int, w: Int, c: Int, kh: Int, kw: Int
+    var sy = 1, sx = 1
+    var pad = ConvPadding.zero
+    var dy = 1, dx = 1
+    var testDescription: String { name }
+    func params(zIn: Int32, output: OutputQuantization) -> DepthwiseConv2DParams {
+        DepthwiseConv2DParams(inputHeight: h, inputWidth: w, channels: c, kernelHeight: kh, kernelWidth: kw,
+                              strideY: sy, strideX: sx, padding: pad, dilationY: dy, dilationX: dx,
+                              inputZeroPoint: zIn, output: output)
+    }
+}
+
+let heliumDepthwiseCases: [HeliumDepthwiseCase] = [
+    HeliumDepthwiseCase(name: "3x3 pad 1, 32 channels, stride 1 (benchmark layer, smaller image)", h: 7, w: 9, c: 32,
+                        kh: 3, kw: 3, pad: ConvPadding(all: 1)),
+    HeliumDepthwiseCase(name: "3x3 pad 1, stride 2, 16 channels", h: 9, w: 10, c: 16, kh: 3, kw: 3, sy: 2, sx: 2,
+                        pad: ConvPadding(all: 1)),
+    HeliumDepthwiseCase(name: "channels % 4 != 0 (13): predicated tail block", h: 5, w: 7, c: 13, kh: 3, kw: 3,
+                        pad: ConvPadding(all: 1)),
+    HeliumDepthwiseCase(name: "channels < 4 (3)", h: 5, w: 5, c: 3, kh: 3, kw: 3, pad: ConvPadding(all: 1)),
+    HeliumDepthwiseCase(name: "channels == 1", h: 4, w: 6, c: 1, kh: 3, kw: 3, pad: ConvPadding(all: 1)),
+    HeliumDepthwiseCase(name: "output width % 4 == 3 and == 1 rows (pixel tails)", h: 6, w: 7, c: 8, kh: 3, kw: 3,
+                        pad: ConvPadding(all: 1)),
+    HeliumDepthwiseCase(name: "asymmetric padding, stride 2", h: 9, w: 8, c: 24, kh: 3, kw: 3, sy: 2, sx: 2,
+                        pad: ConvPadding(top: 0, left: 1, bottom: 1, right: 0)),
+    HeliumDepthwiseCase(name: "5x5 pad 2 (generic window path)", h: 6, w: 6, c: 17, kh: 5, kw: 5, pad: ConvPadding(all: 2)),
+    HeliumDepthwiseCase(name: "2x3 kernel, no padding", h: 5, w: 6, c: 9, kh: 2, kw: 3),
+    HeliumDepthwiseCase(name: "1x1 kernel", h: 3, w: 3, c: 20, kh: 1, kw: 1),
+    HeliumDepthwiseCase(name: "dilation 2 (row cache keeps rows a window skips)", h: 8, w: 8, c: 8, kh: 3, kw: 3,
+                        pad: ConvPadding(all: 2), dy: 2, dx: 2),
+    HeliumDepthwiseCase(name: "stride 3 > kernel rows needed again", h: 10, w: 10, c: 6, kh: 2, kw: 2, sy: 3, sx: 3),
+    HeliumDepthwiseCase(name: "padding larger than the kernel", h: 2, w: 3, c: 8, kh: 3, kw: 3, pad: ConvPadding(all: 3)),
+]
+
+func checkHeliumDepthwise(_ p: DepthwiseConv2DParams, rng: inout SeededRNG) -> String? {
+    let v = HeliumKernels.chooseDepthwise(p)
+    let input = rng.int8s(p.inputCount)
+    let weights = rng.int8s(p.weightCount, -127...127)
+    let bias = rng.heliumBias(p.channels, 1 << 18)
+    let mults = rng.heliumMultipliers(p.channels, shifts: -10 ... -2)
+    var ref = [Int8](repeating: 0, count: p.outputCount)
+    var got = [Int8](repeating: 99, count: p.outputCount)
+    #expect(HeliumKernels.depthwisePackedWeightBytes(p, v) == 0)
+    withOptional(bias) { b in
+        depthwiseConv2dReference(p, input: input, weights: weights, bias: b, multipliers: mults, output: &ref)
+        withScratch(HeliumKernels.depthwiseScratchBytes(p, v)) { s in
+            input.withUnsafeBufferPointer { i in weights.withUnsafeBytes { w in mults.withUnsafeBufferPointer { m in
+                got.withUnsafeMutableBufferPointer { o in
+                    HeliumKernels.depthwiseConv2d(p, v, ConvArguments(
+                        input: i.baseAddress!, weights: w.baseAddress!, bias: b, multipliers: m.baseAddress!,
+                        output: o.baseAddress!, scratch: s))
+                }
+            } } }
+        }
+    }
+    guard let i = (0..<ref.count).first(where: { ref[$0] != got[$0] }) else { return nil }
+    let c = i % p.channels, px = i / p.channels
+    return "seed=\(rng.seed) \(p): at (y=\(px / p.outputWidth), x=\(px % p.outputWidth), c=\(c)) "
+        + "helium=\(got[i]) reference=\(ref[i]) bias=\(bias?[c] ?? 0) M=\(mults[c])"
+}
+
+@Suite("Helium depthwiseConv2d equals depthwiseConv2dReference bit for bit")
+struct HeliumDepthwiseTests {
+    @Test("on every case and zero-point kind", arguments: heliumDepthwiseCases, heliumZeroPointKinds)
+    func matchesReference(c: HeliumDepthwiseCase, zKind: String) {
+        var rng = SeededRNG(seed: heliumSeed(c.name + zKind))
+        for _ in 0..<3 {
+            let p = c.params(zIn: zeroPoint(zKind, &rng), output: rng.outputQuantization())
+            if let msg = checkHeliumDepthwise(p, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
+        }
+    }
+
+    @Test("random shapes: windows, strides, padding, dilation, channel counts")
+    func randomShapes() {
+        var rng = SeededRNG(seed: heliumSeed("depthwise sweep"))
+        for _ in 0..<(isDebugBuild ? 20 : 300) {
+            let kh = rng.int(1...5), kw = rng.int(1...5), dy = rng.int(1...2), dx = rng.int(1...2)
+            let pad = ConvPadding(top: rng.int(0...2), left: rng.int(0...2), bottom: rng.int(0...2), right: rng.int(0...2))
+            let h = rng.int(max(1, dy * (kh - 1) + 1 - pad.top - pad.bottom)...10)
+            let w = rng.int(max(1, dx * (kw - 1) + 1 - pad.left - pad.right)...10)
+            let p = DepthwiseConv2DParams(inputHeight: h, inputWidth: w, channels: rng.int(1...40), kernelHeight: kh,
+                                          kernelWidth: kw, strideY: rng.int(1...3), strideX: rng.int(1...3),
+                                          padding: pad, dilationY: dy, dilationX: dx, inputZeroPoint: rng.zeroPoint(),
+                                          output: rng.outputQuantization())
+            if p.outputHeight == 0 || p.outputWidth == 0 { continue }
+            if let msg = checkHeliumDepthwise(p, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
+        }
+    }
+}
+
+// MARK: - Linear
+
+func checkHeliumLinear(_ p: LinearParams, rng: inout SeededRNG) -> String? {
+    let v = HeliumKernels.chooseLinear(p)
+    let input = rng.int8s(p.inputFeatures)
+    let weights = rng.int8s(p.inputFeatures * p.outputFeatures, -127...127)
+    let bias = rng.heliumBias(p.outputFeatures, 1 << 20)
+    let mults = rng.heliumMultipliers(p.outputFeatures, shifts: -14 ... -4)
+    var ref = [Int8](repeating: 0, count: p.outputFeatures)
+    var got = [Int8](repeating: 99, count: p.outputFeatures)
+    #expect(HeliumKernels.linearPackedWeightBytes(p, v) == 0 && HeliumKernels.linearScratchBytes(p, v) == 0)
+    withOptional(bias) { b in
+        linearReference(p, input: input, weights: weights, bias: b, multipliers: mults, output: &ref)
+        input.withUnsafeBufferPointer { i in weights.withUnsafeBytes { w in mults.withUnsafeBufferPointer { m in
+            got.withUnsafeMutableBufferPointer { o in
+                HeliumKernels.linear(p, v, ConvArguments(input: i.baseAddress!, weights: w.baseAddress!, bias: b,
+                                                         multipliers: m.baseAddress!, output: o.baseAddress!,
+                                                         scratch: nil))
+            }
+        } } }
+    }
+    guard let o = (0..<ref.count).first(where: { ref[$0] != got[$0] }) else { return nil }
+    return "seed=\(rng.seed) \(p): at o=\(o) helium=\(got[o]) reference=\(ref[o]) bias=\(bias?[o] ?? 0) M=\(mults[o])"
+}
+
+@Suite("Helium linear equals linearReference bit for bit")
+struct HeliumLinearTests {
+    @Test("shapes around the 16-element vector and 4-row blocks", arguments: [
+        (1, 1), (7, 9), (16, 4), (17, 5), (48, 10), (100, 3), (257, 17), (384, 48)
+    ] as [(Int, Int)], heliumZeroPointKinds)
+    func matchesReference(shape: (Int, Int), zKind: String) {
+        var rng = SeededRNG(seed: heliumSeed("linear \(shape) \(zKind)"))
+        for _ in 0..<3 {
+            let p = LinearParams(inputFeatures: shape.0, outputFeatures: shape.1,
+                                 inputZeroPoint: zeroPoint(zKind, &rng), output: rng.outputQuantization())
+            if let msg = checkHeliumLinear(p, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
+        }
+    }
+
+    @Test("random shapes")
+    func randomShapes() {
+        var rng = SeededRNG(seed: heliumSeed("linear sweep"))
+        for _ in 0..<(isDebugBuild ? 20 : 300) {
+            let p = LinearParams(inputFeatures: rng.int(1...300), outputFeatures: rng.int(1...40),
+                                 inputZeroPoint: rng.zeroPoint(), output: rng.outputQuantization())
+            if let msg = checkHeliumLinear(p, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
         }
     }
 }

@@ -19,6 +19,7 @@
 typedef int8_t dynq_s8x16 __attribute__((ext_vector_type(16)));
 typedef int32_t dynq_s32x4 __attribute__((ext_vector_type(4)));
 typedef uint32_t dynq_u32x4 __attribute__((ext_vector_type(4)));
+typedef uint8_t dynq_u8x16 __attribute__((ext_vector_type(16)));
 
 /* ---- portable models (always defined) ---- */
 
@@ -47,6 +48,21 @@ static inline void dynq_mve_model_vstrbq_p_s32(int8_t *p, dynq_s32x4 v, uint32_t
 /* VSTRB.32 scatter with the predicate of VCTP.32 n: the low byte of lane i < n to base[offsets[i]]. */
 static inline void dynq_mve_model_vstrbq_scatter_p_s32(int8_t *base, dynq_u32x4 offsets, dynq_s32x4 v, uint32_t n) {
     for (uint32_t i = 0; i < 4 && i < n; i++) base[offsets[i]] = (int8_t)(uint8_t)((uint32_t)v[i] & 0xFFu);
+}
+/* VLDRB.8 gather (VMSR P0 of `mask`; VLDRBT.U8 Qd, [base, Qoffsets]) with a byte-lane predicate: lane i is
+ * base[offsets[i]] when bit i of `mask` is set, else 0 (and nothing is read for it). */
+static inline dynq_s8x16 dynq_mve_model_vldrbq_gather_z_s8(const int8_t *base, dynq_u8x16 offsets, uint16_t mask) {
+    dynq_s8x16 r = 0;
+    for (int i = 0; i < 16; i++) {
+        if ((mask >> i) & 1) r[i] = base[offsets[i]];
+    }
+    return r;
+}
+/* VPSEL (VMSR P0 of `mask`): lane i of a when bit i of `mask` is set, else lane i of b. */
+static inline dynq_s8x16 dynq_mve_model_vpselq_s8(dynq_s8x16 a, dynq_s8x16 b, uint16_t mask) {
+    dynq_s8x16 r;
+    for (int i = 0; i < 16; i++) r[i] = ((mask >> i) & 1) ? a[i] : b[i];
+    return r;
 }
 /* VMLADAVA.S8: acc + Σ a[i]·b[i] over the 16 lanes, modulo 2^32. */
 static inline int32_t dynq_mve_model_vmladavaq_s8(int32_t acc, dynq_s8x16 a, dynq_s8x16 b) {
@@ -100,15 +116,39 @@ static inline dynq_s8x16 dynq_mve_vldrbq_s8(const int8_t *p) { return (dynq_s8x1
 static inline dynq_s8x16 dynq_mve_vldrbq_z_s8(const int8_t *p, uint32_t n) {
     return (dynq_s8x16)vldrbq_z_s8(p, vctp8q(n));
 }
+/* VCTP.8 n; VSTRB.8 predicated: the first min(n, 16) lanes of v to p. */
+static inline void dynq_mve_vstrbq_p_s8(int8_t *p, dynq_s8x16 v, uint32_t n) {
+    vstrbq_p_s8(p, (int8x16_t)v, vctp8q(n));
+}
 /* VDUP.8; VCTP.8 n; VSTRB.8 predicated: min(n, 16) copies of v at p. */
 static inline void dynq_mve_vstrbq_dup_p_s8(int8_t *p, int8_t v, uint32_t n) {
     vstrbq_p_s8(p, vdupq_n_s8(v), vctp8q(n));
 }
+/* VLDRB.8 gather: lane i = base[offsets[i]]. */
+static inline dynq_s8x16 dynq_mve_vldrbq_gather_s8(const int8_t *base, dynq_u8x16 offsets) {
+    return (dynq_s8x16)vldrbq_gather_offset_s8(base, (uint8x16_t)offsets);
+}
+/* VMSR P0; VLDRB.8 gather predicated (zeroing): see the model. */
+static inline dynq_s8x16 dynq_mve_vldrbq_gather_z_s8(const int8_t *base, dynq_u8x16 offsets, uint16_t mask) {
+    return (dynq_s8x16)vldrbq_gather_offset_z_s8(base, (uint8x16_t)offsets, mask);
+}
+/* VMSR P0; VPSEL: see the model. */
+static inline dynq_s8x16 dynq_mve_vpselq_s8(dynq_s8x16 a, dynq_s8x16 b, uint16_t mask) {
+    return (dynq_s8x16)vpselq_s8((int8x16_t)a, (int8x16_t)b, mask);
+}
+/* VDUP.8 */
+static inline dynq_s8x16 dynq_mve_vdupq_s8(int8_t x) { return (dynq_s8x16)vdupq_n_s8(x); }
 /* VLDRB.S32: 4 bytes, each sign-extended to an int32 lane. */
 static inline dynq_s32x4 dynq_mve_vldrbq_s32(const int8_t *p) { return (dynq_s32x4)vldrbq_s32(p); }
 /* VCTP.32 n; VLDRB.S32 predicated (zeroing): the first min(n, 4) bytes. */
 static inline dynq_s32x4 dynq_mve_vldrbq_z_s32(const int8_t *p, uint32_t n) {
     return (dynq_s32x4)vldrbq_z_s32(p, vctp32q(n));
+}
+/* VLD20.32, VLD21.32: 8 int32 de-interleaved, even = p[0], p[2], p[4], p[6], odd = p[1], p[3], p[5], p[7]. */
+static inline void dynq_mve_vld2q_s32(const int32_t *p, dynq_s32x4 *even, dynq_s32x4 *odd) {
+    int32x4x2_t r = vld2q_s32(p);
+    *even = (dynq_s32x4)r.val[0];
+    *odd = (dynq_s32x4)r.val[1];
 }
 /* VLDRW.32 / VSTRW.32: 4 int32. */
 static inline dynq_s32x4 dynq_mve_vldrwq_s32(const int32_t *p) { return (dynq_s32x4)vldrwq_s32(p); }
@@ -195,12 +235,33 @@ static inline int32_t dynq_arm_mve_native(void) { return 0; }
 
 static inline dynq_s8x16 dynq_mve_vldrbq_s8(const int8_t *p) { return dynq_mve_model_vldrbq_z_s8(p, 16); }
 static inline dynq_s8x16 dynq_mve_vldrbq_z_s8(const int8_t *p, uint32_t n) { return dynq_mve_model_vldrbq_z_s8(p, n); }
+static inline void dynq_mve_vstrbq_p_s8(int8_t *p, dynq_s8x16 v, uint32_t n) {
+    for (uint32_t i = 0; i < 16 && i < n; i++) p[i] = v[i];
+}
 static inline void dynq_mve_vstrbq_dup_p_s8(int8_t *p, int8_t v, uint32_t n) {
     for (uint32_t i = 0; i < 16 && i < n; i++) p[i] = v;
+}
+static inline dynq_s8x16 dynq_mve_vldrbq_gather_s8(const int8_t *base, dynq_u8x16 offsets) {
+    return dynq_mve_model_vldrbq_gather_z_s8(base, offsets, 0xFFFF);
+}
+static inline dynq_s8x16 dynq_mve_vldrbq_gather_z_s8(const int8_t *base, dynq_u8x16 offsets, uint16_t mask) {
+    return dynq_mve_model_vldrbq_gather_z_s8(base, offsets, mask);
+}
+static inline dynq_s8x16 dynq_mve_vpselq_s8(dynq_s8x16 a, dynq_s8x16 b, uint16_t mask) {
+    return dynq_mve_model_vpselq_s8(a, b, mask);
+}
+static inline dynq_s8x16 dynq_mve_vdupq_s8(int8_t x) {
+    dynq_s8x16 r;
+    for (int i = 0; i < 16; i++) r[i] = x;
+    return r;
 }
 static inline dynq_s32x4 dynq_mve_vldrbq_s32(const int8_t *p) { return dynq_mve_model_vldrbq_z_s32(p, 4); }
 static inline dynq_s32x4 dynq_mve_vldrbq_z_s32(const int8_t *p, uint32_t n) {
     return dynq_mve_model_vldrbq_z_s32(p, n);
+}
+static inline void dynq_mve_vld2q_s32(const int32_t *p, dynq_s32x4 *even, dynq_s32x4 *odd) {
+    *even = (dynq_s32x4){p[0], p[2], p[4], p[6]};
+    *odd = (dynq_s32x4){p[1], p[3], p[5], p[7]};
 }
 static inline dynq_s32x4 dynq_mve_vldrwq_s32(const int32_t *p) { return (dynq_s32x4){p[0], p[1], p[2], p[3]}; }
 static inline void dynq_mve_vstrwq_s32(int32_t *p, dynq_s32x4 v) {

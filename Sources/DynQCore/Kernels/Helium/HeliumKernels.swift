@@ -31,9 +31,15 @@ internal func heliumSum(_ w: UnsafePointer<Int8>, _ n: Int) -> Int32 {
     return s
 }
 
-/// Copies `n` bytes (a tail-predicated `VLDRB`/`VSTRB` loop on MVE; regions do not overlap).
+/// Copies `n ≥ 0` bytes (regions do not overlap): one predicated `VLDRB`/`VSTRB` pair up to 16 bytes, else a
+/// tail-predicated loop.
 @inline(__always)
 internal func heliumCopy(_ dst: UnsafeMutablePointer<Int8>, _ src: UnsafePointer<Int8>, _ n: Int) {
+    if n <= 16 {
+        let k = UInt32(truncatingIfNeeded: n)
+        dynq_mve_vstrbq_p_s8(dst, dynq_mve_vldrbq_z_s8(src, k), k)
+        return
+    }
     for i in 0..<n { dst[i] = src[i] }
 }
 
