@@ -198,11 +198,11 @@ struct HeliumConvTests {
         let wide = Conv2DParams(inputHeight: 4, inputWidth: 200, inputChannels: 1, outputChannels: 8, kernelHeight: 3,
                                 kernelWidth: 3, inputZeroPoint: 0, output: q)
         #expect(HeliumKernels.chooseConv(wide) == .general)                        // window spans 403 bytes
-        #expect(HeliumKernels.convScratchBytes(p(1, 16, 3, pad: 1), .stem) == 16 * 16)
+        #expect(HeliumKernels.convScratchBytes(p(1, 16, 3, pad: 1), .stem) == 16 * 16 + 64)     // table + 4 windows
         #expect(HeliumKernels.chooseConv(p(16, 32, 3, pad: 1)) == .general)
         #expect(HeliumKernels.chooseConv(p(4, 4, 3, pad: 1, groups: 4)) == .general)
-        #expect(HeliumKernels.convScratchBytes(p(16, 32, 1), .pointwise) == 16 * 32)
-        #expect(HeliumKernels.convScratchBytes(p(16, 30, 3), .general) == 16 * 32 + 4 * 144)
+        #expect(HeliumKernels.convScratchBytes(p(16, 32, 1), .pointwise) == 16 * 32 + 4 * 16)   // table + 4 rows
+        #expect(HeliumKernels.convScratchBytes(p(16, 30, 3), .general) == 16 * 32 + 4 * 144)  // table + 4 im2col rows
     }
 
     @Test("random shapes: groups, strides, padding, dilation, every variant that applies")

@@ -150,6 +150,15 @@ static inline void dynq_mve_vld2q_s32(const int32_t *p, dynq_s32x4 *even, dynq_s
     *even = (dynq_s32x4)r.val[0];
     *odd = (dynq_s32x4)r.val[1];
 }
+/* VLD40.32 … VLD43.32: 16 int32 de-interleaved by 4, lane i of vector j = p[4·i + j]. */
+static inline void dynq_mve_vld4q_s32(const int32_t *p, dynq_s32x4 *v0, dynq_s32x4 *v1, dynq_s32x4 *v2,
+                                      dynq_s32x4 *v3) {
+    int32x4x4_t r = vld4q_s32(p);
+    *v0 = (dynq_s32x4)r.val[0];
+    *v1 = (dynq_s32x4)r.val[1];
+    *v2 = (dynq_s32x4)r.val[2];
+    *v3 = (dynq_s32x4)r.val[3];
+}
 /* VLDRW.32 / VSTRW.32: 4 int32. */
 static inline dynq_s32x4 dynq_mve_vldrwq_s32(const int32_t *p) { return (dynq_s32x4)vldrwq_s32(p); }
 static inline void dynq_mve_vstrwq_s32(int32_t *p, dynq_s32x4 v) { vstrwq_s32(p, (int32x4_t)v); }
@@ -262,6 +271,13 @@ static inline dynq_s32x4 dynq_mve_vldrbq_z_s32(const int8_t *p, uint32_t n) {
 static inline void dynq_mve_vld2q_s32(const int32_t *p, dynq_s32x4 *even, dynq_s32x4 *odd) {
     *even = (dynq_s32x4){p[0], p[2], p[4], p[6]};
     *odd = (dynq_s32x4){p[1], p[3], p[5], p[7]};
+}
+static inline void dynq_mve_vld4q_s32(const int32_t *p, dynq_s32x4 *v0, dynq_s32x4 *v1, dynq_s32x4 *v2,
+                                      dynq_s32x4 *v3) {
+    *v0 = (dynq_s32x4){p[0], p[4], p[8], p[12]};
+    *v1 = (dynq_s32x4){p[1], p[5], p[9], p[13]};
+    *v2 = (dynq_s32x4){p[2], p[6], p[10], p[14]};
+    *v3 = (dynq_s32x4){p[3], p[7], p[11], p[15]};
 }
 static inline dynq_s32x4 dynq_mve_vldrwq_s32(const int32_t *p) { return (dynq_s32x4){p[0], p[1], p[2], p[3]}; }
 static inline void dynq_mve_vstrwq_s32(int32_t *p, dynq_s32x4 v) {

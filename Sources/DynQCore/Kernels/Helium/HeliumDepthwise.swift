@@ -41,10 +41,10 @@ extension HeliumKernels {
         let weights = a.weights.assumingMemoryBound(to: Int8.self)
         let s = DepthwiseScratch(raw, p)
         let table = s.table
-        for ch in 0..<c { table.bias[ch] = 0 }
+        for ch in 0..<c { table.entries[ch].bias = 0 }
         for t in 0..<taps {
             let w = weights + t &* c
-            for ch in 0..<c { table.bias[ch] &+= Int32(w[ch]) }
+            for ch in 0..<c { table.entries[ch].bias &+= Int32(w[ch]) }
         }
         table.finish(count: c, bias: a.bias, multipliers: a.multipliers, zeroPoint: p.inputZeroPoint)
         s.reset(p)
@@ -96,7 +96,7 @@ extension HeliumKernels {
         @inline(__always) func load(_ x: UnsafePointer<Int8>) -> SIMD4<Int32> {
             full ? dynq_mve_vldrbq_s32(x) : dynq_mve_vldrbq_z_s32(x, n)
         }
-        var a0 = dynq_mve_vldrwq_s32(t.bias + cb)
+        var a0 = dynq_mve_vdupq_s32(0)
         var a1 = a0, a2 = a0, a3 = a0
         var wp = a.weights.assumingMemoryBound(to: Int8.self) + cb
         for ky in 0..<kh {
@@ -111,8 +111,9 @@ extension HeliumKernels {
                 x += tapStep
             }
         }
-        let m = dynq_mve_vldrwq_s32(t.multiplier + cb)
-        let l = dynq_mve_vldrwq_s32(t.left + cb), r = dynq_mve_vldrwq_s32(t.right + cb)
+        let (bias, m, l, r) = t.lanes(cb)
+        a0 = dynq_mve_vaddq_s32(a0, bias); a1 = dynq_mve_vaddq_s32(a1, bias)
+        a2 = dynq_mve_vaddq_s32(a2, bias); a3 = dynq_mve_vaddq_s32(a3, bias)
         let q = p.output
         let o = out + cb
         @inline(__always) func store(_ at: UnsafeMutablePointer<Int8>, _ y: SIMD4<Int32>) {

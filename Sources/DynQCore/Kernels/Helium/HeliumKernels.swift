@@ -71,6 +71,73 @@ internal func heliumDot4(_ w: UnsafePointer<Int8>, _ r0: UnsafePointer<Int8>, _ 
     return dynq_mve_vcreate_s32(a0, a1, a2, a3)
 }
 
+/// `heliumDot4` for 4 rows interleaved by 16-element chunks (`block + 64c + 16j` holds elements 16c ..< 16c+16 of
+/// row j; one pointer serves the 4 rows through immediate offsets): per chunk one weight `VLDRB`, 4 row `VLDRB`s,
+/// 4 `VMLADAVA`. The last partial chunk loads only the remaining weights (the row lanes past K are multiplied by
+/// 0), so `w` is read for exactly `count` bytes.
+@inline(__always)
+internal func heliumDot4Interleaved(_ w: UnsafePointer<Int8>, _ block: UnsafePointer<Int8>, count k: Int)
+    -> SIMD4<Int32> {
+    var a0: Int32 = 0, a1: Int32 = 0, a2: Int32 = 0, a3: Int32 = 0
+    let chunks = k &>> 4
+    for c in 0..<chunks {
+        let wv = dynq_mve_vldrbq_s8(w + c &<< 4)
+        let x = block + c &<< 6
+        a0 = dynq_mve_vmladavaq_s8(a0, wv, dynq_mve_vldrbq_s8(x))
+        a1 = dynq_mve_vmladavaq_s8(a1, wv, dynq_mve_vldrbq_s8(x + 16))
+        a2 = dynq_mve_vmladavaq_s8(a2, wv, dynq_mve_vldrbq_s8(x + 32))
+        a3 = dynq_mve_vmladavaq_s8(a3, wv, dynq_mve_vldrbq_s8(x + 48))
+    }
+    let left = k & 15
+    if left > 0 {
+        let wv = dynq_mve_vldrbq_z_s8(w + chunks &<< 4, UInt32(truncatingIfNeeded: left))
+        let x = block + chunks &<< 6
+        a0 = dynq_mve_vmladavaq_s8(a0, wv, dynq_mve_vldrbq_s8(x))
+        a1 = dynq_mve_vmladavaq_s8(a1, wv, dynq_mve_vldrbq_s8(x + 16))
+        a2 = dynq_mve_vmladavaq_s8(a2, wv, dynq_mve_vldrbq_s8(x + 32))
+        a3 = dynq_mve_vmladavaq_s8(a3, wv, dynq_mve_vldrbq_s8(x + 48))
+    }
+    return dynq_mve_vcreate_s32(a0, a1, a2, a3)
+}
+
+/// `heliumDot4Interleaved` for two weight rows `w0`, `w1` at once (each row chunk loaded once for both): per
+/// chunk 2 weight `VLDRB`s, 4 row `VLDRB`s, 8 `VMLADAVA`s.
+@inline(__always)
+internal func heliumDot4x2Interleaved(_ w0: UnsafePointer<Int8>, _ w1: UnsafePointer<Int8>,
+                                      _ block: UnsafePointer<Int8>, count k: Int)
+    -> (SIMD4<Int32>, SIMD4<Int32>) {
+    var a0: Int32 = 0, a1: Int32 = 0, a2: Int32 = 0, a3: Int32 = 0
+    var b0: Int32 = 0, b1: Int32 = 0, b2: Int32 = 0, b3: Int32 = 0
+    let chunks = k &>> 4
+    for c in 0..<chunks {
+        let v0 = dynq_mve_vldrbq_s8(w0 + c &<< 4), v1 = dynq_mve_vldrbq_s8(w1 + c &<< 4)
+        let x = block + c &<< 6
+        let x0 = dynq_mve_vldrbq_s8(x)
+        a0 = dynq_mve_vmladavaq_s8(a0, v0, x0); b0 = dynq_mve_vmladavaq_s8(b0, v1, x0)
+        let x1 = dynq_mve_vldrbq_s8(x + 16)
+        a1 = dynq_mve_vmladavaq_s8(a1, v0, x1); b1 = dynq_mve_vmladavaq_s8(b1, v1, x1)
+        let x2 = dynq_mve_vldrbq_s8(x + 32)
+        a2 = dynq_mve_vmladavaq_s8(a2, v0, x2); b2 = dynq_mve_vmladavaq_s8(b2, v1, x2)
+        let x3 = dynq_mve_vldrbq_s8(x + 48)
+        a3 = dynq_mve_vmladavaq_s8(a3, v0, x3); b3 = dynq_mve_vmladavaq_s8(b3, v1, x3)
+    }
+    let left = k & 15
+    if left > 0 {
+        let n = UInt32(truncatingIfNeeded: left)
+        let v0 = dynq_mve_vldrbq_z_s8(w0 + chunks &<< 4, n), v1 = dynq_mve_vldrbq_z_s8(w1 + chunks &<< 4, n)
+        let x = block + chunks &<< 6
+        let x0 = dynq_mve_vldrbq_s8(x)
+        a0 = dynq_mve_vmladavaq_s8(a0, v0, x0); b0 = dynq_mve_vmladavaq_s8(b0, v1, x0)
+        let x1 = dynq_mve_vldrbq_s8(x + 16)
+        a1 = dynq_mve_vmladavaq_s8(a1, v0, x1); b1 = dynq_mve_vmladavaq_s8(b1, v1, x1)
+        let x2 = dynq_mve_vldrbq_s8(x + 32)
+        a2 = dynq_mve_vmladavaq_s8(a2, v0, x2); b2 = dynq_mve_vmladavaq_s8(b2, v1, x2)
+        let x3 = dynq_mve_vldrbq_s8(x + 48)
+        a3 = dynq_mve_vmladavaq_s8(a3, v0, x3); b3 = dynq_mve_vmladavaq_s8(b3, v1, x3)
+    }
+    return (dynq_mve_vcreate_s32(a0, a1, a2, a3), dynq_mve_vcreate_s32(b0, b1, b2, b3))
+}
+
 /// Four dot products like `heliumDot4`, each with its own start value and also returning each row's sum
 /// `Σ_i r_j[i]` (for rows of weights sharing one input row `x`): `(initial_j + Σ x·r_j, Σ r_j)`.
 @inline(__always)

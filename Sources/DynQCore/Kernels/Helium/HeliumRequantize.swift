@@ -45,46 +45,56 @@ internal func heliumRequantize(_ x: SIMD4<Int32>, _ m: SIMD4<Int32>, _ left: SIM
     return dynq_mve_vminq_s32(v, dynq_mve_vdupq_s32(q.activationMax))
 }
 
-/// Per-output-channel constants of one kernel call, four int32 arrays of `⌈O/4⌉·4` entries in the call's scratch
-/// (`bytes(channels:)`, 16-byte aligned): the folded bias `bias[o] − z_in · Σ_k w[o][k]` (modulo 2^32), and the
-/// multiplier `m[o]` with its shift counts `heliumShifts(e[o])`. Entries past `O` are 0 (4-lane loads read them).
+/// One output channel's constants: the folded bias `bias − z_in · Σ_k w[k]` (modulo 2^32), the multiplier `m` and
+/// its shift counts `heliumShifts(e)`. 16 bytes, so a scalar kernel reads them through one pointer and a
+/// channel-lane kernel de-interleaves 4 channels with `VLD4`.
+@frozen
+public struct HeliumChannelConstants {
+    var bias: Int32, multiplier: Int32, left: Int32, right: Int32
+}
+
+/// Per-output-channel constants of one kernel call, `⌈O/4⌉·4` entries in the call's scratch (`bytes(channels:)`,
+/// 16-byte aligned). Entries past `O` are 0 (4-channel loads read them).
 internal struct HeliumChannelTable {
-    let bias: UnsafeMutablePointer<Int32>
-    let multiplier: UnsafeMutablePointer<Int32>
-    let left: UnsafeMutablePointer<Int32>
-    let right: UnsafeMutablePointer<Int32>
+    let entries: UnsafeMutablePointer<HeliumChannelConstants>
 
     static func bytes(channels: Int) -> Int { 16 * heliumRoundUp(channels, 4) }
 
     init(_ raw: UnsafeMutableRawPointer, channels: Int) {
-        let n = heliumRoundUp(channels, 4)
-        bias = raw.bindMemory(to: Int32.self, capacity: 4 * n)
-        multiplier = bias + n
-        left = multiplier + n
-        right = left + n
+        entries = raw.bindMemory(to: HeliumChannelConstants.self, capacity: heliumRoundUp(channels, 4))
     }
 
-    /// Fills the multipliers and shifts, and `bias` with `b[o] − z · sums[o]`, where `sums` are the weight sums
-    /// already stored in `bias` by the caller. `count` channels; the tail up to a multiple of 4 is zeroed.
+    /// The 4 channels `o ..< o+4` as lane vectors (bias, multiplier, left, right): one `VLD4`.
+    @inline(__always)
+    func lanes(_ o: Int) -> (bias: SIMD4<Int32>, multiplier: SIMD4<Int32>, left: SIMD4<Int32>, right: SIMD4<Int32>) {
+        var b = SIMD4<Int32>(), m = b, l = b, r = b
+        UnsafeRawPointer(entries + o).withMemoryRebound(to: Int32.self, capacity: 16) {
+            dynq_mve_vld4q_s32($0, &b, &m, &l, &r)
+        }
+        return (b, m, l, r)
+    }
+
+    /// Fills the multipliers and shifts, and the folded bias `b[o] − z · sums[o]`, where the weight sums `sums[o]`
+    /// are already stored in `entries[o].bias` by the caller. `count` channels; the tail up to a multiple of 4 is
+    /// zeroed.
     func finish(count: Int, bias b: UnsafePointer<Int32>?, multipliers: UnsafePointer<QuantizedMultiplier>,
                 zeroPoint z: Int32) {
         for o in 0..<count {
-            let s = bias[o]
-            bias[o] = (b?[o] ?? 0) &- z &* s
+            let sum = entries[o].bias
             let qm = multipliers[o]
-            multiplier[o] = qm.multiplier
             let (l, r) = heliumShifts(qm.shift)
-            left[o] = l; right[o] = r
+            entries[o] = HeliumChannelConstants(bias: (b?[o] ?? 0) &- z &* sum, multiplier: qm.multiplier,
+                                                left: l, right: r)
         }
         for o in count..<heliumRoundUp(count, 4) {
-            bias[o] = 0; multiplier[o] = 0; left[o] = 0; right[o] = 0
+            entries[o] = HeliumChannelConstants(bias: 0, multiplier: 0, left: 0, right: 0)
         }
     }
 
     /// `count` channels whose weights are rows `[count][k]`: weight sums, then `finish`.
     func fill(rows w: UnsafePointer<Int8>, count: Int, k: Int, bias b: UnsafePointer<Int32>?,
               multipliers: UnsafePointer<QuantizedMultiplier>, zeroPoint z: Int32) {
-        for o in 0..<count { bias[o] = heliumSum(w + o * k, k) }
+        for o in 0..<count { entries[o].bias = heliumSum(w + o &* k, k) }
         finish(count: count, bias: b, multipliers: multipliers, zeroPoint: z)
     }
 }
