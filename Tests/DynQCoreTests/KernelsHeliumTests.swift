@@ -371,3 +371,154 @@ struct HeliumLinearTests {
         }
     }
 }
+
+// MARK: - Fusion
+
+struct HeliumFusionCase: CustomTestStringConvertible, Sendable {
+    let name: String
+    var g: Int, o: Int, k: Int
+    var depthwise: Bool
+    var mode: FusionCoefficientMode
+    var testDescription: String { name }
+}
+
+let heliumFusionCases: [HeliumFusionCase] = [
+    HeliumFusionCase(name: "conv, per channel, K == 288 (3x3x32), g == 4", g: 4, o: 8, k: 288, depthwise: false, mode: .perChannel),
+    HeliumFusionCase(name: "conv, per layer, K % 4 != 0 (45), g == 2", g: 2, o: 7, k: 45, depthwise: false, mode: .perLayer),
+    HeliumFusionCase(name: "conv, g == 1", g: 1, o: 9, k: 16, depthwise: false, mode: .perChannel),
+    HeliumFusionCase(name: "conv, K == 1", g: 4, o: 5, k: 1, depthwise: false, mode: .perChannel),
+    HeliumFusionCase(name: "conv, K == 3 (< 4 lanes)", g: 3, o: 6, k: 3, depthwise: false, mode: .perLayer),
+    HeliumFusionCase(name: "conv, g == 300 (|F| near 2^30)", g: 300, o: 3, k: 13, depthwise: false, mode: .perChannel),
+    HeliumFusionCase(name: "depthwise 3x3, per channel, C % 4 != 0 (13)", g: 4, o: 13, k: 9, depthwise: true, mode: .perChannel),
+    HeliumFusionCase(name: "depthwise 3x3, per layer, C == 32", g: 5, o: 32, k: 9, depthwise: true, mode: .perLayer),
+    HeliumFusionCase(name: "depthwise 5x5, C < 4 (3)", g: 2, o: 3, k: 25, depthwise: true, mode: .perChannel),
+    HeliumFusionCase(name: "depthwise, g == 64", g: 64, o: 6, k: 9, depthwise: true, mode: .perChannel),
+]
+
+let heliumBiasKinds = ["no biases", "mixed bias only", "static bias only", "mixed and static bias"]
+
+/// Reference and Helium fusion on random (or extreme) data: a failure description or nil. The Helium fusion
+/// writes the layout the Helium conv / depthwise reads, which is the model's, so values compare element by element.
+func checkHeliumFusion(_ c: HeliumFusionCase, biasKind: String, extremes: Bool, rng: inout SeededRNG) -> String? {
+    let q = OutputQuantization(zeroPoint: 0)
+    let conv = Conv2DParams(inputHeight: 1, inputWidth: 1, inputChannels: c.k, outputChannels: c.o, kernelHeight: 1,
+                            kernelWidth: 1, inputZeroPoint: 0, output: q)
+    let dw = DepthwiseConv2DParams(inputHeight: c.k, inputWidth: 1, channels: c.o, kernelHeight: c.k, kernelWidth: 1,
+                                   inputZeroPoint: 0, output: q)
+    let p = c.depthwise ? DynamicFusionParams(kernelCount: c.g, depthwise: dw, coefficients: c.mode)
+                        : DynamicFusionParams(kernelCount: c.g, conv: conv, coefficients: c.mode)
+    let kernels = extremes ? (0..<(p.kernelCount * p.kernelElements)).map { _ in rng.int(0...1) == 0 ? Int8(127) : -127 }
+                           : rng.int8s(p.kernelCount * p.kernelElements, -127...127)
+    var eta: [Int16] = (0..<p.coefficientCount).map { _ in extremes ? 32767 : Int16(rng.int(0...32767)) }
+    if extremes && p.coefficients == .perChannel { for t in 0..<p.kernelCount { eta[t] = 0 } }   // channel 0: A == 0
+    if !extremes && rng.int(0...2) == 0 {                                                     // some small A ≤ 127
+        for t in 0..<p.coefficientCount where t % 3 == 0 { eta[t] = Int16(rng.int(0...2)) }
+    }
+    let mixed: [Int32]? = biasKind.contains("mixed") ? rng.int32s(p.kernelCount * p.outputChannels, -(1 << 24)...(1 << 24)) : nil
+    let stat: [Int32]? = biasKind.contains("static") ? rng.int32s(p.outputChannels, -(1 << 24)...(1 << 24)) : nil
+    let m0 = rng.multipliers(p.outputChannels, shifts: -31 ... -10)
+    var fr = [Int8](repeating: 0, count: p.kernelElements), fh = [Int8](repeating: 99, count: p.kernelElements)
+    var br = [Int32](repeating: 0, count: p.outputChannels), bh = [Int32](repeating: 7, count: p.outputChannels)
+    var mr = [QuantizedMultiplier](repeating: .zero, count: p.outputChannels), mh = mr
+    withOptional(mixed) { mb in withOptional(stat) { sb in
+        dynamicFusionReference(p, kernels: kernels, coefficients: eta, mixedBias: mb, staticBias: sb,
+                               staticMultipliers: m0, fusedKernel: &fr, biasAccumulator: &br, multipliers: &mr)
+        let bytes = c.depthwise ? HeliumKernels.depthwiseFusionScratchBytes(p, dw, .general)
+                                : HeliumKernels.convFusionScratchBytes(p, conv, HeliumKernels.chooseConv(conv))
+        #expect((c.depthwise ? HeliumKernels.fusedDepthwiseWeightBytes(p, dw, .general)
+                             : HeliumKernels.fusedConvWeightBytes(p, conv, .pointwise)) == p.kernelElements)
+        withScratch(bytes) { s in
+            kernels.withUnsafeBufferPointer { kp in eta.withUnsafeBufferPointer { ep in m0.withUnsafeBufferPointer { mp in
+                fh.withUnsafeMutableBytes { fp in bh.withUnsafeMutableBufferPointer { bp in
+                    mh.withUnsafeMutableBufferPointer { mhp in
+                        let args = FusionArguments(kernels: kp.baseAddress!, coefficients: ep.baseAddress!,
+                                                   mixedBias: mb, staticBias: sb, staticMultipliers: mp.baseAddress!,
+                                                   fusedWeights: fp.baseAddress!, fusedBias: bp.baseAddress!,
+                                                   fusedMultipliers: mhp.baseAddress!, scratch: s)
+                        if c.depthwise {
+                            HeliumKernels.fuseDepthwise(p, dw, .general, args)
+                        } else {
+                            HeliumKernels.fuseConv(p, conv, HeliumKernels.chooseConv(conv), args)
+                        }
+                    }
+                } }
+            } } }
+        }
+    } }
+    let (o, k) = (p.outputChannels, p.elementsPerChannel)
+    if let i = (0..<fr.count).first(where: { fr[$0] != fh[$0] }) {
+        let (ch, e) = c.depthwise ? (i % o, i / o) : (i / k, i % k)
+        return "seed=\(rng.seed) \(c.name) \(biasKind): fused kernel at (o=\(ch), k=\(e)) helium=\(fh[i]) reference=\(fr[i])"
+    }
+    if let ch = (0..<o).first(where: { br[$0] != bh[$0] }) {
+        return "seed=\(rng.seed) \(c.name) \(biasKind): bias at o=\(ch) helium=\(bh[ch]) reference=\(br[ch])"
+    }
+    if let ch = (0..<o).first(where: { mr[$0] != mh[$0] }) {
+        return "seed=\(rng.seed) \(c.name) \(biasKind): multiplier at o=\(ch) helium=\(mh[ch]) reference=\(mr[ch])"
+    }
+    return nil
+}
+
+@Suite("Helium fusion equals dynamicFusionReference bit for bit (kernel values, bias, multipliers)")
+struct HeliumFusionTests {
+    @Test("on every case and bias kind", arguments: heliumFusionCases, heliumBiasKinds)
+    func matchesReference(c: HeliumFusionCase, biasKind: String) {
+        var rng = SeededRNG(seed: heliumSeed("fusion " + c.name + biasKind))
+        for trial in 0..<4 {
+            if let msg = checkHeliumFusion(c, biasKind: biasKind, extremes: trial == 3, rng: &rng) {
+                Issue.record(Comment(rawValue: msg)); return
+            }
+        }
+    }
+}
+
+@Suite("Helium fusion's per-channel divisions equal the reference's 64-bit ones")
+struct HeliumFusionDivisionTests {
+    @Test("heliumDivide equals the UInt64 division whenever the quotient fits 32 bits")
+    func divide() {
+        var rng = SeededRNG(seed: heliumSeed("divlu"))
+        let edges: [UInt32] = [1, 2, 3, 0x7FFF, 0x8000, 0xFFFF, 0x10000, 0x10001, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFE,
+                               0xFFFF_FFFF]
+        var cases: [(UInt32, UInt32, UInt32)] = []
+        for v in edges { for hi in [0, v / 2, v &- 1] { for lo in [0, 1, 0x8000_0000, UInt32.max] { cases.append((hi, lo, v)) } } }
+        for _ in 0..<(isDebugBuild ? 20_000 : 400_000) {
+            let v = UInt32(truncatingIfNeeded: rng.next() >> UInt64(rng.int(0...31))) | 1
+            let hi = UInt32(truncatingIfNeeded: rng.next()) % v
+            cases.append((hi, UInt32(truncatingIfNeeded: rng.next()), v))
+        }
+        for (hi, lo, v) in cases {
+            let want = UInt32((UInt64(hi) << 32 | UInt64(lo)) / UInt64(v))
+            let got = heliumDivide(hi, lo, by: v)
+            guard got == want else { Issue.record("(\(hi)·2^32 + \(lo)) / \(v): helium \(got), UInt64 \(want)"); return }
+        }
+    }
+
+    @Test("heliumFusionReciprocal equals fusionReciprocal for every A in [0, 2^16] and random larger A")
+    func reciprocal() {
+        var rng = SeededRNG(seed: heliumSeed("reciprocal"))
+        var values = Array(0...65536)
+        for _ in 0..<(isDebugBuild ? 10_000 : 200_000) { values.append(rng.int(0...Int(Int32.max))) }
+        for a in values {
+            let want = fusionReciprocal(Int32(a)), got = heliumFusionReciprocal(UInt32(a))
+            guard got == want else { Issue.record("A=\(a): helium \(got), reference \(want)"); return }
+        }
+    }
+
+    @Test("heliumScaledByFusionReciprocal equals scaledByFusionReciprocal: every exponent, random and extreme m and R")
+    func scaled() {
+        var rng = SeededRNG(seed: heliumSeed("scaled"))
+        let rs: [UInt32] = [1, 2, 3, 127, 128, 254, 255, 0x7FFF_FFFF, 0x8000_0000, 0x8000_0001, UInt32.max - 1, UInt32.max]
+        for e in Int32(-31)...30 {
+            for trial in 0..<(isDebugBuild ? 100 : 2000) {
+                let m: Int32 = trial == 0 ? 1 << 30 : (trial == 1 ? Int32.max
+                    : Int32.random(in: (1 << 30)...Int32.max, using: &rng))
+                let r: UInt32 = trial < rs.count ? rs[trial]
+                    : UInt32(truncatingIfNeeded: rng.next() >> UInt64(rng.int(0...31))) | 1
+                let m0 = QuantizedMultiplier(multiplier: m, shift: e)
+                let want = m0.scaledByFusionReciprocal(r), got = heliumScaledByFusionReciprocal(m0, r)
+                guard got == want else { Issue.record("M0=\(m0) R=\(r): helium \(got), reference \(want)"); return }
+            }
+        }
+        #expect(heliumScaledByFusionReciprocal(.zero, 12345) == .zero)
+    }
+}
