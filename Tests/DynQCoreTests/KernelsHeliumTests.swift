@@ -522,3 +522,42 @@ struct HeliumFusionDivisionTests {
         #expect(heliumScaledByFusionReciprocal(.zero, 12345) == .zero)
     }
 }
+
+// MARK: - Add
+
+@Suite("Helium add equals addReference bit for bit")
+struct HeliumAddTests {
+    @Test("random counts (element tails), zero points, output ranges; input exponents in [−31, 2] and above (reference path)")
+    func matchesReference() {
+        var rng = SeededRNG(seed: heliumSeed("add"))
+        for trial in 0..<(isDebugBuild ? 60 : 600) {
+            let count = [0, 1, 3, 4, 5, 16, 17, 1000][trial % 8] + (trial % 3 == 0 ? rng.int(0...70) : 0)
+            func inputMultiplier() -> QuantizedMultiplier {
+                switch rng.int(0...5) {
+                case 0: return .zero
+                case 1: return QuantizedMultiplier(multiplier: Int32.random(in: (1 << 30)...Int32.max, using: &rng),
+                                                   shift: Int32.random(in: -31...30, using: &rng))
+                case 2: return QuantizedMultiplier(multiplier: [1 << 30, Int32.max][rng.int(0...1)],
+                                                   shift: Int32.random(in: 0...2, using: &rng))
+                default: return rng.multiplier(shifts: -3 ... 1)
+                }
+            }
+            let p = AddParams(input1ZeroPoint: rng.zeroPoint(), input1Multiplier: inputMultiplier(),
+                              input2ZeroPoint: rng.zeroPoint(), input2Multiplier: inputMultiplier(),
+                              outputMultiplier: rng.heliumMultipliers(1, shifts: -26 ... -14)[0],
+                              output: rng.outputQuantization())
+            let a = rng.int8s(count), b = rng.int8s(count)
+            var ref = [Int8](repeating: 0, count: count), got = [Int8](repeating: 99, count: count)
+            addReference(p, count: count, input1: a, input2: b, output: &ref)
+            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in got.withUnsafeMutableBufferPointer { op in
+                HeliumKernels.add(p, count: count, ap.baseAddress ?? UnsafePointer(bitPattern: 16)!,
+                                  bp.baseAddress ?? UnsafePointer(bitPattern: 16)!,
+                                  output: op.baseAddress ?? UnsafeMutablePointer(bitPattern: 16)!)
+            } } }
+            if let i = (0..<count).first(where: { ref[$0] != got[$0] }) {
+                Issue.record("seed=\(rng.seed) \(p) count \(count): at \(i) (a=\(a[i]), b=\(b[i])) helium=\(got[i]) reference=\(ref[i])")
+                return
+            }
+        }
+    }
+}
