@@ -9,6 +9,7 @@ public protocol StatelessKernelSet: KernelSet {
 extension OracleKernels: StatelessKernelSet {}
 extension SIMD128Kernels: StatelessKernelSet {}
 extension ScalarKernels: StatelessKernelSet where T == NoTally {}
+extension HeliumKernels: StatelessKernelSet {}
 
 /// Something to do with one kernel set, whichever the user chose (Swift has no generic closures).
 public protocol KernelSetUser {
@@ -21,6 +22,8 @@ public enum KernelSetChoice: String, CaseIterable, Sendable {
     case oracle
     case scalar
     case simd128
+    /// The Helium (MVE) set through the portable C models of its intrinsics (bit-exact, slow on the host).
+    case helium
 
     /// The host's default: the fastest set this build carries.
     public static let hostDefault = KernelSetChoice.simd128
@@ -31,6 +34,7 @@ public enum KernelSetChoice: String, CaseIterable, Sendable {
         case .oracle: return try user.use(OracleKernels.self)
         case .scalar: return try user.use(ScalarKernels<NoTally>.self)
         case .simd128: return try user.use(SIMD128Kernels.self)
+        case .helium: return try user.use(HeliumKernels.self)
         }
     }
 

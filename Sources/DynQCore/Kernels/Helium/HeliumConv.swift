@@ -15,17 +15,6 @@
 import DynQIntrinsics
 
 extension HeliumKernels {
-    /// Which conv kernel runs a layer (`chooseConv`).
-    public enum ConvVariant: Equatable, Sendable {
-        /// 1×1 kernel, stride 1, no padding, groups 1: each output pixel's `K = C_in` inputs are read in place.
-        case pointwise
-        /// groups 1, `K = kh·kw·C_in ≤ 16` and a window spanning at most 256 bytes of the input (a stem on a 1- to
-        /// 3-channel image, a 2×2 on few channels): each pixel's window is one byte gather, no im2col.
-        case stem
-        /// Any other layer (any window, stride, padding, dilation, groups): im2col of 4 pixels per group.
-        case general
-    }
-
     /// The variant for `p`: `.pointwise`, else `.stem` when it applies, else `.general`.
     public static func chooseConv(_ p: Conv2DParams) -> ConvVariant {
         if isPointwise(p) { return .pointwise }
@@ -55,8 +44,8 @@ extension HeliumKernels {
     public static func convScratchBytes(_ p: Conv2DParams, _ v: ConvVariant) -> Int {
         let rows: Int
         switch v {
-        case .pointwise, .general: rows = 4 * heliumRoundUp(p.weightsPerOutputChannel, 16)
         case .stem: rows = 64
+        default: rows = 4 * heliumRoundUp(p.weightsPerOutputChannel, 16)
         }
         return HeliumChannelTable.bytes(channels: p.outputChannels) + rows
     }
@@ -70,6 +59,7 @@ extension HeliumKernels {
     public static func conv2d(_ p: Conv2DParams, _ v: ConvVariant, _ a: ConvArguments) {
         precondition(v != .pointwise || isPointwise(p), "HeliumKernels.conv2d: .pointwise needs a 1x1 stride-1 layer")
         precondition(v != .stem || stemApplies(p), "HeliumKernels.conv2d: .stem does not apply to this layer")
+        precondition(v == .pointwise || v == .stem || v == .general, "HeliumKernels.conv2d: not a conv variant")
         guard let scratch = a.scratch else { preconditionFailure("HeliumKernels.conv2d: no scratch") }
         let k = p.weightsPerOutputChannel, outC = p.outputChannels
         let weights = a.weights.assumingMemoryBound(to: Int8.self)

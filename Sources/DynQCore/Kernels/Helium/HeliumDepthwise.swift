@@ -13,12 +13,8 @@
 import DynQIntrinsics
 
 extension HeliumKernels {
-    /// The depthwise variant: one kernel runs every layer (3×3 windows take an unrolled path inside it).
-    public enum DepthwiseVariant: Equatable, Sendable {
-        case general
-    }
-
-    public static func chooseDepthwise(_ p: DepthwiseConv2DParams) -> DepthwiseVariant { .general }
+    /// One kernel runs every depthwise layer (3×3 windows take an unrolled path inside it): `.depthwise`.
+    public static func chooseDepthwise(_ p: DepthwiseConv2DParams) -> DepthwiseVariant { .depthwise }
 
     /// 0: the int8 `[kh][kw][C]` weights are read in place.
     public static func depthwisePackedWeightBytes(_ p: DepthwiseConv2DParams, _ v: DepthwiseVariant) -> Int { 0 }

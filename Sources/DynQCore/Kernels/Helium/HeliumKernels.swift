@@ -13,9 +13,53 @@
 
 import DynQIntrinsics
 
-/// The Helium (MVE) kernel set. Static methods in the shapes of the kernel-set protocol (issue 12).
-public enum HeliumKernels {
+/// The Helium (MVE) kernel set. Weights are read in place (nothing packed); the scratch of each variant holds the
+/// per-call channel table (folded bias + requantization constants) and, for convolutions, 4 im2col rows.
+///
+/// Chooser (`chooseConv`): `.pointwise` for a 1×1 stride-1 unpadded dense conv, `.stem` when the window is one
+/// byte gather (`stemApplies`), else `.general` (im2col, any conv). Depthwise is always `.depthwise`, linear
+/// `.linear`. The kernels are static functions (the host tests call them with any variant); the instance methods
+/// below are the `KernelSet` entry points and forward to them.
+@frozen
+public struct HeliumKernels: KernelSet {
     public static var name: StaticString { "helium" }
+
+    /// The chooser's answers for every family.
+    public enum Variant: UInt8, Equatable, Sendable {
+        /// conv: 1×1 kernel, stride 1, no padding, groups 1: each output pixel's `K = C_in` inputs are read in place.
+        case pointwise
+        /// conv: groups 1, `K = kh·kw·C_in ≤ 16` and a window spanning at most 256 bytes of the input (a stem on a
+        /// 1- to 3-channel image, a 2×2 on few channels): each pixel's window is one byte gather, no im2col.
+        case stem
+        /// conv: any other layer (any window, stride, padding, dilation, groups): im2col of 4 pixels per group.
+        case general
+        /// depthwise (HeliumDepthwise.swift).
+        case depthwise
+        /// linear (HeliumLinear.swift).
+        case linear
+    }
+    public typealias ConvVariant = Variant
+    public typealias DepthwiseVariant = Variant
+    public typealias LinearVariant = Variant
+
+    @inlinable public init() {}
+
+    public func conv2d(_ p: Conv2DParams, _ v: Variant, _ a: ConvArguments) { Self.conv2d(p, v, a) }
+    public func depthwiseConv2d(_ p: DepthwiseConv2DParams, _ v: Variant, _ a: ConvArguments) {
+        Self.depthwiseConv2d(p, v, a)
+    }
+    public func linear(_ p: LinearParams, _ v: Variant, _ a: ConvArguments) { Self.linear(p, v, a) }
+    public func fuseConv(_ f: DynamicFusionParams, _ p: Conv2DParams, _ v: Variant, _ a: FusionArguments) {
+        Self.fuseConv(f, p, v, a)
+    }
+    public func fuseDepthwise(_ f: DynamicFusionParams, _ p: DepthwiseConv2DParams, _ v: Variant,
+                              _ a: FusionArguments) {
+        Self.fuseDepthwise(f, p, v, a)
+    }
+    public func add(_ p: AddParams, count: Int, _ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>,
+                    output: UnsafeMutablePointer<Int8>) {
+        Self.add(p, count: count, a, b, output: output)
+    }
 }
 
 @inline(__always)

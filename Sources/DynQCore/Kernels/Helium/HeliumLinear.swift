@@ -10,12 +10,8 @@
 import DynQIntrinsics
 
 extension HeliumKernels {
-    /// The linear variant: one kernel.
-    public enum LinearVariant: Equatable, Sendable {
-        case general
-    }
-
-    public static func chooseLinear(_ p: LinearParams) -> LinearVariant { .general }
+    /// One kernel runs every linear layer: `.linear`.
+    public static func chooseLinear(_ p: LinearParams) -> LinearVariant { .linear }
 
     /// 0: the int8 `[O][F]` weights are read in place.
     public static func linearPackedWeightBytes(_ p: LinearParams, _ v: LinearVariant) -> Int { 0 }
