@@ -60,6 +60,10 @@ public struct HeliumKernels: KernelSet {
                     output: UnsafeMutablePointer<Int8>) {
         Self.add(p, count: count, a, b, output: output)
     }
+    public func globalAveragePool(_ p: GlobalAveragePoolParams, input: UnsafePointer<Int8>,
+                                  output: UnsafeMutablePointer<Int8>) {
+        Self.globalAveragePool(p, input: input, output: output)
+    }
 }
 
 @inline(__always)
