@@ -561,3 +561,30 @@ struct HeliumAddTests {
         }
     }
 }
+
+// MARK: - Global average pool
+
+@Suite("Helium global average pool equals globalAveragePoolReference bit for bit")
+struct HeliumGlobalPoolTests {
+    @Test("channel counts around the 4- and 16-channel passes, random sizes, zero points, multipliers, clamps")
+    func matchesReference() {
+        var rng = SeededRNG(seed: heliumSeed("global-pool"))
+        let channelCounts = [1, 3, 4, 5, 12, 15, 16, 17, 19, 20, 31, 32, 33, 48]
+        for trial in 0..<(isDebugBuild ? 56 : 280) {
+            let c = channelCounts[trial % channelCounts.count]
+            let h = rng.int(1...12), w = rng.int(1...12)
+            let p = GlobalAveragePoolParams(height: h, width: w, channels: c, inputZeroPoint: rng.zeroPoint(),
+                                            multiplier: rng.heliumMultipliers(1, shifts: -12 ... 1)[0],
+                                            output: rng.outputQuantization())
+            let x = rng.int8s(h * w * c)
+            var ref = [Int8](repeating: 0, count: c), got = [Int8](repeating: 99, count: c + 1)
+            globalAveragePoolReference(p, input: x, output: &ref)
+            HeliumKernels.globalAveragePool(p, input: x, output: &got)
+            #expect(got[c] == 99, "seed=\(rng.seed) \(h)x\(w)x\(c): wrote past the last channel")
+            if let i = (0..<c).first(where: { ref[$0] != got[$0] }) {
+                Issue.record("seed=\(rng.seed) \(p): channel \(i) helium=\(got[i]) reference=\(ref[i])")
+                return
+            }
+        }
+    }
+}
