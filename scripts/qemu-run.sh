@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs a .dynq model with DynQCore on an emulated Cortex-M4 (QEMU mps2-an386) or M7 and reports what it used.
+# Runs a .dynq model with DynQCore on an emulated Cortex-M4 (QEMU mps2-an386), M7 (mps2-an500) or M55
+# (mps3-an547) and reports what it used.
 #
 #   scripts/qemu-run.sh MODEL.dynq INPUT.bin                # INPUT.bin: the model input, uint8 HWC, H·W·C bytes
 #   scripts/qemu-run.sh MODEL.dynq --first-image X.npy      # the first image of a uint8 .npy ([N,C,H,W], [N,H,W], ...)
@@ -7,12 +8,15 @@
 #
 # Options:
 #   --kernels NAME  the ONE kernel set the image links: scalar (default: weights in place, the smallest arena),
-#              simd128 (the 128-bit Swift SIMD set; packed weights; --simd) or cortex-m-dsp (Armv7E-M DSP
-#              instructions through DynQIntrinsics; int8 weights in place)
-#   --core m4|m7  Cortex-M4 on mps2-an386 (default) or Cortex-M7 on mps2-an500 (-mcpu for Swift's Clang and C)
+#              simd128 (the 128-bit Swift SIMD set; packed weights; --simd), cortex-m-dsp (Armv7E-M DSP
+#              instructions through DynQIntrinsics; int8 weights in place) or helium (Armv8.1-M MVE through
+#              DynQIntrinsics; int8 weights in place; implies --core m55)
+#   --core m4|m7|m55  Cortex-M4 on mps2-an386 (default), Cortex-M7 on mps2-an500, Cortex-M55 on mps3-an547
+#              (512 KB ITCM for code and the model, 512 KB DTCM for RAM; SysTick counts instructions): -mcpu for
+#              Swift's Clang and C
 #   --host     cross-check: the same DynQCore sources built for the host must give the same int8 logits (oracle,
-#              scalar, simd128 and cortex-m-dsp sets), and `dynq run MODEL X --json` (release build) the same
-#              top-1 class and scores
+#              scalar, simd128, cortex-m-dsp and helium sets), and `dynq run MODEL X --json` (release build) the
+#              same top-1 class and scores
 # Environment: OPT (-O, default, or -Osize), STACK_BYTES (65536), OUT (build directory, default
 #   .build-qemu/firmware), SWIFT_BIN (/opt/swift/usr/bin), QEMU (qemu-system-arm), DYNQ (the release dynq for
 #   --host, default .build-qemu/release/dynq, built if missing), QEMU_TIMEOUT (seconds, 900).
@@ -37,17 +41,17 @@ QEMU_TIMEOUT="${QEMU_TIMEOUT:-900}"
 TARGET=armv7em-none-none-eabi
 NICE=(nice -n 10)
 
-usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 die() { echo "qemu-run: $*" >&2; exit 1; }
 
-MODEL="" INPUT="" NPY="" KERNELS=scalar HOST=0 CORE=m4
+MODEL="" INPUT="" NPY="" KERNELS=scalar HOST=0 CORE=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --first-image) [ $# -ge 2 ] || die "--first-image needs a .npy file"; NPY="$2"; shift 2 ;;
         --simd) KERNELS=simd128; shift ;;
         --kernels) [ $# -ge 2 ] || die "--kernels needs a name"; KERNELS="$2"; shift 2 ;;
         --host) HOST=1; shift ;;
-        --core) [ $# -ge 2 ] || die "--core needs m4 or m7"; CORE="$2"; shift 2 ;;
+        --core) [ $# -ge 2 ] || die "--core needs m4, m7 or m55"; CORE="$2"; shift 2 ;;
         -h|--help) usage 0 ;;
         -*) die "unknown option $1" ;;
         *) if [ -z "$MODEL" ]; then MODEL="$1"; elif [ -z "$INPUT" ]; then INPUT="$1"; else die "extra argument $1"; fi
@@ -55,11 +59,16 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -n "$MODEL" ] || usage
+[ -n "$CORE" ] || { [ "$KERNELS" = helium ] && CORE=m55 || CORE=m4; }
+# FLASH/RAM: the lengths link.ld gets; TIMER: the C timer support.c.embedded uses (CMSDK APB timer at 0x40000000 on
+# the mps2 boards; SysTick on the M55, whose board has no timer there).
 case "$CORE" in
-    m4) BOARD=mps2-an386; CPU=cortex-m4 ;;
-    m7) BOARD=mps2-an500; CPU=cortex-m7 ;;
-    *) die "--core must be m4 or m7, not '$CORE'" ;;
+    m4)  BOARD=mps2-an386; CPU=cortex-m4;  FLASH=4M;   RAM=4M;   TIMER=() ;;
+    m7)  BOARD=mps2-an500; CPU=cortex-m7;  FLASH=4M;   RAM=4M;   TIMER=() ;;
+    m55) BOARD=mps3-an547; CPU=cortex-m55; FLASH=512K; RAM=512K; TIMER=(-DDYNQ_TIMER_SYSTICK) ;;
+    *) die "--core must be m4, m7 or m55, not '$CORE'" ;;
 esac
+[ "$KERNELS" != helium ] || [ "$CORE" = m55 ] || die "--kernels helium needs --core m55 (MVE)"
 [ -f "$MODEL" ] || die "no model file $MODEL"
 if [ -n "$NPY" ] && [ -n "$INPUT" ]; then die "give INPUT.bin or --first-image X.npy, not both"; fi
 [ -n "$NPY" ] || [ -n "$INPUT" ] || die "no input: give INPUT.bin or --first-image X.npy"
@@ -103,7 +112,8 @@ case "$KERNELS" in
     scalar) KERNEL_FLAG=() ;;
     simd128) KERNEL_FLAG=(-D DYNQ_KERNELS_SIMD128) ;;
     cortex-m-dsp) KERNEL_FLAG=(-D DYNQ_KERNELS_CORTEX_M_DSP) ;;
-    *) die "--kernels must be scalar, simd128 or cortex-m-dsp, not '$KERNELS'" ;;
+    helium) KERNEL_FLAG=(-D DYNQ_KERNELS_HELIUM) ;;
+    *) die "--kernels must be scalar, simd128, cortex-m-dsp or helium, not '$KERNELS'" ;;
 esac
 SWIFT_FLAGS=(-target "$TARGET" -enable-experimental-feature Embedded -enable-experimental-feature Extern "${KERNEL_FLAG[@]}"
              -wmo "$OPT" -parse-as-library -Xfrontend -disable-stack-protector -Xfrontend -function-sections
@@ -112,23 +122,25 @@ SWIFT_FLAGS=(-target "$TARGET" -enable-experimental-feature Embedded -enable-exp
 cp "$QDIR/main.swift.embedded" "$OUT/firmware.swift"
 KEY="$( { "$SWIFTC" --version 2>&1; echo "${SWIFT_FLAGS[*]}"; cat "${SOURCES[@]}" "$ROOT"/Sources/DynQIntrinsics/include/* "$OUT/firmware.swift"; } | sha256sum | cut -c1-16)"
 if [ -f "$OUT/firmware.o" ] && [ "$(cat "$OUT/firmware.key" 2>/dev/null)" = "$KEY" ]; then
-    echo "qemu-run: Embedded Swift object up to date ($OPT)"
+    echo "qemu-run: Embedded Swift object up to date ($CPU, $OPT)"
 else
-    echo "qemu-run: compiling DynQCore (${#SOURCES[@]} files) + firmware main as Embedded Swift ($TARGET, $OPT)"
+    echo "qemu-run: compiling DynQCore (${#SOURCES[@]} files) + firmware main as Embedded Swift ($TARGET, $CPU, $OPT)"
     rm -f "$OUT/firmware.key"
     "${NICE[@]}" "$SWIFTC" "${SWIFT_FLAGS[@]}" -c "${SOURCES[@]}" "$OUT/firmware.swift" -o "$OUT/firmware.o"
     echo "$KEY" > "$OUT/firmware.key"
 fi
 
 # ---- startup, ABI helpers, C stubs; the model and input are .incbin'ed from $OUT ----
-CFLAGS=(--target=armv7em-none-eabi -mcpu="$CPU" -mthumb -mfloat-abi=soft)
+CFLAGS=(--target=arm-none-eabi -mcpu="$CPU" -mthumb -mfloat-abi=soft)
 cp "$QDIR/startup.S.embedded" "$OUT/startup.S"; cp "$QDIR/aeabi.S.embedded" "$OUT/aeabi.S"
-cp "$QDIR/support.c.embedded" "$OUT/support.c"; cp "$QDIR/link.ld" "$OUT/"
+cp "$QDIR/support.c.embedded" "$OUT/support.c"
+sed -e "/^ *FLASH (rx)/ s/LENGTH = [0-9A-Z]*/LENGTH = $FLASH/" -e "/^ *RAM  *(rwx)/ s/LENGTH = [0-9A-Z]*/LENGTH = $RAM/" \
+    "$QDIR/link.ld" > "$OUT/link.ld"
 (
     cd "$OUT"
     "${NICE[@]}" "$CLANG" "${CFLAGS[@]}" -c startup.S -o startup.o
     "${NICE[@]}" "$CLANG" "${CFLAGS[@]}" -c aeabi.S -o aeabi.o
-    "${NICE[@]}" "$CLANG" "${CFLAGS[@]}" -O2 -ffreestanding -fno-builtin -Wall -Wextra \
+    "${NICE[@]}" "$CLANG" "${CFLAGS[@]}" -O2 -ffreestanding -fno-builtin -Wall -Wextra "${TIMER[@]}" \
         -c support.c -o support.o
 )
 
@@ -199,7 +211,7 @@ if [ "$HOST" -eq 1 ]; then
     KIND="$KERNELS"
     echo "qemu-run: int8 logits"
     printf '  %-19s %s\n' "qemu ($KIND)" "$LOGITS"
-    for k in oracle scalar simd128 cortex-m-dsp; do
+    for k in oracle scalar simd128 cortex-m-dsp helium; do
         h="$(value "host_logits_$k" "$OUT/host.log")"
         verdict=same; [ "$h" = "$LOGITS" ] || { verdict=DIFFERENT; failures=$((failures + 1)); }
         printf '  %-19s %s   [%s]\n' "host ($k)" "$h" "$verdict"
@@ -252,7 +264,7 @@ print("  " + ("same" if ok else "DIFFERENT"))
 sys.exit(0 if ok else 1)
 EOF
     then failures=$((failures + 1)); fi
-    HOST_STATUS=$([ "$failures" -eq 0 ] && echo "int8 logits identical (host oracle, scalar, simd128 and cortex-m-dsp sets), dynq run top-1 and scores agree" || echo "$failures MISMATCH(ES)")
+    HOST_STATUS=$([ "$failures" -eq 0 ] && echo "int8 logits identical (host oracle, scalar, simd128, cortex-m-dsp and helium sets), dynq run top-1 and scores agree" || echo "$failures MISMATCH(ES)")
 fi
 
 # ---- summary ----
@@ -262,7 +274,7 @@ echo "  arena            $(value arena_needed "$LOG") B (static, in .bss)"
 echo "  heap             $(value heap_after_init "$LOG") (interpreter init; invoke: $(value invoke_heap_allocations "$LOG") allocations)"
 echo "  stack            invoke $(value stack_high_water_invoke "$LOG")"
 echo "                   init $(value stack_high_water_init "$LOG"), reserved $STACK_BYTES B"
-echo "  instructions     $(value invoke_instructions "$LOG") per invoke (±40; second run $(value invoke_instructions_second_run "$LOG")), model load $(value load_instructions "$LOG"), interpreter init $(value init_instructions "$LOG")"
+echo "  instructions     $(value invoke_instructions "$LOG") per invoke (±$(value calibration "$LOG" | sed -n "s/.*resolution \([0-9]*\)).*/\1/p"); second run $(value invoke_instructions_second_run "$LOG")), model load $(value load_instructions "$LOG"), interpreter init $(value init_instructions "$LOG")"
 echo "  logits           $LOGITS"
 echo "  top-1            $(value top1 "$LOG")"
 echo "  host check       $HOST_STATUS"

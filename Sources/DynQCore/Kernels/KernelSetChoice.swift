@@ -10,6 +10,7 @@ extension OracleKernels: StatelessKernelSet {}
 extension SIMD128Kernels: StatelessKernelSet {}
 extension CortexMDSPKernels: StatelessKernelSet {}
 extension ScalarKernels: StatelessKernelSet where T == NoTally {}
+extension HeliumKernels: StatelessKernelSet {}
 
 /// Something to do with one kernel set, whichever the user chose (Swift has no generic closures).
 public protocol KernelSetUser {
@@ -24,6 +25,8 @@ public enum KernelSetChoice: String, CaseIterable, Sendable {
     case simd128
     /// The Cortex-M DSP set; on the host its DSP instructions are DynQIntrinsics' portable C models.
     case cortexMDSP = "cortex-m-dsp"
+    /// The Helium (MVE) set through the portable C models of its intrinsics (bit-exact, slow on the host).
+    case helium
 
     /// The host's default: the fastest set this build carries.
     public static let hostDefault = KernelSetChoice.simd128
@@ -35,6 +38,7 @@ public enum KernelSetChoice: String, CaseIterable, Sendable {
         case .scalar: return try user.use(ScalarKernels<NoTally>.self)
         case .simd128: return try user.use(SIMD128Kernels.self)
         case .cortexMDSP: return try user.use(CortexMDSPKernels.self)
+        case .helium: return try user.use(HeliumKernels.self)
         }
     }
 

@@ -6,5 +6,6 @@
 #define DYNQ_INTRINSICS_H
 
 #include "dynq_arm_dsp.h"
+#include "dynq_arm_mve.h"
 
 #endif
