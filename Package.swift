@@ -21,7 +21,9 @@ let package = Package(
         .library(name: "DynQSim", targets: ["DynQSim"]),
     ],
     targets: [
-        .target(name: "DynQCore", path: "Sources/DynQCore"),
+        .target(name: "DynQCore", dependencies: ["DynQIntrinsics"], path: "Sources/DynQCore"),
+        // Header-only C wrappers of ISA builtins (with portable C models) for the per-ISA kernel sets.
+        .target(name: "DynQIntrinsics", path: "Sources/DynQIntrinsics"),
         .target(name: "DynQGraph", dependencies: ["DynQCore"], path: "Sources/DynQGraph"),
         .target(name: "DynQQuantizer", dependencies: ["DynQCore", "DynQGraph"], path: "quantizer"),
         .target(name: "DynQSim", dependencies: ["DynQCore", "DynQGraph"], path: "firmware-sim",
