@@ -30,6 +30,7 @@ echo "embedded-build: ${#SOURCES[@]} files -> $OBJ ($TARGET, $OPT)"
     -enable-experimental-feature Embedded \
     -wmo "$OPT" -parse-as-library \
     -module-name DynQCore \
+    -Xcc -I"$ROOT/Sources/DynQIntrinsics/include" \
     -c "${SOURCES[@]}" \
     -o "$OBJ"
 

@@ -98,9 +98,9 @@ esac
 SWIFT_FLAGS=(-target "$TARGET" -enable-experimental-feature Embedded -enable-experimental-feature Extern "${KERNEL_FLAG[@]}"
              -wmo "$OPT" -parse-as-library -Xfrontend -disable-stack-protector -Xfrontend -function-sections
              -Xcc -mcpu=cortex-m4
-             -module-name DynQCore)
+             -Xcc -I"$ROOT/Sources/DynQIntrinsics/include" -module-name DynQCore)
 cp "$QDIR/main.swift.embedded" "$OUT/firmware.swift"
-KEY="$( { "$SWIFTC" --version 2>&1; echo "${SWIFT_FLAGS[*]}"; cat "${SOURCES[@]}" "$OUT/firmware.swift"; } | sha256sum | cut -c1-16)"
+KEY="$( { "$SWIFTC" --version 2>&1; echo "${SWIFT_FLAGS[*]}"; cat "${SOURCES[@]}" "$ROOT"/Sources/DynQIntrinsics/include/* "$OUT/firmware.swift"; } | sha256sum | cut -c1-16)"
 if [ -f "$OUT/firmware.o" ] && [ "$(cat "$OUT/firmware.key" 2>/dev/null)" = "$KEY" ]; then
     echo "qemu-run: Embedded Swift object up to date ($OPT)"
 else
@@ -176,9 +176,9 @@ HOST_STATUS="not run (pass --host)"
 if [ "$HOST" -eq 1 ]; then
     failures=0
     # (a) The same DynQCore sources built for the host: int8 logits byte for byte, and the arena size.
-    HOST_FLAGS=(-O -wmo -parse-as-library -module-name DynQCore)
+    HOST_FLAGS=(-O -wmo -parse-as-library -Xcc -I"$ROOT/Sources/DynQIntrinsics/include" -module-name DynQCore)
     cp "$QDIR/host_check.swift.host" "$OUT/host_check.swift"
-    HKEY="$( { "$SWIFTC" --version 2>&1; echo "${HOST_FLAGS[*]}"; cat "${SOURCES[@]}" "$OUT/host_check.swift"; } | sha256sum | cut -c1-16)"
+    HKEY="$( { "$SWIFTC" --version 2>&1; echo "${HOST_FLAGS[*]}"; cat "${SOURCES[@]}" "$ROOT"/Sources/DynQIntrinsics/include/* "$OUT/host_check.swift"; } | sha256sum | cut -c1-16)"
     if [ ! -x "$OUT/host_check" ] || [ "$(cat "$OUT/host_check.key" 2>/dev/null)" != "$HKEY" ]; then
         echo "qemu-run: compiling the host twin (DynQCore + host_check, $(uname -m))"
         rm -f "$OUT/host_check.key"
