@@ -173,20 +173,35 @@ internal func neonConvTile1x4<D: NEONDot>(
 }
 
 /// Writes the int8 im2col row of output pixel `(oy, ox)` for `group`: the raw input values in `[ky][kx][i]`
-/// order, `z_in` where the window leaves the image, 0 from `K` up to `K16`.
+/// order, `z_in` where the window leaves the image, 0 from `K` up to `K16`. With one group and no horizontal
+/// dilation, a window row that lies inside the image is one contiguous run of `kw·C` input bytes: one copy.
+/// (Index arithmetic wraps: every offset is bounded by the tensor sizes.)
 @inlinable @inline(__always)
 internal func neonConvIm2colRow(_ p: Conv2DParams, _ input: UnsafePointer<Int8>, _ oy: Int, _ ox: Int, _ group: Int,
                                 _ row: UnsafeMutablePointer<Int8>) {
-    let gIn = p.groupInputChannels, inC = p.inputChannels
+    let gIn = p.groupInputChannels, inC = p.inputChannels, kw = p.kernelWidth
     let z = Int8(truncatingIfNeeded: p.inputZeroPoint)
+    let x0 = ox &* p.strideX &- p.padding.left
+    let contiguous = p.groups == 1 && p.dilationX == 1 && x0 >= 0 && x0 &+ kw <= p.inputWidth
+    let runBytes = kw &* gIn
     var d = row
     for ky in 0..<p.kernelHeight {
-        let iy = oy * p.strideY - p.padding.top + ky * p.dilationY
-        let rowInside = iy >= 0 && iy < p.inputHeight
-        for kx in 0..<p.kernelWidth {
-            let ix = ox * p.strideX - p.padding.left + kx * p.dilationX
-            if rowInside && ix >= 0 && ix < p.inputWidth {
-                neonCopy(input + (iy * p.inputWidth + ix) * inC + group * gIn, d, gIn)
+        let iy = oy &* p.strideY &- p.padding.top &+ ky &* p.dilationY
+        if iy < 0 || iy >= p.inputHeight {
+            neonFill(d, z, runBytes)
+            d += runBytes
+            continue
+        }
+        let rowBase = input + (iy &* p.inputWidth &* inC &+ group &* gIn)
+        if contiguous {
+            neonCopy(rowBase + x0 &* inC, d, runBytes)
+            d += runBytes
+            continue
+        }
+        for kx in 0..<kw {
+            let ix = x0 &+ kx &* p.dilationX
+            if ix >= 0 && ix < p.inputWidth {
+                neonCopy(rowBase + ix &* inC, d, gIn)
             } else {
                 neonFill(d, z, gIn)
             }
@@ -194,7 +209,7 @@ internal func neonConvIm2colRow(_ p: Conv2DParams, _ input: UnsafePointer<Int8>,
         }
     }
     let k = p.weightsPerOutputChannel
-    neonFill(d, 0, neonConvRowBytes(p) - k)
+    neonFill(d, 0, neonConvRowBytes(p) &- k)
 }
 
 /// The convolution with dot step `D` (contract: `NEONKernels.conv2d`).
@@ -236,13 +251,14 @@ internal func neonConv2d<D: NEONDot>(
         for g in 0..<p.groups {
             var rp = (UnsafeRawPointer(rows), UnsafeRawPointer(rows), UnsafeRawPointer(rows), UnsafeRawPointer(rows))
             for r in 0..<n {
-                let pix = px + r, oy = pix / outW, ox = pix - oy * outW
+                let pix = px &+ r, oy = pix / outW, ox = pix &- oy &* outW
                 let row: UnsafeRawPointer
                 if inPlace {
-                    row = UnsafeRawPointer(input + ((oy * p.strideY) * p.inputWidth + ox * p.strideX) * inC + g * gIn)
+                    row = UnsafeRawPointer(input + (((oy &* p.strideY) &* p.inputWidth &+ ox &* p.strideX) &* inC
+                                                    &+ g &* gIn))
                 } else {
-                    neonConvIm2colRow(p, input, oy, ox, g, rows + r * k16)
-                    row = UnsafeRawPointer(rows + r * k16)
+                    neonConvIm2colRow(p, input, oy, ox, g, rows + r &* k16)
+                    row = UnsafeRawPointer(rows + r &* k16)
                 }
                 switch r {
                 case 0: rp = (row, row, row, row)
