@@ -4,7 +4,7 @@
     python3 tools/peer_bench.py                                  # the four zoo networks at 224x224 (dynq zoo)
     python3 tools/peer_bench.py --models mobilenetv2 dy-mobile --rounds 5 --runs 15
     python3 tools/peer_bench.py --graph G.graph.json --weights W.safetensors [--graph ... --weights ...]
-    python3 tools/peer_bench.py --check                          # converter check only (fmnist fixture vs PyTorch)
+    python3 tools/peer_bench.py --check        # converter check only: fixture vs PyTorch, zoo nets vs dynq run --float
 
 Needs `pip install onnx onnxruntime` and numpy, and builds `dynq` with `swift build -c release --product dynq`
 (or takes `--dynq PATH`). Everything it writes goes to out/peer/ (ignored by git).
@@ -34,7 +34,9 @@ What it does, per model:
 
 Inputs: all three runtimes see the same image: uint8 pixels from a seeded generator, preprocessed as the graph says
 (`x = (p·scale − mean) / std`) for ORT, raw uint8 for DynQ (its input table applies the same preprocessing).
-`--check` converts the fmnist fixture and compares ORT float logits with the committed PyTorch logits.
+`--check` converts the fmnist fixture and compares ORT float logits with the committed PyTorch logits, and four zoo
+networks at 64x64 with `dynq run --float` (Dy-shuffle is left out: its random weights make logits of ~1e6 whose
+order float rounding decides).
 """
 from __future__ import annotations
 
@@ -365,22 +367,48 @@ PAIRS = [("dy-mobile", "mobilenetv2"), ("dy-resnet18", "resnet18"), ("dy-shuffle
          ("dy-resnet50", "resnet50")]
 
 
-def check_converter():
-    import onnx  # noqa: F401
-    doc, w = load_graph(ROOT / "fixtures/fmnist/model.graph.json", ROOT / "fixtures/fmnist/model.safetensors")
+def check_converter(dynq=None):
+    """ORT float on the converted graphs against PyTorch (fmnist fixture: trained DyNet, per-channel dynamic convs)
+    and, with a dynq binary, against `dynq run --float` (zoo networks at 64x64: shuffle/split/concat/maxpool, the
+    inverted residuals, grouped dynamic convs, per-layer CondConv-style blocks)."""
+    import onnx
     OUT.mkdir(parents=True, exist_ok=True)
+    ok = True
+    doc, w = load_graph(ROOT / "fixtures/fmnist/model.graph.json", ROOT / "fixtures/fmnist/model.safetensors")
     path = OUT / "fmnist.onnx"
-    import onnx as _onnx
-    _onnx.save(to_onnx(doc, w), str(path))
+    onnx.save(to_onnx(doc, w), str(path))
     images = np.load(ROOT / "fixtures/fmnist/test_images.npy")[:8]
     want = np.load(ROOT / "fixtures/fmnist/torch_logits.npy")[:8]
     s = ort_session(path)
     x = preprocess(doc, images if images.ndim == 4 else images[:, None])
     got = np.concatenate([s.run(None, {"input": x[i:i + 1]})[0] for i in range(len(x))])
     err = float(np.abs(got - want).max())
+    same = bool((got.argmax(1) == want.argmax(1)).all())
     print(f"fmnist fixture: ORT float logits vs PyTorch on 8 images: max |difference| {err:.2e}, "
-          f"top-1 {'same' if (got.argmax(1) == want.argmax(1)).all() else 'DIFFERENT'}")
-    return err < 1e-3
+          f"top-1 {'same' if same else 'DIFFERENT'}")
+    ok &= err < 1e-3 and same
+    if dynq is None:
+        return ok
+    image = np.random.default_rng(1).integers(0, 256, size=(1, 3, 64, 64), dtype=np.uint8)
+    np.save(OUT / "check-64.npy", image)
+    for m in ["shufflenetv2", "mobilenetv2", "dy-mobile", "dy-resnet18"]:
+        g, wt = OUT / f"{m}-64.graph.json", OUT / f"{m}-64.safetensors"
+        subprocess.run([str(dynq), "zoo", m, "--graph", str(g), "--weights", str(wt), "--resolution", "64"],
+                       check=True, stdout=subprocess.DEVNULL)
+        doc, w = load_graph(g, wt)
+        onnx.save(to_onnx(doc, w), str(OUT / f"{m}-64.onnx"))
+        logits = ort_session(OUT / f"{m}-64.onnx").run(None, {"input": preprocess(doc, image)})[0][0]
+        e = np.exp(logits.astype(np.float64) - logits.max())
+        p = e / e.sum()
+        r = subprocess.run([str(dynq), "run", "--float", "--graph", str(g), "--weights", str(wt),
+                            str(OUT / "check-64.npy"), "--top", "5", "--json"], capture_output=True, text=True, check=True)
+        top = json.loads(r.stdout.splitlines()[0])["top"]
+        worst = max(abs(t["score"] - p[t["class"]]) / max(t["score"], 1e-12) for t in top)
+        same = top[0]["class"] == int(p.argmax())
+        print(f"{m} at 64x64: ORT float vs dynq run --float, top-5 scores: worst relative difference {worst:.1e}, "
+              f"top-1 {'same' if same else 'DIFFERENT'}")
+        ok &= worst < 1e-3 and same
+    return ok
 
 
 def main():
@@ -393,10 +421,10 @@ def main():
     ap.add_argument("--runs", type=int, default=10, help="inferences per runtime per round")
     ap.add_argument("--activations", choices=["u8", "s8"], default="u8", help="ORT int8 activation type")
     ap.add_argument("--dynq", help="the dynq binary (default: swift build -c release --product dynq)")
-    ap.add_argument("--check", action="store_true", help="only check the ONNX converter on the fmnist fixture")
+    ap.add_argument("--check", action="store_true", help="only check the ONNX converter (fixture, zoo at 64x64)")
     a = ap.parse_args()
     if a.check:
-        sys.exit(0 if check_converter() else 1)
+        sys.exit(0 if check_converter(Path(a.dynq) if a.dynq else build_dynq()) else 1)
     if a.runs < 2 or a.rounds < 1:
         sys.exit("peer_bench: --runs must be >= 2 and --rounds >= 1")
     import onnx
