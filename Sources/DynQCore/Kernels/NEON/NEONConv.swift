@@ -9,18 +9,20 @@
 // weight 0. Every int32 sum wraps modulo 2^32 like the reference's `&+`, and the reference's accumulator is < 2^31
 // (the quantizer's bound), so the wrapped sum is its accumulator exactly.
 //
-// Tile: 4 output pixels × 4 output channels, 16 int32x4 accumulators (each holds one (pixel, channel) sum spread
-// over 4 lanes), per 16 K: 4 row loads, 4 weight loads, 16 dot steps; then 3 `ADDP` per pixel give its 4 channel
-// sums, requantized by `NEONRequantize4` (SMULL/SRSHL/SQXTN). A last single pixel (and `linear`) uses a 1 × 4
-// tile. Rows: the im2col row of each pixel, int8, `K16 = ⌈K/16⌉·16` bytes in scratch — or, for 1×1 windows
-// without padding whose group slice is a multiple of 16 bytes, the input pixel itself (no copy).
+// Tile: 2 output pixels × 4 output channels, 8 int32x4 accumulators (each holds one (pixel, channel) sum spread
+// over 4 lanes), per 16 K: 2 row loads, 4 weight loads, 8 dot steps; then 3 `ADDP` per pixel give its 4 channel
+// sums, requantized by `NEONRequantize4` (SMULL/SRSHL/SQXTN). Rows are built 4 pixels at a time and each block of
+// weights runs against both pixel pairs. (A 4 × 4 tile, 16 accumulators, made LLVM spill on AArch64: 0.31 against
+// 0.26 instructions per MAC for K = 2304 on the A53.) A last single pixel (and `linear`) uses a 1 × 4 tile.
+// Rows: the im2col row of each pixel, int8, `K16 = ⌈K/16⌉·16` bytes in scratch — or, for 1×1 windows without
+// padding whose group slice is a multiple of 16 bytes, the input pixel itself (no copy).
 //
 // Packed weights, per group and block of 4 output channels: `[K16/16][4 channels][16]` int8 (missing channels
 // and the K tail 0), then `z_in·Σ_k w[o][k]` `[4]` Int32: `neonConvBlockBytes(p)` bytes per block.
 
 /// Output channels per packed block (and per tile).
 public let neonConvBlockChannels = 4
-/// Output pixels per tile.
+/// Output pixels whose im2col rows are built together (two 2 × 4 tiles per weight block).
 public let neonConvTilePixels = 4
 
 /// `K` rounded up to a multiple of 16: the bytes of one im2col row and of one channel's packed weights.
@@ -79,46 +81,6 @@ internal func neonPackConvChannel(_ p: Conv2DParams, channel o: Int, weights: Un
     if oc == gOut - 1 {
         for m in (j + 1)..<neonConvBlockChannels { write(m, nil) }
     }
-}
-
-/// The 4×4 tile: sums of rows `r0...r3` against one packed block over `chunks` chunks of 16, requantized and stored
-/// for the first `pixels` rows and `channels` channels (`out` = pixel 0, channel 0 of the block).
-@inlinable @inline(__always)
-internal func neonConvTile4x4<D: NEONDot>(
-    _ d: D.Type, _ r0: UnsafeRawPointer, _ r1: UnsafeRawPointer, _ r2: UnsafeRawPointer, _ r3: UnsafeRawPointer,
-    weights: UnsafeRawPointer, chunks: Int, pixels: Int, channels: Int, prepared: UnsafeRawPointer,
-    output q: OutputQuantization, out: UnsafeMutablePointer<Int8>, outStride: Int
-) {
-    var a00 = SIMD4<Int32>(), a01 = SIMD4<Int32>(), a02 = SIMD4<Int32>(), a03 = SIMD4<Int32>()
-    var a10 = SIMD4<Int32>(), a11 = SIMD4<Int32>(), a12 = SIMD4<Int32>(), a13 = SIMD4<Int32>()
-    var a20 = SIMD4<Int32>(), a21 = SIMD4<Int32>(), a22 = SIMD4<Int32>(), a23 = SIMD4<Int32>()
-    var a30 = SIMD4<Int32>(), a31 = SIMD4<Int32>(), a32 = SIMD4<Int32>(), a33 = SIMD4<Int32>()
-    var w = weights
-    var off = 0
-    for _ in 0..<chunks {
-        let w0 = w.loadUnaligned(as: SIMD16<Int8>.self), w1 = w.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self)
-        let w2 = w.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int8>.self)
-        let w3 = w.loadUnaligned(fromByteOffset: 48, as: SIMD16<Int8>.self)
-        let x0 = r0.loadUnaligned(fromByteOffset: off, as: SIMD16<Int8>.self)
-        a00 = D.accumulate(a00, x0, w0); a01 = D.accumulate(a01, x0, w1)
-        a02 = D.accumulate(a02, x0, w2); a03 = D.accumulate(a03, x0, w3)
-        let x1 = r1.loadUnaligned(fromByteOffset: off, as: SIMD16<Int8>.self)
-        a10 = D.accumulate(a10, x1, w0); a11 = D.accumulate(a11, x1, w1)
-        a12 = D.accumulate(a12, x1, w2); a13 = D.accumulate(a13, x1, w3)
-        let x2 = r2.loadUnaligned(fromByteOffset: off, as: SIMD16<Int8>.self)
-        a20 = D.accumulate(a20, x2, w0); a21 = D.accumulate(a21, x2, w1)
-        a22 = D.accumulate(a22, x2, w2); a23 = D.accumulate(a23, x2, w3)
-        let x3 = r3.loadUnaligned(fromByteOffset: off, as: SIMD16<Int8>.self)
-        a30 = D.accumulate(a30, x3, w0); a31 = D.accumulate(a31, x3, w1)
-        a32 = D.accumulate(a32, x3, w2); a33 = D.accumulate(a33, x3, w3)
-        w += 64
-        off &+= 16
-    }
-    let rq = NEONRequantize4(prepared, q)          // loaded after the loop: no registers held across it
-    neonStore(rq(neonSums4(a00, a01, a02, a03)), channels: channels, out)
-    if pixels > 1 { neonStore(rq(neonSums4(a10, a11, a12, a13)), channels: channels, out + outStride) }
-    if pixels > 2 { neonStore(rq(neonSums4(a20, a21, a22, a23)), channels: channels, out + 2 * outStride) }
-    if pixels > 3 { neonStore(rq(neonSums4(a30, a31, a32, a33)), channels: channels, out + 3 * outStride) }
 }
 
 /// The 2×4 tile: rows `r0`, `r1` against one packed block (8 accumulators, so the dot steps of one chunk fit the

@@ -6,7 +6,7 @@ import DynQIntrinsics
 ///
 /// Chooser (`chooseConv`): `.tileSDOT` when the build targets a core with the dot-product extension
 /// (`dynq_neon_dotprod_native()`: `-Xcc -march=armv8.2-a+dotprod`, or `-Xcc -mcpu=cortex-a55` / `cortex-a76`), else
-/// `.tileSMLAL` — both the 4 × 4 tile of NEONConv.swift on the same packed layout — except grouped layers with
+/// `.tileSMLAL` — both the 2 × 4 tile of NEONConv.swift on the same packed layout — except grouped layers with
 /// fewer than 4 output channels per group, which run the 128-bit SIMD set's kernels (`.simd128`). On hosts
 /// without NEON the wrappers are C models: the same results, slowly (tests only).
 ///
