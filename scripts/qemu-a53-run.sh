@@ -6,20 +6,22 @@
 #   scripts/qemu-a53-run.sh MODEL.dynq --first-image X.npy --host   # also cross-check against the host
 #
 # Options:
-#   --simd     run the SIMD kernels (default: the scalar reference kernels)
-#   --host     cross-check: the same DynQCore sources built for the host must give the same int8 logits (reference
-#              and SIMD kernels) and the same arena size
+#   --kernels NAME  the ONE kernel set the image links (-D DYNQ_KERNELS_<SET>, firmware-sim/qemu/main.swift.embedded):
+#              scalar (default), simd128 (the 128-bit Swift SIMD set) or neon (Kernels/NEON: SMULL/SMLAL2/SADALP
+#              tiles, SDOT when SWIFT_EXTRA targets a dot-product core); --simd = --kernels simd128
+#   --host     cross-check: the same DynQCore sources built for the host must give the same int8 logits (oracle,
+#              scalar, simd128 and neon sets; neon through its C models on x86) and the same arena size
 # Environment: CPU (cortex-a53; QEMU's -cpu and clang's -mcpu, e.g. cortex-a76 for a core with the dot-product
 #   extension), SWIFT_EXTRA (more swiftc flags, e.g. "-Xcc -march=armv8.2-a+dotprod"), OPT (-O, default, or -Osize),
-#   STACK_BYTES (65536), RAM_MB (256), OUT (build directory, default .build-qemu/a53-firmware), SWIFT_BIN
-#   (/opt/swift/usr/bin), QEMU (qemu-system-aarch64), QEMU_TIMEOUT (seconds, 900).
+#   STACK_BYTES (65536), RAM_MB (256), PROBE_ARENA_MB (8: the first run's arena), OUT (build directory, default
+#   .build-qemu/a53-firmware), SWIFT_BIN (/opt/swift/usr/bin), QEMU (qemu-system-aarch64), QEMU_TIMEOUT (seconds, 900).
 #
 # What happens: DynQCore's sources and firmware-sim/qemu/main.swift.embedded (the Cortex-M4 firmware main, shared
-# unchanged) are compiled as ONE Embedded Swift module (aarch64-none-none-elf, -wmo), the model and the input are
+# unchanged, with -D DYNQ_KERNELS_<SET>) are compiled as ONE Embedded Swift module (aarch64-none-none-elf, -wmo), the model and the input are
 # embedded with .incbin (16-byte aligned), the image is linked with ld.lld and firmware-sim/qemu/a53_link.ld (all in
 # virt's RAM at 0x40000000), and QEMU runs it with semihosting (HLT #0xF000) and `-icount shift=0` (one instruction
 # = one virtual nanosecond; the generic timer CNTVCT_EL0 counts that clock at 62.5 MHz, one count per 16
-# instructions; a53_support.c gives the shared main its 40-instruction ticks). A first run with an empty arena reads
+# instructions; a53_support.c gives the shared main its 40-instruction ticks). A first run with a large arena reads
 # the plan's arena size; the image is relinked with a static arena of exactly that size in .bss and run again.
 # Exit code 0 only when the firmware reports `status: ok` (and, with --host, every cross-check matches).
 # Builds run under `nice -n 10`.
@@ -35,18 +37,20 @@ STACK_BYTES="${STACK_BYTES:-65536}"
 RAM_MB="${RAM_MB:-256}"
 OUT="${OUT:-$ROOT/.build-qemu/a53-firmware}"
 QEMU_TIMEOUT="${QEMU_TIMEOUT:-900}"
+PROBE_ARENA_MB="${PROBE_ARENA_MB:-8}"
 read -r -a SWIFT_EXTRA <<< "${SWIFT_EXTRA:-}"
 TARGET=aarch64-none-none-elf
 NICE=(nice -n 10)
 
-usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 die() { echo "qemu-a53-run: $*" >&2; exit 1; }
 
-MODEL="" INPUT="" NPY="" SIMD=0 HOST=0
+MODEL="" INPUT="" NPY="" KERNELS=scalar HOST=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --first-image) [ $# -ge 2 ] || die "--first-image needs a .npy file"; NPY="$2"; shift 2 ;;
-        --simd) SIMD=1; shift ;;
+        --simd) KERNELS=simd128; shift ;;
+        --kernels) [ $# -ge 2 ] || die "--kernels needs a name"; KERNELS="$2"; shift 2 ;;
         --host) HOST=1; shift ;;
         -h|--help) usage 0 ;;
         -*) die "unknown option $1" ;;
@@ -60,6 +64,8 @@ if [ -n "$NPY" ] && [ -n "$INPUT" ]; then die "give INPUT.bin or --first-image X
 [ -n "$NPY" ] || [ -n "$INPUT" ] || die "no input: give INPUT.bin or --first-image X.npy"
 case "$RAM_MB" in ''|*[!0-9]*) die "RAM_MB must be a number of megabytes" ;; esac
 [ "$RAM_MB" -ge 16 ] && [ "$RAM_MB" -le 1024 ] || die "RAM_MB must be in 16...1024 (the page table maps 1 GB of RAM)"
+case "$PROBE_ARENA_MB" in ''|*[!0-9]*) die "PROBE_ARENA_MB must be a number of megabytes" ;; esac
+[ "$PROBE_ARENA_MB" -ge 1 ] && [ "$PROBE_ARENA_MB" -lt "$RAM_MB" ] || die "PROBE_ARENA_MB must be in 1..RAM_MB-1"
 
 SWIFTC="$SWIFT_BIN/swiftc"; [ -x "$SWIFTC" ] || SWIFTC="$(command -v swiftc)" || die "no swiftc"
 CLANG="$SWIFT_BIN/clang"; [ -x "$CLANG" ] || CLANG="$(command -v clang)" || die "no clang"
@@ -95,9 +101,15 @@ fi
 
 # ---- compile: DynQCore + the firmware main as one Embedded Swift module (cached by a hash of its inputs) ----
 mapfile -t SOURCES < <(find "$ROOT/Sources/DynQCore" -name '*.swift' | LC_ALL=C sort)
+case "$KERNELS" in
+    scalar) KERNEL_FLAG=() ;;
+    simd128) KERNEL_FLAG=(-D DYNQ_KERNELS_SIMD128) ;;
+    neon) KERNEL_FLAG=(-D DYNQ_KERNELS_NEON) ;;
+    *) die "--kernels must be scalar, simd128 or neon, not '$KERNELS'" ;;
+esac
 SWIFT_FLAGS=(-target "$TARGET" -enable-experimental-feature Embedded -enable-experimental-feature Extern
-             -wmo "$OPT" -parse-as-library -Xfrontend -disable-stack-protector -Xcc "-mcpu=$CPU"
-             -module-name DynQCore)
+             "${KERNEL_FLAG[@]}" -wmo "$OPT" -parse-as-library -Xfrontend -disable-stack-protector
+             -Xfrontend -function-sections -Xcc "-mcpu=$CPU" -module-name DynQCore)
 if [ -d "$ROOT/Sources/DynQIntrinsics/include" ]; then
     SWIFT_FLAGS+=(-Xcc "-I$ROOT/Sources/DynQIntrinsics/include" -I "$ROOT/Sources/DynQIntrinsics/include")
     mapfile -t -O "${#SOURCES[@]}" SOURCES < <(find "$ROOT/Sources/DynQIntrinsics/include" -name '*.h' | LC_ALL=C sort)
@@ -124,7 +136,7 @@ cp "$QDIR/a53_link.ld" "$OUT/"
 (
     cd "$OUT"
     "${NICE[@]}" "$CLANG" "${CFLAGS[@]}" -c a53_startup.S -o a53_startup.o
-    "${NICE[@]}" "$CLANG" "${CFLAGS[@]}" -O2 -ffreestanding -fno-builtin -Wall -Wextra -DDYNQ_SIMD="$SIMD" \
+    "${NICE[@]}" "$CLANG" "${CFLAGS[@]}" -O2 -ffreestanding -fno-builtin -Wall -Wextra -ffunction-sections \
         -c a53_support.c -o a53_support.o
 )
 
@@ -134,22 +146,22 @@ link_image() {  # $1 = arena bytes
         "$OUT/a53_startup.o" "$OUT/a53_support.o" "$OUT/firmware.o" "$UNICODE_LIB" -o "$OUT/image.elf"
 }
 
-# The shared firmware main names the Cortex-M4 board in its first line and explains its 64-bit division count
-# with the M4's missing divide instruction; on the A53 the first line is rewritten and the count (always 0 here:
-# UDIV is one instruction) is left out.
+# The shared firmware main explains its 64-bit division count with the M4's missing divide instruction; on the
+# A53 the count (always 0 here: UDIV is one instruction) is left out.
 run_qemu() {  # $1 = log file; returns QEMU's exit code (the firmware's)
     local rc=0
     timeout "$QEMU_TIMEOUT" "$QEMU" -M virt -cpu "$CPU" -m "${RAM_MB}M" -nographic -monitor none -serial none \
         -semihosting-config enable=on,target=native -icount shift=0 -kernel "$OUT/image.elf" >"$1.raw" 2>&1 || rc=$?
-    sed -e "s/QEMU mps2-an386 (Cortex-M4)/QEMU virt ($CPU, AArch64)/" -e '/^invoke_64bit_divisions:/d' "$1.raw" >"$1"
+    sed -e '/^invoke_64bit_divisions:/d' "$1.raw" >"$1"
     rm -f "$1.raw"
     return "$rc"
 }
 
 value() { sed -n "s/^$1: //p" "$2" | head -1; }
 
-# ---- pass 1: an empty arena, to read the plan's size ----
-link_image 0
+# ---- pass 1: a large arena (PROBE_ARENA_MB, default 8 MiB), in which the firmware validates and plans the model
+#      and reports the size it needs ----
+link_image "$((PROBE_ARENA_MB * 1024 * 1024))"
 rc=0; run_qemu "$OUT/probe.log" || rc=$?
 NEED="$(value arena_needed "$OUT/probe.log" | cut -d' ' -f1)"
 if [ -z "$NEED" ] || { [ "$rc" -ne 3 ] && [ "$rc" -ne 0 ]; }; then
@@ -197,10 +209,10 @@ if [ "$HOST" -eq 1 ]; then
         echo "$HKEY" > "$HOST_OUT/host_check.key"
     fi
     "$HOST_OUT/host_check" "$OUT/model.bin" "$OUT/input.bin" > "$OUT/host.log" || { cat "$OUT/host.log"; die "host twin failed"; }
-    KIND=$([ "$SIMD" -eq 1 ] && echo simd || echo reference)
+    KIND="$KERNELS"
     echo "qemu-a53-run: int8 logits"
     printf '  %-19s %s\n' "qemu $CPU ($KIND)" "$LOGITS"
-    for k in reference simd; do
+    for k in oracle scalar simd128 neon; do
         h="$(value "host_logits_$k" "$OUT/host.log")"
         verdict=same; [ -n "$h" ] && [ "$h" = "$LOGITS" ] || { verdict=DIFFERENT; failures=$((failures + 1)); }
         printf '  %-19s %s   [%s]\n' "host ($k)" "$h" "$verdict"
@@ -208,7 +220,7 @@ if [ "$HOST" -eq 1 ]; then
     HA="$(value "host_arena_$KIND" "$OUT/host.log")"
     echo "  arena: qemu plan $NEED B, host plan $HA B ($KIND kernels)"
     [ "$HA" = "$NEED" ] || { echo "  arena sizes differ"; failures=$((failures + 1)); }
-    HOST_STATUS=$([ "$failures" -eq 0 ] && echo "int8 logits identical (host reference + SIMD kernels), same arena" || echo "$failures MISMATCH(ES)")
+    HOST_STATUS=$([ "$failures" -eq 0 ] && echo "int8 logits identical (host oracle, scalar, simd128, neon sets), same arena" || echo "$failures MISMATCH(ES)")
 fi
 
 # ---- summary ----

@@ -19,6 +19,12 @@ private func neonZeroPoint(_ kind: String, _ rng: inout SeededRNG) -> Int32 {
 /// The tile variants a host test runs: both dot steps, whatever the build chooses.
 let neonTileVariants: [NEONKernels.Variant] = [.tileSMLAL, .tileSDOT]
 
+/// The variant a test runs for `p`: the chooser's SIMD128 fallback where it takes one, else the tile `v`.
+func neonVariant(_ p: Conv2DParams, _ v: NEONKernels.Variant) -> NEONKernels.Variant {
+    if case .simd128 = NEONKernels.chooseConv(p) { return NEONKernels.chooseConv(p) }
+    return v
+}
+
 /// Runs `conv2dReference` and NEON `conv2d` with variant `v` on the given data; a failure description or nil.
 func checkNEONConv(_ p: Conv2DParams, _ v: NEONKernels.Variant, input: [Int8], weights: [Int8], bias: [Int32]?,
                    multipliers mults: [QuantizedMultiplier], seed: UInt64) -> String? {
@@ -29,10 +35,8 @@ func checkNEONConv(_ p: Conv2DParams, _ v: NEONKernels.Variant, input: [Int8], w
         withScratch(NEONKernels.convPackedWeightBytes(p, v)) { packed in
             NEONKernels.packConvWeights(p, v, weights: weights, into: packed)
             withScratch(NEONKernels.convScratchBytes(p, v)) { s in
-                input.withUnsafeBufferPointer { inp in
-                    NEONKernels.conv2d(p, v, input: inp.baseAddress!, weights: packed, bias: b, multipliers: mults,
-                                       output: &got, scratch: s)
-                }
+                NEONKernels().conv2d(p, v, ConvArguments(input: input, weights: packed, bias: b, multipliers: mults,
+                                                         output: &got, scratch: s))
             }
         }
     }
@@ -85,7 +89,7 @@ struct NEONConvTests {
         var rng = SeededRNG(seed: neonSeed(c.name + zKind))
         for v in neonTileVariants {
             let p = c.params(zIn: neonZeroPoint(zKind, &rng), output: rng.outputQuantization())
-            if let msg = checkNEONConv(p, NEONKernels.chooseConv(p) == .simd128 ? .simd128 : v, rng: &rng) {
+            if let msg = checkNEONConv(p, neonVariant(p, v), rng: &rng) {
                 Issue.record(Comment(rawValue: msg)); return
             }
         }
@@ -97,7 +101,7 @@ struct NEONConvTests {
         for v in neonTileVariants {
             for _ in 0..<2 {
                 let p = c.params(zIn: neonZeroPoint(zKind, &rng), output: rng.outputQuantization())
-                if let msg = checkNEONConv(p, NEONKernels.chooseConv(p) == .simd128 ? .simd128 : v, rng: &rng) {
+                if let msg = checkNEONConv(p, neonVariant(p, v), rng: &rng) {
                     Issue.record(Comment(rawValue: msg)); return
                 }
             }
@@ -135,7 +139,7 @@ struct NEONConvTests {
                                    kernelWidth: 3, groups: 4, inputZeroPoint: 0, output: q)
         let dense = Conv2DParams(inputHeight: 4, inputWidth: 4, inputChannels: 8, outputChannels: 2, kernelHeight: 3,
                                  kernelWidth: 3, inputZeroPoint: 0, output: q)
-        #expect(NEONKernels.chooseConv(grouped) == .simd128)
+        #expect(NEONKernels.chooseConv(grouped) == .simd128(SIMD128Kernels.chooseConv(grouped)))
         #expect(NEONKernels.chooseConv(dense) == (NEONKernels.hasDotProduct ? .tileSDOT : .tileSMLAL))
         #expect(NEONKernels.convPackedWeightBytes(dense, .tileSMLAL) == 1 * (4 * 80 + 16))   // K = 72 → 80
     }
@@ -165,8 +169,8 @@ struct NEONLinearTests {
                 withScratch(NEONKernels.linearPackedWeightBytes(p, v)) { packed in
                     NEONKernels.packLinearWeights(p, v, weights: weights, into: packed)
                     withScratch(NEONKernels.linearScratchBytes(p, v)) { s in
-                        NEONKernels.linear(p, v, input: input, weights: packed, bias: b, multipliers: mults,
-                                           output: &got, scratch: s)
+                        NEONKernels().linear(p, v, ConvArguments(input: input, weights: packed, bias: b,
+                                                                 multipliers: mults, output: &got, scratch: s))
                     }
                 }
             }
@@ -252,21 +256,45 @@ struct NEONRequantizeTests {
 
 @Suite("NEON dynamic fusion + conv equals dynamicFusionReference + conv2dReference")
 struct NEONFusionTests {
+    /// A fusion shape: the conv, g, the coefficient mode and the contents' kind.
+    struct Case: CustomTestStringConvertible, Sendable {
+        let name: String
+        let h: Int, w: Int, ic: Int, oc: Int, k: Int, groups: Int, g: Int, perChannel: Bool
+        /// "random", "small" (every |F| ≤ 127: R is capped, q_f == F), "extreme" (weights ±127, η == 32767)
+        var contents = "random"
+        var testDescription: String { name }
+    }
+    static let cases: [Case] = [
+        Case(name: "per channel, 3x3x6 -> 10 (K == 54: tail recomputed), g == 4", h: 5, w: 6, ic: 6, oc: 10, k: 3,
+             groups: 1, g: 4, perChannel: true),
+        Case(name: "per layer, 1x1x32 -> 8 (rows in place), g == 3", h: 4, w: 4, ic: 32, oc: 8, k: 1, groups: 1, g: 3,
+             perChannel: false),
+        Case(name: "per channel, 1x1x6 -> 7 (K == 6 < 16), g == 1", h: 3, w: 3, ic: 6, oc: 7, k: 1, groups: 1, g: 1,
+             perChannel: true),
+        Case(name: "per channel, grouped 3x3, 2 groups of 5 outputs (block tails), g == 5", h: 4, w: 5, ic: 8, oc: 10,
+             k: 3, groups: 2, g: 5, perChannel: true),
+        Case(name: "per layer, 3x3x16 -> 4 (K == 144), small kernels (R capped)", h: 3, w: 3, ic: 16, oc: 4, k: 3,
+             groups: 1, g: 2, perChannel: false, contents: "small"),
+        Case(name: "per channel, 1x1x48 -> 6, g == 16, extreme kernels", h: 2, w: 2, ic: 48, oc: 6, k: 1, groups: 1,
+             g: 16, perChannel: true, contents: "extreme"),
+    ]
+
     @Test("fused values, bias and multipliers equal the reference's, and the packed conv gives the reference outputs",
-          arguments: ["per_channel, 3x3x6 → 10 (K == 54), g == 4", "per_layer, 1x1x32 → 8 (rows in place), g == 3"])
-    func fusedConv(name: String) {
-        var rng = SeededRNG(seed: neonSeed(name))
-        let perChannel = name.hasPrefix("per_channel")
-        let conv = perChannel
-            ? Conv2DParams(inputHeight: 5, inputWidth: 6, inputChannels: 6, outputChannels: 10, kernelHeight: 3,
-                           kernelWidth: 3, padding: ConvPadding(all: 1), inputZeroPoint: Int32(rng.int(-128...127)),
-                           output: rng.outputQuantization())
-            : Conv2DParams(inputHeight: 4, inputWidth: 4, inputChannels: 32, outputChannels: 8, kernelHeight: 1,
-                           kernelWidth: 1, inputZeroPoint: Int32(rng.int(-128...127)), output: rng.outputQuantization())
-        let g = perChannel ? 4 : 3
+          arguments: cases)
+    func fusedConv(c: Case) {
+        var rng = SeededRNG(seed: neonSeed(c.name))
+        let conv = Conv2DParams(inputHeight: c.h, inputWidth: c.w, inputChannels: c.ic, outputChannels: c.oc,
+                                kernelHeight: c.k, kernelWidth: c.k, padding: ConvPadding(all: c.k / 2),
+                                groups: c.groups, inputZeroPoint: Int32(rng.int(-128...127)),
+                                output: rng.outputQuantization())
+        let g = c.g, perChannel = c.perChannel
         let f = DynamicFusionParams(kernelCount: g, conv: conv, coefficients: perChannel ? .perChannel : .perLayer)
-        let kernels = rng.int8s(g * f.kernelElements, -127...127)
-        let eta: [Int16] = (0..<f.coefficientCount).map { _ in Int16(rng.int(0...32767)) }
+        let kernels: [Int8] = c.contents == "extreme"
+            ? (0..<(g * f.kernelElements)).map { _ in rng.int(0...1) == 0 ? -127 : 127 }
+            : rng.int8s(g * f.kernelElements, c.contents == "small" ? -1...1 : -127...127)
+        let eta: [Int16] = (0..<f.coefficientCount).map { _ in
+            c.contents == "extreme" ? 32767 : Int16(rng.int(0...(c.contents == "small" ? 60 : 32767)))
+        }
         let mixed = rng.int32s(g * conv.outputChannels, -(1 << 22)...(1 << 22))
         let stat = rng.int32s(conv.outputChannels, -(1 << 22)...(1 << 22))
         let m0 = rng.multipliers(conv.outputChannels, shifts: -31 ... -10)
@@ -281,9 +309,9 @@ struct NEONFusionTests {
         for v in neonTileVariants {
             withScratch(NEONKernels.fusedConvWeightBytes(f, conv, v)) { fused in
                 withScratch(NEONKernels.convFusionScratchBytes(f, conv, v)) { s in
-                    NEONKernels.fuseConv(f, conv, v, kernels: kernels, coefficients: eta, mixedBias: mixed,
-                                         staticBias: stat, staticMultipliers: m0, fusedWeights: fused, fusedBias: &bn,
-                                         fusedMultipliers: &mn, scratch: s)
+                    NEONKernels().fuseConv(f, conv, v, FusionArguments(
+                        kernels: kernels, coefficients: eta, mixedBias: mixed, staticBias: stat, staticMultipliers: m0,
+                        fusedWeights: fused, fusedBias: &bn, fusedMultipliers: &mn, scratch: s))
                 }
                 // The fused weights as the conv reads them: packing the reference's fused kernel gives the same bytes.
                 withScratch(NEONKernels.convPackedWeightBytes(conv, v)) { packed in
@@ -294,8 +322,8 @@ struct NEONFusionTests {
                     #expect(same, "seed=\(rng.seed) \(v): packed fused kernel differs from the packed reference kernel")
                 }
                 withScratch(NEONKernels.convScratchBytes(conv, v)) { s in
-                    NEONKernels.conv2d(conv, v, input: input, weights: fused, bias: bn, multipliers: mn, output: &got,
-                                       scratch: s)
+                    NEONKernels().conv2d(conv, v, ConvArguments(input: input, weights: fused, bias: bn, multipliers: mn,
+                                                                output: &got, scratch: s))
                 }
             }
             #expect(bn == br, "seed=\(rng.seed) \(v): fused bias")
@@ -324,7 +352,7 @@ struct NEONRandomSweepTests {
                                  dilationY: dy, dilationX: dx, groups: groups, inputZeroPoint: rng.zeroPoint(),
                                  output: rng.outputQuantization())
             if p.outputHeight == 0 || p.outputWidth == 0 { continue }
-            let v = NEONKernels.chooseConv(p) == .simd128 ? .simd128 : neonTileVariants[trial % 2]
+            let v = neonVariant(p, neonTileVariants[trial % 2])
             if let msg = checkNEONConv(p, v, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
         }
     }

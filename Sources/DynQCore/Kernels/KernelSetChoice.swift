@@ -8,6 +8,7 @@ public protocol StatelessKernelSet: KernelSet {
 }
 extension OracleKernels: StatelessKernelSet {}
 extension SIMD128Kernels: StatelessKernelSet {}
+extension NEONKernels: StatelessKernelSet {}
 extension ScalarKernels: StatelessKernelSet where T == NoTally {}
 
 /// Something to do with one kernel set, whichever the user chose (Swift has no generic closures).
@@ -21,9 +22,17 @@ public enum KernelSetChoice: String, CaseIterable, Sendable {
     case oracle
     case scalar
     case simd128
+    /// AArch64 NEON (Kernels/NEON/). On other hosts its instructions are the portable C models of
+    /// DynQIntrinsics' dynq_neon.h: bit-exact but slow, for tests.
+    case neon
 
-    /// The host's default: the fastest set this build carries.
+    /// The host's default: the fastest set this build carries (NEON on AArch64 hosts, where its wrappers are the
+    /// instructions; on a QEMU Cortex-A53 its convs take 0.25–0.4 instructions per MAC against SIMD128's ~1.2).
+    #if arch(arm64)
+    public static let hostDefault = KernelSetChoice.neon
+    #else
     public static let hostDefault = KernelSetChoice.simd128
+    #endif
 
     /// Runs `user` with the chosen set's type.
     public func with<U: KernelSetUser>(_ user: U) throws -> U.Result {
@@ -31,6 +40,7 @@ public enum KernelSetChoice: String, CaseIterable, Sendable {
         case .oracle: return try user.use(OracleKernels.self)
         case .scalar: return try user.use(ScalarKernels<NoTally>.self)
         case .simd128: return try user.use(SIMD128Kernels.self)
+        case .neon: return try user.use(NEONKernels.self)
         }
     }
 

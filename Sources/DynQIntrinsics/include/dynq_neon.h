@@ -115,6 +115,70 @@ static inline uint32_t dynq_model_neon_narrow_s32_s8(dynq_s32x4 a) {
          | (((uint32_t)a[3] & 0xFFu) << 24);
 }
 
+/* SXTL Vd.8H, Vn.8B / SXTL2 Vd.8H, Vn.16B: the low / high 8 lanes sign-extended to int16. */
+static inline dynq_s16x8 dynq_model_neon_sxtl_low_s8(dynq_s8x16 a) {
+    dynq_s16x8 r;
+    for (int i = 0; i < 8; i++) r[i] = a[i];
+    return r;
+}
+static inline dynq_s16x8 dynq_model_neon_sxtl_high_s8(dynq_s8x16 a) {
+    dynq_s16x8 r;
+    for (int i = 0; i < 8; i++) r[i] = a[8 + i];
+    return r;
+}
+/* SMLAL Vd.4S, Vn.4H, Vm.4H: r[l] = acc[l] + a[l]·b[l], l < 4 (the low halves), modulo 2^32. */
+static inline dynq_s32x4 dynq_model_neon_smlal_low_s16(dynq_s32x4 acc, dynq_s16x8 a, dynq_s16x8 b) {
+    dynq_s32x4 r;
+    for (int l = 0; l < 4; l++) r[l] = dynq_model_wrap32((int64_t)acc[l] + (int32_t)a[l] * (int32_t)b[l]);
+    return r;
+}
+/* SMLAL2 Vd.4S, Vn.8H, Vm.8H: r[l] = acc[l] + a[4+l]·b[4+l] (the high halves), modulo 2^32. */
+static inline dynq_s32x4 dynq_model_neon_smlal_high_s16(dynq_s32x4 acc, dynq_s16x8 a, dynq_s16x8 b) {
+    dynq_s32x4 r;
+    for (int l = 0; l < 4; l++) r[l] = dynq_model_wrap32((int64_t)acc[l] + (int32_t)a[4 + l] * (int32_t)b[4 + l]);
+    return r;
+}
+/* SADDLP Vd.8H, Vn.16B: r[i] = a[2i] + a[2i+1] (exact in int16). */
+static inline dynq_s16x8 dynq_model_neon_saddlp_s8(dynq_s8x16 a) {
+    dynq_s16x8 r;
+    for (int i = 0; i < 8; i++) r[i] = (int16_t)((int32_t)a[2 * i] + (int32_t)a[2 * i + 1]);
+    return r;
+}
+/* ABS Vd.4S: |a[l]|, modulo 2^32 (ABS of INT32_MIN is INT32_MIN). */
+static inline dynq_s32x4 dynq_model_neon_abs_s32(dynq_s32x4 a) {
+    dynq_s32x4 r;
+    for (int l = 0; l < 4; l++) r[l] = dynq_model_wrap32(a[l] < 0 ? -(int64_t)a[l] : (int64_t)a[l]);
+    return r;
+}
+/* SMAXV Sd, Vn.4S: the largest lane. */
+static inline int32_t dynq_model_neon_smaxv_s32(dynq_s32x4 a) {
+    int32_t m = a[0];
+    for (int l = 1; l < 4; l++) m = a[l] > m ? a[l] : m;
+    return m;
+}
+/* UMULL Vd.2D, Vn.2S, Vm.S[0] + UMULL2 Vd.2D, Vn.4S, Vm.S[0] + RSHRN Vd.2S, Vn.2D, #32 + RSHRN2 Vd.4S, Vn.2D, #32:
+ * r[l] = low 32 bits of ⌊(a[l]·m + 2^31) / 2^32⌋, a[l] and m unsigned 32-bit (the sum computed in 65 bits, as the
+ * instruction does; for a[l] < 2^31 the product is < 2^63 and the result < 2^31). */
+static inline dynq_s32x4 dynq_model_neon_mul_rshrn32_u32(dynq_s32x4 a, uint32_t m) {
+    dynq_s32x4 r;
+    for (int l = 0; l < 4; l++) {
+        uint64_t p = (uint64_t)(uint32_t)a[l] * m;
+        uint64_t q = (p >> 32) + ((p >> 31) & 1);
+        r[l] = (int32_t)(uint32_t)q;
+    }
+    return r;
+}
+/* XTN Vd.4H + XTN2 Vd.8H (twice) + XTN Vd.8B + XTN2 Vd.16B: the low bytes of the 16 lanes of a, b, c, d in order
+ * (a[0] in byte 0, d[3] in byte 15). */
+static inline dynq_s8x16 dynq_model_neon_narrow4_s32_s8(dynq_s32x4 a, dynq_s32x4 b, dynq_s32x4 c, dynq_s32x4 d) {
+    dynq_s8x16 r;
+    for (int l = 0; l < 4; l++) {
+        r[l] = (int8_t)(uint8_t)((uint32_t)a[l] & 0xFFu); r[4 + l] = (int8_t)(uint8_t)((uint32_t)b[l] & 0xFFu);
+        r[8 + l] = (int8_t)(uint8_t)((uint32_t)c[l] & 0xFFu); r[12 + l] = (int8_t)(uint8_t)((uint32_t)d[l] & 0xFFu);
+    }
+    return r;
+}
+
 /* ---- the wrappers the kernels call ---- */
 
 #if defined(__ARM_NEON) && defined(__aarch64__)
@@ -158,6 +222,28 @@ static inline uint32_t dynq_neon_narrow_s32_s8(dynq_s32x4 a) {
     return vget_lane_u32(vreinterpret_u32_s8(b), 0);
 }
 
+static inline dynq_s16x8 dynq_neon_sxtl_low_s8(dynq_s8x16 a) { return (dynq_s16x8)vmovl_s8(vget_low_s8((int8x16_t)a)); }
+static inline dynq_s16x8 dynq_neon_sxtl_high_s8(dynq_s8x16 a) { return (dynq_s16x8)vmovl_high_s8((int8x16_t)a); }
+static inline dynq_s32x4 dynq_neon_smlal_low_s16(dynq_s32x4 acc, dynq_s16x8 a, dynq_s16x8 b) {
+    return (dynq_s32x4)vmlal_s16((int32x4_t)acc, vget_low_s16((int16x8_t)a), vget_low_s16((int16x8_t)b));
+}
+static inline dynq_s32x4 dynq_neon_smlal_high_s16(dynq_s32x4 acc, dynq_s16x8 a, dynq_s16x8 b) {
+    return (dynq_s32x4)vmlal_high_s16((int32x4_t)acc, (int16x8_t)a, (int16x8_t)b);
+}
+static inline dynq_s16x8 dynq_neon_saddlp_s8(dynq_s8x16 a) { return (dynq_s16x8)vpaddlq_s8((int8x16_t)a); }
+static inline dynq_s32x4 dynq_neon_abs_s32(dynq_s32x4 a) { return (dynq_s32x4)vabsq_s32((int32x4_t)a); }
+static inline int32_t dynq_neon_smaxv_s32(dynq_s32x4 a) { return vmaxvq_s32((int32x4_t)a); }
+static inline dynq_s32x4 dynq_neon_mul_rshrn32_u32(dynq_s32x4 a, uint32_t m) {
+    uint32x4_t u = vreinterpretq_u32_s32((int32x4_t)a);
+    uint64x2_t lo = vmull_n_u32(vget_low_u32(u), m), hi = vmull_high_n_u32(u, m);
+    return (dynq_s32x4)vreinterpretq_s32_u32(vrshrn_high_n_u64(vrshrn_n_u64(lo, 32), hi, 32));
+}
+static inline dynq_s8x16 dynq_neon_narrow4_s32_s8(dynq_s32x4 a, dynq_s32x4 b, dynq_s32x4 c, dynq_s32x4 d) {
+    int16x8_t ab = vmovn_high_s32(vmovn_s32((int32x4_t)a), (int32x4_t)b);
+    int16x8_t cd = vmovn_high_s32(vmovn_s32((int32x4_t)c), (int32x4_t)d);
+    return (dynq_s8x16)vmovn_high_s16(vmovn_s16(ab), cd);
+}
+
 #else
 
 static inline int32_t dynq_neon_native(void) { return 0; }
@@ -177,6 +263,22 @@ static inline dynq_s32x4 dynq_neon_sqxtn_s64(dynq_s64x2 lo, dynq_s64x2 hi) { ret
 static inline dynq_s32x4 dynq_neon_smax_s32(dynq_s32x4 a, dynq_s32x4 b) { return dynq_model_neon_smax_s32(a, b); }
 static inline dynq_s32x4 dynq_neon_smin_s32(dynq_s32x4 a, dynq_s32x4 b) { return dynq_model_neon_smin_s32(a, b); }
 static inline uint32_t dynq_neon_narrow_s32_s8(dynq_s32x4 a) { return dynq_model_neon_narrow_s32_s8(a); }
+
+static inline dynq_s16x8 dynq_neon_sxtl_low_s8(dynq_s8x16 a) { return dynq_model_neon_sxtl_low_s8(a); }
+static inline dynq_s16x8 dynq_neon_sxtl_high_s8(dynq_s8x16 a) { return dynq_model_neon_sxtl_high_s8(a); }
+static inline dynq_s32x4 dynq_neon_smlal_low_s16(dynq_s32x4 acc, dynq_s16x8 a, dynq_s16x8 b) {
+    return dynq_model_neon_smlal_low_s16(acc, a, b);
+}
+static inline dynq_s32x4 dynq_neon_smlal_high_s16(dynq_s32x4 acc, dynq_s16x8 a, dynq_s16x8 b) {
+    return dynq_model_neon_smlal_high_s16(acc, a, b);
+}
+static inline dynq_s16x8 dynq_neon_saddlp_s8(dynq_s8x16 a) { return dynq_model_neon_saddlp_s8(a); }
+static inline dynq_s32x4 dynq_neon_abs_s32(dynq_s32x4 a) { return dynq_model_neon_abs_s32(a); }
+static inline int32_t dynq_neon_smaxv_s32(dynq_s32x4 a) { return dynq_model_neon_smaxv_s32(a); }
+static inline dynq_s32x4 dynq_neon_mul_rshrn32_u32(dynq_s32x4 a, uint32_t m) { return dynq_model_neon_mul_rshrn32_u32(a, m); }
+static inline dynq_s8x16 dynq_neon_narrow4_s32_s8(dynq_s32x4 a, dynq_s32x4 b, dynq_s32x4 c, dynq_s32x4 d) {
+    return dynq_model_neon_narrow4_s32_s8(a, b, c, d);
+}
 
 #endif
 
