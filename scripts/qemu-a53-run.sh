@@ -14,7 +14,8 @@
 # Environment: CPU (cortex-a53; QEMU's -cpu and clang's -mcpu, e.g. cortex-a76 for a core with the dot-product
 #   extension), SWIFT_EXTRA (more swiftc flags, e.g. "-Xcc -march=armv8.2-a+dotprod"), OPT (-O, default, or -Osize),
 #   STACK_BYTES (65536), RAM_MB (256), PROBE_ARENA_MB (8: the first run's arena), OUT (build directory, default
-#   .build-qemu/a53-firmware), SWIFT_BIN (/opt/swift/usr/bin), QEMU (qemu-system-aarch64), QEMU_TIMEOUT (seconds, 900).
+#   .build-qemu/a53-firmware), HOST_OUT (the host twin's directory, default $OUT/host), SWIFT_BIN
+#   (/opt/swift/usr/bin), QEMU (qemu-system-aarch64), QEMU_TIMEOUT (seconds, 900).
 #
 # What happens: DynQCore's sources and firmware-sim/qemu/main.swift.embedded (the Cortex-M4 firmware main, shared
 # unchanged, with -D DYNQ_KERNELS_<SET>) are compiled as ONE Embedded Swift module (aarch64-none-none-elf, -wmo), the model and the input are
@@ -42,7 +43,7 @@ read -r -a SWIFT_EXTRA <<< "${SWIFT_EXTRA:-}"
 TARGET=aarch64-none-none-elf
 NICE=(nice -n 10)
 
-usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 die() { echo "qemu-a53-run: $*" >&2; exit 1; }
 
 MODEL="" INPUT="" NPY="" KERNELS=scalar HOST=0
@@ -199,7 +200,7 @@ if [ "$HOST" -eq 1 ]; then
     if [ -d "$ROOT/Sources/DynQIntrinsics/include" ]; then
         HOST_FLAGS+=(-Xcc "-I$ROOT/Sources/DynQIntrinsics/include" -I "$ROOT/Sources/DynQIntrinsics/include")
     fi
-    HOST_OUT="$OUT/host"; mkdir -p "$HOST_OUT"
+    HOST_OUT="${HOST_OUT:-$OUT/host}"; mkdir -p "$HOST_OUT"
     cp "$QDIR/host_check.swift.host" "$HOST_OUT/host_check.swift"
     HKEY="$( { "$SWIFTC" --version 2>&1; echo "${HOST_FLAGS[*]}"; cat "${SOURCES[@]}" "$HOST_OUT/host_check.swift"; } | sha256sum | cut -c1-16)"
     if [ ! -x "$HOST_OUT/host_check" ] || [ "$(cat "$HOST_OUT/host_check.key" 2>/dev/null)" != "$HKEY" ]; then
