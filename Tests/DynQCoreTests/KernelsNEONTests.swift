@@ -188,6 +188,12 @@ struct NEONLinearTests {
 
 @Suite("NEON requantization equals the scalar requantize")
 struct NEONRequantizeTests {
+    @Test("the prepared block's fields lie back to back: 4 int32 biases, 4 int32 multipliers, 4 int64 shifts, 64 bytes")
+    func blockLayout() {
+        #expect(NEONPreparedBlock.bias == 0 && NEONPreparedBlock.multipliers == 16 && NEONPreparedBlock.shifts == 32)
+        #expect(NEONPreparedBlock.bytes == 64 && neonPreparedBlockBytes == 64)
+    }
+
     /// NEONRequantize4 (SMULL, SRSHL by −n, SQXTN, clamp, + z) against `OutputQuantization.requantize`, lane by lane:
     /// every shift e in [−31, 30] (n = 31 − e in [1, 62]), the zero multiplier, extreme accumulators (±2^31 and
     /// neighbours, where SQXTN saturates and the 64-bit rounding is widest), biases that wrap the int32 sum.

@@ -40,18 +40,30 @@ internal func neonSums4(_ a: SIMD4<Int32>, _ b: SIMD4<Int32>, _ c: SIMD4<Int32>,
     dynq_neon_addp_s32(dynq_neon_addp_s32(a, b), dynq_neon_addp_s32(c, d))
 }
 
-/// Bytes of prepared requantization data per block of 4 output channels: the effective bias `[4]` Int32
-/// (`bias[o] − z_in·Σ_k w[o][k]`, wrapping), the multipliers `m[4]` Int32, and the shifts `−n = e − 31` `[4]` Int64
-/// (`SRSHL` counts). Missing channels are all zero (output `clamp(0) + z`, never stored).
-public let neonPreparedBlockBytes = 64
+/// The prepared requantization data of one block of 4 output channels, laid out back to back (offsets in bytes
+/// from the block's start, each the sum of the sizes before it): the effective bias `[4]` Int32
+/// (`bias[o] − z_in·Σ_k w[o][k]`, wrapping), the multipliers `m[4]` Int32, and the shifts `−n = e − 31` `[4]`
+/// Int64 (`SRSHL` counts; lanes 0, 1 then 2, 3). Missing channels are all zero (output `clamp(0) + z`, never
+/// stored).
+public enum NEONPreparedBlock {
+    // Computed (not stored) so that they fold to constants inside the kernels.
+    @inlinable @inline(__always) public static var bias: Int { 0 }
+    @inlinable @inline(__always) public static var multipliers: Int { bias + MemoryLayout<SIMD4<Int32>>.size }
+    @inlinable @inline(__always) public static var shifts: Int { multipliers + MemoryLayout<SIMD4<Int32>>.size }
+    /// Bytes of one block.
+    @inlinable @inline(__always) public static var bytes: Int { shifts + 2 * MemoryLayout<SIMD2<Int64>>.size }
+}
+
+/// Bytes of prepared requantization data per block of 4 output channels (`NEONPreparedBlock`).
+@inlinable public var neonPreparedBlockBytes: Int { NEONPreparedBlock.bytes }
 
 /// Writes lane `l` (0...3) of a prepared block.
 @inlinable @inline(__always)
 internal func neonPrepareLane(_ l: Int, effectiveBias: Int32, multiplier m: QuantizedMultiplier,
                               into block: UnsafeMutableRawPointer) {
-    block.storeBytes(of: effectiveBias, toByteOffset: 4 * l, as: Int32.self)
-    block.storeBytes(of: m.multiplier, toByteOffset: 16 + 4 * l, as: Int32.self)
-    block.storeBytes(of: Int64(m.shift) &- 31, toByteOffset: 32 + 8 * l, as: Int64.self)
+    block.storeBytes(of: effectiveBias, toByteOffset: NEONPreparedBlock.bias + 4 * l, as: Int32.self)
+    block.storeBytes(of: m.multiplier, toByteOffset: NEONPreparedBlock.multipliers + 4 * l, as: Int32.self)
+    block.storeBytes(of: Int64(m.shift) &- 31, toByteOffset: NEONPreparedBlock.shifts + 8 * l, as: Int64.self)
 }
 
 /// The output stage of 4 channels, loaded once per block: the prepared lanes and the clamp bounds.
@@ -67,10 +79,11 @@ internal struct NEONRequantize4 {
 
     @inlinable @inline(__always)
     init(_ block: UnsafeRawPointer, _ q: OutputQuantization) {
-        bias = block.loadUnaligned(as: SIMD4<Int32>.self)
-        multiplier = block.loadUnaligned(fromByteOffset: 16, as: SIMD4<Int32>.self)
-        shiftLow = block.loadUnaligned(fromByteOffset: 32, as: SIMD2<Int64>.self)
-        shiftHigh = block.loadUnaligned(fromByteOffset: 48, as: SIMD2<Int64>.self)
+        bias = block.loadUnaligned(fromByteOffset: NEONPreparedBlock.bias, as: SIMD4<Int32>.self)
+        multiplier = block.loadUnaligned(fromByteOffset: NEONPreparedBlock.multipliers, as: SIMD4<Int32>.self)
+        shiftLow = block.loadUnaligned(fromByteOffset: NEONPreparedBlock.shifts, as: SIMD2<Int64>.self)
+        shiftHigh = block.loadUnaligned(fromByteOffset: NEONPreparedBlock.shifts + MemoryLayout<SIMD2<Int64>>.size,
+                                        as: SIMD2<Int64>.self)
         low = SIMD4(repeating: q.activationMin &- q.zeroPoint)
         high = SIMD4(repeating: q.activationMax &- q.zeroPoint)
         zeroPoint = SIMD4(repeating: q.zeroPoint)
