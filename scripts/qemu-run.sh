@@ -15,7 +15,7 @@
 #              (512 KB ITCM for code and the model, 512 KB DTCM for RAM; SysTick counts instructions): -mcpu for
 #              Swift's Clang and C
 #   --host     cross-check: the same DynQCore sources built for the host must give the same int8 logits (oracle,
-#              scalar, simd128, cortex-m-dsp and helium sets), and `dynq run MODEL X --json` (release build) the
+#              scalar, simd128, cortex-m-dsp, helium and neon sets), and `dynq run MODEL X --json` (release build) the
 #              same top-1 class and scores
 # Environment: OPT (-O, default, or -Osize), STACK_BYTES (65536), OUT (build directory, default
 #   .build-qemu/firmware), SWIFT_BIN (/opt/swift/usr/bin), QEMU (qemu-system-arm), DYNQ (the release dynq for
@@ -211,7 +211,7 @@ if [ "$HOST" -eq 1 ]; then
     KIND="$KERNELS"
     echo "qemu-run: int8 logits"
     printf '  %-19s %s\n' "qemu ($KIND)" "$LOGITS"
-    for k in oracle scalar simd128 cortex-m-dsp helium; do
+    for k in oracle scalar simd128 cortex-m-dsp helium neon; do
         h="$(value "host_logits_$k" "$OUT/host.log")"
         verdict=same; [ "$h" = "$LOGITS" ] || { verdict=DIFFERENT; failures=$((failures + 1)); }
         printf '  %-19s %s   [%s]\n' "host ($k)" "$h" "$verdict"
@@ -264,7 +264,7 @@ print("  " + ("same" if ok else "DIFFERENT"))
 sys.exit(0 if ok else 1)
 EOF
     then failures=$((failures + 1)); fi
-    HOST_STATUS=$([ "$failures" -eq 0 ] && echo "int8 logits identical (host oracle, scalar, simd128, cortex-m-dsp and helium sets), dynq run top-1 and scores agree" || echo "$failures MISMATCH(ES)")
+    HOST_STATUS=$([ "$failures" -eq 0 ] && echo "int8 logits identical (host oracle, scalar, simd128, cortex-m-dsp, helium and neon sets), dynq run top-1 and scores agree" || echo "$failures MISMATCH(ES)")
 fi
 
 # ---- summary ----

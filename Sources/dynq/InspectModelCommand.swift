@@ -76,7 +76,7 @@ func describeModel(_ file: DynqModelFile, showBlobs: Bool) -> [String] {
     }
     func clamp(_ c: ModelDescription.Clamp) -> String { c == .none ? "" : " clamp [\(c.min), \(c.max)]" }
 
-    let plan = KernelSetChoice.hostDefault.plan(m)
+    let plan = KernelSetChoice.simd128.plan(m)
     for (i, o) in m.operations.enumerated() {
         var lines: [String] = []
         let code = o.op.code.name.withUTF8Buffer { String(decoding: $0, as: UTF8.self) }

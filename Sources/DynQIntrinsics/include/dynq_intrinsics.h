@@ -7,5 +7,6 @@
 
 #include "dynq_arm_dsp.h"
 #include "dynq_arm_mve.h"
+#include "dynq_neon.h"
 
 #endif
