@@ -41,7 +41,7 @@ func runExport(_ raw: [String]) throws -> Int32 {
     let modelPath = try a.positionals(1, "MODEL.dynq")[0]
     let wantC = a.has("c"), wantBin = a.has("bin")
     guard wantC || wantBin else { throw UsageError("give --c, --bin or both") }
-    let output = try a.required("output")
+    guard let output = a.value("output") else { throw UsageError("missing -o NAME") }
     let ident = try CExport.identifier(forOutput: output)
     let file = try DynqModelFile(modelPath)
     let m = file.model

@@ -1,4 +1,5 @@
-/* DynQ in a plain C firmware (Cortex-M4, QEMU mps2-an386): classify one Fashion-MNIST image with the model in
+/* DynQ in a plain C firmware (Cortex-M4 on QEMU mps2-an386; the Makefile also builds it for the Cortex-M0+ and the
+ * Cortex-M55 on mps3-an547): classify one Fashion-MNIST image with the model in
  * flash and the arena in SRAM, print the class and the int8 logits over semihosting, and measure what DynQ
  * used: heap allocations (must be none during invoke), stack high-water marks, instructions.
  *
@@ -13,9 +14,13 @@
 #include "support.h"
 #include "test_image.h"
 
+#ifndef EXAMPLE_BOARD
+#define EXAMPLE_BOARD "a Cortex-M4 (QEMU mps2-an386)"
+#endif
+
 /* The arena: 16-byte aligned, in its own section (the linker script puts it in SRAM; on a Cortex-M7, DTCM).
  * FMNIST_MODEL_ARENA_BYTES is the size for the library's kernel set (the Makefile passes the same
- * -DDYNQ_KERNELS_<SET> as scripts/build-libs.sh used for libdynq-cortex-m4.a). */
+ * -DDYNQ_KERNELS_<SET> as scripts/build-libs.sh used for the library). */
 static uint8_t arena[FMNIST_MODEL_ARENA_BYTES] DYNQ_ALIGNED __attribute__((section(".dynq_arena")));
 
 /* Per-op profile, filled by the callback: instructions per op (on hardware: DWT->CYCCNT cycles). */
@@ -46,8 +51,9 @@ static int fail(const char *what, dynq_status s, const dynq_diagnostic *d) {
 }
 
 int main(void) {
-    counter_start();
-    print("dynq-example: DynQ C API on a Cortex-M4 (QEMU mps2-an386), kernel set %s\n", dynq_kernel_set());
+    uint32_t rate = counter_start();
+    print("dynq-example: DynQ C API on %s, kernel set %s\n", EXAMPLE_BOARD, dynq_kernel_set());
+    print("counter: %u instructions per 1000 SysTick ticks (0: no counter)\n", rate);
 
     /* Positive control: the counting heap sees an allocation made through it (the volatile store keeps the
      * compiler from removing the malloc/free pair). */

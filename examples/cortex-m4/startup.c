@@ -1,6 +1,7 @@
-/* Start-up code of the DynQ Cortex-M4 example: the vector table and the reset handler (copy .data, zero .bss,
+/* Start-up code of the DynQ example firmware: the vector table and the reset handler (copy .data, zero .bss,
  * paint the stack for the high-water measurement, call main, exit through semihosting). Plain C for GCC and
- * clang; your project's own start-up file (CMSIS startup_<part>.s) does the same job. */
+ * clang, for every Cortex-M (the assembly below is ARMv6-M, a subset of the others); your project's own start-up
+ * file (CMSIS startup_<part>.s) does the same job. */
 #include <stdint.h>
 
 #include "support.h"
@@ -11,6 +12,7 @@ extern uint32_t __stack_top[], __stack_bottom[];
 int main(void);
 void reset_handler(void);
 void fault_handler(void);
+void systick_handler(void);
 
 /* The vector table (first words of flash): initial stack pointer, reset, and the system exceptions. */
 __attribute__((section(".vectors"), used)) static void (*const vectors[16])(void) = {
@@ -26,7 +28,7 @@ __attribute__((section(".vectors"), used)) static void (*const vectors[16])(void
     fault_handler,               /* 12: DebugMonitor */
     0,                           /* 13: reserved */
     fault_handler,               /* 14: PendSV */
-    fault_handler,               /* 15: SysTick */
+    systick_handler,             /* 15: SysTick (support.c's instruction counter) */
 };
 
 __attribute__((noreturn)) void reset_handler(void) {
@@ -34,6 +36,11 @@ __attribute__((noreturn)) void reset_handler(void) {
     stack_paint();
     for (uint32_t *s = __data_load, *d = __data_start; d < __data_end;) *d++ = *s++;
     for (uint32_t *d = __bss_start; d < __bss_end;) *d++ = 0;
+#if defined(__ARM_FP)
+    /* Built for the FPU (-mfloat-abi=hard/softfp): allow CP10/CP11 (CPACR) before any FP instruction runs. */
+    *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20;
+    __asm__ volatile("dsb\n isb");
+#endif
     semihost_exit(main());
 }
 
@@ -48,9 +55,12 @@ __attribute__((noreturn, used)) void fault_report(const uint32_t *frame) {
 
 __attribute__((naked)) void fault_handler(void) {
     __asm__ volatile(
-        "tst lr, #4\n"
-        "ite eq\n"
-        "mrseq r0, msp\n"
-        "mrsne r0, psp\n"
+        "movs r0, #4\n"
+        "mov r1, lr\n"
+        "tst r0, r1\n"
+        "bne 1f\n"
+        "mrs r0, msp\n"
+        "b fault_report\n"
+        "1: mrs r0, psp\n"
         "b fault_report\n");
 }

@@ -1,6 +1,6 @@
 /* Bare-metal support of the DynQ Cortex-M4 example (QEMU mps2-an386): the C library functions the compiled code
  * calls (memset, memcpy, memmove, memcmp and the ARM EABI __aeabi_mem* entry points), a counting heap,
- * semihosting console and exit, QEMU's CMSDK timer as an instruction counter, and stack painting.
+ * semihosting console and exit, SysTick as an instruction counter, and stack painting.
  * Compiled with -ffreestanding -fno-builtin so that the loops below do not turn into calls to themselves. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -172,17 +172,49 @@ void semihost_exit(int code) {
     for (;;) {}
 }
 
-/* ---- instruction counter: CMSDK APB timer 0, a 32-bit down-counter on the 25 MHz clock ---- */
-#define TIMER0_CTRL   (*(volatile uint32_t *)0x40000000u)
-#define TIMER0_VALUE  (*(volatile uint32_t *)0x40000004u)
-#define TIMER0_RELOAD (*(volatile uint32_t *)0x40000008u)
-void counter_start(void) {
-    TIMER0_CTRL = 0;
-    TIMER0_RELOAD = 0xFFFFFFFFu;
-    TIMER0_VALUE = 0xFFFFFFFFu;
-    TIMER0_CTRL = 1;
+/* ---- instruction counter: SysTick (every Cortex-M has it) counting down from 2^24 - 1 at the board clock; its
+ * interrupt counts the wraps. ---- */
+#define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
+#define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
+#define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
+static volatile uint32_t systick_wraps;
+static uint32_t milli_instructions_per_tick;
+
+void systick_handler(void) { systick_wraps++; }
+
+static uint64_t ticks(void) {
+    uint32_t w, v;
+    do { w = systick_wraps; v = SYST_CVR; } while (w != systick_wraps);
+    return ((uint64_t)w << 24) + (0xFFFFFFu - v);
 }
-uint32_t counter_instructions(void) { return (0xFFFFFFFFu - TIMER0_VALUE) * 40u; }
+
+/* n iterations of two instructions (subs, bne): 2n instructions. */
+static void calibration_loop(uint32_t n) {
+#if defined(__ARM_ARCH_6M__) && !defined(__clang__)
+    __asm__ volatile("1: sub %0, #1\n bne 1b" : "+l"(n)); /* GCC's v6-M inline asm is in divided syntax */
+#else
+    __asm__ volatile("1: subs %0, %0, #1\n bne 1b" : "+l"(n));
+#endif
+}
+
+uint32_t counter_start(void) {
+    SYST_CSR = 0;
+    SYST_RVR = 0xFFFFFFu;
+    SYST_CVR = 0; /* clears it; it reloads from SYST_RVR on the next tick */
+    SYST_CSR = 7; /* enable, interrupt on wrap, processor clock */
+    for (uint32_t spin = 0; SYST_CVR == 0; spin++)
+        if (spin == 1000000) return 0; /* SysTick does not count */
+    const uint32_t n = 250000;
+    uint64_t t0 = ticks();
+    calibration_loop(n);
+    uint64_t t = ticks() - t0;
+    milli_instructions_per_tick = t ? (uint32_t)(2000ull * n / t) : 0;
+    return milli_instructions_per_tick;
+}
+
+uint32_t counter_instructions(void) {
+    return (uint32_t)(ticks() * milli_instructions_per_tick / 1000u);
+}
 
 /* ---- stack ---- */
 #define STACK_PATTERN 0xA5A5A5A5u

@@ -11,9 +11,11 @@
 void print(const char *format, ...);
 __attribute__((noreturn)) void semihost_exit(int code);
 
-/* Instructions executed since start-up: QEMU's CMSDK timer under `-icount shift=0` (1 ns per instruction,
- * 25 MHz timer: 40 instructions per tick). On hardware, read DWT->CYCCNT instead. */
-void counter_start(void);
+/* Instructions executed since counter_start(), from SysTick under QEMU's `-icount shift=0` (1 ns of virtual time
+ * per instruction; SysTick runs at the board's clock, 25 or 32 MHz, so one tick is 40 or 31.25 instructions):
+ * counter_start() measures instructions per tick on a loop of known length and returns that rate times 1000
+ * (0 when SysTick does not count). Resolution: one tick. On hardware, read DWT->CYCCNT for cycles instead. */
+uint32_t counter_start(void);
 uint32_t counter_instructions(void);
 
 /* Stack high-water mark: stack_paint() fills the unused stack below the caller with a pattern;
