@@ -11,16 +11,20 @@
 #   cortex-m55     armv7em-none-none-eabi     cortex-m55, soft              DYNQ_KERNELS_HELIUM (*)  libdynq-cortex-m55.a
 #   cortex-a53     aarch64-none-none-elf      cortex-a53                    DYNQ_KERNELS_SIMD128     libdynq-cortex-a53.a
 #   host           x86_64-unknown-linux-gnu   (default)                     DYNQ_KERNELS_SIMD128     libdynq-host.a
+#   cortex-m3      armv7m-none-none-eabi      cortex-m3, soft               DYNQ_KERNELS_SCALAR      libdynq-cortex-m3.a
+#                  (on request only: `scripts/build-libs.sh cortex-m3`; the M4 libraries use DSP instructions)
 #   (*) the DSP and Helium sets are not in DynQCore yet: those libraries run the scalar set (dynq_kernel_set()
 #       says which; Sources/DynQFirmware/KernelSelection.swift maps the flag).
 # The float ABI only matters to the linker (the library has no floating point): GNU ld refuses to mix objects
 # built with -mfloat-abi=hard and soft, so a project compiled with -mfloat-abi=hard links libdynq-cortex-m4f.a.
 #
 # Each library is Sources/DynQCore + Sources/DynQFirmware compiled as ONE Embedded Swift module (-wmo, -O,
-# -function-sections: link with --gc-sections and only what the firmware calls stays). Embedded Swift needs no
-# runtime library. To report what a firmware must provide and how much code it gets, the script links a probe
-# (a C file that takes the address of every dynq_* function) against each library with ld.lld --gc-sections:
-# "needs" lists the symbols that link leaves undefined, "linked" the sizes of what it keeps.
+# -function-sections), then pre-linked into one relocatable object (ld.lld -r --gc-sections with every dynq_*
+# function of include/dynq.h as a root: only the code the API reaches stays) whose only global symbols are the
+# dynq_* functions (llvm-objcopy --keep-global-symbols): nothing else of Swift's leaks into the firmware's symbol
+# space, and a firmware links it with or without --gc-sections. Embedded Swift needs no runtime library. The
+# script reports what a firmware must provide ("needs": the object's undefined symbols) and how much code and
+# data it gets ("linked": a probe that takes the address of every dynq_* function, linked with ld.lld).
 # Output: $OUT/libdynq-<core>.a (default OUT=.build-libs), cached by a hash of the sources and flags.
 # Environment: OUT, SWIFT_BIN (/opt/swift/usr/bin), OPT (-O or -Osize), KERNELS_<core>=SCALAR|SIMD128|DSP|HELIUM
 # to override a core's set (e.g. KERNELS_cortex_m4=SIMD128; dashes become _).
@@ -45,6 +49,7 @@ CORES=("$@"); [ ${#CORES[@]} -gt 0 ] || CORES=("${ALL[@]}")
 spec() {
     case "$1" in
         cortex-m0plus) echo "armv6m-none-none-eabi arm-none-eabi cortex-m0plus soft SCALAR" ;;
+        cortex-m3)     echo "armv7m-none-none-eabi arm-none-eabi cortex-m3 soft SCALAR" ;;
         cortex-m4)     echo "armv7em-none-none-eabi arm-none-eabi cortex-m4 soft DSP" ;;
         cortex-m4f)    echo "armv7em-none-none-eabi arm-none-eabi cortex-m4 hard DSP" ;;
         cortex-m55)    echo "armv7em-none-none-eabi arm-none-eabi cortex-m55 soft HELIUM" ;;
@@ -55,7 +60,11 @@ spec() {
 }
 CLANG="$SWIFT_BIN/clang"; [ -x "$CLANG" ] || CLANG="$(command -v clang)" || die "no clang"
 LLD="$SWIFT_BIN/ld.lld"; [ -x "$LLD" ] || LLD="$(command -v ld.lld)" || die "no ld.lld"
+OBJCOPY="$SWIFT_BIN/llvm-objcopy"; [ -x "$OBJCOPY" ] || OBJCOPY="$(command -v llvm-objcopy)" || die "no llvm-objcopy"
 
+# The API: every function include/dynq.h declares.
+mapfile -t API < <(sed -n 's/^[a-z][a-z_ *]*[ *]\(dynq_[a-z_]*\)(.*/\1/p' "$ROOT/include/dynq.h" | sort -u)
+[ ${#API[@]} -ge 10 ] || die "found only ${#API[@]} functions in include/dynq.h"
 mapfile -t SOURCES < <( { find "$ROOT/Sources/DynQCore" -name '*.swift'; find "$ROOT/Sources/DynQFirmware" -name '*.swift'; } | LC_ALL=C sort)
 mkdir -p "$OUT"
 SUMMARY=()
@@ -75,20 +84,25 @@ for core in "${CORES[@]}"; do
     DIR="$OUT/$core"; LIB="$OUT/libdynq-$core.a"
     mkdir -p "$DIR"
     KEY="$( { "$SWIFTC" --version 2>&1; echo "${FLAGS[*]}"; cat "${SOURCES[@]}" "$ROOT/include/dynq.h"; } | sha256sum | cut -c1-16)"
-    if [ -f "$LIB" ] && [ "$(cat "$DIR/key" 2>/dev/null)" = "$KEY" ]; then
-        echo "build-libs: $core: up to date ($LIB)"
+    if [ -f "$DIR/swift.o" ] && [ "$(cat "$DIR/key" 2>/dev/null)" = "$KEY" ]; then
+        echo "build-libs: $core: Swift object up to date"
     else
         echo "build-libs: $core: compiling ${#SOURCES[@]} files as Embedded Swift ($TARGET, cpu $CPU, float ABI $FLOAT, DYNQ_KERNELS_$SET, $OPT)"
-        rm -f "$DIR/key" "$LIB"
+        rm -f "$DIR/key"
         # DynQFirmware's `import DynQCore` is ignored in the one-module build (-suppress-warnings hides the
         # "ignoring import" notes; a real warning still shows in the SwiftPM build of the same files).
-        "${NICE[@]}" "$SWIFTC" "${FLAGS[@]}" -c "${SOURCES[@]}" -o "$DIR/dynq.o"
-        rm -f "$LIB"
-        "$AR" rcs "$LIB" "$DIR/dynq.o"
+        "${NICE[@]}" "$SWIFTC" "${FLAGS[@]}" -c "${SOURCES[@]}" -o "$DIR/swift.o"
         echo "$KEY" > "$DIR/key"
     fi
+    # Pre-link: only what the API reaches, only the API global.
+    printf '%s\n' "${API[@]}" > "$DIR/api.txt"
+    "$LLD" -r --gc-sections "${API[@]/#/--undefined=}" -o "$DIR/dynq-all.o" "$DIR/swift.o"
+    "$OBJCOPY" --keep-global-symbols="$DIR/api.txt" "$DIR/dynq-all.o" "$DIR/dynq.o"
+    missing="$(comm -23 "$DIR/api.txt" <("$NM" --defined-only --extern-only "$DIR/dynq.o" | awk '{print $3}' | sort -u))"
+    [ -z "$missing" ] || die "$core: the library does not define: $missing"
+    rm -f "$LIB"
+    "$AR" rcs "$LIB" "$DIR/dynq.o"
     # The probe link: every API function kept, everything else collected.
-    mapfile -t API < <(sed -n 's/^[a-z][a-z_ *]*[ *]\(dynq_[a-z_]*\)(.*/\1/p' "$ROOT/include/dynq.h" | sort -u)
     {
         echo '#include "dynq.h"'
         echo "void *volatile dynq_probe_keep[${#API[@]}];"
@@ -99,7 +113,9 @@ for core in "${CORES[@]}"; do
     "$CLANG" "${CFLAGS[@]}" -O2 -ffreestanding -I "$ROOT/include" -c "$DIR/probe.c" -o "$DIR/probe.o"
     "$LLD" --gc-sections -e dynq_probe_entry --warn-unresolved-symbols --no-pie -static -o "$DIR/probe.elf" \
         "$DIR/probe.o" "$LIB" 2> "$DIR/probe.log" || { cat "$DIR/probe.log"; die "$core: the probe link failed"; }
-    NEEDS="$(sed -n 's/.*undefined symbol: \(.*\)/\1/p' "$DIR/probe.log" | sort -u | tr '\n' ' ')"
+    NEEDS="$("$NM" --undefined-only "$DIR/dynq.o" | awk '{print $2}' | sort -u | tr '\n' ' ')"
+    PROBE_UNDEFINED="$(sed -n 's/.*undefined symbol: \(.*\)/\1/p' "$DIR/probe.log" | sort -u | tr '\n' ' ')"
+    [ "$PROBE_UNDEFINED" = "$NEEDS" ] || die "$core: the probe link needs '$PROBE_UNDEFINED', the object '$NEEDS'"
     LINKED="$("$SIZE" -A "$DIR/probe.elf" | awk '
         $1 ~ /^\.text/ {t += $2} $1 ~ /^\.rodata/ {r += $2} $1 ~ /^\.(data|got)/ {d += $2} $1 ~ /^\.bss/ {b += $2}
         END {printf "text %d, rodata %d, data %d, bss %d", t, r, d, b}')"
