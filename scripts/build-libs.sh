@@ -11,7 +11,7 @@
 #   cortex-m55     armv7em-none-none-eabi     cortex-m55, soft              DYNQ_KERNELS_HELIUM (*)  libdynq-cortex-m55.a
 #   cortex-a53     aarch64-none-none-elf      cortex-a53                    DYNQ_KERNELS_SIMD128     libdynq-cortex-a53.a
 #   host           x86_64-unknown-linux-gnu   (default)                     DYNQ_KERNELS_SIMD128     libdynq-host.a
-#   cortex-m3      armv7m-none-none-eabi      cortex-m3, soft               DYNQ_KERNELS_SCALAR      libdynq-cortex-m3.a
+#   cortex-m3      armv7em-none-none-eabi     cortex-m3, soft               DYNQ_KERNELS_SCALAR      libdynq-cortex-m3.a
 #                  (on request only: `scripts/build-libs.sh cortex-m3`; the M4 libraries use DSP instructions)
 #   (*) the DSP and Helium sets are not in DynQCore yet: those libraries run the scalar set (dynq_kernel_set()
 #       says which; Sources/DynQFirmware/KernelSelection.swift maps the flag).
@@ -49,7 +49,7 @@ CORES=("$@"); [ ${#CORES[@]} -gt 0 ] || CORES=("${ALL[@]}")
 spec() {
     case "$1" in
         cortex-m0plus) echo "armv6m-none-none-eabi arm-none-eabi cortex-m0plus soft SCALAR" ;;
-        cortex-m3)     echo "armv7m-none-none-eabi arm-none-eabi cortex-m3 soft SCALAR" ;;
+        cortex-m3)     echo "armv7em-none-none-eabi arm-none-eabi cortex-m3 soft SCALAR" ;;   # no armv7m stdlib: the CPU sets the ISA
         cortex-m4)     echo "armv7em-none-none-eabi arm-none-eabi cortex-m4 soft DSP" ;;
         cortex-m4f)    echo "armv7em-none-none-eabi arm-none-eabi cortex-m4 hard DSP" ;;
         cortex-m55)    echo "armv7em-none-none-eabi arm-none-eabi cortex-m55 soft HELIUM" ;;
