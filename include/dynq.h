@@ -85,8 +85,9 @@ typedef int32_t dynq_status;
 #define DYNQ_E_INVALID_MODEL        7  /* the model is inconsistent: a record, offset, shape, parameter or the
                                           dataflow is wrong (the diagnostic says which op / tensor / blob) */
 #define DYNQ_E_ARENA_MISALIGNED     8  /* the arena does not start on a 16-byte boundary */
-#define DYNQ_E_ARENA_TOO_SMALL      9  /* the arena is smaller than the model needs with this library's kernel
-                                          set (diagnostic value: the bytes needed) */
+#define DYNQ_E_ARENA_TOO_SMALL      9  /* the arena (or dynq_arena_bytes()'s work memory) is smaller than the
+                                          model needs with this library's kernel set (diagnostic value: the
+                                          bytes needed) */
 #define DYNQ_E_BAD_INPUT_SIZE      10  /* dynq_set_input() got a size other than the input's H*W*C bytes
                                           (diagnostic-free; dynq_input() gives the size) */
 #define DYNQ_E_BAD_INDEX           11  /* an output or op index beyond the model's count */
@@ -135,11 +136,17 @@ const char *dynq_kernel_set(void);
  * 16-byte aligned). Validates the model completely (header, CRC-32, every record and parameter), like
  * dynq_create(). `model_size` is the size of the buffer holding the model; it may be larger than the model
  * (e.g. a flash partition), never smaller.
+ * `work` is scratch memory for validating and planning the model without a heap: any alignment, contents
+ * destroyed, not kept after the call. The arena you will pass to dynq_create() is the natural choice; a
+ * work_size of the exported NAME_ARENA_BYTES is always enough. (This library version still plans on the heap
+ * and does not write `work`; pass it anyway, the heap-free version needs it. `work` may be NULL only when
+ * work_size is 0.)
  * Returns DYNQ_OK and sets *bytes_needed, or an error (DYNQ_E_NULL_ARGUMENT, DYNQ_E_MODEL_MISALIGNED,
- * DYNQ_E_TRUNCATED, DYNQ_E_BAD_MAGIC, DYNQ_E_UNSUPPORTED_VERSION, DYNQ_E_BAD_CHECKSUM, DYNQ_E_INVALID_MODEL)
+ * DYNQ_E_TRUNCATED, DYNQ_E_BAD_MAGIC, DYNQ_E_UNSUPPORTED_VERSION, DYNQ_E_BAD_CHECKSUM, DYNQ_E_INVALID_MODEL;
+ * DYNQ_E_ARENA_TOO_SMALL when `work` is too small to plan in, with diagnostic value = the work bytes needed)
  * and leaves *bytes_needed unchanged. `diagnostic` may be NULL. */
-dynq_status dynq_arena_bytes(const void *model, size_t model_size, size_t *bytes_needed,
-                             dynq_diagnostic *diagnostic);
+dynq_status dynq_arena_bytes(const void *model, size_t model_size, void *work, size_t work_size,
+                             size_t *bytes_needed, dynq_diagnostic *diagnostic);
 
 /* Creates an interpreter for `model` in `arena` and sets *interpreter (a pointer to the arena's start).
  * - model: the .dynq bytes, 16-byte aligned, kept valid and unchanged until dynq_destroy() (not copied).

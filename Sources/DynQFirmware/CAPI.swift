@@ -16,12 +16,17 @@ public func dynqKernelSet() -> UnsafePointer<CChar> {
 }
 
 @_cdecl("dynq_arena_bytes")
-public func dynqArenaBytes(_ model: UnsafeRawPointer?, _ modelSize: Int, _ bytesNeeded: UnsafeMutablePointer<Int>?,
+public func dynqArenaBytes(_ model: UnsafeRawPointer?, _ modelSize: Int, _ work: UnsafeMutableRawPointer?,
+                           _ workSize: Int, _ bytesNeeded: UnsafeMutablePointer<Int>?,
                            _ diagnostic: UnsafeMutablePointer<dynq_diagnostic>?) -> dynq_status {
     do throws(Failure) {
         guard let bytesNeeded else {
             throw Failure(DYNQ_E_NULL_ARGUMENT, detail: "bytes_needed is NULL")
         }
+        guard work != nil || workSize == 0 else {
+            throw Failure(DYNQ_E_NULL_ARGUMENT, detail: "work is NULL with a non-zero work_size")
+        }
+        // Today's core plans on the heap: `work` is not used (the heap-free core validates and plans in it).
         bytesNeeded.pointee = try FirmwareSession.arenaBytes(model, modelSize, kernels: LibraryKernels.set)
         return Failure.reportSuccess(diagnostic)
     } catch {

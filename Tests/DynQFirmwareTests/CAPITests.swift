@@ -43,7 +43,7 @@ func firstTestImage() throws -> [UInt8] {
 func cLogits(_ model: [UInt8], _ input: [UInt8], kernels: FirmwareKernelSet) throws -> [Int8] {
     try aligned(model) { m in
         var need = 0
-        #expect(dynq_arena_bytes(m, model.count, &need, nil) == DYNQ_OK)
+        #expect(dynq_arena_bytes(m, model.count, nil, 0, &need, nil) == DYNQ_OK)
         if kernels != LibraryKernels.set {
             need = try withAlignedModel(model) { ArenaLayout.arenaBytes($0, kernels: kernels) }
         }
@@ -113,7 +113,7 @@ struct CAPITests {
         try aligned(model) { m in
             var need = 0
             var d = dynq_diagnostic()
-            #expect(dynq_arena_bytes(m, model.count, &need, &d) == DYNQ_OK)
+            #expect(dynq_arena_bytes(m, model.count, nil, 0, &need, &d) == DYNQ_OK)
             #expect(d.status == DYNQ_OK && d.index == -1 && d.has_value == 0)
             let plan = try withAlignedModel(model) { ArenaPlan(model: $0, simd: LibraryKernels.set == .simd128) }
             #expect(need == ArenaLayout.reservedBytes + plan.arenaBytes)
@@ -146,11 +146,11 @@ struct CAPITests {
         var need = 0
         try aligned(model, offset: 4) { m in
             var d = dynq_diagnostic()
-            #expect(dynq_arena_bytes(m, model.count, &need, &d) == DYNQ_E_MODEL_MISALIGNED)
+            #expect(dynq_arena_bytes(m, model.count, nil, 0, &need, &d) == DYNQ_E_MODEL_MISALIGNED)
             #expect(d.location == DYNQ_AT_FILE && d.value == 4)
         }
         try aligned(model) { m in
-            #expect(dynq_arena_bytes(m, model.count, &need, nil) == DYNQ_OK)
+            #expect(dynq_arena_bytes(m, model.count, nil, 0, &need, nil) == DYNQ_OK)
             try arena(need + 16, offset: 8) { a in
                 var h: OpaquePointer?
                 var d = dynq_diagnostic()
@@ -167,7 +167,7 @@ struct CAPITests {
             aligned(bytes, slack: 0) { m in
                 var need = 0
                 var d = dynq_diagnostic()
-                let s = dynq_arena_bytes(m, size ?? bytes.count, &need, &d)
+                let s = dynq_arena_bytes(m, size ?? bytes.count, nil, 0, &need, &d)
                 #expect(d.status == s)
                 #expect(d.detail != nil && strlen(d.detail) > 0 || s == DYNQ_OK)
                 return (s, d)
@@ -206,10 +206,11 @@ struct CAPITests {
     func nullArguments() throws {
         let model = try fixtureBytes()
         var need = 0
-        #expect(dynq_arena_bytes(nil, 100, &need, nil) == DYNQ_E_NULL_ARGUMENT)
+        #expect(dynq_arena_bytes(nil, 100, nil, 0, &need, nil) == DYNQ_E_NULL_ARGUMENT)
         try aligned(model) { m in
-            #expect(dynq_arena_bytes(m, model.count, nil, nil) == DYNQ_E_NULL_ARGUMENT)
-            #expect(dynq_arena_bytes(m, model.count, &need, nil) == DYNQ_OK)
+            #expect(dynq_arena_bytes(m, model.count, nil, 0, nil, nil) == DYNQ_E_NULL_ARGUMENT)
+            #expect(dynq_arena_bytes(m, model.count, nil, 64, &need, nil) == DYNQ_E_NULL_ARGUMENT)
+            #expect(dynq_arena_bytes(m, model.count, nil, 0, &need, nil) == DYNQ_OK)
             try arena(need) { a in
                 var h: OpaquePointer?
                 #expect(dynq_create(m, model.count, nil, need, &h, nil) == DYNQ_E_NULL_ARGUMENT)
@@ -241,7 +242,7 @@ struct CAPITests {
         let model = try fixtureBytes()
         try aligned(model) { m in
             var need = 0
-            #expect(dynq_arena_bytes(m, model.count, &need, nil) == DYNQ_OK)
+            #expect(dynq_arena_bytes(m, model.count, nil, 0, &need, nil) == DYNQ_OK)
             try arena(need) { a in
                 #expect(dynq_invoke(OpaquePointer(a)) == DYNQ_E_BAD_HANDLE)
                 #expect(dynq_invoke(OpaquePointer(a + 4)) == DYNQ_E_BAD_HANDLE)
@@ -263,7 +264,7 @@ struct CAPITests {
         let model = try fixtureBytes()
         try aligned(model) { m in
             var need = 0
-            #expect(dynq_arena_bytes(m, model.count, &need, nil) == DYNQ_OK)
+            #expect(dynq_arena_bytes(m, model.count, nil, 0, &need, nil) == DYNQ_OK)
             try arena(need) { a in
                 var h: OpaquePointer?
                 #expect(dynq_create(m, model.count, a, need, &h, nil) == DYNQ_OK)
@@ -290,7 +291,7 @@ struct CAPITests {
         let model = try fixtureBytes()
         try aligned(model) { m in
             var need = 0
-            #expect(dynq_arena_bytes(m, model.count, &need, nil) == DYNQ_OK)
+            #expect(dynq_arena_bytes(m, model.count, nil, 0, &need, nil) == DYNQ_OK)
             try arena(need) { a in
                 var h: OpaquePointer?
                 #expect(dynq_create(m, model.count, a, need, &h, nil) == DYNQ_OK)
@@ -318,7 +319,7 @@ struct CAPITests {
         let model = try fixtureBytes()
         try aligned(model) { m in
             var need = 0
-            #expect(dynq_arena_bytes(m, model.count, &need, nil) == DYNQ_OK)
+            #expect(dynq_arena_bytes(m, model.count, nil, 0, &need, nil) == DYNQ_OK)
             try arena(need) { a in
                 var h: OpaquePointer?
                 #expect(dynq_create(m, model.count, a, need, &h, nil) == DYNQ_OK)

@@ -70,7 +70,8 @@ int main(void) {
     /* 1. How much arena does the model need with this library? (The exported macro says the same.) */
     dynq_diagnostic diag;
     size_t needed = 0;
-    dynq_status s = dynq_arena_bytes(fmnist_model_data, FMNIST_MODEL_SIZE, &needed, &diag);
+    /* The arena itself is the work memory for validating and planning (nothing of it is kept). */
+    dynq_status s = dynq_arena_bytes(fmnist_model_data, FMNIST_MODEL_SIZE, arena, sizeof arena, &needed, &diag);
     if (s != DYNQ_OK) return fail("dynq_arena_bytes", s, &diag);
     print("model_bytes: %u\n", (unsigned)FMNIST_MODEL_SIZE);
     print("arena_bytes: %zu needed, %zu static (FMNIST_MODEL_ARENA_BYTES)\n", needed, sizeof arena);

@@ -29,7 +29,8 @@ int main(void) {
 
     size_t needed = 0;
     dynq_diagnostic diag;
-    dynq_status s = dynq_arena_bytes(fmnist_model_data, FMNIST_MODEL_SIZE, &needed, &diag);
+    /* The arena itself is the work memory for validating and planning (nothing of it is kept). */
+    dynq_status s = dynq_arena_bytes(fmnist_model_data, FMNIST_MODEL_SIZE, arena, sizeof arena, &needed, &diag);
     if (s != DYNQ_OK) {
         printf("error: dynq_arena_bytes: %s (%s)\n", dynq_status_string(s), diag.detail);
         return 1;
