@@ -155,8 +155,8 @@ dynq_status dynq_arena_bytes(const void *model, size_t model_size, void *work, s
  * - diagnostic: may be NULL.
  * On failure *interpreter is set to NULL and the arena holds nothing to clean up. Errors: every error of
  * dynq_arena_bytes(), DYNQ_E_ARENA_MISALIGNED, DYNQ_E_ARENA_TOO_SMALL (diagnostic->value = bytes needed).
- * Work: validates the model (CRC-32 over the whole file; about 2.2 M instructions for the 114 KB fmnist model
- * on a Cortex-M4), plans the arena, prepares every op. Call it once, at start-up. */
+ * Work: validates the model (CRC-32 over the whole file), plans the arena, prepares every op: about 2.8 M
+ * instructions for the 114 KB fmnist model on a Cortex-M4. Call it once, at start-up. */
 dynq_status dynq_create(const void *model, size_t model_size, void *arena, size_t arena_size,
                         dynq_interpreter **interpreter, dynq_diagnostic *diagnostic);
 
@@ -202,9 +202,9 @@ dynq_status dynq_input_info(const dynq_interpreter *interpreter, dynq_tensor_inf
 /* ---- running --------------------------------------------------------------------------------------------- */
 
 /* Runs the model once on the input. Allocates nothing, cannot fail on a valid interpreter (it returns
- * DYNQ_E_BAD_HANDLE or DYNQ_E_NULL_ARGUMENT only for a bad pointer). Stack: about 2.4 KB on a Cortex-M4
- * (docs/firmware.md has the measured high-water marks). Deterministic: the same input gives the same output,
- * bit for bit, on every core. */
+ * DYNQ_E_BAD_HANDLE or DYNQ_E_NULL_ARGUMENT only for a bad pointer). Stack: 2.7 KB measured on a Cortex-M4
+ * for the fmnist model (docs/firmware.md, per core). Deterministic: the same input gives the same output, bit
+ * for bit, on every core. */
 dynq_status dynq_invoke(dynq_interpreter *interpreter);
 
 /* Per-op callback, for profiling (e.g. reading DWT->CYCCNT): called with DYNQ_OP_BEGIN before and DYNQ_OP_END
