@@ -39,7 +39,8 @@ let package = Package(
         // Test-only: counts malloc-family calls during a window (interposes libc's allocator in the test executable).
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
         .testTarget(name: "DynQCoreTests", dependencies: ["DynQCore", "AllocationCounter"], path: "Tests/DynQCoreTests"),
-        .testTarget(name: "DynQFirmwareTests", dependencies: ["DynQFirmware", "DynQCore", "CDynQ"],
+        .testTarget(name: "DynQFirmwareTests",
+                    dependencies: ["DynQFirmware", "DynQCore", "CDynQ", "AllocationCounter"],
                     path: "Tests/DynQFirmwareTests"),
         .testTarget(name: "DynQGraphTests", dependencies: ["DynQGraph", "DynQCore"], path: "Tests/DynQGraphTests"),
         .testTarget(name: "DynQQuantizerTests", dependencies: ["DynQQuantizer", "DynQCore", "DynQGraph"],

@@ -4,17 +4,18 @@
 #   scripts/build-libs.sh                    # every core below
 #   scripts/build-libs.sh cortex-m4 host     # only these
 #
-#   core           swift target               cpu / float ABI               kernel set (-D)          library
-#   cortex-m0plus  armv6m-none-none-eabi      cortex-m0plus, soft           DYNQ_KERNELS_SCALAR      libdynq-cortex-m0plus.a
-#   cortex-m4      armv7em-none-none-eabi     cortex-m4, soft               DYNQ_KERNELS_DSP (*)     libdynq-cortex-m4.a
-#   cortex-m4f     armv7em-none-none-eabi     cortex-m4, hard (fpv4-sp-d16) DYNQ_KERNELS_DSP (*)     libdynq-cortex-m4f.a
-#   cortex-m55     armv7em-none-none-eabi     cortex-m55, soft              DYNQ_KERNELS_HELIUM (*)  libdynq-cortex-m55.a
-#   cortex-a53     aarch64-none-none-elf      cortex-a53                    DYNQ_KERNELS_SIMD128     libdynq-cortex-a53.a
-#   host           x86_64-unknown-linux-gnu   (default)                     DYNQ_KERNELS_SIMD128     libdynq-host.a
-#   cortex-m3      armv7em-none-none-eabi     cortex-m3, soft               DYNQ_KERNELS_SCALAR      libdynq-cortex-m3.a
+#   core           swift target               cpu / float ABI               kernel set (-D DYNQ_KERNELS_)  library
+#   cortex-m0plus  armv6m-none-none-eabi      cortex-m0plus, soft           SCALAR                         libdynq-cortex-m0plus.a
+#   cortex-m4      armv7em-none-none-eabi     cortex-m4, soft               DSP, else SCALAR (*)           libdynq-cortex-m4.a
+#   cortex-m4f     armv7em-none-none-eabi     cortex-m4, hard (fpv4-sp-d16) DSP, else SCALAR (*)           libdynq-cortex-m4f.a
+#   cortex-m55     armv7em-none-none-eabi     cortex-m55, soft              HELIUM, else SCALAR (*)        libdynq-cortex-m55.a
+#   cortex-a53     aarch64-none-none-elf      cortex-a53                    NEON, else SIMD128 (*)         libdynq-cortex-a53.a
+#   host           x86_64-unknown-linux-gnu   (default)                     SIMD128                        libdynq-host.a
+#   cortex-m3      armv7em-none-none-eabi     cortex-m3, soft               SCALAR                         libdynq-cortex-m3.a
 #                  (on request only: `scripts/build-libs.sh cortex-m3`; the M4 libraries use DSP instructions)
-#   (*) the DSP and Helium sets are not in DynQCore yet: those libraries run the scalar set (dynq_kernel_set()
-#       says which; Sources/DynQFirmware/KernelSelection.swift maps the flag).
+#   (*) a core's own set is used when its type is in Sources/DynQCore (CortexMDSPKernels, HeliumKernels,
+#       NEONKernels: issue 13); until then the library is built with the fallback set and the script says so.
+#       dynq_kernel_set() returns the set a library runs; Sources/DynQFirmware/KernelSelection.swift maps the flag.
 # The float ABI only matters to the linker (the library has no floating point): GNU ld refuses to mix objects
 # built with -mfloat-abi=hard and soft, so a project compiled with -mfloat-abi=hard links libdynq-cortex-m4f.a.
 #
@@ -45,19 +46,32 @@ SIZE="$SWIFT_BIN/llvm-size"; [ -x "$SIZE" ] || SIZE="$(command -v llvm-size)" ||
 ALL=(cortex-m0plus cortex-m4 cortex-m4f cortex-m55 cortex-a53 host)
 CORES=("$@"); [ ${#CORES[@]} -gt 0 ] || CORES=("${ALL[@]}")
 
-# core -> "swift-target clang-target cpu float-abi kernel-set"
+# core -> "swift-target clang-target cpu float-abi kernel-set fallback-set"
 spec() {
     case "$1" in
-        cortex-m0plus) echo "armv6m-none-none-eabi arm-none-eabi cortex-m0plus soft SCALAR" ;;
-        cortex-m3)     echo "armv7em-none-none-eabi arm-none-eabi cortex-m3 soft SCALAR" ;;   # no armv7m stdlib: the CPU sets the ISA
-        cortex-m4)     echo "armv7em-none-none-eabi arm-none-eabi cortex-m4 soft DSP" ;;
-        cortex-m4f)    echo "armv7em-none-none-eabi arm-none-eabi cortex-m4 hard DSP" ;;
-        cortex-m55)    echo "armv7em-none-none-eabi arm-none-eabi cortex-m55 soft HELIUM" ;;
-        cortex-a53)    echo "aarch64-none-none-elf aarch64-none-elf cortex-a53 - SIMD128" ;;
-        host)          echo "x86_64-unknown-linux-gnu x86_64-unknown-linux-gnu - - SIMD128" ;;
+        cortex-m0plus) echo "armv6m-none-none-eabi arm-none-eabi cortex-m0plus soft SCALAR SCALAR" ;;
+        cortex-m3)     echo "armv7em-none-none-eabi arm-none-eabi cortex-m3 soft SCALAR SCALAR" ;;   # no armv7m stdlib: the CPU sets the ISA
+        cortex-m4)     echo "armv7em-none-none-eabi arm-none-eabi cortex-m4 soft DSP SCALAR" ;;
+        cortex-m4f)    echo "armv7em-none-none-eabi arm-none-eabi cortex-m4 hard DSP SCALAR" ;;
+        cortex-m55)    echo "armv7em-none-none-eabi arm-none-eabi cortex-m55 soft HELIUM SCALAR" ;;
+        cortex-a53)    echo "aarch64-none-none-elf aarch64-none-elf cortex-a53 - NEON SIMD128" ;;
+        host)          echo "x86_64-unknown-linux-gnu x86_64-unknown-linux-gnu - - SIMD128 SIMD128" ;;
         *) return 1 ;;
     esac
 }
+# kernel-set flag -> the Swift type of the set (KernelSelection.swift's typealias); present = defined in DynQCore.
+set_type() {
+    case "$1" in
+        SCALAR) echo ScalarKernels ;; SIMD128) echo SIMD128Kernels ;; DSP) echo CortexMDSPKernels ;;
+        HELIUM) echo HeliumKernels ;; NEON) echo NEONKernels ;; *) return 1 ;;
+    esac
+}
+set_present() {
+    local t; t="$(set_type "$1")" || die "unknown kernel set '$1' (known: SCALAR SIMD128 DSP HELIUM NEON)"
+    grep -rqE "struct $t\b" "$ROOT/Sources/DynQCore"
+}
+# The C intrinsics module the DSP / Helium / NEON sets import (Sources/DynQIntrinsics), when it exists.
+INTRINSICS="$ROOT/Sources/DynQIntrinsics/include"
 CLANG="$SWIFT_BIN/clang"; [ -x "$CLANG" ] || CLANG="$(command -v clang)" || die "no clang"
 LLD="$SWIFT_BIN/ld.lld"; [ -x "$LLD" ] || LLD="$(command -v ld.lld)" || die "no ld.lld"
 OBJCOPY="$SWIFT_BIN/llvm-objcopy"; [ -x "$OBJCOPY" ] || OBJCOPY="$(command -v llvm-objcopy)" || die "no llvm-objcopy"
@@ -70,11 +84,17 @@ mkdir -p "$OUT"
 SUMMARY=()
 
 for core in "${CORES[@]}"; do
-    read -r TARGET CTARGET CPU FLOAT SET < <(spec "$core") || die "unknown core '$core' (known: ${ALL[*]})"
+    read -r TARGET CTARGET CPU FLOAT SET FALLBACK < <(spec "$core") || die "unknown core '$core' (known: ${ALL[*]})"
     override="KERNELS_${core//-/_}"; SET="${!override:-$SET}"
+    NOTE=""
+    if ! set_present "$SET"; then
+        [ -z "${!override:-}" ] || die "$core: KERNELS_${core//-/_}=$SET, but $(set_type "$SET") is not in Sources/DynQCore"
+        NOTE=" ($SET set not in DynQCore yet)"; SET="$FALLBACK"
+    fi
     FLAGS=(-target "$TARGET" -enable-experimental-feature Embedded -wmo "$OPT" -parse-as-library
            -Xfrontend -disable-stack-protector -Xfrontend -function-sections
            -module-name DynQCore -I "$ROOT/include" -D "DYNQ_KERNELS_$SET" -suppress-warnings)
+    [ -d "$INTRINSICS" ] && FLAGS+=(-Xcc "-I$INTRINSICS")
     CFLAGS=(--target="$CTARGET")
     [ "$CPU" = - ] || { FLAGS+=(-Xcc "-mcpu=$CPU"); CFLAGS+=("-mcpu=$CPU"); }
     case "$FLOAT" in
@@ -83,7 +103,8 @@ for core in "${CORES[@]}"; do
     esac
     DIR="$OUT/$core"; LIB="$OUT/libdynq-$core.a"
     mkdir -p "$DIR"
-    KEY="$( { "$SWIFTC" --version 2>&1; echo "${FLAGS[*]}"; cat "${SOURCES[@]}" "$ROOT/include/dynq.h"; } | sha256sum | cut -c1-16)"
+    KEY="$( { "$SWIFTC" --version 2>&1; echo "${FLAGS[*]}"; cat "${SOURCES[@]}" "$ROOT/include/dynq.h";
+              [ -d "$INTRINSICS" ] && cat "$INTRINSICS"/*; } | sha256sum | cut -c1-16)"
     if [ -f "$DIR/swift.o" ] && [ "$(cat "$DIR/key" 2>/dev/null)" = "$KEY" ]; then
         echo "build-libs: $core: Swift object up to date"
     else
@@ -119,8 +140,7 @@ for core in "${CORES[@]}"; do
     LINKED="$("$SIZE" -A "$DIR/probe.elf" | awk '
         $1 ~ /^\.text/ {t += $2} $1 ~ /^\.rodata/ {r += $2} $1 ~ /^\.(data|got)/ {d += $2} $1 ~ /^\.bss/ {b += $2}
         END {printf "text %d, rodata %d, data %d, bss %d", t, r, d, b}')"
-    KSET="$(echo "$SET" | tr 'A-Z' 'a-z')"
-    if [ "$SET" = DSP ] || [ "$SET" = HELIUM ]; then KSET="$KSET -> scalar (not in DynQCore yet)"; fi
+    KSET="$(echo "$SET" | tr 'A-Z' 'a-z')$NOTE"
     echo "build-libs: $core: $LIB ($(stat -c %s "$LIB") B)"
     echo "  kernels: $KSET"
     echo "  linked:  $LINKED (every dynq_* function, ld.lld --gc-sections)"

@@ -9,7 +9,8 @@
 #      twice, byte-compared (the export is deterministic);
 #   4. examples/cortex-m4 built with clang + ld.lld and, when arm-none-eabi-gcc is installed, with GCC, each run
 #      on qemu-system-arm -M mps2-an386 (-icount shift=0): `status: ok` required (the firmware itself checks
-#      that dynq_invoke() made no heap allocation, that the counting heap saw its positive control, that a short
+#      that dynq_arena_bytes(), dynq_create() and dynq_invoke() made no heap allocation, that the counting heap
+#      saw its positive control, that a short
 #      arena is refused with the bytes needed, and that the callback saw every op);
 #   5. examples/host built with cc and run;
 #   6. the int8 logits of every run equal, and the class scores they give equal `dynq run MODEL IMAGE --json`'s
@@ -152,7 +153,8 @@ echo "  fixtures/fmnist/qemu-cortex-m4-reference.log: $LOGGED ($([ "$LOGGED" = "
 M4="$OUT/cortex-m4-clang.log"
 echo "firmware-example: summary ($(($(date +%s) - START)) s)"
 echo "  cortex-m4 (clang)  arena $(value arena_bytes "$M4" | cut -d' ' -f1) B, model $(value model_bytes "$M4") B"
-echo "                     create: heap $(value create_heap "$M4"); stack $(value create_stack "$M4")"
+echo "                     dynq_arena_bytes: heap $(value arena_bytes_heap "$M4")"
+echo "                     create: heap $(value create_heap "$M4"); stack $(value create_stack "$M4"); $(value create_instructions "$M4") instructions"
 echo "                     invoke: heap $(value invoke_heap "$M4"); stack $(value invoke_stack "$M4"); $(value invoke_instructions "$M4" | cut -d' ' -f1) instructions"
 echo "  class              $(value class "$M4")"
 [ "$failures" -eq 0 ] || die "$failures check(s) failed"

@@ -177,23 +177,31 @@ enum CExport {
             }
             s += define(M + "_CRC32", String(format: "0x%08xu", crc), "the model's CRC-32 (header field)")
             s += define(M + "_OP_COUNT", "\(m.operations.count)")
-            s += "\n/* Arena bytes dynq_create() needs (16-byte aligned), per kernel set: the library's set is\n"
-            s += " * dynq_kernel_set(); build with the same -DDYNQ_KERNELS_<SET> as the library to get\n"
-            s += " * \(M)_ARENA_BYTES. The Cortex-M4/M7 DSP and the Cortex-M55 Helium sets are not in DynQCore yet:\n"
-            s += " * their libraries (-DDYNQ_KERNELS_DSP, -DDYNQ_KERNELS_HELIUM) run the scalar set, and dynq export\n"
-            s += " * adds \(M)_ARENA_BYTES_CORTEX_M_DSP / _HELIUM here when they exist. */\n"
-            for (k, n) in arenaBytes {
-                s += define(M + "_ARENA_BYTES_" + k.name.description.uppercased(), "\(n)u")
+            s += "\n/* Arena bytes dynq_create() needs (16-byte aligned), per kernel set; the library's set is\n"
+            s += " * dynq_kernel_set(). Build with the same -DDYNQ_KERNELS_<SET> as the library to get\n"
+            s += " * \(M)_ARENA_BYTES (no flag: SCALAR). Exact on the cores each set is built for:\n"
+            for k in FirmwareKernelSet.allCases { s += " *   \(k.macro): \(k.cores)\n" }
+            if !FirmwareKernelSet.pendingFlags.isEmpty {
+                let flags = FirmwareKernelSet.pendingFlags.map { "DYNQ_KERNELS_" + $0 }.joined(separator: ", ")
+                s += " * Not in this DynQ yet: \(flags); scripts/build-libs.sh builds those cores' libraries\n"
+                s += " * with the scalar set (NEON: simd128), and so do the lines below. */\n"
+            } else {
+                s += " */\n"
             }
-            s += """
-                #if defined(DYNQ_KERNELS_SIMD128)
-                #define \(M)_ARENA_BYTES \(M)_ARENA_BYTES_SIMD128
-                #else /* DYNQ_KERNELS_SCALAR, _DSP, _HELIUM (today: the scalar set), or none */
-                #define \(M)_ARENA_BYTES \(M)_ARENA_BYTES_SCALAR
-                #endif
-
-
-                """
+            for (k, n) in arenaBytes {
+                s += define(M + "_ARENA_BYTES_" + k.macro, "\(n)u")
+            }
+            var first = true
+            for (k, _) in arenaBytes where k != .scalar {
+                let flags = [k.macro] + FirmwareKernelSet.pendingFlags.filter { FirmwareKernelSet.fallback($0) == k }
+                let test = flags.map { "defined(DYNQ_KERNELS_\($0))" }.joined(separator: " || ")
+                s += "#\(first ? "if" : "elif") \(test)\n"
+                s += "#define \(M)_ARENA_BYTES \(M)_ARENA_BYTES_\(k.macro)\n"
+                first = false
+            }
+            s += first ? "" : "#else\n"
+            s += "#define \(M)_ARENA_BYTES \(M)_ARENA_BYTES_SCALAR\n"
+            s += first ? "\n" : "#endif\n\n"
             s += "/* Input: uint8 pixels, no preprocessing (the model does it). */\n"
             s += CExport.tensorMacros(M + "_INPUT", m.tensors[m.input.index], role: "input")
             s += "\n"

@@ -70,7 +70,7 @@ func runExport(_ raw: [String]) throws -> Int32 {
     }
 
     var arena: [(FirmwareKernelSet, Int)] = []
-    for k in FirmwareKernelSet.allCases { arena.append((k, ArenaLayout.arenaBytes(m, kernels: k))) }
+    for k in FirmwareKernelSet.allCases { arena.append((k, k.arenaBytes(m))) }
     let source = CExport.Model(ident: ident, model: m, fileName: modelName, arenaBytes: arena, withArray: wantC,
                                withBin: wantBin)
     try write(source.header(), to: output + ".h")
