@@ -25,9 +25,8 @@
  *     interpreter itself, its plan, every activation and every scratch buffer live in it. The arena belongs to
  *     the interpreter from dynq_create() until dynq_destroy(); do not touch it in between, except through
  *     dynq_input() and dynq_output().
- * Heap: the interpreter of this library version still builds its model tables, plan and step list on the heap
- * during dynq_create() (posix_memalign/free, about 30 KB for the fmnist example); dynq_invoke() never
- * allocates. A heap-free core, with everything in the arena, is the next step (docs/firmware.md, "Heap").
+ * NO HEAP: no function of the library calls malloc, posix_memalign or free (the library does not even reference
+ * them); the interpreter's tables and plan live in the arena, validation and planning use the caller's memory.
  *
  * KERNELS. A library runs one kernel set, chosen when it is built (dynq_kernel_set() names it); the arena size
  * depends on it.
@@ -129,7 +128,8 @@ typedef struct dynq_diagnostic {
 typedef struct dynq_interpreter dynq_interpreter;
 
 /* Name of the kernel set this library was built with: "scalar" (the portable integer kernels, smallest arena),
- * "simd128" (128-bit vector kernels, faster on hosts and Cortex-A, larger arena). Static string. */
+ * "simd128" (128-bit vector kernels, faster on hosts and Cortex-A, larger arena), or a core's own set
+ * ("cortex-m-dsp", "helium", "neon") when the library was built with it. Static string. */
 const char *dynq_kernel_set(void);
 
 /* The arena bytes dynq_create() needs for `model` with this library's kernel set (the arena must also be
@@ -138,9 +138,9 @@ const char *dynq_kernel_set(void);
  * (e.g. a flash partition), never smaller.
  * `work` is scratch memory for validating and planning the model without a heap: any alignment, contents
  * destroyed, not kept after the call. The arena you will pass to dynq_create() is the natural choice; a
- * work_size of the exported NAME_ARENA_BYTES is always enough. (This library version still plans on the heap
- * and does not write `work`; pass it anyway, the heap-free version needs it. `work` may be NULL only when
- * work_size is 0.)
+ * work_size of the exported NAME_ARENA_BYTES is always enough (less is needed: the interpreter's tables plus
+ * the planner's records). With work = NULL and work_size = 0 the call returns DYNQ_E_ARENA_TOO_SMALL with the
+ * work bytes needed in the diagnostic's value: a way to ask for them.
  * Returns DYNQ_OK and sets *bytes_needed, or an error (DYNQ_E_NULL_ARGUMENT, DYNQ_E_MODEL_MISALIGNED,
  * DYNQ_E_TRUNCATED, DYNQ_E_BAD_MAGIC, DYNQ_E_UNSUPPORTED_VERSION, DYNQ_E_BAD_CHECKSUM, DYNQ_E_INVALID_MODEL;
  * DYNQ_E_ARENA_TOO_SMALL when `work` is too small to plan in, with diagnostic value = the work bytes needed)
@@ -160,8 +160,8 @@ dynq_status dynq_arena_bytes(const void *model, size_t model_size, void *work, s
 dynq_status dynq_create(const void *model, size_t model_size, void *arena, size_t arena_size,
                         dynq_interpreter **interpreter, dynq_diagnostic *diagnostic);
 
-/* Ends an interpreter: afterwards the arena may be reused and the model bytes released. Releases the heap
- * tables dynq_create() built (this library version). NULL or an already destroyed interpreter is ignored. */
+/* Ends an interpreter: afterwards the arena may be reused and the model bytes released (the interpreter holds
+ * nothing outside them). NULL or an already destroyed interpreter is ignored. */
 void dynq_destroy(dynq_interpreter *interpreter);
 
 /* ---- input ----------------------------------------------------------------------------------------------- */

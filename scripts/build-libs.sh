@@ -94,7 +94,7 @@ for core in "${CORES[@]}"; do
     FLAGS=(-target "$TARGET" -enable-experimental-feature Embedded -wmo "$OPT" -parse-as-library
            -Xfrontend -disable-stack-protector -Xfrontend -function-sections
            -module-name DynQCore -I "$ROOT/include" -D "DYNQ_KERNELS_$SET" -suppress-warnings)
-    [ -d "$INTRINSICS" ] && FLAGS+=(-Xcc "-I$INTRINSICS")
+    if [ -d "$INTRINSICS" ]; then FLAGS+=(-Xcc "-I$INTRINSICS"); fi
     CFLAGS=(--target="$CTARGET")
     [ "$CPU" = - ] || { FLAGS+=(-Xcc "-mcpu=$CPU"); CFLAGS+=("-mcpu=$CPU"); }
     case "$FLOAT" in
@@ -104,7 +104,7 @@ for core in "${CORES[@]}"; do
     DIR="$OUT/$core"; LIB="$OUT/libdynq-$core.a"
     mkdir -p "$DIR"
     KEY="$( { "$SWIFTC" --version 2>&1; echo "${FLAGS[*]}"; cat "${SOURCES[@]}" "$ROOT/include/dynq.h";
-              [ -d "$INTRINSICS" ] && cat "$INTRINSICS"/*; } | sha256sum | cut -c1-16)"
+              if [ -d "$INTRINSICS" ]; then cat "$INTRINSICS"/*; fi; } | sha256sum | cut -c1-16)"
     if [ -f "$DIR/swift.o" ] && [ "$(cat "$DIR/key" 2>/dev/null)" = "$KEY" ]; then
         echo "build-libs: $core: Swift object up to date"
     else

@@ -183,8 +183,9 @@ enum CExport {
             for k in FirmwareKernelSet.allCases { s += " *   \(k.macro): \(k.cores)\n" }
             if !FirmwareKernelSet.pendingFlags.isEmpty {
                 let flags = FirmwareKernelSet.pendingFlags.map { "DYNQ_KERNELS_" + $0 }.joined(separator: ", ")
-                s += " * Not in this DynQ yet: \(flags); scripts/build-libs.sh builds those cores' libraries\n"
-                s += " * with the scalar set (NEON: simd128), and so do the lines below. */\n"
+                s += " * Not in this DynQ yet: \(flags);\n"
+                s += " * scripts/build-libs.sh builds those cores' libraries with the scalar set (NEON: simd128),\n"
+                s += " * and the lines below give that set's size. */\n"
             } else {
                 s += " */\n"
             }

@@ -28,19 +28,7 @@ func compiles(_ files: [String], include: [String]) throws -> Run {
 
 @Suite("dynq export")
 struct ExportTests {
-    /// The macros of the fixture's header (arena bytes: the C API's reserve of 320 B plus the plans'
-    /// 22,656 B and 89,344 B; the output scale 0x3dd2d476 = 1768569600 · 2^(−3 − 31)).
-    static let golden = """
-        #define FMNIST_MODEL_SIZE                       113840u          /* model bytes (fmnist_model_data) */
-        #define FMNIST_MODEL_CRC32                      0xa808f236u      /* the model's CRC-32 (header field) */
-        #define FMNIST_MODEL_OP_COUNT                   35
-        """
-    static let goldenArena = """
-        #define FMNIST_MODEL_ARENA_BYTES_SCALAR         22976u
-        #define FMNIST_MODEL_ARENA_BYTES_SIMD128        89664u
-        #if defined(DYNQ_KERNELS_SIMD128)
-        #define FMNIST_MODEL_ARENA_BYTES FMNIST_MODEL_ARENA_BYTES_SIMD128
-        """
+    /// Macros of the fixture's header that hold for any quantization of it (the architecture's shapes).
     static let goldenTensors = """
         #define FMNIST_MODEL_INPUT_SHAPE                { 1, 28, 28, 1 } /* NHWC */
         #define FMNIST_MODEL_INPUT_HEIGHT               28
@@ -51,11 +39,32 @@ struct ExportTests {
     static let goldenOutput = """
         #define FMNIST_MODEL_OUTPUT_SHAPE               { 1, 10 }        /* N, features */
         #define FMNIST_MODEL_OUTPUT_BYTES               10u
-        #define FMNIST_MODEL_OUTPUT_ZERO_POINT          0                /* real = scale * (q - zero point) */
-        #define FMNIST_MODEL_OUTPUT_SCALE_Q31           1768569600       /* scale = Q31 * 2^(EXP - 31) */
-        #define FMNIST_MODEL_OUTPUT_SCALE_EXP           (-3)             /* scale = 0.1029443 */
-        #define FMNIST_MODEL_OUTPUT_SCALE_BITS          0x3dd2d476u      /* the scale as binary32 bits */
         """
+    /// How the arena macro follows the kernel-set flag (the set list grows as sets land; simd128 is first).
+    static let goldenArenaSelection = """
+        #define FMNIST_MODEL_ARENA_BYTES FMNIST_MODEL_ARENA_BYTES_SIMD128
+        """
+
+    /// `#define NAME VALUE` lines of a header (VALUE without a trailing comment).
+    static func macros(_ h: String) -> [String: String] {
+        var d: [String: String] = [:]
+        for line in h.split(separator: "\n") where line.hasPrefix("#define ") {
+            let parts = line.dropFirst(8).split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+            guard parts.count == 2 else { continue }
+            let value = parts[1].components(separatedBy: "/*")[0].trimmingCharacters(in: .whitespaces)
+            d[String(parts[0])] = value
+        }
+        return d
+    }
+
+    /// An integer macro value ("113840u", "0xa808f236u", "(-3)").
+    static func integer(_ v: String?) -> Int64? {
+        guard var t = v?.trimmingCharacters(in: CharacterSet(charactersIn: "()u")) else { return nil }
+        var sign: Int64 = 1
+        if t.hasPrefix("-") { sign = -1; t.removeFirst() }
+        let n = t.hasPrefix("0x") ? Int64(t.dropFirst(2), radix: 16) : Int64(t)
+        return n.map { $0 * sign }
+    }
 
     @Test("--c writes the same bytes twice; the header has the golden macros, the source every model byte")
     func cSource() throws {
@@ -69,8 +78,41 @@ struct ExportTests {
             #expect(try bytes("\(a)/fmnist_model.\(ext)") == bytes("\(b)/fmnist_model.\(ext)"), "\(ext)")
         }
         let h = try text(a + "/fmnist_model.h")
-        for snippet in [Self.golden, Self.goldenArena, Self.goldenTensors, Self.goldenOutput] {
+        for snippet in [Self.goldenTensors, Self.goldenOutput, Self.goldenArenaSelection] {
             #expect(h.contains(snippet + "\n"), "missing:\n\(snippet)\nin:\n\(h)")
+        }
+        // Values from the model itself (not pinned: the fixture may be re-quantized): its size, the header's
+        // CRC-32 field, the op count and the output's quantization `dynq inspect` prints.
+        let m = Self.macros(h), file = try bytes(repoRoot + "/" + model)
+        #expect(Self.integer(m["FMNIST_MODEL_SIZE"]) == Int64(file.count))
+        let crc = file[20..<24].reversed().reduce(Int64(0)) { $0 << 8 | Int64($1) }
+        #expect(Self.integer(m["FMNIST_MODEL_CRC32"]) == crc)
+        let inspect = try dynq("inspect", model)
+        #expect(inspect.status == 0)
+        let ops = inspect.stdout.split(separator: "\n").filter { $0.hasPrefix("[") }
+        #expect(Self.integer(m["FMNIST_MODEL_OP_COUNT"]) == Int64(ops.count))
+        // The last op's output, e.g. "→ logits 1×10 s=0.102944 z=0".
+        let last = ops.isEmpty ? "" : String(inspect.stdout.components(separatedBy: String(ops.last!) + "\n")[1]
+            .split(separator: "\n")[0])
+        let fields = (last.components(separatedBy: "→").last ?? "").split(separator: " ")
+        let s = fields.first { $0.hasPrefix("s=") }.flatMap { Double($0.dropFirst(2)) }
+        let z = fields.first { $0.hasPrefix("z=") }.flatMap { Int64($0.dropFirst(2)) }
+        #expect(Self.integer(m["FMNIST_MODEL_OUTPUT_ZERO_POINT"]) == z, "\(last)")
+        // The fixed-point pair is exactly the binary32 scale, which is the one dynq inspect prints (6 digits).
+        let q31 = Self.integer(m["FMNIST_MODEL_OUTPUT_SCALE_Q31"]), e = Self.integer(m["FMNIST_MODEL_OUTPUT_SCALE_EXP"])
+        let bits = Self.integer(m["FMNIST_MODEL_OUTPUT_SCALE_BITS"])
+        if let q31, let e, let bits, let s {
+            let exact = Double(Float(bitPattern: UInt32(bits)))
+            #expect(q31 >= 1 << 30 && q31 < 1 << 31)
+            #expect(Double(q31) * pow(2, Double(e - 31)) == exact)
+            #expect(abs(exact - s) <= 5e-6 * s, "\(exact) vs \(s)")
+        } else {
+            Issue.record("output scale macros or dynq inspect's scale missing:\n\(h)\n\(last)")
+        }
+        // Arena macros for the scalar and simd128 sets at least, each a multiple of 16 above the 320 B record.
+        for set in ["SCALAR", "SIMD128"] {
+            let n = Self.integer(m["FMNIST_MODEL_ARENA_BYTES_" + set]) ?? 0
+            #expect(n > 320 && n % 16 == 0, "\(set): \(n)")
         }
         #expect(h.contains("    \"T-shirt/top\", \\\n") && h.contains("    \"Ankle boot\" \\\n}"))
         #expect(h.contains("extern const uint8_t fmnist_model_data[FMNIST_MODEL_SIZE];"))
@@ -83,6 +125,22 @@ struct ExportTests {
         #expect(c.contains("#define FMNIST_MODEL_ALIGNED __attribute__((aligned(16)))"))
         let cc = try compiles([a + "/fmnist_model.c"], include: [a])
         #expect(cc.status == 0, "\(cc.stderr)")
+        // FMNIST_MODEL_ARENA_BYTES follows the flag: scalar without one, simd128 with -DDYNQ_KERNELS_SIMD128.
+        let check = a + "/arena_check.c"
+        try Data("""
+            #include "fmnist_model.h"
+            #if defined(WANT_SIMD128)
+            _Static_assert(FMNIST_MODEL_ARENA_BYTES == FMNIST_MODEL_ARENA_BYTES_SIMD128, "simd128");
+            #else
+            _Static_assert(FMNIST_MODEL_ARENA_BYTES == FMNIST_MODEL_ARENA_BYTES_SCALAR, "scalar");
+            #endif
+            _Static_assert(FMNIST_MODEL_ARENA_BYTES_SCALAR != FMNIST_MODEL_ARENA_BYTES_SIMD128, "distinct");
+
+            """.utf8).write(to: URL(fileURLWithPath: check))
+        for flags in [[], ["-DWANT_SIMD128", "-DDYNQ_KERNELS_SIMD128"]] {
+            let r = try compiles(flags + [check], include: [a])
+            #expect(r.status == 0, "\(flags): \(r.stderr)")
+        }
     }
 
     @Test("--bin writes the model padded with zeros to 16 bytes, and a header of macros without the array")
