@@ -3,18 +3,18 @@ import Foundation
 import Testing
 
 /// A fresh scratch directory, removed by the caller.
-func scratchDirectory(_ name: String) throws -> String {
+private func exportScratchDirectory(_ name: String) throws -> String {
     let path = NSTemporaryDirectory() + "dynq-export-\(ProcessInfo.processInfo.processIdentifier)-\(name)"
     try? FileManager.default.removeItem(atPath: path)
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
 
-func bytes(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
-func text(_ path: String) throws -> String { String(decoding: try bytes(path), as: UTF8.self) }
+private func bytes(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
+private func text(_ path: String) throws -> String { String(decoding: try bytes(path), as: UTF8.self) }
 
 /// Runs `clang -fsyntax-only -Werror` on C files (the Swift toolchain always ships clang).
-func compiles(_ files: [String], include: [String]) throws -> Run {
+private func compiles(_ files: [String], include: [String]) throws -> Run {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     p.arguments = ["clang", "-std=c11", "-Wall", "-Wextra", "-Werror", "-fsyntax-only"] + include.map { "-I" + $0 } + files
@@ -68,7 +68,7 @@ struct ExportTests {
 
     @Test("--c writes the same bytes twice; the header has the golden macros, the source every model byte")
     func cSource() throws {
-        let a = try scratchDirectory("a"), b = try scratchDirectory("b")
+        let a = try exportScratchDirectory("a"), b = try exportScratchDirectory("b")
         defer { try? FileManager.default.removeItem(atPath: a); try? FileManager.default.removeItem(atPath: b) }
         for dir in [a, b] {
             let r = try dynq("export", model, "--c", "-o", dir + "/fmnist_model")
@@ -145,7 +145,7 @@ struct ExportTests {
 
     @Test("--bin writes the model padded with zeros to 16 bytes, and a header of macros without the array")
     func binBlob() throws {
-        let d = try scratchDirectory("bin")
+        let d = try exportScratchDirectory("bin")
         defer { try? FileManager.default.removeItem(atPath: d) }
         let r = try dynq("export", model, "--bin", "--output", d + "/m")
         #expect(r.status == 0, "\(r.stderr)")
@@ -159,7 +159,7 @@ struct ExportTests {
 
     @Test("--image writes the first test image as uint8 HWC bytes, as C and as a raw blob")
     func image() throws {
-        let d = try scratchDirectory("img")
+        let d = try exportScratchDirectory("img")
         defer { try? FileManager.default.removeItem(atPath: d) }
         let r = try dynq("export", model, "--c", "--bin", "-o", d + "/img", "--image", "fixtures/fmnist/test_images.npy",
                          "--index", "1")
@@ -176,7 +176,7 @@ struct ExportTests {
 
     @Test("the C identifier comes from the output's file name")
     func identifier() throws {
-        let d = try scratchDirectory("ident")
+        let d = try exportScratchDirectory("ident")
         defer { try? FileManager.default.removeItem(atPath: d) }
         let r = try dynq("export", model, "--c", "-o", d + "/3D-model.v2")
         #expect(r.status == 0, "\(r.stderr)")
@@ -186,7 +186,7 @@ struct ExportTests {
 
     @Test("mistakes and bad files give one-line errors and a non-zero exit")
     func errors() throws {
-        let d = try scratchDirectory("err")
+        let d = try exportScratchDirectory("err")
         defer { try? FileManager.default.removeItem(atPath: d) }
         var r = try dynq("export", model, "-o", d + "/x")
         #expect(r.status == 2 && r.stderr.hasPrefix("dynq export: give --c, --bin or both\n"))
