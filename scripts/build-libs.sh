@@ -108,7 +108,7 @@ for core in "${CORES[@]}"; do
     if [ -f "$DIR/swift.o" ] && [ "$(cat "$DIR/key" 2>/dev/null)" = "$KEY" ]; then
         echo "build-libs: $core: Swift object up to date"
     else
-        echo "build-libs: $core: compiling ${#SOURCES[@]} files as Embedded Swift ($TARGET, cpu $CPU, float ABI $FLOAT, DYNQ_KERNELS_$SET, $OPT)"
+        echo "build-libs: $core: compiling ${#SOURCES[@]} files as Embedded Swift ($TARGET, cpu $CPU, float ABI $FLOAT, DYNQ_KERNELS_$SET$NOTE, $OPT)"
         rm -f "$DIR/key"
         # DynQFirmware's `import DynQCore` is ignored in the one-module build (-suppress-warnings hides the
         # "ignoring import" notes; a real warning still shows in the SwiftPM build of the same files).

@@ -13,8 +13,10 @@
 #      saw its positive control, that a short
 #      arena is refused with the bytes needed, and that the callback saw every op);
 #   5. examples/host built with cc and run;
-#   6. the int8 logits of every run equal, and the class scores they give equal `dynq run MODEL IMAGE --json`'s
-#      (dequantized with the output scale and zero point, softmax as dynq run does it, within 1e-5 relative).
+#   6. the int8 logits of every run equal each other and the host interpreter's int8 output codes
+#      (`dynq run MODEL IMAGE --dump DIR`, DIR/<output>.q.npy), and the class scores they give equal
+#      `dynq run MODEL IMAGE --json`'s (dequantized with the output scale and zero point, softmax as dynq run does
+#      it, within 1e-5 relative).
 #
 # Prints the firmware's measurements and sizes (library code linked into the example from the ld.lld map).
 # Exit code 0 only when everything above passed. Environment: OUT (.build-examples), DYNQ, SWIFT_BIN, QEMU,
@@ -147,6 +149,20 @@ print(f"  dynq run --json: top-1 {top}, {len(host)} class scores, worst relative
 sys.exit(0 if ok else 1)
 EOF
 then failures=$((failures + 1)); fi
+# The host reference, exactly: the int8 codes of the model's output as the host interpreter computed them
+# (`dynq run --dump`, <output>.q.npy).
+OUTPUT_NAME="$("$DYNQ" inspect "$MODEL" | sed -n "s/^outputs '\([^']*\)'.*/\1/p" | head -1)"
+rm -rf "$OUT/dump"
+"$DYNQ" run "$MODEL" "$OUT/first.npy" --logits --dump "$OUT/dump" > /dev/null 2> "$OUT/dump.log" \
+    || die "dynq run --dump failed: $(cat "$OUT/dump.log")"
+HOST="$(python3 -c 'import sys, numpy as np; print(" ".join(str(int(v)) for v in np.load(sys.argv[1]).reshape(-1)))' \
+    "$OUT/dump/$OUTPUT_NAME.q.npy")" || die "no $OUT/dump/$OUTPUT_NAME.q.npy from dynq run --dump"
+if [ "$HOST" = "$FIRST" ]; then
+    echo "  host reference (dynq run --dump, $OUTPUT_NAME.q.npy): $HOST   [same int8 logits]"
+else
+    echo "  host reference (dynq run --dump, $OUTPUT_NAME.q.npy): $HOST   [DIFFERENT from the C logits]"
+    failures=$((failures + 1))
+fi
 LOGGED="$(sed -n 's/^logits: //p' "$ROOT/fixtures/fmnist/qemu-cortex-m4-reference.log" | head -1)"
 echo "  fixtures/fmnist/qemu-cortex-m4-reference.log: $LOGGED ($([ "$LOGGED" = "$FIRST" ] && echo same || echo 'differs: the log predates the model?'))"
 
