@@ -216,15 +216,20 @@ struct CAPITests {
         }
     }
 
-    @Test("the interpreter record fits the bytes reserved for it (checked on the 64-bit host, the largest layout)")
-    func instanceFitsReserve() {
-        for (size, alignment) in [
-            (MemoryLayout<Instance<ScalarKernels<NoTally>>>.size, MemoryLayout<Instance<ScalarKernels<NoTally>>>.alignment),
-            (MemoryLayout<Instance<SIMD128Kernels>>.size, MemoryLayout<Instance<SIMD128Kernels>>.alignment),
-            (MemoryLayout<Instance<OracleKernels>>.size, MemoryLayout<Instance<OracleKernels>>.alignment),
-        ] {
-            #expect(size <= ArenaLayout.reservedBytes - ArenaLayout.tagBytes)
-            #expect(alignment <= ArenaLayout.tagBytes)
+    /// `MemoryLayout` of the C API's record with a kernel set.
+    struct InstanceLayout: KernelSetUser {
+        func use<K: StatelessKernelSet>(_: K.Type) -> (size: Int, alignment: Int) {
+            (MemoryLayout<Instance<K>>.size, MemoryLayout<Instance<K>>.alignment)
+        }
+    }
+
+    @Test("the interpreter record fits the bytes reserved for it with every host kernel set (the 64-bit host has the largest layout)")
+    func instanceFitsReserve() throws {
+        #expect(KernelSetChoice.allCases.count >= 3)
+        for choice in KernelSetChoice.allCases {
+            let layout = try choice.with(InstanceLayout())
+            #expect(layout.size <= ArenaLayout.reservedBytes - ArenaLayout.tagBytes, "\(choice)")
+            #expect(layout.alignment <= ArenaLayout.tagBytes, "\(choice)")
         }
         #expect(ArenaLayout.reservedBytes % ArenaLayout.alignment == 0)
     }
