@@ -25,16 +25,23 @@ let package = Package(
         // Header-only C wrappers of ISA builtins (with portable C models) for the per-ISA kernel sets.
         .target(name: "DynQIntrinsics", path: "Sources/DynQIntrinsics"),
         .target(name: "DynQGraph", dependencies: ["DynQCore"], path: "Sources/DynQGraph"),
+        // The C API (include/dynq.h, imported by Swift as CDynQ) and its Swift implementation, which
+        // scripts/build-libs.sh also compiles as Embedded Swift into the static libraries a C firmware links.
+        .target(name: "CDynQ", path: "include", publicHeadersPath: "."),
+        .target(name: "DynQFirmware", dependencies: ["DynQCore", "CDynQ"], path: "Sources/DynQFirmware"),
         .target(name: "DynQQuantizer", dependencies: ["DynQCore", "DynQGraph"], path: "quantizer"),
         .target(name: "DynQSim", dependencies: ["DynQCore", "DynQGraph"], path: "firmware-sim",
                 exclude: ["qemu"]),
         .executableTarget(
             name: "dynq",
-            dependencies: ["DynQCore", "DynQGraph", "DynQQuantizer", "DynQSim"],
+            dependencies: ["DynQCore", "DynQGraph", "DynQQuantizer", "DynQSim", "DynQFirmware"],
             path: "Sources/dynq"),
         // Test-only: counts malloc-family calls during a window (interposes libc's allocator in the test executable).
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
         .testTarget(name: "DynQCoreTests", dependencies: ["DynQCore", "AllocationCounter"], path: "Tests/DynQCoreTests"),
+        .testTarget(name: "DynQFirmwareTests",
+                    dependencies: ["DynQFirmware", "DynQCore", "CDynQ", "AllocationCounter"],
+                    path: "Tests/DynQFirmwareTests"),
         .testTarget(name: "DynQGraphTests", dependencies: ["DynQGraph", "DynQCore"], path: "Tests/DynQGraphTests"),
         .testTarget(name: "DynQQuantizerTests", dependencies: ["DynQQuantizer", "DynQCore", "DynQGraph"],
                     path: "Tests/DynQQuantizerTests"),

@@ -9,4 +9,5 @@ let allCommands: [Command] = [
     evalCommand,
     benchCommand,
     importCommand,
+    exportCommand,
 ]
