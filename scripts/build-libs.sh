@@ -6,8 +6,8 @@
 #
 #   core           swift target               cpu / float ABI               kernel set (-D DYNQ_KERNELS_)  library
 #   cortex-m0plus  armv6m-none-none-eabi      cortex-m0plus, soft           SCALAR                         libdynq-cortex-m0plus.a
-#   cortex-m4      armv7em-none-none-eabi     cortex-m4, soft               DSP, else SCALAR (*)           libdynq-cortex-m4.a
-#   cortex-m4f     armv7em-none-none-eabi     cortex-m4, hard (fpv4-sp-d16) DSP, else SCALAR (*)           libdynq-cortex-m4f.a
+#   cortex-m4      armv7em-none-none-eabi     cortex-m4, soft               CORTEX_M_DSP, else SCALAR (*)  libdynq-cortex-m4.a
+#   cortex-m4f     armv7em-none-none-eabi     cortex-m4, hard (fpv4-sp-d16) CORTEX_M_DSP, else SCALAR (*)  libdynq-cortex-m4f.a
 #   cortex-m55     armv7em-none-none-eabi     cortex-m55, soft              HELIUM, else SCALAR (*)        libdynq-cortex-m55.a
 #   cortex-a53     aarch64-none-none-elf      cortex-a53                    NEON, else SIMD128 (*)         libdynq-cortex-a53.a
 #   host           x86_64-unknown-linux-gnu   (default)                     SIMD128                        libdynq-host.a
@@ -27,7 +27,7 @@
 # script reports what a firmware must provide ("needs": the object's undefined symbols) and how much code and
 # data it gets ("linked": a probe that takes the address of every dynq_* function, linked with ld.lld).
 # Output: $OUT/libdynq-<core>.a (default OUT=.build-libs), cached by a hash of the sources and flags.
-# Environment: OUT, SWIFT_BIN (/opt/swift/usr/bin), OPT (-O or -Osize), KERNELS_<core>=SCALAR|SIMD128|DSP|HELIUM
+# Environment: OUT, SWIFT_BIN (/opt/swift/usr/bin), OPT (-O or -Osize), KERNELS_<core>=SCALAR|SIMD128|CORTEX_M_DSP|HELIUM|NEON
 # to override a core's set (e.g. KERNELS_cortex_m4=SIMD128; dashes become _).
 set -euo pipefail
 
@@ -51,8 +51,8 @@ spec() {
     case "$1" in
         cortex-m0plus) echo "armv6m-none-none-eabi arm-none-eabi cortex-m0plus soft SCALAR SCALAR" ;;
         cortex-m3)     echo "armv7em-none-none-eabi arm-none-eabi cortex-m3 soft SCALAR SCALAR" ;;   # no armv7m stdlib: the CPU sets the ISA
-        cortex-m4)     echo "armv7em-none-none-eabi arm-none-eabi cortex-m4 soft DSP SCALAR" ;;
-        cortex-m4f)    echo "armv7em-none-none-eabi arm-none-eabi cortex-m4 hard DSP SCALAR" ;;
+        cortex-m4)     echo "armv7em-none-none-eabi arm-none-eabi cortex-m4 soft CORTEX_M_DSP SCALAR" ;;
+        cortex-m4f)    echo "armv7em-none-none-eabi arm-none-eabi cortex-m4 hard CORTEX_M_DSP SCALAR" ;;
         cortex-m55)    echo "armv7em-none-none-eabi arm-none-eabi cortex-m55 soft HELIUM SCALAR" ;;
         cortex-a53)    echo "aarch64-none-none-elf aarch64-none-elf cortex-a53 - NEON SIMD128" ;;
         host)          echo "x86_64-unknown-linux-gnu x86_64-unknown-linux-gnu - - SIMD128 SIMD128" ;;
@@ -62,12 +62,12 @@ spec() {
 # kernel-set flag -> the Swift type of the set (KernelSelection.swift's typealias); present = defined in DynQCore.
 set_type() {
     case "$1" in
-        SCALAR) echo ScalarKernels ;; SIMD128) echo SIMD128Kernels ;; DSP) echo CortexMDSPKernels ;;
+        SCALAR) echo ScalarKernels ;; SIMD128) echo SIMD128Kernels ;; CORTEX_M_DSP) echo CortexMDSPKernels ;;
         HELIUM) echo HeliumKernels ;; NEON) echo NEONKernels ;; *) return 1 ;;
     esac
 }
 set_present() {
-    local t; t="$(set_type "$1")" || die "unknown kernel set '$1' (known: SCALAR SIMD128 DSP HELIUM NEON)"
+    local t; t="$(set_type "$1")" || die "unknown kernel set '$1' (known: SCALAR SIMD128 CORTEX_M_DSP HELIUM NEON)"
     grep -rqE "struct $t\b" "$ROOT/Sources/DynQCore"
 }
 # The C intrinsics module the DSP / Helium / NEON sets import (Sources/DynQIntrinsics), when it exists.

@@ -11,7 +11,7 @@ import DynQCore
 #if DYNQ_KERNELS_SIMD128
 /// The 128-bit Swift SIMD set (hosts, Cortex-A).
 typealias LibraryKernels = SIMD128Kernels
-#elseif DYNQ_KERNELS_DSP
+#elseif DYNQ_KERNELS_CORTEX_M_DSP
 /// The Cortex-M4/M7 DSP-extension set (Sources/DynQCore/Kernels/CortexMDSP).
 typealias LibraryKernels = CortexMDSPKernels
 #elseif DYNQ_KERNELS_HELIUM
@@ -44,7 +44,7 @@ public struct FirmwareKernelSet: Equatable, Sendable {
 
     /// `-D DYNQ_KERNELS_<FLAG>` values that name a set by its short name, and the set's `KernelSet.name`.
     static let flagNames: [(flag: String, name: String)] = [
-        ("SCALAR", "scalar"), ("SIMD128", "simd128"), ("DSP", "cortex-m-dsp"), ("HELIUM", "helium"), ("NEON", "neon"),
+        ("SCALAR", "scalar"), ("SIMD128", "simd128"), ("CORTEX_M_DSP", "cortex-m-dsp"), ("HELIUM", "helium"), ("NEON", "neon"),
     ]
 
     /// The set's `KernelSet.name` (what `dynq_kernel_set()` returns in a library built with it).
