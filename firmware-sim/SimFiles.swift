@@ -39,8 +39,12 @@ public enum SimFiles {
     }
 
     public static func readCodeSize(_ path: String) throws -> CodeSize {
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        return try JSONDecoder().decode(CodeSize.self, from: data)
+        let data = Data(try FileIO.readJSONDocument(path, limit: 1 << 20, what: "a code-size file"))
+        do {
+            return try JSONDecoder().decode(CodeSize.self, from: data)
+        } catch {
+            throw DynQError(file: path, "not a code-size file written by dynq sim --measure-code")
+        }
     }
 
     public static func writeCodeSize(_ c: CodeSize, to path: String) throws {
@@ -49,9 +53,33 @@ public enum SimFiles {
         try (e.encode(c) + Data("\n".utf8)).write(to: URL(fileURLWithPath: path))
     }
 
+    /// Reads a `.dynq` file header first: the magic and the file size the header declares are checked against
+    /// the file's size before the rest is read, so a junk file costs 24 bytes of reading, a file shorter than it
+    /// declares is refused as truncated and one with bytes after its declared end is refused (the format's
+    /// size field is 32 bits: at most 4 GiB are ever read).
+    public static func readModelFile(_ path: String) throws -> [UInt8] {
+        let size = try FileIO.size(of: path)
+        let head = try FileIO.read(path, offset: 0, count: Swift.min(size, ModelFormat.checksumStart))
+        let m = ModelFormat.magic
+        guard head.count >= 8, head[0..<8].elementsEqual([m.0, m.1, m.2, m.3, m.4, m.5, m.6, m.7]) else {
+            throw DynQError(file: path, "not a .dynq model (bad magic)")
+        }
+        guard head.count == ModelFormat.checksumStart else {
+            throw DynQError(file: path, "truncated: \(size) bytes, shorter than the .dynq header")
+        }
+        let declared = (16..<20).reduce(0) { $0 | Int(head[$1]) << (8 * ($1 - 16)) }
+        guard declared <= size else {
+            throw DynQError(file: path, "truncated: the header declares \(declared) bytes, the file has \(size)")
+        }
+        guard declared == size else {
+            throw DynQError(file: path, "has \(size - declared) bytes after the \(declared) bytes its header declares")
+        }
+        return try FileIO.read(path, offset: 0, count: size)
+    }
+
     /// Reads and validates a `.dynq` file; returns its description and its bytes.
     public static func loadModel(_ path: String) throws -> (ModelDescription, [UInt8]) {
-        let bytes = try FileIO.read(path)
+        let bytes = try readModelFile(path)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: ArenaPlan.alignment)
         defer { buffer.deallocate() }
         bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }

@@ -39,15 +39,22 @@ public struct SimReport: Sendable {
 
     public var peakRAMBytes: Int { arenaBytes + stackBytes + staticRAMBytes }
     public var flashUsedBytes: Int { modelBytes + codeBytes }
-    public var ramLimit: Int { Int(target.sramBytes.value) }
-    public var flashLimit: Int { Int(target.flashBytes.value) }
+    public var ramLimit: Int { byteCount(target.sramBytes.value) }
+    public var flashLimit: Int { byteCount(target.flashBytes.value) }
     public var ramMargin: Int { ramLimit - peakRAMBytes }
     public var flashMargin: Int { flashLimit - flashUsedBytes }
     /// The arena also fits the largest contiguous block, when the profile gives one.
-    public var arenaFitsBlock: Bool { target.sramLargestBlockBytes.map { arenaBytes <= Int($0.value) } ?? true }
+    public var arenaFitsBlock: Bool { target.sramLargestBlockBytes.map { arenaBytes <= byteCount($0.value) } ?? true }
     public var fitsRAM: Bool { ramMargin >= 0 && arenaFitsBlock }
     public var fitsFlash: Bool { flashMargin >= 0 }
     public var fits: Bool { fitsRAM && fitsFlash }
+}
+
+/// A profile's byte size as `Int`: `decodeTargets` admits whole numbers up to 2^48; a profile built in code with
+/// a larger (or non-finite) value is clamped to [0, 2^48] instead of trapping.
+func byteCount(_ value: Double) -> Int {
+    guard value.isFinite else { return value > 0 ? 1 << 48 : 0 }
+    return Int(Swift.min(Swift.max(value, 0), TargetProfile.maxBytes))
 }
 
 /// Cycles of one op on `target`. Conv/linear costs are end-to-end per-MAC figures (they include the per-output
@@ -171,7 +178,7 @@ extension SimReport {
             out += "\n     of the arena, \(human(packed)) are static weights the runtime repacks for its SIMD kernels and keeps for the whole run"
         }
         if let block = target.sramLargestBlockBytes {
-            out += " (arena vs largest block \(human(Int(block.value))): " + (arenaFitsBlock ? "fits" : "DOES NOT FIT") + ")"
+            out += " (arena vs largest block \(human(byteCount(block.value))): " + (arenaFitsBlock ? "fits" : "DOES NOT FIT") + ")"
         }
         out += "\n"
         if codeMeasured {

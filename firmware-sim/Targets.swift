@@ -39,11 +39,18 @@ public struct TargetProfile: Equatable, Sendable {
         + ["fusion", "fusion_normalize", "requantize", "elementwise"]
 
     public func cost(_ key: String) -> Double { cycles[key]?.cycles.value ?? 0 }
+
+    /// Limits `decodeTargets` enforces, so that every size converts to `Int` and every estimate stays finite:
+    /// byte sizes are whole numbers up to 2^48 (256 TiB), clocks up to 10^12 Hz, costs up to 10^6 cycles per unit.
+    public static let maxBytes = Double(1 << 48)
+    public static let maxClockHz = 1e12
+    public static let maxCyclesPerUnit = 1e6
 }
 
-/// Reads a targets file (`"format": "dynq-targets"`, version 1). Every number must carry a non-empty `source`.
+/// Reads a targets file (`"format": "dynq-targets"`, version 1; at most 16 MiB, size and leading `{` checked
+/// before it is read). Every number must carry a non-empty `source`.
 public func loadTargets(_ path: String) throws -> [TargetProfile] {
-    let json = try JSON.parse(try FileIO.read(path), file: path)
+    let json = try JSON.parse(try FileIO.readJSONDocument(path, limit: 1 << 24, what: "a targets file"), file: path)
     return try decodeTargets(json, file: path)
 }
 
@@ -53,27 +60,35 @@ public func decodeTargets(_ json: JSON, file: String? = nil) throws -> [TargetPr
         throw fail("not a dynq-targets file (format \"dynq-targets\", version 1)")
     }
     guard let list = json["targets"]?.arrayValue, !list.isEmpty else { throw fail("'targets' must be a non-empty array") }
-    func sourced(_ v: JSON?, _ what: String, positive: Bool = true) throws -> Sourced {
+    func sourced(_ v: JSON?, _ what: String, positive: Bool = true, limit: Double) throws -> Sourced {
         guard let v, let x = v["value"]?.doubleValue else { throw fail("\(what): missing numeric 'value'") }
         guard let s = v["source"]?.stringValue, !s.trimmingCharactersInSpaces.isEmpty else {
             throw fail("\(what): every number needs a 'source'")
         }
         guard x.isFinite, positive ? x > 0 : x >= 0 else { throw fail("\(what): value must be positive") }
+        guard x <= limit else { throw fail("\(what): value \(x) is absurd (limit \(limit))") }
         return Sourced(value: x, source: s)
+    }
+    /// A byte size: a whole number of bytes, at most `TargetProfile.maxBytes`.
+    func bytes(_ v: JSON?, _ what: String) throws -> Sourced {
+        let b = try sourced(v, what, limit: TargetProfile.maxBytes)
+        guard b.value == b.value.rounded() else { throw fail("\(what): value \(b.value) is not a whole number of bytes") }
+        return b
     }
     var out: [TargetProfile] = []
     var names = Set<String>()
     for t in list {
         guard let name = t["name"]?.stringValue, !name.isEmpty else { throw fail("a target has no 'name'") }
         guard names.insert(name).inserted else { throw fail("duplicate target '\(name)'") }
-        let clock = try sourced(t["clock_hz"], "target '\(name)' clock_hz")
-        let sram = try sourced(t["sram_bytes"], "target '\(name)' sram_bytes")
-        let block = try t["sram_largest_block_bytes"].map { try sourced($0, "target '\(name)' sram_largest_block_bytes") }
-        let flash = try sourced(t["flash_bytes"], "target '\(name)' flash_bytes")
+        let clock = try sourced(t["clock_hz"], "target '\(name)' clock_hz", limit: TargetProfile.maxClockHz)
+        let sram = try bytes(t["sram_bytes"], "target '\(name)' sram_bytes")
+        let block = try t["sram_largest_block_bytes"].map { try bytes($0, "target '\(name)' sram_largest_block_bytes") }
+        let flash = try bytes(t["flash_bytes"], "target '\(name)' flash_bytes")
         var cycles: [String: CycleCost] = [:]
         guard let c = t["cycles"]?.objectValue else { throw fail("target '\(name)': missing 'cycles'") }
         for (k, v) in c.entries {
-            cycles[k] = CycleCost(per: v["per"]?.stringValue ?? "", cycles: try sourced(v, "target '\(name)' cycles.\(k)"))
+            cycles[k] = CycleCost(per: v["per"]?.stringValue ?? "",
+                                  cycles: try sourced(v, "target '\(name)' cycles.\(k)", limit: TargetProfile.maxCyclesPerUnit))
         }
         for k in TargetProfile.requiredCosts where cycles[k] == nil {
             throw fail("target '\(name)': missing cycles.\(k)")

@@ -57,8 +57,18 @@ public func calibrate(_ model: FloatModel, inputs: [Tensor], runner: FloatRunner
     var stats = CalibrationStats()
     let observer = SampleObserver(model: model, coefficientBits: coefficientBits)
     var precisionAcc = coefficientBits.map { _ in (maxErr: 0.0, signal: 0.0, noise: 0.0) }
+    let graph = model.graph
 
-    func hist(_ name: String, _ values: [Float]) {
+    var sample = 0
+    /// Refuses NaN and ±infinity (a non-finite input, or float32 overflow inside the model): no range can be
+    /// chosen from them, and the int8 model would silently disagree with the float one.
+    func hist(_ name: String, _ values: [Float]) throws {
+        if let k = values.firstIndex(where: { !$0.isFinite }) {
+            let what = name == graph.input.name ? "the input" : "tensor '\(name)'"
+            throw DynQError("calibration image \(sample): \(what) holds \(values[k]) at index \(k)"
+                            + (name == graph.input.name ? "; inputs must be finite"
+                                                        : " (the float model overflows float32 on this input)"))
+        }
         stats.histograms[name, default: Histogram(bins: histogramBins)].add(values)
     }
 
@@ -70,15 +80,18 @@ public func calibrate(_ model: FloatModel, inputs: [Tensor], runner: FloatRunner
         let samples = try concurrentChunks(count: slice.count, workers: workers) { range in
             try range.map { try observer.observe(slice[$0], runner: runner) }
         }
-        for s in samples {
-            for (name, t) in s.tensors {
-                hist(name, t.data)
+        for (k, s) in samples.enumerated() {
+            sample = start + k
+            // The input first, then the others by name, so the first non-finite tensor named is reproducible.
+            let inputFirst = s.tensors.filter { $0.0 == graph.input.name } + s.tensors.filter { $0.0 != graph.input.name }
+            for (name, t) in inputFirst {
+                try hist(name, t.data)
                 if stats.shapes[name] == nil { stats.shapes[name] = t.shape }
             }
             for c in s.cpms {
-                hist("\(c.node).pool", c.pool)
-                if let hidden = c.hidden { hist("\(c.node).hidden", hidden) }
-                hist("\(c.node).logits", c.logits)
+                try hist("\(c.node).pool", c.pool)
+                if let hidden = c.hidden { try hist("\(c.node).hidden", hidden) }
+                try hist("\(c.node).logits", c.logits)
                 if let eta = c.eta { stats.coefficients[c.node, default: []].append(eta) }
             }
             for f in s.fused {

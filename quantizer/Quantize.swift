@@ -31,6 +31,9 @@ public struct PreparedModel: Sendable {
 
 /// Folds batchnorms and plans activation fusion.
 public func prepare(graph: Graph, weights: [String: Tensor]) throws -> PreparedModel {
+    // Folding indexes weights by the shapes validation checks (a bias shorter than its conv would trap);
+    // folding itself refuses non-finite results (BatchnormFolding).
+    _ = try inferShapes(graph: graph, weights: weights)
     let (model, folds) = try foldBatchnorm(FloatModel(graph: graph, weights: weights))
     return PreparedModel(model: model, folds: folds, fusions: planActivationFusion(model.graph))
 }

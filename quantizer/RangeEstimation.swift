@@ -72,12 +72,18 @@ func fmt(_ x: Double, _ digits: Int = 4) -> String {
 /// value falls outside, the width doubles (pairs of bins merge) and the range extends towards the value, so the
 /// final range is within a factor 2 of the data's and at least half the bins cover it. Also keeps the exact
 /// minimum, maximum and count.
+///
+/// Only finite values are binned: NaN and ±infinity are skipped and counted in `nonFinite` (`calibrate` refuses
+/// them before they get here). With finite float32 inputs the range stays within ±2^129 and the width within
+/// 2^130 / bins, so every bin index is computed in range and `grow` runs at most ~300 times per call.
 public struct Histogram: Sendable {
     public private(set) var counts: [Double]
     public private(set) var lo: Double = 0
     public private(set) var width: Double = 0
     public private(set) var exact = ValueRange.empty
     public private(set) var total: Double = 0
+    /// NaN and ±infinity values seen (not binned).
+    public private(set) var nonFinite = 0
 
     public init(bins: Int = 2048) {
         precondition(bins >= 2 && bins % 2 == 0)
@@ -87,10 +93,12 @@ public struct Histogram: Sendable {
     public var bins: Int { counts.count }
     public var hi: Double { lo + width * Double(bins) }
 
-    /// Adds a batch of values (NaNs are skipped).
+    /// Adds a batch of values (NaN and ±infinity are skipped and counted in `nonFinite`).
     public mutating func add<C: Collection>(_ values: C) where C.Element == Float {
         var r = ValueRange.empty
-        for v in values where !v.isNaN { r.include(Double(v)) }
+        var finite = 0
+        for v in values where v.isFinite { r.include(Double(v)); finite += 1 }
+        nonFinite += values.count - finite
         if r.isEmpty { return }
         exact.include(r)
         if width == 0 {
@@ -103,12 +111,13 @@ public struct Histogram: Sendable {
         let inv = 1 / width
         let n = bins
         counts.withUnsafeMutableBufferPointer { c in
-            for v in values where !v.isNaN {
-                let b = Int((Double(v) - lo) * inv)
-                c[Swift.min(Swift.max(b, 0), n - 1)] += 1
+            for v in values where v.isFinite {
+                // In [0, n] for v in [lo, hi); clamped in Double first, so no value can make the conversion trap.
+                let b = Int(Swift.min(Swift.max((Double(v) - lo) * inv, 0), Double(n - 1)))
+                c[b] += 1
             }
         }
-        total += Double(values.count)
+        total += Double(finite)
     }
 
     private mutating func grow(towardsLow: Bool) {

@@ -13,9 +13,23 @@ public struct DynQError: Error, CustomStringConvertible, Equatable, Sendable {
         self.message = message
     }
 
+    /// One printable line: control characters (which a hostile file could smuggle into a quoted name or header
+    /// to forge terminal output or split the line) are shown as `\u{XX}` escapes.
     public var description: String {
-        if let file { return "\(file): \(message)" }
-        return message
+        if let file { return "\(DynQError.printable(file)): \(DynQError.printable(message))" }
+        return DynQError.printable(message)
+    }
+
+    /// `text` with C0/C1 control characters and DEL replaced by `\u{XX}`.
+    public static func printable(_ text: String) -> String {
+        func isControl(_ u: Unicode.Scalar) -> Bool { u.value < 0x20 || (0x7F...0x9F).contains(u.value) }
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = String.UnicodeScalarView()
+        for u in text.unicodeScalars {
+            if isControl(u) { out.append(contentsOf: "\\u{\(String(u.value, radix: 16, uppercase: true))}".unicodeScalars) }
+            else { out.append(u) }
+        }
+        return String(out)
     }
 
     /// The same error attributed to `file`, unless it already names one.

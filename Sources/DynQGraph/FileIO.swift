@@ -13,11 +13,15 @@ public enum FileIO {
               let n = (attrs[.size] as? NSNumber)?.intValue else {
             throw DynQError(file: path, "cannot read the file's size")
         }
+        // A device or pipe has no size to check before reading (and a FIFO blocks the open until a writer comes).
+        guard (attrs[.type] as? FileAttributeType) == .typeRegular else {
+            throw DynQError(file: path, "is not a regular file")
+        }
         return n
     }
 
-    /// The whole file, refusing files larger than `limit` bytes before reading anything.
-    public static func read(_ path: String, limit: Int = 1 << 34) throws -> [UInt8] {
+    /// The whole file, refusing files larger than `limit` bytes (default 1 GiB) before reading anything.
+    public static func read(_ path: String, limit: Int = 1 << 30) throws -> [UInt8] {
         let n = try size(of: path)
         guard n <= limit else { throw DynQError(file: path, "file is \(n) bytes, larger than the \(limit)-byte limit") }
         return try read(path, offset: 0, count: n)
@@ -43,6 +47,23 @@ public enum FileIO {
         } catch {
             throw DynQError(file: path, "read failed: \(error.localizedDescription)")
         }
+    }
+
+    /// A text document (JSON) of at most `limit` bytes: its size is checked first, then its first 64 KiB must
+    /// start (after whitespace and a UTF-8 byte-order mark) with `{`, before the rest is read, so a junk or
+    /// oversized file costs at most 64 KiB of reading.
+    public static func readJSONDocument(_ path: String, limit: Int, what: String) throws -> [UInt8] {
+        let n = try size(of: path)
+        guard n <= limit else {
+            throw DynQError(file: path, "file is \(n) bytes, larger than the \(limit)-byte limit for \(what)")
+        }
+        let head = try read(path, offset: 0, count: min(n, 1 << 16))
+        var k = head.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        while k < head.count, [0x20, 0x09, 0x0A, 0x0D].contains(head[k]) { k += 1 }
+        guard k < head.count, head[k] == UInt8(ascii: "{") else {
+            throw DynQError(file: path, "not \(what): a JSON object must start with '{'")
+        }
+        return n == head.count ? head : try read(path, offset: 0, count: n)
     }
 
     /// Writes `bytes` to `path`, replacing it (atomically). Refuses, with a one-line error, a path that is a

@@ -10,9 +10,12 @@
 /// The largest value accepted for a stride, padding, dilation, kernel size, group count or coefficient offset.
 public let graphMaxAttributeValue = 1 << 20
 
-/// Reads and decodes a graph file. Errors name `path`.
+/// The largest graph file `loadGraph` reads (the paper's ResNet50 is about 0.1 MB).
+public let graphMaxFileBytes = 1 << 24
+
+/// Reads and decodes a graph file (size and leading `{` checked before it is read). Errors name `path`.
 public func loadGraph(_ path: String) throws -> Graph {
-    let bytes = try FileIO.read(path, limit: 1 << 28)
+    let bytes = try FileIO.readJSONDocument(path, limit: graphMaxFileBytes, what: "a graph file")
     let json = try JSON.parse(bytes, file: path)
     return try decodeGraph(json, file: path)
 }

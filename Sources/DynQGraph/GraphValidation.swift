@@ -6,8 +6,14 @@
 /// not dividing channels, `coeff_offset` slices past the CPM output), non-positive output sizes, absurdly large
 /// tensors, and graph outputs that no node produces.
 
-/// The most elements any tensor (activation or weight) may have.
-public let graphMaxTensorElements = 1 << 31
+/// The most elements any tensor (activation or weight) may have: 2^28, the `.dynq` format's limit (a larger
+/// tensor could not be quantized anyway).
+public let graphMaxTensorElements = 1 << 28
+
+/// The most elements all activation tensors of a graph may have together (the input included): 2^27, 512 MiB
+/// as float32. Calibration keeps every tensor of one image, so this bounds what `dynq quantize` holds per image;
+/// the paper's ResNet50 at 224×224 has 37.7 M (2^25.2), so it validates up to about 420×420.
+public let graphMaxActivationElements = 1 << 27
 
 /// Validates `graph` against its weights and returns the shape of every activation tensor (the graph input
 /// included), keyed by tensor name. Also refuses non-finite weights and negative `running_var` entries.
@@ -65,7 +71,17 @@ private struct ShapeInference {
         where values.count != 1 && values.count != c {
             throw top.fail("input.preprocess.\(key) has \(values.count) entries; the input has \(c) channels")
         }
+        let p = input.preprocess
+        for ch in 0..<c {
+            let mean = p.mean.count == 1 ? p.mean[0] : p.mean[ch], std = p.std.count == 1 ? p.std[0] : p.std[ch]
+            // The same float32 expression as `Graph.preprocess`, at both ends of the pixel range.
+            for pixel: Float in [0, 255] where !((pixel * p.scale - mean) / std).isFinite {
+                throw top.fail("input.preprocess gives \((pixel * p.scale - mean) / std) for pixel \(Int(pixel)) of channel \(ch) "
+                               + "(scale \(p.scale), mean \(mean), std \(std)); inputs must be finite")
+            }
+        }
         shapes[input.name] = input.shape
+        var activationElements = n
 
         var nodeNames = Set<String>()
         for n in graph.nodes {
@@ -86,6 +102,11 @@ private struct ShapeInference {
                 guard s.allSatisfy({ $0 > 0 }) else { throw context.fail("output '\(t)' would have non-positive shape \(s)") }
                 guard let count = Tensor.elementCount(s), count <= graphMaxTensorElements else {
                     throw context.fail("output '\(t)' would have absurd shape \(s)")
+                }
+                activationElements += count
+                guard activationElements <= graphMaxActivationElements else {
+                    throw context.fail("output '\(t)' \(s) brings the graph's activations to \(activationElements) elements, "
+                                       + "more than the limit of \(graphMaxActivationElements)")
                 }
                 shapes[t] = s
                 producers[t] = n.op.kind

@@ -35,9 +35,55 @@ public struct ImageBatch: Equatable, Sendable {
         let range = i * imageSize..<(i + 1) * imageSize
         switch pixels {
         case .uint8(let p): return try graph.preprocess(Array(p[range]))
-        case .float32(let v): return Tensor(shape: expected, data: Array(v[range]))
+        case .float32(let v):
+            let values = Array(v[range])
+            if let k = values.firstIndex(where: { !$0.isFinite }) {
+                throw DynQError(nonFiniteMessage(image: i, index: k, value: values[k]))
+            }
+            return Tensor(shape: expected, data: values)
         }
     }
+
+    /// The float32 values of image `i` that no pixel 0…255 gives through `graph`'s preprocess: those whose inverse
+    /// `(x · std + mean) / scale` falls outside [−slack, 255 + slack] (in pixel steps). Returns how many, the first
+    /// (index within the image, value) and that channel's range of preprocessed pixels; `nil` when there are none,
+    /// for uint8 images, and for a preprocess with scale 0 (no inverse).
+    public func valuesOutsidePixelRange(image i: Int, for graph: Graph, slack: Float)
+        -> (count: Int, index: Int, value: Float, range: ClosedRange<Float>)?
+    {
+        guard case .float32(let v) = pixels, graph.input.shape == [1, channels, height, width] else { return nil }
+        let p = graph.input.preprocess
+        guard p.scale != 0 else { return nil }
+        let plane = height * width
+        var found: (count: Int, index: Int, value: Float, range: ClosedRange<Float>)?
+        for ch in 0..<channels {
+            let mean = p.mean.count == 1 ? p.mean[0] : p.mean[ch], std = p.std.count == 1 ? p.std[0] : p.std[ch]
+            let a = (0 * p.scale - mean) / std, b = (255 * p.scale - mean) / std
+            for k in ch * plane..<(ch + 1) * plane {
+                let x = v[i * imageSize + k]
+                let pixel = (x * std + mean) / p.scale
+                if !(pixel >= -slack && pixel <= 255 + slack) {
+                    if let f = found { found!.count = f.count + 1 }
+                    else { found = (1, k, x, Swift.min(a, b)...Swift.max(a, b)) }
+                }
+            }
+        }
+        return found
+    }
+
+    /// The first non-finite float32 value of image `i`, as (index within the image, value), if any.
+    public func firstNonFinite(image i: Int) -> (index: Int, value: Float)? {
+        guard case .float32(let v) = pixels else { return nil }
+        let range = i * imageSize..<(i + 1) * imageSize
+        guard let k = v[range].firstIndex(where: { !$0.isFinite }) else { return nil }
+        return (k - range.lowerBound, v[k])
+    }
+}
+
+/// "image I: value V at index K is not finite": the refusal of an image holding NaN or ±infinity (a float32 input
+/// is used as it is, so such a value would silently become a clamped pixel or NaN scores).
+public func nonFiniteMessage(image i: Int, index k: Int, value: Float) -> String {
+    "image \(i): value \(value) at index \(k) (C·H·W order) is not finite; inputs must be finite numbers"
 }
 
 /// Loads images from `path`, recognised by content: `.npy` (uint8 or float32: `[H, W]`, `[C, H, W]`,
@@ -48,7 +94,7 @@ public struct ImageBatch: Equatable, Sendable {
 /// - Parameter channels: the channel count the caller expects; it resolves rank-3 `.npy` arrays: `[C, H, W]`
 ///   (one image) when the first dimension equals `channels`, otherwise `[N, H, W]` (single-channel batch).
 public func loadImages(_ path: String, channels: Int? = nil, labels labelsPath: String? = nil) throws -> ImageBatch {
-    let bytes = try FileIO.read(path, limit: 1 << 32)
+    let bytes = try readInputFile(path, limit: 1 << 32)
     var batch = try parseImages(bytes, channels: channels, file: path)
     if let labelsPath {
         let labels = try loadLabels(labelsPath)
@@ -81,25 +127,62 @@ public func parseImages(_ bytes: [UInt8], channels: Int? = nil, file: String? = 
 
 /// Loads class labels: a 1-D `.npy` of integers (uint8, int32 or int64) or an IDX label file (`idx1-ubyte`).
 public func loadLabels(_ path: String) throws -> [Int] {
-    let bytes = try FileIO.read(path, limit: 1 << 32)
+    try parseLabels(try readInputFile(path, limit: 1 << 32), file: path)
+}
+
+/// Decodes a label file held in memory (see `loadLabels`).
+public func parseLabels(_ bytes: [UInt8], file: String? = nil) throws -> [Int] {
     switch detectFormat(bytes) {
     case .npy:
-        let a = try parseNpy(bytes, file: path)
-        guard a.shape.count == 1 else { throw DynQError(file: path, "labels must be a 1-D array, not \(a.shape)") }
+        let a = try parseNpy(bytes, file: file)
+        guard a.shape.count == 1 else { throw DynQError(file: file, "labels must be a 1-D array, not \(a.shape)") }
         switch a.data {
         case .uint8(let v): return v.map(Int.init)
         case .int32(let v): return v.map(Int.init)
         case .int64(let v): return v.map(Int.init)
-        case .float32: throw DynQError(file: path, "labels must be integers, not float32")
+        case .float32: throw DynQError(file: file, "labels must be integers, not float32")
         }
     case .idxLabels:
-        return try parseIDX(bytes, file: path).data.map(Int.init)
+        return try parseIDX(bytes, file: file).data.map(Int.init)
     case .gzip:
-        throw DynQError(file: path, "is gzip-compressed; gunzip it first")
+        throw DynQError(file: file, "is gzip-compressed; gunzip it first")
     default:
-        throw DynQError(file: path, "unrecognised label file (DynQ reads 1-D integer .npy and IDX idx1-ubyte)")
+        throw DynQError(file: file, "unrecognised label file (DynQ reads 1-D integer .npy and IDX idx1-ubyte)")
     }
 }
+
+/// Reads an input file (`.npy`, PGM/PPM, IDX) header first. The format is recognised and the data size the header
+/// declares is checked against the file's size (and `limit`) from at most the first 64 KiB, before the rest is
+/// read; a PGM/PPM file is read only up to the end of its pixels. Files of other formats are read whole (up to
+/// 64 KiB) so that the parser names the problem.
+public func readInputFile(_ path: String, limit: Int) throws -> [UInt8] {
+    let size = try FileIO.size(of: path)
+    let prefix = try FileIO.read(path, offset: 0, count: Swift.min(size, inputHeaderBytes))
+    var needed = size
+    switch detectFormat(prefix) {
+    case .npy:
+        let layout = try parseNpyHeader(prefix, file: path)
+        try checkNpySize(layout, fileSize: size, file: path)
+    case .pnm:
+        let h = try parsePNMHeader(prefix, file: path)
+        guard h.dataStart + h.byteCount <= size else {
+            throw DynQError(file: path, "truncated PGM/PPM data: \(h.width)×\(h.height)×\(h.channels) needs \(h.byteCount) bytes, the file has \(size - h.dataStart)")
+        }
+        needed = h.dataStart + h.byteCount
+    case .idxImages, .idxLabels:
+        let (shape, start) = try parseIDXHeader(prefix, file: path)
+        try checkIDXSize(shape, dataStart: start, fileSize: size, file: path)
+    case .gzip, .unknown:
+        return prefix
+    }
+    guard needed <= limit else {
+        throw DynQError(file: path, "file is \(needed) bytes, larger than the \(limit)-byte limit")
+    }
+    return needed == prefix.count ? prefix : try FileIO.read(path, offset: 0, count: needed)
+}
+
+/// Bytes `readInputFile` reads to recognise a file and parse its header.
+let inputHeaderBytes = 1 << 16
 
 private enum InputFormat { case npy, pnm, idxImages, idxLabels, gzip, unknown }
 
@@ -136,6 +219,33 @@ private func imageBatch(from a: NpyArray, channels: Int?, file: String?) throws 
 /// Parses a binary PGM (`P5`, one channel) or PPM (`P6`, RGB → 3 planar channels). Header comments (`#` to end
 /// of line) are allowed; `maxval` must be 1…255 and pixels are rescaled to 0…255 (`round(v · 255 / maxval)`).
 public func parsePNM(_ bytes: [UInt8], file: String? = nil) throws -> ImageBatch {
+    let h = try parsePNMHeader(bytes, file: file)
+    let (width, height, channels, maxval, i, n) = (h.width, h.height, h.channels, h.maxval, h.dataStart, h.byteCount)
+    guard bytes.count - i >= n else {
+        throw DynQError(file: file, "truncated PGM/PPM data: \(width)×\(height)×\(channels) needs \(n) bytes, the file has \(bytes.count - i)")
+    }
+    var planar = [UInt8](repeating: 0, count: n)
+    let plane = width * height
+    for k in 0..<plane {
+        for c in 0..<channels {
+            let v = Int(bytes[i + k * channels + c])
+            guard v <= maxval else { throw DynQError(file: file, "PGM/PPM pixel value \(v) exceeds maxval \(maxval)") }
+            planar[c * plane + k] = maxval == 255 ? UInt8(v) : UInt8((v * 255 + maxval / 2) / maxval)
+        }
+    }
+    return ImageBatch(count: 1, channels: channels, height: height, width: width, pixels: .uint8(planar))
+}
+
+/// What a PGM/PPM header declares: size, maxval, and where the pixels start.
+struct PNMHeader {
+    var width: Int, height: Int, channels: Int, maxval: Int
+    var dataStart: Int
+    /// `width · height · channels` (each dimension ≤ 2^24).
+    var byteCount: Int
+}
+
+/// Parses a binary PGM/PPM header from the file's first bytes.
+func parsePNMHeader(_ bytes: [UInt8], file: String?) throws -> PNMHeader {
     func fail(_ m: String) -> DynQError { DynQError(file: file, m) }
     guard bytes.count >= 2, bytes[0] == UInt8(ascii: "P"), bytes[1] == UInt8(ascii: "5") || bytes[1] == UInt8(ascii: "6") else {
         throw fail("not a binary PGM/PPM file (expected P5 or P6)")
@@ -164,20 +274,8 @@ public func parsePNM(_ bytes: [UInt8], file: String? = nil) throws -> ImageBatch
     guard (1...255).contains(maxval) else { throw fail("PGM/PPM maxval \(maxval) is not supported (1…255)") }
     guard i < bytes.count, isSpace(bytes[i]) else { throw fail("bad PGM/PPM header: expected whitespace after maxval") }
     i += 1
-    let n = width * height * channels
-    guard bytes.count - i >= n else {
-        throw fail("truncated PGM/PPM data: \(width)×\(height)×\(channels) needs \(n) bytes, the file has \(bytes.count - i)")
-    }
-    var planar = [UInt8](repeating: 0, count: n)
-    let plane = width * height
-    for k in 0..<plane {
-        for c in 0..<channels {
-            let v = Int(bytes[i + k * channels + c])
-            guard v <= maxval else { throw fail("PGM/PPM pixel value \(v) exceeds maxval \(maxval)") }
-            planar[c * plane + k] = maxval == 255 ? UInt8(v) : UInt8((v * 255 + maxval / 2) / maxval)
-        }
-    }
-    return ImageBatch(count: 1, channels: channels, height: height, width: width, pixels: .uint8(planar))
+    return PNMHeader(width: width, height: height, channels: channels, maxval: maxval, dataStart: i,
+                     byteCount: width * height * channels)
 }
 
 /// The bytes of a binary PGM (1 channel) or PPM (3 channels) holding one planar `[C, H, W]` uint8 image.
@@ -194,6 +292,14 @@ public func encodePNM(_ pixels: [UInt8], channels: Int, height: Int, width: Int)
 
 /// Parses a raw (uncompressed) unsigned-byte IDX file: returns its dimensions and data.
 public func parseIDX(_ bytes: [UInt8], file: String? = nil) throws -> (shape: [Int], data: [UInt8]) {
+    let (shape, start) = try parseIDXHeader(bytes, file: file)
+    try checkIDXSize(shape, dataStart: start, fileSize: bytes.count, file: file)
+    return (shape, Array(bytes[start...]))
+}
+
+/// Parses an IDX header (magic, element type, rank, dimensions) from the file's first bytes; returns the
+/// dimensions and the offset of the data.
+func parseIDXHeader(_ bytes: [UInt8], file: String?) throws -> (shape: [Int], dataStart: Int) {
     func fail(_ m: String) -> DynQError { DynQError(file: file, m) }
     if bytes.count >= 2, bytes[0] == 0x1F, bytes[1] == 0x8B { throw fail("is gzip-compressed; gunzip it first") }
     guard bytes.count >= 4, bytes[0] == 0, bytes[1] == 0 else { throw fail("not an IDX file (bad magic)") }
@@ -205,13 +311,20 @@ public func parseIDX(_ bytes: [UInt8], file: String? = nil) throws -> (shape: [I
     for k in 0..<rank {
         shape.append(Int(UInt32(bigEndian: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4 + 4 * k, as: UInt32.self) })))
     }
-    guard let n = Tensor.elementCount(shape), n > 0 else { throw fail("IDX dimensions \(shape) are empty or absurd") }
-    let start = 4 + 4 * rank
-    guard bytes.count - start >= n else {
-        throw fail("truncated IDX data: dimensions \(shape) need \(n) bytes, the file has \(bytes.count - start)")
+    return (shape, 4 + 4 * rank)
+}
+
+/// Checks the data size IDX dimensions declare against the file's size.
+func checkIDXSize(_ shape: [Int], dataStart start: Int, fileSize: Int, file: String?) throws {
+    guard let n = Tensor.elementCount(shape), n > 0 else {
+        throw DynQError(file: file, "IDX dimensions \(shape) are empty or absurd")
     }
-    guard bytes.count - start == n else { throw fail("IDX file has \(bytes.count - start - n) unexpected trailing bytes") }
-    return (shape, Array(bytes[start...]))
+    guard fileSize - start >= n else {
+        throw DynQError(file: file, "truncated IDX data: dimensions \(shape) need \(n) bytes, the file has \(fileSize - start)")
+    }
+    guard fileSize - start == n else {
+        throw DynQError(file: file, "IDX file has \(fileSize - start - n) unexpected trailing bytes")
+    }
 }
 
 /// The bytes of an unsigned-byte IDX file.

@@ -52,6 +52,11 @@ public struct JSONObject: Equatable, Sendable, ExpressibleByDictionaryLiteral {
     }
 }
 
+extension JSONObject {
+    /// Appends `key`, which the caller knows is not present yet (the parser's duplicate check), in O(1).
+    mutating func appendNewKey(_ key: String, _ value: JSON) { entries.append((key, value)) }
+}
+
 // MARK: - Accessors
 
 extension JSON {
@@ -234,7 +239,7 @@ private struct JSONParser {
             i += 1
             skipWhitespace()
             let value = try parseValue()
-            object[key] = value
+            object.appendNewKey(key, value)      // `seen` refused duplicates: no linear search per key
             skipWhitespace()
             guard i < bytes.count else { throw fail("unterminated object") }
             if bytes[i] == UInt8(ascii: ",") { i += 1; continue }

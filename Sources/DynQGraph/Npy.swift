@@ -53,9 +53,10 @@ public struct NpyArray: Equatable, Sendable {
     }
 }
 
-/// Reads an `.npy` file (refusing files over 4 GiB before reading them).
+/// Reads an `.npy` file, header first: the array's declared size is checked against the file's size (and the
+/// 4 GiB limit) before the data is read, so a junk or lying file costs at most the header's bytes.
 public func readNpy(_ path: String) throws -> NpyArray {
-    try parseNpy(try FileIO.read(path, limit: 1 << 32), file: path)
+    try parseNpy(try readInputFile(path, limit: 1 << 32), file: path)
 }
 
 /// Writes `array` as an `.npy` file (format version 1, little-endian, C order).
@@ -65,8 +66,26 @@ public func writeNpy(_ array: NpyArray, to path: String) throws {
 
 private let npyMagic: [UInt8] = [0x93] + Array("NUMPY".utf8)
 
-/// Parses the bytes of an `.npy` file.
-public func parseNpy(_ bytes: [UInt8], file: String? = nil) throws -> NpyArray {
+/// The largest `.npy` header DynQ reads (NumPy itself refuses headers over 10,000 bytes by default).
+public let npyMaxHeaderBytes = 1 << 16
+
+/// What an `.npy` header declares.
+struct NpyLayout {
+    var shape: [Int]
+    /// `u1`, `f4`, `i4` or `i8`.
+    var kind: String
+    var descr: String
+    var bigEndian: Bool
+    var count: Int
+    /// Offset of the first data byte (the header's end).
+    var dataStart: Int
+    var byteCount: Int
+    /// The file size the header implies.
+    var fileSize: Int { dataStart + byteCount }
+}
+
+/// Parses the header of an `.npy` file from its first bytes (`bytes` may end anywhere after the header).
+func parseNpyHeader(_ bytes: [UInt8], file: String?) throws -> NpyLayout {
     func fail(_ m: String) -> DynQError { DynQError(file: file, m) }
     guard bytes.count >= 10, Array(bytes[0..<6]) == npyMagic else { throw fail("not a .npy file (bad magic)") }
     let major = bytes[6]
@@ -77,6 +96,9 @@ public func parseNpy(_ bytes: [UInt8], file: String? = nil) throws -> NpyArray {
         guard bytes.count >= 12 else { throw fail("truncated .npy header") }
         headerLength = Int(bytes.le(UInt32.self, at: 8)); headerStart = 12
     default: throw fail("unsupported .npy format version \(major)")
+    }
+    guard headerLength <= npyMaxHeaderBytes else {
+        throw fail(".npy header length \(headerLength) is absurd (limit \(npyMaxHeaderBytes) bytes)")
     }
     guard headerStart + headerLength <= bytes.count else {
         throw fail(".npy header length \(headerLength) runs past the end of the file (\(bytes.count) bytes)")
@@ -89,7 +111,8 @@ public func parseNpy(_ bytes: [UInt8], file: String? = nil) throws -> NpyArray {
         var p = NpyHeaderParser(text: Array(header.unicodeScalars))
         dict = try p.parseDict()
     } catch let e as NpyHeaderParser.Failure {
-        throw fail("bad .npy header (\(e.message)): \(header.trimmingCharacters())")
+        let text = header.trimmingCharacters()
+        throw fail("bad .npy header (\(e.message)): \(text.prefix(120))\(text.count > 120 ? "…" : "")")
     }
     for key in dict.keys where !["descr", "fortran_order", "shape"].contains(key) {
         throw fail("bad .npy header: unexpected key '\(key)'")
@@ -115,16 +138,31 @@ public func parseNpy(_ bytes: [UInt8], file: String? = nil) throws -> NpyArray {
     default: throw fail("unsupported .npy dtype '\(descr)' (DynQ reads uint8, float32, int32, int64)")
     }
     let dataStart = headerStart + headerLength
-    guard case (let byteCount, false) = count.multipliedReportingOverflow(by: itemSize) else {
+    guard case (let byteCount, false) = count.multipliedReportingOverflow(by: itemSize),
+          !dataStart.addingReportingOverflow(byteCount).overflow else {
         throw fail(".npy shape \(shape) is absurdly large")
     }
-    let available = bytes.count - dataStart
-    guard available >= byteCount else {
-        throw fail("truncated .npy data: shape \(shape) of \(descr) needs \(byteCount) bytes, the file has \(available)")
+    return NpyLayout(shape: shape, kind: kind, descr: descr, bigEndian: bigEndian, count: count,
+                     dataStart: dataStart, byteCount: byteCount)
+}
+
+/// Checks the data size an `.npy` header declares against the file's size.
+func checkNpySize(_ layout: NpyLayout, fileSize: Int, file: String?) throws {
+    let available = fileSize - layout.dataStart
+    guard available >= layout.byteCount else {
+        throw DynQError(file: file, "truncated .npy data: shape \(layout.shape) of \(layout.descr) needs \(layout.byteCount) bytes, the file has \(available)")
     }
-    guard available == byteCount else {
-        throw fail(".npy file has \(available - byteCount) unexpected bytes after the array data")
+    guard available == layout.byteCount else {
+        throw DynQError(file: file, ".npy file has \(available - layout.byteCount) unexpected bytes after the array data")
     }
+}
+
+/// Parses the bytes of an `.npy` file.
+public func parseNpy(_ bytes: [UInt8], file: String? = nil) throws -> NpyArray {
+    let layout = try parseNpyHeader(bytes, file: file)
+    try checkNpySize(layout, fileSize: bytes.count, file: file)
+    let (shape, kind, bigEndian, count, dataStart) = (layout.shape, layout.kind, layout.bigEndian, layout.count,
+                                                      layout.dataStart)
     func load<T: FixedWidthInteger>(_: T.Type) -> [T] {
         bytes.withUnsafeBytes { raw in
             (0..<count).map { k in

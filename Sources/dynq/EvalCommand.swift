@@ -8,14 +8,16 @@ let evalCommand = Command(
     summary: "int8 accuracy of a .dynq model, and its agreement with the float graph",
     usage: """
         usage: dynq eval MODEL.dynq --data X.npy [--labels Y.npy] [--graph G.json --weights W.safetensors]
-                         [--limit N] [--kernels NAME] [--jobs N] [--json]
+                         [--limit N] [--kernels NAME] [--jobs N] [--max-arena BYTES] [--json]
 
         Runs the int8 model on every image of X (any input dynq run reads) and reports its top-1 accuracy
         against Y. With the float graph (--graph and --weights) it also reports the float accuracy, the top-1
         agreement of int8 and float, the cosine similarity of their logits (mean over images), the SQNR of every
         int8 activation against the float tensor of the same name (10·log10 Σx² / Σ(x − x̂)², over all images),
         and for every dynamic layer the error of its Q15 coefficients η against the float CPM's. A progress bar on
-        stderr when stderr is a terminal.
+        stderr when stderr is a terminal. Refused: labels outside the model's classes, images holding NaN or
+        infinity, and a float graph that is not the one the model was quantized from (another name, shape or
+        dynamic layer).
 
         Options:
           --data X            images (.npy uint8 or float32, PGM/PPM, IDX)
@@ -27,6 +29,8 @@ let evalCommand = Command(
                               neon is the C model of its instructions except on AArch64);
                               --reference = --kernels scalar
           --jobs N            run on N threads (default: every core; the results are the same for any N)
+          --max-arena BYTES   allow an arena larger than the default 256 MiB (268435456; with --graph the
+                              arena keeps every tensor for the comparison)
           --json              one JSON object instead of text
           --help              show this help
         """,
@@ -105,7 +109,7 @@ func cosine(_ a: [Float], _ b: [Float]) -> Double {
 
 func runEval(_ args: [String]) throws -> Int32 {
     let a = try Arguments(args, flags: ["json", "reference"],
-                          options: ["data", "labels", "graph", "weights", "limit", "kernels", "jobs"])
+                          options: ["data", "labels", "graph", "weights", "limit", "kernels", "jobs", "max-arena"])
     let modelPath = try a.positionals(1, "MODEL.dynq")[0]
     let dataPath = try a.required("data")
     if (a.value("graph") == nil) != (a.value("weights") == nil) { throw UsageError("--graph and --weights go together") }
@@ -113,8 +117,19 @@ func runEval(_ args: [String]) throws -> Int32 {
     let m = file.model
     let float = try a.value("graph").map { try LoadedGraph(graph: $0, weights: try a.required("weights")) }
     let engine = try float?.engine()
+    if let float, let engine { try checkFloatTwin(m, modelPath: modelPath, float: float, shapes: engine.shapes) }
     let kernels = try kernelSetOption(a)
+    let arenaLimit = try maxArena(a)
+    // The arena is checked once here, before any image is read (each worker's session has the same plan).
+    _ = try Int8Session(file, keepAll: float != nil, kernels: kernels, maxArena: arenaLimit)
     var batch = try loadImages(dataPath, channels: inputCHW(m).c, labels: a.value("labels"))
+    if let labels = batch.labels, let labelsPath = a.value("labels") {
+        let classes = m.tensors[m.outputs[0].index].shape.reduce(1, *)
+        if let k = labels.firstIndex(where: { !(0..<classes).contains($0) }) {
+            throw DynQError(file: labelsPath, "label \(labels[k]) at index \(k) is outside the model's \(classes) classes "
+                            + "(0…\(classes - 1))")
+        }
+    }
     let limit = try a.int("limit", default: batch.count, in: 1...Int.max)
     let n = min(batch.count, limit)
     if let labels = batch.labels { batch.labels = Array(labels.prefix(n)) }
@@ -138,7 +153,7 @@ func runEval(_ args: [String]) throws -> Int32 {
     let logitsName = m.tensors[m.outputs[0].index].name
     let images = batch, comparedIDs = compared, layers = dynamicLayers
     let results = try concurrentChunks(count: n, workers: jobs) { range -> [ImageResult] in
-        let session = try Int8Session(file, keepAll: float != nil, kernels: kernels)
+        let session = try Int8Session(file, keepAll: float != nil, kernels: kernels, maxArena: arenaLimit)
         return try range.map { i in
             let r = try evalImage(i, images, session: session, float: float, engine: engine, compared: comparedIDs,
                                   dynamicLayers: layers, logitsName: logitsName, dataPath: dataPath)
@@ -150,7 +165,10 @@ func runEval(_ args: [String]) throws -> Int32 {
     var eta = [String: EtaError]()
     var int8Correct = 0, floatCorrect = 0, agree = 0
     var cosineSum = 0.0
+    var warned = 0
     for (i, r) in results.enumerated() {
+        // Warnings in image order, whatever the number of workers.
+        warnClamped(r.input, image: i, inputPath: dataPath, warned: &warned)
         if let labels = batch.labels, labels[i] == r.int8Top { int8Correct += 1 }
         guard let floatTop = r.floatTop else { continue }
         if let labels = batch.labels, labels[i] == floatTop { floatCorrect += 1 }
@@ -218,6 +236,8 @@ func runEval(_ args: [String]) throws -> Int32 {
 /// What one image contributes to the report.
 struct ImageResult: Sendable {
     var int8Top: Int
+    /// How many float32 values of the image were clamped to pixels 0…255, and the first (no pixels kept).
+    var input: (pixels: [UInt8], clamped: Int, firstClamped: (index: Int, value: Float)?)
     /// `nil` without the float graph.
     var floatTop: Int?
     var cosine = 0.0
@@ -233,8 +253,9 @@ func evalImage(_ i: Int, _ batch: ImageBatch, session: Int8Session, float: Loade
                dynamicLayers: [(name: String, coefficients: TensorID, offset: Int, count: Int)],
                logitsName: String, dataPath: String) throws -> ImageResult {
     let m = session.model
-    try session.run(try pixelsHWC(batch, i, for: m, inputPath: dataPath, modelName: session.file.displayName))
-    var r = ImageResult(int8Top: argmax(session.scores()))
+    let image = try pixelsHWC(batch, i, for: m, inputPath: dataPath, modelName: session.file.displayName)
+    try session.run(image.pixels)
+    var r = ImageResult(int8Top: argmax(session.scores()), input: ([], image.clamped, image.firstClamped))
     guard let engine, let float else { return r }
     var floatTensors: [String: [Float]] = [:]
     var floatEta: [String: [Float]] = [:]
@@ -247,6 +268,7 @@ func evalImage(_ i: Int, _ batch: ImageBatch, session: Int8Session, float: Loade
         case .fusedKernel: break
         }
     }
+    try checkFinite(outs[0].data, image: i, file: dataPath)
     let floatLogits = floatTensors[logitsName] ?? outs[0].data
     r.floatTop = argmaxF(outs[0].data)
     r.cosine = cosine(floatLogits, session.realNCHW(m.outputs[0]))
@@ -260,4 +282,40 @@ func evalImage(_ i: Int, _ batch: ImageBatch, session: Int8Session, float: Loade
         return e
     }
     return r
+}
+
+/// Refuses a float graph that is not the one `m` was quantized from: the quantizer copies the graph's name, its
+/// tensor names and its dynamic layers into the model, so the names must agree, every int8 tensor named like a
+/// float tensor must have its shape (NHWC vs NCHW), and every dynamic layer must be a `dynamic_conv2d` node of
+/// the graph with the same kernel count. Comparing against another graph would print confident nonsense
+/// (negative SQNRs, zero coefficient errors for layers the graph does not have).
+func checkFloatTwin(_ m: Model, modelPath: String, float: LoadedGraph, shapes: [String: [Int]]) throws {
+    func refuse(_ why: String) -> DynQError {
+        DynQError(file: float.graphPath, "is not the float graph \(modelPath) was quantized from: \(why)")
+    }
+    guard m.name == float.graph.name else {
+        throw refuse("the graph is named '\(float.graph.name)', the model '\(m.name)'")
+    }
+    let (c, h, w) = inputCHW(m)
+    guard float.graph.input.shape == [1, c, h, w] else {
+        throw refuse("its input is \(float.graph.input.shape), the model's [1, \(c), \(h), \(w)]")
+    }
+    for t in m.tensors {
+        guard let s = shapes[t.name] else { continue }
+        let nchw = t.shape.count == 4 ? [t.shape[0], t.shape[3], t.shape[1], t.shape[2]] : t.shape
+        guard s == nchw else {
+            throw refuse("tensor '\(t.name)' is \(s) in the graph, \(nchw) in the model")
+        }
+    }
+    let nodes = Dictionary(float.graph.nodes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+    for o in m.operations {
+        guard case .dynamicConv2d(let p) = o.op else { continue }
+        guard let node = nodes[o.name], case .dynamicConv2d(let d) = node.op else {
+            throw refuse("the model's dynamic layer '\(o.name)' is not a dynamic_conv2d node of the graph")
+        }
+        let g = float.weights[d.weight]?.shape.first
+        guard g == p.kernelCount else {
+            throw refuse("dynamic layer '\(o.name)' mixes \(p.kernelCount) kernels in the model, \(g.map(String.init) ?? "?") in the graph")
+        }
+    }
 }

@@ -10,11 +10,15 @@ let dynqInspector = ModelHandler(
         let a = try Arguments(args, flags: ["blobs"])
         _ = try a.positionals(0, "")
         let file = try DynqModelFile(path)
-        for line in describeModel(file, showBlobs: a.has("blobs")) { Console.out(line) }
+        // Names and notes come from the file: control characters are shown escaped, line by line, so a hostile
+        // model cannot forge terminal output.
+        for line in describeModel(file, showBlobs: a.has("blobs")) { Console.out(DynQError.printable(line)) }
         if !file.model.notes.isEmpty {
             Console.out("")
             Console.out("quantization report (recorded by dynq quantize in the file):")
-            Console.out(file.model.notes)
+            for line in file.model.notes.split(separator: "\n", omittingEmptySubsequences: false) {
+                Console.out(DynQError.printable(String(line)))
+            }
         }
         return 0
     })

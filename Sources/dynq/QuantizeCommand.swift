@@ -20,7 +20,9 @@ let quantizeCommand = Command(
         the range of A = max|F| and of the per-sample multiplier. Progress goes to stderr.
 
         CALIB: .npy (uint8 pixels [N,C,H,W] / [N,H,W], or float32 already preprocessed), binary PGM/PPM or a
-        raw IDX image file; uint8 pixels go through the graph's preprocess.
+        raw IDX image file; uint8 pixels go through the graph's preprocess. float32 values must be finite and
+        not far outside what pixels 0…255 give through the preprocess (the int8 model's input is uint8 pixels;
+        values just outside are warned about).
 
         Options:
           --graph G.json            the float graph (docs/graph-format.md)
@@ -68,16 +70,37 @@ let quantizeCommand = Command(
         let batch = try loadImages(calibPath, channels: graph.input.shape[1])
         let samples = try a.int("samples", default: batch.count, in: 1...max(batch.count, 1))
         guard batch.count > 0 else { throw DynQError(file: calibPath, "has no images") }
+        var warned = 0
         let inputs: [Tensor] = try (0..<samples).map { i in
-            do { return try batch.input(i, for: graph) } catch let e as DynQError { throw e.inFile(calibPath) }
+            let x: Tensor
+            do { x = try batch.input(i, for: graph) } catch let e as DynQError { throw e.inFile(calibPath) }
+            // Calibration chooses the int8 ranges from these values, but the int8 model only ever sees pixels
+            // 0…255 through the preprocess: a value a whole pixel range away from those is corrupt data that would
+            // stretch every range for nothing (refused); one just outside is warned about.
+            if let bad = batch.valuesOutsidePixelRange(image: i, for: graph, slack: 255) {
+                throw DynQError(file: calibPath, "calibration image \(i): value \(bad.value) at index \(bad.index) is far "
+                                + "outside [\(bad.range.lowerBound), \(bad.range.upperBound)], what pixels 0…255 give "
+                                + "through the graph's preprocess; the int8 model could never see it")
+            }
+            if let out = batch.valuesOutsidePixelRange(image: i, for: graph, slack: 0.5) {
+                warned += 1
+                if warned <= 5 {
+                    Console.err("dynq: warning: \(calibPath): calibration image \(i): \(out.count) "
+                                + "\(out.count == 1 ? "value lies" : "values lie") outside [\(out.range.lowerBound), "
+                                + "\(out.range.upperBound)], what pixels 0…255 give through the preprocess (first: "
+                                + "\(out.value) at index \(out.index)); the int8 model sees them clamped")
+                }
+            }
+            return x
         }
 
         let prepared: PreparedModel
-        do { prepared = try prepare(graph: graph, weights: weights) } catch let e as DynQError { throw e.inFile(graphPath) }
+        do { prepared = try prepare(graph: graph, weights: weights) } catch let e as DynQError { throw e.inFile(weightsPath) }
         let started = Date()
-        // The graph and its weights are valid (above): what fails from here on comes from the weight values
-        // (folded batchnorms, biases or multipliers out of range), so errors name the weights file.
-        let stats: CalibrationStats, model: ModelDescription, report: QuantReport
+        // The graph and its weights are valid (above). Calibration errors name the calibration image (NaN or
+        // huge values); what fails after it comes from the weight values (folded batchnorms, biases or
+        // multipliers out of range), so those errors name the weights file.
+        let stats: CalibrationStats
         do {
             stats = try calibrate(prepared.model, inputs: inputs, runner: try floatEngineRunner(prepared.model),
                                   histogramBins: options.histogramBins, coefficientBits: options.coefficientBits,
@@ -86,8 +109,9 @@ let quantizeCommand = Command(
                     Console.err("calibrating: \(done)/\(total) samples (\(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
                 }
             }
-            (model, report) = try quantize(prepared, stats: stats, options: options)
-        } catch let e as DynQError {
+        } catch let e as DynQError { throw e.inFile(calibPath) }
+        let model: ModelDescription, report: QuantReport
+        do { (model, report) = try quantize(prepared, stats: stats, options: options) } catch let e as DynQError {
             throw e.inFile(weightsPath)
         }
         let bytes: [UInt8]
@@ -101,7 +125,8 @@ let quantizeCommand = Command(
                 for m in [CalibrationMethod.minmax, .percentile(CalibrationMethod.defaultPercentile), .mse] where m != method {
                     var opts = options
                     opts.method = m
-                    others.append(try quantize(prepared, stats: stats, options: opts).1.json())
+                    do { others.append(try quantize(prepared, stats: stats, options: opts).1.json()) }
+                    catch let e as DynQError { throw e.inFile(weightsPath) }
                 }
                 o["other_methods"] = .array(others)
                 json = .object(o)
@@ -114,7 +139,8 @@ let quantizeCommand = Command(
                     var opts = options
                     opts.method = m
                     Console.out("")
-                    Console.out(try quantize(prepared, stats: stats, options: opts).1.table())
+                    do { Console.out(try quantize(prepared, stats: stats, options: opts).1.table()) }
+                    catch let e as DynQError { throw e.inFile(weightsPath) }
                 }
             }
             Console.out("wrote \(output) (\(bytes.count) bytes, \(model.operations.count) ops)")

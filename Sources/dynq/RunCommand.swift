@@ -7,7 +7,8 @@ let runCommand = Command(
     usage: """
         usage: dynq run --float --graph G.json --weights W.safetensors INPUT [--top K | --logits] [--json]
                         [--dump DIR]
-               dynq run MODEL.dynq INPUT [--top K | --logits] [--json] [--reference] [--dump DIR]
+               dynq run MODEL.dynq INPUT [--top K | --logits] [--json] [--kernels NAME] [--reference]
+                        [--max-arena BYTES] [--dump DIR]
 
         Runs the float32 reference engine (--float) or an int8 .dynq model on every image in INPUT and prints
         the top-K classes with their softmax scores, one line per image ("image N: name score, ..."), or with
@@ -17,6 +18,8 @@ let runCommand = Command(
 
         INPUT: .npy (uint8 pixels, or float32 already preprocessed; [H,W], [C,H,W], [N,H,W] or [N,C,H,W]),
         binary PGM/PPM, or a raw (gunzipped) IDX image file. uint8 pixels go through the graph's preprocess.
+        float32 values must be finite (an image holding NaN or infinity is refused, naming it); for a .dynq model
+        they are mapped back to pixels, and values outside 0…255 are clamped with a warning.
 
         Options:
           --float                   use the float32 reference engine
@@ -29,6 +32,8 @@ let runCommand = Command(
                                     for several; float32 NCHW. int8 models also write <tensor>.q.npy (the int32
                                     codes) and tensors.json (shape, type, scale, zero point of each tensor)
           --reference               (.dynq) run the scalar reference kernels
+          --kernels NAME            (.dynq) the kernel set: oracle, scalar or simd128 (default: the fastest)
+          --max-arena BYTES         (.dynq) allow an arena larger than the default 256 MiB (268435456)
           --json                    JSON lines instead of text
           --help                    show this help
         """,
@@ -56,6 +61,7 @@ let runCommand = Command(
             let logits = try engine.run(x) { event in
                 if dump != nil, case .tensor(let name, let t) = event { tensors.append((name, t)) }
             }[0].data
+            try checkFinite(logits, image: i, file: input)
             if a.has("logits") {
                 printLogits(image: i, logits, json: a.has("json"))
             } else {
@@ -73,7 +79,8 @@ let runCommand = Command(
 /// `run MODEL.dynq`, so both print identically.
 func printTop(image i: Int, scores: [Double], classes: [String], top: Int, json: Bool) {
     let ranked = scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }.prefix(top)
-    func name(_ c: Int) -> String { c < classes.count ? classes[c] : "class \(c)" }
+    // Class names come from the model file: escaped for the terminal (JSON escapes them itself).
+    func name(_ c: Int) -> String { c < classes.count ? (json ? classes[c] : DynQError.printable(classes[c])) : "class \(c)" }
     if json {
         let entries = ranked.map { c -> JSON in
             .object(["class": .int(c), "name": .string(name(c)), "score": .number(rounded(scores[c]))])
@@ -82,6 +89,15 @@ func printTop(image i: Int, scores: [Double], classes: [String], top: Int, json:
     } else {
         Console.out("image \(i): " + ranked.map { "\(name($0)) \(String(format: "%.4f", scores[$0]))" }
             .joined(separator: ", "))
+    }
+}
+
+/// Refuses float-engine output that is not finite: the graph's activations overflowed float32 on this input,
+/// and scores computed from it would be NaN.
+func checkFinite(_ output: [Float], image i: Int, file: String) throws {
+    if let k = output.firstIndex(where: { !$0.isFinite }) {
+        throw DynQError(file: file, "image \(i): the float model's output \(k) is \(output[k]) (its activations "
+                        + "overflow float32 on this input)")
     }
 }
 

@@ -3,6 +3,7 @@
 // reading tensors back as real numbers.
 import DynQCore
 import DynQGraph
+import DynQSim
 import Foundation
 
 /// A `.dynq` file loaded into 16-byte aligned memory and validated. Errors name the file. Immutable after `init`,
@@ -13,7 +14,7 @@ final class DynqModelFile: @unchecked Sendable {
     let model: Model
 
     init(_ path: String) throws {
-        let bytes = try FileIO.read(path, limit: 1 << 31)
+        let bytes = try SimFiles.readModelFile(path)
         let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 16), alignment: 16)
         bytes.withUnsafeBytes { if $0.count > 0 { storage.copyMemory(from: $0) } }
         let raw = UnsafeRawBufferPointer(rebasing: storage[0..<bytes.count])
@@ -33,6 +34,33 @@ final class DynqModelFile: @unchecked Sendable {
 
     /// `"name"`: the model's own name, or the file's.
     var displayName: String { model.name.isEmpty ? (path as NSString).lastPathComponent : model.name }
+}
+
+/// The largest arena a host command (`run`, `eval`, `bench`, `sim --measure`) allocates unless `--max-arena`
+/// raises it: 256 MiB. The paper's largest network, ResNet50 at 224×224, plans about 30 MB with the SIMD kernels'
+/// packed weights; a small file can declare tensors that ask for far more (up to 2^28 elements each).
+let defaultMaxArena = 1 << 28
+
+/// `--max-arena BYTES`: the arena ceiling of a command (default `defaultMaxArena`).
+func maxArena(_ a: Arguments) throws -> Int {
+    try a.int("max-arena", default: defaultMaxArena, in: 1...(1 << 40))
+}
+
+/// Refuses a plan of `bytes` arena bytes over `limit`, saying what the model asks for and how to allow it.
+func checkArena(_ bytes: Int, limit: Int, file: String, why: String) throws {
+    guard bytes <= limit else {
+        throw DynQError(file: file, "the model asks for a \(human(bytes)) arena (\(bytes) bytes\(why)), more than the "
+                        + "\(human(limit)) limit of host commands; rerun with --max-arena \(bytes) to allow it")
+    }
+}
+
+/// `bytes` in KiB / MiB / GiB with one decimal.
+func human(_ bytes: Int) -> String {
+    let b = Double(bytes)
+    if b >= Double(1 << 30) { return String(format: "%.1f GiB", b / Double(1 << 30)) }
+    if b >= Double(1 << 20) { return String(format: "%.1f MiB", b / Double(1 << 20)) }
+    if b >= 1024 { return String(format: "%.1f KiB", b / 1024) }
+    return "\(bytes) B"
 }
 
 /// An interpreter of any host kernel set, behind one type (the CLI chooses the set at run time by name; each
@@ -70,10 +98,15 @@ final class Int8Session {
     let interpreter: AnyInterpreter
     let kernels: KernelSetChoice
 
-    init(_ file: DynqModelFile, keepAll: Bool = false, kernels: KernelSetChoice = .hostDefault) throws {
+    /// - Parameter maxArena: refuse (before allocating) a plan larger than this many bytes.
+    init(_ file: DynqModelFile, keepAll: Bool = false, kernels: KernelSetChoice = .hostDefault,
+         maxArena: Int = defaultMaxArena) throws {
         self.file = file
         self.kernels = kernels
         let plan = kernels.plan(file.model, keepAll: keepAll)
+        try checkArena(plan.arenaBytes, limit: maxArena, file: file.path,
+                       why: " with the \(kernels.rawValue) kernels"
+                           + (keepAll ? ", keeping every tensor to compare with the float graph" : ""))
         let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: plan.arenaBytes + ArenaPlan.alignment,
                                                            alignment: ArenaPlan.alignment)
         self.arena = arena
@@ -163,18 +196,30 @@ func inputCHW(_ m: Model) -> (c: Int, h: Int, w: Int) {
 }
 
 /// Image `i` of `batch` as the model's uint8 HWC input. uint8 pixels are transposed; float32 values (already
-/// preprocessed) are mapped back to pixels through the model's preprocessing, rounded and clamped.
-func pixelsHWC(_ batch: ImageBatch, _ i: Int, for m: Model, inputPath: String, modelName: String) throws -> [UInt8] {
+/// preprocessed) are mapped back to pixels through the model's preprocessing, rounded and clamped to 0…255.
+///
+/// - Throws: when the image does not fit the model, or holds a NaN or infinite value (named by image and index:
+///   such a value has no pixel, and clamping it would give a confident answer about nothing).
+/// - Returns: the pixels, and how many values fell outside [−0.5, 255.5) and were clamped, with the first one
+///   (the caller warns: a float32 input made from uint8 pixels maps back inside).
+func pixelsHWC(_ batch: ImageBatch, _ i: Int, for m: Model, inputPath: String, modelName: String) throws
+    -> (pixels: [UInt8], clamped: Int, firstClamped: (index: Int, value: Float)?)
+{
     let (c, h, w) = inputCHW(m)
     guard batch.channels == c, batch.height == h, batch.width == w else {
         throw DynQError(file: inputPath, "images are [\(batch.channels), \(batch.height), \(batch.width)], the model '\(modelName)' expects [\(c), \(h), \(w)]")
     }
     let n = c * h * w, base = i * n
     var out = [UInt8](repeating: 0, count: n)
+    var clamped = 0
+    var firstClamped: (Int, Float)?
     switch batch.pixels {
     case .uint8(let p):
         for ch in 0..<c { for y in 0..<h { for x in 0..<w { out[(y * w + x) * c + ch] = p[base + (ch * h + y) * w + x] } } }
     case .float32(let v):
+        if let bad = batch.firstNonFinite(image: i) {
+            throw DynQError(file: inputPath, nonFiniteMessage(image: i, index: bad.index, value: bad.value))
+        }
         let pre = m.preprocess
         let scale = Float(bitPattern: pre.scaleBits)
         func at(_ a: [UInt32], _ ch: Int) -> Float { Float(bitPattern: a.count == 1 ? a[0] : a[ch]) }
@@ -182,13 +227,33 @@ func pixelsHWC(_ batch: ImageBatch, _ i: Int, for m: Model, inputPath: String, m
             let mean = at(pre.meanBits, ch), std = at(pre.stdBits, ch)
             for y in 0..<h {
                 for x in 0..<w {
-                    let p = (v[base + (ch * h + y) * w + x] * std + mean) / (scale == 0 ? 1 : scale)
-                    out[(y * w + x) * c + ch] = UInt8(max(0, min(255, p.rounded())))
+                    let k = (ch * h + y) * w + x
+                    let p = (v[base + k] * std + mean) / (scale == 0 ? 1 : scale)
+                    if !(p >= -0.5 && p < 255.5) {
+                        clamped += 1
+                        if firstClamped == nil { firstClamped = (k, v[base + k]) }
+                    }
+                    out[(y * w + x) * c + ch] = p.isNaN ? 0 : UInt8(max(0, min(255, p.rounded())))
                 }
             }
         }
     }
-    return out
+    return (out, clamped, firstClamped)
+}
+
+/// Warns on stderr about clamped float32 values of image `i` (at most `limit` images, then once more that
+/// further warnings are suppressed). `warned` counts the images warned about so far.
+func warnClamped(_ r: (pixels: [UInt8], clamped: Int, firstClamped: (index: Int, value: Float)?), image i: Int,
+                 inputPath: String, warned: inout Int, limit: Int = 5) {
+    guard r.clamped > 0, let (k, v) = r.firstClamped.map({ ($0.index, $0.value) }) else { return }
+    warned += 1
+    if warned <= limit {
+        Console.err("dynq: warning: \(inputPath): image \(i): \(r.clamped) \(r.clamped == 1 ? "value falls" : "values fall") outside "
+                    + "the pixel range 0…255 the int8 model reads after undoing its preprocessing (first: \(v) at index \(k)); "
+                    + "clamped")
+    } else if warned == limit + 1 {
+        Console.err("dynq: warning: \(inputPath): more images with values outside the pixel range; further warnings suppressed")
+    }
 }
 
 /// `dynq run MODEL.dynq INPUT [--top K | --logits] [--json] [--kernels NAME] [--dump DIR]`.
@@ -196,17 +261,22 @@ let dynqRunner = ModelHandler(
     name: "dynq",
     matches: { $0.hasSuffix(".dynq") },
     run: { path, args in
-        let a = try Arguments(args, flags: ["json", "reference", "logits"], options: ["top", "kernels", "dump"])
+        let a = try Arguments(args, flags: ["json", "reference", "logits"],
+                              options: ["top", "kernels", "dump", "max-arena"])
         let input = try a.positionals(1, "INPUT")[0]
         let top = try a.int("top", default: 5, in: 1...100_000)
         if a.has("logits") && a.value("top") != nil { throw UsageError("--logits and --top go separately") }
         let file = try DynqModelFile(path)
         let dump = try a.value("dump").map(TensorDump.init)
-        let session = try Int8Session(file, keepAll: dump != nil, kernels: try kernelSetOption(a))
+        let session = try Int8Session(file, keepAll: dump != nil, kernels: try kernelSetOption(a),
+                                      maxArena: try maxArena(a))
         let m = file.model
         let batch = try loadImages(input, channels: inputCHW(m).c)
+        var warned = 0
         for i in 0..<batch.count {
-            try session.run(try pixelsHWC(batch, i, for: m, inputPath: input, modelName: file.displayName))
+            let image = try pixelsHWC(batch, i, for: m, inputPath: input, modelName: file.displayName)
+            warnClamped(image, image: i, inputPath: input, warned: &warned)
+            try session.run(image.pixels)
             if a.has("logits") {
                 printLogits(image: i, session.realNCHW(m.outputs[0]), json: a.has("json"))
             } else {

@@ -8,7 +8,7 @@ let simCommand = Command(
     summary: "estimate latency, RAM and flash of an int8 model on edge targets",
     usage: """
         usage: dynq sim MODEL.dynq --target NAME|all [--targets FILE] [--json] [--svg REPORT.svg] [--code-size FILE|auto]
-                                  [--kernels simd|reference] [--measure] [--qemu-log RUN.log]
+                                  [--kernels simd|reference] [--measure [--max-arena BYTES]] [--qemu-log RUN.log]
                dynq sim --measure-code [--code-size FILE]
 
         Counts the work of every op of an int8 model from its shapes (conv / CPM / fusion MACs and divisions,
@@ -29,6 +29,7 @@ let simCommand = Command(
           --measure             also run the model through the runtime with instrumented reference kernels,
                                 report from the measured counts and check them against the analytic ones
                                 (exit 1 if any op differs); also measures the arena high-water mark
+          --max-arena BYTES     with --measure: allow an arena larger than the default 256 MiB (268435456)
           --qemu-log RUN.log    add what DynQ's own kernels measured on QEMU's Cortex-M4 for this model: the
                                 log scripts/qemu-run.sh writes (.build-qemu/firmware/run.log); per-op
                                 instructions beside the estimate, and their total as a latency lower bound
@@ -37,7 +38,7 @@ let simCommand = Command(
           --help                show this help
         """,
     run: { args in
-        let a = try Arguments(args, flags: ["json", "measure-code", "measure"], options: ["target", "targets", "svg", "code-size", "kernels", "qemu-log"])
+        let a = try Arguments(args, flags: ["json", "measure-code", "measure"], options: ["target", "targets", "svg", "code-size", "kernels", "qemu-log", "max-arena"])
         if a.has("measure-code") {
             _ = try a.positionals(0, "")
             guard let root = SimFiles.root() else { throw UsageError("run --measure-code inside the DynQ checkout") }
@@ -75,14 +76,19 @@ let simCommand = Command(
         var measured: [Bool: MeasuredCounts] = [:]
         var measureNote = ""
         if a.has("measure") {
+            // measureCounts allocates the instrumented scalar kernels' plan and the chosen set's.
+            let sets = [true, false].filter { simd in chosen.contains { $0.simdKernels == simd } }
+                .map { $0 ? KernelSetChoice.simd128 : .scalar }
+            let need = sets.map { max(KernelSetChoice.scalar.plan(description).arenaBytes, $0.plan(description).arenaBytes) }
+            try checkArena(need.max() ?? 0, limit: try maxArena(a), file: path, why: " for the instrumented run")
             let image = measurementImage(count: description.tensors[description.input.index].elementCount)
             for simd in [true, false] where chosen.contains(where: { $0.simdKernels == simd }) {
                 let kernels: KernelSetChoice = simd ? .simd128 : .scalar
                 let m = try measureCounts(modelBytes: fileBytes, input: image, kernels: kernels)
                 let differences = disagreements(analytic: analyticCounts(description, kernels: kernels), measured: m)
                 guard differences.isEmpty else {
-                    throw DynQError(file: path, "measured counts differ from the analytic counter:\n  "
-                                    + differences.prefix(20).joined(separator: "\n  "))
+                    for d in differences.prefix(20) { Console.err("  " + d) }
+                    throw DynQError(file: path, "measured counts differ from the analytic counter in \(differences.count) places (listed above)")
                 }
                 measured[simd] = m
                 let users = chosen.filter { $0.simdKernels == simd }.map(\.name).joined(separator: ", ")
@@ -95,7 +101,7 @@ let simCommand = Command(
         }
         var qemu: QemuProfile? = nil
         if let log = a.value("qemu-log") {
-            let profile = try QemuProfile(log: String(decoding: try FileIO.read(log), as: UTF8.self), file: log)
+            let profile = try QemuProfile(log: String(decoding: try FileIO.read(log, limit: 1 << 24), as: UTF8.self), file: log)
             try profile.check(against: description, modelBytes: modelBytes, file: log)
             qemu = profile
         }

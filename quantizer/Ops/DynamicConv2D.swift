@@ -84,8 +84,9 @@ extension ModelBuilder {
                 var bSum = Double(bias?[ch] ?? 0) * 32768
                 for t in 0..<g {
                     let idx = d.mode == .perChannel ? d.coeffOffset + ch * g + t : d.coeffOffset + t
-                    let e = Int(Swift.min(Swift.max((Double(eta[idx]) * 32768).rounded(.toNearestOrAwayFromZero), 0),
-                                          32767))
+                    // calibrate() refuses non-finite coefficients; a NaN here would still give 0, not a trap.
+                    let q = (Double(eta[idx]) * 32768).rounded(.toNearestOrAwayFromZero)
+                    let e = q.isNaN ? 0 : Int(Swift.min(Swift.max(q, 0), 32767))
                     let base = (t * o + ch) * k
                     for i in 0..<k { f[i] += e * Int(qw.values[base + i]) }
                     if let mixed { bSum += Double(e) * Double(mixed[t * o + ch]) }
