@@ -147,13 +147,21 @@ struct HostileInputTests {
 
     @Test("row 8: --max-arena lowers and raises the ceiling; the refusal names the bytes the model asks for")
     func maxArenaOption() throws {
+        /// The N of "rerun with --max-arena N" in a refusal.
+        func asked(_ r: HostileRun) -> Int? {
+            r.stderr.components(separatedBy: "--max-arena ").last?.split(separator: " ").first.flatMap { Int($0) }
+        }
         let low = try hostileDynq("run", model, image, "--max-arena", "1000")
-        #expect(low.refused(naming: model) && low.stderr.contains("--max-arena 89344"), "\(low.summary)")
-        let enough = try hostileDynq("run", model, image, "--max-arena", "89344")
+        #expect(low.refused(naming: model) && low.stderr.contains("simd128 kernels"), "\(low.summary)")
+        let need = try #require(asked(low))
+        #expect(need > 1000)
+        let enough = try hostileDynq("run", model, image, "--max-arena", "\(need)")
         #expect(enough.status == 0, "\(enough.summary)")
+        let oneShort = try hostileDynq("run", model, image, "--max-arena", "\(need - 1)")
+        #expect(oneShort.refused(naming: model), "\(oneShort.summary)")
         // eval with the float graph keeps every tensor: a larger plan, and the message says so.
         let keep = try hostileDynq("eval", model, "--data", image, "--graph", fmnistGraph, "--weights", fmnistWeights,
-                                   "--max-arena", "89344")
+                                   "--max-arena", "\(need)")
         #expect(keep.refused(naming: model) && keep.stderr.contains("keeping every tensor"), "\(keep.summary)")
     }
 
