@@ -9,10 +9,8 @@ import Testing
 struct HostileInputTests {
     // MARK: Rows 1, 2, 13: the .dynq reader (Sources/DynQCore)
 
-    // Rows 1 and 2 trap inside ModelValidator (Sources/DynQCore), which the lead is restructuring: enable these
-    // two tests when the overflow-safe weight counts land.
-    @Test("row 1: a conv2d whose weight count O·kh·kw·I is 2^64 is refused, not an overflow trap",
-          .disabled("until core fix: overflow-safe weight counts in ModelValidator (issue 16 row 1)"))
+    // Rows 1 and 2 trapped inside the model validator (Sources/DynQCore) before its overflow-safe products.
+    @Test("row 1: a conv2d whose weight count O·kh·kw·I is 2^64 is refused, not an overflow trap")
     func convWeightCountOverflow() throws {
         let file = "\(hostile)/row01-conv-weight-count-overflow.dynq"
         for args in [["inspect", file], ["run", file, image], ["sim", file, "--target", "cortex-m4"], ["bench", file, "--runs", "1"]] {
@@ -21,8 +19,7 @@ struct HostileInputTests {
         }
     }
 
-    @Test("row 2: a dynamic_conv2d whose weight count g·O·kh·kw·I exceeds 2^63 is refused, not an overflow trap",
-          .disabled("until core fix: overflow-safe weight counts in ModelValidator (issue 16 row 2)"))
+    @Test("row 2: a dynamic_conv2d whose weight count g·O·kh·kw·I exceeds 2^63 is refused, not an overflow trap")
     func dynamicWeightCountOverflow() throws {
         let file = "\(hostile)/row02-dynamic-weight-count-overflow.dynq"
         for args in [["inspect", file], ["run", file, image], ["sim", file, "--target", "cortex-m4"], ["bench", file, "--runs", "1"]] {
