@@ -79,16 +79,9 @@ func hostileDynq(_ arguments: [String], timeout: Double = 120, dataLimitMiB: Int
 
 func hostileDynq(_ arguments: String...) throws -> HostileRun { try hostileDynq(arguments) }
 
-/// A scratch directory for one test, removed by the caller.
-func scratchDirectory(_ name: String) throws -> String {
-    let dir = NSTemporaryDirectory() + "dynq-hostile-\(getpid())-\(name)"
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
-}
-
 /// A file of `size` zero bytes that takes no disk space (a hole), for "is a huge file read whole?" tests.
 func sparseFile(_ path: String, size: UInt64) throws {
-    FileManager.default.createFile(atPath: path, contents: nil)
+    _ = FileManager.default.createFile(atPath: path, contents: nil)
     let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
     try h.truncate(atOffset: size)
     try h.close()

@@ -1,5 +1,6 @@
 // Issue 16: graph validation bounds what a graph may allocate and refuses a preprocess that makes non-finite
 // inputs; errors render as one printable line; label files parse from memory.
+import DynQCore
 import DynQGraph
 import Foundation
 import Testing
@@ -7,7 +8,7 @@ import Testing
 @Suite("hostile graphs and messages (issue 16)")
 struct HostileGraphTests {
     func conv1x1(_ name: String, _ input: String, padding: Padding = .zero) -> Node {
-        Node(name: name, op: .conv2d(Conv2DAttrs(weight: "w", geometry: ConvGeometry(padding: padding))),
+        Node(name: name, op: .conv2d(Conv2DAttrs(weight: "w", padding: padding)),
              inputs: [input], outputs: [name])
     }
 
