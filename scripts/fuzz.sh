@@ -42,7 +42,8 @@ case "$what" in
 esac
 
 mkdir -p "$out"
-flags=(-O -parse-as-library -sanitize=fuzzer,address -g -I "$out")
+# DynQCore imports DynQIntrinsics, a header-only C module (its module.modulemap is found through -I).
+flags=(-O -parse-as-library -sanitize=fuzzer,address -g -I "$out" -I "$root/Sources/DynQIntrinsics/include")
 
 # A module is rebuilt when one of its sources is newer than its object (or the object is missing).
 build_module() {   # NAME DIR [extra swiftc args]
@@ -50,7 +51,7 @@ build_module() {   # NAME DIR [extra swiftc args]
     shift 2
     local sources
     sources=$(find "$root/$dir" -name '*.swift' -not -path '*/qemu/*' | sort)
-    if [[ -f "$out/$name.o" ]] && [[ -z "$(find "$root/$dir" -name '*.swift' -newer "$out/$name.o" | head -1)" ]]; then
+    if [[ -f "$out/$name.o" ]] && [[ -z "$(find "$root/$dir" \( -name '*.swift' -o -name '*.h' \) -newer "$out/$name.o" | head -1)" ]]; then
         return
     fi
     echo "fuzz.sh: building $name" >&2

@@ -1,7 +1,8 @@
 // Fuzz target `dynq`: the `.dynq` reader and validator (`Model(bytes:)`), the arena planner, the simulator's
 // analytic counts and report (what `dynq sim` does with any model that loads; profiles from $DYNQ_FUZZ_TARGETS,
 // which scripts/fuzz.sh sets), and, for models small enough to run quickly, one inference with each of the host's
-// kernel sets (oracle, scalar, simd128), which must agree bit for bit (a validated model must run without a
+// kernel sets (every KernelSetChoice case the host runs: oracle, scalar, simd128, and the Cortex-M DSP, Helium and NEON
+// sets through their portable C models), which must agree bit for bit (a validated model must run without a
 // trap, and the kernel sets are twins).
 //
 // The custom mutator (`LLVMFuzzerCustomMutator`) knows the file layout (docs/model-format.md): after libFuzzer's
