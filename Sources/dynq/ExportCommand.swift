@@ -53,7 +53,10 @@ func runExport(_ raw: [String]) throws -> Int32 {
         guard index < batch.count else {
             throw DynQError(file: imagePath, "has \(batch.count) image\(batch.count == 1 ? "" : "s"); --index \(index) is beyond them")
         }
-        let pixels = try pixelsHWC(batch, index, for: m, inputPath: imagePath, modelName: file.displayName)
+        let image = try pixelsHWC(batch, index, for: m, inputPath: imagePath, modelName: file.displayName)
+        var warned = 0
+        warnClamped(image, image: index, inputPath: imagePath, warned: &warned)
+        let pixels = image.pixels
         let source = CExport.Image(ident: ident, pixels: pixels, shape: m.tensors[m.input.index].shape,
                                    origin: "image \(index) of \((imagePath as NSString).lastPathComponent)",
                                    modelName: modelName)
