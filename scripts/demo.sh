@@ -8,8 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 
-echo "== building dynq and the tests (release; \`swift test -c release\` then reuses this build)"
-swift build -c release --build-tests
+echo "== building dynq and the tests (release, with the settings of \`swift test -c release\`, which then reuses this build)"
+swift test -c release --list-tests > /dev/null
 DYNQ="$(swift build -c release --show-bin-path)/dynq"
 F=fixtures/fmnist
 OUT=out/demo
