@@ -1,0 +1,148 @@
+// HostWide kernels (x86 AVX2 / AVX-512 VNNI set) == reference kernels, bit for bit, for every variant whatever the
+// build: in a build without the ISA the intrinsics run their portable C models (dynq_x86.h), so the default SSE2
+// build tests the same kernel code. Randomized shapes from a seeded SplitMix64 plus named edge cases; every failure
+// names the seed, the parameters, the coordinate and both values.
+#if arch(x86_64)
+import Testing
+@testable import DynQCore
+
+/// A random conv layer within the reference's contract (accumulators far below 2^31).
+private func randomConv(_ rng: inout SeededRNG, maxSide: Int) -> Conv2DParams {
+    let groups = [1, 1, 1, 2, 3, 4][rng.int(0...5)]
+    let gIn = [1, 2, 3, 4, 5, 8, 13, 16, 17][rng.int(0...8)], gOut = [1, 5, 8, 16, 17, 24, 33, 48, 64, 70][rng.int(0...9)]
+    let kh = [1, 1, 2, 3, 3, 5, 7][rng.int(0...6)], kw = rng.int(0...3) == 0 ? [1, 2, 3, 5][rng.int(0...3)] : kh
+    let dy = rng.int(0...4) == 0 ? 2 : 1, dx = rng.int(0...4) == 0 ? 2 : 1
+    let pad = ConvPadding(top: rng.int(0...kh - 1), left: rng.int(0...kw - 1), bottom: rng.int(0...kh - 1),
+                          right: rng.int(0...kw - 1))
+    let h = rng.int(max(1, dy * (kh - 1) + 1 - pad.top - pad.bottom)...maxSide + kh)
+    let w = rng.int(max(1, dx * (kw - 1) + 1 - pad.left - pad.right)...maxSide + kw)
+    return Conv2DParams(inputHeight: h, inputWidth: w, inputChannels: gIn * groups, outputChannels: gOut * groups,
+                        kernelHeight: kh, kernelWidth: kw, strideY: rng.int(1...3), strideX: rng.int(1...3),
+                        padding: pad, dilationY: dy, dilationX: dx, groups: groups, inputZeroPoint: rng.zeroPoint(),
+                        output: rng.outputQuantization())
+}
+
+/// Runs `variant` of the HostWide conv and the reference on random data; returns a failure message or nil.
+private func checkConv(_ p: Conv2DParams, _ v: HostWideKernels.ConvVariant, _ rng: inout SeededRNG,
+                       extreme: Bool = false, noBias: Bool = false) -> String? {
+    let input: [Int8] = extreme ? (0..<p.inputCount).map { $0 & 1 == 0 ? 127 : -128 } : rng.int8s(p.inputCount)
+    let weights: [Int8] = extreme ? (0..<p.weightCount).map { $0 % 3 == 0 ? -127 : 127 } : rng.int8s(p.weightCount, -127...127)
+    let bias: [Int32] = rng.int32s(p.outputChannels, -(1 << 20)...(1 << 20))
+    let mults = rng.multipliers(p.outputChannels, shifts: -20...0)
+    var ref = [Int8](repeating: 0, count: p.outputCount), out = [Int8](repeating: 99, count: p.outputCount)
+    let packedBytes = HostWideKernels.convPackedWeightBytes(p, v)
+    return withScratch(packedBytes) { packed in
+        HostWideKernels.packConvWeights(p, v, weights: weights, into: packed)
+        return withScratch(HostWideKernels.convScratchBytes(p, v)) { scratch in
+            bias.withUnsafeBufferPointer { bb in
+                let b = noBias ? nil : bb.baseAddress
+                conv2dReference(p, input: input, weights: weights, bias: b, multipliers: mults, output: &ref)
+                input.withUnsafeBufferPointer { i in
+                    mults.withUnsafeBufferPointer { m in
+                        out.withUnsafeMutableBufferPointer { o in
+                            HostWideKernels.conv2d(p, v, ConvArguments(
+                                input: i.baseAddress!, weights: packed, bias: b, multipliers: m.baseAddress!,
+                                output: o.baseAddress!, scratch: scratch))
+                        }
+                    }
+                }
+            }
+            guard let at = (0..<p.outputCount).first(where: { ref[$0] != out[$0] }) else { return nil }
+            let o = at % p.outputChannels, px = at / p.outputChannels
+            return "seed=\(rng.seed) \(v) \(p): pixel (\(px / p.outputWidth), \(px % p.outputWidth)) channel \(o): "
+                + "got \(out[at]), reference \(ref[at])"
+        }
+    }
+}
+
+@Suite("HostWide kernels equal the reference kernels bit for bit")
+struct HostWideKernelTests {
+    @Test("16-lane requantization equals finish(apply(x)) for every multiplier exponent and extreme accumulators")
+    func requantizationMatchesApply() {
+        var rng = SeededRNG(seed: testBaseSeed ^ 0x16)
+        let specials: [Int32] = [0, 1, -1, 255, -255, 256, -256, 1 << 20, -(1 << 20), Int32.max, Int32.min,
+                                 Int32.max - 1, Int32.min + 1, 1 << 30, -(1 << 30)]
+        for e in Int32(-31)...30 {
+            for round in 0..<4 {
+                var mults = (0..<16).map { _ in rng.multiplier(shifts: e...e) }
+                if round == 3 { mults[5] = .zero; mults[0] = QuantizedMultiplier(multiplier: Int32.max, shift: e) }
+                let q = rng.outputQuantization()
+                let block = UnsafeMutableRawPointer.allocate(byteCount: hostWideRequantizeBlockBytes, alignment: 64)
+                defer { block.deallocate() }
+                let bias = rng.int32s(16, -1000...1000)
+                hostWideRequantizePrepare(channels: 16, bias: bias, offsets: nil, multipliers: mults, into: block)
+                var acc = SIMD16<Int32>()
+                for l in 0..<16 {
+                    acc[l] = round == 0 ? specials[(l + Int(e) + 64) % specials.count] &- bias[l]
+                        : Int32(truncatingIfNeeded: Int64(rng.next() >> UInt64(rng.int(1...40))) - (1 << 22))
+                }
+                let r = hostWideRequantize16(acc, block, HostWideOutputStage(q))
+                for l in 0..<16 {
+                    let x = acc[l] &+ bias[l]
+                    let want = q.finish(mults[l].apply(x))
+                    #expect(r[l] == want, "e=\(e) lane \(l) x=\(x) m=\(mults[l]) \(q): got \(r[l]), want \(want)")
+                }
+            }
+        }
+    }
+
+    @Test("conv: every variant on random shapes (strides, dilations, padding, groups, tails)")
+    func convRandomShapes() {
+        let cases = isDebugBuild ? 6 : 120
+        for c in 0..<cases {
+            var rng = SeededRNG(seed: testBaseSeed &+ UInt64(c) &* 0x9E37)
+            let p = randomConv(&rng, maxSide: isDebugBuild ? 5 : 12)
+            for v in [HostWideKernels.ConvVariant.vnni, .simd128, HostWideKernels.chooseConv(p)] {
+                if let failure = checkConv(p, v, &rng, noBias: c % 5 == 0) {
+                    Issue.record(Comment(rawValue: failure))
+                    return
+                }
+            }
+        }
+    }
+
+    struct Named: CustomTestStringConvertible, Sendable {
+        let name: String
+        let p: Conv2DParams
+        var testDescription: String { name }
+    }
+
+    static let q = OutputQuantization(zeroPoint: 3, activationMin: -100, activationMax: 120)
+    @Test("conv: named edge cases, extreme inputs and zero points", arguments: [
+        Named(name: "3x3 64 → 64 pad 1 (the standard layer, small)", p: Conv2DParams(
+            inputHeight: 5, inputWidth: 7, inputChannels: 64, outputChannels: 64, kernelHeight: 3, kernelWidth: 3,
+            padding: ConvPadding(all: 1), inputZeroPoint: -128, output: q)),
+        Named(name: "1x1 128 → 256, z_in = 127", p: Conv2DParams(
+            inputHeight: 3, inputWidth: 5, inputChannels: 128, outputChannels: 256, kernelHeight: 1, kernelWidth: 1,
+            inputZeroPoint: 127, output: q)),
+        Named(name: "RGB stem 3x3 s2 3 → 32", p: Conv2DParams(
+            inputHeight: 9, inputWidth: 11, inputChannels: 3, outputChannels: 32, kernelHeight: 3, kernelWidth: 3,
+            strideY: 2, strideX: 2, padding: ConvPadding(all: 1), inputZeroPoint: -128, output: q)),
+        Named(name: "ResNet stem 7x7 s2 pad 3, 3 → 64", p: Conv2DParams(
+            inputHeight: 12, inputWidth: 10, inputChannels: 3, outputChannels: 64, kernelHeight: 7, kernelWidth: 7,
+            strideY: 2, strideX: 2, padding: ConvPadding(all: 3), inputZeroPoint: 127, output: q)),
+        Named(name: "1 input channel, 5 x 5, 9 outputs (channel tail)", p: Conv2DParams(
+            inputHeight: 6, inputWidth: 6, inputChannels: 1, outputChannels: 9, kernelHeight: 5, kernelWidth: 5,
+            padding: ConvPadding(all: 2), inputZeroPoint: 0, output: q)),
+        Named(name: "9 channel blocks (passes 3 + 3 + 3), 7 pixels", p: Conv2DParams(
+            inputHeight: 1, inputWidth: 7, inputChannels: 8, outputChannels: 144, kernelHeight: 1, kernelWidth: 1,
+            inputZeroPoint: 5, output: q)),
+        Named(name: "grouped 6 → 6 per group (Dy-mobile), 4 groups", p: Conv2DParams(
+            inputHeight: 6, inputWidth: 6, inputChannels: 24, outputChannels: 24, kernelHeight: 3, kernelWidth: 3,
+            padding: ConvPadding(all: 1), groups: 4, inputZeroPoint: -128, output: q)),
+        Named(name: "padding all around bigger than the image", p: Conv2DParams(
+            inputHeight: 2, inputWidth: 1, inputChannels: 5, outputChannels: 20, kernelHeight: 3, kernelWidth: 3,
+            padding: ConvPadding(top: 2, left: 2, bottom: 2, right: 2), dilationY: 2, inputZeroPoint: 127, output: q)),
+    ])
+    func convNamedCases(_ c: Named) {
+        var rng = SeededRNG(seed: testBaseSeed ^ UInt64(c.p.weightCount))
+        for v in [HostWideKernels.ConvVariant.vnni, .simd128, HostWideKernels.chooseConv(c.p)] {
+            for extreme in [false, true] {
+                if let failure = checkConv(c.p, v, &rng, extreme: extreme, noBias: extreme) {
+                    Issue.record(Comment(rawValue: failure))
+                }
+            }
+        }
+    }
+}
+#endif
