@@ -144,5 +144,88 @@ struct HostWideKernelTests {
             }
         }
     }
+    @Test("maxpool: HostWide and SIMD128 kernels on random windows, strides, padding and channel counts")
+    func maxPoolRandom() {
+        let cases = isDebugBuild ? 10 : 200
+        for c in 0..<cases {
+            var rng = SeededRNG(seed: testBaseSeed &+ 0x9001 &+ UInt64(c))
+            let kh = rng.int(1...4), kw = rng.int(1...4)
+            let pad = ConvPadding(top: rng.int(0...kh - 1), left: rng.int(0...kw - 1), bottom: rng.int(0...kh - 1),
+                                  right: rng.int(0...kw - 1))
+            let ch = [1, 3, 7, 8, 9, 16, 17, 63, 64, 65, 100, 128, 130][rng.int(0...12)]
+            let lo = rng.int(0...2) == 0 ? Int32(rng.int(-128...0)) : -128
+            let hi = rng.int(0...2) == 0 ? Int32(rng.int(0...127)) : 127
+            let p = Pool2DParams(inputHeight: rng.int(max(1, kh - pad.top - pad.bottom)...9),
+                                 inputWidth: rng.int(max(1, kw - pad.left - pad.right)...9), channels: ch,
+                                 kernelHeight: kh, kernelWidth: kw, strideY: rng.int(1...3), strideX: rng.int(1...3),
+                                 padding: pad, zeroPoint: rng.zeroPoint(), activationMin: lo, activationMax: hi)
+            let input = c % 7 == 0 ? [Int8](repeating: -128, count: p.inputHeight * p.inputWidth * ch)
+                : rng.int8s(p.inputHeight * p.inputWidth * ch)
+            var ref = [Int8](repeating: 0, count: p.outputCount)
+            maxPool2dReference(p, input: input, output: &ref)
+            for (name, run) in [("host-wide", HostWideKernels.maxPool2d), ("simd128", DynQCore.maxPool2d)]
+                as [(String, (Pool2DParams, UnsafePointer<Int8>, UnsafeMutablePointer<Int8>) -> Void)] {
+                var out = [Int8](repeating: 99, count: p.outputCount)
+                run(p, input, &out)
+                if let at = (0..<p.outputCount).first(where: { ref[$0] != out[$0] }) {
+                    Issue.record(Comment(rawValue: "seed=\(rng.seed) \(name) \(p): output \(at) (pixel \(at / ch), "
+                                         + "channel \(at % ch)): got \(out[at]), reference \(ref[at])"))
+                    return
+                }
+            }
+        }
+    }
+    @Test("depthwise: every variant on random shapes (channel tails, strides, dilations, padding, even tap counts)")
+    func depthwiseRandom() {
+        let cases = isDebugBuild ? 6 : 150
+        for c in 0..<cases {
+            var rng = SeededRNG(seed: testBaseSeed &+ 0xD00 &+ UInt64(c))
+            let kh = [1, 2, 3, 3, 5][rng.int(0...4)], kw = rng.int(0...3) == 0 ? rng.int(1...4) : kh
+            let dy = rng.int(0...4) == 0 ? 2 : 1, dx = rng.int(0...4) == 0 ? 2 : 1
+            let pad = ConvPadding(top: rng.int(0...kh - 1), left: rng.int(0...kw - 1), bottom: rng.int(0...kh - 1),
+                                  right: rng.int(0...kw - 1))
+            let ch = [1, 5, 16, 31, 32, 33, 64, 96, 100, 144][rng.int(0...9)]
+            let p = DepthwiseConv2DParams(
+                inputHeight: rng.int(max(1, dy * (kh - 1) + 1 - pad.top - pad.bottom)...9),
+                inputWidth: rng.int(max(1, dx * (kw - 1) + 1 - pad.left - pad.right)...9), channels: ch,
+                kernelHeight: kh, kernelWidth: kw, strideY: rng.int(1...2), strideX: rng.int(1...3), padding: pad,
+                dilationY: dy, dilationX: dx, inputZeroPoint: rng.zeroPoint(), output: rng.outputQuantization())
+            let extreme = c % 9 == 0
+            let input: [Int8] = extreme ? [Int8](repeating: p.inputZeroPoint == -128 ? 127 : -128, count: p.inputCount)
+                : rng.int8s(p.inputCount)
+            let weights: [Int8] = extreme ? [Int8](repeating: -127, count: p.weightCount) : rng.int8s(p.weightCount, -127...127)
+            let bias = rng.int32s(ch, -(1 << 20)...(1 << 20)), mults = rng.multipliers(ch, shifts: -20...0)
+            let withBias = c % 4 != 0
+            var ref = [Int8](repeating: 0, count: p.outputCount)
+            bias.withUnsafeBufferPointer { b in
+                depthwiseConv2dReference(p, input: input, weights: weights, bias: withBias ? b.baseAddress : nil,
+                                         multipliers: mults, output: &ref)
+            }
+            for v in [HostWideKernels.DepthwiseVariant.wide, .simd128, HostWideKernels.chooseDepthwise(p)] {
+                var out = [Int8](repeating: 99, count: p.outputCount)
+                withScratch(HostWideKernels.depthwisePackedWeightBytes(p, v)) { packed in
+                    HostWideKernels.packDepthwiseWeights(p, v, weights: weights, into: packed)
+                    withScratch(HostWideKernels.depthwiseScratchBytes(p, v)) { scratch in
+                        input.withUnsafeBufferPointer { i in
+                            bias.withUnsafeBufferPointer { b in
+                                mults.withUnsafeBufferPointer { m in
+                                    out.withUnsafeMutableBufferPointer { o in
+                                        HostWideKernels.depthwiseConv2d(p, v, ConvArguments(
+                                            input: i.baseAddress!, weights: packed, bias: withBias ? b.baseAddress : nil,
+                                            multipliers: m.baseAddress!, output: o.baseAddress!, scratch: scratch))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                if let at = (0..<p.outputCount).first(where: { ref[$0] != out[$0] }) {
+                    Issue.record(Comment(rawValue: "seed=\(rng.seed) \(v) \(p): pixel \(at / ch) channel \(at % ch): "
+                                         + "got \(out[at]), reference \(ref[at])"))
+                    return
+                }
+            }
+        }
+    }
 }
 #endif

@@ -123,6 +123,9 @@ DYNQ_X86_INLINE dynq_x86_i64x8 dynq_x86_mul_even(dynq_x86_i32x16 a, dynq_x86_i32
 DYNQ_X86_INLINE dynq_x86_i8x64 dynq_x86_max_i8x64(dynq_x86_i8x64 a, dynq_x86_i8x64 b) {
     return __builtin_elementwise_max(a, b);
 }
+DYNQ_X86_INLINE dynq_x86_i8x64 dynq_x86_min_i8x64(dynq_x86_i8x64 a, dynq_x86_i8x64 b) {
+    return __builtin_elementwise_min(a, b);
+}
 DYNQ_X86_INLINE dynq_x86_i8x16 dynq_x86_max_i8x16(dynq_x86_i8x16 a, dynq_x86_i8x16 b) {
     return __builtin_elementwise_max(a, b);
 }
@@ -138,9 +141,9 @@ DYNQ_X86_INLINE dynq_x86_i8x16 dynq_x86_narrow_i32x16(dynq_x86_i32x16 a) {
     return __builtin_convertvector(a, dynq_x86_i8x16);
 }
 
-/// Signed bytes to int16 (`vpmovsxbw`).
-DYNQ_X86_INLINE dynq_x86_i16x32 dynq_x86_widen_i8x32(dynq_x86_i8x32 a) {
-    return __builtin_convertvector(a, dynq_x86_i16x32);
+/// Signed bytes to int16 minus `z` (`vpmovsxbw` + `vpsubw`): `a[i] − z`, exact for z in [−128, 127].
+DYNQ_X86_INLINE dynq_x86_i16x32 dynq_x86_widen_sub_i8x32(dynq_x86_i8x32 a, int16_t z) {
+    return __builtin_convertvector(a, dynq_x86_i16x32) - (dynq_x86_i16x32)z;
 }
 
 /// `vpunpcklwd` / `vpunpckhwd` on zmm: within each 128-bit lane L (int16 elements 8L ..< 8L + 8), the low (high)
