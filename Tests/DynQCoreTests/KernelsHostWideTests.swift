@@ -227,5 +227,69 @@ struct HostWideKernelTests {
             }
         }
     }
+    @Test("add: random counts (tails), zero points and multipliers, including input multipliers ≥ 4 (scalar path)")
+    func addRandom() {
+        for c in 0..<(isDebugBuild ? 10 : 300) {
+            var rng = SeededRNG(seed: testBaseSeed &+ 0xADD &+ UInt64(c))
+            let count = [1, 15, 16, 17, 33, 64, 100, 257][rng.int(0...7)]
+            let big = c % 10 == 0
+            let p = AddParams(input1ZeroPoint: rng.zeroPoint(), input1Multiplier: rng.multiplier(shifts: big ? 1...3 : -10...0),
+                              input2ZeroPoint: rng.zeroPoint(), input2Multiplier: rng.multiplier(shifts: -10...0),
+                              outputMultiplier: rng.multiplier(shifts: -31...4), output: rng.outputQuantization())
+            let a = c % 7 == 0 ? [Int8](repeating: 127, count: count) : rng.int8s(count)
+            let b = c % 7 == 0 ? [Int8](repeating: -128, count: count) : rng.int8s(count)
+            var ref = [Int8](repeating: 0, count: count), out = [Int8](repeating: 99, count: count)
+            addReference(p, count: count, input1: a, input2: b, output: &ref)
+            HostWideKernels.add(p, count: count, a, b, output: &out)
+            if let at = (0..<count).first(where: { ref[$0] != out[$0] }) {
+                Issue.record(Comment(rawValue: "seed=\(rng.seed) \(p): element \(at) (\(a[at]) + \(b[at])): "
+                                     + "got \(out[at]), reference \(ref[at])"))
+                return
+            }
+        }
+    }
+
+    @Test("linear: every variant on random feature counts (quad and block tails), zero points, nil bias")
+    func linearRandom() {
+        for c in 0..<(isDebugBuild ? 6 : 120) {
+            var rng = SeededRNG(seed: testBaseSeed &+ 0x11E &+ UInt64(c))
+            let f = [1, 3, 4, 5, 8, 40, 63, 64, 129, 1280][rng.int(0...9)]
+            let o = [1, 7, 16, 17, 63, 64, 65, 144, 300][rng.int(0...8)]
+            let p = LinearParams(inputFeatures: f, outputFeatures: o, inputZeroPoint: rng.zeroPoint(),
+                                 output: rng.outputQuantization())
+            let input = rng.int8s(f), weights = rng.int8s(f * o, -127...127)
+            let bias = rng.int32s(o, -(1 << 20)...(1 << 20)), mults = rng.multipliers(o, shifts: -20...0)
+            let withBias = c % 3 != 0
+            var ref = [Int8](repeating: 0, count: o)
+            bias.withUnsafeBufferPointer { b in
+                linearReference(p, input: input, weights: weights, bias: withBias ? b.baseAddress : nil,
+                                multipliers: mults, output: &ref)
+            }
+            for v in [HostWideKernels.LinearVariant.vnni, .simd128, HostWideKernels.chooseLinear(p)] {
+                var out = [Int8](repeating: 99, count: o)
+                withScratch(HostWideKernels.linearPackedWeightBytes(p, v)) { packed in
+                    HostWideKernels.packLinearWeights(p, v, weights: weights, into: packed)
+                    withScratch(HostWideKernels.linearScratchBytes(p, v)) { scratch in
+                        input.withUnsafeBufferPointer { i in
+                            bias.withUnsafeBufferPointer { b in
+                                mults.withUnsafeBufferPointer { m in
+                                    out.withUnsafeMutableBufferPointer { ob in
+                                        HostWideKernels.linear(p, v, ConvArguments(
+                                            input: i.baseAddress!, weights: packed, bias: withBias ? b.baseAddress : nil,
+                                            multipliers: m.baseAddress!, output: ob.baseAddress!, scratch: scratch))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                if let at = (0..<o).first(where: { ref[$0] != out[$0] }) {
+                    Issue.record(Comment(rawValue: "seed=\(rng.seed) \(v) \(p): output \(at): got \(out[at]), "
+                                         + "reference \(ref[at])"))
+                    return
+                }
+            }
+        }
+    }
 }
 #endif

@@ -146,6 +146,11 @@ DYNQ_X86_INLINE dynq_x86_i16x32 dynq_x86_widen_sub_i8x32(dynq_x86_i8x32 a, int16
     return __builtin_convertvector(a, dynq_x86_i16x32) - (dynq_x86_i16x32)z;
 }
 
+/// Signed bytes to int32 (`vpmovsxbd`).
+DYNQ_X86_INLINE dynq_x86_i32x16 dynq_x86_widen_i8x16_i32(dynq_x86_i8x16 a) {
+    return __builtin_convertvector(a, dynq_x86_i32x16);
+}
+
 /// `vpunpcklwd` / `vpunpckhwd` on zmm: within each 128-bit lane L (int16 elements 8L ..< 8L + 8), the low (high)
 /// four elements of `a` and `b` interleaved: `(a[8L], b[8L], a[8L+1], b[8L+1], ...)` (from `8L + 4` for high).
 DYNQ_X86_INLINE dynq_x86_i16x32 dynq_x86_unpacklo_i16(dynq_x86_i16x32 a, dynq_x86_i16x32 b) {
