@@ -5,6 +5,9 @@
 #if arch(x86_64)
 import Testing
 @testable import DynQCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A random conv layer within the reference's contract (accumulators far below 2^31).
 private func randomConv(_ rng: inout SeededRNG, maxSide: Int) -> Conv2DParams {
@@ -287,6 +290,65 @@ struct HostWideKernelTests {
                     Issue.record(Comment(rawValue: "seed=\(rng.seed) \(v) \(p): output \(at): got \(out[at]), "
                                          + "reference \(ref[at])"))
                     return
+                }
+            }
+        }
+    }
+    @Test("fusion: packed fused weights, bias and multipliers equal the reference fusion's, for conv and depthwise")
+    func fusionMatchesReference() {
+        for c in 0..<(isDebugBuild ? 4 : 40) {
+            var rng = SeededRNG(seed: testBaseSeed &+ 0xF05 &+ UInt64(c))
+            let g = rng.int(1...6)
+            let mode: FusionCoefficientMode = c % 2 == 0 ? .perChannel : .perLayer
+            let conv = randomConv(&rng, maxSide: 5)
+            let dw = DepthwiseConv2DParams(inputHeight: 6, inputWidth: 5, channels: [3, 32, 40][c % 3], kernelHeight: 3,
+                                           kernelWidth: 3, padding: ConvPadding(all: 1), inputZeroPoint: rng.zeroPoint(),
+                                           output: rng.outputQuantization())
+            for isDepthwise in [false, true] {
+                let f = isDepthwise ? DynamicFusionParams(kernelCount: g, depthwise: dw, coefficients: mode)
+                    : DynamicFusionParams(kernelCount: g, conv: conv, coefficients: mode)
+                let o = f.outputChannels
+                let kernels = rng.int8s(g * f.kernelElements, -127...127)
+                let eta = (0..<f.coefficientCount).map { _ in Int16(rng.int(0...32767)) }
+                let mixed = rng.int32s(g * o, -(1 << 16)...(1 << 16)), stat = rng.int32s(o, -(1 << 16)...(1 << 16))
+                let m0 = rng.multipliers(o, shifts: -20...0)
+                var refKernel = [Int8](repeating: 0, count: f.kernelElements)
+                var refBias = [Int32](repeating: 0, count: o), refM = [QuantizedMultiplier](repeating: .zero, count: o)
+                dynamicFusionReference(f, kernels: kernels, coefficients: eta, mixedBias: mixed, staticBias: stat,
+                                       staticMultipliers: m0, fusedKernel: &refKernel, biasAccumulator: &refBias,
+                                       multipliers: &refM)
+                let variants: [String] = isDepthwise ? ["wide", "simd128"] : ["vnni", "simd128"]
+                for name in variants {
+                    let cv: HostWideKernels.ConvVariant = name == "vnni" ? .vnni : .simd128
+                    let dv: HostWideKernels.DepthwiseVariant = name == "wide" ? .wide : .simd128
+                    let bytes = isDepthwise ? HostWideKernels.fusedDepthwiseWeightBytes(f, dw, dv)
+                        : HostWideKernels.fusedConvWeightBytes(f, conv, cv)
+                    let scratchBytes = isDepthwise ? HostWideKernels.depthwiseFusionScratchBytes(f, dw, dv)
+                        : HostWideKernels.convFusionScratchBytes(f, conv, cv)
+                    var bias = [Int32](repeating: 7, count: o), mults = [QuantizedMultiplier](repeating: .zero, count: o)
+                    let same: Bool = withScratch(bytes) { fused in
+                        withScratch(scratchBytes) { scratch in
+                            kernels.withUnsafeBufferPointer { k in eta.withUnsafeBufferPointer { e in
+                            mixed.withUnsafeBufferPointer { mb in stat.withUnsafeBufferPointer { sb in
+                            m0.withUnsafeBufferPointer { m in bias.withUnsafeMutableBufferPointer { b in
+                            mults.withUnsafeMutableBufferPointer { fm in
+                                let args = FusionArguments(
+                                    kernels: k.baseAddress!, coefficients: e.baseAddress!, mixedBias: mb.baseAddress,
+                                    staticBias: sb.baseAddress, staticMultipliers: m.baseAddress!, fusedWeights: fused,
+                                    fusedBias: b.baseAddress!, fusedMultipliers: fm.baseAddress!, scratch: scratch)
+                                if isDepthwise { HostWideKernels.fuseDepthwise(f, dw, dv, args) }
+                                else { HostWideKernels.fuseConv(f, conv, cv, args) }
+                            } } } } } } }
+                        }
+                        return withScratch(bytes) { want in
+                            if isDepthwise { HostWideKernels.packDepthwiseWeights(dw, dv, weights: refKernel, into: want) }
+                            else { HostWideKernels.packConvWeights(conv, cv, weights: refKernel, into: want) }
+                            return memcmp(fused, want, bytes) == 0
+                        }
+                    }
+                    #expect(same, "seed=\(rng.seed) \(name) depthwise=\(isDepthwise) \(f): packed fused weights differ")
+                    #expect(bias == refBias, "seed=\(rng.seed) \(name) \(f): fused bias differs")
+                    #expect(mults == refM, "seed=\(rng.seed) \(name) \(f): fused multipliers differ")
                 }
             }
         }
