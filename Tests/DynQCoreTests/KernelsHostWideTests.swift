@@ -241,13 +241,17 @@ struct HostWideKernelTests {
                               outputMultiplier: rng.multiplier(shifts: -31...4), output: rng.outputQuantization())
             let a = c % 7 == 0 ? [Int8](repeating: 127, count: count) : rng.int8s(count)
             let b = c % 7 == 0 ? [Int8](repeating: -128, count: count) : rng.int8s(count)
-            var ref = [Int8](repeating: 0, count: count), out = [Int8](repeating: 99, count: count)
+            var ref = [Int8](repeating: 0, count: count)
             addReference(p, count: count, input1: a, input2: b, output: &ref)
-            HostWideKernels.add(p, count: count, a, b, output: &out)
-            if let at = (0..<count).first(where: { ref[$0] != out[$0] }) {
-                Issue.record(Comment(rawValue: "seed=\(rng.seed) \(p): element \(at) (\(a[at]) + \(b[at])): "
-                                     + "got \(out[at]), reference \(ref[at])"))
-                return
+            for wide in [true, false] {
+                var out = [Int8](repeating: 99, count: count)
+                if wide { HostWideKernels.wideAdd(p, count: count, a, b, output: &out) }
+                else { HostWideKernels.add(p, count: count, a, b, output: &out) }
+                if let at = (0..<count).first(where: { ref[$0] != out[$0] }) {
+                    Issue.record(Comment(rawValue: "seed=\(rng.seed) wide=\(wide) \(p): element \(at) "
+                                         + "(\(a[at]) + \(b[at])): got \(out[at]), reference \(ref[at])"))
+                    return
+                }
             }
         }
     }
