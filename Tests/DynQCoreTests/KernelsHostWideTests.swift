@@ -60,7 +60,7 @@ private func checkConv(_ p: Conv2DParams, _ v: HostWideKernels.ConvVariant, _ rn
 
 @Suite("HostWide kernels equal the reference kernels bit for bit")
 struct HostWideKernelTests {
-    @Test("16-lane requantization equals finish(apply(x)) for every multiplier exponent and extreme accumulators")
+    @Test("16-lane and SSE2 requantizations equal finish(apply(x)) for every multiplier exponent and extreme accumulators")
     func requantizationMatchesApply() {
         var rng = SeededRNG(seed: testBaseSeed ^ 0x16)
         let specials: [Int32] = [0, 1, -1, 255, -255, 256, -256, 1 << 20, -(1 << 20), Int32.max, Int32.min,
@@ -84,6 +84,21 @@ struct HostWideKernelTests {
                     let x = acc[l] &+ bias[l]
                     let want = q.finish(mults[l].apply(x))
                     #expect(r[l] == want, "e=\(e) lane \(l) x=\(x) m=\(mults[l]) \(q): got \(r[l]), want \(want)")
+                }
+                // The 8-lane SSE2 form on the same lanes, two blocks (offset form when every n ≥ 32, else general).
+                let sse2 = UnsafeMutableRawPointer.allocate(byteCount: hostWideSSE2BlockBytes, alignment: 16)
+                defer { sse2.deallocate() }
+                for half in 0..<2 {
+                    let m8 = Array(mults[(8 * half)..<(8 * half + 8)]), b8 = Array(bias[(8 * half)..<(8 * half + 8)])
+                    hostWideSSE2Prepare(channels: 8, bias: b8, multipliers: m8, into: sse2)
+                    let lo = SIMD4<Int32>(acc[8 * half], acc[8 * half + 1], acc[8 * half + 2], acc[8 * half + 3])
+                    let hi = SIMD4<Int32>(acc[8 * half + 4], acc[8 * half + 5], acc[8 * half + 6], acc[8 * half + 7])
+                    let v = hostWideRequantize8SSE2(lo, hi, sse2, HostWideSSE2Stage(q))
+                    for l in 0..<8 {
+                        let got = Int8(truncatingIfNeeded: v &>> Int64(8 * l))
+                        let want = q.finish(m8[l].apply(acc[8 * half + l] &+ b8[l]))
+                        #expect(got == want, "SSE2 e=\(e) lane \(l) m=\(m8[l]) \(q): got \(got), want \(want)")
+                    }
                 }
             }
         }
@@ -204,7 +219,7 @@ struct HostWideKernelTests {
                 depthwiseConv2dReference(p, input: input, weights: weights, bias: withBias ? b.baseAddress : nil,
                                          multipliers: mults, output: &ref)
             }
-            for v in [HostWideKernels.DepthwiseVariant.wide, .simd128, HostWideKernels.chooseDepthwise(p)] {
+            for v in [HostWideKernels.DepthwiseVariant.wide, .sse2, .simd128, HostWideKernels.chooseDepthwise(p)] {
                 var out = [Int8](repeating: 99, count: p.outputCount)
                 withScratch(HostWideKernels.depthwisePackedWeightBytes(p, v)) { packed in
                     HostWideKernels.packDepthwiseWeights(p, v, weights: weights, into: packed)
@@ -321,10 +336,10 @@ struct HostWideKernelTests {
                 dynamicFusionReference(f, kernels: kernels, coefficients: eta, mixedBias: mixed, staticBias: stat,
                                        staticMultipliers: m0, fusedKernel: &refKernel, biasAccumulator: &refBias,
                                        multipliers: &refM)
-                let variants: [String] = isDepthwise ? ["wide", "simd128"] : ["vnni", "simd128"]
+                let variants: [String] = isDepthwise ? ["wide", "sse2", "simd128"] : ["vnni", "simd128"]
                 for name in variants {
                     let cv: HostWideKernels.ConvVariant = name == "vnni" ? .vnni : .simd128
-                    let dv: HostWideKernels.DepthwiseVariant = name == "wide" ? .wide : .simd128
+                    let dv: HostWideKernels.DepthwiseVariant = name == "wide" ? .wide : (name == "sse2" ? .sse2 : .simd128)
                     let bytes = isDepthwise ? HostWideKernels.fusedDepthwiseWeightBytes(f, dw, dv)
                         : HostWideKernels.fusedConvWeightBytes(f, conv, cv)
                     let scratchBytes = isDepthwise ? HostWideKernels.depthwiseFusionScratchBytes(f, dw, dv)

@@ -44,7 +44,7 @@
 #define DYNQ_X86_VECTOR_REGISTERS 16
 #endif
 
-#if DYNQ_X86_AVX512BW || DYNQ_X86_AVX2
+#if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
@@ -115,6 +115,55 @@ DYNQ_X86_INLINE dynq_x86_i64x8 dynq_x86_mul_even(dynq_x86_i32x16 a, dynq_x86_i32
     dynq_x86_i64x8 y = __builtin_convertvector(__builtin_shufflevector(b, b, 0, 2, 4, 6, 8, 10, 12, 14), dynq_x86_i64x8);
     return x * y;                                   // |x·y| ≤ 2^62: no overflow
 #endif
+}
+
+// ---- 128-bit helpers of the SSE2 kernels (SSE2 is part of every x86-64 CPU) ---------------------------------------
+
+typedef int16_t  dynq_x86_i16x8  __attribute__((ext_vector_type(8)));
+typedef int32_t  dynq_x86_i32x4  __attribute__((ext_vector_type(4)));
+typedef uint64_t dynq_x86_u64x2  __attribute__((ext_vector_type(2)));
+
+/// `a[i] >> n[i]` for two uint64 lanes, counts in [0, 63] (`vpsrlvq` with AVX2; two `psrlq` and a blend on SSE2).
+DYNQ_X86_INLINE dynq_x86_u64x2 dynq_x86_srlv_u64x2(dynq_x86_u64x2 a, dynq_x86_u64x2 n) {
+#if DYNQ_X86_AVX2
+    return (dynq_x86_u64x2)_mm_srlv_epi64((__m128i)a, (__m128i)n);
+#else
+    return a >> n;
+#endif
+}
+
+/// `packssdw`: the 8 lanes of `a` then `b` saturated to int16.
+DYNQ_X86_INLINE dynq_x86_i16x8 dynq_x86_packs_i32x4(dynq_x86_i32x4 a, dynq_x86_i32x4 b) {
+#if defined(__x86_64__) && defined(__SSE2__)
+    return (dynq_x86_i16x8)_mm_packs_epi32((__m128i)a, (__m128i)b);
+#else
+    dynq_x86_i32x4 lo = (dynq_x86_i32x4)-32768, hi = (dynq_x86_i32x4)32767;
+    a = __builtin_elementwise_min(__builtin_elementwise_max(a, lo), hi);
+    b = __builtin_elementwise_min(__builtin_elementwise_max(b, lo), hi);
+    return __builtin_convertvector(__builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7), dynq_x86_i16x8);
+#endif
+}
+
+/// `packsswb` of `a` with itself, low half: the 8 lanes of `a` saturated to int8.
+DYNQ_X86_INLINE int64_t dynq_x86_packs_i16x8_low(dynq_x86_i16x8 a) {
+#if defined(__x86_64__) && defined(__SSE2__)
+    return _mm_cvtsi128_si64(_mm_packs_epi16((__m128i)a, (__m128i)a));
+#else
+    dynq_x86_i16x8 c = __builtin_elementwise_min(__builtin_elementwise_max(a, (dynq_x86_i16x8)-128), (dynq_x86_i16x8)127);
+    typedef int8_t i8x8 __attribute__((ext_vector_type(8)));
+    i8x8 r = __builtin_convertvector(c, i8x8);
+    int64_t out;
+    __builtin_memcpy(&out, &r, 8);
+    return out;
+#endif
+}
+
+/// Lane-wise signed int16 maximum / minimum (`pmaxsw` / `pminsw`).
+DYNQ_X86_INLINE dynq_x86_i16x8 dynq_x86_max_i16x8(dynq_x86_i16x8 a, dynq_x86_i16x8 b) {
+    return __builtin_elementwise_max(a, b);
+}
+DYNQ_X86_INLINE dynq_x86_i16x8 dynq_x86_min_i16x8(dynq_x86_i16x8 a, dynq_x86_i16x8 b) {
+    return __builtin_elementwise_min(a, b);
 }
 
 // ---- Element-wise ----------------------------------------------------------------------------------------------

@@ -180,13 +180,15 @@ extension HostWideKernels {
     public enum DepthwiseVariant: Equatable, Sendable {
         /// 32 channels per step on 512-bit vectors (this file).
         case wide
+        /// The 128-bit SIMD depthwise with the offset-form SSE2 requantization (HostWideDepthwiseSSE2.swift).
+        case sse2
         /// The 128-bit SIMD depthwise (`depthwiseConv2d`, DepthwiseSIMD.swift).
         case simd128
     }
 
-    /// The wide kernel in AVX-512 builds, the 128-bit one otherwise.
+    /// The wide kernel in AVX-512 builds, the SSE2 one otherwise.
     public static func chooseDepthwise(_ p: DepthwiseConv2DParams) -> DepthwiseVariant {
-        hasAVX512BW ? .wide : .simd128
+        hasAVX512BW ? .wide : .sse2
     }
 
     public static func depthwisePackedWeightBytes(_ p: DepthwiseConv2DParams, _ v: DepthwiseVariant) -> Int {
@@ -194,7 +196,11 @@ extension HostWideKernels {
     }
 
     public static func depthwiseScratchBytes(_ p: DepthwiseConv2DParams, _ v: DepthwiseVariant) -> Int {
-        v == .wide ? hostWideDepthwiseScratchBytes(p) : depthwiseConv2dScratchBytes(p)
+        switch v {
+        case .wide: return hostWideDepthwiseScratchBytes(p)
+        case .sse2: return hostWideDepthwiseSSE2ScratchBytes(p)
+        case .simd128: return depthwiseConv2dScratchBytes(p)
+        }
     }
 
     public static func packDepthwiseWeights(_ p: DepthwiseConv2DParams, _ v: DepthwiseVariant,
@@ -204,10 +210,14 @@ extension HostWideKernels {
     }
 
     public static func depthwiseConv2d(_ p: DepthwiseConv2DParams, _ v: DepthwiseVariant, _ a: ConvArguments) {
-        if v == .wide {
+        switch v {
+        case .wide:
             hostWideDepthwise(p, input: a.input, packed: a.weights, bias: a.bias, multipliers: a.multipliers,
                               output: a.output, scratch: a.scratch!)
-        } else {
+        case .sse2:
+            hostWideDepthwiseSSE2(p, input: a.input, packed: a.weights, bias: a.bias, multipliers: a.multipliers,
+                                  output: a.output, scratch: a.scratch!)
+        case .simd128:
             DynQCore.depthwiseConv2d(p, input: a.input, packedWeights: a.weights, bias: a.bias,
                                      multipliers: a.multipliers, output: a.output, scratch: a.scratch!)
         }
