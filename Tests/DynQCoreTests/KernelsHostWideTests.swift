@@ -110,7 +110,7 @@ struct HostWideKernelTests {
         for c in 0..<cases {
             var rng = SeededRNG(seed: testBaseSeed &+ UInt64(c) &* 0x9E37)
             let p = randomConv(&rng, maxSide: isDebugBuild ? 5 : 12)
-            for v in [HostWideKernels.ConvVariant.vnni, .simd128, HostWideKernels.chooseConv(p)] {
+            for v in [HostWideKernels.ConvVariant.vnni, .vnniPixels, .simd128, HostWideKernels.chooseConv(p)] {
                 if let failure = checkConv(p, v, &rng, noBias: c % 5 == 0) {
                     Issue.record(Comment(rawValue: failure))
                     return
@@ -154,7 +154,7 @@ struct HostWideKernelTests {
     ])
     func convNamedCases(_ c: Named) {
         var rng = SeededRNG(seed: testBaseSeed ^ UInt64(c.p.weightCount))
-        for v in [HostWideKernels.ConvVariant.vnni, .simd128, HostWideKernels.chooseConv(c.p)] {
+        for v in [HostWideKernels.ConvVariant.vnni, .vnniPixels, .simd128, HostWideKernels.chooseConv(c.p)] {
             for extreme in [false, true] {
                 if let failure = checkConv(c.p, v, &rng, extreme: extreme, noBias: extreme) {
                     Issue.record(Comment(rawValue: failure))
@@ -336,9 +336,9 @@ struct HostWideKernelTests {
                 dynamicFusionReference(f, kernels: kernels, coefficients: eta, mixedBias: mixed, staticBias: stat,
                                        staticMultipliers: m0, fusedKernel: &refKernel, biasAccumulator: &refBias,
                                        multipliers: &refM)
-                let variants: [String] = isDepthwise ? ["wide", "sse2", "simd128"] : ["vnni", "simd128"]
+                let variants: [String] = isDepthwise ? ["wide", "sse2", "simd128"] : ["vnni", "vnniPixels", "simd128"]
                 for name in variants {
-                    let cv: HostWideKernels.ConvVariant = name == "vnni" ? .vnni : .simd128
+                    let cv: HostWideKernels.ConvVariant = name == "vnni" ? .vnni : (name == "vnniPixels" ? .vnniPixels : .simd128)
                     let dv: HostWideKernels.DepthwiseVariant = name == "wide" ? .wide : (name == "sse2" ? .sse2 : .simd128)
                     let bytes = isDepthwise ? HostWideKernels.fusedDepthwiseWeightBytes(f, dw, dv)
                         : HostWideKernels.fusedConvWeightBytes(f, conv, cv)

@@ -166,6 +166,23 @@ DYNQ_X86_INLINE dynq_x86_i16x8 dynq_x86_min_i16x8(dynq_x86_i16x8 a, dynq_x86_i16
     return __builtin_elementwise_min(a, b);
 }
 
+// ---- Gathers ---------------------------------------------------------------------------------------------------
+
+/// `vpgatherdd`: the 16 unaligned 32-bit words at `base + offsets[i]` (byte offsets). Every address must be readable.
+DYNQ_X86_INLINE dynq_x86_u32x16 dynq_x86_gather_u32(const void *base, dynq_x86_i32x16 offsets) {
+#if DYNQ_X86_AVX512BW
+    return (dynq_x86_u32x16)_mm512_i32gather_epi32((__m512i)offsets, base, 1);
+#else
+    dynq_x86_u32x16 r;
+    for (int i = 0; i < 16; i++) {
+        uint32_t w;
+        __builtin_memcpy(&w, (const char *)base + offsets[i], 4);
+        r[i] = w;
+    }
+    return r;
+#endif
+}
+
 // ---- Element-wise ----------------------------------------------------------------------------------------------
 
 /// Lane-wise signed maximum / minimum (`vpmaxsb`, `vpminsd`, ...; SSE2 without `pmaxsb` gets a compare and blend).

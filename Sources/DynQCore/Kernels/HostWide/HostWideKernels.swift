@@ -19,23 +19,34 @@ public enum HostWideKernels {
 
     /// How a conv layer runs.
     public enum ConvVariant: Equatable, Sendable {
-        /// `vpdpbusd` direct convolution over the padded uint8 image (HostWideConvVNNI.swift): any shape.
+        /// `vpdpbusd` direct convolution over the padded uint8 image, output channels in the lanes
+        /// (HostWideConvVNNI.swift): any shape.
         case vnni
+        /// `vpdpbusd` with output pixels in the lanes (HostWideConvPixels.swift): any shape; for few output channels
+        /// per group.
+        case vnniPixels
         /// The 128-bit SIMD conv (`conv2d`, ConvSIMD.swift / GroupedConvSIMD.swift): any shape.
         case simd128
     }
 
-    /// The VNNI conv for every layer in an AVX-512 VNNI build except grouped layers with fewer than 8 output
-    /// channels per group (the 16-lane channel blocks would be mostly empty; the SIMD128 pixel-lane kernel fills
-    /// its lanes); the SIMD128 conv otherwise.
+    /// In an AVX-512 VNNI build: the pixel-lane VNNI conv for grouped layers with fewer than 8 output channels per
+    /// group and horizontal stride 1 (the channel lanes would be mostly empty; measured on Dy-mobile's grouped 3×3,
+    /// 18 channels in groups of 6 at 112×112: 51 GMAC/s, 1.8× the channel-lane VNNI conv, 1.9× SIMD128), the
+    /// channel-lane VNNI conv for every other layer (at stride 2 the pixel-lane kernel converts 4 input pixels per
+    /// output pixel and is 0.92× the channel-lane one; thin dense 1×1 layers: 0.85–0.9×). The SIMD128 conv in other
+    /// builds.
     public static func chooseConv(_ p: Conv2DParams) -> ConvVariant {
-        if hasAVX512VNNI && !(p.groups > 1 && p.groupOutputChannels < 8) { return .vnni }
-        return .simd128
+        guard hasAVX512VNNI else { return .simd128 }
+        if p.groups > 1 && p.groupOutputChannels < 8 && p.strideX == 1 && p.outputWidth >= hostWidePixelStrip {
+            return .vnniPixels
+        }
+        return .vnni
     }
 
     public static func convPackedWeightBytes(_ p: Conv2DParams, _ v: ConvVariant) -> Int {
         switch v {
         case .vnni: return hostWideVNNIConvPackedBytes(p)
+        case .vnniPixels: return hostWidePixelPackedBytes(p)
         case .simd128: return conv2dPackedWeightBytes(p)
         }
     }
@@ -43,6 +54,7 @@ public enum HostWideKernels {
     public static func convScratchBytes(_ p: Conv2DParams, _ v: ConvVariant) -> Int {
         switch v {
         case .vnni: return hostWideVNNIConvScratchBytes(p)
+        case .vnniPixels: return hostWidePixelScratchBytes(p)
         case .simd128: return conv2dScratchBytes(p)
         }
     }
@@ -51,6 +63,7 @@ public enum HostWideKernels {
                                        into: UnsafeMutableRawPointer) {
         switch v {
         case .vnni: hostWideVNNIConvPack(p, weights: weights, into: into)
+        case .vnniPixels: hostWidePixelPack(p, weights: weights, into: into)
         case .simd128: packConv2dWeights(p, weights: weights, into: into)
         }
     }
@@ -60,6 +73,9 @@ public enum HostWideKernels {
         case .vnni:
             hostWideVNNIConv(p, input: a.input, packed: a.weights, bias: a.bias, multipliers: a.multipliers,
                              output: a.output, scratch: a.scratch!)
+        case .vnniPixels:
+            hostWidePixelConv(p, input: a.input, packed: a.weights, bias: a.bias, multipliers: a.multipliers,
+                              output: a.output, scratch: a.scratch!)
         case .simd128:
             DynQCore.conv2d(p, input: a.input, packedWeights: a.weights, bias: a.bias, multipliers: a.multipliers,
                             output: a.output, scratch: a.scratch!)
