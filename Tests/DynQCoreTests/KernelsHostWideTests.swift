@@ -9,6 +9,12 @@ import Testing
 import Glibc
 #endif
 
+/// `n` inputs within ±4 of the zero point `z` (small accumulators: with multipliers near ½ an accumulator off by
+/// one changes many outputs).
+private func nearZeroPoint(_ rng: inout SeededRNG, _ n: Int, _ z: Int32) -> [Int8] {
+    (0..<n).map { _ in Int8(clamping: Int(z) + rng.int(-4...4)) }
+}
+
 /// A random conv layer within the reference's contract (accumulators far below 2^31).
 private func randomConv(_ rng: inout SeededRNG, maxSide: Int) -> Conv2DParams {
     let groups = [1, 1, 1, 2, 3, 4][rng.int(0...5)]
@@ -27,11 +33,13 @@ private func randomConv(_ rng: inout SeededRNG, maxSide: Int) -> Conv2DParams {
 
 /// Runs `variant` of the HostWide conv and the reference on random data; returns a failure message or nil.
 private func checkConv(_ p: Conv2DParams, _ v: HostWideKernels.ConvVariant, _ rng: inout SeededRNG,
-                       extreme: Bool = false, noBias: Bool = false) -> String? {
-    let input: [Int8] = extreme ? (0..<p.inputCount).map { $0 & 1 == 0 ? 127 : -128 } : rng.int8s(p.inputCount)
-    let weights: [Int8] = extreme ? (0..<p.weightCount).map { $0 % 3 == 0 ? -127 : 127 } : rng.int8s(p.weightCount, -127...127)
-    let bias: [Int32] = rng.int32s(p.outputChannels, -(1 << 20)...(1 << 20))
-    let mults = rng.multipliers(p.outputChannels, shifts: -20...0)
+                       extreme: Bool = false, noBias: Bool = false, small: Bool = false) -> String? {
+    let input: [Int8] = extreme ? (0..<p.inputCount).map { $0 & 1 == 0 ? 127 : -128 }
+        : (small ? nearZeroPoint(&rng, p.inputCount, p.inputZeroPoint) : rng.int8s(p.inputCount))
+    let weights: [Int8] = extreme ? (0..<p.weightCount).map { $0 % 3 == 0 ? -127 : 127 }
+        : rng.int8s(p.weightCount, small ? -3...3 : -127...127)
+    let bias: [Int32] = rng.int32s(p.outputChannels, small ? -50...50 : -(1 << 20)...(1 << 20))
+    let mults = rng.multipliers(p.outputChannels, shifts: small ? -1...0 : -20...0)
     var ref = [Int8](repeating: 0, count: p.outputCount), out = [Int8](repeating: 99, count: p.outputCount)
     let packedBytes = HostWideKernels.convPackedWeightBytes(p, v)
     return withScratch(packedBytes) { packed in
@@ -111,7 +119,7 @@ struct HostWideKernelTests {
             var rng = SeededRNG(seed: testBaseSeed &+ UInt64(c) &* 0x9E37)
             let p = randomConv(&rng, maxSide: isDebugBuild ? 5 : 12)
             for v in [HostWideKernels.ConvVariant.vnni, .vnniPixels, .simd128, HostWideKernels.chooseConv(p)] {
-                if let failure = checkConv(p, v, &rng, noBias: c % 5 == 0) {
+                if let failure = checkConv(p, v, &rng, noBias: c % 5 == 0, small: c % 3 == 1) {
                     Issue.record(Comment(rawValue: failure))
                     return
                 }
@@ -208,11 +216,13 @@ struct HostWideKernelTests {
                 inputWidth: rng.int(max(1, dx * (kw - 1) + 1 - pad.left - pad.right)...9), channels: ch,
                 kernelHeight: kh, kernelWidth: kw, strideY: rng.int(1...2), strideX: rng.int(1...3), padding: pad,
                 dilationY: dy, dilationX: dx, inputZeroPoint: rng.zeroPoint(), output: rng.outputQuantization())
-            let extreme = c % 9 == 0
+            let extreme = c % 9 == 0, small = c % 3 == 1
             let input: [Int8] = extreme ? [Int8](repeating: p.inputZeroPoint == -128 ? 127 : -128, count: p.inputCount)
-                : rng.int8s(p.inputCount)
-            let weights: [Int8] = extreme ? [Int8](repeating: -127, count: p.weightCount) : rng.int8s(p.weightCount, -127...127)
-            let bias = rng.int32s(ch, -(1 << 20)...(1 << 20)), mults = rng.multipliers(ch, shifts: -20...0)
+                : (small ? nearZeroPoint(&rng, p.inputCount, p.inputZeroPoint) : rng.int8s(p.inputCount))
+            let weights: [Int8] = extreme ? [Int8](repeating: -127, count: p.weightCount)
+                : rng.int8s(p.weightCount, small ? -3...3 : -127...127)
+            let bias = rng.int32s(ch, small ? -50...50 : -(1 << 20)...(1 << 20))
+            let mults = rng.multipliers(ch, shifts: small ? -1...0 : -20...0)
             let withBias = c % 4 != 0
             var ref = [Int8](repeating: 0, count: p.outputCount)
             bias.withUnsafeBufferPointer { b in
@@ -279,8 +289,11 @@ struct HostWideKernelTests {
             let o = [1, 7, 16, 17, 63, 64, 65, 144, 300][rng.int(0...8)]
             let p = LinearParams(inputFeatures: f, outputFeatures: o, inputZeroPoint: rng.zeroPoint(),
                                  output: rng.outputQuantization())
-            let input = rng.int8s(f), weights = rng.int8s(f * o, -127...127)
-            let bias = rng.int32s(o, -(1 << 20)...(1 << 20)), mults = rng.multipliers(o, shifts: -20...0)
+            let small = c % 3 == 1
+            let input = small ? nearZeroPoint(&rng, f, p.inputZeroPoint) : rng.int8s(f)
+            let weights = rng.int8s(f * o, small ? -3...3 : -127...127)
+            let bias = rng.int32s(o, small ? -50...50 : -(1 << 20)...(1 << 20))
+            let mults = rng.multipliers(o, shifts: small ? -1...0 : -20...0)
             let withBias = c % 3 != 0
             var ref = [Int8](repeating: 0, count: o)
             bias.withUnsafeBufferPointer { b in
