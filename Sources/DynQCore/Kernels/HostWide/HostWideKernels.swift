@@ -14,6 +14,8 @@ public enum HostWideKernels {
     @inlinable public static var hasAVX512VNNI: Bool { DYNQ_X86_AVX512VNNI != 0 }
     /// Whether this build has AVX-512 BW (64-byte vectors for pooling and adds).
     @inlinable public static var hasAVX512BW: Bool { DYNQ_X86_AVX512BW != 0 }
+    /// Whether this build has AVX2 (the 512-bit depthwise runs as pairs of 256-bit operations).
+    @inlinable public static var hasAVX2: Bool { DYNQ_X86_AVX2 != 0 }
 
     // MARK: conv2d
 
