@@ -74,7 +74,7 @@ func runBench(_ args: [String]) throws -> Int32 {
     let (c, h, w) = inputCHW(m)
     let input = (0..<(c * h * w)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
 
-    let simd = try Int8Session(file, kernels: .simd128)
+    let simd = try Int8Session(file, kernels: .hostDefault)
     let simdResult = try benchSession(simd, input: input, runs: runs)
     var refResult: BenchResult?
     if refRuns > 0 {

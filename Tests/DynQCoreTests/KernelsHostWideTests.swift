@@ -32,7 +32,7 @@ private func randomConv(_ rng: inout SeededRNG, maxSide: Int) -> Conv2DParams {
 }
 
 /// Runs `variant` of the HostWide conv and the reference on random data; returns a failure message or nil.
-private func checkConv(_ p: Conv2DParams, _ v: HostWideKernels.ConvVariant, _ rng: inout SeededRNG,
+private func checkConv(_ p: Conv2DParams, _ v: HostWideKernels.Variant, _ rng: inout SeededRNG,
                        extreme: Bool = false, noBias: Bool = false, small: Bool = false) -> String? {
     let input: [Int8] = extreme ? (0..<p.inputCount).map { $0 & 1 == 0 ? 127 : -128 }
         : (small ? nearZeroPoint(&rng, p.inputCount, p.inputZeroPoint) : rng.int8s(p.inputCount))
@@ -51,7 +51,7 @@ private func checkConv(_ p: Conv2DParams, _ v: HostWideKernels.ConvVariant, _ rn
                 input.withUnsafeBufferPointer { i in
                     mults.withUnsafeBufferPointer { m in
                         out.withUnsafeMutableBufferPointer { o in
-                            HostWideKernels.conv2d(p, v, ConvArguments(
+                            HostWideKernels().conv2d(p, v, ConvArguments(
                                 input: i.baseAddress!, weights: packed, bias: b, multipliers: m.baseAddress!,
                                 output: o.baseAddress!, scratch: scratch))
                         }
@@ -118,7 +118,7 @@ struct HostWideKernelTests {
         for c in 0..<cases {
             var rng = SeededRNG(seed: testBaseSeed &+ UInt64(c) &* 0x9E37)
             let p = randomConv(&rng, maxSide: isDebugBuild ? 5 : 12)
-            for v in [HostWideKernels.ConvVariant.vnni, .vnniPixels, .simd128, HostWideKernels.chooseConv(p)] {
+            for v in [HostWideKernels.Variant.vnni, .vnniPixels, .simd128Tile, .simd128PixelLane, HostWideKernels.chooseConv(p)] {
                 if let failure = checkConv(p, v, &rng, noBias: c % 5 == 0, small: c % 3 == 1) {
                     Issue.record(Comment(rawValue: failure))
                     return
@@ -162,7 +162,7 @@ struct HostWideKernelTests {
     ])
     func convNamedCases(_ c: Named) {
         var rng = SeededRNG(seed: testBaseSeed ^ UInt64(c.p.weightCount))
-        for v in [HostWideKernels.ConvVariant.vnni, .vnniPixels, .simd128, HostWideKernels.chooseConv(c.p)] {
+        for v in [HostWideKernels.Variant.vnni, .vnniPixels, .simd128Tile, .simd128PixelLane, HostWideKernels.chooseConv(c.p)] {
             for extreme in [false, true] {
                 if let failure = checkConv(c.p, v, &rng, extreme: extreme, noBias: extreme) {
                     Issue.record(Comment(rawValue: failure))
@@ -189,7 +189,8 @@ struct HostWideKernelTests {
                 : rng.int8s(p.inputHeight * p.inputWidth * ch)
             var ref = [Int8](repeating: 0, count: p.outputCount)
             maxPool2dReference(p, input: input, output: &ref)
-            for (name, run) in [("host-wide", HostWideKernels.maxPool2d), ("simd128", DynQCore.maxPool2d)]
+            for (name, run) in [("host-wide", { HostWideKernels().maxPool2d($0, input: $1, output: $2) }),
+                                ("simd128", { DynQCore.maxPool2d($0, input: $1, output: $2) })]
                 as [(String, (Pool2DParams, UnsafePointer<Int8>, UnsafeMutablePointer<Int8>) -> Void)] {
                 var out = [Int8](repeating: 99, count: p.outputCount)
                 run(p, input, &out)
@@ -229,7 +230,7 @@ struct HostWideKernelTests {
                 depthwiseConv2dReference(p, input: input, weights: weights, bias: withBias ? b.baseAddress : nil,
                                          multipliers: mults, output: &ref)
             }
-            for v in [HostWideKernels.DepthwiseVariant.wide, .sse2, .simd128, HostWideKernels.chooseDepthwise(p)] {
+            for v in [HostWideKernels.Variant.wideDepthwise, .sse2Depthwise, .simd128Depthwise, HostWideKernels.chooseDepthwise(p)] {
                 var out = [Int8](repeating: 99, count: p.outputCount)
                 withScratch(HostWideKernels.depthwisePackedWeightBytes(p, v)) { packed in
                     HostWideKernels.packDepthwiseWeights(p, v, weights: weights, into: packed)
@@ -238,7 +239,7 @@ struct HostWideKernelTests {
                             bias.withUnsafeBufferPointer { b in
                                 mults.withUnsafeBufferPointer { m in
                                     out.withUnsafeMutableBufferPointer { o in
-                                        HostWideKernels.depthwiseConv2d(p, v, ConvArguments(
+                                        HostWideKernels().depthwiseConv2d(p, v, ConvArguments(
                                             input: i.baseAddress!, weights: packed, bias: withBias ? b.baseAddress : nil,
                                             multipliers: m.baseAddress!, output: o.baseAddress!, scratch: scratch))
                                     }
@@ -270,8 +271,8 @@ struct HostWideKernelTests {
             addReference(p, count: count, input1: a, input2: b, output: &ref)
             for wide in [true, false] {
                 var out = [Int8](repeating: 99, count: count)
-                if wide { HostWideKernels.wideAdd(p, count: count, a, b, output: &out) }
-                else { HostWideKernels.add(p, count: count, a, b, output: &out) }
+                if wide { hostWideAdd16(p, count: count, a, b, output: &out) }
+                else { HostWideKernels().add(p, count: count, a, b, output: &out) }
                 if let at = (0..<count).first(where: { ref[$0] != out[$0] }) {
                     Issue.record(Comment(rawValue: "seed=\(rng.seed) wide=\(wide) \(p): element \(at) "
                                          + "(\(a[at]) + \(b[at])): got \(out[at]), reference \(ref[at])"))
@@ -300,7 +301,7 @@ struct HostWideKernelTests {
                 linearReference(p, input: input, weights: weights, bias: withBias ? b.baseAddress : nil,
                                 multipliers: mults, output: &ref)
             }
-            for v in [HostWideKernels.LinearVariant.vnni, .simd128, HostWideKernels.chooseLinear(p)] {
+            for v in [HostWideKernels.Variant.vnniLinear, .simd128Linear, HostWideKernels.chooseLinear(p)] {
                 var out = [Int8](repeating: 99, count: o)
                 withScratch(HostWideKernels.linearPackedWeightBytes(p, v)) { packed in
                     HostWideKernels.packLinearWeights(p, v, weights: weights, into: packed)
@@ -309,7 +310,7 @@ struct HostWideKernelTests {
                             bias.withUnsafeBufferPointer { b in
                                 mults.withUnsafeBufferPointer { m in
                                     out.withUnsafeMutableBufferPointer { ob in
-                                        HostWideKernels.linear(p, v, ConvArguments(
+                                        HostWideKernels().linear(p, v, ConvArguments(
                                             input: i.baseAddress!, weights: packed, bias: withBias ? b.baseAddress : nil,
                                             multipliers: m.baseAddress!, output: ob.baseAddress!, scratch: scratch))
                                     }
@@ -349,10 +350,10 @@ struct HostWideKernelTests {
                 dynamicFusionReference(f, kernels: kernels, coefficients: eta, mixedBias: mixed, staticBias: stat,
                                        staticMultipliers: m0, fusedKernel: &refKernel, biasAccumulator: &refBias,
                                        multipliers: &refM)
-                let variants: [String] = isDepthwise ? ["wide", "sse2", "simd128"] : ["vnni", "vnniPixels", "simd128"]
-                for name in variants {
-                    let cv: HostWideKernels.ConvVariant = name == "vnni" ? .vnni : (name == "vnniPixels" ? .vnniPixels : .simd128)
-                    let dv: HostWideKernels.DepthwiseVariant = name == "wide" ? .wide : (name == "sse2" ? .sse2 : .simd128)
+                let variants: [HostWideKernels.Variant] = isDepthwise ? [.wideDepthwise, .sse2Depthwise, .simd128Depthwise]
+                    : [.vnni, .vnniPixels, .simd128Tile, .simd128PixelLane]
+                for v in variants {
+                    let name = "\(v)", cv = v, dv = v
                     let bytes = isDepthwise ? HostWideKernels.fusedDepthwiseWeightBytes(f, dw, dv)
                         : HostWideKernels.fusedConvWeightBytes(f, conv, cv)
                     let scratchBytes = isDepthwise ? HostWideKernels.depthwiseFusionScratchBytes(f, dw, dv)
@@ -368,8 +369,8 @@ struct HostWideKernelTests {
                                     kernels: k.baseAddress!, coefficients: e.baseAddress!, mixedBias: mb.baseAddress,
                                     staticBias: sb.baseAddress, staticMultipliers: m.baseAddress!, fusedWeights: fused,
                                     fusedBias: b.baseAddress!, fusedMultipliers: fm.baseAddress!, scratch: scratch)
-                                if isDepthwise { HostWideKernels.fuseDepthwise(f, dw, dv, args) }
-                                else { HostWideKernels.fuseConv(f, conv, cv, args) }
+                                if isDepthwise { HostWideKernels().fuseDepthwise(f, dw, dv, args) }
+                                else { HostWideKernels().fuseConv(f, conv, cv, args) }
                             } } } } } } }
                         }
                         return withScratch(bytes) { want in

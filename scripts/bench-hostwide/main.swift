@@ -39,7 +39,7 @@ func convLayer(_ name: String, _ p: Conv2DParams) -> Layer {
     let out = UnsafeMutablePointer<Int8>.allocate(capacity: p.outputCount)
     var impls: [Impl] = []
     func check() -> Bool { (0..<p.outputCount).allSatisfy { out[$0] == ref[$0] } }
-    for (vname, v) in [("simd128", HostWideKernels.ConvVariant.simd128), ("hw-vnni", .vnni), ("hw-pix", .vnniPixels)] {
+    for (vname, v) in [("simd128", SIMD128Kernels.chooseConv(p) == .pixelLane ? HostWideKernels.Variant.simd128PixelLane : .simd128Tile), ("hw-vnni", .vnni), ("hw-pix", .vnniPixels)] {
         let pb = HostWideKernels.convPackedWeightBytes(p, v), sb = HostWideKernels.convScratchBytes(p, v)
         let packed = UnsafeMutableRawPointer.allocate(byteCount: pb, alignment: 64)
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: sb, alignment: 64)
@@ -51,7 +51,7 @@ func convLayer(_ name: String, _ p: Conv2DParams) -> Layer {
         let mm = UnsafeMutablePointer<QuantizedMultiplier>.allocate(capacity: mults.count); mm.initialize(from: mults, count: mults.count)
         var aa = a; aa.input = UnsafePointer(inp); aa.bias = UnsafePointer(bb); aa.multipliers = UnsafePointer(mm)
         let fixed = aa
-        impls.append(Impl(name: vname, run: { HostWideKernels.conv2d(p, v, fixed) }, check: check))
+        impls.append(Impl(name: vname, run: { HostWideKernels().conv2d(p, v, fixed) }, check: check))
     }
     return Layer(name: name, macs: p.macs, impls: impls)
 }
@@ -66,7 +66,7 @@ func poolLayer(_ name: String, _ p: Pool2DParams) -> Layer {
     return Layer(name: name, macs: p.outputCount * p.kernelHeight * p.kernelWidth, impls: [
         Impl(name: "reference", run: { maxPool2dReference(p, input: inp, output: out) }, check: check),
         Impl(name: "simd128", run: { maxPool2d(p, input: inp, output: out) }, check: check),
-        Impl(name: "hw", run: { HostWideKernels.maxPool2d(p, input: inp, output: out) }, check: check),
+        Impl(name: "hw", run: { HostWideKernels().maxPool2d(p, input: inp, output: out) }, check: check),
     ])
 }
 
@@ -81,7 +81,7 @@ func dwLayer(_ name: String, _ p: DepthwiseConv2DParams) -> Layer {
     let out = UnsafeMutablePointer<Int8>.allocate(capacity: p.outputCount)
     func check() -> Bool { (0..<p.outputCount).allSatisfy { out[$0] == ref[$0] } }
     var impls: [Impl] = []
-    for (vname, v) in [("simd128", HostWideKernels.DepthwiseVariant.simd128), ("hw-sse2", .sse2), ("hw-wide", .wide)] {
+    for (vname, v) in [("simd128", HostWideKernels.Variant.simd128Depthwise), ("hw-sse2", .sse2Depthwise), ("hw-wide", .wideDepthwise)] {
         let packed = UnsafeMutableRawPointer.allocate(byteCount: HostWideKernels.depthwisePackedWeightBytes(p, v), alignment: 64)
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: HostWideKernels.depthwiseScratchBytes(p, v), alignment: 64)
         HostWideKernels.packDepthwiseWeights(p, v, weights: weights, into: packed)
@@ -89,7 +89,7 @@ func dwLayer(_ name: String, _ p: DepthwiseConv2DParams) -> Layer {
         let bb = UnsafeMutablePointer<Int32>.allocate(capacity: bias.count); bb.initialize(from: bias, count: bias.count)
         let mm = UnsafeMutablePointer<QuantizedMultiplier>.allocate(capacity: mults.count); mm.initialize(from: mults, count: mults.count)
         let a = ConvArguments(input: inp, weights: packed, bias: bb, multipliers: mm, output: out, scratch: scratch)
-        impls.append(Impl(name: vname, run: { HostWideKernels.depthwiseConv2d(p, v, a) }, check: check))
+        impls.append(Impl(name: vname, run: { HostWideKernels().depthwiseConv2d(p, v, a) }, check: check))
     }
     return Layer(name: name, macs: p.macs, impls: impls)
 }
@@ -107,7 +107,7 @@ func addLayer(_ name: String, count: Int) -> Layer {
     func check() -> Bool { (0..<count).allSatisfy { out[$0] == ref[$0] } }
     return Layer(name: name, macs: count, impls: [
         Impl(name: "simd128", run: { add(p, count: count, input1: pa, input2: pb, output: out) }, check: check),
-        Impl(name: "hw", run: { HostWideKernels.add(p, count: count, pa, pb, output: out) }, check: check),
+        Impl(name: "hw", run: { HostWideKernels().add(p, count: count, pa, pb, output: out) }, check: check),
     ])
 }
 
@@ -122,7 +122,7 @@ func linearLayer(_ name: String, _ p: LinearParams) -> Layer {
     let out = UnsafeMutablePointer<Int8>.allocate(capacity: p.outputFeatures)
     func check() -> Bool { (0..<p.outputFeatures).allSatisfy { out[$0] == ref[$0] } }
     var impls: [Impl] = []
-    for (vname, v) in [("simd128", HostWideKernels.LinearVariant.simd128), ("hw-vnni", .vnni)] {
+    for (vname, v) in [("simd128", HostWideKernels.Variant.simd128Linear), ("hw-vnni", .vnniLinear)] {
         let packed = UnsafeMutableRawPointer.allocate(byteCount: HostWideKernels.linearPackedWeightBytes(p, v), alignment: 64)
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: HostWideKernels.linearScratchBytes(p, v), alignment: 64)
         HostWideKernels.packLinearWeights(p, v, weights: weights, into: packed)
@@ -130,7 +130,7 @@ func linearLayer(_ name: String, _ p: LinearParams) -> Layer {
         let bb = UnsafeMutablePointer<Int32>.allocate(capacity: bias.count); bb.initialize(from: bias, count: bias.count)
         let mm = UnsafeMutablePointer<QuantizedMultiplier>.allocate(capacity: mults.count); mm.initialize(from: mults, count: mults.count)
         let a = ConvArguments(input: inp, weights: packed, bias: bb, multipliers: mm, output: out, scratch: scratch)
-        impls.append(Impl(name: vname, run: { HostWideKernels.linear(p, v, a) }, check: check))
+        impls.append(Impl(name: vname, run: { HostWideKernels().linear(p, v, a) }, check: check))
     }
     return Layer(name: name, macs: p.macs, impls: impls)
 }

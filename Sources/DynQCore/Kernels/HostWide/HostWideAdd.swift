@@ -22,53 +22,41 @@ internal func hostWideApplyUniform16(_ x: SIMD16<Int32>, _ m: SIMD16<Int32>, _ r
     return unsafeBitCast((yE & SIMD8<Int64>(repeating: 0xFFFF_FFFF)) | (yO &<< 32), to: SIMD16<Int32>.self)
 }
 
-extension HostWideKernels {
-    /// Element-wise add: same contract and results as `addReference` (`count` int8 each; the output may not alias an
-    /// input). Scratch: none. The 16-lane kernel in AVX-512 builds; otherwise the 128-bit SIMD add (`add`), faster
-    /// there (the 64-bit lane arithmetic is emulated: MobileNetV2's residual adds took 0.18 → 0.25 ms with this kernel
-    /// in the default build);
-    /// `wideAdd` runs the 16-lane kernel in any build (tests).
-    public static func add(_ p: AddParams, count: Int, _ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>,
-                           output: UnsafeMutablePointer<Int8>) {
-        if hasAVX512BW { wideAdd(p, count: count, a, b, output: output) }
-        else { DynQCore.add(p, count: count, input1: a, input2: b, output: output) }
+/// The 16-lane add: same contract and results as `addReference` (`count` int8 each; the output may not alias an
+/// input), in any build. Scratch: none.
+internal func hostWideAdd16(_ p: AddParams, count: Int, _ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>,
+                            output: UnsafeMutablePointer<Int8>) {
+    let n1 = 31 &- Int64(p.input1Multiplier.shift), n2 = 31 &- Int64(p.input2Multiplier.shift)
+    @inline(__always) func scalar(_ i: Int) {
+        let x1 = (Int32(a[i]) &- p.input1ZeroPoint) &<< AddParams.leftShift
+        let x2 = (Int32(b[i]) &- p.input2ZeroPoint) &<< AddParams.leftShift
+        output[i] = p.output.finish(p.outputMultiplier.apply(p.input1Multiplier.apply(x1)
+                                                             &+ p.input2Multiplier.apply(x2)))
     }
-
-    /// The 16-lane add (this file), in any build.
-    public static func wideAdd(_ p: AddParams, count: Int, _ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>,
-                               output: UnsafeMutablePointer<Int8>) {
-        let n1 = 31 &- Int64(p.input1Multiplier.shift), n2 = 31 &- Int64(p.input2Multiplier.shift)
-        @inline(__always) func scalar(_ i: Int) {
-            let x1 = (Int32(a[i]) &- p.input1ZeroPoint) &<< AddParams.leftShift
-            let x2 = (Int32(b[i]) &- p.input2ZeroPoint) &<< AddParams.leftShift
-            output[i] = p.output.finish(p.outputMultiplier.apply(p.input1Multiplier.apply(x1)
-                                                                 &+ p.input2Multiplier.apply(x2)))
+    guard n1 >= 29 && n2 >= 29 else {
+        for i in 0..<count { scalar(i) }
+        return
+    }
+    // The output multiplier prepared in all 16 lanes (a local, 64-byte aligned block).
+    withUnsafeTemporaryAllocation(byteCount: hostWideRequantizeBlockBytes, alignment: 64) { buffer in
+        let block = buffer.baseAddress!
+        for l in 0..<16 { hostWideRequantizeLane(l, bias: 0, multiplier: p.outputMultiplier, into: block) }
+        let stage = HostWideOutputStage(p.output)
+        let m1 = SIMD16<Int32>(repeating: p.input1Multiplier.multiplier)
+        let m2 = SIMD16<Int32>(repeating: p.input2Multiplier.multiplier)
+        let r1 = SIMD8<Int64>(repeating: 1 << (n1 - 1)), s1 = SIMD8<Int64>(repeating: n1)
+        let r2 = SIMD8<Int64>(repeating: 1 << (n2 - 1)), s2 = SIMD8<Int64>(repeating: n2)
+        let z1 = SIMD16<Int32>(repeating: p.input1ZeroPoint), z2 = SIMD16<Int32>(repeating: p.input2ZeroPoint)
+        var i = 0
+        while i + 16 <= count {
+            let x1 = (dynq_x86_widen_i8x16_i32(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Int8>.self)) &- z1) &<< 20
+            let x2 = (dynq_x86_widen_i8x16_i32(UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Int8>.self)) &- z2) &<< 20
+            let s = hostWideApplyUniform16(x1, m1, r1, s1) &+ hostWideApplyUniform16(x2, m2, r2, s2)
+            UnsafeMutableRawPointer(output + i).storeBytes(of: hostWideRequantize16(s, block, stage),
+                                                           as: SIMD16<Int8>.self)
+            i += 16
         }
-        guard n1 >= 29 && n2 >= 29 else {
-            for i in 0..<count { scalar(i) }
-            return
-        }
-        // The output multiplier prepared in all 16 lanes (a local, 64-byte aligned block).
-        withUnsafeTemporaryAllocation(byteCount: hostWideRequantizeBlockBytes, alignment: 64) { buffer in
-            let block = buffer.baseAddress!
-            for l in 0..<16 { hostWideRequantizeLane(l, bias: 0, multiplier: p.outputMultiplier, into: block) }
-            let stage = HostWideOutputStage(p.output)
-            let m1 = SIMD16<Int32>(repeating: p.input1Multiplier.multiplier)
-            let m2 = SIMD16<Int32>(repeating: p.input2Multiplier.multiplier)
-            let r1 = SIMD8<Int64>(repeating: 1 << (n1 - 1)), s1 = SIMD8<Int64>(repeating: n1)
-            let r2 = SIMD8<Int64>(repeating: 1 << (n2 - 1)), s2 = SIMD8<Int64>(repeating: n2)
-            let z1 = SIMD16<Int32>(repeating: p.input1ZeroPoint), z2 = SIMD16<Int32>(repeating: p.input2ZeroPoint)
-            var i = 0
-            while i + 16 <= count {
-                let x1 = (dynq_x86_widen_i8x16_i32(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Int8>.self)) &- z1) &<< 20
-                let x2 = (dynq_x86_widen_i8x16_i32(UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Int8>.self)) &- z2) &<< 20
-                let s = hostWideApplyUniform16(x1, m1, r1, s1) &+ hostWideApplyUniform16(x2, m2, r2, s2)
-                UnsafeMutableRawPointer(output + i).storeBytes(of: hostWideRequantize16(s, block, stage),
-                                                               as: SIMD16<Int8>.self)
-                i += 16
-            }
-            while i < count { scalar(i); i += 1 }
-        }
+        while i < count { scalar(i); i += 1 }
     }
 }
 #endif

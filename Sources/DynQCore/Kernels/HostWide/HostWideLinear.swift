@@ -102,39 +102,4 @@ internal func hostWideVNNILinear(
     }
 }
 
-extension HostWideKernels {
-    /// How a fully connected layer runs.
-    public enum LinearVariant: Equatable, Sendable {
-        /// `vpdpbusd` GEMV (this file).
-        case vnni
-        /// The 128-bit SIMD linear (`linear`, ConvSIMD.swift).
-        case simd128
-    }
-
-    public static func chooseLinear(_ p: LinearParams) -> LinearVariant { hasAVX512VNNI ? .vnni : .simd128 }
-
-    public static func linearPackedWeightBytes(_ p: LinearParams, _ v: LinearVariant) -> Int {
-        v == .vnni ? hostWideVNNIConvPackedBytes(p.asConv) : DynQCore.linearPackedWeightBytes(p)
-    }
-
-    public static func linearScratchBytes(_ p: LinearParams, _ v: LinearVariant) -> Int {
-        v == .vnni ? hostWideVNNILinearScratchBytes(p) : DynQCore.linearScratchBytes(p)
-    }
-
-    public static func packLinearWeights(_ p: LinearParams, _ v: LinearVariant, weights: UnsafePointer<Int8>,
-                                         into: UnsafeMutableRawPointer) {
-        if v == .vnni { hostWideVNNIConvPack(p.asConv, weights: weights, into: into) }
-        else { DynQCore.packLinearWeights(p, weights: weights, into: into) }
-    }
-
-    public static func linear(_ p: LinearParams, _ v: LinearVariant, _ a: ConvArguments) {
-        if v == .vnni {
-            hostWideVNNILinear(p, input: a.input, packed: a.weights, bias: a.bias, multipliers: a.multipliers,
-                               output: a.output, scratch: a.scratch!)
-        } else {
-            DynQCore.linear(p, input: a.input, packedWeights: a.weights, bias: a.bias, multipliers: a.multipliers,
-                            output: a.output, scratch: a.scratch!)
-        }
-    }
-}
 #endif
