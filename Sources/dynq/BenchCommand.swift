@@ -8,7 +8,7 @@ let benchCommand = Command(
     name: "bench",
     summary: "latency of a .dynq model (per layer, SIMD and reference kernels)",
     usage: """
-        usage: dynq bench MODEL.dynq [--runs N] [--reference-runs N] [--standard-layers] [--json]
+        usage: dynq bench MODEL.dynq [--runs N] [--reference-runs N] [--kernels NAME] [--standard-layers] [--json]
 
         Runs the model on a fixed pseudo-random image: one warm-up, then N timed runs with the SIMD kernels and
         with the scalar reference kernels. Prints the median / min / max whole-model latency of each, and per
@@ -17,6 +17,8 @@ let benchCommand = Command(
         Options:
           --runs N              timed runs with the SIMD kernels (default 20)
           --reference-runs N    timed runs with the reference kernels (default: --runs; 0 skips them)
+          --kernels NAME        the timed kernel set: \(KernelSetChoice.allCases.map(\.rawValue).joined(separator: ", "))
+                                (default: \(KernelSetChoice.hostDefault.rawValue), the fastest)
           --standard-layers     also time the kernels' standard layers (conv 3x3, depthwise, 1x1, dynamic fusion)
           --json                one JSON object instead of text
           --help                show this help
@@ -64,7 +66,7 @@ func benchSession(_ session: Int8Session, input: [UInt8], runs: Int) throws -> B
 }
 
 func runBench(_ args: [String]) throws -> Int32 {
-    let a = try Arguments(args, flags: ["json", "standard-layers"], options: ["runs", "reference-runs"])
+    let a = try Arguments(args, flags: ["json", "standard-layers"], options: ["runs", "reference-runs", "kernels"])
     let path = try a.positionals(1, "MODEL.dynq")[0]
     let runs = try a.int("runs", default: 20, in: 1...1_000_000)
     let refRuns = try a.int("reference-runs", default: runs, in: 0...1_000_000)
@@ -74,7 +76,7 @@ func runBench(_ args: [String]) throws -> Int32 {
     let (c, h, w) = inputCHW(m)
     let input = (0..<(c * h * w)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
 
-    let simd = try Int8Session(file, kernels: .hostDefault)
+    let simd = try Int8Session(file, kernels: try kernelSetOption(a))
     let simdResult = try benchSession(simd, input: input, runs: runs)
     var refResult: BenchResult?
     if refRuns > 0 {
