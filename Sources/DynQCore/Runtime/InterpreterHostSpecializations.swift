@@ -35,11 +35,13 @@ extension Interpreter {
     @_specialize(where K == OracleKernels)
     public func invokeTimed(_ clock: inout OpClock) { invoke(observer: &clock) }
     #else
+    @_specialize(where K == NEONKernels)
     @_specialize(where K == SIMD128Kernels)
     @_specialize(where K == ScalarKernels<NoTally>)
     @_specialize(where K == OracleKernels)
     public func invokeSpecialized() { invoke() }
 
+    @_specialize(where K == NEONKernels)
     @_specialize(where K == SIMD128Kernels)
     @_specialize(where K == ScalarKernels<NoTally>)
     @_specialize(where K == OracleKernels)
