@@ -8,7 +8,7 @@ let benchCommand = Command(
     name: "bench",
     summary: "latency of a .dynq model (per layer, SIMD and reference kernels)",
     usage: """
-        usage: dynq bench MODEL.dynq [--runs N] [--reference-runs N] [--standard-layers] [--max-arena BYTES] [--json]
+        usage: dynq bench MODEL.dynq [--runs N] [--reference-runs N] [--kernels NAME] [--standard-layers] [--max-arena BYTES] [--json]
 
         Runs the model on a fixed pseudo-random image: one warm-up, then N timed runs with the SIMD kernels and
         with the scalar reference kernels. Prints the median / min / max whole-model latency of each, and per
@@ -17,6 +17,8 @@ let benchCommand = Command(
         Options:
           --runs N              timed runs with the SIMD kernels (default 20)
           --reference-runs N    timed runs with the reference kernels (default: --runs; 0 skips them)
+          --kernels NAME        the timed kernel set: \(KernelSetChoice.allCases.map(\.rawValue).joined(separator: ", "))
+                                (default: \(KernelSetChoice.hostDefault.rawValue), the fastest)
           --standard-layers     also time the kernels' standard layers (conv 3x3, depthwise, 1x1, dynamic fusion)
           --max-arena BYTES     allow an arena larger than the default 256 MiB (268435456)
           --json                one JSON object instead of text
@@ -65,14 +67,16 @@ func benchSession(_ session: Int8Session, input: [UInt8], runs: Int) throws -> B
 }
 
 func runBench(_ args: [String]) throws -> Int32 {
-    let a = try Arguments(args, flags: ["json", "standard-layers"], options: ["runs", "reference-runs", "max-arena"])
+    let a = try Arguments(args, flags: ["json", "standard-layers"],
+                          options: ["runs", "reference-runs", "kernels", "max-arena"])
     let path = try a.positionals(1, "MODEL.dynq")[0]
     let runs = try a.int("runs", default: 20, in: 1...1_000_000)
     let refRuns = try a.int("reference-runs", default: runs, in: 0...1_000_000)
     let file = try DynqModelFile(path)
     let m = file.model
     let limit = try maxArena(a)
-    let simd = try Int8Session(file, kernels: .simd128, maxArena: limit)   // refuses an absurd arena before the input is made
+    // Refuses an absurd arena before the input is made.
+    let simd = try Int8Session(file, kernels: try kernelSetOption(a), maxArena: limit)
     var rng = SplitMix64(seed: 0xB3AC)
     let (c, h, w) = inputCHW(m)
     let input = (0..<(c * h * w)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }

@@ -84,8 +84,13 @@ final class InterpreterBox<K: StatelessKernelSet>: AnyInterpreter {
         }
         if let failure { throw failure }
     }
-    func invoke() { it.invoke() }
-    func invoke(timer: inout OpTimer) { it.invoke(observer: &timer) }
+    func invoke() { it.invokeSpecialized() }
+    func invoke(timer: inout OpTimer) {
+        timer.nanos.withUnsafeMutableBufferPointer { n in
+            var clock = OpClock(now: OpTimer.now, nanos: n.baseAddress!)
+            it.invokeTimed(&clock)
+        }
+    }
     func tensorBytes(_ id: TensorID) -> UnsafeMutableRawBufferPointer { it.tensorBytes(id) }
     func output(_ i: Int) -> UnsafeBufferPointer<Int8> { it.output(i) }
     var kernelSetName: String { K.name.withUTF8Buffer { String(decoding: $0, as: UTF8.self) } }

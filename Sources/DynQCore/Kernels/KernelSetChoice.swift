@@ -12,6 +12,9 @@ extension CortexMDSPKernels: StatelessKernelSet {}
 extension NEONKernels: StatelessKernelSet {}
 extension ScalarKernels: StatelessKernelSet where T == NoTally {}
 extension HeliumKernels: StatelessKernelSet {}
+#if arch(x86_64)
+extension HostWideKernels: StatelessKernelSet {}
+#endif
 
 /// Something to do with one kernel set, whichever the user chose (Swift has no generic closures).
 public protocol KernelSetUser {
@@ -32,10 +35,19 @@ public enum KernelSetChoice: String, CaseIterable, Sendable {
     /// DynQIntrinsics' dynq_neon.h: bit-exact but slow, for tests.
     case neon
 
+    #if arch(x86_64)
+    /// x86-64: the 128-bit set plus the wide variants of the build's instruction set (docs/host-isa.md).
+    case hostWide = "host-wide"
+    #endif
+
     /// The host's default: the fastest set this build carries (NEON on AArch64 hosts, where its wrappers are the
-    /// instructions; on a QEMU Cortex-A53 its convs take 0.25–0.4 instructions per MAC against SIMD128's ~1.2).
+    /// instructions; on a QEMU Cortex-A53 its convs take 0.25–0.4 instructions per MAC against SIMD128's ~1.2;
+    /// host-wide on x86-64, which picks the 128-bit kernels wherever its wide ones are not faster for the build's
+    /// instruction set, docs/host-isa.md).
     #if arch(arm64)
     public static let hostDefault = KernelSetChoice.neon
+    #elseif arch(x86_64)
+    public static let hostDefault = KernelSetChoice.hostWide
     #else
     public static let hostDefault = KernelSetChoice.simd128
     #endif
@@ -49,6 +61,9 @@ public enum KernelSetChoice: String, CaseIterable, Sendable {
         case .cortexMDSP: return try user.use(CortexMDSPKernels.self)
         case .helium: return try user.use(HeliumKernels.self)
         case .neon: return try user.use(NEONKernels.self)
+        #if arch(x86_64)
+        case .hostWide: return try user.use(HostWideKernels.self)
+        #endif
         }
     }
 

@@ -8,5 +8,6 @@
 #include "dynq_arm_dsp.h"
 #include "dynq_arm_mve.h"
 #include "dynq_neon.h"
+#include "dynq_x86.h"
 
 #endif

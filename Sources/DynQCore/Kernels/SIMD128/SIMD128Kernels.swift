@@ -122,10 +122,13 @@ public struct SIMD128Kernels: KernelSet {
         (s + (dynamicFusionScratchBytes(f) + 15) / 16 * 16).assumingMemoryBound(to: Int8.self)
     }
 
-    // element-wise and pooling: the SIMD add and global pool; max and average pooling are the scalar kernels
+    // element-wise and pooling: the SIMD add, max pool and global pool; average pooling is the scalar kernel
     @inlinable public func add(_ p: AddParams, count: Int, _ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>,
                                output: UnsafeMutablePointer<Int8>) {
         DynQCore.add(p, count: count, input1: a, input2: b, output: output)
+    }
+    @inlinable public func maxPool2d(_ p: Pool2DParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>) {
+        DynQCore.maxPool2d(p, input: input, output: output)
     }
     @inlinable public func globalAveragePool(_ p: GlobalAveragePoolParams, input: UnsafePointer<Int8>,
                                              output: UnsafeMutablePointer<Int8>) {

@@ -1,0 +1,221 @@
+// The HostWide kernel set: x86-64 kernels for AVX2 / AVX-512 (VNNI) builds (DYNQ_HOST_ISA, docs/host-isa.md).
+// Every kernel is bit-exact with the oracle in every build; in a build without the ISA its intrinsics fall back to
+// portable C (dynq_x86.h), which is exact but slow, so the choosers pick a wide variant only when the build has the
+// instructions, and the 128-bit SIMD kernels (SIMD128Kernels) otherwise. x86-64 only.
+#if arch(x86_64)
+import DynQIntrinsics
+
+/// The x86 wide kernel set: the 128-bit SIMD set plus wide variants chosen by the build's instruction set.
+///
+/// Choosers (measured with scripts/bench-hostwide.sh, docs/host-isa.md):
+/// - conv (AVX-512 VNNI build): `.vnniPixels` for grouped layers with fewer than 8 output channels per group at
+///   horizontal stride 1 (Dy-mobile's grouped 3×3: 1.8× the channel-lane VNNI conv), `.vnni` for every other layer;
+///   other builds: the SIMD128 chooser's `.simd128Tile` / `.simd128PixelLane`.
+/// - depthwise: `.wideDepthwise` with AVX2 or AVX-512 (1.5–2.4× the 128-bit kernel), `.sse2Depthwise` otherwise.
+/// - linear: `.vnniLinear` with AVX-512 VNNI, `.simd128Linear` otherwise.
+/// - add: 16 lanes with AVX-512 (2.6×), the SIMD128 add otherwise; max pooling: 64-byte vectors in every build
+///   (four SSE2 vectors in the default build: 40× the scalar kernel); global average pooling: the SIMD128 kernel.
+@frozen
+public struct HostWideKernels: KernelSet {
+    public static var name: StaticString { "host-wide" }
+
+    /// Whether this build has AVX-512 VNNI (the conv and linear fast paths).
+    @inlinable public static var hasAVX512VNNI: Bool { DYNQ_X86_AVX512VNNI != 0 }
+    /// Whether this build has AVX-512 BW (64-byte vectors for adds).
+    @inlinable public static var hasAVX512BW: Bool { DYNQ_X86_AVX512BW != 0 }
+    /// Whether this build has AVX2 (the 512-bit depthwise runs as pairs of 256-bit operations).
+    @inlinable public static var hasAVX2: Bool { DYNQ_X86_AVX2 != 0 }
+
+    public enum Variant: UInt8, Equatable, Sendable {
+        /// conv: `vpdpbusd` direct convolution, output channels in the lanes (HostWideConvVNNI.swift).
+        case vnni
+        /// conv: `vpdpbusd`, output pixels in the lanes (HostWideConvPixels.swift).
+        case vnniPixels
+        /// conv: SIMD128 `.tile` (im2col GEMM, ConvSIMD.swift).
+        case simd128Tile
+        /// conv: SIMD128 `.pixelLane` (GroupedConvSIMD.swift).
+        case simd128PixelLane
+        /// depthwise: 32 channels per step (HostWideDepthwise.swift).
+        case wideDepthwise
+        /// depthwise: the 128-bit kernel with the SSE2 offset-form requantization (HostWideDepthwiseSSE2.swift).
+        case sse2Depthwise
+        /// depthwise: SIMD128 `.depthwise`.
+        case simd128Depthwise
+        /// linear: `vpdpbusd` GEMV (HostWideLinear.swift).
+        case vnniLinear
+        /// linear: SIMD128 `.linear`.
+        case simd128Linear
+    }
+
+    @inlinable public init() {}
+
+    /// The SIMD128 variant a `simd128*` variant stands for.
+    @inlinable static func simd128(_ v: Variant) -> SIMD128Kernels.Variant {
+        switch v {
+        case .simd128PixelLane: return .pixelLane
+        case .simd128Depthwise, .sse2Depthwise, .wideDepthwise: return .depthwise
+        case .simd128Linear, .vnniLinear: return .linear
+        default: return .tile
+        }
+    }
+
+    // MARK: conv2d
+
+    public static func chooseConv(_ p: Conv2DParams) -> Variant {
+        guard hasAVX512VNNI else {
+            return SIMD128Kernels.chooseConv(p) == .pixelLane ? .simd128PixelLane : .simd128Tile
+        }
+        if p.groups > 1 && p.groupOutputChannels < 8 && p.strideX == 1 && p.outputWidth >= hostWidePixelStrip {
+            return .vnniPixels
+        }
+        return .vnni
+    }
+    public static func convPackedWeightBytes(_ p: Conv2DParams, _ v: Variant) -> Int {
+        switch v {
+        case .vnni: return hostWideVNNIConvPackedBytes(p)
+        case .vnniPixels: return hostWidePixelPackedBytes(p)
+        default: return SIMD128Kernels.convPackedWeightBytes(p, simd128(v))
+        }
+    }
+    public static func convScratchBytes(_ p: Conv2DParams, _ v: Variant) -> Int {
+        switch v {
+        case .vnni: return hostWideVNNIConvScratchBytes(p)
+        case .vnniPixels: return hostWidePixelScratchBytes(p)
+        default: return SIMD128Kernels.convScratchBytes(p, simd128(v))
+        }
+    }
+    public static func packConvWeights(_ p: Conv2DParams, _ v: Variant, weights: UnsafePointer<Int8>,
+                                       into packed: UnsafeMutableRawPointer) {
+        switch v {
+        case .vnni: hostWideVNNIConvPack(p, weights: weights, into: packed)
+        case .vnniPixels: hostWidePixelPack(p, weights: weights, into: packed)
+        default: SIMD128Kernels.packConvWeights(p, simd128(v), weights: weights, into: packed)
+        }
+    }
+    public func conv2d(_ p: Conv2DParams, _ v: Variant, _ a: ConvArguments) {
+        switch v {
+        case .vnni:
+            hostWideVNNIConv(p, input: a.input, packed: a.weights, bias: a.bias, multipliers: a.multipliers,
+                             output: a.output, scratch: a.scratch!)
+        case .vnniPixels:
+            hostWidePixelConv(p, input: a.input, packed: a.weights, bias: a.bias, multipliers: a.multipliers,
+                              output: a.output, scratch: a.scratch!)
+        default:
+            SIMD128Kernels().conv2d(p, Self.simd128(v), a)
+        }
+    }
+
+    // MARK: depthwise
+
+    public static func chooseDepthwise(_ p: DepthwiseConv2DParams) -> Variant {
+        hasAVX2 ? .wideDepthwise : .sse2Depthwise
+    }
+    public static func depthwisePackedWeightBytes(_ p: DepthwiseConv2DParams, _ v: Variant) -> Int {
+        v == .wideDepthwise ? hostWideDepthwisePackedBytes(p) : depthwiseConv2dPackedWeightBytes(p)
+    }
+    public static func depthwiseScratchBytes(_ p: DepthwiseConv2DParams, _ v: Variant) -> Int {
+        switch v {
+        case .wideDepthwise: return hostWideDepthwiseScratchBytes(p)
+        case .sse2Depthwise: return hostWideDepthwiseSSE2ScratchBytes(p)
+        default: return depthwiseConv2dScratchBytes(p)
+        }
+    }
+    public static func packDepthwiseWeights(_ p: DepthwiseConv2DParams, _ v: Variant, weights: UnsafePointer<Int8>,
+                                            into packed: UnsafeMutableRawPointer) {
+        if v == .wideDepthwise { hostWideDepthwisePack(p, weights: weights, into: packed) }
+        else { packDepthwiseConv2dWeights(p, weights: weights, into: packed) }
+    }
+    public func depthwiseConv2d(_ p: DepthwiseConv2DParams, _ v: Variant, _ a: ConvArguments) {
+        switch v {
+        case .wideDepthwise:
+            hostWideDepthwise(p, input: a.input, packed: a.weights, bias: a.bias, multipliers: a.multipliers,
+                              output: a.output, scratch: a.scratch!)
+        case .sse2Depthwise:
+            hostWideDepthwiseSSE2(p, input: a.input, packed: a.weights, bias: a.bias, multipliers: a.multipliers,
+                                  output: a.output, scratch: a.scratch!)
+        default:
+            SIMD128Kernels().depthwiseConv2d(p, .depthwise, a)
+        }
+    }
+
+    // MARK: linear
+
+    public static func chooseLinear(_ p: LinearParams) -> Variant { hasAVX512VNNI ? .vnniLinear : .simd128Linear }
+    public static func linearPackedWeightBytes(_ p: LinearParams, _ v: Variant) -> Int {
+        v == .vnniLinear ? hostWideVNNIConvPackedBytes(p.asConv) : DynQCore.linearPackedWeightBytes(p)
+    }
+    public static func linearScratchBytes(_ p: LinearParams, _ v: Variant) -> Int {
+        v == .vnniLinear ? hostWideVNNILinearScratchBytes(p) : DynQCore.linearScratchBytes(p)
+    }
+    public static func packLinearWeights(_ p: LinearParams, _ v: Variant, weights: UnsafePointer<Int8>,
+                                         into packed: UnsafeMutableRawPointer) {
+        if v == .vnniLinear { hostWideVNNIConvPack(p.asConv, weights: weights, into: packed) }
+        else { DynQCore.packLinearWeights(p, weights: weights, into: packed) }
+    }
+    public func linear(_ p: LinearParams, _ v: Variant, _ a: ConvArguments) {
+        if v == .vnniLinear {
+            hostWideVNNILinear(p, input: a.input, packed: a.weights, bias: a.bias, multipliers: a.multipliers,
+                               output: a.output, scratch: a.scratch!)
+        } else {
+            SIMD128Kernels().linear(p, .linear, a)
+        }
+    }
+
+    // MARK: fusion: the SIMD128 fusion; for the VNNI variants the fused OHWI kernel lands in scratch and is packed
+    // for the variant after it (SIMD128's own variants pack each channel as it is computed)
+
+    public static func fusedConvWeightBytes(_ f: DynamicFusionParams, _ p: Conv2DParams, _ v: Variant) -> Int {
+        convPackedWeightBytes(p, v)
+    }
+    public static func convFusionScratchBytes(_ f: DynamicFusionParams, _ p: Conv2DParams, _ v: Variant) -> Int {
+        SIMD128Kernels.convFusionScratchBytes(f, p, .tile)
+    }
+    public func fuseConv(_ f: DynamicFusionParams, _ p: Conv2DParams, _ v: Variant, _ a: FusionArguments) {
+        switch v {
+        case .vnni, .vnniPixels:
+            let s = a.scratch!
+            let fused = SIMD128Kernels.fusedKernelBuffer(f, s)
+            dynamicFusion(f, kernels: a.kernels, coefficients: a.coefficients, mixedBias: a.mixedBias,
+                          staticBias: a.staticBias, staticMultipliers: a.staticMultipliers, fusedKernel: fused,
+                          biasAccumulator: a.fusedBias, multipliers: a.fusedMultipliers, scratch: s)
+            Self.packConvWeights(p, v, weights: fused, into: a.fusedWeights)
+        default:
+            SIMD128Kernels().fuseConv(f, p, Self.simd128(v), a)
+        }
+    }
+    public static func fusedDepthwiseWeightBytes(_ f: DynamicFusionParams, _ p: DepthwiseConv2DParams,
+                                                 _ v: Variant) -> Int {
+        depthwisePackedWeightBytes(p, v)
+    }
+    public static func depthwiseFusionScratchBytes(_ f: DynamicFusionParams, _ p: DepthwiseConv2DParams,
+                                                   _ v: Variant) -> Int {
+        SIMD128Kernels.depthwiseFusionScratchBytes(f, p, .depthwise)
+    }
+    public func fuseDepthwise(_ f: DynamicFusionParams, _ p: DepthwiseConv2DParams, _ v: Variant,
+                              _ a: FusionArguments) {
+        let s = a.scratch!
+        let fused = SIMD128Kernels.fusedKernelBuffer(f, s)
+        dynamicFusion(f, kernels: a.kernels, coefficients: a.coefficients, mixedBias: a.mixedBias,
+                      staticBias: a.staticBias, staticMultipliers: a.staticMultipliers, fusedKernel: fused,
+                      biasAccumulator: a.fusedBias, multipliers: a.fusedMultipliers, scratch: s)
+        Self.packDepthwiseWeights(p, v, weights: fused, into: a.fusedWeights)
+    }
+
+    // MARK: element-wise and pooling
+
+    /// The 16-lane add with AVX-512; otherwise the SIMD128 add, faster there (the 64-bit lane arithmetic is
+    /// emulated: MobileNetV2's residual adds took 0.18 → 0.25 ms with the 16-lane kernel in the default build).
+    public func add(_ p: AddParams, count: Int, _ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>,
+                    output: UnsafeMutablePointer<Int8>) {
+        if Self.hasAVX512BW { hostWideAdd16(p, count: count, a, b, output: output) }
+        else { SIMD128Kernels().add(p, count: count, a, b, output: output) }
+    }
+    public func maxPool2d(_ p: Pool2DParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>) {
+        hostWideMaxPool2d(p, input: input, output: output)
+    }
+    public func globalAveragePool(_ p: GlobalAveragePoolParams, input: UnsafePointer<Int8>,
+                                  output: UnsafeMutablePointer<Int8>) {
+        SIMD128Kernels().globalAveragePool(p, input: input, output: output)
+    }
+}
+#endif
