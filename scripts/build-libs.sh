@@ -8,7 +8,7 @@
 #   cortex-m0plus  armv6m-none-none-eabi      cortex-m0plus, soft           SCALAR                         libdynq-cortex-m0plus.a
 #   cortex-m4      armv7em-none-none-eabi     cortex-m4, soft               CORTEX_M_DSP, else SCALAR (*)  libdynq-cortex-m4.a
 #   cortex-m4f     armv7em-none-none-eabi     cortex-m4, hard (fpv4-sp-d16) CORTEX_M_DSP, else SCALAR (*)  libdynq-cortex-m4f.a
-#   cortex-m55     armv7em-none-none-eabi     cortex-m55, soft              HELIUM, else SCALAR (*)        libdynq-cortex-m55.a
+#   cortex-m55     armv7em-none-none-eabi     cortex-m55, softfp (**)       HELIUM, else SCALAR (*)        libdynq-cortex-m55.a
 #   cortex-a53     aarch64-none-none-elf      cortex-a53                    NEON, else SIMD128 (*)         libdynq-cortex-a53.a
 #   host           x86_64-unknown-linux-gnu   (default)                     SIMD128                        libdynq-host.a
 #   cortex-m3      armv7em-none-none-eabi     cortex-m3, soft               SCALAR                         libdynq-cortex-m3.a
@@ -16,6 +16,8 @@
 #   (*) a core's own set is used when its type is in Sources/DynQCore (CortexMDSPKernels, HeliumKernels,
 #       NEONKernels: issue 13); until then the library is built with the fallback set and the script says so.
 #       dynq_kernel_set() returns the set a library runs; Sources/DynQFirmware/KernelSelection.swift maps the flag.
+#   (**) -mfloat-abi=soft turns MVE off in clang (no __ARM_FEATURE_MVE: the Helium set would run its portable C
+#       models); softfp keeps MVE and the soft-float calling convention, so the library links with soft-float code.
 # The float ABI only matters to the linker (the library has no floating point): GNU ld refuses to mix objects
 # built with -mfloat-abi=hard and soft, so a project compiled with -mfloat-abi=hard links libdynq-cortex-m4f.a.
 #
@@ -53,7 +55,7 @@ spec() {
         cortex-m3)     echo "armv7em-none-none-eabi arm-none-eabi cortex-m3 soft SCALAR SCALAR" ;;   # no armv7m stdlib: the CPU sets the ISA
         cortex-m4)     echo "armv7em-none-none-eabi arm-none-eabi cortex-m4 soft CORTEX_M_DSP SCALAR" ;;
         cortex-m4f)    echo "armv7em-none-none-eabi arm-none-eabi cortex-m4 hard CORTEX_M_DSP SCALAR" ;;
-        cortex-m55)    echo "armv7em-none-none-eabi arm-none-eabi cortex-m55 soft HELIUM SCALAR" ;;
+        cortex-m55)    echo "armv7em-none-none-eabi arm-none-eabi cortex-m55 softfp HELIUM SCALAR" ;;   # soft: no MVE
         cortex-a53)    echo "aarch64-none-none-elf aarch64-none-elf cortex-a53 - NEON SIMD128" ;;
         host)          echo "x86_64-unknown-linux-gnu x86_64-unknown-linux-gnu - - SIMD128 SIMD128" ;;
         *) return 1 ;;
@@ -99,6 +101,7 @@ for core in "${CORES[@]}"; do
     [ "$CPU" = - ] || { FLAGS+=(-Xcc "-mcpu=$CPU"); CFLAGS+=("-mcpu=$CPU"); }
     case "$FLOAT" in
         soft) FLAGS+=(-Xcc -mfloat-abi=soft); CFLAGS+=(-mthumb -mfloat-abi=soft) ;;
+        softfp) FLAGS+=(-Xcc -mfloat-abi=softfp); CFLAGS+=(-mthumb -mfloat-abi=softfp) ;;
         hard) FLAGS+=(-Xcc -mfloat-abi=hard -Xcc -mfpu=fpv4-sp-d16); CFLAGS+=(-mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16) ;;
     esac
     DIR="$OUT/$core"; LIB="$OUT/libdynq-$core.a"

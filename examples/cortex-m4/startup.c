@@ -36,8 +36,9 @@ __attribute__((noreturn)) void reset_handler(void) {
     stack_paint();
     for (uint32_t *s = __data_load, *d = __data_start; d < __data_end;) *d++ = *s++;
     for (uint32_t *d = __bss_start; d < __bss_end;) *d++ = 0;
-#if defined(__ARM_FP)
-    /* Built for the FPU (-mfloat-abi=hard/softfp): allow CP10/CP11 (CPACR) before any FP instruction runs. */
+#if defined(__ARM_FP) || defined(EXAMPLE_ENABLE_CP10_CP11)
+    /* Built for the FPU (-mfloat-abi=hard/softfp), or linking the Helium library (MVE uses the FP registers):
+     * allow CP10/CP11 (CPACR) before any FP or MVE instruction runs. */
     *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20;
     __asm__ volatile("dsb\n isb");
 #endif
