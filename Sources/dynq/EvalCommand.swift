@@ -25,8 +25,9 @@ let evalCommand = Command(
           --graph G.json      the float graph the model was quantized from
           --weights W         its weights (.safetensors)
           --limit N           only the first N images
-          --kernels NAME      run this kernel set: oracle, scalar, simd128, neon or host-wide (x86-64) (default:
-                              the fastest; neon is the C model of its instructions except on AArch64);
+          --kernels NAME      run this kernel set: \(KernelSetChoice.allCases.map(\.rawValue).joined(separator: ", "))
+                              (default: \(KernelSetChoice.hostDefault.rawValue), the fastest here; neon, cortex-m-dsp and
+                              helium run on C models of their instructions unless the host has them);
                               --reference = --kernels scalar
           --jobs N            run on N threads (default: every core; the results are the same for any N)
           --max-arena BYTES   allow an arena larger than the default 256 MiB (268435456; with --graph the

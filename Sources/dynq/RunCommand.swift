@@ -1,3 +1,4 @@
+import DynQCore
 import DynQGraph
 import Foundation
 
@@ -32,7 +33,8 @@ let runCommand = Command(
                                     for several; float32 NCHW. int8 models also write <tensor>.q.npy (the int32
                                     codes) and tensors.json (shape, type, scale, zero point of each tensor)
           --reference               (.dynq) run the scalar reference kernels
-          --kernels NAME            (.dynq) the kernel set: oracle, scalar or simd128 (default: the fastest)
+          --kernels NAME            (.dynq) the kernel set: \(KernelSetChoice.allCases.map(\.rawValue).joined(separator: ", "))
+                                    (default: \(KernelSetChoice.hostDefault.rawValue), the fastest here)
           --max-arena BYTES         (.dynq) allow an arena larger than the default 256 MiB (268435456)
           --json                    JSON lines instead of text
           --help                    show this help
