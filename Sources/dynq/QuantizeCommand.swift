@@ -38,7 +38,7 @@ let quantizeCommand = Command(
         """,
     run: { args in
         let args = args.map { $0 == "-o" ? "--output" : $0 }
-        let a = try Arguments(args, flags: ["per-tensor", "json", "compare"],
+        let a = try Arguments(args, flags: ["per-tensor", "json", "compare", "search", "no-search"],
                               options: ["graph", "weights", "calib", "output", "samples", "method", "percentile", "jobs"])
         _ = try a.positionals(0, "")
         let graphPath = try a.required("graph"), weightsPath = try a.required("weights")
@@ -59,7 +59,7 @@ let quantizeCommand = Command(
             throw UsageError("--percentile only applies to --method percentile")
         }
         let jobs = try a.int("jobs", default: defaultWorkerCount, in: 1...1024)
-        let options = QuantizationOptions(method: method, granularity: a.has("per-tensor") ? .perTensor : .perChannel)
+        var options = QuantizationOptions(method: method, granularity: a.has("per-tensor") ? .perTensor : .perChannel)
 
         try FileIO.checkWritable(output)
         let loaded = try LoadedGraph(graph: graphPath, weights: weightsPath)
@@ -85,6 +85,21 @@ let quantizeCommand = Command(
                 if done == total || done % max(1, total / 10) == 0 {
                     Console.err("calibrating: \(done)/\(total) samples (\(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
                 }
+            }
+            if a.has("search") && !a.has("no-search"), case .uint8 = batch.pixels {
+                let engine = try FloatEngine(graph: prepared.model.graph, weights: prepared.model.weights)
+                let floatOutputs = try concurrentChunks(count: samples, workers: jobs) { range in
+                    try range.map { try engine.run(inputs[$0])[0].data }
+                }
+                var images = batch
+                images.count = samples
+                let s = try searchRanges(prepared, stats: stats, options: options, images: images,
+                                         floatOutputs: floatOutputs, workers: jobs)
+                options.rangeOverrides = s.overrides
+                Console.err("range search: \(s.evaluations) int8 runs of \(samples) images, output error "
+                            + "\(s.lossBefore) -> \(s.lossAfter), agreement \(s.agreeBefore) -> \(s.agreeAfter); "
+                            + s.chosen.map { "\($0.tensor)=\($0.method)" }.joined(separator: " ")
+                            + " (\(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
             }
             (model, report) = try quantize(prepared, stats: stats, options: options)
         } catch let e as DynQError {
