@@ -35,57 +35,12 @@ public func searchRanges(_ prepared: PreparedModel, stats: CalibrationStats, opt
                          images: ImageBatch, floatOutputs: [[Float]],
                          candidates: [CalibrationMethod] = rangeSearchCandidates,
                          workers: Int = defaultWorkerCount) throws -> RangeSearchResult {
-    guard case .uint8(let pixels) = images.pixels else {
-        throw DynQError("range search needs uint8 calibration images")
-    }
     let n = Swift.min(images.count, floatOutputs.count)
-    let c = images.channels, hw = images.height * images.width, size = images.imageSize
-    // CHW → HWC, once.
-    var hwc = [[UInt8]](repeating: [], count: n)
-    for i in 0..<n {
-        var v = [UInt8](repeating: 0, count: size)
-        for ch in 0..<c { for p in 0..<hw { v[p * c + ch] = pixels[i * size + ch * hw + p] } }
-        hwc[i] = v
-    }
+    let hwc = try hwcImages(images, count: n)
     let inputs = hwc, reference = floatOutputs
 
     func evaluate(_ bytes: [UInt8]) throws -> (loss: Double, agree: Int) {
-        let parts = try concurrentChunks(count: n, workers: workers) { range -> [(Double, Bool)] in
-            let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: Swift.max(bytes.count, 16), alignment: 16)
-            defer { storage.deallocate() }
-            bytes.withUnsafeBytes { storage.copyMemory(from: $0) }
-            let model: Model
-            do throws(ModelError) { model = try Model(bytes: UnsafeRawBufferPointer(rebasing: storage[0..<bytes.count])) }
-            catch { throw DynQError("range search: the model does not load: \(error.description)") }
-            let need = ArenaPlan(model: model, kernels: SIMD128Kernels.self).arenaBytes
-            let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: Swift.max(need, 16), alignment: 16)
-            defer { arena.deallocate() }
-            var interpreter: Interpreter<SIMD128Kernels>
-            do throws(ModelError) { interpreter = try Interpreter(model: model, arena: arena) }
-            catch { throw DynQError("range search: \(error.description)") }
-            let file = interpreter.model
-            let t = file.tensor(file.output(0).index)
-            let s = Double(Float(bitPattern: t.scaleBits)), z = t.zeroPoint
-            return try range.map { i in
-                do throws(ModelError) { try interpreter.setInput(inputs[i]) }
-                catch { throw DynQError("range search: \(error.description)") }
-                interpreter.invoke()
-                let f = reference[i]
-                var q = [Double](repeating: 0, count: f.count)
-                if t.type == .int16 {
-                    let raw = interpreter.tensorBytes(file.output(0)).assumingMemoryBound(to: Int16.self)
-                    for j in 0..<Swift.min(raw.count, f.count) { q[j] = s * Double(Int(raw[j]) - z) }
-                } else {
-                    let out = interpreter.output(0)
-                    for j in 0..<Swift.min(out.count, f.count) { q[j] = s * Double(Int(out[j]) - z) }
-                }
-                return (outputDivergence(float: f, int8: q), topIndex(q) == topIndex(f.map(Double.init)))
-            }
-        }
-        // Summed in image order: the same for any `workers`.
-        var loss = 0.0, agree = 0
-        for (l, a) in parts { loss += l; if a { agree += 1 } }
-        return (loss, agree)
+        try outputRisk(modelBytes: bytes, images: inputs, floatOutputs: reference, workers: workers)
     }
 
     var result = RangeSearchResult()
@@ -174,4 +129,61 @@ func outputDivergence(float f: [Float], int8 q: [Double]) -> Double {
         risk += Foundation.exp(-m) * dm * dm
     }
     return risk
+}
+
+/// The summed `outputDivergence` and the top-1 agreement count of a serialized int8 model run by the integer
+/// runtime (SIMD128 kernels, bit-exact with every other set) on `images` (uint8 HWC), against `floatOutputs`.
+/// Summed in image order: the same for any `workers`.
+func outputRisk(modelBytes bytes: [UInt8], images inputs: [[UInt8]], floatOutputs reference: [[Float]],
+                workers: Int) throws -> (loss: Double, agree: Int) {
+    let n = Swift.min(inputs.count, reference.count)
+    let parts = try concurrentChunks(count: n, workers: workers) { range -> [(Double, Bool)] in
+        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: Swift.max(bytes.count, 16), alignment: 16)
+        defer { storage.deallocate() }
+        bytes.withUnsafeBytes { storage.copyMemory(from: $0) }
+        let model: Model
+        do throws(ModelError) { model = try Model(bytes: UnsafeRawBufferPointer(rebasing: storage[0..<bytes.count])) }
+        catch { throw DynQError("range search: the model does not load: \(error.description)") }
+        let need = ArenaPlan(model: model, kernels: SIMD128Kernels.self).arenaBytes
+        let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: Swift.max(need, 16), alignment: 16)
+        defer { arena.deallocate() }
+        var interpreter: Interpreter<SIMD128Kernels>
+        do throws(ModelError) { interpreter = try Interpreter(model: model, arena: arena) }
+        catch { throw DynQError("range search: \(error.description)") }
+        let file = interpreter.model
+        let t = file.tensor(file.output(0).index)
+        let s = Double(Float(bitPattern: t.scaleBits)), z = t.zeroPoint
+        return try range.map { i in
+            do throws(ModelError) { try interpreter.setInput(inputs[i]) }
+            catch { throw DynQError("range search: \(error.description)") }
+            interpreter.invoke()
+            let f = reference[i]
+            var q = [Double](repeating: 0, count: f.count)
+            if t.type == .int16 {
+                let raw = interpreter.tensorBytes(file.output(0)).assumingMemoryBound(to: Int16.self)
+                for j in 0..<Swift.min(raw.count, f.count) { q[j] = s * Double(Int(raw[j]) - z) }
+            } else {
+                let out = interpreter.output(0)
+                for j in 0..<Swift.min(out.count, f.count) { q[j] = s * Double(Int(out[j]) - z) }
+            }
+            return (outputDivergence(float: f, int8: q), topIndex(q) == topIndex(f.map(Double.init)))
+        }
+    }
+    // Summed in image order: the same for any `workers`.
+    var loss = 0.0, agree = 0
+    for (l, a) in parts { loss += l; if a { agree += 1 } }
+    return (loss, agree)
+}
+
+/// The first `count` images of a uint8 batch as HWC bytes (the int8 model's input).
+func hwcImages(_ images: ImageBatch, count n: Int) throws -> [[UInt8]] {
+    guard case .uint8(let pixels) = images.pixels else {
+        throw DynQError("range search needs uint8 calibration images")
+    }
+    let c = images.channels, hw = images.height * images.width, size = images.imageSize
+    return (0..<Swift.min(n, images.count)).map { i in
+        var v = [UInt8](repeating: 0, count: size)
+        for ch in 0..<c { for p in 0..<hw { v[p * c + ch] = pixels[i * size + ch * hw + p] } }
+        return v
+    }
 }
