@@ -38,14 +38,17 @@ import Testing
         #expect(before.loss == result.lossBefore && before.agree == result.agreeBefore)
     }
 
-    /// The risk weighs near-tie margins most and ignores a class far below the top.
-    @Test func outputRiskWeighsNearTiesMost() {
+    /// The output divergence is KL(softmax(float) ‖ softmax(int8)): zero when exact, and a near tie closed by
+    /// 0.1 costs more than a class 13 below the top moving up by 5; a flipped near tie costs more still.
+    @Test func outputDivergenceIsTheSoftmaxKL() {
         let f: [Float] = [3, 2.9, -10]
         let exact = outputDivergence(float: f, int8: [3, 2.9, -10])
-        let nearTieMoved = outputDivergence(float: f, int8: [3, 3.0, -10])      // margin 0.1 → 0.0
-        let farMoved = outputDivergence(float: f, int8: [3, 2.9, -5])           // margin 13 → 8
-        #expect(exact == 0)
-        #expect(nearTieMoved > 0.009 && nearTieMoved < 0.0101)
-        #expect(farMoved < 1e-4)
+        let nearTieClosed = outputDivergence(float: f, int8: [3, 3.0, -10])
+        let farMoved = outputDivergence(float: f, int8: [3, 2.9, -5])
+        let flipped = outputDivergence(float: f, int8: [2.9, 3, -10])
+        #expect(exact < 1e-12)
+        #expect(abs(nearTieClosed - 0.0012484391) < 1e-8)       // numpy: Σ p·(log p − log q)
+        #expect(abs(farMoved - 0.0001689756) < 1e-8)
+        #expect(abs(flipped - 0.0049958316) < 1e-8)
     }
 }
