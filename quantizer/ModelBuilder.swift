@@ -90,7 +90,7 @@ struct ModelBuilder {
         }
         // Always containing 0, so that real 0 is exact (as `chooseRange` does).
         var r = fullRange ? ValueRange(min: Swift.min(h.exact.min, 0), max: Swift.max(h.exact.max, 0))
-                          : chooseRange(h, method: options.method)
+                          : options.rangeOverrides[name] ?? chooseRange(h, method: options.method)
         if let limit {
             r = ValueRange(min: Swift.max(r.min, limit.min), max: Swift.min(r.max, limit.max))
         }

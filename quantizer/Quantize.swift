@@ -12,6 +12,9 @@ public struct QuantizationOptions: Sendable {
     public var histogramBins: Int
     /// Coefficient precisions measured by calibration (the format uses 15).
     public var coefficientBits: [Int]
+    /// Clipping ranges that replace `method`'s for these tensors (chosen by `searchRanges`, quantizer/RangeSearch.swift).
+    /// Ignored for the tensors whose range is never clipped (global-pool outputs, the input).
+    public var rangeOverrides: [String: ValueRange] = [:]
 
     public init(method: CalibrationMethod = .percentile(CalibrationMethod.defaultPercentile),
                 granularity: WeightGranularity = .perChannel, histogramBins: Int = 2048,

@@ -9,7 +9,7 @@ let quantizeCommand = Command(
     usage: """
         usage: dynq quantize --graph G.json --weights W.safetensors --calib CALIB -o MODEL.dynq
                              [--samples N] [--method minmax|percentile|mse] [--percentile P] [--per-tensor]
-                             [--compare] [--json]
+                             [--search] [--compare] [--json]
 
         Folds every batchnorm into the convolution in front of it, fuses ReLU/ReLU6 into the clamps, quantizes
         the weights (symmetric int8, per output channel; the g kernels of a dynamic channel share one scale),
@@ -33,6 +33,9 @@ let quantizeCommand = Command(
           --method M                minmax, percentile (default) or mse
           --percentile P            the percentile of --method percentile (default 99.99)
           --per-tensor              one weight scale per layer (comparison; the default is per channel)
+          --search                  then choose each activation range among the methods' by the int8 model's
+                                    top-1 risk on the calibration images (docs/calibration.md; uint8 CALIB
+                                    only; one int8 run of CALIB per candidate: about a minute for 500 images)
           --compare                 also print the table of every method (one calibration run)
           --jobs N                  calibrate on N threads (default: every core; the model is the same for any N)
           --json                    print the report as JSON instead of the table
@@ -40,7 +43,7 @@ let quantizeCommand = Command(
         """,
     run: { args in
         let args = args.map { $0 == "-o" ? "--output" : $0 }
-        let a = try Arguments(args, flags: ["per-tensor", "json", "compare"],
+        let a = try Arguments(args, flags: ["per-tensor", "json", "compare", "search"],
                               options: ["graph", "weights", "calib", "output", "samples", "method", "percentile", "jobs"])
         _ = try a.positionals(0, "")
         let graphPath = try a.required("graph"), weightsPath = try a.required("weights")
@@ -61,7 +64,7 @@ let quantizeCommand = Command(
             throw UsageError("--percentile only applies to --method percentile")
         }
         let jobs = try a.int("jobs", default: defaultWorkerCount, in: 1...1024)
-        let options = QuantizationOptions(method: method, granularity: a.has("per-tensor") ? .perTensor : .perChannel)
+        var options = QuantizationOptions(method: method, granularity: a.has("per-tensor") ? .perTensor : .perChannel)
 
         try FileIO.checkWritable(output)
         let loaded = try LoadedGraph(graph: graphPath, weights: weightsPath)
@@ -111,7 +114,25 @@ let quantizeCommand = Command(
             }
         } catch let e as DynQError { throw e.inFile(calibPath) }
         let model: ModelDescription, report: QuantReport
-        do { (model, report) = try quantize(prepared, stats: stats, options: options) } catch let e as DynQError {
+        do {
+            if a.has("search") {
+                guard case .uint8 = batch.pixels else { throw DynQError(file: calibPath, "--search needs uint8 images") }
+                let engine = try FloatEngine(graph: prepared.model.graph, weights: prepared.model.weights)
+                let floatOutputs = try concurrentChunks(count: samples, workers: jobs) { range in
+                    try range.map { try engine.run(inputs[$0])[0].data }
+                }
+                var images = batch
+                images.count = samples
+                let s = try searchRanges(prepared, stats: stats, options: options, images: images,
+                                         floatOutputs: floatOutputs, workers: jobs)
+                options.rangeOverrides = s.overrides
+                Console.err("range search: \(s.evaluations) int8 runs of \(samples) images, output error "
+                            + "\(s.lossBefore) -> \(s.lossAfter), agreement \(s.agreeBefore) -> \(s.agreeAfter); "
+                            + s.chosen.map { "\($0.tensor)=\($0.method)" }.joined(separator: " ")
+                            + " (\(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
+            }
+            (model, report) = try quantize(prepared, stats: stats, options: options)
+        } catch let e as DynQError {
             throw e.inFile(weightsPath)
         }
         let bytes: [UInt8]
