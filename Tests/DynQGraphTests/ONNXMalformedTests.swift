@@ -151,6 +151,13 @@ struct ONNXMalformedTests {
         expectONNXError("no graph") { try importBytes([]) }
     }
 
+    @Test("fuzzing finds: an einsum whose labels do not fit its operands is refused, not read out of bounds")
+    func fuzzedEinsum() throws {
+        // fixtures/onnx/fuzz/einsum-out-of-range.onnx: found by `scripts/fuzz.sh onnx` (libFuzzer mutation of the
+        // committed seeds); before the bound in linContract it trapped with "Index out of range".
+        expectONNXError("einsum") { _ = try importONNX(path: onnxFixtures + "/fuzz/einsum-out-of-range.onnx") }
+    }
+
     @Test("folding that would allocate absurd tensors is refused, not attempted")
     func absurdFolding() throws {
         // Expand of a constant to [2^20, 2^20], then Relu of it as the output.

@@ -359,6 +359,16 @@ func linContract(_ a: Lin, _ aLabels: [Int], _ b: Lin, _ bLabels: [Int], out out
     }
     let aOut = labelStrides(aLabels, a.shape, sa, outLabels), bOut = labelStrides(bLabels, b.shape, sb, outLabels)
     let aSum = labelStrides(aLabels, a.shape, sa, summed), bSum = labelStrides(bLabels, b.shape, sb, summed)
+    // The largest element index each operand can be read at (every coordinate at its size − 1, strides ≥ 0) must
+    // lie inside it, or the contraction would read past its end (a fuzzed ONNX file reached such an einsum:
+    // fixtures/onnx/fuzz/, ONNXMalformedTests).
+    func lastIndex(_ outStrides: [Int], _ sumStrides: [Int]) -> Int {
+        zip(outShape, outStrides).reduce(0) { $0 + ($1.0 - 1) * $1.1 }
+            + zip(sumShape, sumStrides).reduce(0) { $0 + ($1.0 - 1) * $1.1 }
+    }
+    guard lastIndex(aOut, aSum) < a.offset.count, lastIndex(bOut, bSum) < b.offset.count else {
+        throw LinError("einsum labels \(aLabels) and \(bLabels) do not fit the operand shapes \(a.shape) and \(b.shape)")
+    }
     let n = outShape.reduce(1, *)
     var off = [Double](repeating: 0, count: n)
     let dependent = !(a.isConstant && b.isConstant)
