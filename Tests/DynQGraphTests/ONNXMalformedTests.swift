@@ -151,11 +151,15 @@ struct ONNXMalformedTests {
         expectONNXError("no graph") { try importBytes([]) }
     }
 
-    @Test("fuzzing finds: an einsum whose labels do not fit its operands is refused, not read out of bounds")
+    @Test("fuzzing finds: an einsum whose labels do not fit its operands, a Gather of a scalar: refused, not read out of bounds")
     func fuzzedEinsum() throws {
         // fixtures/onnx/fuzz/einsum-out-of-range.onnx: found by `scripts/fuzz.sh onnx` (libFuzzer mutation of the
         // committed seeds); before the bound in linContract it trapped with "Index out of range".
         expectONNXError("einsum") { _ = try importONNX(path: onnxFixtures + "/fuzz/einsum-out-of-range.onnx") }
+        // fixtures/onnx/fuzz/gather-of-scalar.onnx: a Gather of a rank-0 tensor along axis 0 (same campaign).
+        expectONNXError("axis 0 out of range for rank 0") {
+            _ = try importONNX(path: onnxFixtures + "/fuzz/gather-of-scalar.onnx")
+        }
     }
 
     @Test("folding that would allocate absurd tensors is refused, not attempted")

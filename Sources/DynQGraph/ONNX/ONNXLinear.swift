@@ -103,7 +103,9 @@ func forEachIndex(_ shape: [Int], _ body: (Int, [Int]) -> Void) {
 
 func normalizedAxis(_ a: Int, rank: Int) throws -> Int {
     let r = a < 0 ? a + rank : a
-    guard r >= 0, r < max(rank, 1) else { throw LinError("axis \(a) out of range for rank \(rank)") }
+    // Strictly inside the rank: callers index the shape with it (a scalar has no axis 0; a fuzzed Gather of a
+    // rank-0 tensor with axis 0 trapped here before, fixtures/onnx/fuzz/gather-of-scalar.onnx).
+    guard r >= 0, r < rank else { throw LinError("axis \(a) out of range for rank \(rank)") }
     return r
 }
 
