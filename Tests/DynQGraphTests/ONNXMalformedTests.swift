@@ -151,7 +151,7 @@ struct ONNXMalformedTests {
         expectONNXError("no graph") { try importBytes([]) }
     }
 
-    @Test("fuzzing finds: an einsum whose labels do not fit its operands, a Gather of a scalar: refused, not read out of bounds")
+    @Test("fuzzing finds: an einsum whose labels do not fit its operands, a Gather of a scalar, a node without outputs: refused, not read out of bounds")
     func fuzzedEinsum() throws {
         // fixtures/onnx/fuzz/einsum-out-of-range.onnx: found by `scripts/fuzz.sh onnx` (libFuzzer mutation of the
         // committed seeds); before the bound in linContract it trapped with "Index out of range".
@@ -160,6 +160,8 @@ struct ONNXMalformedTests {
         expectONNXError("axis 0 out of range for rank 0") {
             _ = try importONNX(path: onnxFixtures + "/fuzz/gather-of-scalar.onnx")
         }
+        // fixtures/onnx/fuzz/node-without-outputs.onnx: a Relu node with no output (same campaign).
+        expectONNXError { _ = try importONNX(path: onnxFixtures + "/fuzz/node-without-outputs.onnx") }
     }
 
     @Test("folding that would allocate absurd tensors is refused, not attempted")

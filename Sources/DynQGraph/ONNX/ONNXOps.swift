@@ -22,6 +22,9 @@ extension ONNXImporter {
 
     func translate(_ node: ONNXNode, _ ins: [Value]) throws -> [Value] {
         let op = node.opType
+        // Every operator DynQ maps has an output; the translations below name it with `out()` (a fuzzed node
+        // without outputs trapped there, fixtures/onnx/fuzz/node-without-outputs.onnx).
+        guard !node.outputs.isEmpty else { throw fail("a node without outputs") }
         func input(_ k: Int) -> Value { k < ins.count ? ins[k] : .absent }
         let present = ins.filter { if case .absent = $0 { return false }; return true }
         // A gate reports its own activation failure (its input may be an unsupported temperature `Div`).
