@@ -63,10 +63,10 @@ let package = Package(
             path: "Sources/dynq", swiftSettings: hostISASwiftSettings),
         // Test-only: counts malloc-family calls during a window (interposes libc's allocator in the test executable).
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
-        .testTarget(name: "DynQCoreTests", dependencies: ["DynQCore", "AllocationCounter"], path: "Tests/DynQCoreTests",
+        .testTarget(name: "DynQCoreTests", dependencies: ["DynQCore", "DynQIntrinsics", "AllocationCounter"], path: "Tests/DynQCoreTests",
                     swiftSettings: hostISASwiftSettings),
         .testTarget(name: "DynQFirmwareTests",
-                    dependencies: ["DynQFirmware", "DynQCore", "CDynQ", "AllocationCounter"],
+                    dependencies: ["DynQFirmware", "DynQCore", "DynQGraph", "CDynQ", "AllocationCounter"],
                     path: "Tests/DynQFirmwareTests", swiftSettings: hostISASwiftSettings),
         .testTarget(name: "DynQGraphTests", dependencies: ["DynQGraph", "DynQCore"], path: "Tests/DynQGraphTests",
                     swiftSettings: hostISASwiftSettings),
