@@ -42,9 +42,11 @@ PROBE_ARENA_MB="${PROBE_ARENA_MB:-8}"
 read -r -a SWIFT_EXTRA <<< "${SWIFT_EXTRA:-}"
 TARGET=aarch64-none-none-elf
 NICE=(nice -n 10)
+PROG=qemu-a53-run
+# shellcheck source=scripts/qemu-common.sh
+. "$ROOT/scripts/qemu-common.sh"
 
 usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
-die() { echo "qemu-a53-run: $*" >&2; exit 1; }
 
 MODEL="" INPUT="" NPY="" KERNELS=scalar HOST=0
 while [ $# -gt 0 ]; do
@@ -68,37 +70,8 @@ case "$RAM_MB" in ''|*[!0-9]*) die "RAM_MB must be a number of megabytes" ;; esa
 case "$PROBE_ARENA_MB" in ''|*[!0-9]*) die "PROBE_ARENA_MB must be a number of megabytes" ;; esac
 [ "$PROBE_ARENA_MB" -ge 1 ] && [ "$PROBE_ARENA_MB" -lt "$RAM_MB" ] || die "PROBE_ARENA_MB must be in 1..RAM_MB-1"
 
-SWIFTC="$SWIFT_BIN/swiftc"; [ -x "$SWIFTC" ] || SWIFTC="$(command -v swiftc)" || die "no swiftc"
-CLANG="$SWIFT_BIN/clang"; [ -x "$CLANG" ] || CLANG="$(command -v clang)" || die "no clang"
-LLD="$SWIFT_BIN/ld.lld"; [ -x "$LLD" ] || LLD="$(command -v ld.lld)" || die "no ld.lld"
-SIZE="$SWIFT_BIN/llvm-size"; [ -x "$SIZE" ] || SIZE="$(command -v llvm-size || true)"
-command -v "$QEMU" >/dev/null || die "no $QEMU (apt-get install -y qemu-system-arm)"
-SWIFT_LIBDIR="$(dirname "$SWIFTC")/../lib/swift/embedded/$TARGET"
-UNICODE_LIB="$SWIFT_LIBDIR/libswiftUnicodeDataTables.a"
-[ -f "$UNICODE_LIB" ] || die "no Embedded Swift libraries for $TARGET in $SWIFT_LIBDIR"
-
-mkdir -p "$OUT"
-cp "$MODEL" "$OUT/model.bin"
-
-# ---- the input: uint8 HWC bytes in $OUT/input.bin ----
-if [ -n "$NPY" ]; then
-    [ -f "$NPY" ] || die "no file $NPY"
-    python3 - "$NPY" "$OUT/input.bin" <<'EOF' || die "cannot take the first image of $NPY"
-import sys
-import numpy as np
-x = np.load(sys.argv[1])
-if x.dtype != np.uint8:
-    sys.exit(f"qemu-a53-run: {sys.argv[1]} holds {x.dtype}; give uint8 pixels (the firmware input is uint8 HWC)")
-if x.ndim == 4:   x = x[0]            # [N,C,H,W] -> [C,H,W]
-elif x.ndim == 3: x = x[0:1]          # [N,H,W]   -> [1,H,W] (grey images, as dynq reads them)
-elif x.ndim == 2: x = x[None]         # [H,W]
-else: sys.exit(f"qemu-a53-run: {sys.argv[1]} has shape {x.shape}")
-np.ascontiguousarray(x.transpose(1, 2, 0)).tofile(sys.argv[2])   # CHW -> HWC
-EOF
-else
-    [ -f "$INPUT" ] || die "no input file $INPUT"
-    cp "$INPUT" "$OUT/input.bin"
-fi
+qemu_find_tools
+qemu_prepare_files "$MODEL" "$NPY" "$INPUT"
 
 # ---- compile: DynQCore + the firmware main as one Embedded Swift module (cached by a hash of its inputs) ----
 mapfile -t SOURCES < <(find "$ROOT/Sources/DynQCore" -name '*.swift' | LC_ALL=C sort)
@@ -111,23 +84,8 @@ esac
 SWIFT_FLAGS=(-target "$TARGET" -enable-experimental-feature Embedded -enable-experimental-feature Extern
              "${KERNEL_FLAG[@]}" -wmo "$OPT" -parse-as-library -Xfrontend -disable-stack-protector
              -Xfrontend -function-sections -Xcc "-mcpu=$CPU" -module-name DynQCore)
-if [ -d "$ROOT/Sources/DynQIntrinsics/include" ]; then
-    SWIFT_FLAGS+=(-Xcc "-I$ROOT/Sources/DynQIntrinsics/include" -I "$ROOT/Sources/DynQIntrinsics/include")
-    mapfile -t -O "${#SOURCES[@]}" SOURCES < <(find "$ROOT/Sources/DynQIntrinsics/include" -name '*.h' | LC_ALL=C sort)
-fi
-SWIFT_FLAGS+=("${SWIFT_EXTRA[@]}")
-SWIFT_SOURCES=()
-for s in "${SOURCES[@]}"; do case "$s" in *.swift) SWIFT_SOURCES+=("$s") ;; esac; done
-cp "$QDIR/main.swift.embedded" "$OUT/firmware.swift"
-KEY="$( { "$SWIFTC" --version 2>&1; echo "${SWIFT_FLAGS[*]}"; cat "${SOURCES[@]}" "$OUT/firmware.swift"; } | sha256sum | cut -c1-16)"
-if [ -f "$OUT/firmware.o" ] && [ "$(cat "$OUT/firmware.key" 2>/dev/null)" = "$KEY" ]; then
-    echo "qemu-a53-run: Embedded Swift object up to date ($OPT, -mcpu=$CPU)"
-else
-    echo "qemu-a53-run: compiling DynQCore (${#SWIFT_SOURCES[@]} files) + firmware main as Embedded Swift ($TARGET, $OPT, -mcpu=$CPU)"
-    rm -f "$OUT/firmware.key"
-    "${NICE[@]}" "$SWIFTC" "${SWIFT_FLAGS[@]}" -c "${SWIFT_SOURCES[@]}" "$OUT/firmware.swift" -o "$OUT/firmware.o"
-    echo "$KEY" > "$OUT/firmware.key"
-fi
+SWIFT_FLAGS+=(-Xcc "-I$ROOT/Sources/DynQIntrinsics/include" "${SWIFT_EXTRA[@]}")
+qemu_compile_firmware "$OPT, -mcpu=$CPU"
 
 # ---- startup and C support; the model and input are .incbin'ed from $OUT ----
 CFLAGS=(--target=aarch64-none-elf "-mcpu=$CPU")
@@ -158,34 +116,8 @@ run_qemu() {  # $1 = log file; returns QEMU's exit code (the firmware's)
     return "$rc"
 }
 
-value() { sed -n "s/^$1: //p" "$2" | head -1; }
-
-# ---- pass 1: a large arena (PROBE_ARENA_MB, default 8 MiB), in which the firmware validates and plans the model
-#      and reports the size it needs ----
-link_image "$((PROBE_ARENA_MB * 1024 * 1024))"
-rc=0; run_qemu "$OUT/probe.log" || rc=$?
-NEED="$(value arena_needed "$OUT/probe.log" | cut -d' ' -f1)"
-if [ -z "$NEED" ] || { [ "$rc" -ne 3 ] && [ "$rc" -ne 0 ]; }; then
-    cat "$OUT/probe.log"
-    die "the probe run failed (exit $rc) before it reported the arena size"
-fi
-ARENA=$(( (NEED + 15) / 16 * 16 ))
-
-# ---- pass 2: the static arena sized for the model ----
-link_image "$ARENA"
-echo "qemu-a53-run: $QEMU -M virt -cpu $CPU -m ${RAM_MB}M -nographic -semihosting -icount shift=0 -kernel $OUT/image.elf (arena $ARENA B, stack $STACK_BYTES B)"
-rc=0; run_qemu "$OUT/run.log" || rc=$?
-sed 's/^/  | /' "$OUT/run.log"
-if [ "$rc" -ne 0 ] || ! grep -q '^status: ok' "$OUT/run.log"; then
-    PC="$(sed -n 's/^FAULT: .* at pc \(0x[0-9a-f]*\).*/\1/p' "$OUT/run.log")"
-    if [ -n "$PC" ] && [ -x "$SWIFT_BIN/llvm-symbolizer" ]; then
-        echo "qemu-a53-run: the fault pc $PC is in: $("$SWIFT_BIN/llvm-symbolizer" --obj="$OUT/image.elf" "$PC" | head -1 \
-            | { "$SWIFT_BIN/swift-demangle" --simplified 2>/dev/null || cat; })"
-    fi
-    die "the firmware failed (exit $rc)"
-fi
-LOG="$OUT/run.log"
-LOGITS="$(value logits "$LOG")"
+# ---- pass 1 plans the model in a large arena, pass 2 runs it in a static arena of the size it needs ----
+qemu_probe_and_run "$((PROBE_ARENA_MB * 1024 * 1024))" "$QEMU -M virt -cpu $CPU -m ${RAM_MB}M -nographic -semihosting -icount shift=0 -kernel $OUT/image.elf"
 
 echo "qemu-a53-run: image sizes (llvm-size; .rodata holds the model and the input, .bss the arena)"
 if [ -n "$SIZE" ]; then
@@ -196,31 +128,8 @@ fi
 HOST_STATUS="not run (pass --host)"
 failures=0
 if [ "$HOST" -eq 1 ]; then
-    HOST_FLAGS=(-O -wmo -parse-as-library -module-name DynQCore)
-    if [ -d "$ROOT/Sources/DynQIntrinsics/include" ]; then
-        HOST_FLAGS+=(-Xcc "-I$ROOT/Sources/DynQIntrinsics/include" -I "$ROOT/Sources/DynQIntrinsics/include")
-    fi
-    HOST_OUT="${HOST_OUT:-$OUT/host}"; mkdir -p "$HOST_OUT"
-    cp "$QDIR/host_check.swift.host" "$HOST_OUT/host_check.swift"
-    HKEY="$( { "$SWIFTC" --version 2>&1; echo "${HOST_FLAGS[*]}"; cat "${SOURCES[@]}" "$HOST_OUT/host_check.swift"; } | sha256sum | cut -c1-16)"
-    if [ ! -x "$HOST_OUT/host_check" ] || [ "$(cat "$HOST_OUT/host_check.key" 2>/dev/null)" != "$HKEY" ]; then
-        echo "qemu-a53-run: compiling the host twin (DynQCore + host_check, $(uname -m))"
-        rm -f "$HOST_OUT/host_check.key"
-        "${NICE[@]}" "$SWIFTC" "${HOST_FLAGS[@]}" "${SWIFT_SOURCES[@]}" "$HOST_OUT/host_check.swift" -o "$HOST_OUT/host_check"
-        echo "$HKEY" > "$HOST_OUT/host_check.key"
-    fi
-    "$HOST_OUT/host_check" "$OUT/model.bin" "$OUT/input.bin" > "$OUT/host.log" || { cat "$OUT/host.log"; die "host twin failed"; }
-    KIND="$KERNELS"
-    echo "qemu-a53-run: int8 logits"
-    printf '  %-19s %s\n' "qemu $CPU ($KIND)" "$LOGITS"
-    for k in oracle scalar simd128 neon; do
-        h="$(value "host_logits_$k" "$OUT/host.log")"
-        verdict=same; [ -n "$h" ] && [ "$h" = "$LOGITS" ] || { verdict=DIFFERENT; failures=$((failures + 1)); }
-        printf '  %-19s %s   [%s]\n' "host ($k)" "$h" "$verdict"
-    done
-    HA="$(value "host_arena_$KIND" "$OUT/host.log")"
-    echo "  arena: qemu plan $NEED B, host plan $HA B ($KIND kernels)"
-    [ "$HA" = "$NEED" ] || { echo "  arena sizes differ"; failures=$((failures + 1)); }
+    qemu_host_twin "${HOST_OUT:-$OUT/host}" "qemu $CPU ($KERNELS)" oracle scalar simd128 neon
+    failures=$HOST_FAILURES
     HOST_STATUS=$([ "$failures" -eq 0 ] && echo "int8 logits identical (host oracle, scalar, simd128, neon sets), same arena" || echo "$failures MISMATCH(ES)")
 fi
 

@@ -40,9 +40,11 @@ OUT="${OUT:-$ROOT/.build-qemu/firmware}"
 QEMU_TIMEOUT="${QEMU_TIMEOUT:-900}"
 TARGET=armv7em-none-none-eabi
 NICE=(nice -n 10)
+PROG=qemu-run
+# shellcheck source=scripts/qemu-common.sh
+. "$ROOT/scripts/qemu-common.sh"
 
 usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
-die() { echo "qemu-run: $*" >&2; exit 1; }
 
 MODEL="" INPUT="" NPY="" KERNELS=scalar HOST=0 CORE=""
 while [ $# -gt 0 ]; do
@@ -73,37 +75,8 @@ esac
 if [ -n "$NPY" ] && [ -n "$INPUT" ]; then die "give INPUT.bin or --first-image X.npy, not both"; fi
 [ -n "$NPY" ] || [ -n "$INPUT" ] || die "no input: give INPUT.bin or --first-image X.npy"
 
-SWIFTC="$SWIFT_BIN/swiftc"; [ -x "$SWIFTC" ] || SWIFTC="$(command -v swiftc)" || die "no swiftc"
-CLANG="$SWIFT_BIN/clang"; [ -x "$CLANG" ] || CLANG="$(command -v clang)" || die "no clang"
-LLD="$SWIFT_BIN/ld.lld"; [ -x "$LLD" ] || LLD="$(command -v ld.lld)" || die "no ld.lld"
-SIZE="$SWIFT_BIN/llvm-size"; [ -x "$SIZE" ] || SIZE="$(command -v llvm-size || true)"
-command -v "$QEMU" >/dev/null || die "no $QEMU (apt-get install -y qemu-system-arm)"
-SWIFT_LIBDIR="$(dirname "$SWIFTC")/../lib/swift/embedded/$TARGET"
-UNICODE_LIB="$SWIFT_LIBDIR/libswiftUnicodeDataTables.a"
-[ -f "$UNICODE_LIB" ] || die "no Embedded Swift libraries for $TARGET in $SWIFT_LIBDIR"
-
-mkdir -p "$OUT"
-cp "$MODEL" "$OUT/model.bin"
-
-# ---- the input: uint8 HWC bytes in $OUT/input.bin ----
-if [ -n "$NPY" ]; then
-    [ -f "$NPY" ] || die "no file $NPY"
-    python3 - "$NPY" "$OUT/input.bin" <<'EOF' || die "cannot take the first image of $NPY"
-import sys
-import numpy as np
-x = np.load(sys.argv[1])
-if x.dtype != np.uint8:
-    sys.exit(f"qemu-run: {sys.argv[1]} holds {x.dtype}; give uint8 pixels (the firmware input is uint8 HWC)")
-if x.ndim == 4:   x = x[0]            # [N,C,H,W] -> [C,H,W]
-elif x.ndim == 3: x = x[0:1]          # [N,H,W]   -> [1,H,W] (grey images, as dynq reads them)
-elif x.ndim == 2: x = x[None]         # [H,W]
-else: sys.exit(f"qemu-run: {sys.argv[1]} has shape {x.shape}")
-np.ascontiguousarray(x.transpose(1, 2, 0)).tofile(sys.argv[2])   # CHW -> HWC
-EOF
-else
-    [ -f "$INPUT" ] || die "no input file $INPUT"
-    cp "$INPUT" "$OUT/input.bin"
-fi
+qemu_find_tools
+qemu_prepare_files "$MODEL" "$NPY" "$INPUT"
 
 # ---- compile: DynQCore + the firmware main as one Embedded Swift module (cached by a hash of its inputs) ----
 mapfile -t SOURCES < <(find "$ROOT/Sources/DynQCore" -name '*.swift' | LC_ALL=C sort)
@@ -119,16 +92,7 @@ SWIFT_FLAGS=(-target "$TARGET" -enable-experimental-feature Embedded -enable-exp
              -wmo "$OPT" -parse-as-library -Xfrontend -disable-stack-protector -Xfrontend -function-sections
              -Xcc -mcpu="$CPU" -Xcc -I"$ROOT/Sources/DynQIntrinsics/include"
              -module-name DynQCore)
-cp "$QDIR/main.swift.embedded" "$OUT/firmware.swift"
-KEY="$( { "$SWIFTC" --version 2>&1; echo "${SWIFT_FLAGS[*]}"; cat "${SOURCES[@]}" "$ROOT"/Sources/DynQIntrinsics/include/* "$OUT/firmware.swift"; } | sha256sum | cut -c1-16)"
-if [ -f "$OUT/firmware.o" ] && [ "$(cat "$OUT/firmware.key" 2>/dev/null)" = "$KEY" ]; then
-    echo "qemu-run: Embedded Swift object up to date ($CPU, $OPT)"
-else
-    echo "qemu-run: compiling DynQCore (${#SOURCES[@]} files) + firmware main as Embedded Swift ($TARGET, $CPU, $OPT)"
-    rm -f "$OUT/firmware.key"
-    "${NICE[@]}" "$SWIFTC" "${SWIFT_FLAGS[@]}" -c "${SOURCES[@]}" "$OUT/firmware.swift" -o "$OUT/firmware.o"
-    echo "$KEY" > "$OUT/firmware.key"
-fi
+qemu_compile_firmware "$CPU, $OPT"
 
 # ---- startup, ABI helpers, C stubs; the model and input are .incbin'ed from $OUT ----
 CFLAGS=(--target=arm-none-eabi -mcpu="$CPU" -mthumb -mfloat-abi=soft)
@@ -157,33 +121,8 @@ run_qemu() {  # $1 = log file; returns QEMU's exit code (the firmware's)
     return "$rc"
 }
 
-value() { sed -n "s/^$1: //p" "$2" | head -1; }
-
-# ---- pass 1: a large arena (256 KiB), in which the firmware plans the model and reports the size it needs ----
-link_image 262144
-rc=0; run_qemu "$OUT/probe.log" || rc=$?
-NEED="$(value arena_needed "$OUT/probe.log" | cut -d' ' -f1)"
-if [ -z "$NEED" ] || { [ "$rc" -ne 3 ] && [ "$rc" -ne 0 ]; }; then
-    cat "$OUT/probe.log"
-    die "the probe run failed (exit $rc) before it reported the arena size"
-fi
-ARENA=$(( (NEED + 15) / 16 * 16 ))
-
-# ---- pass 2: the static arena sized for the model ----
-link_image "$ARENA"
-echo "qemu-run: $QEMU -M $BOARD -nographic -semihosting -icount shift=0 -kernel $OUT/image.elf (arena $ARENA B, stack $STACK_BYTES B)"
-rc=0; run_qemu "$OUT/run.log" || rc=$?
-sed 's/^/  | /' "$OUT/run.log"
-if [ "$rc" -ne 0 ] || ! grep -q '^status: ok' "$OUT/run.log"; then
-    PC="$(sed -n 's/^FAULT: .* at pc \(0x[0-9a-f]*\).*/\1/p' "$OUT/run.log")"
-    if [ -n "$PC" ] && [ -x "$SWIFT_BIN/llvm-symbolizer" ]; then
-        echo "qemu-run: the fault pc $PC is in: $("$SWIFT_BIN/llvm-symbolizer" --obj="$OUT/image.elf" "$PC" | head -1 \
-            | { "$SWIFT_BIN/swift-demangle" --simplified 2>/dev/null || cat; })"
-    fi
-    die "the firmware failed (exit $rc)"
-fi
-LOG="$OUT/run.log"
-LOGITS="$(value logits "$LOG")"
+# ---- pass 1 plans the model in a large arena, pass 2 runs it in a static arena of the size it needs ----
+qemu_probe_and_run 262144 "$QEMU -M $BOARD -nographic -semihosting -icount shift=0 -kernel $OUT/image.elf"
 
 # ---- sizes ----
 echo "qemu-run: image sizes (llvm-size; .rodata holds the model and the input, .bss the arena)"
@@ -198,27 +137,8 @@ HOST_STATUS="not run (pass --host)"
 if [ "$HOST" -eq 1 ]; then
     failures=0
     # (a) The same DynQCore sources built for the host: int8 logits byte for byte, and the arena size.
-    HOST_FLAGS=(-O -wmo -parse-as-library -Xcc -I"$ROOT/Sources/DynQIntrinsics/include" -module-name DynQCore)
-    cp "$QDIR/host_check.swift.host" "$OUT/host_check.swift"
-    HKEY="$( { "$SWIFTC" --version 2>&1; echo "${HOST_FLAGS[*]}"; cat "${SOURCES[@]}" "$ROOT"/Sources/DynQIntrinsics/include/* "$OUT/host_check.swift"; } | sha256sum | cut -c1-16)"
-    if [ ! -x "$OUT/host_check" ] || [ "$(cat "$OUT/host_check.key" 2>/dev/null)" != "$HKEY" ]; then
-        echo "qemu-run: compiling the host twin (DynQCore + host_check, $(uname -m))"
-        rm -f "$OUT/host_check.key"
-        "${NICE[@]}" "$SWIFTC" "${HOST_FLAGS[@]}" "${SOURCES[@]}" "$OUT/host_check.swift" -o "$OUT/host_check"
-        echo "$HKEY" > "$OUT/host_check.key"
-    fi
-    "$OUT/host_check" "$OUT/model.bin" "$OUT/input.bin" > "$OUT/host.log" || { cat "$OUT/host.log"; die "host twin failed"; }
-    KIND="$KERNELS"
-    echo "qemu-run: int8 logits"
-    printf '  %-19s %s\n' "qemu ($KIND)" "$LOGITS"
-    for k in oracle scalar simd128 cortex-m-dsp helium neon; do
-        h="$(value "host_logits_$k" "$OUT/host.log")"
-        verdict=same; [ "$h" = "$LOGITS" ] || { verdict=DIFFERENT; failures=$((failures + 1)); }
-        printf '  %-19s %s   [%s]\n' "host ($k)" "$h" "$verdict"
-    done
-    HA="$(value "host_arena_$KIND" "$OUT/host.log")"
-    echo "  arena: qemu plan $NEED B, host plan $HA B ($KIND kernels)"
-    [ "$HA" = "$NEED" ] || { echo "  arena sizes differ"; failures=$((failures + 1)); }
+    qemu_host_twin "$OUT" "qemu ($KERNELS)" oracle scalar simd128 cortex-m-dsp helium neon
+    failures=$HOST_FAILURES
 
     # (b) `dynq run MODEL X --json` (release): its top-1 class and class scores against the softmax of QEMU's
     #     dequantized int8 logits, computed the way dynq does (Float dequantization, Double softmax, %.6g).
