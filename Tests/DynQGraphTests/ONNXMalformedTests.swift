@@ -151,7 +151,7 @@ struct ONNXMalformedTests {
         expectONNXError("no graph") { try importBytes([]) }
     }
 
-    @Test("fuzzing finds: an einsum whose labels do not fit its operands, a Gather of a scalar, a node without outputs: refused, not read out of bounds")
+    @Test("fuzzing finds: an einsum whose labels do not fit its operands, a Gather of a scalar, a node without outputs, a pool without inputs: refused, not read out of bounds")
     func fuzzedEinsum() throws {
         // fixtures/onnx/fuzz/einsum-out-of-range.onnx: found by `scripts/fuzz.sh onnx` (libFuzzer mutation of the
         // committed seeds); before the bound in linContract it trapped with "Index out of range".
@@ -162,6 +162,9 @@ struct ONNXMalformedTests {
         }
         // fixtures/onnx/fuzz/node-without-outputs.onnx: a Relu node with no output (same campaign).
         expectONNXError { _ = try importONNX(path: onnxFixtures + "/fuzz/node-without-outputs.onnx") }
+        // fixtures/onnx/fuzz/pool-without-inputs.onnx: a GlobalAveragePool without inputs feeding a CPM (a 400 s
+        // run on 2026-12-07); the coefficient-predictor pattern walk trapped indexing the pool's missing input.
+        expectONNXError { _ = try importONNX(path: onnxFixtures + "/fuzz/pool-without-inputs.onnx") }
     }
 
     @Test("folding that would allocate absurd tensors is refused, not attempted")

@@ -75,8 +75,14 @@ extension ONNXImporter {
         producers[value].map { model.graph.nodes[$0] }
     }
 
+    /// Input `k` of `n`, or "" (ONNX's name for an absent input: no node produces it, and `constant` and the pool
+    /// lookup below treat it as absent, as `translate` does) when `n` has fewer inputs. The pattern walks below follow producers that were never checked by a translation
+    /// (an unsupported node stays in the graph as a deferred error), so a fuzzed node may have any number of inputs
+    /// (fixtures/onnx/fuzz/pool-without-inputs.onnx trapped indexing a GlobalAveragePool's missing input).
+    private func arg(_ n: ONNXNode, _ k: Int) -> String { k < n.inputs.count ? n.inputs[k] : "" }
+
     private func constant(_ name: String) -> Lin? {
-        if case .lin(let l)? = values[name], l.isConstant { return l }
+        if !name.isEmpty, case .lin(let l)? = values[name], l.isConstant { return l }
         return nil
     }
 
@@ -103,45 +109,45 @@ extension ONNXImporter {
         func flat(_ l: Lin?) -> Lin? { l.map { $0.reshaped([$0.count]) } }
         switch n.opType {
         case "Gemm":
-            guard n.inputs.count >= 2, attribute(n, "transA") ?? 0 == 0, var w = constant(n.inputs[1]), w.shape.count == 2 else { return nil }
+            guard n.inputs.count >= 2, attribute(n, "transA") ?? 0 == 0, var w = constant(arg(n, 1)), w.shape.count == 2 else { return nil }
             if attribute(n, "transB") ?? 0 == 0 { w = try transposed2(w) }
             if let alpha = floatAttribute(n, "alpha"), alpha != 1 { w = try linBinary(w, .scalar(Double(alpha)), .mul) }
             var b: Lin?
-            if n.inputs.count > 2, !n.inputs[2].isEmpty {
-                guard let c = constant(n.inputs[2]) else { return nil }
+            if n.inputs.count > 2, !arg(n, 2).isEmpty {
+                guard let c = constant(arg(n, 2)) else { return nil }
                 b = try linBinary(c, .scalar(Double(floatAttribute(n, "beta") ?? 1)), .mul)
             }
-            return (n.inputs[0], w, flat(b))
+            return (arg(n, 0), w, flat(b))
         case "Add":
             for (m, c) in [(0, 1), (1, 0)] {
-                if let mm = node(producing: n.inputs[m]), mm.opType == "MatMul", let bias = constant(n.inputs[c]),
-                   let w = constant(mm.inputs[1]), w.shape.count == 2 {
-                    return (mm.inputs[0], try transposed2(w), flat(bias))
+                if let mm = node(producing: arg(n, m)), mm.opType == "MatMul", let bias = constant(arg(n, c)),
+                   let w = constant(arg(mm, 1)), w.shape.count == 2 {
+                    return (arg(mm, 0), try transposed2(w), flat(bias))
                 }
-                if let conv = node(producing: n.inputs[m]), conv.opType == "Conv", conv.inputs.count == 2,
-                   let (i, w, _) = try fullyConnected(n.inputs[m]), let bias = constant(n.inputs[c]) {
+                if let conv = node(producing: arg(n, m)), conv.opType == "Conv", conv.inputs.count == 2,
+                   let (i, w, _) = try fullyConnected(arg(n, m)), let bias = constant(arg(n, c)) {
                     return (i, w, flat(bias))
                 }
             }
             return nil
         case "MatMul":
-            guard let w = constant(n.inputs[1]), w.shape.count == 2 else { return nil }
-            return (n.inputs[0], try transposed2(w), nil)
+            guard let w = constant(arg(n, 1)), w.shape.count == 2 else { return nil }
+            return (arg(n, 0), try transposed2(w), nil)
         case "Conv":
-            guard n.inputs.count >= 2, let w = constant(n.inputs[1]), w.shape.count == 4, w.shape[2] == 1, w.shape[3] == 1,
+            guard n.inputs.count >= 2, let w = constant(arg(n, 1)), w.shape.count == 4, w.shape[2] == 1, w.shape[3] == 1,
                   attribute(n, "group") ?? 1 == 1 else { return nil }
             var b: Lin?
-            if n.inputs.count > 2, !n.inputs[2].isEmpty {
-                guard let c = constant(n.inputs[2]) else { return nil }
+            if n.inputs.count > 2, !arg(n, 2).isEmpty {
+                guard let c = constant(arg(n, 2)) else { return nil }
                 b = c
             }
-            return (n.inputs[0], w.reshaped([w.shape[0], w.shape[1]]), flat(b))
+            return (arg(n, 0), w.reshaped([w.shape[0], w.shape[1]]), flat(b))
         default: return nil
         }
     }
 
     func recognizeCPM(_ op: String, axis: Int, activation: Result<Act, DynQError>) throws -> CPMInfo? {
-        var v = current.inputs[0]
+        var v = arg(current, 0)
         var temperature: Float = 1
         var scaled = false
         var gateShapeNode: ONNXNode?
@@ -149,23 +155,23 @@ extension ONNXImporter {
             if Self.reshapes.contains(n.opType) {
                 if gateShapeNode == nil, n.opType != "Identity", n.opType != "Dropout" { gateShapeNode = n }
             } else if ["Div", "Mul"].contains(n.opType), !scaled, n.inputs.count == 2 {
-                guard let k = [1, 0].first(where: { constant(n.inputs[$0])?.count == 1 }), op == "Softmax",
-                      let c = constant(n.inputs[k])?.offset.first, c != 0 else { return nil }
+                guard let k = [1, 0].first(where: { constant(arg(n, $0))?.count == 1 }), op == "Softmax",
+                      let c = constant(arg(n, k))?.offset.first, c != 0 else { return nil }
                 guard n.opType == "Mul" || k == 1 else { return nil }
                 temperature = Float(n.opType == "Div" ? c : 1 / c)
                 scaled = true
-                v = n.inputs[1 - k]
+                v = arg(n, 1 - k)
                 continue
             } else {
                 break
             }
-            v = n.inputs[0]
+            v = arg(n, 0)
         }
         guard let (a, w2, b2) = try fullyConnected(v) else { return nil }
         var fc1 = (w2, b2)
         var fc2: (Lin, Lin?)?
         var p = skipReshapes(a)
-        if let relu = node(producing: p), relu.opType == "Relu", let (a1, w1, b1) = try fullyConnected(skipReshapes(relu.inputs[0])) {
+        if let relu = node(producing: p), relu.opType == "Relu", let (a1, w1, b1) = try fullyConnected(skipReshapes(arg(relu, 0))) {
             fc1 = (w1, b1)
             fc2 = (w2, b2)
             p = skipReshapes(a1)
@@ -176,11 +182,12 @@ extension ONNXImporter {
         case "ReduceMean":
             var axes: [Int] = []
             if case .ints(let a)? = pool.attributes["axes"] { axes = a.map(Int.init) }
-            else if pool.inputs.count > 1, let c = constant(pool.inputs[1]) { axes = c.ints }
+            else if pool.inputs.count > 1, let c = constant(arg(pool, 1)) { axes = c.ints }
             guard Set(axes.map { $0 < 0 ? $0 + 4 : $0 }) == [2, 3] else { return nil }
         default: return nil
         }
-        guard case .act(let x)? = values[pool.inputs[0]], x.shape.count == 4 else { return nil }
+        let pooled = arg(pool, 0)
+        guard !pooled.isEmpty, case .act(let x)? = values[pooled], x.shape.count == 4 else { return nil }
         let c = x.shape[1]
         guard fc1.0.shape.count == 2, fc1.0.shape[1] == c, fc1.1.map({ $0.count == fc1.0.shape[0] }) ?? true else { return nil }
         if let (w, b) = fc2 {
@@ -191,7 +198,7 @@ extension ONNXImporter {
         if let s = gateShapeNode {
             switch s.opType {
             case "Reshape":
-                guard let spec = constant(s.inputs[1]) else { return nil }
+                guard let spec = constant(arg(s, 1)) else { return nil }
                 shape = try reshapeTarget([1, n], spec.ints)
             case "Unsqueeze": return nil
             default: shape = [1, n]
