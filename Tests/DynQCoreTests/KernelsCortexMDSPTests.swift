@@ -14,10 +14,6 @@ private func dspSeed(_ s: String) -> UInt64 {
     return testBaseSeed ^ 0xD5B ^ h
 }
 
-private func dspZeroPoint(_ kind: String, _ rng: inout SeededRNG) -> Int32 {
-    switch kind { case "z_in == -128": return -128; case "z_in == 127": return 127; default: return Int32(rng.int(-128...127)) }
-}
-
 // MARK: - Runners
 
 /// Runs the DSP conv (variant `v`, or the chooser's) and the reference on random data; a failure description or nil.
@@ -277,7 +273,7 @@ struct DSPConvTests {
     func matchesReference(c: ConvCase, zKind: String) {
         var rng = SeededRNG(seed: dspSeed(c.name + zKind))
         for round in 0..<4 {
-            let p = c.params(zIn: dspZeroPoint(zKind, &rng), output: rng.outputQuantization())
+            let p = c.params(zIn: zeroPoint(ofKind: zKind, &rng), output: rng.outputQuantization())
             let v: DSP.Variant? = round % 2 == 0 ? nil : .im2colElements
             if let msg = checkDSPConv(p, v, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
         }
@@ -358,7 +354,7 @@ struct DSPDepthwiseTests {
     func matchesReference(c: DepthwiseCase, zKind: String) {
         var rng = SeededRNG(seed: dspSeed(c.name + zKind))
         for _ in 0..<4 {
-            let p = c.params(zIn: dspZeroPoint(zKind, &rng), output: rng.outputQuantization())
+            let p = c.params(zIn: zeroPoint(ofKind: zKind, &rng), output: rng.outputQuantization())
             if let msg = checkDSPDepthwise(p, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
         }
     }
@@ -399,7 +395,7 @@ struct DSPLinearTests {
     func shapes(f: Int, o: Int) {
         var rng = SeededRNG(seed: dspSeed("linear \(f) \(o)"))
         for z in zeroPointKinds {
-            let p = LinearParams(inputFeatures: f, outputFeatures: o, inputZeroPoint: dspZeroPoint(z, &rng),
+            let p = LinearParams(inputFeatures: f, outputFeatures: o, inputZeroPoint: zeroPoint(ofKind: z, &rng),
                                  output: rng.outputQuantization())
             if let msg = checkDSPLinear(p, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
         }
@@ -409,8 +405,7 @@ struct DSPLinearTests {
     func randomShapes() {
         var rng = SeededRNG(seed: dspSeed("random linear"))
         for _ in 0..<(isDebugBuild ? 10 : 400) {
-            let p = LinearParams(inputFeatures: rng.int(1...300), outputFeatures: rng.int(1...40),
-                                 inputZeroPoint: rng.zeroPoint(), output: rng.outputQuantization())
+            let p = rng.randomLinearParams()
             if let msg = checkDSPLinear(p, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
         }
     }

@@ -37,61 +37,41 @@ extension SeededRNG {
     }
 }
 
-/// A conv layer shape with a name (the test's argument).
-struct HeliumConvCase: CustomTestStringConvertible, Sendable {
-    let name: String
-    var h: Int, w: Int, ic: Int, oc: Int, kh: Int, kw: Int
-    var sy = 1, sx = 1
-    var pad = ConvPadding.zero
-    var dy = 1, dx = 1
-    var groups = 1
-    var testDescription: String { name }
-    func params(zIn: Int32, output: OutputQuantization) -> Conv2DParams {
-        Conv2DParams(inputHeight: h, inputWidth: w, inputChannels: ic, outputChannels: oc, kernelHeight: kh,
-                     kernelWidth: kw, strideY: sy, strideX: sx, padding: pad, dilationY: dy, dilationX: dx,
-                     groups: groups, inputZeroPoint: zIn, output: output)
-    }
-}
-
-let heliumConvCases: [HeliumConvCase] = [
-    HeliumConvCase(name: "3x3 pad 1, 16 → 32 (benchmark layer, smaller image)", h: 6, w: 5, ic: 16, oc: 32, kh: 3, kw: 3,
+let heliumConvCases: [ConvCase] = [
+    ConvCase(name: "3x3 pad 1, 16 → 32 (benchmark layer, smaller image)", h: 6, w: 5, ic: 16, oc: 32, kh: 3, kw: 3,
                    pad: ConvPadding(all: 1)),
-    HeliumConvCase(name: "3x3 pad 1, K % 16 != 0 (13 → 19)", h: 7, w: 6, ic: 13, oc: 19, kh: 3, kw: 3,
+    ConvCase(name: "3x3 pad 1, K % 16 != 0 (13 → 19)", h: 7, w: 6, ic: 13, oc: 19, kh: 3, kw: 3,
                    pad: ConvPadding(all: 1)),
-    HeliumConvCase(name: "1x1 pointwise 24 → 40 (in place)", h: 5, w: 5, ic: 24, oc: 40, kh: 1, kw: 1),
-    HeliumConvCase(name: "1x1 pointwise K == 16 → 7", h: 3, w: 5, ic: 16, oc: 7, kh: 1, kw: 1),
-    HeliumConvCase(name: "1x1 pointwise K == 5 (< 16), pixels % 4 == 1", h: 3, w: 3, ic: 5, oc: 6, kh: 1, kw: 1),
-    HeliumConvCase(name: "1x1 stride 2, odd channels (im2col)", h: 6, w: 7, ic: 7, oc: 9, kh: 1, kw: 1, sy: 2, sx: 2),
-    HeliumConvCase(name: "1x1 with padding (im2col, padded pixels = bias only)", h: 3, w: 4, ic: 20, oc: 5, kh: 1, kw: 1,
+    ConvCase(name: "1x1 pointwise 24 → 40 (in place)", h: 5, w: 5, ic: 24, oc: 40, kh: 1, kw: 1),
+    ConvCase(name: "1x1 pointwise K == 16 → 7", h: 3, w: 5, ic: 16, oc: 7, kh: 1, kw: 1),
+    ConvCase(name: "1x1 pointwise K == 5 (< 16), pixels % 4 == 1", h: 3, w: 3, ic: 5, oc: 6, kh: 1, kw: 1),
+    ConvCase(name: "1x1 stride 2, odd channels (im2col)", h: 6, w: 7, ic: 7, oc: 9, kh: 1, kw: 1, sy: 2, sx: 2),
+    ConvCase(name: "1x1 with padding (im2col, padded pixels = bias only)", h: 3, w: 4, ic: 20, oc: 5, kh: 1, kw: 1,
                    pad: ConvPadding(top: 1, left: 2, bottom: 0, right: 1)),
-    HeliumConvCase(name: "stem 3x3, 1 → 16 channels, pad 1 (K == 9)", h: 7, w: 9, ic: 1, oc: 16, kh: 3, kw: 3,
+    ConvCase(name: "stem 3x3, 1 → 16 channels, pad 1 (K == 9)", h: 7, w: 9, ic: 1, oc: 16, kh: 3, kw: 3,
                    pad: ConvPadding(all: 1)),
-    HeliumConvCase(name: "stem K == 16 exactly (2x2x4)", h: 5, w: 5, ic: 4, oc: 6, kh: 2, kw: 2),
-    HeliumConvCase(name: "stem 3x3x1, stride 2, dilation 2, asymmetric padding (border masks)", h: 11, w: 10, ic: 1,
+    ConvCase(name: "stem K == 16 exactly (2x2x4)", h: 5, w: 5, ic: 4, oc: 6, kh: 2, kw: 2),
+    ConvCase(name: "stem 3x3x1, stride 2, dilation 2, asymmetric padding (border masks)", h: 11, w: 10, ic: 1,
                    oc: 5, kh: 3, kw: 3, sy: 2, sx: 2, pad: ConvPadding(top: 2, left: 0, bottom: 1, right: 3), dy: 2, dx: 2),
-    HeliumConvCase(name: "K <= 16 but a window wider than 255 bytes (general, register rows)", h: 4, w: 140, ic: 1,
+    ConvCase(name: "K <= 16 but a window wider than 255 bytes (general, register rows)", h: 4, w: 140, ic: 1,
                    oc: 3, kh: 3, kw: 3, pad: ConvPadding(all: 1)),
-    HeliumConvCase(name: "RGB stem 3x3x3, stride 2 (K == 27)", h: 9, w: 8, ic: 3, oc: 8, kh: 3, kw: 3, sy: 2, sx: 2,
+    ConvCase(name: "RGB stem 3x3x3, stride 2 (K == 27)", h: 9, w: 8, ic: 3, oc: 8, kh: 3, kw: 3, sy: 2, sx: 2,
                    pad: ConvPadding(all: 1)),
-    HeliumConvCase(name: "3x3 stride 2, asymmetric padding", h: 9, w: 8, ic: 5, oc: 8, kh: 3, kw: 3, sy: 2, sx: 2,
+    ConvCase(name: "3x3 stride 2, asymmetric padding", h: 9, w: 8, ic: 5, oc: 8, kh: 3, kw: 3, sy: 2, sx: 2,
                    pad: ConvPadding(top: 0, left: 1, bottom: 2, right: 1)),
-    HeliumConvCase(name: "3x3 dilation 2, pad 2", h: 9, w: 9, ic: 6, oc: 11, kh: 3, kw: 3, pad: ConvPadding(all: 2),
+    ConvCase(name: "3x3 dilation 2, pad 2", h: 9, w: 9, ic: 6, oc: 11, kh: 3, kw: 3, pad: ConvPadding(all: 2),
                    dy: 2, dx: 2),
-    HeliumConvCase(name: "groups == 4", h: 6, w: 6, ic: 16, oc: 12, kh: 3, kw: 3, pad: ConvPadding(all: 1), groups: 4),
-    HeliumConvCase(name: "groups == channels (depthwise as grouped)", h: 5, w: 6, ic: 10, oc: 10, kh: 3, kw: 3,
+    ConvCase(name: "groups == 4", h: 6, w: 6, ic: 16, oc: 12, kh: 3, kw: 3, pad: ConvPadding(all: 1), groups: 4),
+    ConvCase(name: "groups == channels (depthwise as grouped)", h: 5, w: 6, ic: 10, oc: 10, kh: 3, kw: 3,
                    pad: ConvPadding(all: 1), groups: 10),
-    HeliumConvCase(name: "5x3 kernel, stride (2, 1)", h: 9, w: 7, ic: 4, oc: 6, kh: 5, kw: 3, sy: 2, sx: 1,
+    ConvCase(name: "5x3 kernel, stride (2, 1)", h: 9, w: 7, ic: 4, oc: 6, kh: 5, kw: 3, sy: 2, sx: 1,
                    pad: ConvPadding(top: 2, left: 1, bottom: 2, right: 1)),
-    HeliumConvCase(name: "single output pixel, K == 180", h: 3, w: 3, ic: 20, oc: 33, kh: 3, kw: 3),
-    HeliumConvCase(name: "K == 576, 2 pixels (pixel tail)", h: 3, w: 4, ic: 64, oc: 16, kh: 3, kw: 3),
-    HeliumConvCase(name: "padding larger than the kernel", h: 2, w: 2, ic: 3, oc: 5, kh: 2, kw: 2, pad: ConvPadding(all: 3)),
+    ConvCase(name: "single output pixel, K == 180", h: 3, w: 3, ic: 20, oc: 33, kh: 3, kw: 3),
+    ConvCase(name: "K == 576, 2 pixels (pixel tail)", h: 3, w: 4, ic: 64, oc: 16, kh: 3, kw: 3),
+    ConvCase(name: "padding larger than the kernel", h: 2, w: 2, ic: 3, oc: 5, kh: 2, kw: 2, pad: ConvPadding(all: 3)),
 ]
 
 let heliumZeroPointKinds = ["z_in == -128", "z_in == 127", "z_in random"]
-
-private func zeroPoint(_ kind: String, _ rng: inout SeededRNG) -> Int32 {
-    switch kind { case "z_in == -128": return -128; case "z_in == 127": return 127; default: return Int32(rng.int(-128...127)) }
-}
 
 // MARK: - Runners
 
@@ -172,10 +152,10 @@ struct HeliumRequantizeTests {
 @Suite("Helium conv2d equals conv2dReference bit for bit")
 struct HeliumConvTests {
     @Test("chosen variant and .general, on every case and zero-point kind", arguments: heliumConvCases, heliumZeroPointKinds)
-    func matchesReference(c: HeliumConvCase, zKind: String) {
+    func matchesReference(c: ConvCase, zKind: String) {
         var rng = SeededRNG(seed: heliumSeed(c.name + zKind))
         for _ in 0..<3 {
-            let p = c.params(zIn: zeroPoint(zKind, &rng), output: rng.outputQuantization())
+            let p = c.params(zIn: zeroPoint(ofKind: zKind, &rng), output: rng.outputQuantization())
             if let msg = checkHeliumConv(p, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
             if let msg = checkHeliumConv(p, .general, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
         }
@@ -230,40 +210,26 @@ struct HeliumConvTests {
 
 // MARK: - Depthwise
 
-struct HeliumDepthwiseCase: CustomTestStringConvertible, Sendable {
-    let name: String
-    var h: Int, w: Int, c: Int, kh: Int, kw: Int
-    var sy = 1, sx = 1
-    var pad = ConvPadding.zero
-    var dy = 1, dx = 1
-    var testDescription: String { name }
-    func params(zIn: Int32, output: OutputQuantization) -> DepthwiseConv2DParams {
-        DepthwiseConv2DParams(inputHeight: h, inputWidth: w, channels: c, kernelHeight: kh, kernelWidth: kw,
-                              strideY: sy, strideX: sx, padding: pad, dilationY: dy, dilationX: dx,
-                              inputZeroPoint: zIn, output: output)
-    }
-}
-
-let heliumDepthwiseCases: [HeliumDepthwiseCase] = [
-    HeliumDepthwiseCase(name: "3x3 pad 1, 32 channels, stride 1 (benchmark layer, smaller image)", h: 7, w: 9, c: 32,
+let heliumDepthwiseCases: [DepthwiseCase] = [
+    DepthwiseCase(name: "3x3 pad 1, 32 channels, stride 1 (benchmark layer, smaller image)", h: 7, w: 9, c: 32,
                         kh: 3, kw: 3, pad: ConvPadding(all: 1)),
-    HeliumDepthwiseCase(name: "3x3 pad 1, stride 2, 16 channels", h: 9, w: 10, c: 16, kh: 3, kw: 3, sy: 2, sx: 2,
+    DepthwiseCase(name: "3x3 pad 1, stride 2, 16 channels", h: 9, w: 10, c: 16, kh: 3, kw: 3, sy: 2, sx: 2,
                         pad: ConvPadding(all: 1)),
-    HeliumDepthwiseCase(name: "channels % 4 != 0 (13): predicated tail block", h: 5, w: 7, c: 13, kh: 3, kw: 3,
+    DepthwiseCase(name: "channels % 4 != 0 (13): predicated tail block", h: 5, w: 7, c: 13, kh: 3, kw: 3,
                         pad: ConvPadding(all: 1)),
-    HeliumDepthwiseCase(name: "channels < 4 (3)", h: 5, w: 5, c: 3, kh: 3, kw: 3, pad: ConvPadding(all: 1)),
-    HeliumDepthwiseCase(name: "channels == 1", h: 4, w: 6, c: 1, kh: 3, kw: 3, pad: ConvPadding(all: 1)),
-    HeliumDepthwiseCase(name: "output width % 4 == 3 and == 1 rows (pixel tails)", h: 6, w: 7, c: 8, kh: 3, kw: 3,
+    DepthwiseCase(name: "channels < 4 (3)", h: 5, w: 5, c: 3, kh: 3, kw: 3, pad: ConvPadding(all: 1)),
+    DepthwiseCase(name: "channels == 1", h: 4, w: 6, c: 1, kh: 3, kw: 3, pad: ConvPadding(all: 1)),
+    DepthwiseCase(name: "output width % 4 == 3 and == 1 rows (pixel tails)", h: 6, w: 7, c: 8, kh: 3, kw: 3,
                         pad: ConvPadding(all: 1)),
-    HeliumDepthwiseCase(name: "asymmetric padding, stride 2", h: 9, w: 8, c: 24, kh: 3, kw: 3, sy: 2, sx: 2,
+    DepthwiseCase(name: "asymmetric padding, stride 2", h: 9, w: 8, c: 24, kh: 3, kw: 3, sy: 2, sx: 2,
                         pad: ConvPadding(top: 0, left: 1, bottom: 1, right: 0)),
-    HeliumDepthwiseCase(name: "5x5 pad 2 (generic window path)", h: 6, w: 6, c: 17, kh: 5, kw: 5, pad: ConvPadding(all: 2)),
-    HeliumDepthwiseCase(name: "2x3 kernel, no padding", h: 5, w: 6, c: 9, kh: 2, kw: 3),
-    HeliumDepthwiseCase(name: "1x1 kernel", h: 3, w: 3, c: 20, kh: 1, kw: 1),
-    HeliumDepthwiseCase(name: "dilation 2 (row cache keeps rows a window skips)", h: 8, w: 8, c: 8, kh: 3, kw: 3,
+    DepthwiseCase(name: "5x5 pad 2 (generic window path)", h: 6, w: 6, c: 17, kh: 5, kw: 5, pad: ConvPadding(all: 2)),
+    DepthwiseCase(name: "2x3 kernel, no padding", h: 5, w: 6, c: 9, kh: 2, kw: 3),
+    DepthwiseCase(name: "1x1 kernel", h: 3, w: 3, c: 20, kh: 1, kw: 1),
+    DepthwiseCase(name: "dilation 2 (row cache keeps rows a window skips)", h: 8, w: 8, c: 8, kh: 3, kw: 3,
                         pad: ConvPadding(all: 2), dy: 2, dx: 2),
-    HeliumDepthwiseCase(name: "stride 3 > kernel rows needed again", h: 10, w: 10, c: 6, kh: 2, kw: 2, sy: 3, sx: 3),
-    HeliumDepthwiseCase(name: "padding larger than the kernel", h: 2, w: 3, c: 8, kh: 3, kw: 3, pad: ConvPadding(all: 3)),
+    DepthwiseCase(name: "stride 3 > kernel rows needed again", h: 10, w: 10, c: 6, kh: 2, kw: 2, sy: 3, sx: 3),
+    DepthwiseCase(name: "padding larger than the kernel", h: 2, w: 3, c: 8, kh: 3, kw: 3, pad: ConvPadding(all: 3)),
 ]
 
 func checkHeliumDepthwise(_ p: DepthwiseConv2DParams, rng: inout SeededRNG) -> String? {
@@ -296,10 +262,10 @@ func checkHeliumDepthwise(_ p: DepthwiseConv2DParams, rng: inout SeededRNG) -> S
 @Suite("Helium depthwiseConv2d equals depthwiseConv2dReference bit for bit")
 struct HeliumDepthwiseTests {
     @Test("on every case and zero-point kind", arguments: heliumDepthwiseCases, heliumZeroPointKinds)
-    func matchesReference(c: HeliumDepthwiseCase, zKind: String) {
+    func matchesReference(c: DepthwiseCase, zKind: String) {
         var rng = SeededRNG(seed: heliumSeed(c.name + zKind))
         for _ in 0..<3 {
-            let p = c.params(zIn: zeroPoint(zKind, &rng), output: rng.outputQuantization())
+            let p = c.params(zIn: zeroPoint(ofKind: zKind, &rng), output: rng.outputQuantization())
             if let msg = checkHeliumDepthwise(p, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
         }
     }
@@ -356,7 +322,7 @@ struct HeliumLinearTests {
         var rng = SeededRNG(seed: heliumSeed("linear \(shape) \(zKind)"))
         for _ in 0..<3 {
             let p = LinearParams(inputFeatures: shape.0, outputFeatures: shape.1,
-                                 inputZeroPoint: zeroPoint(zKind, &rng), output: rng.outputQuantization())
+                                 inputZeroPoint: zeroPoint(ofKind: zKind, &rng), output: rng.outputQuantization())
             if let msg = checkHeliumLinear(p, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
         }
     }
@@ -365,8 +331,7 @@ struct HeliumLinearTests {
     func randomShapes() {
         var rng = SeededRNG(seed: heliumSeed("linear sweep"))
         for _ in 0..<(isDebugBuild ? 20 : 300) {
-            let p = LinearParams(inputFeatures: rng.int(1...300), outputFeatures: rng.int(1...40),
-                                 inputZeroPoint: rng.zeroPoint(), output: rng.outputQuantization())
+            let p = rng.randomLinearParams()
             if let msg = checkHeliumLinear(p, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
         }
     }

@@ -12,10 +12,6 @@ private func neonSeed(_ s: String) -> UInt64 {
     return testBaseSeed ^ 0x4E45_4F4E ^ h
 }
 
-private func neonZeroPoint(_ kind: String, _ rng: inout SeededRNG) -> Int32 {
-    switch kind { case "z_in == -128": return -128; case "z_in == 127": return 127; default: return Int32(rng.int(-128...127)) }
-}
-
 /// The tile variants a host test runs: both dot steps, whatever the build chooses.
 let neonTileVariants: [NEONKernels.Variant] = [.tileSMLAL, .tileSDOT]
 
@@ -88,7 +84,7 @@ struct NEONConvTests {
     func sharedCases(c: ConvCase, zKind: String) {
         var rng = SeededRNG(seed: neonSeed(c.name + zKind))
         for v in neonTileVariants {
-            let p = c.params(zIn: neonZeroPoint(zKind, &rng), output: rng.outputQuantization())
+            let p = c.params(zIn: zeroPoint(ofKind: zKind, &rng), output: rng.outputQuantization())
             if let msg = checkNEONConv(p, neonVariant(p, v), rng: &rng) {
                 Issue.record(Comment(rawValue: msg)); return
             }
@@ -100,7 +96,7 @@ struct NEONConvTests {
         var rng = SeededRNG(seed: neonSeed("edge " + c.name + zKind))
         for v in neonTileVariants {
             for _ in 0..<2 {
-                let p = c.params(zIn: neonZeroPoint(zKind, &rng), output: rng.outputQuantization())
+                let p = c.params(zIn: zeroPoint(ofKind: zKind, &rng), output: rng.outputQuantization())
                 if let msg = checkNEONConv(p, neonVariant(p, v), rng: &rng) {
                     Issue.record(Comment(rawValue: msg)); return
                 }
@@ -157,7 +153,7 @@ struct NEONLinearTests {
     func matchesReference(c: LinearCase, zKind: String) {
         var rng = SeededRNG(seed: neonSeed("linear " + c.name + zKind))
         for v in neonTileVariants {
-            let p = LinearParams(inputFeatures: c.f, outputFeatures: c.o, inputZeroPoint: neonZeroPoint(zKind, &rng),
+            let p = LinearParams(inputFeatures: c.f, outputFeatures: c.o, inputZeroPoint: zeroPoint(ofKind: zKind, &rng),
                                  output: rng.outputQuantization())
             let input = rng.int8s(p.inputFeatures)
             let weights = rng.int8s(p.inputFeatures * p.outputFeatures, -127...127)

@@ -5,22 +5,6 @@ import Testing
 
 // MARK: - Case tables
 
-struct ConvCase: CustomTestStringConvertible, Sendable {
-    let name: String
-    var h: Int, w: Int, ic: Int, oc: Int, kh: Int, kw: Int
-    var sy = 1, sx = 1
-    var pad = ConvPadding.zero
-    var dy = 1, dx = 1
-    var groups = 1
-    var testDescription: String { name }
-
-    func params(zIn: Int32, output: OutputQuantization) -> Conv2DParams {
-        Conv2DParams(inputHeight: h, inputWidth: w, inputChannels: ic, outputChannels: oc, kernelHeight: kh,
-                     kernelWidth: kw, strideY: sy, strideX: sx, padding: pad, dilationY: dy, dilationX: dx,
-                     groups: groups, inputZeroPoint: zIn, output: output)
-    }
-}
-
 let convCases: [ConvCase] = [
     ConvCase(name: "3x3 pad 1, channels % 16 != 0 (13 → 19)", h: 7, w: 6, ic: 13, oc: 19, kh: 3, kw: 3, pad: ConvPadding(all: 1)),
     ConvCase(name: "3x3 pad 1, 16 → 16", h: 5, w: 5, ic: 16, oc: 16, kh: 3, kw: 3, pad: ConvPadding(all: 1)),
@@ -42,20 +26,6 @@ let convCases: [ConvCase] = [
     ConvCase(name: "padding larger than the kernel", h: 2, w: 2, ic: 3, oc: 5, kh: 2, kw: 2, pad: ConvPadding(all: 3)),
 ]
 
-struct DepthwiseCase: CustomTestStringConvertible, Sendable {
-    let name: String
-    var h: Int, w: Int, c: Int, kh: Int, kw: Int
-    var sy = 1, sx = 1
-    var pad = ConvPadding.zero
-    var dy = 1, dx = 1
-    var testDescription: String { name }
-    func params(zIn: Int32, output: OutputQuantization) -> DepthwiseConv2DParams {
-        DepthwiseConv2DParams(inputHeight: h, inputWidth: w, channels: c, kernelHeight: kh, kernelWidth: kw,
-                              strideY: sy, strideX: sx, padding: pad, dilationY: dy, dilationX: dx,
-                              inputZeroPoint: zIn, output: output)
-    }
-}
-
 let depthwiseCases: [DepthwiseCase] = [
     DepthwiseCase(name: "3x3 pad 1, channels == 16", h: 6, w: 6, c: 16, kh: 3, kw: 3, pad: ConvPadding(all: 1)),
     DepthwiseCase(name: "3x3 pad 1, channels % 8 != 0 (13)", h: 5, w: 7, c: 13, kh: 3, kw: 3, pad: ConvPadding(all: 1)),
@@ -76,10 +46,6 @@ let depthwiseCases: [DepthwiseCase] = [
 
 /// Input zero points each case runs with: both extremes and one random.
 let zeroPointKinds: [String] = ["z_in == -128", "z_in == 127", "z_in random"]
-
-private func zeroPoint(_ kind: String, _ rng: inout SeededRNG) -> Int32 {
-    switch kind { case "z_in == -128": return -128; case "z_in == 127": return 127; default: return Int32(rng.int(-128...127)) }
-}
 
 func seed(_ s: String) -> UInt64 {
     var h: UInt64 = 0xCBF2_9CE4_8422_2325        // FNV-1a of the case name: stable per case
@@ -203,7 +169,7 @@ struct SIMDConvTests {
     func matchesReference(c: ConvCase, zKind: String) {
         var rng = SeededRNG(seed: seed(c.name + zKind))
         for _ in 0..<3 {
-            let p = c.params(zIn: zeroPoint(zKind, &rng), output: rng.outputQuantization())
+            let p = c.params(zIn: zeroPoint(ofKind: zKind, &rng), output: rng.outputQuantization())
             if let msg = checkConv(p, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
         }
     }
@@ -236,7 +202,7 @@ struct SIMDDepthwiseTests {
     func matchesReference(c: DepthwiseCase, zKind: String) {
         var rng = SeededRNG(seed: seed(c.name + zKind))
         for _ in 0..<3 {
-            let p = c.params(zIn: zeroPoint(zKind, &rng), output: rng.outputQuantization())
+            let p = c.params(zIn: zeroPoint(ofKind: zKind, &rng), output: rng.outputQuantization())
             if let msg = checkDepthwise(p, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
         }
     }
@@ -274,7 +240,7 @@ struct SIMDLinearTests {
     func matchesReference(c: LinearCase, zKind: String) {
         var rng = SeededRNG(seed: seed(c.name + zKind))
         for _ in 0..<3 {
-            let p = LinearParams(inputFeatures: c.f, outputFeatures: c.o, inputZeroPoint: zeroPoint(zKind, &rng),
+            let p = LinearParams(inputFeatures: c.f, outputFeatures: c.o, inputZeroPoint: zeroPoint(ofKind: zKind, &rng),
                                  output: rng.outputQuantization())
             if let msg = checkLinear(p, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
         }
@@ -323,8 +289,7 @@ struct SIMDRandomSweepTests {
     func linearSweep() {
         var rng = SeededRNG(seed: testBaseSeed ^ 0xE0)
         for _ in 0..<(isDebugBuild ? 10 : 300) {
-            let p = LinearParams(inputFeatures: rng.int(1...300), outputFeatures: rng.int(1...40),
-                                 inputZeroPoint: rng.zeroPoint(), output: rng.outputQuantization())
+            let p = rng.randomLinearParams()
             if let msg = checkLinear(p, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
         }
     }

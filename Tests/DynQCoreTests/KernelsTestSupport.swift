@@ -1,4 +1,5 @@
 // Shared helpers of the Numerics* and Kernels* tests: a seeded, printable RNG and buffer helpers.
+import Testing
 @testable import DynQCore
 
 /// SplitMix64: small, fast, and the same sequence everywhere. Every randomized test prints its seed in the failure
@@ -52,4 +53,52 @@ func withScratch<R>(_ bytes: Int, _ body: (UnsafeMutableRawPointer) throws -> R)
     // Poison: kernels must not depend on scratch contents.
     p.initializeMemory(as: UInt8.self, repeating: 0xA5, count: max(bytes, 1))
     return try body(p)
+}
+
+// MARK: - Layer shapes every kernel set's tests use (each set keeps its own case table)
+
+/// A conv layer shape with a name (a parameterized test's argument).
+struct ConvCase: CustomTestStringConvertible, Sendable {
+    let name: String
+    var h: Int, w: Int, ic: Int, oc: Int, kh: Int, kw: Int
+    var sy = 1, sx = 1
+    var pad = ConvPadding.zero
+    var dy = 1, dx = 1
+    var groups = 1
+    var testDescription: String { name }
+
+    func params(zIn: Int32, output: OutputQuantization) -> Conv2DParams {
+        Conv2DParams(inputHeight: h, inputWidth: w, inputChannels: ic, outputChannels: oc, kernelHeight: kh,
+                     kernelWidth: kw, strideY: sy, strideX: sx, padding: pad, dilationY: dy, dilationX: dx,
+                     groups: groups, inputZeroPoint: zIn, output: output)
+    }
+}
+
+/// A depthwise layer shape with a name (a parameterized test's argument).
+struct DepthwiseCase: CustomTestStringConvertible, Sendable {
+    let name: String
+    var h: Int, w: Int, c: Int, kh: Int, kw: Int
+    var sy = 1, sx = 1
+    var pad = ConvPadding.zero
+    var dy = 1, dx = 1
+    var testDescription: String { name }
+    func params(zIn: Int32, output: OutputQuantization) -> DepthwiseConv2DParams {
+        DepthwiseConv2DParams(inputHeight: h, inputWidth: w, channels: c, kernelHeight: kh, kernelWidth: kw,
+                              strideY: sy, strideX: sx, padding: pad, dilationY: dy, dilationX: dx,
+                              inputZeroPoint: zIn, output: output)
+    }
+}
+
+extension SeededRNG {
+    /// A random fully connected layer for the sweeps: 1...300 input features, 1...40 outputs, a random input zero
+    /// point and output quantization.
+    mutating func randomLinearParams() -> LinearParams {
+        LinearParams(inputFeatures: int(1...300), outputFeatures: int(1...40), inputZeroPoint: zeroPoint(),
+                     output: outputQuantization())
+    }
+}
+
+/// The input zero point a zero-point kind (`zeroPointKinds`) names: the two extremes, or a random one from `rng`.
+func zeroPoint(ofKind kind: String, _ rng: inout SeededRNG) -> Int32 {
+    switch kind { case "z_in == -128": return -128; case "z_in == 127": return 127; default: return Int32(rng.int(-128...127)) }
 }
