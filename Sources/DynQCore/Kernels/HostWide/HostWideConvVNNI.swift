@@ -82,14 +82,27 @@ internal func hostWideVNNIConvPackChannel(_ p: Conv2DParams, channel o: Int, wei
     lanes(b) { base, rowStride in
         let lane = base + (oc - 16 * b) * 4
         var sum: Int32 = 0
-        for t in 0..<taps {
-            for q in 0..<qt {
-                let d = lane + (t * qt + q) * rowStride
-                for j in 0..<4 {
-                    let i = 4 * q + j
-                    let v: Int8 = i < gIn ? weights[t * gIn + i] : 0
-                    d.storeBytes(of: v, toByteOffset: j, as: Int8.self)
-                    sum &+= Int32(v)
+        if gIn % 4 == 0 {
+            // Whole quads: each is 4 consecutive weight bytes, moved as one word (the per-sample fusion packs every
+            // channel of every dynamic conv, so this loop is on the inference path); the sum is a plain loop
+            // LLVM vectorizes.
+            let k = taps * gIn
+            for i in 0..<k { sum &+= Int32(weights[i]) }
+            let words = UnsafeRawPointer(weights)
+            for r in 0..<(taps * qt) {
+                (lane + r * rowStride).storeBytes(of: words.loadUnaligned(fromByteOffset: 4 * r, as: UInt32.self),
+                                                  as: UInt32.self)
+            }
+        } else {
+            for t in 0..<taps {
+                for q in 0..<qt {
+                    let d = lane + (t * qt + q) * rowStride
+                    for j in 0..<4 {
+                        let i = 4 * q + j
+                        let v: Int8 = i < gIn ? weights[t * gIn + i] : 0
+                        d.storeBytes(of: v, toByteOffset: j, as: Int8.self)
+                        sum &+= Int32(v)
+                    }
                 }
             }
         }

@@ -7,8 +7,9 @@
 // loaded back, so LLVM cannot split the broadcast and keeps `pmaddwd`. The sum over t is the reference's int32 sum
 // in another order, exact under the `g ≤ 516` bound. A row's last K mod 8 elements are computed by recomputing
 // the row's last 8 (K ≥ 8), so no element takes a scalar path. F goes to scratch once, then `A = max|F|` (kept as
-// a running vector max while F is computed), `R = fusionReciprocal(A)` and `q_f = round_half_away(F·R/2^32)` four
-// lanes at a time (`fusedKernelValues`: two `pmuludq`, the high words, no shift counts).
+// a running vector max while F is computed), `R = fusionReciprocal(A)` and `q_f = round_half_away(F·R/2^32)` eight
+// lanes at a time, then four (`fusedKernelValues8` / `fusedKernelValues`: `pmuludq` on the even and odd lanes, the
+// high words, no shift counts).
 
 /// `round_half_away(f · r / 2^32)` of 4 lanes as int32: `fusedKernelValue` lane by lane, with 32×32→64-bit
 /// multiplies only (x86 `pmuludq`). The rounded product's high word is the magnitude (`|f|·r + 2^31 < 2^64`).
@@ -20,6 +21,19 @@ public func fusedKernelValues(_ f: SIMD4<Int32>, reciprocal r: UInt32) -> SIMD4<
     let rr = SIMD2<UInt64>(repeating: UInt64(r)), half = SIMD2<UInt64>(repeating: 1 << 31)
     let even = ((u & low) &* rr) &+ half, odd = ((u &>> 32) &* rr) &+ half
     let q = unsafeBitCast((even &>> 32) | (odd & ~low), to: SIMD4<Int32>.self)
+    return (q ^ sign) &- sign
+}
+
+/// `fusedKernelValues` of 8 lanes: the same lane arithmetic on 256-bit vectors (one `vpmuludq` per 4 lanes with
+/// AVX2; two 128-bit halves with SSE2, as `fusedKernelValues` twice).
+@inlinable @inline(__always)
+public func fusedKernelValues8(_ f: SIMD8<Int32>, reciprocal r: UInt32) -> SIMD8<Int32> {
+    let sign = f &>> 31
+    let u = unsafeBitCast((f ^ sign) &- sign, to: SIMD4<UInt64>.self)      // |f| ≤ 2^31 as unsigned
+    let low = SIMD4<UInt64>(repeating: 0xFFFF_FFFF)
+    let rr = SIMD4<UInt64>(repeating: UInt64(r)), half = SIMD4<UInt64>(repeating: 1 << 31)
+    let even = ((u & low) &* rr) &+ half, odd = ((u &>> 32) &* rr) &+ half
+    let q = unsafeBitCast((even &>> 32) | (odd & ~low), to: SIMD8<Int32>.self)
     return (q ^ sign) &- sign
 }
 
@@ -147,7 +161,17 @@ public func dynamicFusion(
                                     Int8(truncatingIfNeeded: v[2]), Int8(truncatingIfNeeded: v[3])),
                     as: SIMD4<Int8>.self)
             }
+            @inline(__always) func rescale8(_ i: Int) {
+                let v = fusedKernelValues8(UnsafeRawPointer(f + i).loadUnaligned(as: SIMD8<Int32>.self), reciprocal: r)
+                UnsafeMutableRawPointer(out + i).storeBytes(
+                    of: SIMD8<Int8>(Int8(truncatingIfNeeded: v[0]), Int8(truncatingIfNeeded: v[1]),
+                                    Int8(truncatingIfNeeded: v[2]), Int8(truncatingIfNeeded: v[3]),
+                                    Int8(truncatingIfNeeded: v[4]), Int8(truncatingIfNeeded: v[5]),
+                                    Int8(truncatingIfNeeded: v[6]), Int8(truncatingIfNeeded: v[7])),
+                    as: SIMD8<Int8>.self)
+            }
             var i = 0
+            while i + 8 <= k { rescale8(i); i += 8 }
             while i + 4 <= k { rescale4(i); i += 4 }
             if i < k && k >= 4 {                                // K mod 4 tail: the row's last 4 again
                 rescale4(k - 4)
