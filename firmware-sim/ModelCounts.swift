@@ -86,6 +86,9 @@ public struct ModelCounts: Sendable {
     public var liveBytes: [Int]
     /// Per op: the part of `liveBytes` that is packed static weights (kept for the whole run).
     public var packedLiveBytes: [Int]
+    /// Per op: the work in the calibrated instruction model's units, with the chooser answers of the kernel set
+    /// the plan is for (`kernelWork`).
+    public var work: [KernelWork] = []
 
     public var totalMACs: Int { ops.reduce(0) { $0 + $1.macs } }
     public var convMACs: Int { ops.reduce(0) { $0 + $1.convMACs } }
@@ -174,6 +177,8 @@ public func analyticCounts(_ d: ModelDescription, kernels: KernelSetChoice = .ho
             if case .packedWeights = b.purpose { packed[i] += s }
         }
     }
-    return ModelCounts(name: d.name, ops: ops, plan: plan, blobBytes: d.blobs.reduce(0) { $0 + $1.bytes.count },
-                       liveBytes: live, packedLiveBytes: packed)
+    var counts = ModelCounts(name: d.name, ops: ops, plan: plan, blobBytes: d.blobs.reduce(0) { $0 + $1.bytes.count },
+                             liveBytes: live, packedLiveBytes: packed)
+    counts.work = kernelWork(d, counts: counts, kernels: kernels)
+    return counts
 }

@@ -1,13 +1,13 @@
 import DynQCore
 import DynQGraph
 
-/// Instructions per op of one inference on QEMU's emulated Cortex-M4, read from the log that
+/// Instructions per op of one inference on an emulated Cortex-M (QEMU), read from the log that
 /// `scripts/qemu-run.sh` writes (`.build-qemu/firmware/run.log`): the firmware runs the model once more with an
 /// observer that reads the instruction-counting timer around every op (docs/qemu.md).
 ///
-/// QEMU counts **instructions**, not cycles: a Cortex-M4 retires at most one per cycle (and loads, multiplies
-/// with 64-bit results and divisions take more), so `instructions / clock` is a lower bound on the latency of
-/// DynQ's own kernels on that core, measured, beside the simulator's estimate for optimised kernels.
+/// QEMU counts **instructions**, not cycles. `dynq sim --qemu-log` turns them into cycles with the target's
+/// calibrated timing model (the "QEMU-derived figure") and compares them with its estimate, op by op; without a
+/// calibrated model, `instructions / clock` is shown as a lower bound on the latency.
 public struct QemuProfile: Sendable {
     /// The model name the firmware printed.
     public var model: String
@@ -15,6 +15,9 @@ public struct QemuProfile: Sendable {
     public var modelBytes: Int
     /// The kernel set the firmware image linked (`scalar`, `simd128`, ...), as its log names it.
     public var kernels: String
+    /// The emulated core (`cortex-m4`, `cortex-m55`, …) from the `core:` line scripts/qemu-run.sh appends (the
+    /// CPU name before the board in parentheses); nil in older logs, which were all of a Cortex-M4.
+    public var core: String?
     /// Per op, in model order: name and instructions.
     public var ops: [(name: String, instructions: Int)]
     /// One whole `invoke()` (measured separately from the per-op run, without the per-op timer reads).
@@ -22,7 +25,7 @@ public struct QemuProfile: Sendable {
 
     /// Parses a run log; `file` names the log in errors.
     public init(log text: String, file: String) throws {
-        var model: String?, bytes: Int?, kernels: String?, invoke: Int?, status = false
+        var model: String?, bytes: Int?, kernels: String?, invoke: Int?, status = false, core: String?
         var ops: [(String, Int)] = []
         for raw in text.split(separator: "\n", omittingEmptySubsequences: true) {
             // qemu-run.sh prefixes the firmware's lines with "  | " when it echoes them; the log file has none.
@@ -37,6 +40,7 @@ public struct QemuProfile: Sendable {
                 model = String(v[v.index(after: a)..<b])
             } else if let v = value("kernels") { kernels = String(v) }
             else if let v = value("invoke_instructions") { invoke = Int(v) }
+            else if let v = value("core") { core = String(v.prefix { $0 != " " }) }
             else if line == "status: ok" { status = true }
             else if line.hasPrefix("op ") {
                 // op <i> <kind> '<name>': <n> instructions, ...
@@ -58,6 +62,20 @@ public struct QemuProfile: Sendable {
         }
         self.model = model; self.modelBytes = bytes; self.kernels = kernels; self.ops = ops
         self.invokeInstructions = invoke
+        self.core = core
+    }
+
+    /// Checks that the log is a run of `kernelSet` on the target's core (a log without a `core:` line is taken
+    /// to be of a Cortex-M4): comparing an estimate with another kernel set's or another core's counts is refused.
+    public func check(kernelSet: String, target: String, file: String) throws {
+        guard kernels == kernelSet else {
+            throw DynQError(file: file, "the log is a run of the \(kernels) kernels, the estimate for \(target) is of "
+                            + "the \(kernelSet) kernels (pass --kernels \(kernels) to compare with this log)")
+        }
+        let logCore = core ?? "cortex-m4"
+        guard target.hasPrefix(logCore) else {
+            throw DynQError(file: file, "the log is a run on \(logCore), not on \(target)")
+        }
     }
 
     /// Checks that this log is of `description` (same name, same op names in order) and of a file of

@@ -28,7 +28,7 @@ extension SimReport {
 
         """
         let verdictColor = fits ? "#2a7d2a" : "#c0392b"
-        s += "<text x=\"\(left)\" y=\"34\" font-size=\"22\" font-weight=\"bold\">\(esc(model)) on \(esc(target.name))</text>\n"
+        s += "<text x=\"\(left)\" y=\"34\" font-size=\"22\" font-weight=\"bold\">\(esc(model)) on \(esc(target.name)), kernel set \(esc(kernelSet))</text>\n"
         s += "<text x=\"\(width - right)\" y=\"34\" font-size=\"22\" font-weight=\"bold\" text-anchor=\"end\" fill=\"\(verdictColor)\">\(fits ? "FITS" : "DOES NOT FIT")</text>\n"
         s += "<text x=\"\(left)\" y=\"60\" font-size=\"14\" fill=\"#333\">\(esc(target.part)) · \(humanCount(target.clockHz.value))Hz · "
             + "\(grouped(counts.nominalMACs)) MACs per image · \(humanCount(totalCycles)) cycles · est. latency \(humanTime(latencySeconds))</text>\n"
@@ -89,12 +89,13 @@ extension SimReport {
         let cycleTicks = AxisTicks(maximum: max((layers.map(\.cycles).max() ?? 1) * 1.05, 1), bytes: false)
         let maxCycles = cycleTicks.top
         func cy(_ v: Double) -> Double { cycTop + cycH - cycH * v / maxCycles }
-        s += "<text x=\"\(left)\" y=\"\(cycTop - 8)\" font-size=\"14\" font-weight=\"bold\">Estimated cycles per op</text>\n"
+        s += "<text x=\"\(left)\" y=\"\(cycTop - 8)\" font-size=\"14\" font-weight=\"bold\">Estimated cycles per op "
+            + "(\(esc(latencyModel)))</text>\n"
         s += axis(top: cycTop, height: cycH, left: left, width: plotW, ticks: cycleTicks)
         let barW = max(step * 0.8, 0.5)
         for (i, l) in layers.enumerated() where l.cycles > 0 {
             let c = l.counts
-            let fusionCycles = Double(c.fusionMACs) * target.cost("fusion") + Double(c.fusionRescales) * target.cost("fusion_normalize")
+            let fusionCycles = l.fusionCycles
             let top = cy(l.cycles), split = cy(l.cycles - fusionCycles)
             s += "<rect x=\"\(x(i) + (step - barW) / 2)\" y=\"\(split)\" width=\"\(barW)\" height=\"\(cycTop + cycH - split)\" fill=\"\(colors[c.kernelClass]!)\"><title>\(esc(c.name)): \(humanCount(l.cycles)) cycles</title></rect>\n"
             if fusionCycles > 0 {

@@ -6,6 +6,12 @@ import Foundation
 public struct LayerEstimate: Sendable {
     public var counts: OpCounts
     public var cycles: Double
+    /// Of `cycles`, the part of a dynamic conv's per-sample fusion.
+    public var fusionCycles: Double = 0
+    /// The calibrated model's instructions for the op (nil with literature cycle costs).
+    public var instructions: Double? = nil
+    /// The work in the calibrated model's units (nil with literature cycle costs).
+    public var work: KernelWork? = nil
     /// Arena bytes alive while the op runs (from the runtime's plan).
     public var liveBytes: Int
 }
@@ -34,8 +40,37 @@ public struct SimReport: Sendable {
     public var counts: ModelCounts
     /// `"analytic"` (from shapes) or `"measured"` (instrumented reference kernels; `dynq sim --measure`).
     public var countsSource: String
-    /// DynQ's own kernels measured on QEMU's Cortex-M4 (`dynq sim --qemu-log`), when given.
+    /// DynQ's own kernels measured on QEMU (`dynq sim --qemu-log`), when given: a run of the same kernel set.
     public var qemu: QemuProfile? = nil
+
+    /// The kernel set the arena is planned for (`TargetProfile.kernelSet`).
+    public var kernelSet: String { target.kernelSet }
+    /// Whether the cycles come from a calibrated instruction model of that kernel set.
+    public var calibrated: Bool { target.instructionModel != nil && target.costsMatchKernelSet }
+    /// What the latency is for, in words (every output prints it).
+    public var latencyModel: String {
+        if target.instructionModel != nil {
+            return target.costsMatchKernelSet
+                ? "calibrated model of DynQ's \(kernelSet) kernels on \(target.name)"
+                : "calibrated model of DynQ's \(target.costsKernelSet) kernels, NOT of the \(kernelSet) kernels this arena is planned for"
+        }
+        return "literature cycle costs of optimised CMSIS-NN-class kernels, not a model of DynQ's \(kernelSet) kernels"
+    }
+    /// The calibrated model's instructions per inference (nil with literature costs).
+    public var totalInstructions: Double? {
+        target.instructionModel == nil ? nil : layers.reduce(0) { $0 + ($1.instructions ?? 0) }
+    }
+
+    /// The QEMU-derived figure: the log's per-op instructions × the same timing model (nil without a log or a
+    /// calibrated model). `between` is the interpreter's work between ops (whole invoke − Σ per-op), at cpi.default.
+    public var qemuDerived: (perOp: [Double], between: Double, total: Double)? {
+        guard let q = qemu, let m = target.instructionModel, q.ops.count == layers.count else { return nil }
+        let perOp = zip(q.ops, layers).map { op, l in
+            l.work.map { m.cycles(measuredInstructions: op.instructions, for: $0) } ?? Double(op.instructions) * m.cyclesPerInstruction("default")
+        }
+        let between = Double(q.invokeInstructions - q.ops.reduce(0) { $0 + $1.instructions }) * m.cyclesPerInstruction("default")
+        return (perOp, between, perOp.reduce(0, +) + between)
+    }
 
     public var peakRAMBytes: Int { arenaBytes + stackBytes + staticRAMBytes }
     public var flashUsedBytes: Int { modelBytes + codeBytes }
@@ -70,14 +105,27 @@ public func estimateCycles(_ c: OpCounts, on target: TargetProfile) -> Double {
     return cycles
 }
 
+/// A target with a calibrated instruction model charges each op its model's cycles for `counts.work` (the ops'
+/// work in the model's units, `kernelWork`); any other target, the literature `cycles` per unit of `OpCounts`.
 public func simulate(counts: ModelCounts, modelBytes: Int, code: CodeSize, target: TargetProfile,
                      countsSource: String = "analytic") -> SimReport {
+    let work: [KernelWork]? = counts.work.count == counts.ops.count ? counts.work : nil
     var layers: [LayerEstimate] = []
     var total = 0.0
     for (i, c) in counts.ops.enumerated() {
-        let cy = estimateCycles(c, on: target)
-        total += cy
-        layers.append(LayerEstimate(counts: c, cycles: cy, liveBytes: counts.liveBytes[i]))
+        var l = LayerEstimate(counts: c, cycles: estimateCycles(c, on: target), liveBytes: counts.liveBytes[i])
+        if target.instructionModel == nil {
+            l.fusionCycles = Double(c.fusionMACs) * target.cost("fusion") + Double(c.fusionRescales) * target.cost("fusion_normalize")
+        }
+        if let m = target.instructionModel, let w = work, w.count == counts.ops.count {
+            let parts = m.estimate(w[i])
+            l.work = w[i]
+            l.instructions = parts.reduce(0) { $0 + $1.instructions }
+            l.cycles = parts.reduce(0) { $0 + $1.cycles }
+            l.fusionCycles = parts.filter { $0.key.hasPrefix("fusion") }.reduce(0) { $0 + $1.cycles }
+        }
+        total += l.cycles
+        layers.append(l)
     }
     // A code size measured for one instruction set says nothing about another (a profile without `arch` is
     // taken to be of the measured one).
@@ -123,13 +171,18 @@ func pad(_ s: String, _ n: Int, right: Bool = false) -> String {
 extension SimReport {
     /// The per-layer table and the totals.
     public func table() -> String {
-        var out = "\(model) on \(target.name) (\(target.part), \(humanCount(target.clockHz.value))Hz)\n\n"
+        var out = "\(model) on \(target.name) (\(target.part), \(humanCount(target.clockHz.value))Hz), kernel set "
+            + "\(kernelSet)\n\n"
+        let derived = qemuDerived
         let header = [pad("op", 28), pad("kind", 16), pad("class", 11), pad("conv MAC", 10, right: true),
                       pad("CPM MAC", 9, right: true), pad("fuse MAC", 9, right: true), pad("requant", 9, right: true),
                       pad("weights", 9, right: true), pad("w loads", 9, right: true), pad("act R", 9, right: true),
                       pad("act W", 9, right: true),
-                      pad("live", 10, right: true), pad("cycles", 10, right: true), pad("%", 6, right: true)]
+                      pad("live", 10, right: true)]
+            + (target.instructionModel == nil ? [] : [pad("instr", 10, right: true)])
+            + [pad("cycles", 10, right: true), pad("%", 6, right: true)]
             + (qemu == nil ? [] : [pad("QEMU instr", 11, right: true)])
+            + (derived == nil ? [] : [pad("QEMU cyc", 10, right: true), pad("est/QEMU", 9, right: true)])
         out += header.joined(separator: " ") + "\n"
         for (i, l) in layers.enumerated() {
             let c = l.counts
@@ -140,14 +193,17 @@ extension SimReport {
                        pad(humanCount(Double(c.requantizations)), 9, right: true),
                        pad(human(c.modelBytes), 9, right: true), pad(human(c.weightBytesRead), 9, right: true),
                        pad(human(c.activationBytesRead), 9, right: true),
-                       pad(human(c.activationBytesWritten), 9, right: true), pad(human(l.liveBytes), 10, right: true),
-                       pad(humanCount(l.cycles), 10, right: true),
-                       pad(String(format: "%.1f", totalCycles > 0 ? 100 * l.cycles / totalCycles : 0), 6, right: true)]
+                       pad(human(c.activationBytesWritten), 9, right: true), pad(human(l.liveBytes), 10, right: true)]
+                + (target.instructionModel == nil ? [] : [pad(humanCount(l.instructions ?? 0), 10, right: true)])
+                + [pad(humanCount(l.cycles), 10, right: true),
+                   pad(String(format: "%.1f", totalCycles > 0 ? 100 * l.cycles / totalCycles : 0), 6, right: true)]
                 + (qemu.map { [pad(humanCount(Double($0.ops[i].instructions)), 11, right: true)] } ?? [])
+                + (derived.map { [pad(humanCount($0.perOp[i]), 10, right: true),
+                                  pad(String(format: "%.3f", $0.perOp[i] > 0 ? l.cycles / $0.perOp[i] : 0), 9, right: true)] } ?? [])
             out += row.joined(separator: " ") + "\n"
         }
         out += "\n"
-        out += "counts: \(countsSource) (work of the reference kernels; 'weights' = the op's model bytes, 'w loads', "
+        out += "counts: \(countsSource) (work of the scalar kernels; 'weights' = the op's model bytes, 'w loads', "
             + "'act R', 'act W' = bytes loaded from the model and loaded / stored in the arena)\n"
         out += "MACs per image: \(grouped(counts.nominalMACs)) (outputs × kernel size, padding taps included, each "
             + "fused kernel built once; the figure of dynq inspect and dynq bench)\n"
@@ -155,16 +211,25 @@ extension SimReport {
             + "multiply-accumulates (conv \(grouped(counts.convMACs)), CPM \(grouped(counts.cpmMACs)), fusion "
             + "\(grouped(counts.fusionMACs)): taps in the zero padding skipped, each fused weight computed twice)\n"
         out += "cycles: \(humanCount(totalCycles)) -> estimated latency \(humanTime(latencySeconds)) at "
-            + "\(humanCount(target.clockHz.value))Hz\n"
-        if !target.simdKernels {
-            out += "     (cycle costs of optimised CMSIS-NN-class int8 kernels; DynQ's portable reference kernels, which "
-                + "this target's arena plan assumes, execute several times more instructions: docs/qemu.md)\n"
+            + "\(humanCount(target.clockHz.value))Hz, kernel set \(kernelSet)\n"
+        if let n = totalInstructions {
+            out += "     (\(latencyModel): \(humanCount(n)) instructions from the per-class costs fitted to the per-layer "
+                + "QEMU benchmark, × the core's cycles per instruction: docs/firmware-sim.md)\n"
+        } else {
+            out += "     (\(latencyModel); DynQ's own kernels may execute several times more instructions: docs/qemu.md)\n"
         }
         if let q = qemu {
             let seconds = Double(q.invokeInstructions) / target.clockHz.value
             out += "measured: DynQ's \(q.kernels) kernels execute \(humanCount(Double(q.invokeInstructions))) instructions "
-                + "per inference on QEMU's Cortex-M4 (armv7em build): at least \(humanTime(seconds)) at "
-                + "\(humanCount(target.clockHz.value))Hz (one instruction per cycle at best)\n"
+                + "per inference on QEMU's \(q.core ?? "Cortex-M4")"
+            if let d = derived {
+                out += "; × the same timing model: \(humanCount(d.total)) cycles, \(humanTime(d.total / target.clockHz.value)) "
+                    + "at \(humanCount(target.clockHz.value))Hz; estimate / QEMU-derived = "
+                    + String(format: "%.3f", totalCycles / d.total) + "\n"
+            } else {
+                out += ": at least \(humanTime(seconds)) at \(humanCount(target.clockHz.value))Hz (one instruction per "
+                    + "cycle at best)\n"
+            }
         }
         if codeMeasured {
             out += "RAM: arena \(human(arenaBytes)) + stack bound \(human(stackBytes)) + static \(human(staticRAMBytes)) = "
@@ -208,10 +273,15 @@ extension SimReport {
                 ("activation_bytes_read", .int(c.activationBytesRead)),
                 ("activation_bytes_written", .int(c.activationBytesWritten)),
                 ("live_bytes", .int(l.liveBytes)), ("cycles", .number(l.cycles.rounded())),
+                ("instructions", l.instructions.map { .number($0.rounded()) } ?? .null),
+                ("variant", l.work?.variant.map { .string($0) } ?? .null),
             ]))
         }
         return .object(JSONObject([
             ("model", .string(model)), ("target", .string(target.name)), ("part", .string(target.part)),
+            ("kernel_set", .string(kernelSet)), ("costs_kernel_set", .string(target.costsKernelSet)),
+            ("latency_model", .string(latencyModel)),
+            ("instructions", totalInstructions.map { .number($0.rounded()) } ?? .null),
             ("clock_hz", .number(target.clockHz.value)), ("counts", .string(countsSource)),
             ("macs_per_image", .int(counts.nominalMACs)),
             ("executed_macs", .object(JSONObject([("conv", .int(counts.convMACs)), ("cpm", .int(counts.cpmMACs)),
@@ -233,9 +303,13 @@ extension SimReport {
             ("fits", .bool(fits)),
             ("peak_operation", .string(layers.isEmpty ? "" : layers[counts.plan.peakOperation].counts.name)),
             ("qemu", qemu.map { q in .object(JSONObject([
-                ("kernels", .string(q.kernels)), ("invoke_instructions", .int(q.invokeInstructions)),
+                ("kernels", .string(q.kernels)), ("core", q.core.map { .string($0) } ?? .null),
+                ("invoke_instructions", .int(q.invokeInstructions)),
                 ("latency_lower_bound_s", .number(Double(q.invokeInstructions) / target.clockHz.value)),
                 ("op_instructions", .array(q.ops.map { .int($0.instructions) })),
+                ("derived_cycles", qemuDerived.map { .number($0.total.rounded()) } ?? .null),
+                ("op_derived_cycles", qemuDerived.map { .array($0.perOp.map { .number($0.rounded()) }) } ?? .null),
+                ("estimate_over_derived", qemuDerived.map { .number(totalCycles / $0.total) } ?? .null),
             ])) } ?? .null),
             ("layers", .array(layerList)),
         ]))
@@ -250,17 +324,17 @@ public func sweepTable(_ reports: [SimReport]) -> String {
         ?? "code n/a (measured for \(first.codeArch) only)"
     var out = "\(first.model): \(grouped(first.counts.nominalMACs)) MACs per image, model \(human(first.modelBytes)), "
         + code + "\n\n"
-    let header = ["target", "arch", "clock", "latency", "arena", "RAM used", "RAM size", "RAM fits", "flash used",
+    let header = ["target", "arch", "kernel set", "clock", "latency", "arena", "RAM used", "RAM size", "RAM fits", "flash used",
                   "flash size", "flash fits", "verdict", "part"]
     let rows = reports.map { r -> [String] in
-        [r.target.name, r.target.arch.isEmpty ? "-" : r.target.arch, humanCount(r.target.clockHz.value) + "Hz",
-         humanTime(r.latencySeconds), human(r.arenaBytes),
+        [r.target.name, r.target.arch.isEmpty ? "-" : r.target.arch, r.kernelSet + (r.calibrated ? "" : "*"),
+         humanCount(r.target.clockHz.value) + "Hz", humanTime(r.latencySeconds), human(r.arenaBytes),
          r.codeMeasured ? human(r.peakRAMBytes) : "n/a", human(r.ramLimit), r.fitsRAM ? "yes" : "NO",
          r.codeMeasured ? human(r.flashUsedBytes) : "n/a", human(r.flashLimit), r.fitsFlash ? "yes" : "NO",
          r.fits ? "FITS" : "DOES NOT FIT", r.target.part]
     }
     let widths = header.indices.map { c in ([header] + rows).map { $0[c].count }.max() ?? 0 }
-    let right: Set<Int> = [2, 3, 4, 5, 6, 8, 9]
+    let right: Set<Int> = [3, 4, 5, 6, 7, 9, 10]
     func line(_ r: [String]) -> String {
         r.enumerated().map { c, v in c == r.count - 1 ? v : pad(v, widths[c], right: right.contains(c)) }
             .joined(separator: "  ")
@@ -270,10 +344,12 @@ public func sweepTable(_ reports: [SimReport]) -> String {
     out += "\nRAM used = arena + stack bound + static data of the core; flash used = model + code. Code size, stack "
         + "and static data were measured for \(first.codeArch) (targets/code-size.json): \"n/a\" on other "
         + "instruction sets, where RAM fits / flash fits count the arena / the model only.\n"
-    if let q = first.qemu {
-        out += "\nmeasured on QEMU's Cortex-M4: DynQ's \(q.kernels) kernels execute "
-            + "\(humanCount(Double(q.invokeInstructions))) instructions per inference (armv7em build; a lower bound on "
-            + "cycles there, not comparable on other cores)\n"
+    out += "latency: the kernel set's calibrated instruction model × the core's cycles per instruction; * = "
+        + "literature cycle costs of optimised CMSIS-NN-class kernels, not a model of that kernel set "
+        + "(docs/firmware-sim.md)\n"
+    if let q = reports.first(where: { $0.qemu != nil })?.qemu {
+        out += "\nmeasured on QEMU's \(q.core ?? "Cortex-M4"): DynQ's \(q.kernels) kernels execute "
+            + "\(humanCount(Double(q.invokeInstructions))) instructions per inference (not comparable on other cores)\n"
     }
     return out
 }

@@ -1,3 +1,4 @@
+import DynQCore
 import DynQGraph
 
 /// A number with its citation (`{"value": ..., "source": "..."}` in targets.json).
@@ -29,10 +30,24 @@ public struct TargetProfile: Equatable, Sendable {
     /// Keys: the `KernelClass` raw values for conv/linear classes, `fusion`, `fusion_normalize`, `requantize`,
     /// `elementwise`.
     public var cycles: [String: CycleCost]
-    /// Which kernels the runtime runs there (`"kernels"` in the file): `true` for the SIMD kernels, whose static
-    /// weights are repacked into the arena at load time; `false` (the default, every microcontroller) for the
-    /// reference kernels, which read weights in place from flash and need no packed copy in RAM.
-    public var simdKernels: Bool = false
+    /// The kernel set the runtime runs there (`"kernel_set"` in the file: a `KernelSetChoice` name such as
+    /// `cortex-m-dsp`, `helium`, `neon`, `scalar`): the arena is planned for what that set packs and needs.
+    /// `dynq sim --kernels NAME` replaces it for one run. An old file's `"kernels": "reference"` / `"simd"` reads
+    /// as `scalar` / `simd128`.
+    public var kernelSet: String = KernelSetChoice.scalar.rawValue
+    /// The kernel set the profile's costs describe: `kernel_set` as the file gives it (unchanged by `--kernels`).
+    /// When `kernelSet` differs, the latency is not that of `kernelSet`'s firmware and the report says so.
+    public var costsKernelSet: String = KernelSetChoice.scalar.rawValue
+    /// The calibrated instruction model of `costsKernelSet` on this core (`"instructions"` and `"cpi"` in the
+    /// file), when the profile has one: it replaces `cycles` (docs/firmware-sim.md, "Calibrated latency").
+    public var instructionModel: InstructionModel? = nil
+
+    /// The arena plan's kernel set.
+    public var kernelSetChoice: KernelSetChoice { KernelSetChoice(rawValue: kernelSet) ?? .scalar }
+    /// Whether the kernel set packs static weights into the arena (the SIMD128 set).
+    public var simdKernels: Bool { kernelSet == KernelSetChoice.simd128.rawValue }
+    /// Whether the cycle estimate is about the kernels the arena is planned for (`kernelSet`).
+    public var costsMatchKernelSet: Bool { kernelSet == costsKernelSet }
 
     /// The cost keys every profile must give.
     public static let requiredCosts = KernelClass.allCases.filter { $0 != .elementwise }.map(\.rawValue)
@@ -84,27 +99,52 @@ public func decodeTargets(_ json: JSON, file: String? = nil) throws -> [TargetPr
         let sram = try bytes(t["sram_bytes"], "target '\(name)' sram_bytes")
         let block = try t["sram_largest_block_bytes"].map { try bytes($0, "target '\(name)' sram_largest_block_bytes") }
         let flash = try bytes(t["flash_bytes"], "target '\(name)' flash_bytes")
+        let kernelSet = try decodeKernelSet(t, target: name, fail: fail)
+        let model = try decodeInstructionModel(t, target: name, kernelSet: kernelSet, fail: fail)
         var cycles: [String: CycleCost] = [:]
-        guard let c = t["cycles"]?.objectValue else { throw fail("target '\(name)': missing 'cycles'") }
-        for (k, v) in c.entries {
-            cycles[k] = CycleCost(per: v["per"]?.stringValue ?? "",
-                                  cycles: try sourced(v, "target '\(name)' cycles.\(k)", limit: TargetProfile.maxCyclesPerUnit))
+        if let c = t["cycles"]?.objectValue {
+            for (k, v) in c.entries {
+                cycles[k] = CycleCost(per: v["per"]?.stringValue ?? "",
+                                      cycles: try sourced(v, "target '\(name)' cycles.\(k)", limit: TargetProfile.maxCyclesPerUnit))
+            }
+        } else if model == nil {
+            throw fail("target '\(name)': missing 'cycles' (or a calibrated 'instructions' model)")
         }
-        for k in TargetProfile.requiredCosts where cycles[k] == nil {
-            throw fail("target '\(name)': missing cycles.\(k)")
-        }
-        let kernels = t["kernels"]?.stringValue ?? "reference"
-        guard kernels == "reference" || kernels == "simd" else {
-            throw fail("target '\(name)': kernels must be \"reference\" or \"simd\", not '\(kernels)'")
+        if model == nil {
+            for k in TargetProfile.requiredCosts where cycles[k] == nil {
+                throw fail("target '\(name)': missing cycles.\(k)")
+            }
         }
         out.append(TargetProfile(
             name: name, arch: t["arch"]?.stringValue ?? "", core: t["core"]?.stringValue ?? "", part: t["part"]?.stringValue ?? "",
             clockHz: clock, sramBytes: sram, sramLargestBlockBytes: block, flashBytes: flash,
-            cycles: cycles, simdKernels: kernels == "simd"))
+            cycles: cycles, kernelSet: kernelSet, costsKernelSet: kernelSet, instructionModel: model))
     }
     return out
 }
 
 extension String {
     var trimmingCharactersInSpaces: Substring { drop(while: { $0 == " " }) }
+}
+
+/// The kernel set names a profile may give (`KernelSetChoice`'s, this host build's).
+public var knownKernelSets: [String] { KernelSetChoice.allCases.map(\.rawValue) }
+
+/// `"kernel_set"` (a known set name), or the old `"kernels"` field (`reference` → scalar, `simd` → simd128),
+/// or scalar. A file may not give both with different meanings.
+func decodeKernelSet(_ t: JSON, target name: String, fail: (String) -> DynQError) throws -> String {
+    let old: String?
+    switch t["kernels"]?.stringValue {
+    case nil: old = nil
+    case "reference"?: old = KernelSetChoice.scalar.rawValue
+    case "simd"?: old = KernelSetChoice.simd128.rawValue
+    case let other?: throw fail("target '\(name)': kernels must be \"reference\" or \"simd\", not '\(other)'")
+    }
+    guard let v = t["kernel_set"] else { return old ?? KernelSetChoice.scalar.rawValue }
+    guard let set = v.stringValue, knownKernelSets.contains(set) else {
+        throw fail("target '\(name)': kernel_set '\(v.stringValue ?? "(not a string)")' is not a kernel set (one of: "
+                   + knownKernelSets.joined(separator: ", ") + ")")
+    }
+    if let old, old != set { throw fail("target '\(name)': kernels and kernel_set disagree ('\(old)' vs '\(set)')") }
+    return set
 }

@@ -5,7 +5,8 @@
 #
 #   scripts/qemu-layers.sh                      # Cortex-M4, QEMU mps2-an386
 #   scripts/qemu-layers.sh --core m7            # Cortex-M7, mps2-an500
-#   scripts/qemu-layers.sh --core m55           # Cortex-M55, mps3-an547 (Swift built with -Xcc -mcpu=cortex-m55)
+#   scripts/qemu-layers.sh --core m55           # Cortex-M55, mps3-an547 (Swift built with -Xcc -mcpu=cortex-m55;
+#                                               # the Helium set runs there too, beside oracle/scalar/simd128/dsp)
 #   scripts/qemu-layers.sh --layers conv3x3_32_32_14,fc_48_10     # only these layers (names as in the table)
 #
 # Environment: OPT (-O, default, or -Osize), OUT (build directory, default .build-qemu/layers-CORE), SWIFT_BIN
@@ -71,6 +72,8 @@ mapfile -t SOURCES < <(find "$ROOT/Sources/DynQCore" -name '*.swift' | LC_ALL=C 
 SWIFT_FLAGS=(-target "$TARGET" -enable-experimental-feature Embedded -enable-experimental-feature Extern
              -wmo "$OPT" -parse-as-library -Xfrontend -disable-stack-protector -Xfrontend -function-sections
              -Xcc -mcpu="$CPU" -Xcc -I"$INCLUDE" -module-name DynQCore)
+# The Helium set runs only where MVE exists (the M55): its entry is compiled in with -D DYNQ_LAYERS_HELIUM.
+[ "$CORE" != m55 ] || SWIFT_FLAGS+=(-D DYNQ_LAYERS_HELIUM)
 cp "$QDIR/layers.swift.embedded" "$OUT/layers.swift"
 KEY="$( { "$SWIFTC" --version 2>&1; echo "${SWIFT_FLAGS[*]}"; cat "${SOURCES[@]}" "$INCLUDE"/* "$OUT/layers.swift"; } \
         | sha256sum | cut -c1-16)"

@@ -123,6 +123,8 @@ run_qemu() {  # $1 = log file; returns QEMU's exit code (the firmware's)
 
 # ---- pass 1 plans the model in a large arena, pass 2 runs it in a static arena of the size it needs ----
 qemu_probe_and_run 262144 "$QEMU -M $BOARD -nographic -semihosting -icount shift=0 -kernel $OUT/image.elf"
+# The core the log is of (dynq sim --qemu-log compares a log only with an estimate for the same core).
+echo "core: $CPU ($BOARD)" >> "$LOG"
 
 # ---- sizes ----
 echo "qemu-run: image sizes (llvm-size; .rodata holds the model and the input, .bss the arena)"

@@ -32,13 +32,12 @@ public func fuzzDynq(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     // The description must serialize again (the writer accepts what the reader accepted).
     let description = ModelDescription(model)
     _ = refusedOrAccepted("serialized()", { () throws(ModelError) -> [UInt8] in try description.serialized() })
-    for simd in [true, false] {
-        let kernels: KernelSetChoice = simd ? .simd128 : .scalar
+    for kernels in Set(profiles.map(\.kernelSetChoice)).sorted(by: { $0.rawValue < $1.rawValue }) {
         let plan = kernels.plan(model)
         if let clash = plan.findOverlap() { fatalError("\(kernels) arena plan overlaps buffers \(clash)") }
         _ = kernels.plan(model, keepAll: true)
         let counts = analyticCounts(description, kernels: kernels)
-        for target in profiles where target.simdKernels == simd {
+        for target in profiles where target.kernelSetChoice == kernels {
             let r = simulate(counts: counts, modelBytes: bytes.count, code: code, target: target)
             _ = r.table()
             _ = r.json().serialized()
