@@ -7,20 +7,32 @@ public struct InstructionCost: Equatable, Sendable {
     public var perMAC = 0.0
     /// Per output element (conv/linear: the requantization and the output loop), per pool channel.
     public var perOutput = 0.0
-    /// Per output channel of a fusion (`A[o]`, its Q32 reciprocal and the fused multiplier).
+    /// Per output element whose window reaches into the padding (`KernelWork.edgeOutputs`).
+    public var perEdgeOutput = 0.0
+    /// Per input element with the padding (`KernelWork.paddedInputs`).
+    public var perInput = 0.0
+    /// Per weight (`KernelWork.weights`, `O·K`).
+    public var perWeight = 0.0
+    /// Per output channel: of a fusion (`A[o]`, its Q32 reciprocal and the fused multiplier), of a conv or
+    /// depthwise layer (per-channel set-up).
     public var perChannel = 0.0
     /// Per call.
     public var perCall = 0.0
     public var source: String
 
-    public init(perMAC: Double = 0, perOutput: Double = 0, perChannel: Double = 0, perCall: Double = 0, source: String) {
-        self.perMAC = perMAC; self.perOutput = perOutput; self.perChannel = perChannel; self.perCall = perCall
-        self.source = source
+    public init(perMAC: Double = 0, perOutput: Double = 0, perEdgeOutput: Double = 0, perInput: Double = 0,
+                perWeight: Double = 0, perChannel: Double = 0, perCall: Double = 0, source: String) {
+        self.perMAC = perMAC; self.perOutput = perOutput; self.perEdgeOutput = perEdgeOutput
+        self.perInput = perInput; self.perWeight = perWeight
+        self.perChannel = perChannel; self.perCall = perCall; self.source = source
     }
 
-    /// Instructions for `macs` MACs (or elements), `outputs` outputs and `channels` channels, one call.
-    public func instructions(macs: Int, outputs: Int, channels: Int) -> Double {
-        perMAC * Double(macs) + perOutput * Double(outputs) + perChannel * Double(channels) + perCall
+    /// Instructions for `macs` MACs (or elements), `outputs` outputs (`edge` of them at the padding), `inputs`
+    /// padded input elements, `weights` weights and `channels` channels, one call.
+    public func instructions(macs: Int, outputs: Int, edge: Int = 0, inputs: Int = 0, weights: Int = 0,
+                             channels: Int) -> Double {
+        perMAC * Double(macs) + perOutput * Double(outputs) + perEdgeOutput * Double(edge)
+            + perInput * Double(inputs) + perWeight * Double(weights) + perChannel * Double(channels) + perCall
     }
 }
 
@@ -57,12 +69,13 @@ public struct InstructionModel: Equatable, Sendable {
         var parts: [(String, Double, Double)] = []
         func add(_ key: String, _ n: Double) { parts.append((key, n, n * cyclesPerInstruction(key))) }
         if let (key, c) = cost(w.kernelClass, variant: w.variant) {
-            add(key, c.instructions(macs: w.macs, outputs: w.outputs, channels: 0))
+            add(key, c.instructions(macs: w.macs, outputs: w.outputs, edge: w.edgeOutputs, inputs: w.paddedInputs,
+                                    weights: w.weights, channels: w.channels))
         }
         if let f = w.fusionClass, let (key, c) = cost(f, variant: nil) {
             add(key, c.instructions(macs: w.fusionMACs, outputs: 0, channels: w.fusionChannels))
         }
-        if let op = costs["op"] { add("op", op.perCall) }
+        if let (key, op) = cost("op", variant: w.opKind) { add(key, op.perCall) }
         return parts
     }
 
@@ -76,7 +89,8 @@ public struct InstructionModel: Equatable, Sendable {
     }
 }
 
-/// `"instructions"` (per class: `per_mac`, `per_output`, `per_channel`, `per_call`, `source`) and `"cpi"` (per
+/// `"instructions"` (per class: `per_mac`, `per_output`, `per_edge_output`, `per_input`, `per_weight`,
+/// `per_channel`, `per_call`, `source`) and `"cpi"` (per
 /// class, `"default"` required: `value`, `source`), when the target has them.
 func decodeInstructionModel(_ t: JSON, target name: String, kernelSet: String,
                             fail: (String) -> DynQError) throws -> InstructionModel? {
@@ -92,7 +106,9 @@ func decodeInstructionModel(_ t: JSON, target name: String, kernelSet: String,
         var c = InstructionCost(source: s)
         var any = false
         for (field, path) in [("per_mac", \InstructionCost.perMAC), ("per_output", \.perOutput),
-                              ("per_channel", \.perChannel), ("per_call", \.perCall)] {
+                              ("per_edge_output", \.perEdgeOutput), ("per_input", \.perInput),
+                              ("per_weight", \.perWeight), ("per_channel", \.perChannel),
+                              ("per_call", \.perCall)] {
             guard let j = v[field] else { continue }
             guard let x = j.doubleValue, x.isFinite, x >= 0, x <= limit else {
                 throw fail("\(what).\(field): must be a number in [0, \(limit)]")

@@ -9,6 +9,14 @@ import DynQCore
 ///   depthwise, the input features for linear); for an add, its elements; for a global average pool, its input
 ///   elements; for other element-wise ops, the scalar kernels' element work (table lookups + element ops + adds).
 /// - `output`: output elements (conv, depthwise, linear: one requantization each; pool: one per channel).
+/// - `edge`: output elements whose window reaches into the zero padding (a depthwise kernel runs its interior
+///   pixels unrolled and its border pixels tap by tap).
+/// - `channel`: the output channels of a conv / depthwise layer (per-channel set-up, e.g. widening a channel
+///   quad's weights).
+/// - `input`: the conv / depthwise input elements with the padding added (`(H+pads)·(W+pads)·C`: a kernel that
+///   copies its input into a padded row cache, as Helium's depthwise does).
+/// - `weight`: the weights of a conv / depthwise / linear layer, `O·K` (a kernel that sums each channel's
+///   weights per call to fold in the input zero point, as Helium's convs do).
 /// - `call`: 1 per op (the kernel's own per-call work).
 /// - a dynamic conv's per-sample fusion is a second term: `fusionMACs = g·O·K` products, `fusionChannels = O`
 ///   (each channel's `A[o]`, Q32 reciprocal and multiplier).
@@ -20,6 +28,12 @@ public struct KernelWork: Equatable, Sendable {
     public var variant: String?
     public var macs = 0
     public var outputs = 0
+    public var edgeOutputs = 0
+    public var channels = 0
+    public var paddedInputs = 0
+    public var weights = 0
+    /// The op's kind (`conv2d`, `flatten`, …): the interpreter's per-op work is priced per kind (`op@kind`).
+    public var opKind = ""
     /// `fusion_conv` or `fusion_depthwise` for a dynamic conv, else nil.
     public var fusionClass: String?
     public var fusionMACs = 0
@@ -36,7 +50,30 @@ public func kernelWork(_ d: ModelDescription, counts: ModelCounts, kernels: Kern
     let variants = opVariants(d, kernels: kernels)
     func elements(_ id: TensorID) -> Int { d.tensors[id.index].elementCount }
     func channels(_ id: TensorID) -> Int { d.tensors[id.index].shape.last ?? 1 }
+    /// Input elements with the window's padding added (NHWC).
+    func padded(_ w: Window, _ input: TensorID) -> Int {
+        let i = d.tensors[input.index].shape
+        guard i.count == 4 else { return elements(input) }
+        return (i[1] + w.padding.top + w.padding.bottom) * (i[2] + w.padding.left + w.padding.right) * i[3]
+    }
+    /// Output elements whose window reaches outside the input (NHWC input and output).
+    func edge(_ w: Window, _ input: TensorID, _ output: TensorID) -> Int {
+        let i = d.tensors[input.index].shape, o = d.tensors[output.index].shape
+        guard i.count == 4, o.count == 4 else { return 0 }
+        func touches(_ out: Int, _ stride: Int, _ pad: Int, _ k: Int, _ dil: Int, _ size: Int) -> Bool {
+            let first = out * stride - pad
+            return first < 0 || first + (k - 1) * dil > size - 1
+        }
+        let rows = (0..<o[1]).filter { touches($0, w.strideH, w.padding.top, w.kernelH, w.dilationH, i[1]) }.count
+        let cols = (0..<o[2]).filter { touches($0, w.strideW, w.padding.left, w.kernelW, w.dilationW, i[2]) }.count
+        return (rows * o[2] + cols * o[1] - rows * cols) * o[3]
+    }
     return d.operations.enumerated().map { i, o in
+        var w = work(i, o)
+        w.opKind = String(describing: o.op.code.name)
+        return w
+    }
+    func work(_ i: Int, _ o: ModelDescription.Operation) -> KernelWork {
         let v = variants.indices.contains(i) ? variants[i] : nil
         switch o.op {
         case .conv2d(let p), .depthwiseConv2d(let p):
@@ -45,12 +82,20 @@ public func kernelWork(_ d: ModelDescription, counts: ModelCounts, kernels: Kern
             let k = p.window.kernelH * p.window.kernelW * (depthwise ? 1 : channels(p.input) / max(p.groups, 1))
             w.outputs = elements(p.output)
             w.macs = w.outputs * k
+            w.edgeOutputs = edge(p.window, p.input, p.output)
+            w.channels = channels(p.output)
+            w.paddedInputs = padded(p.window, p.input)
+            w.weights = w.channels * k
             return w
         case .dynamicConv2d(let p):
             var w = KernelWork(kernelClass: counts.ops[i].kernelClass.rawValue, variant: v)
             let k = p.window.kernelH * p.window.kernelW * (p.depthwise ? 1 : channels(p.input) / max(p.groups, 1))
             w.outputs = elements(p.output)
             w.macs = w.outputs * k
+            w.edgeOutputs = edge(p.window, p.input, p.output)
+            w.channels = channels(p.output)
+            w.paddedInputs = padded(p.window, p.input)
+            w.weights = w.channels * k
             w.fusionClass = p.depthwise ? "fusion_depthwise" : "fusion_conv"
             w.fusionChannels = channels(p.output)
             w.fusionMACs = p.kernelCount * w.fusionChannels * k
@@ -59,6 +104,7 @@ public func kernelWork(_ d: ModelDescription, counts: ModelCounts, kernels: Kern
             var w = KernelWork(kernelClass: KernelClass.linear.rawValue, variant: v)
             w.outputs = elements(p.output)
             w.macs = w.outputs * channels(p.input)
+            w.weights = w.macs
             return w
         case .add(let p):
             var w = KernelWork(kernelClass: "add")
@@ -70,7 +116,7 @@ public func kernelWork(_ d: ModelDescription, counts: ModelCounts, kernels: Kern
             w.outputs = elements(p.output)
             return w
         default:
-            var w = KernelWork(kernelClass: KernelClass.elementwise.rawValue)
+            var w = KernelWork(kernelClass: KernelClass.elementwise.rawValue, variant: String(describing: o.op.code.name))
             let c = counts.ops[i]
             w.macs = c.tableLookups + c.elementOps + c.adds
             return w
