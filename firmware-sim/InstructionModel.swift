@@ -58,16 +58,20 @@ public struct InstructionModel: Equatable, Sendable {
         return costs[kernelClass].map { (kernelClass, $0) }
     }
 
+    /// `cpi[key]`, else the class without its variant (`conv3x3@stem` → `conv3x3`), else `cpi["default"]`.
     public func cyclesPerInstruction(_ key: String) -> Double {
         if let c = cpi[key] { return c.value }
         if let base = key.split(separator: "@").first, let c = cpi[String(base)] { return c.value }
         return cpi["default"]?.value ?? 1
     }
 
-    /// The op's estimate, part by part: (class key, instructions, cycles).
+    /// The op's estimate, part by part: (class key, instructions, cycles). Every part of an op is priced at the
+    /// CPI of the op's class (`cpi` is measured per op: scripts/qemu-mix.py cannot split a dynamic conv's
+    /// fusion from its conv, nor the interpreter's per-op work from the kernel).
     public func estimate(_ w: KernelWork) -> [(key: String, instructions: Double, cycles: Double)] {
         var parts: [(String, Double, Double)] = []
-        func add(_ key: String, _ n: Double) { parts.append((key, n, n * cyclesPerInstruction(key))) }
+        let cpi = cyclesPerInstruction(for: w)
+        func add(_ key: String, _ n: Double) { parts.append((key, n, n * cpi)) }
         if let (key, c) = cost(w.kernelClass, variant: w.variant) {
             add(key, c.instructions(macs: w.macs, outputs: w.outputs, edge: w.edgeOutputs, inputs: w.paddedInputs,
                                     weights: w.weights, channels: w.channels))
@@ -79,13 +83,16 @@ public struct InstructionModel: Equatable, Sendable {
         return parts
     }
 
-    /// Measured instructions of an op turned into cycles with the same timing model: split across the op's parts
-    /// in the proportions of the estimate (a dynamic conv's conv and fusion), each part at its class's CPI.
+    /// Measured instructions of an op turned into cycles with the same timing model: at the CPI of the op's class.
     public func cycles(measuredInstructions n: Int, for w: KernelWork) -> Double {
-        let parts = estimate(w)
-        let total = parts.reduce(0) { $0 + $1.instructions }
-        guard total > 0 else { return Double(n) * cyclesPerInstruction("default") }
-        return parts.reduce(0) { $0 + Double(n) * $1.instructions / total * cyclesPerInstruction($1.key) }
+        Double(n) * cyclesPerInstruction(for: w)
+    }
+
+    /// The CPI of an op: `cpi["class@variant"]` (the chooser's answer), else that of its cost key, its class,
+    /// `cpi["default"]`.
+    public func cyclesPerInstruction(for w: KernelWork) -> Double {
+        if let v = w.variant, let c = cpi[w.kernelClass + "@" + v] { return c.value }
+        return cyclesPerInstruction(cost(w.kernelClass, variant: w.variant)?.key ?? w.kernelClass)
     }
 }
 
