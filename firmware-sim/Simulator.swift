@@ -64,7 +64,8 @@ public struct SimReport: Sendable {
     /// The QEMU-derived figure: the log's per-op instructions × the same timing model (nil without a log or a
     /// calibrated model). `between` is the interpreter's work between ops (whole invoke − Σ per-op), at cpi.default.
     public var qemuDerived: (perOp: [Double], between: Double, total: Double)? {
-        guard let q = qemu, let m = target.instructionModel, q.ops.count == layers.count else { return nil }
+        guard calibrated, let q = qemu, let m = target.instructionModel, q.ops.count == layers.count,
+              q.kernels == kernelSet else { return nil }
         let perOp = zip(q.ops, layers).map { op, l in
             l.work.map { m.cycles(measuredInstructions: op.instructions, for: $0) } ?? Double(op.instructions) * m.cyclesPerInstruction("default")
         }

@@ -39,7 +39,13 @@ struct CLIOutputTests {
         let header = try #require(lines.first { $0.hasPrefix("target") })
         let columns = header.split(separator: " ", omittingEmptySubsequences: true)
         #expect(!header.contains("SRAM RAM") && !header.contains("flash flash"), "\(header)")
-        #expect(columns.count == 19, "\(header)")   // 13 columns; 'RAM used' and friends are two words
+        #expect(columns.count == 21, "\(header)")   // 14 columns; 'kernel set', 'RAM used' and friends are two words
+        // Each row names the kernel set its estimate is for (* = literature cycle costs).
+        for (target, set) in [("cortex-m4", "cortex-m-dsp "), ("cortex-m55", "helium "), ("cortex-m0plus", "scalar*"),
+                              ("cortex-a53", "neon*")] {
+            let row = try #require(lines.first { $0.hasPrefix(target + " ") })
+            #expect(row.contains(set), "\(row)")
+        }
         // The armv7em code size applies to the Cortex-M4 and M7 rows only.
         for (target, measured) in [("cortex-m4", true), ("cortex-m7", true), ("cortex-m0plus", false),
                                    ("cortex-m55", false), ("cortex-a53", false)] {
@@ -69,9 +75,11 @@ struct CLIOutputTests {
     func measuredArenas() throws {
         let r = try dynq("sim", model, "--target", "all", "--measure")
         let measured = r.stdout.split(separator: "\n").filter { $0.hasPrefix("measured (--measure") }
-        #expect(measured.count == 2)
-        #expect(measured.contains { $0.contains("scalar-kernel targets: cortex-m0plus, cortex-m4") })
-        #expect(measured.contains { $0.contains("simd128-kernel targets: cortex-a53") })
+        #expect(measured.count == 4)
+        #expect(measured.contains { $0.contains("scalar-kernel targets: cortex-m0plus") })
+        #expect(measured.contains { $0.contains("cortex-m-dsp-kernel targets: cortex-m4, cortex-m7") })
+        #expect(measured.contains { $0.contains("helium-kernel targets: cortex-m55") })
+        #expect(measured.contains { $0.contains("neon-kernel targets: cortex-a53") })
     }
 
     @Test("the SVG names the ops on its x axis and puts its ticks on round values")

@@ -89,12 +89,25 @@ struct CLITests {
         #expect(text.hasPrefix("<svg") || text.hasPrefix("<?xml"))
     }
 
-    @Test("sim --qemu-log adds the instructions DynQ's kernels executed on QEMU's Cortex-M4; another model's log is refused")
+    @Test("sim --qemu-log compares the estimate with what DynQ's kernels executed on QEMU; another model's, set's or core's log is refused")
     func qemuLog() throws {
-        let log = "fixtures/fmnist/qemu-cortex-m4-scalar.log"
+        let log = "fixtures/fmnist/qemu-cortex-m4-cortex-m-dsp.log"
         let r = try dynq("sim", model, "--target", "cortex-m4", "--qemu-log", log)
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout.contains("QEMU instr") && r.stdout.contains("instructions per inference on QEMU's Cortex-M4"))
+        #expect(r.stdout.contains("QEMU instr") && r.stdout.contains("instructions per inference on QEMU's cortex-m4")
+                && r.stdout.contains("estimate / QEMU-derived = "), "\(r.stdout)")
+        // The scalar run's log beside the M4's cortex-m-dsp estimate: refused, naming the set to pass.
+        let scalar = try dynq("sim", model, "--target", "cortex-m4", "--qemu-log", "fixtures/fmnist/qemu-cortex-m4-scalar.log")
+        #expect(scalar.status != 0 && scalar.stderr.contains("--kernels scalar"), "\(scalar.stderr)")
+        // With --kernels scalar it is shown, as a lower bound (the M4's costs are of cortex-m-dsp).
+        let lower = try dynq("sim", model, "--target", "cortex-m4", "--kernels", "scalar", "--qemu-log",
+                             "fixtures/fmnist/qemu-cortex-m4-scalar.log")
+        #expect(lower.status == 0 && lower.stdout.contains("at least") && lower.stdout.contains("NOT of the scalar kernels"),
+                "\(lower.stdout)")
+        // The M55's log beside the M4's estimate: refused.
+        let m55 = try dynq("sim", model, "--target", "cortex-m4", "--kernels", "helium", "--qemu-log",
+                           "fixtures/fmnist/qemu-cortex-m55-helium.log")
+        #expect(m55.status != 0 && m55.stderr.contains("cortex-m55"), "\(m55.stderr)")
         // The same log with another model's name: refused, naming the log.
         let text = try String(contentsOfFile: repoRoot + "/" + log, encoding: .utf8)
         let wrong = try scratchFile("other-model.log",

@@ -19,12 +19,18 @@ struct TargetProfileTests {
         #expect(Set(targets.map(\.name)).isSuperset(of: ["cortex-m0plus", "cortex-m4", "cortex-m7", "cortex-m55", "cortex-a53"]))
         for t in targets {
             for s in [t.clockHz, t.sramBytes, t.flashBytes] { #expect(!s.source.isEmpty) }
-            for k in TargetProfile.requiredCosts { #expect(t.cycles[k] != nil, "\(t.name) lacks \(k)") }
+            if let m = t.instructionModel {
+                for k in InstructionModel.requiredClasses { #expect(m.costs[k] != nil, "\(t.name) lacks \(k)") }
+                for (k, c) in m.costs { #expect(!c.source.isEmpty, "\(t.name) instructions.\(k)") }
+                for (k, c) in m.cpi { #expect(!c.source.isEmpty, "\(t.name) cpi.\(k)") }
+            } else {
+                for k in TargetProfile.requiredCosts { #expect(t.cycles[k] != nil, "\(t.name) lacks \(k)") }
+            }
         }
     }
 
-    @Test("conv cycles/MAC lie in the published MLPerf Tiny spans",
-          arguments: [("cortex-m0plus", 8.5...16.0), ("cortex-m4", 1.4...4.8), ("cortex-m7", 0.9...1.2), ("cortex-m55", 0.3...0.9)])
+    @Test("the literature targets' conv cycles/MAC lie in the published MLPerf Tiny spans",
+          arguments: [("cortex-m0plus", 8.5...16.0), ("cortex-m7", 0.9...1.2)])
     func spans(name: String, span: ClosedRange<Double>) throws {
         let t = try #require(try loadTargets(repoRoot + "/targets/targets.json").first { $0.name == name })
         for k in ["conv3x3", "depthwise", "conv1x1", "linear"] { #expect(span.contains(t.cost(k)), "\(name).\(k)") }
@@ -201,6 +207,9 @@ struct QemuProfileTests {
         var r = simulate(counts: analyticCounts(d, kernels: .scalar), modelBytes: 1, code: SimulatorTests.code, target: m4)
         r.qemu = try QemuProfile(log: text, file: Self.logPath)
         #expect(r.table().contains("QEMU instr"))
+        // The M4's costs are calibrated for cortex-m-dsp, not for this scalar run: no QEMU-derived cycles, the
+        // instructions are only a lower bound.
+        #expect(r.qemuDerived == nil)
         #expect(r.table().contains("at least"))
         let j = try JSON.parse(r.json().serialized())
         #expect(j["qemu"]?["invoke_instructions"]?.intValue == r.qemu!.invokeInstructions)
