@@ -208,9 +208,13 @@ extension SimReport {
             + "'act R', 'act W' = bytes loaded from the model and loaded / stored in the arena)\n"
         out += "MACs per image: \(grouped(counts.nominalMACs)) (outputs × kernel size, padding taps included, each "
             + "fused kernel built once; the figure of dynq inspect and dynq bench)\n"
-        out += "work the cycles are counted from: the reference kernels execute \(grouped(counts.totalMACs)) "
+        out += (target.instructionModel == nil ? "work the cycles are counted from: " : "work of the scalar kernels: ")
+            + "the scalar kernels execute \(grouped(counts.totalMACs)) "
             + "multiply-accumulates (conv \(grouped(counts.convMACs)), CPM \(grouped(counts.cpmMACs)), fusion "
-            + "\(grouped(counts.fusionMACs)): taps in the zero padding skipped, each fused weight computed twice)\n"
+            + "\(grouped(counts.fusionMACs)): taps in the zero padding skipped, each fused weight computed twice)"
+            + (target.instructionModel == nil ? "" : "; the calibrated model prices the shapes' nominal work per kernel "
+               + "class instead")
+            + "\n"
         out += "cycles: \(humanCount(totalCycles)) -> estimated latency \(humanTime(latencySeconds)) at "
             + "\(humanCount(target.clockHz.value))Hz, kernel set \(kernelSet)\n"
         if let n = totalInstructions {
