@@ -91,6 +91,31 @@ struct CalibratedModelTests {
         #expect(m4.cost(w.kernelClass, variant: w.variant)?.key == "conv3x3@im2colElements")
     }
 
+    @Test("the work units are the per-layer benchmark's: the fixture's dynamic depthwise 32 ch @14×14 s1 is dw3x3_32_14_s1 plus its fusion")
+    func workUnits() throws {
+        let d = try SimFiles.loadModel(Self.model).0
+        let i = try #require(d.operations.firstIndex { $0.name == "blocks.1.body.3" })
+        let w = analyticCounts(d, kernels: .cortexMDSP).work[i]
+        #expect(w.kernelClass == "depthwise" && w.variant == "channelQuads" && w.opKind == "dynamic_conv2d")
+        #expect(w.macs == 14 * 14 * 32 * 9 && w.outputs == 14 * 14 * 32 && w.channels == 32)
+        #expect(w.edgeOutputs == (14 * 14 - 12 * 12) * 32, "outputs whose 3×3 window reaches the 1-pixel padding")
+        #expect(w.paddedInputs == 16 * 16 * 32)
+        #expect(w.fusionClass == "fusion_depthwise" && w.fusionMACs == 4 * 32 * 9 && w.fusionChannels == 32)
+    }
+
+    @Test("no calibrated number comes from the fixture: every source names the per-layer benchmark or the calibration model")
+    func calibrationNeverReadsTheFixture() throws {
+        for name in ["cortex-m4", "cortex-m55"] {
+            let m = try #require(try target(name).instructionModel)
+            let sources = m.costs.values.map(\.source) + m.cpi.values.map(\.source)
+            for s in sources {
+                #expect(!s.contains("fixtures/fmnist/model") && !s.contains("qemu-cortex-m"), "\(name): \(s)")
+                #expect(s.contains("qemu-layers") || s.contains("targets/calibration/") || s.contains("calibration model"),
+                        "\(name): \(s)")
+            }
+        }
+    }
+
     @Test("every output names the kernel set: table, JSON, SVG")
     func outputsNameTheSet() throws {
         let r = try report(try target("cortex-m55"), log: "qemu-cortex-m55-helium.log")
