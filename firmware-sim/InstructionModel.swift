@@ -112,6 +112,12 @@ func decodeInstructionModel(_ t: JSON, target name: String, kernelSet: String,
         }
         var c = InstructionCost(source: s)
         var any = false
+        let fields: Set<String> = ["per_mac", "per_output", "per_edge_output", "per_input", "per_weight",
+                                   "per_channel", "per_call", "source"]
+        if let unknown = v.objectValue?.keys.first(where: { !fields.contains($0) }) {
+            throw fail("\(what): unknown field '\(unknown)' (per_mac, per_output, per_edge_output, per_input, "
+                       + "per_weight, per_channel, per_call, source)")
+        }
         for (field, path) in [("per_mac", \InstructionCost.perMAC), ("per_output", \.perOutput),
                               ("per_edge_output", \.perEdgeOutput), ("per_input", \.perInput),
                               ("per_weight", \.perWeight), ("per_channel", \.perChannel),

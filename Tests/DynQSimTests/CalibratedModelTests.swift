@@ -170,7 +170,7 @@ struct CalibratedModelTests {
         #expect(throws: DynQError.self) { try decodeTargets(.object(top)) }
     }
 
-    @Test("a calibrated profile without cpi.default or with an uncited class is refused")
+    @Test("a calibrated profile without cpi.default, with a misspelt unit or an uncited class is refused")
     func calibratedProfileChecks() throws {
         #expect(throws: DynQError.self) { try decodeTargets(try profile("cortex-m4", "cpi", .object(JSONObject([(String, JSON)]())))) }
         var top = try #require(try JSON.parse(FileIO.read(repoRoot + "/targets/targets.json")).objectValue)
@@ -178,6 +178,15 @@ struct CalibratedModelTests {
         let i = try #require(targets.firstIndex { $0["name"]?.stringValue == "cortex-m55" })
         var t = try #require(targets[i].objectValue)
         var instructions = try #require(t["instructions"]?.objectValue)
+        instructions["conv3x3"] = .object(JSONObject([("per_mac", .number(1)), ("per_mc", .number(1)), ("source", .string("s"))]))
+        t["instructions"] = .object(instructions)
+        targets[i] = .object(t); top["targets"] = .array(targets)
+        do {
+            _ = try decodeTargets(.object(top))
+            Issue.record("accepted a misspelt unit")
+        } catch let e as DynQError {
+            #expect(e.message.contains("per_mc"))
+        }
         instructions["conv3x3"] = .object(JSONObject([("per_mac", .number(1))]))
         t["instructions"] = .object(instructions)
         targets[i] = .object(t); top["targets"] = .array(targets)
