@@ -5,6 +5,7 @@ import DynQGraph
 public struct Sourced: Equatable, Sendable {
     public var value: Double
     public var source: String
+    public init(value: Double, source: String) { self.value = value; self.source = source }
 }
 
 /// One cost class: cycles per unit of work.
@@ -12,6 +13,7 @@ public struct CycleCost: Equatable, Sendable {
     /// `mac`, `element` or `weight` (documentation; the simulator knows which count each class multiplies).
     public var per: String
     public var cycles: Sourced
+    public init(per: String, cycles: Sourced) { self.per = per; self.cycles = cycles }
 }
 
 /// An edge target profile (docs/firmware-sim.md, targets/targets.json).

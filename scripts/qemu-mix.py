@@ -20,7 +20,7 @@ per-op classes of `dynq sim MODEL --json`), which is what targets/targets.json's
 """
 import argparse, bisect, json, os, re, subprocess, sys, tempfile
 
-BOARDS = {"m4": "mps2-an386", "m7": "mps2-an500", "m55": "mps3-an547"}
+BOARDS = {"m4": "mps2-an386", "m55": "mps3-an547"}
 
 # Cycles per instruction class. m4: Arm Cortex-M4 Processor Technical Reference Manual (r0p1), section 3.3.1,
 # Table 3-1 "Cortex-M4 instruction set summary" (P = pipeline refill, 1-3 cycles: 2 taken here; loads/stores
@@ -38,7 +38,7 @@ TIMING = {
     "m55": dict(alu=1, mul=1, div=7, load=1, load_pipelined=1, store=1, store_pipelined=1, dual=1, multi_base=1,
                 multi_per_reg=0.5, branch=1, branch_taken=3, lob_loop=0, lob_exit=1, mve=2, mve_overlap=1, gather=4),
 }
-TIMING["m7"] = TIMING["m4"]
+# No m7 entry: the Cortex-M7 dual-issues and predicts branches, which this single-issue pricing does not model.
 
 BRANCHES = {"b", "bl", "blx", "bx", "cbz", "cbnz", "tbb", "tbh"}
 CONDS = {"eq", "ne", "cs", "hs", "cc", "lo", "mi", "pl", "vs", "vc", "hi", "ls", "ge", "lt", "gt", "le", "al"}
@@ -145,11 +145,10 @@ def main():
     for line in open(args.log):
         if line.startswith("op "):
             ops.append((line.split("'")[1], line.split()[2], int(line.split("'")[2].split()[1])))
-    resolution = 40 if args.core != "m55" else 32
 
     # The image's instructions: address -> (address, size, class, registers moved).
     objdump = os.environ.get("OBJDUMP", "/opt/swift/usr/bin/llvm-objdump")
-    cpu = {"m4": "cortex-m4", "m7": "cortex-m7", "m55": "cortex-m55"}[args.core]
+    cpu = {"m4": "cortex-m4", "m55": "cortex-m55"}[args.core]
     text = subprocess.run([objdump, "-d", "--no-show-raw-insn", f"--mcpu={cpu}", args.image], check=True,
                           capture_output=True, text=True).stdout
     entries = []

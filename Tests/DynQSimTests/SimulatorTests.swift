@@ -30,7 +30,7 @@ struct TargetProfileTests {
     }
 
     @Test("the literature targets' conv cycles/MAC lie in the published MLPerf Tiny spans",
-          arguments: [("cortex-m0plus", 8.5...16.0), ("cortex-m7", 0.9...1.2)])
+          arguments: [("cortex-m0plus", 8.5...16.0)])
     func spans(name: String, span: ClosedRange<Double>) throws {
         let t = try #require(try loadTargets(repoRoot + "/targets/targets.json").first { $0.name == name })
         for k in ["conv3x3", "depthwise", "conv1x1", "linear"] { #expect(span.contains(t.cost(k)), "\(name).\(k)") }
@@ -130,7 +130,11 @@ struct SimulatorTests {
 
     @Test("a conv op's cycles are its MACs at its class's cost; fusion adds its MACs and rescales")
     func cycleFormula() throws {
-        let m7 = try loadTargets(repoRoot + "/targets/targets.json").first { $0.name == "cortex-m7" }!
+        // A literature profile (the shipped M7 is calibrated now): the M7's former costs.
+        var m7 = try loadTargets(repoRoot + "/targets/targets.json").first { $0.name == "cortex-m0plus" }!
+        for (k, v) in [("conv1x1", 0.9), ("fusion", 1.0), ("fusion_normalize", 6.0), ("requantize", 6.0), ("elementwise", 2.0)] {
+            m7.cycles[k] = CycleCost(per: "", cycles: Sourced(value: v, source: "test"))
+        }
         var c = OpCounts(name: "x", kind: "dynamic_conv2d", kernelClass: .conv1x1)
         c.convMACs = 1000; c.fusionMACs = 600; c.fusionRescales = 100; c.requantizations = 10
         #expect(estimateCycles(c, on: m7) == 1000 * 0.9 + 600 * 1.0 + 100 * 6.0)
