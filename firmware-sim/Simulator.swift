@@ -352,9 +352,13 @@ public func sweepTable(_ reports: [SimReport]) -> String {
     out += "latency: the kernel set's calibrated instruction model × the core's cycles per instruction; * = "
         + "literature cycle costs of optimised CMSIS-NN-class kernels, not a model of that kernel set "
         + "(docs/firmware-sim.md)\n"
-    if let q = reports.first(where: { $0.qemu != nil })?.qemu {
+    if let r = reports.first(where: { $0.qemu != nil }), let q = r.qemu {
         out += "\nmeasured on QEMU's \(q.core ?? "Cortex-M4"): DynQ's \(q.kernels) kernels execute "
-            + "\(humanCount(Double(q.invokeInstructions))) instructions per inference (not comparable on other cores)\n"
+            + "\(humanCount(Double(q.invokeInstructions))) instructions per inference (not comparable on other cores)"
+        if let d = r.qemuDerived {
+            out += "; \(r.target.name): estimate / QEMU-derived = " + String(format: "%.3f", r.totalCycles / d.total)
+        }
+        out += "\n"
     }
     return out
 }

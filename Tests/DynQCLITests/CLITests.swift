@@ -104,6 +104,9 @@ struct CLITests {
                              "fixtures/fmnist/qemu-cortex-m4-scalar.log")
         #expect(lower.status == 0 && lower.stdout.contains("at least") && lower.stdout.contains("NOT of the scalar kernels"),
                 "\(lower.stdout)")
+        // --target all: the log goes beside the target it is of.
+        let all = try dynq("sim", model, "--target", "all", "--qemu-log", "fixtures/fmnist/qemu-cortex-m55-helium.log")
+        #expect(all.status == 0 && all.stdout.contains("cortex-m55: estimate / QEMU-derived = "), "\(all.stdout)")
         // The M55's log beside the M4's estimate: refused.
         let m55 = try dynq("sim", model, "--target", "cortex-m4", "--kernels", "helium", "--qemu-log",
                            "fixtures/fmnist/qemu-cortex-m55-helium.log")
