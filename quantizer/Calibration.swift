@@ -41,9 +41,35 @@ public struct CalibrationStats: Sendable {
     /// The float (NCHW) shape of every graph tensor seen.
     public var shapes: [String: [Int]] = [:]
     public var samples = 0
+    /// Per-channel sums of every `[1, C]` / `[1, C, H, W]` graph tensor over the samples and positions (channel
+    /// axis 1), and how many values each channel's sum holds: `channelMean` (the float side of bias correction,
+    /// BiasCorrection.swift).
+    public var channelSums: [String: [Double]] = [:]
+    public var channelCounts: [String: Int] = [:]
     public init() {}
 
     public func observedRange(_ tensor: String) -> ValueRange { histograms[tensor]?.exact ?? .empty }
+
+    /// The mean of each channel of `tensor` over every calibration sample and position; `nil` when not observed.
+    public func channelMean(_ tensor: String) -> [Double]? {
+        guard let s = channelSums[tensor], let n = channelCounts[tensor], n > 0 else { return nil }
+        return s.map { $0 / Double(n) }
+    }
+}
+
+/// Adds `t`'s per-channel sums (axis 1 of `[1, C, …]`) to `sums`; returns the values per channel.
+func addChannelSums(_ t: Tensor, to sums: inout [Double]) -> Int {
+    let c = t.shape.count >= 2 ? t.shape[1] : 1
+    let inner = c > 0 ? t.count / c : 0
+    if sums.count != c { sums = [Double](repeating: 0, count: c) }
+    t.data.withUnsafeBufferPointer { d in
+        for ch in 0..<c {
+            var s = 0.0
+            for i in (ch * inner)..<((ch + 1) * inner) { s += Double(d[i]) }
+            sums[ch] += s
+        }
+    }
+    return inner
 }
 
 /// Runs `runner` over `inputs` (float, already preprocessed, `[1, C, H, W]`) and collects `CalibrationStats`
@@ -87,6 +113,9 @@ public func calibrate(_ model: FloatModel, inputs: [Tensor], runner: FloatRunner
             for (name, t) in inputFirst {
                 try hist(name, t.data)
                 if stats.shapes[name] == nil { stats.shapes[name] = t.shape }
+                if (t.shape.count == 2 || t.shape.count == 4) && t.shape[0] == 1 {
+                    stats.channelCounts[name, default: 0] += addChannelSums(t, to: &stats.channelSums[name, default: []])
+                }
             }
             for c in s.cpms {
                 try hist("\(c.node).pool", c.pool)

@@ -15,6 +15,10 @@ public struct QuantizationOptions: Sendable {
     /// Clipping ranges that replace `method`'s for these tensors (chosen by `searchRanges`, quantizer/RangeSearch.swift).
     /// Ignored for the tensors whose range is never clipped (global-pool outputs, the input).
     public var rangeOverrides: [String: ValueRange] = [:]
+    /// Whether `dynq quantize` applies empirical bias correction (quantizer/BiasCorrection.swift) before building
+    /// the model. `quantize(_:stats:options:)` itself never does: the caller runs `correctBiases` on the prepared
+    /// model, since it needs the calibration images as pixels.
+    public var biasCorrection = false
 
     public init(method: CalibrationMethod = .percentile(CalibrationMethod.defaultPercentile),
                 granularity: WeightGranularity = .perChannel, histogramBins: Int = 2048,

@@ -43,7 +43,8 @@ let quantizeCommand = Command(
         """,
     run: { args in
         let args = args.map { $0 == "-o" ? "--output" : $0 }
-        let a = try Arguments(args, flags: ["per-tensor", "json", "compare", "search"],
+        let a = try Arguments(args, flags: ["per-tensor", "json", "compare", "search", "bias-correction",
+                                               "no-bias-correction"],
                               options: ["graph", "weights", "calib", "output", "samples", "method", "percentile", "jobs"])
         _ = try a.positionals(0, "")
         let graphPath = try a.required("graph"), weightsPath = try a.required("weights")
@@ -97,7 +98,7 @@ let quantizeCommand = Command(
             return x
         }
 
-        let prepared: PreparedModel
+        var prepared: PreparedModel
         do { prepared = try prepare(graph: graph, weights: weights) } catch let e as DynQError { throw e.inFile(weightsPath) }
         let started = Date()
         // The graph and its weights are valid (above). Calibration errors name the calibration image (NaN or
@@ -115,6 +116,28 @@ let quantizeCommand = Command(
         } catch let e as DynQError { throw e.inFile(calibPath) }
         let model: ModelDescription, report: QuantReport
         do {
+            if a.has("bias-correction") && a.has("no-bias-correction") {
+                throw UsageError("--bias-correction and --no-bias-correction exclude each other")
+            }
+            let correct = a.has("bias-correction") || (options.biasCorrection && !a.has("no-bias-correction"))
+            if correct {
+                if case .uint8 = batch.pixels {
+                    var images = batch
+                    images.count = samples
+                    let (corrected, layers) = try correctBiases(prepared, stats: stats, options: options,
+                                                                images: images, workers: jobs)
+                    prepared = corrected
+                    Console.err("bias correction: \(layers.count) layers, mean |int8 − float| per channel before "
+                                + "correction: " + layers.map { "\($0.node) \(String(format: "%.4f", $0.meanAbsError))" }
+                                    .joined(separator: ", ")
+                                + " (\(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
+                } else if a.has("bias-correction") {
+                    throw DynQError(file: calibPath, "--bias-correction needs uint8 images (the int8 model's input)")
+                } else {
+                    Console.err("dynq: warning: \(calibPath): float32 calibration images: no bias correction (it "
+                                + "runs the int8 model, whose input is uint8 pixels)")
+                }
+            }
             if a.has("search") {
                 guard case .uint8 = batch.pixels else { throw DynQError(file: calibPath, "--search needs uint8 images") }
                 let engine = try FloatEngine(graph: prepared.model.graph, weights: prepared.model.weights)
