@@ -39,7 +39,7 @@ import Testing
     /// classifier), correction leaves every layer's mean int8 − float error, measured again on the corrected
     /// model, far below what it was, and the error it removed was not negligible to start with. The sign or the
     /// layer order wrong, or the mixed bias corrected instead of the static one, and the errors grow instead.
-    @Test(arguments: [(Gate.sigmoid, CoefficientMode.perChannel), (Gate.softmax, CoefficientMode.perLayer)])
+    @Test(arguments: [(Gate.sigmoid, CoefficientMode.perChannel), (Gate.softmax(temperature: 2, group: 3), CoefficientMode.perLayer)])
     func correctionRemovesEachLayersMeanOutputError(_ gate: Gate, _ mode: CoefficientMode) throws {
         let m = smallDyNet(seed: 2, gate: gate, mode: mode)
         let prepared = try prepare(graph: m.graph, weights: m.weights)
