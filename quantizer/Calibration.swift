@@ -46,6 +46,8 @@ public struct CalibrationStats: Sendable {
     /// BiasCorrection.swift).
     public var channelSums: [String: [Double]] = [:]
     public var channelCounts: [String: Int] = [:]
+    /// Per-channel `max |x|` of the same tensors over the samples (cross-layer equalization, Equalization.swift).
+    public var channelMaxAbs: [String: [Double]] = [:]
     public init() {}
 
     public func observedRange(_ tensor: String) -> ValueRange { histograms[tensor]?.exact ?? .empty }
@@ -57,16 +59,19 @@ public struct CalibrationStats: Sendable {
     }
 }
 
-/// Adds `t`'s per-channel sums (axis 1 of `[1, C, …]`) to `sums`; returns the values per channel.
-func addChannelSums(_ t: Tensor, to sums: inout [Double]) -> Int {
+/// Adds `t`'s per-channel sums (axis 1 of `[1, C, …]`) to `sums` and takes the per-channel `max |x|` into
+/// `maxAbs`; returns the values per channel.
+func addChannelSums(_ t: Tensor, to sums: inout [Double], maxAbs: inout [Double]) -> Int {
     let c = t.shape.count >= 2 ? t.shape[1] : 1
     let inner = c > 0 ? t.count / c : 0
     if sums.count != c { sums = [Double](repeating: 0, count: c) }
+    if maxAbs.count != c { maxAbs = [Double](repeating: 0, count: c) }
     t.data.withUnsafeBufferPointer { d in
         for ch in 0..<c {
-            var s = 0.0
-            for i in (ch * inner)..<((ch + 1) * inner) { s += Double(d[i]) }
+            var s = 0.0, m: Float = 0
+            for i in (ch * inner)..<((ch + 1) * inner) { s += Double(d[i]); m = Swift.max(m, Swift.abs(d[i])) }
             sums[ch] += s
+            maxAbs[ch] = Swift.max(maxAbs[ch], Double(m))
         }
     }
     return inner
@@ -114,7 +119,10 @@ public func calibrate(_ model: FloatModel, inputs: [Tensor], runner: FloatRunner
                 try hist(name, t.data)
                 if stats.shapes[name] == nil { stats.shapes[name] = t.shape }
                 if (t.shape.count == 2 || t.shape.count == 4) && t.shape[0] == 1 {
-                    stats.channelCounts[name, default: 0] += addChannelSums(t, to: &stats.channelSums[name, default: []])
+                    var sums = stats.channelSums[name] ?? [], maxAbs = stats.channelMaxAbs[name] ?? []
+                    let n = addChannelSums(t, to: &sums, maxAbs: &maxAbs)
+                    stats.channelSums[name] = sums; stats.channelMaxAbs[name] = maxAbs
+                    stats.channelCounts[name, default: 0] += n
                 }
             }
             for c in s.cpms {

@@ -43,7 +43,7 @@ let quantizeCommand = Command(
         """,
     run: { args in
         let args = args.map { $0 == "-o" ? "--output" : $0 }
-        let a = try Arguments(args, flags: ["per-tensor", "json", "compare", "search", "bias-correction",
+        let a = try Arguments(args, flags: ["per-tensor", "json", "compare", "search", "bias-correction", "equalize",
                                                "no-bias-correction"],
                               options: ["graph", "weights", "calib", "output", "samples", "method", "percentile", "jobs"])
         _ = try a.positionals(0, "")
@@ -104,7 +104,7 @@ let quantizeCommand = Command(
         // The graph and its weights are valid (above). Calibration errors name the calibration image (NaN or
         // huge values); what fails after it comes from the weight values (folded batchnorms, biases or
         // multipliers out of range), so those errors name the weights file.
-        let stats: CalibrationStats
+        var stats: CalibrationStats
         do {
             stats = try calibrate(prepared.model, inputs: inputs, runner: try floatEngineRunner(prepared.model),
                                   histogramBins: options.histogramBins, coefficientBits: options.coefficientBits,
@@ -112,6 +112,16 @@ let quantizeCommand = Command(
                 if done == total || done % max(1, total / 10) == 0 {
                     Console.err("calibrating: \(done)/\(total) samples (\(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
                 }
+            }
+            if a.has("equalize") {
+                let (equalized, pairs) = try equalizeActivations(prepared, stats: stats)
+                prepared = equalized
+                Console.err("equalization: " + pairs.map {
+                    "\($0.tensor) channel spread \(String(format: "%.1f", $0.spreadBefore)) -> \(String(format: "%.1f", $0.spreadAfter))"
+                }.joined(separator: ", "))
+                stats = try calibrate(prepared.model, inputs: inputs, runner: try floatEngineRunner(prepared.model),
+                                      histogramBins: options.histogramBins, coefficientBits: options.coefficientBits,
+                                      workers: jobs)
             }
         } catch let e as DynQError { throw e.inFile(calibPath) }
         let model: ModelDescription, report: QuantReport
