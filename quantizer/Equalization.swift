@@ -24,12 +24,22 @@ import Foundation
 /// calibration images, `w_i` = the largest `|weight|` of column `i` of the readers that pay for it, each reader's
 /// columns relative to its largest weight; `w_i = 1` when every reader is depthwise (then `s_i ∝ r_i`: every
 /// channel gets the same range). Channels whose range is below 1/1000 of the largest keep `s_i` of that floor.
-/// Factors are scaled to geometric mean 1. New weight tensors are named `<node>.<role>.equalized`.
+/// Factors are scaled to geometric mean 1. New weight tensors are named `<node>.<role>.equalized`, and X
+/// becomes `X.equalized` (it no longer holds the float graph's X, so nothing may compare the two by name).
 public struct EqualizedPair: Sendable, Equatable {
-    /// The producer (conv) node and the activation tensor it equalized.
-    public var producer: String, tensor: String
+    /// The producer (conv) node, the activation tensor it equalized and that tensor's new name.
+    public var producer: String, tensor: String, renamed: String
     /// The tensor's largest / smallest channel `max |x|`, before and after.
     public var spreadBefore: Double, spreadAfter: Double
+}
+
+/// `base`, or `base.1`, `base.2` … if a node already writes or reads that name.
+func uniqueTensorName(_ base: String, in graph: Graph) -> String {
+    var names = Set([graph.input.name])
+    for n in graph.nodes { names.formUnion(n.inputs); names.formUnion(n.outputs) }
+    var name = base, k = 1
+    while names.contains(name) { name = "\(base).\(k)"; k += 1 }
+    return name
 }
 
 /// A reader of X and how it takes the per-channel factor.
@@ -214,12 +224,19 @@ public func equalizeActivations(_ prepared: PreparedModel, stats: CalibrationSta
                 p.model.graph.nodes[k] = n
             }
         }
+        // X now holds x_i / s_i: a different tensor, renamed so that nothing compares it with the float graph's X
+        // (`dynq eval`'s per-tensor SQNR, the drift test).
+        let renamed = uniqueTensorName("\(x).equalized", in: p.model.graph)
+        for k in p.model.graph.nodes.indices {
+            p.model.graph.nodes[k].inputs = p.model.graph.nodes[k].inputs.map { $0 == x ? renamed : $0 }
+            p.model.graph.nodes[k].outputs = p.model.graph.nodes[k].outputs.map { $0 == x ? renamed : $0 }
+        }
         let after = (0..<channels).map { r[$0] / s[$0] }
         let spread = { (v: [Double]) -> Double in
             let pos = v.filter { $0 > 0 }
             return (pos.max() ?? 0) / Swift.max(pos.min() ?? 1, 1e-30)
         }
-        done.append(EqualizedPair(producer: producer.name, tensor: x, spreadBefore: spread(r), spreadAfter: spread(after)))
+        done.append(EqualizedPair(producer: producer.name, tensor: x, renamed: renamed, spreadBefore: spread(r), spreadAfter: spread(after)))
     }
     // Drop weights nobody reads any more.
     var used = Set<String>()

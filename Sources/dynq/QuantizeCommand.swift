@@ -9,7 +9,7 @@ let quantizeCommand = Command(
     usage: """
         usage: dynq quantize --graph G.json --weights W.safetensors --calib CALIB -o MODEL.dynq
                              [--samples N] [--method minmax|percentile|mse] [--percentile P] [--per-tensor]
-                             [--search] [--compare] [--json]
+                             [--equalize] [--bias-correction] [--search] [--compare] [--json]
 
         Folds every batchnorm into the convolution in front of it, fuses ReLU/ReLU6 into the clamps, quantizes
         the weights (symmetric int8, per output channel; the g kernels of a dynamic channel share one scale),
@@ -36,6 +36,13 @@ let quantizeCommand = Command(
           --search                  then choose each activation range among the methods' by the int8 model's
                                     top-1 risk on the calibration images (docs/calibration.md; uint8 CALIB
                                     only; one int8 run of CALIB per candidate: about a minute for 500 images)
+          --equalize                equalize the channel ranges of conv → ReLU outputs read only by convs and
+                                    CPMs (per-channel factors moved into the next layer's weights; the float
+                                    model is unchanged; docs/calibration.md), then calibrate again
+          --bias-correction         subtract each conv / linear layer's mean int8 − float output error, measured
+                                    on CALIB layer by layer, from its bias (uint8 CALIB; one int8 run of CALIB
+                                    per layer)
+          --no-bias-correction      do not (when the default does)
           --compare                 also print the table of every method (one calibration run)
           --jobs N                  calibrate on N threads (default: every core; the model is the same for any N)
           --json                    print the report as JSON instead of the table
