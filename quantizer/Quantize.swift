@@ -15,10 +15,13 @@ public struct QuantizationOptions: Sendable {
     /// Clipping ranges that replace `method`'s for these tensors (chosen by `searchRanges`, quantizer/RangeSearch.swift).
     /// Ignored for the tensors whose range is never clipped (global-pool outputs, the input).
     public var rangeOverrides: [String: ValueRange] = [:]
-    /// Whether `dynq quantize` applies empirical bias correction (quantizer/BiasCorrection.swift) before building
-    /// the model. `quantize(_:stats:options:)` itself never does: the caller runs `correctBiases` on the prepared
-    /// model, since it needs the calibration images as pixels.
-    public var biasCorrection = false
+    /// Cross-layer equalization of activation ranges before the model is calibrated again (quantizer/
+    /// Equalization.swift). Done by `refine` (and so by `quantize(graph:…)` and `dynq quantize`), not by
+    /// `quantize(_:stats:options:)`, which builds from the prepared model it is given.
+    public var equalize = true
+    /// Empirical bias correction (quantizer/BiasCorrection.swift), by `refine` when it has the calibration images
+    /// as uint8 pixels.
+    public var biasCorrection = true
 
     public init(method: CalibrationMethod = .percentile(CalibrationMethod.defaultPercentile),
                 granularity: WeightGranularity = .perChannel, histogramBins: Int = 2048,
@@ -48,7 +51,9 @@ public func prepare(graph: Graph, weights: [String: Tensor]) throws -> PreparedM
 /// Quantizes a float graph: folds batchnorms, calibrates on `calibration` (float `[1, C, H, W]` inputs, already
 /// preprocessed — `Graph.preprocess` / `ImageBatch.input(_:for:)` make them from raw pixels) with the
 /// `FloatEngine` (or `runner`) and builds the int8 model and its report.
-public func quantize(graph: Graph, weights: [String: Tensor], calibration: [Tensor],
+/// Then `refine` as `options` asks: equalization, and bias correction when `images` (the same calibration images
+/// as uint8 pixels) is given. A custom `runner` (it runs the original model) is only used for the first calibration.
+public func quantize(graph: Graph, weights: [String: Tensor], calibration: [Tensor], images: ImageBatch? = nil,
                      options: QuantizationOptions = QuantizationOptions(), runner: FloatRunner? = nil,
                      progress: ((Int, Int) -> Void)? = nil) throws -> (ModelDescription, QuantReport) {
     let prepared = try prepare(graph: graph, weights: weights)
@@ -56,7 +61,49 @@ public func quantize(graph: Graph, weights: [String: Tensor], calibration: [Tens
                               runner: try runner ?? floatEngineRunner(prepared.model),
                               histogramBins: options.histogramBins, coefficientBits: options.coefficientBits,
                               progress: progress)
-    return try quantize(prepared, stats: stats, options: options)
+    var batch = images
+    batch?.count = Swift.min(images?.count ?? 0, calibration.count)
+    let (p, st, _) = try refine(prepared, stats: stats, inputs: calibration, images: batch, options: options)
+    return try quantize(p, stats: st, options: options)
+}
+
+/// What `refine` did.
+public struct Refinement: Sendable {
+    public var equalized: [EqualizedPair] = []
+    public var corrected: [BiasCorrectionLayer] = []
+    /// Why bias correction, asked for, did not run (no uint8 images).
+    public var biasCorrectionSkipped: String?
+    public init() {}
+}
+
+/// The steps between calibration and building that `options` asks for, in this order: equalization
+/// (`options.equalize`), then calibration again on `inputs` with the float engine (every range downstream of an
+/// equalized tensor changes); bias correction (`options.biasCorrection`) on `images`, the same calibration images
+/// as uint8 pixels (skipped, and said so in the result, when `images` is nil or float32).
+public func refine(_ prepared: PreparedModel, stats: CalibrationStats, inputs: [Tensor], images: ImageBatch?,
+                   options: QuantizationOptions, workers: Int = defaultWorkerCount)
+    throws -> (PreparedModel, CalibrationStats, Refinement)
+{
+    var p = prepared, st = stats, done = Refinement()
+    if options.equalize {
+        let (equalized, pairs) = try equalizeActivations(p, stats: st)
+        done.equalized = pairs
+        if !pairs.isEmpty {
+            p = equalized
+            st = try calibrate(p.model, inputs: inputs, runner: try floatEngineRunner(p.model),
+                               histogramBins: options.histogramBins, coefficientBits: options.coefficientBits,
+                               workers: workers)
+        }
+    }
+    if options.biasCorrection {
+        if let images, case .uint8 = images.pixels {
+            (p, done.corrected) = try correctBiases(p, stats: st, options: options, images: images, workers: workers)
+        } else {
+            done.biasCorrectionSkipped = images == nil ? "no calibration pixels given"
+                : "float32 calibration images (bias correction runs the int8 model, whose input is uint8 pixels)"
+        }
+    }
+    return (p, st, done)
 }
 
 /// Builds the int8 model from calibration statistics (so that one calibration can serve several methods).

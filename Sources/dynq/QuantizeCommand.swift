@@ -42,7 +42,8 @@ let quantizeCommand = Command(
           --bias-correction         subtract each conv / linear layer's mean int8 − float output error, measured
                                     on CALIB layer by layer, from its bias (uint8 CALIB; one int8 run of CALIB
                                     per layer)
-          --no-bias-correction      do not (when the default does)
+          --no-equalize, --no-bias-correction
+                                    do not (when the default does)
           --compare                 also print the table of every method (one calibration run)
           --jobs N                  calibrate on N threads (default: every core; the model is the same for any N)
           --json                    print the report as JSON instead of the table
@@ -50,7 +51,7 @@ let quantizeCommand = Command(
         """,
     run: { args in
         let args = args.map { $0 == "-o" ? "--output" : $0 }
-        let a = try Arguments(args, flags: ["per-tensor", "json", "compare", "search", "bias-correction", "equalize",
+        let a = try Arguments(args, flags: ["per-tensor", "json", "compare", "search", "bias-correction", "equalize", "no-equalize",
                                                "no-bias-correction"],
                               options: ["graph", "weights", "calib", "output", "samples", "method", "percentile", "jobs"])
         _ = try a.positionals(0, "")
@@ -120,40 +121,42 @@ let quantizeCommand = Command(
                     Console.err("calibrating: \(done)/\(total) samples (\(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
                 }
             }
-            if a.has("equalize") {
-                let (equalized, pairs) = try equalizeActivations(prepared, stats: stats)
-                prepared = equalized
-                Console.err("equalization: " + pairs.map {
-                    "\($0.tensor) channel spread \(String(format: "%.1f", $0.spreadBefore)) -> \(String(format: "%.1f", $0.spreadAfter))"
-                }.joined(separator: ", "))
-                stats = try calibrate(prepared.model, inputs: inputs, runner: try floatEngineRunner(prepared.model),
-                                      histogramBins: options.histogramBins, coefficientBits: options.coefficientBits,
-                                      workers: jobs)
-            }
         } catch let e as DynQError { throw e.inFile(calibPath) }
         let model: ModelDescription, report: QuantReport
         do {
             if a.has("bias-correction") && a.has("no-bias-correction") {
                 throw UsageError("--bias-correction and --no-bias-correction exclude each other")
             }
-            let correct = a.has("bias-correction") || (options.biasCorrection && !a.has("no-bias-correction"))
-            if correct {
-                if case .uint8 = batch.pixels {
-                    var images = batch
-                    images.count = samples
-                    let (corrected, layers) = try correctBiases(prepared, stats: stats, options: options,
-                                                                images: images, workers: jobs)
-                    prepared = corrected
-                    Console.err("bias correction: \(layers.count) layers, mean |int8 − float| per channel before "
-                                + "correction: " + layers.map { "\($0.node) \(String(format: "%.4f", $0.meanAbsError))" }
-                                    .joined(separator: ", ")
-                                + " (\(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
-                } else if a.has("bias-correction") {
-                    throw DynQError(file: calibPath, "--bias-correction needs uint8 images (the int8 model's input)")
-                } else {
-                    Console.err("dynq: warning: \(calibPath): float32 calibration images: no bias correction (it "
-                                + "runs the int8 model, whose input is uint8 pixels)")
-                }
+            if a.has("equalize") && a.has("no-equalize") {
+                throw UsageError("--equalize and --no-equalize exclude each other")
+            }
+            if a.has("equalize") { options.equalize = true }
+            if a.has("no-equalize") { options.equalize = false }
+            if a.has("bias-correction") { options.biasCorrection = true }
+            if a.has("no-bias-correction") { options.biasCorrection = false }
+            if a.has("bias-correction"), case .float32 = batch.pixels {
+                throw DynQError(file: calibPath, "--bias-correction needs uint8 images (the int8 model's input)")
+            }
+            var images = batch
+            images.count = samples
+            let (refined, refinedStats, done) = try refine(prepared, stats: stats, inputs: inputs, images: images,
+                                                           options: options, workers: jobs)
+            prepared = refined
+            stats = refinedStats
+            if options.equalize {
+                Console.err("equalization: " + (done.equalized.isEmpty ? "no conv → ReLU → conv/CPM pair" : done.equalized.map {
+                    "\($0.tensor) channel spread \(String(format: "%.1f", $0.spreadBefore)) -> "
+                        + String(format: "%.1f", $0.spreadAfter)
+                }.joined(separator: ", ")) + " (\(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
+            }
+            if !done.corrected.isEmpty {
+                Console.err("bias correction: \(done.corrected.count) layers, mean |int8 − float| per channel before "
+                            + "correction: " + done.corrected.map { "\($0.node) \(String(format: "%.4f", $0.meanAbsError))" }
+                                .joined(separator: ", ")
+                            + " (\(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
+            }
+            if let why = done.biasCorrectionSkipped {
+                Console.err("dynq: warning: \(calibPath): no bias correction: \(why)")
             }
             if a.has("search") {
                 guard case .uint8 = batch.pixels else { throw DynQError(file: calibPath, "--search needs uint8 images") }
