@@ -77,4 +77,30 @@ import Testing
         #expect(la == lb)
         #expect(a.model.weights == b.model.weights)
     }
+
+    /// `refine` corrects biases only when given the calibration pixels and asked to; otherwise it says why not,
+    /// and with both steps off it returns the prepared model as it was.
+    @Test func refineCorrectsOnlyWithPixelsAndWhenAsked() throws {
+        let m = smallDyNet(seed: 8)
+        let prepared = try prepare(graph: m.graph, weights: m.weights)
+        let (batch, inputs) = try images(m.graph, count: 8, seed: 2)
+        let stats = try calibrate(prepared.model, inputs: inputs, runner: try floatEngineRunner(prepared.model))
+        let options = QuantizationOptions()
+        #expect(options.equalize && options.biasCorrection)
+        let (p1, _, r1) = try refine(prepared, stats: stats, inputs: inputs, images: batch, options: options, workers: 1)
+        #expect(r1.corrected.count == 4 && r1.biasCorrectionSkipped == nil)
+        #expect(p1.model.weights != prepared.model.weights)
+        let (p2, _, r2) = try refine(prepared, stats: stats, inputs: inputs, images: nil, options: options, workers: 1)
+        #expect(r2.corrected.isEmpty && r2.biasCorrectionSkipped != nil)
+        #expect(p2.model.weights == prepared.model.weights)
+        var floats = batch
+        floats.pixels = .float32(inputs.flatMap(\.data))
+        let (_, _, r3) = try refine(prepared, stats: stats, inputs: inputs, images: floats, options: options, workers: 1)
+        #expect(r3.corrected.isEmpty && r3.biasCorrectionSkipped?.contains("float32") == true)
+        var off = options
+        off.equalize = false; off.biasCorrection = false
+        let (p4, _, r4) = try refine(prepared, stats: stats, inputs: inputs, images: batch, options: off, workers: 1)
+        #expect(r4.corrected.isEmpty && r4.equalized.isEmpty && r4.biasCorrectionSkipped == nil)
+        #expect(p4.model.weights == prepared.model.weights && p4.model.graph.nodes == prepared.model.graph.nodes)
+    }
 }
