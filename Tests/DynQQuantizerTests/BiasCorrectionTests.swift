@@ -85,8 +85,8 @@ import Testing
         let prepared = try prepare(graph: m.graph, weights: m.weights)
         let (batch, inputs) = try images(m.graph, count: 8, seed: 2)
         let stats = try calibrate(prepared.model, inputs: inputs, runner: try floatEngineRunner(prepared.model))
-        let options = QuantizationOptions()
-        #expect(options.equalize && options.biasCorrection)
+        var options = QuantizationOptions()
+        options.equalize = true; options.biasCorrection = true
         let (p1, _, r1) = try refine(prepared, stats: stats, inputs: inputs, images: batch, options: options, workers: 1)
         #expect(r1.corrected.count == 4 && r1.biasCorrectionSkipped == nil)
         #expect(p1.model.weights != prepared.model.weights)
