@@ -9,20 +9,15 @@ ReLU blocks (16 -> 32 stride 2, 32 -> 32, 32 -> 64 stride 2, 64 -> 64); global a
 """
 from __future__ import annotations
 
-import argparse
-import platform
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from export import FMNIST_CLASSES, dump_graph, graph_document, write_safetensors  # noqa: E402
-from train_fmnist import DATA, MEAN, PREPROCESS, STD, evaluate, load_fmnist, to_input  # noqa: E402
+from train_fmnist_silu import train_fixture  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "fixtures" / "fmnist_dwsep"
@@ -80,117 +75,15 @@ class DwSepCNN(nn.Module):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--epochs", type=int, default=4)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=4e-3)
-    ap.add_argument("--data", default=str(DATA))
-    ap.add_argument("--out", default=str(OUT))
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (1: fastest on a loaded machine)")
-    args = ap.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-
-    torch.set_num_threads(args.threads)
-    torch.use_deterministic_algorithms(True)
-    torch.manual_seed(args.seed)
-    xtr, ytr, xte, yte = load_fmnist(Path(args.data))
-    model = DwSepCNN()
-    n_params = sum(p.numel() for p in model.parameters())
-    print(f"dwsep cnn: {n_params} parameters", flush=True)
-
-    gen = torch.Generator().manual_seed(args.seed)
-    total = ((len(xtr) + args.batch - 1) // args.batch) * args.epochs
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=5e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=total, pct_start=0.2)
-    ytr_t = torch.from_numpy(ytr)
-    log = []
-    t_start, cpu_start = time.time(), time.process_time()
-    for ep in range(args.epochs):
-        model.train()
-        perm = torch.randperm(len(xtr), generator=gen).numpy()
-        tot_loss, n_seen, n_correct = 0.0, 0, 0
-        for i in range(0, len(xtr), args.batch):
-            idx = perm[i:i + args.batch]
-            xb = to_input(xtr[idx])
-            flip = torch.rand(len(idx), generator=gen) < 0.5
-            xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
-            yb = ytr_t[idx]
-            logits = model(xb)
-            loss = F.cross_entropy(logits, yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            tot_loss += float(loss.detach()) * len(idx)
-            n_seen += len(idx)
-            n_correct += int((logits.argmax(1) == yb).sum())
-        acc = evaluate(model, xte, yte)
-        line = (f"epoch {ep + 1}/{args.epochs}: train loss {tot_loss / n_seen:.4f}, train acc {n_correct / n_seen:.4f}, "
-                f"test acc {acc:.4f}, elapsed {time.time() - t_start:.0f}s")
-        print(line, flush=True)
-        log.append(line)
-    train_time, train_cpu = time.time() - t_start, time.process_time() - cpu_start
-
-    model.eval()
-    acc_full = evaluate(model, xte, yte)
-    test_u8, test_y = np.ascontiguousarray(xte[:1000]), yte[:1000]
-    with torch.no_grad():
-        x1k = to_input(test_u8)
-        logits = torch.cat([model(x1k[i:i + 1]) for i in range(len(x1k))]).numpy().astype(np.float32)
-    np.save(out / "torch_logits.npy", logits)
-    acc_1k = float((logits.argmax(1) == test_y).mean())
-    nodes, weights = model.graph()
-    doc = graph_document(nodes, ["logits"], name="dwsep-cnn-fmnist", input_shape=(1, 1, 28, 28),
-                         preprocess=PREPROCESS, classes=FMNIST_CLASSES)
-    dump_graph(doc, out / "model.graph.json")
-    write_safetensors(out / "model.safetensors", weights)
-
-    import run_graph
-    gdoc, W = run_graph.load(out / "model.graph.json", out / "model.safetensors")
-    glog = run_graph.run_images(gdoc, W, test_u8)
-    max_err = float(np.abs(glog - logits).max())
-    agree = float((glog.argmax(1) == logits.argmax(1)).mean())
-    sizes = {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()}
-    cmd = "python3 tools/train_fmnist_dwsep.py" + (f" --epochs {args.epochs}" if args.epochs != 4 else "") \
-        + (f" --seed {args.seed}" if args.seed else "")
-    prov = [
-        "# fmnist_dwsep: dwsep-cnn-fmnist", "",
-        "A depthwise-separable ReLU CNN on Fashion-MNIST (MobileNet-v1 style), trained for this fixture AFTER DynQ's "
+    train_fixture(
+        DwSepCNN, doc=__doc__, out_default=OUT, label="dwsep cnn", graph_name="dwsep-cnn-fmnist",
+        script="tools/train_fmnist_dwsep.py",
+        description="A depthwise-separable ReLU CNN on Fashion-MNIST (MobileNet-v1 style), trained for this fixture AFTER DynQ's "
         "default calibration (equalization + bias correction) was chosen, and measured once with it: the held-out "
         "model of docs/calibration.md, used to tune nothing. Stem 3x3 conv 1 -> 16 + BatchNorm + ReLU, then four "
         "blocks of depthwise 3x3 conv + BatchNorm + ReLU and pointwise 1x1 conv + BatchNorm + ReLU (16 -> 32 "
         "stride 2, 32 -> 32, 32 -> 64 stride 2, 64 -> 64), global average pool, flatten, linear 64 -> 10. No conv "
-        "bias; BatchNorm exported unfolded (`batchnorm` nodes).", "",
-        "## Regenerate", "", "From the repository root:", "", "```", cmd, "```", "",
-        f"Deterministic on CPU (seeded, `torch.use_deterministic_algorithms(True)`, {args.threads} thread(s)); a different CPU or "
-        "torch build may change the last bits.", "",
-        "## Run", "",
-        f"- torch {torch.__version__}, numpy {np.__version__}, Python {platform.python_version()}, "
-        f"{platform.machine()}, {args.threads} thread(s)",
-        f"- seed {args.seed}; {args.epochs} epochs, batch {args.batch}, AdamW (lr {args.lr}, weight decay 5e-4, "
-        "one-cycle schedule), cross-entropy, random horizontal flip",
-        f"- training time: {train_time:.0f} s wall, {train_cpu:.0f} s CPU (shared 2-core machine)",
-        f"- {n_params} parameters, {sizes['model.safetensors']} bytes of float32 weights",
-        "", "## Accuracy (PyTorch float32, model.eval())", "",
-        f"- full Fashion-MNIST test set (10,000 images): **{acc_full * 100:.2f} %**",
-        f"- the 1,000 fixture images (`fixtures/fmnist/test_images.npy`): **{acc_1k * 100:.2f} %**",
-        f"- tools/run_graph.py (independent interpreter of the exported graph) vs torch_logits.npy on the 1,000 "
-        f"images: max |Δlogit| = {max_err:.2e}, argmax agreement {agree * 100:.1f} %",
-        "", "Per epoch (test accuracy is logged only, never used to pick a checkpoint: the last epoch is exported):",
-        "", "```", *log, "```", "", "## Files", "",
-        f"- `model.graph.json` ({sizes['model.graph.json']} bytes): the graph, input.preprocess scale 1/255, "
-        f"mean {MEAN}, std {STD}, 10 class names",
-        f"- `model.safetensors` ({sizes['model.safetensors']} bytes): float32 weights",
-        f"- `torch_logits.npy` ({sizes['torch_logits.npy']} bytes): float32 (1000, 10), model.eval() logits of "
-        "`fixtures/fmnist/test_images.npy`, batch 1",
-        "- `PROVENANCE.md`: this file", "",
-        "Test and calibration images are those of fixtures/fmnist (`test_images.npy`, `test_labels.npy`, "
-        "`calib_images.npy`).",
-    ]
-    (out / "PROVENANCE.md").write_text("\n".join(prov) + "\n")
-    print(f"full test acc {acc_full:.4f}, fixture acc {acc_1k:.4f}, train {train_time:.0f}s, graph max err {max_err:.2e}")
+        "bias; BatchNorm exported unfolded (`batchnorm` nodes).")
 
 
 if __name__ == "__main__":

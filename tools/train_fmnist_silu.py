@@ -72,14 +72,20 @@ class SiluCNN(nn.Module):
         return nodes, weights
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def train_fixture(make_model, *, doc: str, out_default: Path, label: str, graph_name: str, script: str,
+                  description: str):
+    """Trains `make_model()` on Fashion-MNIST with the fixtures' recipe and writes the fixture (graph JSON,
+    safetensors, torch_logits.npy, PROVENANCE.md) to --out (default `out_default`). `label` names the network in
+    the log, `graph_name` in the graph document and PROVENANCE.md's title, `script` is the command the provenance
+    gives, `description` its paragraph about the network. Shared by tools/train_fmnist_silu.py and
+    tools/train_fmnist_dwsep.py."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=4e-3)
     ap.add_argument("--data", default=str(DATA))
-    ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--out", default=str(out_default))
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: fastest on a loaded machine)")
     args = ap.parse_args()
     out = Path(args.out)
@@ -89,9 +95,9 @@ def main():
     torch.use_deterministic_algorithms(True)
     torch.manual_seed(args.seed)
     xtr, ytr, xte, yte = load_fmnist(Path(args.data))
-    model = SiluCNN()
+    model = make_model()
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"silu cnn: {n_params} parameters", flush=True)
+    print(f"{label}: {n_params} parameters", flush=True)
 
     gen = torch.Generator().manual_seed(args.seed)
     total = ((len(xtr) + args.batch - 1) // args.batch) * args.epochs
@@ -135,7 +141,7 @@ def main():
     np.save(out / "torch_logits.npy", logits)
     acc_1k = float((logits.argmax(1) == test_y).mean())
     nodes, weights = model.graph()
-    doc = graph_document(nodes, ["logits"], name="silu-cnn-fmnist", input_shape=(1, 1, 28, 28),
+    doc = graph_document(nodes, ["logits"], name=graph_name, input_shape=(1, 1, 28, 28),
                          preprocess=PREPROCESS, classes=FMNIST_CLASSES)
     dump_graph(doc, out / "model.graph.json")
     write_safetensors(out / "model.safetensors", weights)
@@ -146,14 +152,11 @@ def main():
     max_err = float(np.abs(glog - logits).max())
     agree = float((glog.argmax(1) == logits.argmax(1)).mean())
     sizes = {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file()}
-    cmd = "python3 tools/train_fmnist_silu.py" + (f" --epochs {args.epochs}" if args.epochs != 4 else "") \
+    cmd = f"python3 {script}" + (f" --epochs {args.epochs}" if args.epochs != 4 else "") \
         + (f" --seed {args.seed}" if args.seed else "")
     prov = [
-        "# fmnist_silu: silu-cnn-fmnist", "",
-        "A plain CNN with SiLU activations on Fashion-MNIST, trained for this fixture and NOT used to tune DynQ: it is "
-        "the held-out model of the calibration-method study (docs/calibration.md). Four 3x3 conv + BatchNorm + SiLU "
-        "stages (1 -> 16, 16 -> 32 stride 2, 32 -> 32, 32 -> 64 stride 2, padding 1, no conv bias), global average "
-        "pool, flatten, linear 64 -> 10. BatchNorm exported unfolded (`batchnorm` nodes).", "",
+        f"# {out.name}: {graph_name}", "",
+        description, "",
         "## Regenerate", "", "From the repository root:", "", "```", cmd, "```", "",
         f"Deterministic on CPU (seeded, `torch.use_deterministic_algorithms(True)`, {args.threads} thread(s)); a different CPU or "
         "torch build may change the last bits.", "",
@@ -183,6 +186,16 @@ def main():
     (out / "PROVENANCE.md").write_text("\n".join(prov) + "\n")
     print(f"full test acc {acc_full:.4f}, fixture acc {acc_1k:.4f}, train {train_time:.0f}s, graph max err {max_err:.2e}")
 
+
+
+def main():
+    train_fixture(
+        SiluCNN, doc=__doc__, out_default=OUT, label="silu cnn", graph_name="silu-cnn-fmnist",
+        script="tools/train_fmnist_silu.py",
+        description="A plain CNN with SiLU activations on Fashion-MNIST, trained for this fixture and NOT used to tune "
+        "DynQ: it is the held-out model of the calibration-method study (docs/calibration.md). Four 3x3 conv + "
+        "BatchNorm + SiLU stages (1 -> 16, 16 -> 32 stride 2, 32 -> 32, 32 -> 64 stride 2, padding 1, no conv bias), "
+        "global average pool, flatten, linear 64 -> 10. BatchNorm exported unfolded (`batchnorm` nodes).")
 
 if __name__ == "__main__":
     main()
