@@ -124,21 +124,38 @@ enum DynamicConv2DOp: OpKind {
 
     static func requirements<K: KernelSet>(_ p: Parameters, _ m: ModelFile, _ k: K.Type) -> OpRequirements<K.Variant> {
         let (f, cp, dp) = params(p, m)
+        let v = dp.map { K.chooseDepthwise($0) } ?? K.chooseConv(cp)
+        return buffers(f, cp, dp, v, K.self).requirements
+    }
+
+    /// The op's buffers for variant `v`, and whether the fusion's scratch is the output tensor's bytes.
+    ///
+    /// The fusion runs before the conv writes a byte of the output, and the planner gives an op's output bytes
+    /// that no other buffer alive during the op shares, so a fusion scratch that fits in the output tensor
+    /// (`O·H_out·W_out` bytes, 16-byte aligned) is put there: the op's own scratch is then only the conv's.
+    static func buffers<K: KernelSet>(_ f: DynamicFusionParams, _ cp: Conv2DParams, _ dp: DepthwiseConv2DParams?,
+                                      _ v: K.Variant, _ k: K.Type)
+        -> (requirements: OpRequirements<K.Variant>, fusionInOutput: Bool)
+    {
         var r = OpRequirements<K.Variant>()
+        r.variant = v
+        let convScratch: Int, fusionScratch: Int, outputBytes: Int
         if let dp {
-            let v = K.chooseDepthwise(dp)
-            r.variant = v
             r.fusedWeights = K.fusedDepthwiseWeightBytes(f, dp, v)
-            r.scratch = max(K.depthwiseScratchBytes(dp, v), K.depthwiseFusionScratchBytes(f, dp, v))
+            convScratch = K.depthwiseScratchBytes(dp, v)
+            fusionScratch = K.depthwiseFusionScratchBytes(f, dp, v)
+            outputBytes = dp.outputCount
         } else {
-            let v = K.chooseConv(cp)
-            r.variant = v
             r.fusedWeights = K.fusedConvWeightBytes(f, cp, v)
-            r.scratch = max(K.convScratchBytes(cp, v), K.convFusionScratchBytes(f, cp, v))
+            convScratch = K.convScratchBytes(cp, v)
+            fusionScratch = K.convFusionScratchBytes(f, cp, v)
+            outputBytes = cp.outputCount
         }
+        let inOutput = fusionScratch <= outputBytes
+        r.scratch = inOutput ? convScratch : max(convScratch, fusionScratch)
         r.fusedBias = 4 * f.outputChannels
         r.fusedMultipliers = MemoryLayout<QuantizedMultiplier>.stride * f.outputChannels
-        return r
+        return (r, inOutput)
     }
 
     /// Fusion (kernels, mixed and static bias, static multipliers from the model) plus the conv on the fused
@@ -155,18 +172,22 @@ enum DynamicConv2DOp: OpKind {
 
     static func run<K: KernelSet>(_ p: Parameters, _ c: OpContext<K>) {
         let (f, cp, dp) = params(p, c.model)
-        let fused = c.buffer(c.slot.fusedWeights)!
-        let bias = c.buffer(c.slot.fusedBias)!.assumingMemoryBound(to: Int32.self)
-        let mult = c.buffer(c.slot.fusedMultipliers)!.assumingMemoryBound(to: QuantizedMultiplier.self)
+        let (r, fusionInOutput) = buffers(f, cp, dp, c.variant, K.self)
+        let work = c.work!
+        let fused = work
+        let bias = (work + r.fusedBiasOffset).assumingMemoryBound(to: Int32.self)
+        let mult = (work + r.fusedMultipliersOffset).assumingMemoryBound(to: QuantizedMultiplier.self)
         let eta = UnsafePointer(c.tensor(p.coefficients).assumingMemoryBound(to: Int16.self)) + p.coefficientOffset
-        let scratch = c.buffer(c.slot.scratch)
+        let scratch = r.scratch > 0 ? work + r.scratchOffset : nil
+        let output = c.int8(p.output)
         let fa = FusionArguments(kernels: c.model.pointer(p.weights, as: Int8.self), coefficients: eta,
                                  mixedBias: c.model.optionalPointer(p.mixedBias, as: Int32.self),
                                  staticBias: c.model.optionalPointer(p.bias, as: Int32.self),
                                  staticMultipliers: c.model.pointer(p.multipliers, as: QuantizedMultiplier.self),
-                                 fusedWeights: fused, fusedBias: bias, fusedMultipliers: mult, scratch: scratch)
+                                 fusedWeights: fused, fusedBias: bias, fusedMultipliers: mult,
+                                 scratch: fusionInOutput ? UnsafeMutableRawPointer(output) : scratch)
         let ca = ConvArguments(input: c.input8(p.input), weights: UnsafeRawPointer(fused), bias: UnsafePointer(bias),
-                               multipliers: UnsafePointer(mult), output: c.int8(p.output), scratch: scratch)
+                               multipliers: UnsafePointer(mult), output: output, scratch: scratch)
         if let dp {
             c.kernels.fuseDepthwise(f, dp, c.variant, fa)
             c.kernels.depthwiseConv2d(dp, c.variant, ca)

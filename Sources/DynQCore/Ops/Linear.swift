@@ -78,6 +78,6 @@ enum LinearOp: OpKind {
                          ConvArguments(input: c.input8(p.input), weights: weights,
                                        bias: c.model.optionalPointer(p.bias, as: Int32.self),
                                        multipliers: c.model.pointer(p.multipliers, as: QuantizedMultiplier.self),
-                                       output: c.int8(p.output), scratch: c.buffer(c.slot.scratch)))
+                                       output: c.int8(p.output), scratch: c.scratch))
     }
 }

@@ -46,6 +46,11 @@ extension OpKind {
 }
 
 /// What an op needs beside its input and output tensors, in bytes (0: none), and the chooser's answer.
+///
+/// Everything but the packed weights is alive for the op only and is planned as ONE block, the op's work buffer
+/// (`workBytes`), laid out `[fused kernel][fused bias][fused multipliers][scratch]`, each part starting on a
+/// 16-byte boundary of the block (`fusedBiasOffset`, `fusedMultipliersOffset`, `scratchOffset`): one arena offset
+/// per op in the interpreter's slot table instead of four.
 public struct OpRequirements<Variant: Equatable>: Equatable {
     /// Static weights packed for the kernel, kept for the whole run (packed once, at init).
     public var packedWeights = 0
@@ -60,6 +65,30 @@ public struct OpRequirements<Variant: Equatable>: Equatable {
     /// The family chooser's answer (nil for ops without kernel variants).
     public var variant: Variant?
     public init() {}
+
+    /// Byte offsets of the parts in the work buffer (the fused kernel is at 0). Exact when `workBytes` is below
+    /// `Int.max`.
+    public var fusedBiasOffset: Int { Self.up(fusedWeights) }
+    public var fusedMultipliersOffset: Int { Self.up(Self.sum(fusedBiasOffset, fusedBias)) }
+    public var scratchOffset: Int { Self.up(Self.sum(fusedMultipliersOffset, fusedMultipliers)) }
+    /// Bytes of the work buffer (0: the op has none): the end of its last non-empty part. `Int.max` when the sum
+    /// overflows (a hostile model on a 32-bit target; the planner refuses it).
+    public var workBytes: Int {
+        var end = fusedWeights
+        if fusedBias > 0 { end = Self.sum(fusedBiasOffset, fusedBias) }
+        if fusedMultipliers > 0 { end = Self.sum(fusedMultipliersOffset, fusedMultipliers) }
+        if scratch > 0 { end = Self.sum(scratchOffset, scratch) }
+        return end
+    }
+    /// `n` rounded up to the arena alignment, without overflow.
+    @inline(__always) static func up(_ n: Int) -> Int {
+        sum(n, ArenaPlanner.alignment - 1) / ArenaPlanner.alignment * ArenaPlanner.alignment
+    }
+    /// `a + b`, `Int.max` on overflow.
+    @inline(__always) static func sum(_ a: Int, _ b: Int) -> Int {
+        let (s, o) = a.addingReportingOverflow(b)
+        return o ? Int.max : s
+    }
 }
 
 /// Something done to one op, whatever its kind: `visitOp` decodes the record and calls `visit` with the kind.
@@ -89,20 +118,24 @@ public struct OpContext<K: KernelSet> {
     @inline(__always) public func buffer(_ offset: Int32) -> UnsafeMutableRawPointer? {
         offset < 0 ? nil : arena + Int(offset)
     }
+    /// The op's work buffer (`OpRequirements.workBytes`), nil when it has none.
+    @inline(__always) public var work: UnsafeMutableRawPointer? { buffer(slot.work) }
+    /// The scratch of an op whose only work-buffer part is scratch (static conv, depthwise, linear), nil when none.
+    @inline(__always) public var scratch: UnsafeMutableRawPointer? { buffer(slot.work) }
     /// The chooser's answer stored at init (present for the ops that have variants).
     @inline(__always) public var variant: K.Variant { slot.variant! }
     @inline(__always) public func record(_ t: TensorID) -> TensorRecord { model.tensor(t.index) }
 }
 
 /// The state of one op the interpreter keeps in the arena: its buffers (arena offsets, −1 when absent) and its
-/// chooser answer. Decided once, at init.
+/// chooser answer. Decided once, at init. 12 bytes for a one-byte `Variant` (two offsets and the variant).
 @frozen
 public struct OpSlot<Variant: Equatable>: Equatable {
+    /// The packed static weights (alive for the whole run).
     public var packedWeights: Int32 = -1
-    public var scratch: Int32 = -1
-    public var fusedWeights: Int32 = -1
-    public var fusedBias: Int32 = -1
-    public var fusedMultipliers: Int32 = -1
+    /// The op's work buffer: fused kernel, bias, multipliers and scratch (alive for the op only; the parts'
+    /// offsets are `OpRequirements`'s).
+    public var work: Int32 = -1
     public var variant: Variant?
     public init() {}
 }

@@ -4,7 +4,11 @@ public struct ArenaPlan: Equatable, Sendable {
     public static let alignment = ArenaPlanner.alignment
     @inline(__always) public static func aligned(_ n: Int) -> Int { ArenaPlanner.aligned(n) }
 
-    public typealias Purpose = ArenaPlanner.Purpose
+    /// What a buffer is for. The planner places an op's fused kernel, bias, multipliers and scratch as one work
+    /// buffer (`OpRequirements.workBytes`); the plan lists them as the parts of that block.
+    public enum Purpose: UInt8, Equatable, Sendable {
+        case tensor, packedWeights, scratch, fusedWeights, fusedBias, fusedMultipliers
+    }
 
     /// One placed buffer.
     public struct Buffer: Equatable, Sendable {
@@ -27,7 +31,8 @@ public struct ArenaPlan: Equatable, Sendable {
     public var buffers: [Buffer]
     /// Offset of every tensor in the plan region, by `TensorID` (−1: no op touches it).
     public var tensorOffsets: [Int]
-    /// Per op: the offsets of its buffers in the plan region (−1 when none).
+    /// Per op: the offsets of its buffers in the plan region (−1 when none); all but the packed weights are parts
+    /// of the op's work buffer.
     public var fusedWeightOffsets: [Int]
     public var fusedBiasOffsets: [Int]
     public var fusedMultiplierOffsets: [Int]
@@ -78,18 +83,44 @@ public struct ArenaPlan: Equatable, Sendable {
         m.forEachOp { (r: OpRecord) in
             for t in ModelDescription.Op.tensorIDs(r, outputs: true) { producer[t.index] = r.index }
         }
-        self.buffers = plan.buffers.map { b in
-            Buffer(purpose: b.purpose, owner: Int(b.owner), size: Int(b.size), firstUse: Int(b.firstUse),
-                   lastUse: Int(b.lastUse), offset: Int(b.offset),
-                   operation: b.purpose == .tensor ? producer[Int(b.owner)] : Int(b.owner))
+        let n = m.opCount
+        var requirements: [OpRequirements<K.Variant>] = []
+        m.forEachOp { (r: OpRecord) in
+            var v = RequirementsAsker<K>(model: m)
+            requirements.append(try! visitOp(r, &v))
         }
+        var fusedWeightOffsets = [Int](repeating: -1, count: n), fusedBiasOffsets = fusedWeightOffsets
+        var fusedMultiplierOffsets = fusedWeightOffsets, scratchOffsets = fusedWeightOffsets
+        var buffers: [Buffer] = []
+        for b in plan.buffers {
+            let owner = Int(b.owner), offset = Int(b.offset)
+            func part(_ purpose: Purpose, _ size: Int, at: Int) -> Int {
+                guard size > 0 else { return -1 }
+                buffers.append(Buffer(purpose: purpose, owner: owner, size: size, firstUse: Int(b.firstUse),
+                                      lastUse: Int(b.lastUse), offset: offset + at, operation: owner))
+                return offset + at
+            }
+            switch b.purpose {
+            case .tensor:
+                buffers.append(Buffer(purpose: .tensor, owner: owner, size: Int(b.size), firstUse: Int(b.firstUse),
+                                      lastUse: Int(b.lastUse), offset: offset, operation: producer[owner]))
+            case .packedWeights:
+                _ = part(.packedWeights, Int(b.size), at: 0)
+            case .work:
+                let r = requirements[owner]
+                fusedWeightOffsets[owner] = part(.fusedWeights, r.fusedWeights, at: 0)
+                fusedBiasOffsets[owner] = part(.fusedBias, r.fusedBias, at: r.fusedBiasOffset)
+                fusedMultiplierOffsets[owner] = part(.fusedMultipliers, r.fusedMultipliers, at: r.fusedMultipliersOffset)
+                scratchOffsets[owner] = part(.scratch, r.scratch, at: r.scratchOffset)
+            }
+        }
+        self.buffers = buffers
         self.kernelSet = K.name.withUTF8Buffer { String(decoding: $0, as: UTF8.self) }
         self.tensorOffsets = offsets.map { Int($0) }
-        let n = m.opCount
-        self.fusedWeightOffsets = (0..<n).map { Int(slots[$0].fusedWeights) }
-        self.fusedBiasOffsets = (0..<n).map { Int(slots[$0].fusedBias) }
-        self.fusedMultiplierOffsets = (0..<n).map { Int(slots[$0].fusedMultipliers) }
-        self.scratchOffsets = (0..<n).map { Int(slots[$0].scratch) }
+        self.fusedWeightOffsets = fusedWeightOffsets
+        self.fusedBiasOffsets = fusedBiasOffsets
+        self.fusedMultiplierOffsets = fusedMultiplierOffsets
+        self.scratchOffsets = scratchOffsets
         self.packedWeightOffsets = (0..<n).map { Int(slots[$0].packedWeights) }
         self.planBytes = plan.arenaBytes
         self.tableBytes = tables

@@ -5,8 +5,9 @@
 /// - every activation tensor (the uint8 input, int8 activations, the int16 Q15 coefficient tensors), alive from
 ///   the op that writes it (op 0 for the model input) to the last op that reads it (to the end for model outputs,
 ///   and for every tensor with `keepAll`);
-/// - per op, the buffers its `OpRequirements` name for kernel set `K`: scratch and, for dynamic layers, the fused
-///   kernel, bias and multipliers, alive for the op only; packed static weights, alive for the whole run.
+/// - per op, the buffers its `OpRequirements` name for kernel set `K`: ONE work buffer (`workBytes`: for dynamic
+///   layers the fused kernel, bias and multipliers, then the scratch), alive for the op only; packed static
+///   weights, alive for the whole run. The interpreter's slot of an op holds these two offsets and the variant.
 ///
 /// Placement: buffers sorted by aligned size (largest first, then earlier first use, then creation order), each
 /// put at the lowest 16-byte aligned offset where it overlaps no placed buffer whose lifetime overlaps its own.
@@ -20,7 +21,12 @@ public enum ArenaPlanner {
 
     /// What a buffer is for.
     public enum Purpose: UInt8, Equatable, Sendable {
-        case tensor, packedWeights, scratch, fusedWeights, fusedBias, fusedMultipliers
+        /// An activation tensor.
+        case tensor
+        /// An op's packed static weights.
+        case packedWeights
+        /// An op's work buffer (`OpRequirements.workBytes`: fused kernel, bias, multipliers, scratch).
+        case work
     }
 
     /// One buffer while planning (and, for host tools, after).
@@ -36,8 +42,8 @@ public enum ArenaPlanner {
         public var order: Int32
     }
 
-    /// The most buffers a model can have: its tensors and five per op.
-    public static func maxBuffers(_ m: ModelFile) -> Int { m.tensorCount + 5 * m.opCount }
+    /// The most buffers a model can have: its tensors and two per op.
+    public static func maxBuffers(_ m: ModelFile) -> Int { m.tensorCount + 2 * m.opCount }
 
     /// Work bytes `plan` needs.
     public static func workBytes(_ m: ModelFile) -> Int {
@@ -130,10 +136,7 @@ public enum ArenaPlanner {
             switch x.purpose {
             case .tensor: tensorOffsets[Int(x.owner)] = x.offset
             case .packedWeights: slots[Int(x.owner)].packedWeights = x.offset
-            case .scratch: slots[Int(x.owner)].scratch = x.offset
-            case .fusedWeights: slots[Int(x.owner)].fusedWeights = x.offset
-            case .fusedBias: slots[Int(x.owner)].fusedBias = x.offset
-            case .fusedMultipliers: slots[Int(x.owner)].fusedMultipliers = x.offset
+            case .work: slots[Int(x.owner)].work = x.offset
             }
         }
         return (extent, UnsafeBufferPointer(start: bufs, count: count))
@@ -218,10 +221,7 @@ struct PlanWalker<K: KernelSet>: OpVisitor {
                                  offset: 0, owner: i, purpose: purpose, order: 0)
             count += 1
         }
-        try add(.fusedWeights, r.fusedWeights)
-        try add(.fusedBias, r.fusedBias)
-        try add(.fusedMultipliers, r.fusedMultipliers)
-        try add(.scratch, r.scratch)
+        try add(.work, r.workBytes)
         try add(.packedWeights, r.packedWeights, whole: true)
     }
 }
