@@ -6,6 +6,11 @@
 //
 //     [pixel 0: A = (k0, k2), B = (k1, k3)] [pixel 1: A, B]          (bottom lane first)
 //
+// `.im2colRows` (kernels of several rows, `I/groups % 4 == 0`): the same, one kernel row at a time: the buffer holds
+// the two pixels' `kw·I/groups` elements of row `ky`, and each channel pair's 4 accumulators are kept in scratch
+// between rows (started from the bias at row 0, requantized after the last row): `4·kw·I/groups + 8·O/groups`
+// bytes instead of `4·K` (640 instead of 1,152 for 3×3×32 → 32), for 4 loads and 4 stores per channel pair and row.
+//
 // Then each pair of output channels runs the 2×2 tile (`dspDot2x2`): per group, one unaligned LDR of 4 int8 weights
 // per channel (OHWI, in place), SXTB16 → (w0, w2), SXTB16 ROR #8 → (w1, w3), and `SMLAD(A, wA) + SMLAD(B, wB)` per
 // pixel: 16 MACs in 18 instructions plus the loop. The `K mod 4` tail elements are multiplied one by one. Odd pixel
@@ -18,13 +23,17 @@
 import DynQIntrinsics
 
 extension CortexMDSPKernels {
-    /// The named chooser: `.pointwise` for plain 1×1 layers, `.im2colWords` when each tap's channels come in
-    /// whole words, `.im2colElements` otherwise.
+    /// The named chooser: `.pointwise` for plain 1×1 layers; when each tap's channels come in whole words,
+    /// `.im2colRows` if its scratch is smaller than `.im2colWords`' (kernels of several rows), else `.im2colWords`;
+    /// `.im2colElements` otherwise.
     public static func chooseConv(_ p: Conv2DParams) -> Variant {
         if p.groupInputChannels % 4 != 0 { return .im2colElements }
         if p.kernelHeight == 1 && p.kernelWidth == 1 && p.groups == 1 && p.strideY == 1 && p.strideX == 1
             && p.padding == .zero {
             return .pointwise
+        }
+        if p.kernelHeight > 1 && convScratchBytes(p, .im2colRows) < convScratchBytes(p, .im2colWords) {
+            return .im2colRows
         }
         return .im2colWords
     }
@@ -34,7 +43,7 @@ extension CortexMDSPKernels {
     public static func convVariantApplies(_ v: Variant, _ p: Conv2DParams) -> Bool {
         switch v {
         case .im2colElements: return true
-        case .im2colWords: return p.groupInputChannels % 4 == 0
+        case .im2colWords, .im2colRows: return p.groupInputChannels % 4 == 0
         case .pointwise:
             return p.groupInputChannels % 4 == 0 && p.kernelHeight == 1 && p.kernelWidth == 1 && p.groups == 1
                 && p.strideY == 1 && p.strideX == 1 && p.padding == .zero
@@ -50,9 +59,13 @@ extension CortexMDSPKernels {
                                        into: UnsafeMutableRawPointer) {}
 
     /// Scratch bytes of `conv2d`: the im2col buffer of two pixels, `2 · ⌈K/4⌉ · 4` int16 (`K = kh·kw·I/groups`;
-    /// 1,152 bytes for a 3×3×32 layer).
+    /// 1,152 bytes for a 3×3×32 layer); `.im2colRows`: one kernel row of it, `2 · kw·I/groups` int16, then 4 int32
+    /// partial sums per pair of a group's output channels (640 bytes for 3×3×32 → 32).
     public static func convScratchBytes(_ p: Conv2DParams, _ v: Variant) -> Int {
-        16 * ((p.weightsPerOutputChannel + 3) / 4)
+        if v == .im2colRows {
+            return 4 * p.kernelWidth * p.groupInputChannels + 16 * ((p.groupOutputChannels + 1) / 2)
+        }
+        return 16 * ((p.weightsPerOutputChannel + 3) / 4)
     }
 
     /// DSP 2-D convolution: same contract and results as `conv2dReference`; `a.weights` is the int8 OHWI weights
@@ -83,6 +96,9 @@ extension CortexMDSPKernels {
                 case .im2colElements:
                     dspGatherElements(p, a.input, oy0, ox0, g, rows)
                     dspGatherElements(p, a.input, oy1, ox1, g, rows + 8)
+                case .im2colRows:
+                    dspConvRows(p, a, g, px, px1, oy0, ox0, oy1, ox1, rows, offset, rq)
+                    continue
                 case .channelQuads, .channelPairs:
                     preconditionFailure("CortexMDSPKernels.conv2d: not a conv variant")    // excluded above
                 }
@@ -93,13 +109,7 @@ extension CortexMDSPKernels {
                 while o < end {
                     let o1 = o &+ 1 < end ? o &+ 1 : o               // odd channel count: the last one alone
                     let w = dspConvTile(UnsafeRawPointer(rows), full, tail, weights, k, o, o1, bias, mults, rq)
-                    if o1 != o {
-                        out0.storeBytes(of: UInt16(truncatingIfNeeded: w), toByteOffset: o, as: UInt16.self)
-                        out1.storeBytes(of: UInt16(truncatingIfNeeded: w &>> 16), toByteOffset: o, as: UInt16.self)
-                    } else {
-                        out0.storeBytes(of: UInt8(truncatingIfNeeded: w), toByteOffset: o, as: UInt8.self)
-                        out1.storeBytes(of: UInt8(truncatingIfNeeded: w &>> 16), toByteOffset: o, as: UInt8.self)
-                    }
+                    dspStoreTile(w, out0, out1, o, o1)
                     o &+= 2
                 }
             }
@@ -174,6 +184,70 @@ func dspGatherWords(_ p: Conv2DParams, _ input: UnsafePointer<Int8>, _ oy: Int, 
     }
 }
 
+/// Kernel row `ky` of `dspGatherWords`: the `kw·I/groups / 4` A/B pairs of that row at `destination`, 16 bytes apart.
+@inline(always)
+func dspGatherRowWords(_ p: Conv2DParams, _ input: UnsafePointer<Int8>, _ oy: Int, _ ox: Int, _ g: Int, _ ky: Int,
+                       _ destination: UnsafeMutableRawPointer, _ offset: UInt32) {
+    let words = p.groupInputChannels >> 2, c = p.inputChannels, w = p.inputWidth
+    let iy = oy &* p.strideY &- p.padding.top &+ ky &* p.dilationY
+    let ix0 = ox &* p.strideX &- p.padding.left
+    if iy < 0 || iy >= p.inputHeight {
+        dspZeroWords(words &* p.kernelWidth, destination, stride: 16)
+        return
+    }
+    let row = input + ((iy &* w) &* c &+ g &* p.groupInputChannels)
+    var d = destination
+    for kx in 0..<p.kernelWidth {
+        let ix = ix0 &+ kx &* p.dilationX
+        if ix < 0 || ix >= w {
+            dspZeroWords(words, d, stride: 16)
+        } else {
+            dspWidenWords(UnsafeRawPointer(row + ix &* c), words, d, stride: 16, offset)
+        }
+        d += 16 &* words
+    }
+}
+
+/// `.im2colRows`: group `g` of the pixel pair `px`, `px1` (at `(oy0, ox0)`, `(oy1, ox1)`), one kernel row at a time.
+/// `rows`: the scratch (`convScratchBytes(p, .im2colRows)`, 4-byte aligned): the row's im2col, then the partial sums.
+@inline(always)
+func dspConvRows(_ p: Conv2DParams, _ a: ConvArguments, _ g: Int, _ px: Int, _ px1: Int, _ oy0: Int, _ ox0: Int,
+                 _ oy1: Int, _ ox1: Int, _ rows: UnsafeMutableRawPointer, _ offset: UInt32, _ rq: DSPRequantizer) {
+    let k = p.weightsPerOutputChannel, gOut = p.groupOutputChannels, outC = p.outputChannels
+    let rowElements = p.kernelWidth &* p.groupInputChannels, groups = rowElements >> 2
+    let sums = (rows + 4 &* rowElements).assumingMemoryBound(to: Int32.self)
+    let last = p.kernelHeight &- 1
+    let out0 = UnsafeMutableRawPointer(a.output + px &* outC)
+    let out1 = UnsafeMutableRawPointer(a.output + px1 &* outC)
+    let first = g &* gOut, end = first &+ gOut
+    for ky in 0...last {
+        dspGatherRowWords(p, a.input, oy0, ox0, g, ky, rows, offset)
+        dspGatherRowWords(p, a.input, oy1, ox1, g, ky, rows + 8, offset)
+        let weights = a.weights + ky &* rowElements
+        var o = first
+        var s = sums
+        while o < end {
+            let o1 = o &+ 1 < end ? o &+ 1 : o
+            var c: (Int32, Int32, Int32, Int32)
+            if ky == 0 {
+                c = (0, 0, 0, 0)
+                if let b = a.bias { c = (b[o], b[o1], b[o], b[o1]) }
+            } else {
+                c = (s[0], s[1], s[2], s[3])
+            }
+            dspDot2x2(UnsafeRawPointer(rows), groups, weights + o &* k, weights + o1 &* k, &c)
+            if ky == last {
+                let w = dspRequantizeTile(c, o, o1, a.multipliers, rq)
+                dspStoreTile(w, out0, out1, o, o1)
+            } else {
+                s[0] = c.0; s[1] = c.1; s[2] = c.2; s[3] = c.3
+            }
+            s += 4
+            o &+= 2
+        }
+    }
+}
+
 /// Byte offset of K-element `k` in one pixel's im2col slots: group `k/4` (16 bytes), word A (k even) or B (k odd),
 /// bottom lane for `k mod 4 < 2`, top lane otherwise.
 @inline(always)
@@ -236,12 +310,31 @@ func dspConvTile(_ rows: UnsafeRawPointer, _ full: Int, _ tail: Int, _ weights: 
     let w0 = weights + o0 &* k, w1 = weights + o1 &* k
     dspDot2x2(rows, full, w0, w1, &c)
     if tail != 0 { dspTail2x2(rows + 16 &* full, tail, w0 + 4 &* full, w1 + 4 &* full, &c) }
+    return dspRequantizeTile(c, o0, o1, mults, rq)
+}
+
+/// The tile's 4 accumulators requantized: bytes (pixel 0, o0), (pixel 0, o1), (pixel 1, o0), (pixel 1, o1).
+@inline(always)
+func dspRequantizeTile(_ c: (Int32, Int32, Int32, Int32), _ o0: Int, _ o1: Int,
+                       _ mults: UnsafePointer<QuantizedMultiplier>, _ rq: DSPRequantizer) -> UInt32 {
     let m0 = mults[o0], m1 = mults[o1]
     let q0 = rq.channel(m0), q1 = rq.channel(m1)
     if q0.fast && q1.fast {
         return rq.pack4(rq.fast(c.0, q0), rq.fast(c.1, q1), rq.fast(c.2, q0), rq.fast(c.3, q1))
     }
     return rq.apply4(c.0, m0, c.1, m1, c.2, m0, c.3, m1)
+}
+
+/// Stores a requantized tile: channels `o0`, `o1` of both pixels (one byte each when `o0 == o1`).
+@inline(always)
+func dspStoreTile(_ w: UInt32, _ out0: UnsafeMutableRawPointer, _ out1: UnsafeMutableRawPointer, _ o: Int, _ o1: Int) {
+    if o1 != o {
+        out0.storeBytes(of: UInt16(truncatingIfNeeded: w), toByteOffset: o, as: UInt16.self)
+        out1.storeBytes(of: UInt16(truncatingIfNeeded: w &>> 16), toByteOffset: o, as: UInt16.self)
+    } else {
+        out0.storeBytes(of: UInt8(truncatingIfNeeded: w), toByteOffset: o, as: UInt8.self)
+        out1.storeBytes(of: UInt8(truncatingIfNeeded: w &>> 16), toByteOffset: o, as: UInt8.self)
+    }
 }
 
 /// One group of the 2×2 tile: 16 MACs.
