@@ -17,8 +17,18 @@ private func dspSeed(_ s: String) -> UInt64 {
 // MARK: - Runners
 
 /// Runs the DSP conv (variant `v`, or the chooser's) and the reference on random data; a failure description or nil.
+/// The chooser's variant (or `v`), and `.im2colWords` too when the chooser picks `.im2colRows` (so the full
+/// im2col stays covered on the layers the strip takes).
 private func checkDSPConv(_ p: Conv2DParams, _ v: DSP.Variant? = nil, rng: inout SeededRNG) -> String? {
     let variant = v ?? DSP.chooseConv(p)
+    if let msg = checkDSPConvVariant(p, variant, rng: &rng) { return msg }
+    if v == nil && variant == .im2colRows { return checkDSPConvVariant(p, .im2colWords, rng: &rng) }
+    return nil
+}
+
+/// One variant against the reference, with exactly `convScratchBytes` of scratch followed by 64 guard bytes
+/// that must stay untouched.
+private func checkDSPConvVariant(_ p: Conv2DParams, _ variant: DSP.Variant, rng: inout SeededRNG) -> String? {
     let input = rng.int8s(p.inputCount)
     let weights = rng.int8s(p.weightCount, -127...127)
     let bias: [Int32]? = rng.int(0...3) == 0 ? nil : rng.int32s(p.outputChannels, -(1 << 20)...(1 << 20))
@@ -26,17 +36,21 @@ private func checkDSPConv(_ p: Conv2DParams, _ v: DSP.Variant? = nil, rng: inout
     var ref = [Int8](repeating: 0, count: p.outputCount)
     var dsp = [Int8](repeating: 99, count: p.outputCount)
     #expect(DSP.convPackedWeightBytes(p, variant) == 0)
+    let scratchBytes = DSP.convScratchBytes(p, variant)
+    var guardIntact = true
     bias.withOptionalPointer { b in
         conv2dReference(p, input: input, weights: weights, bias: b, multipliers: mults, output: &ref)
-        withScratch(DSP.convScratchBytes(p, variant)) { s in
+        withScratch(scratchBytes + 64) { s in
             input.withUnsafeBufferPointer { x in weights.withUnsafeBytes { w in mults.withUnsafeBufferPointer { m in
                 dsp.withUnsafeMutableBufferPointer { y in
                     DSP().conv2d(p, variant, .init(input: x.baseAddress!, weights: w.baseAddress!, bias: b,
                                                  multipliers: m.baseAddress!, output: y.baseAddress!, scratch: s))
                 }
             } } }
+            guardIntact = UnsafeRawBufferPointer(start: s + scratchBytes, count: 64).allSatisfy { $0 == 0xA5 }
         }
     }
+    if !guardIntact { return "variant \(variant): wrote past its \(scratchBytes) scratch bytes, \(p)" }
     guard let msg = convMismatch(p, seed: rng.seed, input: input, weights: weights, bias: bias, multipliers: mults,
                                  reference: ref, simd: dsp) else { return nil }
     return "variant \(variant): " + msg.split(separator: "simd=", omittingEmptySubsequences: false).joined(separator: "dsp=")
@@ -259,13 +273,22 @@ struct DSPConvTests {
         #expect(DSP.chooseConv(p(32, 1, stride: 2)) == .im2colWords)
         #expect(DSP.chooseConv(p(32, 1, pad: 1)) == .im2colWords)
         #expect(DSP.chooseConv(p(18, 1)) == .im2colElements)
-        #expect(DSP.chooseConv(p(16, 3, pad: 1)) == .im2colWords)
+        #expect(DSP.chooseConv(p(16, 3, pad: 1)) == .im2colRows)                    // output 8 wide: pairs
         #expect(DSP.chooseConv(p(1, 3, pad: 1)) == .im2colElements)                  // the stem
-        #expect(DSP.chooseConv(p(16, 3, groups: 4)) == .im2colWords)                 // 4 channels per group
+        #expect(DSP.chooseConv(p(16, 3, groups: 4)) == .im2colRows)                 // 4 channels per group
         #expect(DSP.chooseConv(p(16, 3, groups: 8)) == .im2colElements)              // 2 channels per group
+        #expect(DSP.chooseConv(p(16, 2)) == .im2colWords)                            // output 7 wide: odd
+        #expect(DSP.chooseConv(p(16, 3, stride: 2)) == .im2colWords)                 // stride 2 across
         #expect(DSP.convScratchBytes(p(32, 3), .im2colWords) == 1152)               // 2 pixels × 288 int16
+        // The fixture's peak layer, 3×3 32 → 32 @14×14: 3 kernel rows × 4 columns × 32 int16.
+        let peak = Conv2DParams(inputHeight: 14, inputWidth: 14, inputChannels: 32, outputChannels: 32,
+                                kernelHeight: 3, kernelWidth: 3, padding: ConvPadding(all: 1), inputZeroPoint: -128,
+                                output: o)
+        #expect(DSP.chooseConv(peak) == .im2colRows)
+        #expect(DSP.convScratchBytes(peak, .im2colRows) == 768)
         #expect(!DSP.convVariantApplies(.pointwise, p(32, 3)))
         #expect(!DSP.convVariantApplies(.im2colWords, p(18, 3)))
+        #expect(!DSP.convVariantApplies(.im2colRows, p(18, 3)))
     }
 
     @Test("on every case of the SIMD table and zero-point kind, with the chooser's variant and with .im2colElements",
@@ -297,7 +320,8 @@ struct DSPConvTests {
                 let p = Conv2DParams(inputHeight: 3, inputWidth: 5, inputChannels: ic, outputChannels: oc,
                                      kernelHeight: k, kernelWidth: k, padding: ConvPadding(all: k / 2),
                                      inputZeroPoint: rng.zeroPoint(), output: rng.outputQuantization())
-                for v in [DSP.Variant.pointwise, .im2colWords, .im2colElements] where DSP.convVariantApplies(v, p) {
+                for v in [DSP.Variant.pointwise, .im2colWords, .im2colRows, .im2colElements]
+                    where DSP.convVariantApplies(v, p) {
                     if let msg = checkDSPConv(p, v, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
                 }
             }

@@ -1,4 +1,5 @@
 // The arena planner: no two live buffers share bytes, sharing happens where lifetimes allow, pinned sizes.
+import Foundation
 import Testing
 @testable import DynQCore
 
@@ -118,6 +119,36 @@ struct RuntimeArenaTests {
         let simdKeep = ArenaPlan(description: TestModels.allOps(), kernels: SIMD128Kernels.self, keepAll: true)
         #expect(simd.findOverlap() == nil && simdKeep.findOverlap() == nil)
         #expect(simd.arenaBytes >= ref.arenaBytes && simdKeep.arenaBytes >= simd.arenaBytes)
+    }
+
+    /// Issue 13's RAM bound: the committed fixture on a Cortex-M4 with the DSP set needs at most 24,000 bytes of
+    /// arena (24 KB however "KB" is read). The same planner runs in the firmware (`scripts/qemu-run.sh` checks that
+    /// the host plan equals the device's), so the host's plan is the device's arena.
+    @Test("fixtures/fmnist: the Cortex-M DSP arena is at most 24,000 bytes (pinned: 576 B of tables + 23,424 B)")
+    func fixtureCortexMDSP() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("fixtures/fmnist/model.dynq")
+        let bytes = [UInt8](try Data(contentsOf: url))
+        try withAligned(bytes) { raw in
+            let m = try Model(bytes: raw)
+            let dsp = ArenaPlan(model: m, kernels: CortexMDSPKernels.self)
+            #expect(dsp.findOverlap() == nil)
+            #expect(dsp.arenaBytes <= 24_000)
+            // 36 tensor offsets (144 B) + 35 op slots of 12 bytes (two offsets and the variant: 432 B).
+            #expect(MemoryLayout<OpSlot<CortexMDSPKernels.Variant>>.stride == 12)
+            #expect(dsp.tableBytes == 576)
+            // The peak is the 3×3 32 → 32 dynamic layer (op 14): input and output 2 × 6,272, fused kernel 9,216,
+            // fused bias 128 and multipliers 256, the coefficients 512 and the conv's strip im2col 768; its fusion's
+            // F row (1,152 B) lives in the output tensor. The greedy plan reaches the peak: no fragmentation.
+            #expect(dsp.peakOperation == 14)
+            #expect(dsp.scratchOffsets[14] >= 0 && dsp.buffers.contains { $0.purpose == .scratch && $0.owner == 14 && $0.size == 768 })
+            #expect(dsp.planBytes == 23_424 && dsp.peakLiveBytes == 23_424)
+            #expect(dsp.arenaBytes == 24_000)
+            // The scalar set has no conv scratch there.
+            let scalar = ArenaPlan(model: m, kernels: ScalarKernels<NoTally>.self)
+            #expect(scalar.findOverlap() == nil)
+            #expect(scalar.arenaBytes == 23_232)
+        }
     }
 
     @Test("the measured high-water mark stays inside the plan")

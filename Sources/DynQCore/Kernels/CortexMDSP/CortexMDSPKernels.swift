@@ -37,9 +37,10 @@ public struct CortexMDSPKernels: KernelSet {
         case im2colWords
         /// conv2d: any window and channel count (e.g. the 1-channel stem): im2col gathered element by element.
         case im2colElements
-        /// conv2d: kernels of several rows, `I/groups % 4 == 0`: im2col one kernel row at a time, partial sums kept
-        /// in scratch between rows (the smaller scratch: 640 instead of 1,152 bytes for 3×3×32 → 32).
-        case im2colRows
+        /// conv2d: stride and dilation 1 across, an even output width, `I/groups % 4 == 0`, `kw > 1`: the pixel
+        /// pair's receptive fields share `kw − 1` columns, gathered once into a strip of `kh × (kw + 1)` columns
+        /// (768 instead of 1,152 bytes of scratch for 3×3×32).
+        case im2colStrip
         /// depthwise: 4 channels × 1 pixel, int8 `[kh][kw][C]` weights read in place (widened per quad into scratch).
         case channelQuads
         /// linear: 2 channels × 1 row, int8 `[O][F]` weights in place.

@@ -6,10 +6,12 @@
 //
 //     [pixel 0: A = (k0, k2), B = (k1, k3)] [pixel 1: A, B]          (bottom lane first)
 //
-// `.im2colRows` (kernels of several rows, `I/groups % 4 == 0`): the same, one kernel row at a time: the buffer holds
-// the two pixels' `kw·I/groups` elements of row `ky`, and each channel pair's 4 accumulators are kept in scratch
-// between rows (started from the bias at row 0, requantized after the last row): `4·kw·I/groups + 8·O/groups`
-// bytes instead of `4·K` (640 instead of 1,152 for 3×3×32 → 32), for 4 loads and 4 stores per channel pair and row.
+// `.im2colStrip` (stride and dilation 1 across, even output width, so the pair is two neighbours of one output row):
+// their receptive fields share `kw − 1` of their `kw` columns, so the buffer holds each kernel row's `kw + 1` input
+// columns once, `(q − z)` A/B word pairs, 8 bytes per 4 channels (`[ky][column][I/groups / 4][A, B]`): pixel 0 reads
+// columns `0 ..< kw` of a row, pixel 1 the same words `2·I/groups` bytes further (an immediate offset for 16 and 32
+// channels per group, whose tiles are specialized). `kh·(kw+1)·2·I/groups` bytes instead of `4·K` (768 instead of
+// 1,152 for 3×3×32), and a third fewer words widened.
 //
 // Then each pair of output channels runs the 2×2 tile (`dspDot2x2`): per group, one unaligned LDR of 4 int8 weights
 // per channel (OHWI, in place), SXTB16 → (w0, w2), SXTB16 ROR #8 → (w1, w3), and `SMLAD(A, wA) + SMLAD(B, wB)` per
@@ -24,18 +26,15 @@ import DynQIntrinsics
 
 extension CortexMDSPKernels {
     /// The named chooser: `.pointwise` for plain 1×1 layers; when each tap's channels come in whole words,
-    /// `.im2colRows` if its scratch is smaller than `.im2colWords`' (kernels of several rows), else `.im2colWords`;
-    /// `.im2colElements` otherwise.
+    /// `.im2colStrip` where it applies (less scratch, fewer widenings), else `.im2colWords`; `.im2colElements`
+    /// otherwise.
     public static func chooseConv(_ p: Conv2DParams) -> Variant {
         if p.groupInputChannels % 4 != 0 { return .im2colElements }
         if p.kernelHeight == 1 && p.kernelWidth == 1 && p.groups == 1 && p.strideY == 1 && p.strideX == 1
             && p.padding == .zero {
             return .pointwise
         }
-        if p.kernelHeight > 1 && convScratchBytes(p, .im2colRows) < convScratchBytes(p, .im2colWords) {
-            return .im2colRows
-        }
-        return .im2colWords
+        return convVariantApplies(.im2colStrip, p) ? .im2colStrip : .im2colWords
     }
 
     /// Whether `conv2d(p, v, …)` handles `p` (the chooser's answer always does; `.im2colElements` does for all; the
@@ -43,7 +42,10 @@ extension CortexMDSPKernels {
     public static func convVariantApplies(_ v: Variant, _ p: Conv2DParams) -> Bool {
         switch v {
         case .im2colElements: return true
-        case .im2colWords, .im2colRows: return p.groupInputChannels % 4 == 0
+        case .im2colWords: return p.groupInputChannels % 4 == 0
+        case .im2colStrip:
+            return p.groupInputChannels % 4 == 0 && p.kernelWidth > 1 && p.strideX == 1 && p.dilationX == 1
+                && p.outputWidth % 2 == 0
         case .pointwise:
             return p.groupInputChannels % 4 == 0 && p.kernelHeight == 1 && p.kernelWidth == 1 && p.groups == 1
                 && p.strideY == 1 && p.strideX == 1 && p.padding == .zero
@@ -59,12 +61,9 @@ extension CortexMDSPKernels {
                                        into: UnsafeMutableRawPointer) {}
 
     /// Scratch bytes of `conv2d`: the im2col buffer of two pixels, `2 · ⌈K/4⌉ · 4` int16 (`K = kh·kw·I/groups`;
-    /// 1,152 bytes for a 3×3×32 layer); `.im2colRows`: one kernel row of it, `2 · kw·I/groups` int16, then 4 int32
-    /// partial sums per pair of a group's output channels (640 bytes for 3×3×32 → 32).
+    /// 1,152 bytes for a 3×3×32 layer); `.im2colStrip`: `kh · (kw + 1) · I/groups` int16 (768 bytes for 3×3×32).
     public static func convScratchBytes(_ p: Conv2DParams, _ v: Variant) -> Int {
-        if v == .im2colRows {
-            return 4 * p.kernelWidth * p.groupInputChannels + 16 * ((p.groupOutputChannels + 1) / 2)
-        }
+        if v == .im2colStrip { return 2 * p.kernelHeight * (p.kernelWidth + 1) * p.groupInputChannels }
         return 16 * ((p.weightsPerOutputChannel + 3) / 4)
     }
 
@@ -96,8 +95,13 @@ extension CortexMDSPKernels {
                 case .im2colElements:
                     dspGatherElements(p, a.input, oy0, ox0, g, rows)
                     dspGatherElements(p, a.input, oy1, ox1, g, rows + 8)
-                case .im2colRows:
-                    dspConvRows(p, a, g, px, px1, oy0, ox0, oy1, ox1, rows, offset, rq)
+                case .im2colStrip:
+                    dspGatherStrip(p, a.input, oy0, ox0, g, rows, offset)
+                    switch gIn {                                    // the pixel shift as an immediate
+                    case 32: dspConvStrip(p, a, g, px, UnsafeRawPointer(rows), 64, rq)
+                    case 16: dspConvStrip(p, a, g, px, UnsafeRawPointer(rows), 32, rq)
+                    default: dspConvStrip(p, a, g, px, UnsafeRawPointer(rows), 2 &* gIn, rq)
+                    }
                     continue
                 case .channelQuads, .channelPairs:
                     preconditionFailure("CortexMDSPKernels.conv2d: not a conv variant")    // excluded above
@@ -184,68 +188,96 @@ func dspGatherWords(_ p: Conv2DParams, _ input: UnsafePointer<Int8>, _ oy: Int, 
     }
 }
 
-/// Kernel row `ky` of `dspGatherWords`: the `kw·I/groups / 4` A/B pairs of that row at `destination`, 16 bytes apart.
+/// `.im2colStrip`'s buffer for the pixel pair `(oy, ox)`, `(oy, ox + 1)`, group `g`: per kernel row, input columns
+/// `ox − left ..< ox − left + kw + 1`, each as `I/groups / 4` A/B word pairs, 8 bytes apart (zeros for padding).
 @inline(always)
-func dspGatherRowWords(_ p: Conv2DParams, _ input: UnsafePointer<Int8>, _ oy: Int, _ ox: Int, _ g: Int, _ ky: Int,
-                       _ destination: UnsafeMutableRawPointer, _ offset: UInt32) {
-    let words = p.groupInputChannels >> 2, c = p.inputChannels, w = p.inputWidth
-    let iy = oy &* p.strideY &- p.padding.top &+ ky &* p.dilationY
-    let ix0 = ox &* p.strideX &- p.padding.left
-    if iy < 0 || iy >= p.inputHeight {
-        dspZeroWords(words &* p.kernelWidth, destination, stride: 16)
-        return
-    }
-    let row = input + ((iy &* w) &* c &+ g &* p.groupInputChannels)
+func dspGatherStrip(_ p: Conv2DParams, _ input: UnsafePointer<Int8>, _ oy: Int, _ ox: Int, _ g: Int,
+                    _ destination: UnsafeMutableRawPointer, _ offset: UInt32) {
+    let words = p.groupInputChannels >> 2, c = p.inputChannels, w = p.inputWidth, columns = p.kernelWidth &+ 1
+    let iy0 = oy &* p.strideY &- p.padding.top, ix0 = ox &- p.padding.left
+    let channel = g &* p.groupInputChannels
     var d = destination
-    for kx in 0..<p.kernelWidth {
-        let ix = ix0 &+ kx &* p.dilationX
-        if ix < 0 || ix >= w {
-            dspZeroWords(words, d, stride: 16)
-        } else {
-            dspWidenWords(UnsafeRawPointer(row + ix &* c), words, d, stride: 16, offset)
+    for ky in 0..<p.kernelHeight {
+        let iy = iy0 &+ ky &* p.dilationY
+        if iy < 0 || iy >= p.inputHeight {
+            dspZeroWords(words &* columns, d, stride: 8)
+            d += 8 &* words &* columns
+            continue
         }
-        d += 16 &* words
+        let row = input + ((iy &* w) &* c &+ channel)
+        for kx in 0..<columns {
+            let ix = ix0 &+ kx
+            if ix < 0 || ix >= w {
+                dspZeroWords(words, d, stride: 8)
+            } else {
+                dspWidenWords(UnsafeRawPointer(row + ix &* c), words, d, stride: 8, offset)
+            }
+            d += 8 &* words
+        }
     }
 }
 
-/// `.im2colRows`: group `g` of the pixel pair `px`, `px1` (at `(oy0, ox0)`, `(oy1, ox1)`), one kernel row at a time.
-/// `rows`: the scratch (`convScratchBytes(p, .im2colRows)`, 4-byte aligned): the row's im2col, then the partial sums.
+/// `.im2colStrip`: every output channel pair of group `g` for the pixels `px`, `px + 1` over the strip; `shift` =
+/// `2·I/groups`, the byte distance of pixel 1's words from pixel 0's (a constant at the specialized call sites).
 @inline(always)
-func dspConvRows(_ p: Conv2DParams, _ a: ConvArguments, _ g: Int, _ px: Int, _ px1: Int, _ oy0: Int, _ ox0: Int,
-                 _ oy1: Int, _ ox1: Int, _ rows: UnsafeMutableRawPointer, _ offset: UInt32, _ rq: DSPRequantizer) {
-    let k = p.weightsPerOutputChannel, gOut = p.groupOutputChannels, outC = p.outputChannels
-    let rowElements = p.kernelWidth &* p.groupInputChannels, groups = rowElements >> 2
-    let sums = (rows + 4 &* rowElements).assumingMemoryBound(to: Int32.self)
-    let last = p.kernelHeight &- 1
-    let out0 = UnsafeMutableRawPointer(a.output + px &* outC)
-    let out1 = UnsafeMutableRawPointer(a.output + px1 &* outC)
-    let first = g &* gOut, end = first &+ gOut
-    for ky in 0...last {
-        dspGatherRowWords(p, a.input, oy0, ox0, g, ky, rows, offset)
-        dspGatherRowWords(p, a.input, oy1, ox1, g, ky, rows + 8, offset)
-        let weights = a.weights + ky &* rowElements
-        var o = first
-        var s = sums
-        while o < end {
-            let o1 = o &+ 1 < end ? o &+ 1 : o
-            var c: (Int32, Int32, Int32, Int32)
-            if ky == 0 {
-                c = (0, 0, 0, 0)
-                if let b = a.bias { c = (b[o], b[o1], b[o], b[o1]) }
-            } else {
-                c = (s[0], s[1], s[2], s[3])
-            }
-            dspDot2x2(UnsafeRawPointer(rows), groups, weights + o &* k, weights + o1 &* k, &c)
-            if ky == last {
-                let w = dspRequantizeTile(c, o, o1, a.multipliers, rq)
-                dspStoreTile(w, out0, out1, o, o1)
-            } else {
-                s[0] = c.0; s[1] = c.1; s[2] = c.2; s[3] = c.3
-            }
-            s += 4
-            o &+= 2
-        }
+func dspConvStrip(_ p: Conv2DParams, _ a: ConvArguments, _ g: Int, _ px: Int, _ strip: UnsafeRawPointer,
+                  _ shift: Int, _ rq: DSPRequantizer) {
+    let k = p.weightsPerOutputChannel, gOut = p.groupOutputChannels, kh = p.kernelHeight
+    let groups = (p.kernelWidth &* p.groupInputChannels) >> 2
+    let out0 = UnsafeMutableRawPointer(a.output + px &* p.outputChannels), out1 = out0 + p.outputChannels
+    var o = g &* gOut
+    let end = o &+ gOut
+    while o < end {
+        let o1 = o &+ 1 < end ? o &+ 1 : o                   // odd channel count: the last one alone
+        var c: (Int32, Int32, Int32, Int32) = (0, 0, 0, 0)
+        if let b = a.bias { c = (b[o], b[o1], b[o], b[o1]) }
+        dspDotStrip(strip, kh, groups, a.weights + o &* k, a.weights + o1 &* k, shift, &c)
+        dspStoreTile(dspRequantizeTile(c, o, o1, a.multipliers, rq), out0, out1, o, o1)
+        o &+= 2
     }
+}
+
+/// One group of the strip's 2×2 tile: pixel 0's A/B pair at `x`, pixel 1's `shift` bytes further. 16 MACs.
+@inline(always)
+func dspStepStrip(_ x: UnsafeRawPointer, _ shift: Int, _ u0: UInt32, _ u1: UInt32,
+                  _ c: inout (Int32, Int32, Int32, Int32)) {
+    let w0a = dynq_sxtb16(u0), w0b = dynq_sxtb16_ror8(u0)
+    let w1a = dynq_sxtb16(u1), w1b = dynq_sxtb16_ror8(u1)
+    let x0a = x.load(as: UInt32.self), x0b = x.load(fromByteOffset: 4, as: UInt32.self)
+    c.0 = dynq_smlad(x0a, w0a, c.0); c.0 = dynq_smlad(x0b, w0b, c.0)
+    c.1 = dynq_smlad(x0a, w1a, c.1); c.1 = dynq_smlad(x0b, w1b, c.1)
+    let x1a = x.load(fromByteOffset: shift, as: UInt32.self)
+    let x1b = x.load(fromByteOffset: shift &+ 4, as: UInt32.self)
+    c.2 = dynq_smlad(x1a, w0a, c.2); c.2 = dynq_smlad(x1b, w0b, c.2)
+    c.3 = dynq_smlad(x1a, w1a, c.3); c.3 = dynq_smlad(x1b, w1b, c.3)
+}
+
+/// The strip's 2×2 tile over `rows` kernel rows of `groups` 4-element groups each: pixel 0's pair of group `j` of a
+/// row at `8j`, the next row `shift` bytes after the row's last group (the strip's extra column); the weights run
+/// on (OHWI) as in `dspDot2x2`. Unrolled by 2 groups.
+@inline(always)
+func dspDotStrip(_ strip: UnsafeRawPointer, _ rows: Int, _ groups: Int, _ w0: UnsafeRawPointer,
+                 _ w1: UnsafeRawPointer, _ shift: Int, _ c: inout (Int32, Int32, Int32, Int32)) {
+    var x = strip, q0 = w0, q1 = w1
+    var acc = c
+    var row = rows
+    while row > 0 {
+        if groups & 1 != 0 {
+            dspStepStrip(x, shift, q0.loadUnaligned(as: UInt32.self), q1.loadUnaligned(as: UInt32.self), &acc)
+            x += 8; q0 += 4; q1 += 4
+        }
+        var n = groups >> 1
+        while n > 0 {
+            dspStepStrip(x, shift, q0.loadUnaligned(as: UInt32.self), q1.loadUnaligned(as: UInt32.self), &acc)
+            dspStepStrip(x + 8, shift, q0.loadUnaligned(fromByteOffset: 4, as: UInt32.self),
+                         q1.loadUnaligned(fromByteOffset: 4, as: UInt32.self), &acc)
+            x += 16; q0 += 8; q1 += 8
+            n &-= 1
+        }
+        x += shift
+        row &-= 1
+    }
+    c = acc
 }
 
 /// Byte offset of K-element `k` in one pixel's im2col slots: group `k/4` (16 bytes), word A (k even) or B (k odd),
@@ -325,7 +357,7 @@ func dspRequantizeTile(_ c: (Int32, Int32, Int32, Int32), _ o0: Int, _ o1: Int,
     return rq.apply4(c.0, m0, c.1, m1, c.2, m0, c.3, m1)
 }
 
-/// Stores a requantized tile: channels `o0`, `o1` of both pixels (one byte each when `o0 == o1`).
+/// Stores a requantized tile: channels `o`, `o1` of both pixels (one byte each when `o == o1`).
 @inline(always)
 func dspStoreTile(_ w: UInt32, _ out0: UnsafeMutableRawPointer, _ out1: UnsafeMutableRawPointer, _ o: Int, _ o1: Int) {
     if o1 != o {
