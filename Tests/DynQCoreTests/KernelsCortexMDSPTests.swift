@@ -17,12 +17,12 @@ private func dspSeed(_ s: String) -> UInt64 {
 // MARK: - Runners
 
 /// Runs the DSP conv (variant `v`, or the chooser's) and the reference on random data; a failure description or nil.
-/// The chooser's variant (or `v`), and `.im2colWords` too when the chooser picks `.im2colRows` (so the full
+/// The chooser's variant (or `v`), and `.im2colWords` too when the chooser picks `.im2colStrip` (so the full
 /// im2col stays covered on the layers the strip takes).
 private func checkDSPConv(_ p: Conv2DParams, _ v: DSP.Variant? = nil, rng: inout SeededRNG) -> String? {
     let variant = v ?? DSP.chooseConv(p)
     if let msg = checkDSPConvVariant(p, variant, rng: &rng) { return msg }
-    if v == nil && variant == .im2colRows { return checkDSPConvVariant(p, .im2colWords, rng: &rng) }
+    if v == nil && variant == .im2colStrip { return checkDSPConvVariant(p, .im2colWords, rng: &rng) }
     return nil
 }
 
@@ -273,9 +273,9 @@ struct DSPConvTests {
         #expect(DSP.chooseConv(p(32, 1, stride: 2)) == .im2colWords)
         #expect(DSP.chooseConv(p(32, 1, pad: 1)) == .im2colWords)
         #expect(DSP.chooseConv(p(18, 1)) == .im2colElements)
-        #expect(DSP.chooseConv(p(16, 3, pad: 1)) == .im2colRows)                    // output 8 wide: pairs
+        #expect(DSP.chooseConv(p(16, 3, pad: 1)) == .im2colStrip)                    // output 8 wide: pairs
         #expect(DSP.chooseConv(p(1, 3, pad: 1)) == .im2colElements)                  // the stem
-        #expect(DSP.chooseConv(p(16, 3, groups: 4)) == .im2colRows)                 // 4 channels per group
+        #expect(DSP.chooseConv(p(16, 3, groups: 4)) == .im2colStrip)                 // 4 channels per group
         #expect(DSP.chooseConv(p(16, 3, groups: 8)) == .im2colElements)              // 2 channels per group
         #expect(DSP.chooseConv(p(16, 2)) == .im2colWords)                            // output 7 wide: odd
         #expect(DSP.chooseConv(p(16, 3, stride: 2)) == .im2colWords)                 // stride 2 across
@@ -284,11 +284,11 @@ struct DSPConvTests {
         let peak = Conv2DParams(inputHeight: 14, inputWidth: 14, inputChannels: 32, outputChannels: 32,
                                 kernelHeight: 3, kernelWidth: 3, padding: ConvPadding(all: 1), inputZeroPoint: -128,
                                 output: o)
-        #expect(DSP.chooseConv(peak) == .im2colRows)
-        #expect(DSP.convScratchBytes(peak, .im2colRows) == 768)
+        #expect(DSP.chooseConv(peak) == .im2colStrip)
+        #expect(DSP.convScratchBytes(peak, .im2colStrip) == 768)
         #expect(!DSP.convVariantApplies(.pointwise, p(32, 3)))
         #expect(!DSP.convVariantApplies(.im2colWords, p(18, 3)))
-        #expect(!DSP.convVariantApplies(.im2colRows, p(18, 3)))
+        #expect(!DSP.convVariantApplies(.im2colStrip, p(18, 3)))
     }
 
     @Test("on every case of the SIMD table and zero-point kind, with the chooser's variant and with .im2colElements",
@@ -320,7 +320,7 @@ struct DSPConvTests {
                 let p = Conv2DParams(inputHeight: 3, inputWidth: 5, inputChannels: ic, outputChannels: oc,
                                      kernelHeight: k, kernelWidth: k, padding: ConvPadding(all: k / 2),
                                      inputZeroPoint: rng.zeroPoint(), output: rng.outputQuantization())
-                for v in [DSP.Variant.pointwise, .im2colWords, .im2colRows, .im2colElements]
+                for v in [DSP.Variant.pointwise, .im2colWords, .im2colStrip, .im2colElements]
                     where DSP.convVariantApplies(v, p) {
                     if let msg = checkDSPConv(p, v, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
                 }
