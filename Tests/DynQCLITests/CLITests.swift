@@ -182,8 +182,8 @@ struct CLITests {
             return (json?["ram"] as? [String: Any])?["arena"] as? Int
         }
         let reference = try #require(try arena("reference")), simd = try #require(try arena("simd"))
-        #expect(reference == 992 + 22_656 + 15,
-                "the interpreter's tables, the scalar plan QEMU measured, plus alignment slack")
+        #expect(reference == 576 + 22_656 + 15,
+                "the interpreter's tables (an Int32 per tensor, a 12-byte slot per op), the scalar plan QEMU measured, plus alignment slack")
         #expect(simd > reference)
         let bad = try dynq("sim", model, "--target", "cortex-m7", "--kernels", "fast")
         #expect(bad.status != 0 && bad.stderr.contains("--kernels"))
