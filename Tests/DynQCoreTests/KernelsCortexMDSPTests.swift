@@ -273,12 +273,14 @@ struct DSPConvTests {
         #expect(DSP.chooseConv(p(32, 1, stride: 2)) == .im2colWords)
         #expect(DSP.chooseConv(p(32, 1, pad: 1)) == .im2colWords)
         #expect(DSP.chooseConv(p(18, 1)) == .im2colElements)
-        #expect(DSP.chooseConv(p(16, 3, pad: 1)) == .im2colStrip)                    // output 8 wide: pairs
+        #expect(DSP.chooseConv(p(32, 3, pad: 1)) == .im2colStrip)                    // output 8 wide: pairs
+        #expect(DSP.chooseConv(p(16, 3, pad: 1)) == .im2colWords)                    // 16 channels: no strip
         #expect(DSP.chooseConv(p(1, 3, pad: 1)) == .im2colElements)                  // the stem
-        #expect(DSP.chooseConv(p(16, 3, groups: 4)) == .im2colStrip)                 // 4 channels per group
+        #expect(DSP.chooseConv(p(128, 3, groups: 4)) == .im2colStrip)                // 32 channels per group
+        #expect(DSP.chooseConv(p(16, 3, groups: 4)) == .im2colWords)                 // 4 channels per group
         #expect(DSP.chooseConv(p(16, 3, groups: 8)) == .im2colElements)              // 2 channels per group
-        #expect(DSP.chooseConv(p(16, 2)) == .im2colWords)                            // output 7 wide: odd
-        #expect(DSP.chooseConv(p(16, 3, stride: 2)) == .im2colWords)                 // stride 2 across
+        #expect(DSP.chooseConv(p(32, 2)) == .im2colWords)                            // output 7 wide: odd
+        #expect(DSP.chooseConv(p(32, 3, stride: 2)) == .im2colWords)                 // stride 2 across
         #expect(DSP.convScratchBytes(p(32, 3), .im2colWords) == 1152)               // 2 pixels × 288 int16
         // The fixture's peak layer, 3×3 32 → 32 @14×14: 3 kernel rows × 4 columns × 32 int16.
         let peak = Conv2DParams(inputHeight: 14, inputWidth: 14, inputChannels: 32, outputChannels: 32,
@@ -347,6 +349,27 @@ struct DSPConvTests {
             } } }
         }
         #expect(ref == dsp)
+    }
+
+    @Test("im2colStrip on random shapes with 32 channels per group (windows, padding, stride and dilation down, groups, odd channel counts), and im2colWords on the same")
+    func stripShapes() {
+        var rng = SeededRNG(seed: dspSeed("strip"))
+        var strips = 0
+        for _ in 0..<(isDebugBuild ? 6 : 80) {
+            let groups = rng.int(1...2), kh = rng.int(1...3), kw = rng.int(2...4), dy = rng.int(1...2)
+            let pad = ConvPadding(top: rng.int(0...2), left: rng.int(0...2), bottom: rng.int(0...2), right: rng.int(0...2))
+            let h = rng.int(max(1, dy * (kh - 1) + 1 - pad.top - pad.bottom)...6)
+            let w = rng.int(max(1, kw - pad.left - pad.right)...9)
+            let p = Conv2DParams(inputHeight: h, inputWidth: w, inputChannels: 32 * groups,
+                                 outputChannels: groups * rng.int(1...5), kernelHeight: kh, kernelWidth: kw,
+                                 strideY: rng.int(1...2), padding: pad, dilationY: dy, groups: groups,
+                                 inputZeroPoint: rng.zeroPoint(), output: rng.outputQuantization())
+            guard p.outputHeight > 0, p.outputWidth > 0, DSP.convVariantApplies(.im2colStrip, p) else { continue }
+            #expect(DSP.chooseConv(p) == .im2colStrip)
+            strips += 1
+            if let msg = checkDSPConv(p, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
+        }
+        #expect(strips >= (isDebugBuild ? 1 : 20))
     }
 
     @Test("random conv shapes (groups, strides, padding, dilation, zero points, clamps, nil bias)")

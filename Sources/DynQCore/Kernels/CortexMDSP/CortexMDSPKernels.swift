@@ -37,7 +37,7 @@ public struct CortexMDSPKernels: KernelSet {
         case im2colWords
         /// conv2d: any window and channel count (e.g. the 1-channel stem): im2col gathered element by element.
         case im2colElements
-        /// conv2d: stride and dilation 1 across, an even output width, `I/groups % 4 == 0`, `kw > 1`: the pixel
+        /// conv2d: 32 channels per group, stride and dilation 1 across, an even output width, `kw > 1`: the pixel
         /// pair's receptive fields share `kw − 1` columns, gathered once into a strip of `kh × (kw + 1)` columns
         /// (768 instead of 1,152 bytes of scratch for 3×3×32).
         case im2colStrip

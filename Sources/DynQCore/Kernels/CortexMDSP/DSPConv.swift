@@ -6,12 +6,14 @@
 //
 //     [pixel 0: A = (k0, k2), B = (k1, k3)] [pixel 1: A, B]          (bottom lane first)
 //
-// `.im2colStrip` (stride and dilation 1 across, even output width, so the pair is two neighbours of one output row):
-// their receptive fields share `kw − 1` of their `kw` columns, so the buffer holds each kernel row's `kw + 1` input
-// columns once, `(q − z)` A/B word pairs, 8 bytes per 4 channels (`[ky][column][I/groups / 4][A, B]`): pixel 0 reads
-// columns `0 ..< kw` of a row, pixel 1 the same words `2·I/groups` bytes further (an immediate offset for 16 and 32
-// channels per group, whose tiles are specialized). `kh·(kw+1)·2·I/groups` bytes instead of `4·K` (768 instead of
-// 1,152 for 3×3×32), and a third fewer words widened.
+// `.im2colStrip` (32 channels per group, stride and dilation 1 across, even output width, so the pair is two
+// neighbours of one output row): their receptive fields share `kw − 1` of their `kw` columns, so the buffer holds
+// each kernel row's `kw + 1` input columns once, `(q − z)` A/B word pairs, 8 bytes per 4 channels
+// (`[ky][column][8][A, B]`): pixel 0 reads columns `0 ..< kw` of a row, pixel 1 the same words 64 bytes (one column)
+// further, an immediate offset in its loads. `kh·(kw+1)·64` bytes instead of `4·K` (768 instead of 1,152 for 3×3),
+// a third fewer words widened, and a row loop around the tile's group loop. Only 32 channels: with the shift in a
+// register, or a second instance of the tile, the M4's registers spill and the image grows (measured); other
+// channel counts take `.im2colWords`.
 //
 // Then each pair of output channels runs the 2×2 tile (`dspDot2x2`): per group, one unaligned LDR of 4 int8 weights
 // per channel (OHWI, in place), SXTB16 → (w0, w2), SXTB16 ROR #8 → (w1, w3), and `SMLAD(A, wA) + SMLAD(B, wB)` per
@@ -26,8 +28,8 @@ import DynQIntrinsics
 
 extension CortexMDSPKernels {
     /// The named chooser: `.pointwise` for plain 1×1 layers; when each tap's channels come in whole words,
-    /// `.im2colStrip` where it applies (less scratch, fewer widenings), else `.im2colWords`; `.im2colElements`
-    /// otherwise.
+    /// `.im2colStrip` where it applies (32 channels per group: less scratch, fewer widenings), else `.im2colWords`;
+    /// `.im2colElements` otherwise.
     public static func chooseConv(_ p: Conv2DParams) -> Variant {
         if p.groupInputChannels % 4 != 0 { return .im2colElements }
         if p.kernelHeight == 1 && p.kernelWidth == 1 && p.groups == 1 && p.strideY == 1 && p.strideX == 1
@@ -44,8 +46,8 @@ extension CortexMDSPKernels {
         case .im2colElements: return true
         case .im2colWords: return p.groupInputChannels % 4 == 0
         case .im2colStrip:
-            return p.groupInputChannels % 4 == 0 && p.kernelWidth > 1 && p.strideX == 1 && p.dilationX == 1
-                && p.outputWidth % 2 == 0
+            return p.groupInputChannels == 32 && p.kernelWidth > 1
+                && p.strideX == 1 && p.dilationX == 1 && p.outputWidth % 2 == 0
         case .pointwise:
             return p.groupInputChannels % 4 == 0 && p.kernelHeight == 1 && p.kernelWidth == 1 && p.groups == 1
                 && p.strideY == 1 && p.strideX == 1 && p.padding == .zero
@@ -97,11 +99,7 @@ extension CortexMDSPKernels {
                     dspGatherElements(p, a.input, oy1, ox1, g, rows + 8)
                 case .im2colStrip:
                     dspGatherStrip(p, a.input, oy0, ox0, g, rows, offset)
-                    switch gIn {                                    // the pixel shift as an immediate
-                    case 32: dspConvStrip(p, a, g, px, UnsafeRawPointer(rows), 64, rq)
-                    case 16: dspConvStrip(p, a, g, px, UnsafeRawPointer(rows), 32, rq)
-                    default: dspConvStrip(p, a, g, px, UnsafeRawPointer(rows), 2 &* gIn, rq)
-                    }
+                    dspConvStrip(p, a, g, px, UnsafeRawPointer(rows), 64, rq)   // 32 channels: shift 64
                     continue
                 case .channelQuads, .channelPairs:
                     preconditionFailure("CortexMDSPKernels.conv2d: not a conv variant")    // excluded above
