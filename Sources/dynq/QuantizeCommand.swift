@@ -38,7 +38,7 @@ let quantizeCommand = Command(
                                     only; one int8 run of CALIB per candidate: about a minute for 500 images)
           --equalize                equalize the channel ranges of conv → ReLU outputs read only by convs and
                                     CPMs (per-channel factors moved into the next layer's weights; the float
-                                    model is unchanged; docs/calibration.md), then calibrate again
+                                    model is unchanged; docs/calibration.md), then calibrate again (default)
           --bias-correction         subtract each conv / linear layer's mean int8 − float output error, measured
                                     on CALIB layer by layer, from its bias (uint8 CALIB; one int8 run of CALIB
                                     per layer)
