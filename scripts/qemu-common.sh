@@ -1,5 +1,6 @@
-# Shared by scripts/qemu-run.sh (Cortex-M) and scripts/qemu-a53-run.sh (Cortex-A53): sourced, never run.
-# Before sourcing, the caller sets PROG (its name in messages), ROOT, QDIR, SWIFT_BIN, QEMU, TARGET, OUT and NICE.
+# Shared by scripts/qemu-run.sh (Cortex-M), scripts/qemu-a53-run.sh (Cortex-A53), qemu-layers.sh and
+# qemu-helium-layers.sh (per-layer benchmarks): sourced, never run.
+# Before calling these functions, the caller sets PROG (its name in messages), ROOT, QDIR, SWIFT_BIN, QEMU, TARGET, OUT and NICE.
 # Everything here reads those; nothing here changes the caller's options.
 
 die() { echo "$PROG: $*" >&2; exit 1; }

@@ -30,16 +30,12 @@ TARGET=armv7em-none-none-eabi
 BOARD=mps3-an547 CPU=cortex-m55
 NICE=(nice -n 10)
 
-die() { echo "qemu-helium-layers: $*" >&2; exit 1; }
+PROG=qemu-helium-layers
+# shellcheck source=scripts/qemu-common.sh
+. "$ROOT/scripts/qemu-common.sh"
 case "${1:-}" in -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;; "") ;; *) die "unknown argument $1" ;; esac
 
-SWIFTC="$SWIFT_BIN/swiftc"; [ -x "$SWIFTC" ] || SWIFTC="$(command -v swiftc)" || die "no swiftc"
-CLANG="$SWIFT_BIN/clang"; [ -x "$CLANG" ] || CLANG="$(command -v clang)" || die "no clang"
-LLD="$SWIFT_BIN/ld.lld"; [ -x "$LLD" ] || LLD="$(command -v ld.lld)" || die "no ld.lld"
-command -v "$QEMU" >/dev/null || die "no $QEMU (apt-get install -y qemu-system-arm)"
-SWIFT_LIBDIR="$(dirname "$SWIFTC")/../lib/swift/embedded/$TARGET"
-UNICODE_LIB="$SWIFT_LIBDIR/libswiftUnicodeDataTables.a"
-[ -f "$UNICODE_LIB" ] || die "no Embedded Swift libraries for $TARGET in $SWIFT_LIBDIR"
+qemu_find_tools
 INCLUDE="$ROOT/Sources/DynQIntrinsics/include"
 mkdir -p "$OUT"
 
@@ -82,11 +78,7 @@ timeout "$QEMU_TIMEOUT" "$QEMU" -M "$BOARD" -nographic -monitor none -serial non
     -semihosting-config enable=on,target=native -icount shift=0 -kernel "$OUT/image.elf" >"$OUT/run.log" 2>&1 || rc=$?
 cat "$OUT/run.log"
 if [ "$rc" -ne 0 ] || ! grep -q '^status: ok' "$OUT/run.log"; then
-    PC="$(sed -n 's/^FAULT: .* at pc \(0x[0-9a-f]*\).*/\1/p' "$OUT/run.log")"
-    if [ -n "$PC" ] && [ -x "$SWIFT_BIN/llvm-symbolizer" ]; then
-        echo "qemu-helium-layers: the fault pc $PC is in: $("$SWIFT_BIN/llvm-symbolizer" --obj="$OUT/image.elf" "$PC" \
-            | head -1 | { "$SWIFT_BIN/swift-demangle" --simplified 2>/dev/null || cat; })"
-    fi
+    qemu_explain_fault "$OUT/run.log"
     die "the firmware failed (exit $rc)"
 fi
 echo "qemu-helium-layers: every output equals the oracle's on the Cortex-M55"
