@@ -199,7 +199,10 @@ struct CLIOutputTests {
         let floatFiles = try FileManager.default.contentsOfDirectory(atPath: dir + "/float")
         let int8Files = try FileManager.default.contentsOfDirectory(atPath: dir + "/int8")
         #expect(floatFiles.count == 37, "every graph tensor and the input")
-        for name in ["input", "stem.2", "blocks.1.post", "head.0", "logits"] {
+        // An equalized tensor (quantizer/Equalization.swift, the default) holds x / s per channel in the int8
+        // model and is dumped under its own name, never as the float tensor's.
+        #expect(int8Files.contains("stem.2.equalized.npy") && !int8Files.contains("stem.2.npy"))
+        for name in ["input", "blocks.0.body.5", "blocks.1.post", "head.0", "logits"] {
             #expect(floatFiles.contains(name + ".npy"))
             #expect(int8Files.contains(name + ".npy") && int8Files.contains(name + ".q.npy"), "\(name)")
             // Same shape header in both dumps.
