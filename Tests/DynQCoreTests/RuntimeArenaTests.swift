@@ -151,6 +151,25 @@ struct RuntimeArenaTests {
         }
     }
 
+    /// The NEON set packs weights that live for the whole run. Placed by size alone they land above short-lived
+    /// tensors and leave holes (57,648 B of plan); the planner's second order, longest lifetime first, reaches
+    /// the peak. It keeps the smaller plan, so the Cortex-M DSP plan above is unchanged.
+    @Test("fixtures/fmnist with the NEON set: the plan reaches the peak of live bytes (52,000 B), not 57,648 B by size")
+    func fixtureNEONReachesPeak() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("fixtures/fmnist/model.dynq")
+        let bytes = [UInt8](try Data(contentsOf: url))
+        try withAligned(bytes) { raw in
+            let m = try Model(bytes: raw)
+            let neon = ArenaPlan(model: m, kernels: NEONKernels.self)
+            #expect(neon.findOverlap() == nil)
+            #expect(neon.buffers.contains { $0.purpose == .packedWeights && $0.firstUse == 0 })
+            #expect(neon.planBytes == neon.peakLiveBytes)
+            #expect(neon.planBytes == 52_000)
+            #expect(neon.arenaBytes == 52_576)
+        }
+    }
+
     @Test("the measured high-water mark stays inside the plan")
     func highWater() throws {
         let d = TestModels.allOps()
