@@ -106,25 +106,13 @@ public enum ArenaPlanner {
         count = tensorBuffers + opBuffers
         for j in 0..<count { bufs[j].order = Int32(j) }
 
-        // Largest first (then earlier first use, then creation order): an in-place heap sort, no memory.
-        @inline(__always) func bySize(_ a: Buffer, _ b: Buffer) -> Bool {
-            let sa = aligned(Int(a.size)), sb = aligned(Int(b.size))
-            if sa != sb { return sa > sb }
-            if a.firstUse != b.firstUse { return a.firstUse < b.firstUse }
-            return a.order < b.order
-        }
-        // Longest lifetime first, then as `bySize`.
-        @inline(__always) func longestFirst(_ a: Buffer, _ b: Buffer) -> Bool {
-            let la = a.lastUse - a.firstUse, lb = b.lastUse - b.firstUse
-            if la != lb { return la > lb }
-            return bySize(a, b)
-        }
-        heapSort(bufs, count, longestFirst)
+        // Two orders (in-place heap sorts, no memory); the size order wins a tie.
+        sortBuffers(bufs, count, longestFirst: true)
         let second = try place(bufs, count, conflicts)
-        heapSort(bufs, count, bySize)
+        sortBuffers(bufs, count, longestFirst: false)
         var extent = try place(bufs, count, conflicts)
         if second < extent {
-            heapSort(bufs, count, longestFirst)
+            sortBuffers(bufs, count, longestFirst: true)
             extent = try place(bufs, count, conflicts)
         }
         for b in 0..<count {
@@ -140,6 +128,7 @@ public enum ArenaPlanner {
 
     /// Places `bufs[0..<count]` in their order: each at the lowest aligned offset where it overlaps no earlier
     /// buffer whose lifetime overlaps its own (`conflicts`: 2 × count Int32 of scratch). Returns the extent.
+    @inline(never)
     static func place(_ bufs: UnsafeMutablePointer<Buffer>, _ count: Int,
                       _ conflicts: UnsafeMutablePointer<Int32>) throws(ModelError) -> Int {
         var extent = 0
@@ -167,9 +156,24 @@ public enum ArenaPlanner {
         return extent
     }
 
-    /// In-place heap sort of `a[0..<n]` by `before`.
+    /// Placement order: largest aligned size first, then earlier first use, then creation order; with
+    /// `longestFirst`, the longest lifetime (in ops) before all that.
     @inline(__always)
-    static func heapSort(_ a: UnsafeMutablePointer<Buffer>, _ n: Int, _ before: (Buffer, Buffer) -> Bool) {
+    static func before(_ a: Buffer, _ b: Buffer, longestFirst: Bool) -> Bool {
+        if longestFirst {
+            let la = a.lastUse - a.firstUse, lb = b.lastUse - b.firstUse
+            if la != lb { return la > lb }
+        }
+        let sa = aligned(Int(a.size)), sb = aligned(Int(b.size))
+        if sa != sb { return sa > sb }
+        if a.firstUse != b.firstUse { return a.firstUse < b.firstUse }
+        return a.order < b.order
+    }
+
+    /// In-place heap sort of `a[0..<n]` by `before(_:_:longestFirst:)`.
+    @inline(never)
+    static func sortBuffers(_ a: UnsafeMutablePointer<Buffer>, _ n: Int, longestFirst: Bool) {
+        @inline(__always) func before(_ x: Buffer, _ y: Buffer) -> Bool { Self.before(x, y, longestFirst: longestFirst) }
         func sift(_ start: Int, _ end: Int) {
             var root = start
             while 2 * root + 1 < end {
