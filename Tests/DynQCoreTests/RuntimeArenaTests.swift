@@ -126,11 +126,7 @@ struct RuntimeArenaTests {
     /// the host plan equals the device's), so the host's plan is the device's arena.
     @Test("fixtures/fmnist: the Cortex-M DSP arena is at most 24,000 bytes (pinned: 576 B of tables + 23,424 B)")
     func fixtureCortexMDSP() throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("fixtures/fmnist/model.dynq")
-        let bytes = [UInt8](try Data(contentsOf: url))
-        try withAligned(bytes) { raw in
-            let m = try Model(bytes: raw)
+        try withFixtureModel { m in
             let dsp = ArenaPlan(model: m, kernels: CortexMDSPKernels.self)
             #expect(dsp.findOverlap() == nil)
             #expect(dsp.arenaBytes <= 24_000)
@@ -156,11 +152,7 @@ struct RuntimeArenaTests {
     /// the peak. It keeps the smaller plan, so the Cortex-M DSP plan above is unchanged.
     @Test("fixtures/fmnist with the NEON set: the plan reaches the peak of live bytes (52,000 B), not 57,648 B by size")
     func fixtureNEONReachesPeak() throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("fixtures/fmnist/model.dynq")
-        let bytes = [UInt8](try Data(contentsOf: url))
-        try withAligned(bytes) { raw in
-            let m = try Model(bytes: raw)
+        try withFixtureModel { m in
             let neon = ArenaPlan(model: m, kernels: NEONKernels.self)
             #expect(neon.findOverlap() == nil)
             #expect(neon.buffers.contains { $0.purpose == .packedWeights && $0.firstUse == 0 })
@@ -168,6 +160,13 @@ struct RuntimeArenaTests {
             #expect(neon.planBytes == 52_000)
             #expect(neon.arenaBytes == 52_576)
         }
+    }
+
+    /// Runs `body` on the committed fixtures/fmnist/model.dynq, loaded in place from 16-byte aligned bytes.
+    func withFixtureModel(_ body: (Model) throws -> Void) throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("fixtures/fmnist/model.dynq")
+        try withAligned([UInt8](try Data(contentsOf: url))) { raw in try body(try Model(bytes: raw)) }
     }
 
     @Test("the measured high-water mark stays inside the plan")
