@@ -108,7 +108,7 @@ let quantizeCommand = Command(
 
         var prepared: PreparedModel
         do { prepared = try prepare(graph: graph, weights: weights) } catch let e as DynQError { throw e.inFile(weightsPath) }
-        let started = Date()
+        let started = Date(), stderrIsTerminal = isatty(STDERR_FILENO) != 0
         // The graph and its weights are valid (above). Calibration errors name the calibration image (NaN or
         // huge values); what fails after it comes from the weight values (folded batchnorms, biases or
         // multipliers out of range), so those errors name the weights file.
@@ -117,7 +117,8 @@ let quantizeCommand = Command(
             stats = try calibrate(prepared.model, inputs: inputs, runner: try floatEngineRunner(prepared.model),
                                   histogramBins: options.histogramBins, coefficientBits: options.coefficientBits,
                                   workers: jobs) { done, total in
-                if done == total || done % max(1, total / 10) == 0 {
+                // Every 10 % on a terminal; a log file gets the last line only.
+                if done == total || (stderrIsTerminal && done % max(1, total / 10) == 0) {
                     Console.err("calibrating: \(done)/\(total) samples (\(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
                 }
             }

@@ -121,7 +121,7 @@ struct CLIOutputTests {
         #expect(one.stdout.contains("\"images\":120"))
     }
 
-    @Test("quantize: the same model on one thread and on two")
+    @Test("quantize: the same model on one thread and on two; stderr not a terminal: one calibration line, no progress")
     func quantizeThreads() throws {
         let dir = try scratchDirectory("quantize-jobs")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -130,6 +130,8 @@ struct CLIOutputTests {
                              "fixtures/fmnist/calib_images.npy", "--samples", "40", "--jobs", jobs,
                              "-o", dir + "/m\(jobs).dynq")
             #expect(r.status == 0, "\(r.stderr)")
+            let lines = r.stderr.split(separator: "\n").filter { $0.hasPrefix("calibrating:") }
+            #expect(lines.count == 1 && lines[0].hasPrefix("calibrating: 40/40 samples"), "\(r.stderr)")
         }
         #expect(FileManager.default.contentsEqual(atPath: dir + "/m1.dynq", andPath: dir + "/m2.dynq"))
     }
