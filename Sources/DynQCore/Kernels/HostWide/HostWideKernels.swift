@@ -161,24 +161,26 @@ public struct HostWideKernels: KernelSet {
         }
     }
 
-    // MARK: fusion: the SIMD128 fusion; for the VNNI variants the fused OHWI kernel lands in scratch and is packed
-    // for the variant after it (SIMD128's own variants pack each channel as it is computed)
+    // MARK: fusion: for the VNNI variants the fused kernel is written straight into their packing, 16 lanes at a
+    // time (HostWideFusion.swift); the SIMD128 variants run the SIMD128 fusion (which packs each channel as it is
+    // computed); depthwise: the SIMD128 fusion into scratch, then packed for the variant
 
     public static func fusedConvWeightBytes(_ f: DynamicFusionParams, _ p: Conv2DParams, _ v: Variant) -> Int {
         convPackedWeightBytes(p, v)
     }
     public static func convFusionScratchBytes(_ f: DynamicFusionParams, _ p: Conv2DParams, _ v: Variant) -> Int {
-        SIMD128Kernels.convFusionScratchBytes(f, p, .tile)
+        switch v {
+        case .vnni, .vnniPixels: return hostWideFusionScratchBytes(f, p)
+        default: return SIMD128Kernels.convFusionScratchBytes(f, p, .tile)
+        }
     }
     public func fuseConv(_ f: DynamicFusionParams, _ p: Conv2DParams, _ v: Variant, _ a: FusionArguments) {
         switch v {
         case .vnni, .vnniPixels:
-            let s = a.scratch!
-            let fused = SIMD128Kernels.fusedKernelBuffer(f, s)
-            dynamicFusion(f, kernels: a.kernels, coefficients: a.coefficients, mixedBias: a.mixedBias,
-                          staticBias: a.staticBias, staticMultipliers: a.staticMultipliers, fusedKernel: fused,
-                          biasAccumulator: a.fusedBias, multipliers: a.fusedMultipliers, scratch: s)
-            Self.packConvWeights(p, v, weights: fused, into: a.fusedWeights)
+            hostWideFuseConv(f, p, pixelLane: v == .vnniPixels, kernels: a.kernels, coefficients: a.coefficients,
+                             mixedBias: a.mixedBias, staticBias: a.staticBias,
+                             staticMultipliers: a.staticMultipliers, biasAccumulator: a.fusedBias,
+                             multipliers: a.fusedMultipliers, packed: a.fusedWeights, scratch: a.scratch!)
         default:
             SIMD128Kernels().fuseConv(f, p, Self.simd128(v), a)
         }
