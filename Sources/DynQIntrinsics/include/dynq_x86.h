@@ -202,6 +202,11 @@ DYNQ_X86_INLINE dynq_x86_i32x16 dynq_x86_min_i32x16(dynq_x86_i32x16 a, dynq_x86_
     return __builtin_elementwise_min(a, b);
 }
 
+/// The largest of 16 signed int32 lanes (a shuffle-and-max tree).
+DYNQ_X86_INLINE int32_t dynq_x86_reduce_max_i32x16(dynq_x86_i32x16 a) {
+    return __builtin_reduce_max(a);
+}
+
 /// The low byte of each int32 lane (`vpmovdb`): exact for lanes in [−128, 127].
 DYNQ_X86_INLINE dynq_x86_i8x16 dynq_x86_narrow_i32x16(dynq_x86_i32x16 a) {
     return __builtin_convertvector(a, dynq_x86_i8x16);

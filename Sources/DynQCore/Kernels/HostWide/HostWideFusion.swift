@@ -4,8 +4,8 @@
 // tested in KernelsHostWideTests.
 //
 // Per output channel c (`[O][K]` layout, K = kh·kw·I_g):
-// 1. F[e] = Σ_t η[c,t]·q_w[t][c][e] for 16 elements e at a time: each kernel's 16 bytes widened to int32
-//    (`vpmovsxbd`), multiplied by the broadcast η (`vpmulld`) and added in the reference's order t = 0, 1, …, g−1.
+// 1. F[e] = Σ_t η[c,t]·q_w[t][c][e] for 64, then 16 elements e at a time: each kernel's 16 bytes widened to
+//    int32 (`vpmovsxbd`), multiplied by the broadcast η (`vpmulld`) and added in the reference's order t = 0, 1, …, g−1.
 //    Every product and partial sum is the reference's int32 arithmetic (|F| ≤ g·32767·127 < 2^31 for g ≤ 516), so
 //    F equals the reference's F exactly. A row's last K mod 16 elements are computed by recomputing its last 16
 //    (K ≥ 16); rows with K < 16 are computed element by element. A = max|F| is a running 16-lane max.
@@ -48,18 +48,17 @@ internal func hostWideVNNIFusedQuads(_ p: Conv2DParams, channel o: Int, packed: 
     }
 }
 
-/// Zeroes the VNNI packing's lanes (quads and weight sums) of the channels a group's last block lacks
-/// (`oc ≥ I_g` … up to the block's 16), as `hostWideVNNIConvPackChannel` does for a group's last channel.
-@inline(__always)
-internal func hostWideVNNIZeroMissingLanes(_ p: Conv2DParams, group g: Int, packed: UnsafeMutableRawPointer) {
+/// Zeroes every quad row and weight sum of each group's last 16-channel block in the VNNI packing (64-byte row
+/// stores), so that the lanes of the channels the block lacks are zero once the channels are written over it (as
+/// `hostWideVNNIConvPackChannel` leaves them).
+internal func hostWideVNNIZeroLastBlocks(_ p: Conv2DParams, packed: UnsafeMutableRawPointer) {
     let gOut = p.groupOutputChannels
-    let last = hostWideVNNIFusedQuads(p, channel: g * gOut + gOut - 1, packed: packed)
-    let oc = gOut - 1, b = oc / 16, rows = p.kernelHeight * p.kernelWidth * hostWideConvQuads(p)
-    for m in (oc - 16 * b + 1)..<16 {
-        last.sum[m - (oc - 16 * b)] = 0
-        for r in 0..<rows {
-            (last.base + (m - (oc - 16 * b)) * 4 + r * last.rowStride).storeBytes(of: UInt32(0), as: UInt32.self)
-        }
+    guard gOut % 16 != 0 else { return }
+    let rows = p.kernelHeight * p.kernelWidth * hostWideConvQuads(p), first = gOut / 16 * 16
+    for g in 0..<p.groups {
+        let d = hostWideVNNIFusedQuads(p, channel: g * gOut + first, packed: packed)
+        for r in 0..<rows { (d.base + r &* d.rowStride).storeBytes(of: SIMD8<UInt64>(), as: SIMD8<UInt64>.self) }
+        for m in 0..<16 { d.sum[m] = 0 }
     }
 }
 
@@ -95,11 +94,11 @@ internal func hostWideFusedValues16(_ f: SIMD16<Int32>, _ rr: SIMD8<UInt64>) -> 
 }
 
 /// Scratch bytes of `hostWideFuseConv`: the F row (K rounded up to 16, int32) and the quad-ordered row
-/// (`kh·kw·⌈I_g/4⌉·4` rounded up to 16, int32), 64-byte aligned.
+/// (`kh·kw·⌈I_g/4⌉·4` rounded up to 16, int32), 64-byte aligned, then the g coefficients of a channel as int32.
 internal func hostWideFusionScratchBytes(_ f: DynamicFusionParams, _ p: Conv2DParams) -> Int {
     let k = f.elementsPerChannel
     let padded = p.kernelHeight * p.kernelWidth * hostWideConvQuads(p) * 4
-    return ((k + 15) / 16 + (padded + 15) / 16) * 64 + 64
+    return ((k + 15) / 16 + (padded + 15) / 16) * 64 + 64 + f.kernelCount * 4
 }
 
 /// The fusion of a conv layer's kernel straight into the packing of `pixelLane ? vnniPixels : vnni` (file header).
@@ -125,33 +124,57 @@ internal func hostWideFuseConv(
     let quadRow = moves ? row + kRounded : row                                        // F in quad order
     let quadRounded = (padded + 15) / 16 * 16
 
+    if !pixelLane { hostWideVNNIZeroLastBlocks(p, packed: packed) }
+    let etaWide = row + kRounded + quadRounded                                       // η[c, t] as int32, [g]
     for ch in 0..<o {
         let etaBase = perChannel ? coefficients + ch * g : coefficients
+        if ch == 0 || perChannel {
+            for t in 0..<g { etaWide[t] = Int32(etaBase[t]) }
+        }
         let src = kernels + ch * k
-        // 1. F and its running max |F|.
+        // 1. F and its running max |F|: 64 elements per pass over the kernels, then 16, then the tail.
         var maxAbs = SIMD16<Int32>()
-        @inline(__always) func fuse16(_ e: Int) {
-            var acc = SIMD16<Int32>()
-            var kp = src + e
-            for t in 0..<g {
-                let w = dynq_x86_widen_i8x16_i32(UnsafeRawPointer(kp).loadUnaligned(as: SIMD16<Int8>.self))
-                acc &+= w &* SIMD16<Int32>(repeating: Int32(etaBase[t]))
-                kp += kernelSize
-            }
+        @inline(__always) func load16(_ p: UnsafePointer<Int8>) -> SIMD16<Int32> {
+            dynq_x86_widen_i8x16_i32(UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Int8>.self))
+        }
+        @inline(__always) func finish16(_ acc: SIMD16<Int32>, _ e: Int) {
             UnsafeMutableRawPointer(row + e).storeBytes(of: acc, as: SIMD16<Int32>.self)
             let s = acc &>> 31
             maxAbs = dynq_x86_max_i32x16(maxAbs, (acc ^ s) &- s)
         }
+        @inline(__always) func fuse64(_ e: Int) {
+            var a0 = SIMD16<Int32>(), a1 = SIMD16<Int32>(), a2 = SIMD16<Int32>(), a3 = SIMD16<Int32>()
+            var kp = src + e
+            for t in 0..<g {
+                let eta = SIMD16<Int32>(repeating: etaWide[t])
+                a0 &+= load16(kp) &* eta
+                a1 &+= load16(kp + 16) &* eta
+                a2 &+= load16(kp + 32) &* eta
+                a3 &+= load16(kp + 48) &* eta
+                kp += kernelSize
+            }
+            finish16(a0, e); finish16(a1, e + 16); finish16(a2, e + 32); finish16(a3, e + 48)
+        }
+        @inline(__always) func fuse16(_ e: Int) {
+            var acc = SIMD16<Int32>()
+            var kp = src + e
+            for t in 0..<g {
+                acc &+= load16(kp) &* SIMD16<Int32>(repeating: etaWide[t])
+                kp += kernelSize
+            }
+            finish16(acc, e)
+        }
         var a: Int32 = 0
         if k >= 16 {
             var e = 0
+            while e + 64 <= k { fuse64(e); e += 64 }
             while e + 16 <= k { fuse16(e); e += 16 }
             if e < k { fuse16(k - 16) }                       // K mod 16 tail: the row's last 16 again
-            for l in 0..<16 { a = maxAbs[l] > a ? maxAbs[l] : a }
+            a = dynq_x86_reduce_max_i32x16(maxAbs)
         } else {
             for e in 0..<k {
                 var s: Int32 = 0
-                for t in 0..<g { s &+= Int32(etaBase[t]) &* Int32(kernels[t * kernelSize + ch * k + e]) }
+                for t in 0..<g { s &+= etaWide[t] &* Int32(kernels[t * kernelSize + ch * k + e]) }
                 row[e] = s
                 let m = s < 0 ? 0 &- s : s
                 a = m > a ? m : a
@@ -168,12 +191,15 @@ internal func hostWideFuseConv(
         multipliers[ch] = staticMultipliers[ch].scaledByFusionReciprocal(r)
         // 3. Quad order, zero-padded to 16 lanes.
         if moves {
-            for t in 0..<taps {
-                for i in 0..<gIn { quadRow[t * qt * 4 + i] = row[t * gIn + i] }
-                for i in gIn..<(qt * 4) { quadRow[t * qt * 4 + i] = 0 }
+            var s = UnsafePointer(row), d = quadRow
+            for _ in 0..<taps {
+                for i in 0..<gIn { d[i] = s[i] }
+                for i in gIn..<(qt &* 4) { d[i] = 0 }
+                s += gIn; d += qt &* 4
             }
         }
-        for i in (moves ? padded : k)..<quadRounded { quadRow[i] = 0 }
+        var z = moves ? padded : k
+        while z < quadRounded { quadRow[z] = 0; z &+= 1 }
         // 4. Rescale, narrow, store quads, sum.
         let dst = pixelLane ? hostWidePixelFusedQuads(p, channel: ch, packed: packed)
             : hostWideVNNIFusedQuads(p, channel: ch, packed: packed)
@@ -184,15 +210,18 @@ internal func hostWideFuseConv(
             let v = hostWideFusedValues16(UnsafeRawPointer(quadRow + i).load(as: SIMD16<Int32>.self), rr)
             sum &+= v
             let words = unsafeBitCast(dynq_x86_narrow_i32x16(v), to: SIMD4<UInt32>.self)
-            let q0 = i / 4, n = padded - i >= 16 ? 4 : (padded - i) / 4
-            var d = dst.base + q0 * dst.rowStride
-            for j in 0..<n { d.storeBytes(of: words[j], as: UInt32.self); d += dst.rowStride }
-            i += 16
+            let d = dst.base + (i &>> 2) &* dst.rowStride, rs = dst.rowStride
+            if padded &- i >= 16 {
+                d.storeBytes(of: words[0], as: UInt32.self)
+                (d + rs).storeBytes(of: words[1], as: UInt32.self)
+                (d + 2 &* rs).storeBytes(of: words[2], as: UInt32.self)
+                (d + 3 &* rs).storeBytes(of: words[3], as: UInt32.self)
+            } else {
+                for j in 0..<((padded &- i) &>> 2) { (d + j &* rs).storeBytes(of: words[j], as: UInt32.self) }
+            }
+            i &+= 16
         }
         dst.sum.pointee = sum.wrappedSum()
-        if !pixelLane && (ch % gOut == gOut - 1) {
-            hostWideVNNIZeroMissingLanes(p, group: ch / gOut, packed: packed)
-        }
     }
 }
 #endif
