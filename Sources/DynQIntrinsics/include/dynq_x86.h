@@ -202,6 +202,15 @@ DYNQ_X86_INLINE dynq_x86_i32x16 dynq_x86_min_i32x16(dynq_x86_i32x16 a, dynq_x86_
     return __builtin_elementwise_min(a, b);
 }
 
+/// Stores the first `n` (0...16) bytes of `v` at `p` (AVX-512 BW/VL: one masked `vmovdqu8`; otherwise byte by byte).
+DYNQ_X86_INLINE void dynq_x86_store_first_i8x16(void *p, dynq_x86_i8x16 v, int n) {
+#if DYNQ_X86_AVX512BW
+    _mm_mask_storeu_epi8(p, (__mmask16)((1u << n) - 1u), (__m128i)v);
+#else
+    for (int i = 0; i < n; i++) ((int8_t *)p)[i] = v[i];
+#endif
+}
+
 /// The largest of 16 signed int32 lanes (a shuffle-and-max tree).
 DYNQ_X86_INLINE int32_t dynq_x86_reduce_max_i32x16(dynq_x86_i32x16 a) {
     return __builtin_reduce_max(a);

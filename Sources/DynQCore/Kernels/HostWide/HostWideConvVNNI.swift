@@ -26,7 +26,8 @@
 // run of 1–4 channel blocks chosen so the passes are as even as possible (9 blocks → 3 + 3 + 3). Per quad: 1–4
 // weight loads, 6 broadcasts of a pixel's 4 bytes, 6–24 `vpdpbusd`. The last 3 bytes of a quad may belong to the
 // next group, pixel or the scratch's slack; their weights are 0, so they add nothing. Then
-// `hostWideRequantize16` per 16 channels and a 16-byte store (the last block of a group stores only its channels).
+// `hostWideRequantize16` per 16 channels for all 6 pixels, then a 16-byte store per block (the last block of a group
+// stores only its channels, with one masked store on AVX-512).
 #if arch(x86_64)
 import DynQIntrinsics
 
@@ -181,25 +182,38 @@ internal func hostWideBroadcast4(_ p: UnsafeRawPointer) -> SIMD64<UInt8> {
     unsafeBitCast(SIMD16<UInt32>(repeating: p.loadUnaligned(as: UInt32.self)), to: SIMD64<UInt8>.self)
 }
 
-/// Requantizes one pixel's `nv` accumulator vectors (prepared blocks consecutive at `prepared`) and stores the first
-/// `channels` results at `out`.
+/// One pixel's `nv` (1...4) requantized channel blocks.
+internal typealias HostWideFourBlocks = (SIMD16<Int8>, SIMD16<Int8>, SIMD16<Int8>, SIMD16<Int8>)
+
+/// Requantizes one pixel's `nv` accumulator vectors (prepared blocks consecutive at `prepared`).
 @inline(__always)
-internal func hostWideConvStore(_ nv: Int, _ a0: SIMD16<Int32>, _ a1: SIMD16<Int32>, _ a2: SIMD16<Int32>,
-                                _ a3: SIMD16<Int32>, _ prepared: UnsafeRawPointer, _ stage: HostWideOutputStage,
-                                _ out: UnsafeMutablePointer<Int8>, _ channels: Int) {
-    @inline(__always) func put(_ v: Int, _ a: SIMD16<Int32>) {
-        let r = hostWideRequantize16(a, prepared + v * hostWideRequantizeBlockBytes, stage)
-        let n = channels - 16 * v
+internal func hostWideConvRequantize(_ nv: Int, _ a0: SIMD16<Int32>, _ a1: SIMD16<Int32>, _ a2: SIMD16<Int32>,
+                                     _ a3: SIMD16<Int32>, _ prepared: UnsafeRawPointer, _ stage: HostWideOutputStage)
+    -> HostWideFourBlocks {
+    let r0 = hostWideRequantize16(a0, prepared, stage)
+    let r1 = nv > 1 ? hostWideRequantize16(a1, prepared + hostWideRequantizeBlockBytes, stage) : r0
+    let r2 = nv > 2 ? hostWideRequantize16(a2, prepared + 2 * hostWideRequantizeBlockBytes, stage) : r0
+    let r3 = nv > 3 ? hostWideRequantize16(a3, prepared + 3 * hostWideRequantizeBlockBytes, stage) : r0
+    return (r0, r1, r2, r3)
+}
+
+/// Stores the first `channels` of one pixel's `nv` requantized blocks at `out` (a partial block with one masked
+/// store on AVX-512).
+@inline(__always)
+internal func hostWideConvStore(_ nv: Int, _ r: HostWideFourBlocks, _ out: UnsafeMutablePointer<Int8>,
+                                _ channels: Int) {
+    @inline(__always) func put(_ v: Int, _ b: SIMD16<Int8>) {
+        let n = channels &- 16 &* v
         if n >= 16 {
-            UnsafeMutableRawPointer(out + 16 * v).storeBytes(of: r, as: SIMD16<Int8>.self)
+            UnsafeMutableRawPointer(out + 16 &* v).storeBytes(of: b, as: SIMD16<Int8>.self)
         } else if n > 0 {
-            for l in 0..<n { out[16 * v + l] = r[l] }
+            dynq_x86_store_first_i8x16(out + 16 &* v, b, Int32(truncatingIfNeeded: n))
         }
     }
-    put(0, a0)
-    if nv > 1 { put(1, a1) }
-    if nv > 2 { put(2, a2) }
-    if nv > 3 { put(3, a3) }
+    put(0, r.0)
+    if nv > 1 { put(1, r.1) }
+    if nv > 2 { put(2, r.2) }
+    if nv > 3 { put(3, r.3) }
 }
 
 /// The 6-pixel × `nv`·16-channel tile (`nv` a literal 1...4 at every call site). `x.j` is pixel j's origin in the
@@ -266,12 +280,20 @@ internal func hostWideConvTile(
             k &+= 4
         }
     }
-    hostWideConvStore(nv, a00, a01, a02, a03, prepared, stage, out.0, channels)
-    if pixels > 1 { hostWideConvStore(nv, a10, a11, a12, a13, prepared, stage, out.1, channels) }
-    if pixels > 2 { hostWideConvStore(nv, a20, a21, a22, a23, prepared, stage, out.2, channels) }
-    if pixels > 3 { hostWideConvStore(nv, a30, a31, a32, a33, prepared, stage, out.3, channels) }
-    if pixels > 4 { hostWideConvStore(nv, a40, a41, a42, a43, prepared, stage, out.4, channels) }
-    if pixels > 5 { hostWideConvStore(nv, a50, a51, a52, a53, prepared, stage, out.5, channels) }
+    // Every pixel is requantized before any store, so the prepared constants are loaded once per tile (an int8
+    // store could alias them).
+    let r0 = hostWideConvRequantize(nv, a00, a01, a02, a03, prepared, stage)
+    let r1 = hostWideConvRequantize(nv, a10, a11, a12, a13, prepared, stage)
+    let r2 = hostWideConvRequantize(nv, a20, a21, a22, a23, prepared, stage)
+    let r3 = hostWideConvRequantize(nv, a30, a31, a32, a33, prepared, stage)
+    let r4 = hostWideConvRequantize(nv, a40, a41, a42, a43, prepared, stage)
+    let r5 = hostWideConvRequantize(nv, a50, a51, a52, a53, prepared, stage)
+    hostWideConvStore(nv, r0, out.0, channels)
+    if pixels > 1 { hostWideConvStore(nv, r1, out.1, channels) }
+    if pixels > 2 { hostWideConvStore(nv, r2, out.2, channels) }
+    if pixels > 3 { hostWideConvStore(nv, r3, out.3, channels) }
+    if pixels > 4 { hostWideConvStore(nv, r4, out.4, channels) }
+    if pixels > 5 { hostWideConvStore(nv, r5, out.5, channels) }
 
 }
 
