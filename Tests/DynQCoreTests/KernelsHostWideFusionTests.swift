@@ -1,6 +1,7 @@
 // HostWide fusion straight into the VNNI packings (HostWideFusion.swift) == the reference fusion packed by the
 // variant's own packing, bit for bit, in every build (the intrinsics' portable C models without the ISA). Shapes are
-// Dy-mobile's (1×1 with 18–324 channels, grouped 3×3 with 6 channels per group) plus K tails around 16 and 64,
+// Dy-mobile's (1×1 with 18–324 channels, grouped 3×3 with 6 channels per group, groups the VNNI conv merges into
+// one channel block) plus K tails around 16 and 64,
 // K < 16, signed coefficients and the extreme |F| of the g ≤ 516 bound.
 #if arch(x86_64)
 import Testing
@@ -62,7 +63,8 @@ private func conv(_ cin: Int, _ cout: Int, k: Int = 1, groups: Int = 1, _ rng: i
 struct KernelsHostWideFusionTests {
     @Test("Dy-mobile's dynamic conv shapes, per-channel and per-layer signed coefficients, both VNNI variants",
           arguments: [(32, 18, 1, 1), (18, 18, 1, 1), (18, 18, 3, 3), (24, 24, 3, 4), (18, 24, 1, 1), (66, 66, 1, 1),
-                      (66, 66, 3, 11), (96, 162, 1, 1), (162, 162, 1, 1), (324, 324, 1, 1), (162, 324, 1, 1)])
+                      (66, 66, 3, 11), (96, 162, 1, 1), (162, 162, 1, 1), (324, 324, 1, 1), (162, 324, 1, 1),
+                      (36, 36, 3, 6), (12, 12, 3, 12), (50, 30, 1, 10)])
     func dyMobileShapes(_ shape: (Int, Int, Int, Int)) {
         var rng = SeededRNG(seed: testBaseSeed &+ 0xF0F &+ UInt64(shape.0 * 1000 + shape.1 * 10 + shape.3))
         let c = conv(shape.0, shape.1, k: shape.2, groups: shape.3, &rng)

@@ -156,6 +156,15 @@ struct HostWideKernelTests {
         Named(name: "grouped 6 → 6 per group (Dy-mobile), 4 groups", p: Conv2DParams(
             inputHeight: 6, inputWidth: 6, inputChannels: 24, outputChannels: 24, kernelHeight: 3, kernelWidth: 3,
             padding: ConvPadding(all: 1), groups: 4, inputZeroPoint: -128, output: q)),
+        Named(name: "grouped 6 → 6 s2, 4 groups merged 2 by 2 (Dy-mobile's strided 3x3)", p: Conv2DParams(
+            inputHeight: 9, inputWidth: 8, inputChannels: 24, outputChannels: 24, kernelHeight: 3, kernelWidth: 3,
+            strideY: 2, strideX: 2, padding: ConvPadding(all: 1), groups: 4, inputZeroPoint: 17, output: q)),
+        Named(name: "grouped 1 → 1, 24 groups merged 12 by 12 (depthwise-like), 3x3 s2", p: Conv2DParams(
+            inputHeight: 7, inputWidth: 9, inputChannels: 24, outputChannels: 24, kernelHeight: 3, kernelWidth: 3,
+            strideY: 2, strideX: 2, padding: ConvPadding(all: 1), groups: 24, inputZeroPoint: -5, output: q)),
+        Named(name: "grouped 5 → 3, 10 groups merged 5 by 5 (quads across groups), 1x1", p: Conv2DParams(
+            inputHeight: 3, inputWidth: 4, inputChannels: 50, outputChannels: 30, kernelHeight: 1, kernelWidth: 1,
+            groups: 10, inputZeroPoint: 100, output: q)),
         Named(name: "padding all around bigger than the image", p: Conv2DParams(
             inputHeight: 2, inputWidth: 1, inputChannels: 5, outputChannels: 20, kernelHeight: 3, kernelWidth: 3,
             padding: ConvPadding(top: 2, left: 2, bottom: 2, right: 2), dilationY: 2, inputZeroPoint: 127, output: q)),

@@ -47,23 +47,51 @@ internal func hostWideConvPass(blocks nb: Int, _ i: Int) -> (start: Int, size: I
     return (i * base + (i < extra ? i : extra), base + (i < extra ? 1 : 0))
 }
 
+/// Groups merged into one channel block: the largest divisor m of `groups` with `m · O/groups ≤ 16` when a group has
+/// fewer than 16 output channels (Dy-mobile's grouped 3×3 with 6 channels per group: m = 2, 12 of 16 lanes instead of
+/// 6), else 1. The VNNI conv runs the layer as `groups / m` groups whose weights are block-diagonal: a channel's
+/// weights for the input channels of the other merged groups are 0, so their products add nothing (the sum, the
+/// offset correction and the proof in the header are unchanged), and a merged group never has more quads per tap
+/// than its m groups had (`⌈m·I_g/4⌉ ≤ m·⌈I_g/4⌉`) while it needs one requantization per pixel instead of m.
+@inline(__always)
+internal func hostWideVNNIMergedGroups(_ p: Conv2DParams) -> Int {
+    let gOut = p.groupOutputChannels
+    guard p.groups > 1 && gOut < 16 else { return 1 }
+    var m = 16 / gOut
+    while m > 1 && p.groups % m != 0 { m -= 1 }
+    return m
+}
+
+/// The layer as the VNNI conv runs it: `groups / hostWideVNNIMergedGroups(p)` groups (same tensors).
+@inline(__always)
+internal func hostWideVNNIGeometry(_ p: Conv2DParams) -> Conv2DParams {
+    var v = p
+    v.groups = p.groups / hostWideVNNIMergedGroups(p)
+    return v
+}
+
 /// Bytes of one group's packed weights: `blocks · taps · quads · 64`.
 @inline(__always)
 internal func hostWideConvGroupWeightBytes(_ p: Conv2DParams) -> Int {
     hostWideConvBlocks(p) * p.kernelHeight * p.kernelWidth * hostWideConvQuads(p) * 64
 }
 
-/// Bytes of the VNNI conv's packed weights: the weight bytes of every group, then the int32 weight sums
+/// Bytes of the VNNI conv's packed weights: the weight bytes of every (merged) group, then the int32 weight sums
 /// `[group][blocks · 16]`.
 internal func hostWideVNNIConvPackedBytes(_ p: Conv2DParams) -> Int {
-    p.groups * (hostWideConvGroupWeightBytes(p) + hostWideConvBlocks(p) * 16 * 4)
+    let v = hostWideVNNIGeometry(p)
+    return v.groups * (hostWideConvGroupWeightBytes(v) + hostWideConvBlocks(v) * 16 * 4)
 }
 
-/// Packs output channel `o`'s OHWI weights `[kh][kw][I/groups]` (`weights`) and its weight sum into `packed`.
+/// Packs output channel `o`'s OHWI weights `[kh][kw][I/groups]` (`weights`, `layer`'s groups) and its weight sum
+/// into `packed`, laid out for the merged geometry (zeros for the other merged groups' input channels).
 /// The last channel of a group also zeroes the lanes of its block's missing channels, so packing every channel once
-/// fills the whole buffer (the per-sample fusion packs channel by channel).
-internal func hostWideVNNIConvPackChannel(_ p: Conv2DParams, channel o: Int, weights: UnsafePointer<Int8>,
+/// fills the whole buffer.
+internal func hostWideVNNIConvPackChannel(_ layer: Conv2DParams, channel o: Int, weights: UnsafePointer<Int8>,
                                           into packed: UnsafeMutableRawPointer) {
+    let p = hostWideVNNIGeometry(layer)
+    let realIn = layer.groupInputChannels, first = (o / layer.groupOutputChannels) % hostWideVNNIMergedGroups(layer)
+        * realIn                                        // the channel's own input channels within the merged group
     let gIn = p.groupInputChannels, gOut = p.groupOutputChannels, qt = hostWideConvQuads(p)
     let nb = hostWideConvBlocks(p), taps = p.kernelHeight * p.kernelWidth
     let g = o / gOut, oc = o - g * gOut, b = oc / 16
@@ -83,7 +111,7 @@ internal func hostWideVNNIConvPackChannel(_ p: Conv2DParams, channel o: Int, wei
     lanes(b) { base, rowStride in
         let lane = base + (oc - 16 * b) * 4
         var sum: Int32 = 0
-        if gIn % 4 == 0 {
+        if gIn % 4 == 0 && gIn == realIn {
             // Whole quads: each is 4 consecutive weight bytes, moved as one word (the per-sample fusion packs every
             // channel of every dynamic conv, so this loop is on the inference path); the sum is a plain loop
             // LLVM vectorizes.
@@ -100,7 +128,7 @@ internal func hostWideVNNIConvPackChannel(_ p: Conv2DParams, channel o: Int, wei
                     let d = lane + (t * qt + q) * rowStride
                     for j in 0..<4 {
                         let i = 4 * q + j
-                        let v: Int8 = i < gIn ? weights[t * gIn + i] : 0
+                        let v: Int8 = i >= first && i < first + realIn ? weights[t * realIn + i - first] : 0
                         d.storeBytes(of: v, toByteOffset: j, as: Int8.self)
                         sum &+= Int32(v)
                     }
@@ -135,7 +163,8 @@ internal func hostWidePaddedImage(_ p: Conv2DParams) -> (rows: Int, columns: Int
 
 /// Scratch bytes of the VNNI conv: prepared requantization blocks (`groups · blocks · 512`), the tap offsets, then
 /// the padded uint8 image plus 64 bytes of slack.
-internal func hostWideVNNIConvScratchBytes(_ p: Conv2DParams) -> Int {
+internal func hostWideVNNIConvScratchBytes(_ layer: Conv2DParams) -> Int {
+    let p = hostWideVNNIGeometry(layer)
     let (rows, cols) = hostWidePaddedImage(p)
     return p.groups * hostWideConvBlocks(p) * hostWideRequantizeBlockBytes
         + p.kernelHeight * p.kernelWidth * MemoryLayout<Int>.stride + rows * cols * p.inputChannels + 64
@@ -347,12 +376,13 @@ internal func hostWideConvTile4(_ x: HostWideSixPointers, _ taps: UnsafePointer<
 }
 
 /// The VNNI conv: same contract and results as `conv2dReference`; weights packed by `hostWideVNNIConvPack`,
-/// `hostWideVNNIConvScratchBytes(p)` bytes of scratch.
+/// `hostWideVNNIConvScratchBytes(p)` bytes of scratch. Runs the merged geometry (`hostWideVNNIGeometry`).
 internal func hostWideVNNIConv(
-    _ p: Conv2DParams, input: UnsafePointer<Int8>, packed: UnsafeRawPointer, bias: UnsafePointer<Int32>?,
+    _ layer: Conv2DParams, input: UnsafePointer<Int8>, packed: UnsafeRawPointer, bias: UnsafePointer<Int32>?,
     multipliers: UnsafePointer<QuantizedMultiplier>, output: UnsafeMutablePointer<Int8>,
     scratch: UnsafeMutableRawPointer
 ) {
+    let p = hostWideVNNIGeometry(layer)
     let gIn = p.groupInputChannels, gOut = p.groupOutputChannels, nb = hostWideConvBlocks(p)
     let qt = hostWideConvQuads(p), c = p.inputChannels, outC = p.outputChannels
     let tapCount = p.kernelHeight * p.kernelWidth

@@ -10,8 +10,9 @@
 //    F equals the reference's F exactly. A row's last K mod 16 elements are computed by recomputing its last 16
 //    (K ≥ 16); rows with K < 16 are computed element by element. A = max|F| is a running 16-lane max.
 // 2. R = fusionReciprocal(A); the channel's bias and multiplier as in `dynamicFusion` (same functions).
-// 3. F is laid out in the packing's order: tap t's I_g values, then zeros up to the quad boundary ⌈I_g/4⌉·4 (nothing
-//    moves when I_g is a multiple of 4 or the kernel has one tap), zero-padded to a multiple of 16.
+// 3. F is laid out in the packing's order: per tap, the I_g values at the channel's place in its (merged, see
+//    `hostWideVNNIMergedGroups`) group's input channels, zeros elsewhere up to the quad boundary (nothing moves when
+//    no groups are merged and I_g is a multiple of 4 or the kernel has one tap), zero-padded to a multiple of 16.
 // 4. q_f = round_half_away(F·R/2^32) 16 lanes at a time (`hostWideFusedValues16`: 32×32→64-bit unsigned products of
 //    |F| and R on the even and odd lanes, the high words), narrowed to int8 (`vpmovdb`; |q_f| ≤ 127 since
 //    |F| ≤ A), and each quad's 4 bytes stored as one word at its place in the packed layout (`HostWideFusedQuads`);
@@ -28,7 +29,8 @@ internal struct HostWideFusedQuads {
     var sum: UnsafeMutablePointer<Int32>
 }
 
-/// Channel `o`'s destination in the VNNI conv's packing (`hostWideVNNIConvPackChannel`'s layout).
+/// Channel `o`'s destination in the VNNI conv's packing (`hostWideVNNIConvPackChannel`'s layout); `p` is the merged
+/// geometry (`hostWideVNNIGeometry`).
 @inline(__always)
 internal func hostWideVNNIFusedQuads(_ p: Conv2DParams, channel o: Int, packed: UnsafeMutableRawPointer)
     -> HostWideFusedQuads
@@ -94,10 +96,10 @@ internal func hostWideFusedValues16(_ f: SIMD16<Int32>, _ rr: SIMD8<UInt64>) -> 
 }
 
 /// Scratch bytes of `hostWideFuseConv`: the F row (K rounded up to 16, int32) and the quad-ordered row
-/// (`kh·kw·⌈I_g/4⌉·4` rounded up to 16, int32), 64-byte aligned, then the g coefficients of a channel as int32.
+/// (`kh·kw·⌈I_g/4⌉·4` of the merged geometry, rounded up to 16, int32), 64-byte aligned, then the g coefficients of a channel as int32.
 internal func hostWideFusionScratchBytes(_ f: DynamicFusionParams, _ p: Conv2DParams) -> Int {
     let k = f.elementsPerChannel
-    let padded = p.kernelHeight * p.kernelWidth * hostWideConvQuads(p) * 4
+    let padded = p.kernelHeight * p.kernelWidth * hostWideConvQuads(hostWideVNNIGeometry(p)) * 4
     return ((k + 15) / 16 + (padded + 15) / 16) * 64 + 64 + f.kernelCount * 4
 }
 
@@ -114,17 +116,20 @@ internal func hostWideFuseConv(
 ) {
     precondition(f.layout == .outputMajor, "hostWideFuseConv: conv fusion is [O][K]")
     let g = f.kernelCount, o = f.outputChannels, k = f.elementsPerChannel, kernelSize = o * k
+    // The packing's geometry: the VNNI conv merges groups (`hostWideVNNIGeometry`); a channel's own input channels
+    // start at `first` within its merged group's quads.
+    let v = pixelLane ? p : hostWideVNNIGeometry(p), merged = pixelLane ? 1 : hostWideVNNIMergedGroups(p)
     let gIn = p.groupInputChannels, gOut = p.groupOutputChannels, taps = p.kernelHeight * p.kernelWidth
-    let qt = hostWideConvQuads(p), quads = taps * qt, padded = quads * 4
+    let qt = hostWideConvQuads(v), quads = taps * qt, padded = quads * 4
     let perChannel = f.coefficients == .perChannel
     let aligned = (Int(bitPattern: scratch) + 63) & ~63
     let row = UnsafeMutablePointer<Int32>(bitPattern: aligned)!                      // F, (K + 15) / 16 · 16
     let kRounded = (k + 15) / 16 * 16
-    let moves = gIn % 4 != 0 && taps > 1
+    let moves = merged > 1 || (gIn % 4 != 0 && taps > 1)
     let quadRow = moves ? row + kRounded : row                                        // F in quad order
     let quadRounded = (padded + 15) / 16 * 16
 
-    if !pixelLane { hostWideVNNIZeroLastBlocks(p, packed: packed) }
+    if !pixelLane { hostWideVNNIZeroLastBlocks(v, packed: packed) }
     let etaWide = row + kRounded + quadRounded                                       // η[c, t] as int32, [g]
     for ch in 0..<o {
         let etaBase = perChannel ? coefficients + ch * g : coefficients
@@ -191,10 +196,12 @@ internal func hostWideFuseConv(
         multipliers[ch] = staticMultipliers[ch].scaledByFusionReciprocal(r)
         // 3. Quad order, zero-padded to 16 lanes.
         if moves {
+            let first = (ch / gOut) % merged &* gIn, end = first &+ gIn
             var s = UnsafePointer(row), d = quadRow
             for _ in 0..<taps {
-                for i in 0..<gIn { d[i] = s[i] }
-                for i in gIn..<(qt &* 4) { d[i] = 0 }
+                for i in 0..<first { d[i] = 0 }
+                for i in first..<end { d[i] = s[i &- first] }
+                for i in end..<(qt &* 4) { d[i] = 0 }
                 s += gIn; d += qt &* 4
             }
         }
@@ -202,7 +209,7 @@ internal func hostWideFuseConv(
         while z < quadRounded { quadRow[z] = 0; z &+= 1 }
         // 4. Rescale, narrow, store quads, sum.
         let dst = pixelLane ? hostWidePixelFusedQuads(p, channel: ch, packed: packed)
-            : hostWideVNNIFusedQuads(p, channel: ch, packed: packed)
+            : hostWideVNNIFusedQuads(v, channel: ch, packed: packed)
         let rr = SIMD8<UInt64>(repeating: UInt64(r))
         var sum = SIMD16<Int32>()
         var i = 0
