@@ -9,7 +9,9 @@ import DynQIntrinsics
 ///
 /// Choosers (measured with scripts/bench-hostwide.sh, docs/host-isa.md):
 /// - conv (AVX-512 VNNI build): `.vnniPixels` for grouped layers with fewer than 8 output channels per group at
-///   horizontal stride 1 (Dy-mobile's grouped 3×3: 1.8× the channel-lane VNNI conv), `.vnni` for every other layer;
+///   horizontal stride 1 whose groups the channel-lane conv cannot merge (Dy-mobile's grouped 3×3 with 3, 11 or 27
+///   groups: 1.8× the channel-lane VNNI conv), `.vnni` for every other layer (Dy-mobile's grouped 3×3 with an even
+///   group count, merged 2 by 2: 1.4–2× the pixel lanes, `dynq bench` per op);
 ///   other builds: the SIMD128 chooser's `.simd128Tile` / `.simd128PixelLane`.
 /// - depthwise: `.wideDepthwise` with AVX2 or AVX-512 (1.5–2.4× the 128-bit kernel), `.sse2Depthwise` otherwise.
 /// - linear: `.vnniLinear` with AVX-512 VNNI, `.simd128Linear` otherwise.
@@ -65,7 +67,8 @@ public struct HostWideKernels: KernelSet {
         guard hasAVX512VNNI else {
             return SIMD128Kernels.chooseConv(p) == .pixelLane ? .simd128PixelLane : .simd128Tile
         }
-        if p.groups > 1 && p.groupOutputChannels < 8 && p.strideX == 1 && p.outputWidth >= hostWidePixelStrip {
+        if p.groups > 1 && p.groupOutputChannels < 8 && p.strideX == 1 && p.outputWidth >= hostWidePixelStrip
+            && hostWideVNNIMergedGroups(p) < 2 {
             return .vnniPixels
         }
         return .vnni
