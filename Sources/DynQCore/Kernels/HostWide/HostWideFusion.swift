@@ -21,12 +21,14 @@
 import DynQIntrinsics
 
 /// Where one output channel's packed quads and weight sum go: quad r (r = tap·⌈I_g/4⌉ + quad) at
-/// `base + r·rowStride`, the int32 weight sum at `sum`.
+/// `base + r·rowStride`, the int32 weight sum at `sum`. The next `run − 1` channels follow at `base + 4`, `sum + 1`
+/// (the rest of the channel block or pass).
 @usableFromInline
 internal struct HostWideFusedQuads {
     var base: UnsafeMutableRawPointer
     var rowStride: Int
     var sum: UnsafeMutablePointer<Int32>
+    var run: Int
 }
 
 /// Channel `o`'s destination in the VNNI conv's packing (`hostWideVNNIConvPackChannel`'s layout); `p` is the merged
@@ -44,7 +46,8 @@ internal func hostWideVNNIFusedQuads(_ p: Conv2DParams, channel o: Int, packed: 
         let (start, size) = hostWideConvPass(blocks: nb, i)
         if b < start + size {
             let base = packed + g * groupBytes + start * taps * qt * 64 + (b - start) * 64 + (oc - 16 * b) * 4
-            return HostWideFusedQuads(base: base, rowStride: size * 64, sum: sums + g * nb * 16 + oc)
+            return HostWideFusedQuads(base: base, rowStride: size * 64, sum: sums + g * nb * 16 + oc,
+                                      run: min(16 * (b + 1), gOut) - oc)
         }
         i += 1
     }
@@ -77,7 +80,7 @@ internal func hostWidePixelFusedQuads(_ p: Conv2DParams, channel o: Int, packed:
         let (start, size) = hostWidePixelPass(channels: gOut, i)
         if oc < start + size {
             return HostWideFusedQuads(base: packed + g * groupBytes + taps * qg * start * 4 + (oc - start) * 4,
-                                      rowStride: size * 4, sum: sums + o)
+                                      rowStride: size * 4, sum: sums + o, run: start + size - oc)
         }
         i += 1
     }
@@ -131,6 +134,7 @@ internal func hostWideFuseConv(
 
     if !pixelLane { hostWideVNNIZeroLastBlocks(v, packed: packed) }
     let etaWide = row + kRounded + quadRounded                                       // η[c, t] as int32, [g]
+    var dst = HostWideFusedQuads(base: packed, rowStride: 0, sum: etaWide, run: 0)   // looked up when run is 0
     for ch in 0..<o {
         let etaBase = perChannel ? coefficients + ch * g : coefficients
         if ch == 0 || perChannel {
@@ -196,20 +200,25 @@ internal func hostWideFuseConv(
         multipliers[ch] = staticMultipliers[ch].scaledByFusionReciprocal(r)
         // 3. Quad order, zero-padded to 16 lanes.
         if moves {
-            let first = (ch / gOut) % merged &* gIn, end = first &+ gIn
-            var s = UnsafePointer(row), d = quadRow
+            var z = 0
+            while z < quadRounded {
+                UnsafeMutableRawPointer(quadRow + z).storeBytes(of: SIMD16<Int32>(), as: SIMD16<Int32>.self)
+                z &+= 16
+            }
+            var s = UnsafePointer(row), d = quadRow + (ch / gOut) % merged &* gIn
             for _ in 0..<taps {
-                for i in 0..<first { d[i] = 0 }
-                for i in first..<end { d[i] = s[i &- first] }
-                for i in end..<(qt &* 4) { d[i] = 0 }
+                for i in 0..<gIn { d[i] = s[i] }
                 s += gIn; d += qt &* 4
             }
+        } else {
+            var z = k
+            while z < quadRounded { quadRow[z] = 0; z &+= 1 }
         }
-        var z = moves ? padded : k
-        while z < quadRounded { quadRow[z] = 0; z &+= 1 }
         // 4. Rescale, narrow, store quads, sum.
-        let dst = pixelLane ? hostWidePixelFusedQuads(p, channel: ch, packed: packed)
-            : hostWideVNNIFusedQuads(v, channel: ch, packed: packed)
+        if dst.run == 0 {
+            dst = pixelLane ? hostWidePixelFusedQuads(p, channel: ch, packed: packed)
+                : hostWideVNNIFusedQuads(v, channel: ch, packed: packed)
+        }
         let rr = SIMD8<UInt64>(repeating: UInt64(r))
         var sum = SIMD16<Int32>()
         var i = 0
@@ -229,6 +238,7 @@ internal func hostWideFuseConv(
             i &+= 16
         }
         dst.sum.pointee = sum.wrappedSum()
+        dst.base += 4; dst.sum += 1; dst.run &-= 1
     }
 }
 #endif
