@@ -211,6 +211,11 @@ DYNQ_X86_INLINE void dynq_x86_store_first_i8x16(void *p, dynq_x86_i8x16 v, int n
 #endif
 }
 
+/// A read prefetch of the cache line at `p` into every cache level (`prefetcht0`; no effect on results).
+DYNQ_X86_INLINE void dynq_x86_prefetch(const void *p) {
+    __builtin_prefetch(p, 0, 3);
+}
+
 /// The largest of 16 signed int32 lanes (a shuffle-and-max tree).
 DYNQ_X86_INLINE int32_t dynq_x86_reduce_max_i32x16(dynq_x86_i32x16 a) {
     return __builtin_reduce_max(a);

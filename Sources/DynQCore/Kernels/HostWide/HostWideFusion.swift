@@ -156,6 +156,7 @@ internal func hostWideFuseConv(
             var kp = src + e
             for t in 0..<g {
                 let eta = SIMD16<Int32>(repeating: etaWide[t])
+                dynq_x86_prefetch(kp + 512)
                 a0 &+= load16(kp) &* eta
                 a1 &+= load16(kp + 16) &* eta
                 a2 &+= load16(kp + 32) &* eta
@@ -168,6 +169,7 @@ internal func hostWideFuseConv(
             var acc = SIMD16<Int32>()
             var kp = src + e
             for t in 0..<g {
+                dynq_x86_prefetch(kp + 512)
                 acc &+= load16(kp) &* SIMD16<Int32>(repeating: etaWide[t])
                 kp += kernelSize
             }
