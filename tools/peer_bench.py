@@ -503,7 +503,8 @@ def main():
         if dy in med and st in med and med[st]["ort_int8"]:
             per_round = [x / y for x, y in zip(times[dy]["dynq"], times[st]["ort_int8"])]
             lines.append(f"  DynQ {dy} / ORT int8 {st}: {med[dy]['dynq'] / med[st]['ort_int8']:.2f} "
-                         f"(rounds {min(per_round):.2f}-{max(per_round):.2f})")
+                         f"(rounds {min(per_round):.2f}-{max(per_round):.2f}: "
+                         f"{', '.join(f'{x:.2f}' for x in per_round)})")
     if lines:
         print("\ndynamic network on DynQ vs the static network on ORT int8 (what a user picks instead):")
         print("\n".join(lines))
