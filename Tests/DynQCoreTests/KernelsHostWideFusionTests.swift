@@ -22,11 +22,8 @@ private func checkVNNIFusion(_ conv: Conv2DParams, kernelCount g: Int, _ mode: F
         : (0..<f.coefficientCount).map { _ in Int16(rng.int(-32767...32767)) }
     let mixed = rng.int32s(g * o, -(1 << 16)...(1 << 16)), stat = rng.int32s(o, -(1 << 16)...(1 << 16))
     let m0 = rng.multipliers(o, shifts: -20...0)
-    var refKernel = [Int8](repeating: 0, count: f.kernelElements)
-    var refBias = [Int32](repeating: 0, count: o), refM = [QuantizedMultiplier](repeating: .zero, count: o)
-    dynamicFusionReference(f, kernels: kernels, coefficients: eta, mixedBias: mixed, staticBias: stat,
-                           staticMultipliers: m0, fusedKernel: &refKernel, biasAccumulator: &refBias,
-                           multipliers: &refM)
+    let (refKernel, refBias, refM) = referenceFusion(f, kernels: kernels, coefficients: eta, mixedBias: mixed,
+                                                     staticBias: stat, staticMultipliers: m0)
     let bytes = HostWideKernels.fusedConvWeightBytes(f, conv, v)
     var bias = [Int32](repeating: 7, count: o), mults = [QuantizedMultiplier](repeating: .zero, count: o)
     let firstDiff: Int? = withScratch(bytes) { fused in

@@ -354,11 +354,8 @@ struct HostWideKernelTests {
                 let eta = (0..<f.coefficientCount).map { _ in Int16(rng.int(0...32767)) }
                 let mixed = rng.int32s(g * o, -(1 << 16)...(1 << 16)), stat = rng.int32s(o, -(1 << 16)...(1 << 16))
                 let m0 = rng.multipliers(o, shifts: -20...0)
-                var refKernel = [Int8](repeating: 0, count: f.kernelElements)
-                var refBias = [Int32](repeating: 0, count: o), refM = [QuantizedMultiplier](repeating: .zero, count: o)
-                dynamicFusionReference(f, kernels: kernels, coefficients: eta, mixedBias: mixed, staticBias: stat,
-                                       staticMultipliers: m0, fusedKernel: &refKernel, biasAccumulator: &refBias,
-                                       multipliers: &refM)
+                let (refKernel, refBias, refM) = referenceFusion(f, kernels: kernels, coefficients: eta,
+                                                                 mixedBias: mixed, staticBias: stat, staticMultipliers: m0)
                 let variants: [HostWideKernels.Variant] = isDepthwise ? [.wideDepthwise, .sse2Depthwise, .simd128Depthwise]
                     : [.vnni, .vnniPixels, .simd128Tile, .simd128PixelLane]
                 for v in variants {

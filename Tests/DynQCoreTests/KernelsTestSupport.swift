@@ -102,3 +102,17 @@ extension SeededRNG {
 func zeroPoint(ofKind kind: String, _ rng: inout SeededRNG) -> Int32 {
     switch kind { case "z_in == -128": return -128; case "z_in == 127": return 127; default: return Int32(rng.int(-128...127)) }
 }
+
+/// The oracle's fusion of one sample (`dynamicFusionReference`) as arrays: the fused int8 kernel, the bias
+/// accumulators and the per-sample output multipliers.
+func referenceFusion(_ f: DynamicFusionParams, kernels: [Int8], coefficients: [Int16], mixedBias: [Int32],
+                     staticBias: [Int32], staticMultipliers: [QuantizedMultiplier])
+    -> (kernel: [Int8], bias: [Int32], multipliers: [QuantizedMultiplier]) {
+    var kernel = [Int8](repeating: 0, count: f.kernelElements)
+    var bias = [Int32](repeating: 0, count: f.outputChannels)
+    var multipliers = [QuantizedMultiplier](repeating: .zero, count: f.outputChannels)
+    dynamicFusionReference(f, kernels: kernels, coefficients: coefficients, mixedBias: mixedBias, staticBias: staticBias,
+                           staticMultipliers: staticMultipliers, fusedKernel: &kernel, biasAccumulator: &bias,
+                           multipliers: &multipliers)
+    return (kernel, bias, multipliers)
+}
