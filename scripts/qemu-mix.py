@@ -19,6 +19,7 @@ stores, multiplies, branches and vector instructions; then the CPI per cost clas
 per-op classes of `dynq sim MODEL --json`), which is what targets/targets.json's "cpi" records.
 """
 import argparse, bisect, json, os, re, subprocess, sys, tempfile
+from targets_file import replace_target_object
 
 BOARDS = {"m4": "mps2-an386", "m55": "mps3-an547"}
 
@@ -286,14 +287,7 @@ def write_cpi(path, name, by_class, total_i, total_c, args):
     for k, (i, c) in sorted(by_class.items()):
         lines.append(f'        {json.dumps(k) + ":":<28} {{ "value": {c / i:.3f}, "source": '
                      f'{json.dumps(f"cycles / instructions of its {k} ops ({i} instructions) under " + what)} }}')
-    block = '      "cpi": {\n' + ",\n".join(lines) + "\n      }\n"
-    text = open(path).read()
-    i = text.index(f'"name": "{name}"')
-    a = text.index('      "cpi": {', i)
-    b = text.index("\n      }\n", a) + len("\n      }\n")
-    text = text[:a] + block + text[b:]
-    json.loads(text)
-    open(path, "w").write(text)
+    replace_target_object(path, name, "cpi", lines)
     print(f"wrote the cpi of {name} in {path}", file=sys.stderr)
 
 

@@ -20,6 +20,7 @@ pool's elements), output = output elements (a pool's channels), channel = a fusi
 """
 import argparse, json, sys
 import numpy as np
+from targets_file import replace_target_object
 
 # Layer name -> (class, units). Shapes as in firmware-sim/qemu/layers.swift.embedded.
 def conv(h, ci, co, k, stride=1, pad=0):
@@ -230,14 +231,7 @@ def write_target(path, name, model):
         e = model[k]
         nums = ", ".join(f'"{f}": {e[f]}' for f in e if f != "source")
         lines.append(f'        {json.dumps(k) + ":":<28} {{ {nums}, "source": {json.dumps(e["source"])} }}')
-    block = '      "instructions": {\n' + ",\n".join(lines) + "\n      },\n"
-    text = open(path).read()
-    i = text.index(f'"name": "{name}"')
-    a = text.index('      "instructions": {', i)
-    b = text.index("\n      },\n", a) + len("\n      },\n")
-    text = text[:a] + block + text[b:]
-    json.loads(text)
-    open(path, "w").write(text)
+    replace_target_object(path, name, "instructions", lines)
 
 
 if __name__ == "__main__":
