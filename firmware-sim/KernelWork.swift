@@ -73,29 +73,29 @@ public func kernelWork(_ d: ModelDescription, counts: ModelCounts, kernels: Kern
         w.opKind = String(describing: o.op.code.name)
         return w
     }
+    /// A (dynamic) convolution's window work in `w`; returns K, the weights per output channel.
+    func windowWork(_ w: inout KernelWork, _ window: Window, _ input: TensorID, _ output: TensorID,
+                    groups: Int, depthwise: Bool) -> Int {
+        let k = window.kernelH * window.kernelW * (depthwise ? 1 : channels(input) / max(groups, 1))
+        w.outputs = elements(output)
+        w.macs = w.outputs * k
+        w.edgeOutputs = edge(window, input, output)
+        w.channels = channels(output)
+        w.paddedInputs = padded(window, input)
+        w.weights = w.channels * k
+        return k
+    }
     func work(_ i: Int, _ o: ModelDescription.Operation) -> KernelWork {
         let v = variants.indices.contains(i) ? variants[i] : nil
         switch o.op {
         case .conv2d(let p), .depthwiseConv2d(let p):
             var w = KernelWork(kernelClass: counts.ops[i].kernelClass.rawValue, variant: v)
-            let depthwise = w.kernelClass == KernelClass.depthwise.rawValue
-            let k = p.window.kernelH * p.window.kernelW * (depthwise ? 1 : channels(p.input) / max(p.groups, 1))
-            w.outputs = elements(p.output)
-            w.macs = w.outputs * k
-            w.edgeOutputs = edge(p.window, p.input, p.output)
-            w.channels = channels(p.output)
-            w.paddedInputs = padded(p.window, p.input)
-            w.weights = w.channels * k
+            _ = windowWork(&w, p.window, p.input, p.output, groups: p.groups,
+                           depthwise: w.kernelClass == KernelClass.depthwise.rawValue)
             return w
         case .dynamicConv2d(let p):
             var w = KernelWork(kernelClass: counts.ops[i].kernelClass.rawValue, variant: v)
-            let k = p.window.kernelH * p.window.kernelW * (p.depthwise ? 1 : channels(p.input) / max(p.groups, 1))
-            w.outputs = elements(p.output)
-            w.macs = w.outputs * k
-            w.edgeOutputs = edge(p.window, p.input, p.output)
-            w.channels = channels(p.output)
-            w.paddedInputs = padded(p.window, p.input)
-            w.weights = w.channels * k
+            let k = windowWork(&w, p.window, p.input, p.output, groups: p.groups, depthwise: p.depthwise)
             w.fusionClass = p.depthwise ? "fusion_depthwise" : "fusion_conv"
             w.fusionChannels = channels(p.output)
             w.fusionMACs = p.kernelCount * w.fusionChannels * k
