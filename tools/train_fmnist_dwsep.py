@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_fmnist_silu import train_fixture  # noqa: E402
+from train_fmnist_silu import GraphWriter, train_fixture  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "fixtures" / "fmnist_dwsep"
@@ -44,34 +44,16 @@ class DwSepCNN(nn.Module):
 
     def graph(self):
         """(nodes, weights) of the DynQ graph."""
-        nodes, weights = [], {}
-
-        def w(name, t):
-            weights[name] = t.detach().to(torch.float32).numpy()
-            return name
+        g = GraphWriter()
 
         def conv_bn_relu(name, x, conv, bn):
-            s, k, g = conv.stride[0], conv.kernel_size[0], conv.groups
-            p = k // 2
-            nodes.append({"name": name, "op": "conv2d", "inputs": [x], "outputs": [name],
-                          "weight": w(f"{name}.weight", conv.weight), "stride": [s, s], "padding": [p, p, p, p],
-                          "dilation": [1, 1], "groups": g})
-            nodes.append({"name": f"{name}.bn", "op": "batchnorm", "inputs": [name], "outputs": [f"{name}.bn"],
-                          "weight": w(f"{name}.bn.weight", bn.weight), "bias": w(f"{name}.bn.bias", bn.bias),
-                          "running_mean": w(f"{name}.bn.running_mean", bn.running_mean),
-                          "running_var": w(f"{name}.bn.running_var", bn.running_var), "eps": bn.eps})
-            nodes.append({"name": f"{name}.relu", "op": "relu", "inputs": [f"{name}.bn"], "outputs": [f"{name}.relu"]})
-            return f"{name}.relu"
+            return g.activation(f"{name}.relu", "relu", g.conv_bn(name, f"{name}.bn", x, conv, bn))
 
         x = conv_bn_relu("stem", "input", self.stem, self.stem_bn)
         for k, (dw, dbn, pw, pbn) in enumerate(zip(self.dw, self.dw_bn, self.pw, self.pw_bn)):
             x = conv_bn_relu(f"dw{k}", x, dw, dbn)
             x = conv_bn_relu(f"pw{k}", x, pw, pbn)
-        nodes.append({"name": "pool", "op": "global_avgpool", "inputs": [x], "outputs": ["pool"]})
-        nodes.append({"name": "flatten", "op": "flatten", "inputs": ["pool"], "outputs": ["flatten"]})
-        nodes.append({"name": "fc", "op": "linear", "inputs": ["flatten"], "outputs": ["logits"],
-                      "weight": w("fc.weight", self.fc.weight), "bias": w("fc.bias", self.fc.bias)})
-        return nodes, weights
+        return g.head(x, self.fc)
 
 
 def main():

@@ -47,29 +47,48 @@ class SiluCNN(nn.Module):
 
     def graph(self):
         """(nodes, weights) of the DynQ graph."""
-        nodes, weights = [], {}
-
-        def w(name, t):
-            weights[name] = t.detach().to(torch.float32).numpy()
-            return name
-
-        x = "input"
+        g, x = GraphWriter(), "input"
         for k, (conv, bn) in enumerate(zip(self.convs, self.bns)):
-            s = conv.stride[0]
-            nodes.append({"name": f"conv{k}", "op": "conv2d", "inputs": [x], "outputs": [f"conv{k}"],
-                          "weight": w(f"conv{k}.weight", conv.weight), "stride": [s, s], "padding": [1, 1, 1, 1],
-                          "dilation": [1, 1], "groups": 1})
-            nodes.append({"name": f"bn{k}", "op": "batchnorm", "inputs": [f"conv{k}"], "outputs": [f"bn{k}"],
-                          "weight": w(f"bn{k}.weight", bn.weight), "bias": w(f"bn{k}.bias", bn.bias),
-                          "running_mean": w(f"bn{k}.running_mean", bn.running_mean),
-                          "running_var": w(f"bn{k}.running_var", bn.running_var), "eps": bn.eps})
-            nodes.append({"name": f"act{k}", "op": "silu", "inputs": [f"bn{k}"], "outputs": [f"act{k}"]})
-            x = f"act{k}"
-        nodes.append({"name": "pool", "op": "global_avgpool", "inputs": [x], "outputs": ["pool"]})
-        nodes.append({"name": "flatten", "op": "flatten", "inputs": ["pool"], "outputs": ["flatten"]})
-        nodes.append({"name": "fc", "op": "linear", "inputs": ["flatten"], "outputs": ["logits"],
-                      "weight": w("fc.weight", self.fc.weight), "bias": w("fc.bias", self.fc.bias)})
-        return nodes, weights
+            x = g.activation(f"act{k}", "silu", g.conv_bn(f"conv{k}", f"bn{k}", x, conv, bn))
+        return g.head(x, self.fc)
+
+
+class GraphWriter:
+    """Builds the DynQ graph (docs/graph-format.md) of the fixtures' small CNNs: the nodes in order and their
+    float32 weights by name. Shared by tools/train_fmnist_silu.py and tools/train_fmnist_dwsep.py."""
+
+    def __init__(self):
+        self.nodes, self.weights = [], {}
+
+    def w(self, name, t):
+        self.weights[name] = t.detach().to(torch.float32).numpy()
+        return name
+
+    def conv_bn(self, conv_name, bn_name, x, conv, bn):
+        """A square conv2d without bias (padding k // 2) reading `x`, then its unfolded batchnorm; returns the
+        batchnorm's output."""
+        s, k = conv.stride[0], conv.kernel_size[0]
+        p = k // 2
+        self.nodes.append({"name": conv_name, "op": "conv2d", "inputs": [x], "outputs": [conv_name],
+                           "weight": self.w(f"{conv_name}.weight", conv.weight), "stride": [s, s],
+                           "padding": [p, p, p, p], "dilation": [1, 1], "groups": conv.groups})
+        self.nodes.append({"name": bn_name, "op": "batchnorm", "inputs": [conv_name], "outputs": [bn_name],
+                           "weight": self.w(f"{bn_name}.weight", bn.weight), "bias": self.w(f"{bn_name}.bias", bn.bias),
+                           "running_mean": self.w(f"{bn_name}.running_mean", bn.running_mean),
+                           "running_var": self.w(f"{bn_name}.running_var", bn.running_var), "eps": bn.eps})
+        return bn_name
+
+    def activation(self, name, op, x):
+        self.nodes.append({"name": name, "op": op, "inputs": [x], "outputs": [name]})
+        return name
+
+    def head(self, x, fc):
+        """Global average pool, flatten and the linear classifier; returns (nodes, weights)."""
+        self.nodes.append({"name": "pool", "op": "global_avgpool", "inputs": [x], "outputs": ["pool"]})
+        self.nodes.append({"name": "flatten", "op": "flatten", "inputs": ["pool"], "outputs": ["flatten"]})
+        self.nodes.append({"name": "fc", "op": "linear", "inputs": ["flatten"], "outputs": ["logits"],
+                           "weight": self.w("fc.weight", fc.weight), "bias": self.w("fc.bias", fc.bias)})
+        return self.nodes, self.weights
 
 
 def train_fixture(make_model, *, doc: str, out_default: Path, label: str, graph_name: str, script: str,
