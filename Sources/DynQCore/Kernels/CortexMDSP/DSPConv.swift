@@ -157,33 +157,43 @@ func dspZeroWords(_ words: Int, _ destination: UnsafeMutableRawPointer, stride: 
     }
 }
 
+/// The two im2col gathers' loop: for each kernel row (input row `iy0 + ky·dilationY`), `columns` input columns
+/// `ix0 + j·columnStep`, each as `I/groups / 4` A/B word pairs `stride` bytes apart from channel `channel` on
+/// (zeros for padding rows and columns).
+@inline(always)
+func dspGatherColumns(_ p: Conv2DParams, _ input: UnsafePointer<Int8>, iy0: Int, ix0: Int, channel: Int,
+                      columns: Int, columnStep: Int, stride: Int, _ destination: UnsafeMutableRawPointer,
+                      _ offset: UInt32) {
+    let words = p.groupInputChannels >> 2, c = p.inputChannels, w = p.inputWidth
+    var d = destination
+    for ky in 0..<p.kernelHeight {
+        let iy = iy0 &+ ky &* p.dilationY
+        if iy < 0 || iy >= p.inputHeight {
+            dspZeroWords(words &* columns, d, stride: stride)
+            d += stride &* words &* columns
+            continue
+        }
+        let row = input + ((iy &* w) &* c &+ channel)
+        for kx in 0..<columns {
+            let ix = ix0 &+ kx &* columnStep
+            if ix < 0 || ix >= w {
+                dspZeroWords(words, d, stride: stride)
+            } else {
+                dspWidenWords(UnsafeRawPointer(row + ix &* c), words, d, stride: stride, offset)
+            }
+            d += stride &* words
+        }
+    }
+}
+
 /// im2col of one output pixel `(oy, ox)`, group `g`, `I/groups % 4 == 0`: `K/4` A/B pairs at `destination`,
 /// 16 bytes apart (the other pixel's pairs are interleaved).
 @inline(always)
 func dspGatherWords(_ p: Conv2DParams, _ input: UnsafePointer<Int8>, _ oy: Int, _ ox: Int, _ g: Int,
                     _ destination: UnsafeMutableRawPointer, _ offset: UInt32) {
-    let words = p.groupInputChannels >> 2, c = p.inputChannels, w = p.inputWidth
-    let iy0 = oy &* p.strideY &- p.padding.top, ix0 = ox &* p.strideX &- p.padding.left
-    let channel = g &* p.groupInputChannels
-    var d = destination
-    for ky in 0..<p.kernelHeight {
-        let iy = iy0 &+ ky &* p.dilationY
-        if iy < 0 || iy >= p.inputHeight {
-            dspZeroWords(words &* p.kernelWidth, d, stride: 16)
-            d += 16 &* words &* p.kernelWidth
-            continue
-        }
-        let row = input + ((iy &* w) &* c &+ channel)
-        for kx in 0..<p.kernelWidth {
-            let ix = ix0 &+ kx &* p.dilationX
-            if ix < 0 || ix >= w {
-                dspZeroWords(words, d, stride: 16)
-            } else {
-                dspWidenWords(UnsafeRawPointer(row + ix &* c), words, d, stride: 16, offset)
-            }
-            d += 16 &* words
-        }
-    }
+    dspGatherColumns(p, input, iy0: oy &* p.strideY &- p.padding.top, ix0: ox &* p.strideX &- p.padding.left,
+                     channel: g &* p.groupInputChannels, columns: p.kernelWidth, columnStep: p.dilationX, stride: 16,
+                     destination, offset)
 }
 
 /// `.im2colStrip`'s buffer for the pixel pair `(oy, ox)`, `(oy, ox + 1)`, group `g`: per kernel row, input columns
@@ -191,28 +201,9 @@ func dspGatherWords(_ p: Conv2DParams, _ input: UnsafePointer<Int8>, _ oy: Int, 
 @inline(always)
 func dspGatherStrip(_ p: Conv2DParams, _ input: UnsafePointer<Int8>, _ oy: Int, _ ox: Int, _ g: Int,
                     _ destination: UnsafeMutableRawPointer, _ offset: UInt32) {
-    let words = p.groupInputChannels >> 2, c = p.inputChannels, w = p.inputWidth, columns = p.kernelWidth &+ 1
-    let iy0 = oy &* p.strideY &- p.padding.top, ix0 = ox &- p.padding.left
-    let channel = g &* p.groupInputChannels
-    var d = destination
-    for ky in 0..<p.kernelHeight {
-        let iy = iy0 &+ ky &* p.dilationY
-        if iy < 0 || iy >= p.inputHeight {
-            dspZeroWords(words &* columns, d, stride: 8)
-            d += 8 &* words &* columns
-            continue
-        }
-        let row = input + ((iy &* w) &* c &+ channel)
-        for kx in 0..<columns {
-            let ix = ix0 &+ kx
-            if ix < 0 || ix >= w {
-                dspZeroWords(words, d, stride: 8)
-            } else {
-                dspWidenWords(UnsafeRawPointer(row + ix &* c), words, d, stride: 8, offset)
-            }
-            d += 8 &* words
-        }
-    }
+    dspGatherColumns(p, input, iy0: oy &* p.strideY &- p.padding.top, ix0: ox &- p.padding.left,
+                     channel: g &* p.groupInputChannels, columns: p.kernelWidth &+ 1, columnStep: 1, stride: 8,
+                     destination, offset)
 }
 
 /// `.im2colStrip`: every output channel pair of group `g` for the pixels `px`, `px + 1` over the strip; `shift` =
