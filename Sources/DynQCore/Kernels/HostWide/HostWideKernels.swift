@@ -23,6 +23,14 @@ public struct HostWideKernels: KernelSet {
 
     /// Whether this build has AVX-512 VNNI (the conv and linear fast paths).
     @inlinable public static var hasAVX512VNNI: Bool { DYNQ_X86_AVX512VNNI != 0 }
+    /// Whether the CPU running this process has AVX-512 VNNI (CPUID and XGETBV, checked once) and the environment
+    /// variable `DYNQ_HOST_DISPATCH` is not `off`: the run-time dispatched C kernels (dynq_x86_dispatch.h) may run.
+    @inlinable public static var cpuHasAVX512VNNI: Bool { dynq_x86_cpu_level() >= DYNQ_X86_LEVEL_AVX512VNNI }
+    /// Whether the VNNI variants run their run-time dispatched C passes: the build lacks AVX-512 VNNI (so its Swift
+    /// tiles would run the portable C models) and the CPU has it.
+    @inlinable public static var dispatchesVNNI: Bool { !hasAVX512VNNI && cpuHasAVX512VNNI }
+    /// Whether the VNNI variants are fast here: the build has AVX-512 VNNI or dispatches to it.
+    @inlinable public static var runsVNNI: Bool { hasAVX512VNNI || cpuHasAVX512VNNI }
     /// Whether this build has AVX-512 BW (64-byte vectors for adds).
     @inlinable public static var hasAVX512BW: Bool { DYNQ_X86_AVX512BW != 0 }
     /// Whether this build has AVX2 (the 512-bit depthwise runs as pairs of 256-bit operations).
@@ -64,7 +72,7 @@ public struct HostWideKernels: KernelSet {
     // MARK: conv2d
 
     public static func chooseConv(_ p: Conv2DParams) -> Variant {
-        guard hasAVX512VNNI else {
+        guard runsVNNI else {
             return SIMD128Kernels.chooseConv(p) == .pixelLane ? .simd128PixelLane : .simd128Tile
         }
         if p.groups > 1 && p.groupOutputChannels < 8 && p.strideX == 1 && p.outputWidth >= hostWidePixelStrip
@@ -143,7 +151,7 @@ public struct HostWideKernels: KernelSet {
 
     // MARK: linear
 
-    public static func chooseLinear(_ p: LinearParams) -> Variant { hasAVX512VNNI ? .vnniLinear : .simd128Linear }
+    public static func chooseLinear(_ p: LinearParams) -> Variant { runsVNNI ? .vnniLinear : .simd128Linear }
     public static func linearPackedWeightBytes(_ p: LinearParams, _ v: Variant) -> Int {
         v == .vnniLinear ? hostWideVNNIConvPackedBytes(p.asConv) : DynQCore.linearPackedWeightBytes(p)
     }
