@@ -1,6 +1,7 @@
 // The run-time dispatched x86 kernels (dynq_x86_dispatch.h: C passes compiled for AVX-512 VNNI by a target
 // attribute, picked by CPUID) equal the reference kernels bit for bit, and so do the Swift paths they replace, in
-// the same build: the channel-lane VNNI conv and the VNNI linear layer, on the shapes MobileNetV2, Dy-mobile and
+// the same build: the channel- and pixel-lane VNNI convs, the VNNI linear layer, the fusion into their packings
+// and the 32-channel depthwise, on the shapes MobileNetV2, Dy-mobile and
 // ResNet18 use (stems, thin and wide 1×1, grouped 3×3 with 6 channels per group, strides, padding, odd channel
 // counts). The dispatched half needs a CPU with AVX-512 VNNI (skipped elsewhere); the CPU query is checked
 // against /proc/cpuinfo.
@@ -12,9 +13,10 @@ import DynQIntrinsics
 import Glibc
 #endif
 
-/// Runs the channel-lane VNNI conv (`dispatched` C passes or the Swift tiles) and the reference on random data;
-/// returns a failure message or nil.
-private func checkVNNIConv(_ p: Conv2DParams, dispatched: Bool, _ rng: inout SeededRNG) -> String? {
+/// Runs the channel-lane (or, with `pixels`, the pixel-lane) VNNI conv (`dispatched` C passes or the Swift tiles)
+/// and the reference on random data; returns a failure message or nil.
+private func checkVNNIConv(_ p: Conv2DParams, dispatched: Bool, pixels: Bool = false,
+                           _ rng: inout SeededRNG) -> String? {
     let small = rng.int(0...2) == 0
     let input = rng.int8s(p.inputCount)
     let weights = rng.int8s(p.weightCount, small ? -3...3 : -127...127)
@@ -22,22 +24,28 @@ private func checkVNNIConv(_ p: Conv2DParams, dispatched: Bool, _ rng: inout See
     let mults = rng.multipliers(p.outputChannels, shifts: small ? -8...0 : -20...0)
     let withBias = rng.int(0...3) != 0
     var ref = [Int8](repeating: 0, count: p.outputCount), out = [Int8](repeating: 99, count: p.outputCount)
-    withScratch(hostWideVNNIConvPackedBytes(p)) { packed in
-        hostWideVNNIConvPack(p, weights: weights, into: packed)
-        withScratch(hostWideVNNIConvScratchBytes(p)) { scratch in
+    withScratch(pixels ? hostWidePixelPackedBytes(p) : hostWideVNNIConvPackedBytes(p)) { packed in
+        if pixels { hostWidePixelPack(p, weights: weights, into: packed) }
+        else { hostWideVNNIConvPack(p, weights: weights, into: packed) }
+        withScratch(pixels ? hostWidePixelScratchBytes(p) : hostWideVNNIConvScratchBytes(p)) { scratch in
             bias.withUnsafeBufferPointer { bb in
                 let b = withBias ? bb.baseAddress : nil
                 conv2dReference(p, input: input, weights: weights, bias: b, multipliers: mults, output: &ref)
                 out.withUnsafeMutableBufferPointer { o in
-                    hostWideVNNIConv(p, input: input, packed: packed, bias: b, multipliers: mults,
-                                     output: o.baseAddress!, scratch: scratch, dispatched: dispatched)
+                    if pixels {
+                        hostWidePixelConv(p, input: input, packed: packed, bias: b, multipliers: mults,
+                                          output: o.baseAddress!, scratch: scratch, dispatched: dispatched)
+                    } else {
+                        hostWideVNNIConv(p, input: input, packed: packed, bias: b, multipliers: mults,
+                                         output: o.baseAddress!, scratch: scratch, dispatched: dispatched)
+                    }
                 }
             }
         }
     }
     guard let at = (0..<p.outputCount).first(where: { ref[$0] != out[$0] }) else { return nil }
     let o = at % p.outputChannels, px = at / p.outputChannels
-    return "seed=\(rng.seed) dispatched=\(dispatched) \(p): pixel (\(px / p.outputWidth), \(px % p.outputWidth)) "
+    return "seed=\(rng.seed) dispatched=\(dispatched) pixels=\(pixels) \(p): pixel (\(px / p.outputWidth), \(px % p.outputWidth)) "
         + "channel \(o): got \(out[at]), reference \(ref[at])"
 }
 
@@ -110,14 +118,14 @@ struct HostWideDispatchTests {
         #expect((HostWideKernels.chooseLinear(lin) == .vnniLinear) == vnni)
     }
 
-    @Test("channel-lane VNNI conv: dispatched C passes and Swift tiles on the networks' shapes",
-          arguments: [false, true])
-    func convNetworkShapes(dispatched: Bool) {
+    @Test("channel- and pixel-lane VNNI convs: dispatched C passes and Swift tiles on the networks' shapes",
+          arguments: [false, true], [false, true])
+    func convNetworkShapes(dispatched: Bool, pixels: Bool) {
         guard !dispatched || HostWideKernels.cpuHasAVX512VNNI else { return }
         for round in 0..<(isDebugBuild ? 1 : 3) {
             var rng = SeededRNG(seed: testBaseSeed &+ 0xD1 &+ UInt64(round) &* 0x51)
             for p in networkShapes(&rng) {
-                if let failure = checkVNNIConv(p, dispatched: dispatched, &rng) {
+                if let failure = checkVNNIConv(p, dispatched: dispatched, pixels: pixels, &rng) {
                     Issue.record(Comment(rawValue: failure))
                     return
                 }
@@ -125,8 +133,9 @@ struct HostWideDispatchTests {
         }
     }
 
-    @Test("channel-lane VNNI conv: dispatched C passes on random shapes (strides, dilations, padding, groups, tails)")
-    func convRandomShapes() {
+    @Test("channel- and pixel-lane VNNI convs: dispatched C passes on random shapes (strides, dilations, padding, groups, tails)",
+          arguments: [false, true])
+    func convRandomShapes(pixels: Bool) {
         guard HostWideKernels.cpuHasAVX512VNNI else { return }
         for c in 0..<(isDebugBuild ? 6 : 150) {
             var rng = SeededRNG(seed: testBaseSeed &+ 0xD2 &+ UInt64(c) &* 0x9E37)
@@ -138,7 +147,7 @@ struct HostWideDispatchTests {
                           pad: rng.int(0...k - 1), &rng)
             p.padding.right = rng.int(0...k - 1)
             if rng.int(0...4) == 0 { p.dilationX = 2; p.inputWidth += k }
-            if let failure = checkVNNIConv(p, dispatched: true, &rng) {
+            if let failure = checkVNNIConv(p, dispatched: true, pixels: pixels, &rng) {
                 Issue.record(Comment(rawValue: failure))
                 return
             }
@@ -219,6 +228,55 @@ struct HostWideDispatchTests {
                 #expect(same, "seed=\(rng.seed) \(v) dispatched=\(dispatched) \(f) \(conv): packed fused weights differ")
                 #expect(bias == refBias, "seed=\(rng.seed) \(v) \(f): fused bias differs")
                 #expect(mults == refM, "seed=\(rng.seed) \(v) \(f): fused multipliers differ")
+            }
+        }
+    }
+
+    @Test("depthwise: dispatched C rows and Swift rows on MobileNetV2's shapes and random ones (tails, strides, dilations)",
+          arguments: [false, true])
+    func depthwiseShapes(dispatched: Bool) {
+        guard !dispatched || HostWideKernels.cpuHasAVX512VNNI else { return }
+        for c in 0..<(isDebugBuild ? 6 : 120) {
+            var rng = SeededRNG(seed: testBaseSeed &+ 0xD6 &+ UInt64(c))
+            let named: [(side: Int, ch: Int, stride: Int)] = [(12, 32, 1), (11, 96, 2), (8, 144, 1), (7, 144, 2),
+                                                              (6, 192, 1), (5, 384, 1), (4, 576, 2), (3, 960, 1)]
+            let p: DepthwiseConv2DParams
+            if c < named.count {
+                let s = named[c]
+                p = DepthwiseConv2DParams(inputHeight: s.side, inputWidth: s.side + 2, channels: s.ch, kernelHeight: 3,
+                                          kernelWidth: 3, strideY: s.stride, strideX: s.stride,
+                                          padding: ConvPadding(all: 1), dilationY: 1, dilationX: 1,
+                                          inputZeroPoint: rng.zeroPoint(), output: rng.outputQuantization())
+            } else {
+                let kh = [1, 2, 3, 3, 5][rng.int(0...4)], kw = rng.int(0...3) == 0 ? rng.int(1...4) : kh
+                let dy = rng.int(0...4) == 0 ? 2 : 1, dx = rng.int(0...4) == 0 ? 2 : 1
+                let pad = ConvPadding(top: rng.int(0...kh - 1), left: rng.int(0...kw - 1), bottom: rng.int(0...kh - 1),
+                                      right: rng.int(0...kw - 1))
+                p = DepthwiseConv2DParams(
+                    inputHeight: rng.int(max(1, dy * (kh - 1) + 1 - pad.top - pad.bottom)...9),
+                    inputWidth: rng.int(max(1, dx * (kw - 1) + 1 - pad.left - pad.right)...9),
+                    channels: [1, 5, 16, 31, 32, 33, 64, 96, 100, 144][rng.int(0...9)], kernelHeight: kh,
+                    kernelWidth: kw, strideY: rng.int(1...2), strideX: rng.int(1...3), padding: pad, dilationY: dy,
+                    dilationX: dx, inputZeroPoint: rng.zeroPoint(), output: rng.outputQuantization())
+            }
+            let input = rng.int8s(p.inputCount), weights = rng.int8s(p.weightCount, -127...127)
+            let bias = rng.int32s(p.channels, -(1 << 20)...(1 << 20))
+            let mults = rng.multipliers(p.channels, shifts: -20...0)
+            var ref = [Int8](repeating: 0, count: p.outputCount), out = [Int8](repeating: 99, count: p.outputCount)
+            depthwiseConv2dReference(p, input: input, weights: weights, bias: bias, multipliers: mults, output: &ref)
+            withScratch(hostWideDepthwisePackedBytes(p)) { packed in
+                hostWideDepthwisePack(p, weights: weights, into: packed)
+                withScratch(hostWideDepthwiseScratchBytes(p)) { scratch in
+                    out.withUnsafeMutableBufferPointer { o in
+                        hostWideDepthwise(p, input: input, packed: packed, bias: bias, multipliers: mults,
+                                          output: o.baseAddress!, scratch: scratch, dispatched: dispatched)
+                    }
+                }
+            }
+            if let at = (0..<p.outputCount).first(where: { ref[$0] != out[$0] }) {
+                Issue.record(Comment(rawValue: "seed=\(rng.seed) dispatched=\(dispatched) \(p): output \(at) "
+                                     + "(channel \(at % p.channels)): got \(out[at]), reference \(ref[at])"))
+                return
             }
         }
     }

@@ -279,6 +279,58 @@ DYNQ_X86K_TARGET static inline void dynq_x86_vnni_pixel_row_run(const dynq_x86_v
     }
 }
 
+// ---- Depthwise (HostWideDepthwise.swift) ------------------------------------------------------------------------
+
+/// One output row of the 32-channel depthwise kernel (HostWideDepthwise.swift: the same int16 row cache of
+/// `q − z_in`, tap pairs interleaved by `vpunpck{l,h}wd` into `vpdpwssd`, weights packed `[block][pair][low, high]
+/// [16][2]`, two prepared blocks per 32 channels in the unpacks' lane order, bytes merged back into channel order).
+typedef struct dynq_x86_depthwise_row {
+    /// The row cache (int16); `taps[t]` is tap t's byte offset from it for this output row (`2·⌈taps/2⌉` entries, an
+    /// odd count's last one repeating tap 0).
+    const uint8_t *cache;
+    const intptr_t *taps;
+    /// Packed weights of every block.
+    const int16_t *weights;
+    /// Prepared requantization blocks, low and high per 32 channels (512 bytes each).
+    const uint8_t *prepared;
+    /// The row's first output (pixel (oy, 0), channel 0).
+    int8_t *output;
+    intptr_t channels, blocks, pairs, outputWidth;
+    /// Bytes between consecutive output pixels in a cached row (stride_x · C₃₂ · 2).
+    intptr_t pixelStep;
+    int32_t activationMin, activationMax, zeroPoint;
+} dynq_x86_depthwise_row;
+
+/// Runs one output row, every 32-channel block and pixel. Only call at `DYNQ_X86_LEVEL_AVX512VNNI`.
+DYNQ_X86K_TARGET static inline void dynq_x86_depthwise_row_run(const dynq_x86_depthwise_row *a) {
+    const __m512i z = _mm512_set1_epi32(a->zeroPoint), low = _mm512_set1_epi32(a->activationMin),
+                  high = _mm512_set1_epi32(a->activationMax);
+    const intptr_t c = a->channels, pairs = a->pairs;
+    for (intptr_t b = 0; b < a->blocks; b++) {
+        const int16_t *w0 = a->weights + b * pairs * 64;
+        const uint8_t *pLo = a->prepared + 2 * b * 512, *pHi = pLo + 512;
+        const uint8_t *at = a->cache + 64 * b;
+        int8_t *o = a->output + 32 * b;
+        const intptr_t n = c - 32 * b;
+        const __mmask32 keep = n >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << n) - 1u);
+        for (intptr_t x = 0; x < a->outputWidth; x++, at += a->pixelStep, o += c) {
+            __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
+            const int16_t *w = w0;
+            for (intptr_t j = 0; j < pairs; j++, w += 64) {
+                const __m512i x0 = _mm512_loadu_si512(at + a->taps[2 * j]);
+                const __m512i x1 = _mm512_loadu_si512(at + a->taps[2 * j + 1]);
+                lo = _mm512_dpwssd_epi32(lo, _mm512_unpacklo_epi16(x0, x1), _mm512_loadu_si512(w));
+                hi = _mm512_dpwssd_epi32(hi, _mm512_unpackhi_epi16(x0, x1), _mm512_loadu_si512(w + 32));
+            }
+            const __m128i rl = _mm512_cvtepi32_epi8(dynq_x86k_requantize16(lo, pLo, z, low, high));
+            const __m128i rh = _mm512_cvtepi32_epi8(dynq_x86k_requantize16(hi, pHi, z, low, high));
+            const __m256i r = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi32(rl, rh)),
+                                                      _mm_unpackhi_epi32(rl, rh), 1);
+            _mm256_mask_storeu_epi8(o, keep, r);
+        }
+    }
+}
+
 // ---- Linear (HostWideLinear.swift: `hostWideLinearPass`) --------------------------------------------------------
 
 /// One pass of the VNNI linear layer over `NV` blocks: the 16·NV raw sums `Σ u·w` into `sums` (two accumulator sets

@@ -119,7 +119,7 @@ public struct HostWideKernels: KernelSet {
     // MARK: depthwise
 
     public static func chooseDepthwise(_ p: DepthwiseConv2DParams) -> Variant {
-        hasAVX2 ? .wideDepthwise : .sse2Depthwise
+        hasAVX2 || cpuHasAVX512VNNI ? .wideDepthwise : .sse2Depthwise
     }
     public static func depthwisePackedWeightBytes(_ p: DepthwiseConv2DParams, _ v: Variant) -> Int {
         v == .wideDepthwise ? hostWideDepthwisePackedBytes(p) : depthwiseConv2dPackedWeightBytes(p)
