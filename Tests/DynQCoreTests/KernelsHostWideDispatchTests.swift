@@ -1,7 +1,7 @@
 // The run-time dispatched x86 kernels (dynq_x86_dispatch.h: C passes compiled for AVX-512 VNNI by a target
 // attribute, picked by CPUID) equal the reference kernels bit for bit, and so do the Swift paths they replace, in
 // the same build: the channel- and pixel-lane VNNI convs, the VNNI linear layer, the fusion into their packings
-// and the 32-channel depthwise, on the shapes MobileNetV2, Dy-mobile and
+// the 32-channel depthwise and the 16-lane add, on the shapes MobileNetV2, Dy-mobile and
 // ResNet18 use (stems, thin and wide 1×1, grouped 3×3 with 6 channels per group, strides, padding, odd channel
 // counts). The dispatched half needs a CPU with AVX-512 VNNI (skipped elsewhere); the CPU query is checked
 // against /proc/cpuinfo.
@@ -276,6 +276,28 @@ struct HostWideDispatchTests {
             if let at = (0..<p.outputCount).first(where: { ref[$0] != out[$0] }) {
                 Issue.record(Comment(rawValue: "seed=\(rng.seed) dispatched=\(dispatched) \(p): output \(at) "
                                      + "(channel \(at % p.channels)): got \(out[at]), reference \(ref[at])"))
+                return
+            }
+        }
+    }
+
+    @Test("add: dispatched C loop and Swift loop on residual-add sizes and random counts, zero points and multipliers",
+          arguments: [false, true])
+    func addShapes(dispatched: Bool) {
+        guard !dispatched || HostWideKernels.cpuHasAVX512VNNI else { return }
+        for c in 0..<(isDebugBuild ? 6 : 100) {
+            var rng = SeededRNG(seed: testBaseSeed &+ 0xD7 &+ UInt64(c))
+            let count = c < 4 ? [56 * 56 * 24, 28 * 28 * 32, 14 * 14 * 64, 7 * 7 * 160][c] : rng.int(1...700)
+            let p = AddParams(input1ZeroPoint: rng.zeroPoint(), input1Multiplier: rng.multiplier(shifts: -10...0),
+                              input2ZeroPoint: rng.zeroPoint(), input2Multiplier: rng.multiplier(shifts: -10...0),
+                              outputMultiplier: rng.multiplier(shifts: -30...0), output: rng.outputQuantization())
+            let a = rng.int8s(count), b = rng.int8s(count)
+            var ref = [Int8](repeating: 0, count: count), out = [Int8](repeating: 99, count: count)
+            addReference(p, count: count, input1: a, input2: b, output: &ref)
+            hostWideAdd16(p, count: count, a, b, output: &out, dispatched: dispatched)
+            if let at = (0..<count).first(where: { ref[$0] != out[$0] }) {
+                Issue.record(Comment(rawValue: "seed=\(rng.seed) dispatched=\(dispatched) \(p) count \(count): "
+                                     + "element \(at): got \(out[at]), reference \(ref[at])"))
                 return
             }
         }

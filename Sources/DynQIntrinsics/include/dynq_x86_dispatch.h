@@ -107,60 +107,77 @@ typedef struct dynq_x86_vnni_conv_pass {
     int32_t activationMin, activationMax, zeroPoint;
 } dynq_x86_vnni_conv_pass;
 
-/// The pass for `NV` (1...4, a constant at every use) channel blocks.
+/// The pass for `NV` (1...4, a constant at every use) channel blocks. Written out with macros rather than loops
+/// over pixels and blocks: the accumulators must be named values for the compiler to keep them in registers (the
+/// Swift compiler's pipeline does not unroll such loops in imported C).
 DYNQ_X86K_INLINE void dynq_x86k_conv_pass(const int NV, const dynq_x86_vnni_conv_pass *a) {
     const __m512i z = _mm512_set1_epi32(a->zeroPoint), low = _mm512_set1_epi32(a->activationMin),
                   high = _mm512_set1_epi32(a->activationMax);
-    const intptr_t tapCount = a->tapCount, quads = a->quads, outC = a->outputChannels, channels = a->channels;
-    const intptr_t outW = a->outputWidth, pixels = a->pixels;
+    const intptr_t tapCount = a->tapCount, quadBytes = 4 * a->quads, outC = a->outputChannels;
+    const intptr_t channels = a->channels, outW = a->outputWidth, pixels = a->pixels;
+    const uint8_t *const pb = a->prepared;
     intptr_t oy = 0, ox = 0;
     for (intptr_t px = 0; px < pixels; px += 6) {
         const intptr_t n = pixels - px < 6 ? pixels - px : 6;
-        const uint8_t *x[6];
-        int8_t *out[6];
-        for (int j = 0; j < 6; j++) {
-            if (j < n) {
-                x[j] = a->image + oy * a->rowStep + ox * a->colStep;
-                out[j] = a->output + (px + j) * outC;
-                if (++ox == outW) { ox = 0; oy++; }
-            } else {
-                x[j] = x[j - 1];
-                out[j] = out[j - 1];
-            }
+        // Origins and outputs of the tile's pixels; past the end pixel 0's again (read, never stored).
+        const uint8_t *x0 = a->image + oy * a->rowStep + ox * a->colStep, *x1 = x0, *x2 = x0, *x3 = x0, *x4 = x0,
+                      *x5 = x0;
+        int8_t *o0 = a->output + px * outC, *o1 = o0, *o2 = o0, *o3 = o0, *o4 = o0, *o5 = o0;
+        if (++ox == outW) { ox = 0; oy++; }
+#define DYNQ_X86K_TAKE(J)                                                                                       \
+        if (J < n) {                                                                                            \
+            x##J = a->image + oy * a->rowStep + ox * a->colStep;                                                \
+            o##J = a->output + (px + J) * outC;                                                                 \
+            if (++ox == outW) { ox = 0; oy++; }                                                                 \
         }
-        __m512i acc[6][4];
-        for (int j = 0; j < 6; j++)
-            for (int v = 0; v < NV; v++) acc[j][v] = _mm512_setzero_si512();
+        DYNQ_X86K_TAKE(1) DYNQ_X86K_TAKE(2) DYNQ_X86K_TAKE(3) DYNQ_X86K_TAKE(4) DYNQ_X86K_TAKE(5)
+#undef DYNQ_X86K_TAKE
+#define DYNQ_X86K_ZERO(J) __m512i a##J##0 = _mm512_setzero_si512(), a##J##1 = a##J##0, a##J##2 = a##J##0,     \
+                                  a##J##3 = a##J##0;
+        DYNQ_X86K_ZERO(0) DYNQ_X86K_ZERO(1) DYNQ_X86K_ZERO(2) DYNQ_X86K_ZERO(3) DYNQ_X86K_ZERO(4) DYNQ_X86K_ZERO(5)
+#undef DYNQ_X86K_ZERO
         const int8_t *w = a->weights;
         for (intptr_t t = 0; t < tapCount; t++) {
             const intptr_t o = a->taps[t];
-            const uint8_t *p0 = x[0] + o, *p1 = x[1] + o, *p2 = x[2] + o, *p3 = x[3] + o, *p4 = x[4] + o,
-                          *p5 = x[5] + o;
-            for (intptr_t k = 0; k < 4 * quads; k += 4) {
-                __m512i wv[4];
-                for (int v = 0; v < NV; v++) wv[v] = _mm512_loadu_si512(w + 64 * v);
-#define DYNQ_X86K_PIXEL(J, P)                                                                                     \
-                {                                                                                                 \
-                    int32_t word;                                                                                 \
-                    __builtin_memcpy(&word, (P) + k, 4);                                                          \
-                    const __m512i bj = _mm512_set1_epi32(word);                                                   \
-                    for (int v = 0; v < NV; v++) acc[J][v] = _mm512_dpbusd_epi32(acc[J][v], bj, wv[v]);           \
+            const uint8_t *p0 = x0 + o, *p1 = x1 + o, *p2 = x2 + o, *p3 = x3 + o, *p4 = x4 + o, *p5 = x5 + o;
+            for (intptr_t k = 0; k < quadBytes; k += 4) {
+                const __m512i w0 = _mm512_loadu_si512(w);
+                const __m512i w1 = NV > 1 ? _mm512_loadu_si512(w + 64) : w0;
+                const __m512i w2 = NV > 2 ? _mm512_loadu_si512(w + 128) : w0;
+                const __m512i w3 = NV > 3 ? _mm512_loadu_si512(w + 192) : w0;
+#define DYNQ_X86K_DOT(J)                                                                                        \
+                {                                                                                               \
+                    int32_t word;                                                                               \
+                    __builtin_memcpy(&word, p##J + k, 4);                                                       \
+                    const __m512i b = _mm512_set1_epi32(word);                                                  \
+                    a##J##0 = _mm512_dpbusd_epi32(a##J##0, b, w0);                                              \
+                    if (NV > 1) a##J##1 = _mm512_dpbusd_epi32(a##J##1, b, w1);                                  \
+                    if (NV > 2) a##J##2 = _mm512_dpbusd_epi32(a##J##2, b, w2);                                  \
+                    if (NV > 3) a##J##3 = _mm512_dpbusd_epi32(a##J##3, b, w3);                                  \
                 }
-                DYNQ_X86K_PIXEL(0, p0) DYNQ_X86K_PIXEL(1, p1) DYNQ_X86K_PIXEL(2, p2)
-                DYNQ_X86K_PIXEL(3, p3) DYNQ_X86K_PIXEL(4, p4) DYNQ_X86K_PIXEL(5, p5)
-#undef DYNQ_X86K_PIXEL
+                DYNQ_X86K_DOT(0) DYNQ_X86K_DOT(1) DYNQ_X86K_DOT(2) DYNQ_X86K_DOT(3) DYNQ_X86K_DOT(4) DYNQ_X86K_DOT(5)
+#undef DYNQ_X86K_DOT
                 w += 64 * NV;
             }
         }
         // Every pixel is requantized before any store (an int8 store could alias the prepared constants).
-        __m512i r[6][4];
-        for (int j = 0; j < 6; j++)
-            for (int v = 0; v < NV; v++)
-                r[j][v] = dynq_x86k_requantize16(acc[j][v], a->prepared + 512 * v, z, low, high);
-        for (int j = 0; j < 6; j++) {
-            if (j >= n) break;
-            for (int v = 0; v < NV; v++) dynq_x86k_store16(out[j] + 16 * v, r[j][v], channels - 16 * v);
+#define DYNQ_X86K_REQ(J)                                                                                        \
+        const __m512i r##J##0 = dynq_x86k_requantize16(a##J##0, pb, z, low, high);                              \
+        const __m512i r##J##1 = NV > 1 ? dynq_x86k_requantize16(a##J##1, pb + 512, z, low, high) : r##J##0;     \
+        const __m512i r##J##2 = NV > 2 ? dynq_x86k_requantize16(a##J##2, pb + 1024, z, low, high) : r##J##0;    \
+        const __m512i r##J##3 = NV > 3 ? dynq_x86k_requantize16(a##J##3, pb + 1536, z, low, high) : r##J##0;
+        DYNQ_X86K_REQ(0) DYNQ_X86K_REQ(1) DYNQ_X86K_REQ(2) DYNQ_X86K_REQ(3) DYNQ_X86K_REQ(4) DYNQ_X86K_REQ(5)
+#undef DYNQ_X86K_REQ
+#define DYNQ_X86K_STORE(J)                                                                                      \
+        if (J < n) {                                                                                            \
+            dynq_x86k_store16(o##J, r##J##0, channels);                                                         \
+            if (NV > 1) dynq_x86k_store16(o##J + 16, r##J##1, channels - 16);                                   \
+            if (NV > 2) dynq_x86k_store16(o##J + 32, r##J##2, channels - 32);                                   \
+            if (NV > 3) dynq_x86k_store16(o##J + 48, r##J##3, channels - 48);                                   \
         }
+        DYNQ_X86K_STORE(0) DYNQ_X86K_STORE(1) DYNQ_X86K_STORE(2) DYNQ_X86K_STORE(3) DYNQ_X86K_STORE(4)
+        DYNQ_X86K_STORE(5)
+#undef DYNQ_X86K_STORE
     }
 }
 
@@ -207,31 +224,41 @@ typedef struct dynq_x86_vnni_pixel_row {
 } dynq_x86_vnni_pixel_row;
 
 /// The pixel tile: `N` (1...16, a constant) output channels × 16 pixels; stores the first `pixels` pixels.
+/// Channels written out with macros (named accumulators stay in registers).
 DYNQ_X86K_INLINE void dynq_x86k_pixel_tile(const int N, const uint8_t *x, const intptr_t *taps, intptr_t tapCount,
                                            intptr_t quads, intptr_t planeBytes, const int8_t *w,
                                            const uint8_t *prepared, __m512i z, __m512i low, __m512i high,
                                            int8_t *out, intptr_t outStride, intptr_t pixels) {
-    __m512i acc[16];
-    for (int c = 0; c < N; c++) acc[c] = _mm512_setzero_si512();
+#define DYNQ_X86K_REP16(M) M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13) M(14) M(15)
+#define DYNQ_X86K_ZERO(C) __m512i a##C = _mm512_setzero_si512();
+    DYNQ_X86K_REP16(DYNQ_X86K_ZERO)
+#undef DYNQ_X86K_ZERO
     for (intptr_t t = 0; t < tapCount; t++) {
         const uint8_t *xp = x + taps[t];
         for (intptr_t q = 0; q < quads; q++) {
             const __m512i v = _mm512_loadu_si512(xp);
-            for (int c = 0; c < N; c++) {
-                int32_t word;
-                __builtin_memcpy(&word, w + 4 * c, 4);
-                acc[c] = _mm512_dpbusd_epi32(acc[c], v, _mm512_set1_epi32(word));
+#define DYNQ_X86K_DOT(C)                                                                                        \
+            if (C < N) {                                                                                        \
+                int32_t word;                                                                                   \
+                __builtin_memcpy(&word, w + 4 * C, 4);                                                          \
+                a##C = _mm512_dpbusd_epi32(a##C, v, _mm512_set1_epi32(word));                                   \
             }
+            DYNQ_X86K_REP16(DYNQ_X86K_DOT)
+#undef DYNQ_X86K_DOT
             w += 4 * N;
             xp += planeBytes;
         }
     }
-    for (int c = 0; c < N; c++) {
-        int8_t r[16];
-        _mm_storeu_si128((__m128i *)r,
-                         _mm512_cvtepi32_epi8(dynq_x86k_requantize16(acc[c], prepared + 512 * c, z, low, high)));
-        for (intptr_t k = 0; k < pixels; k++) out[c + k * outStride] = r[k];
+#define DYNQ_X86K_STORE(C)                                                                                      \
+    if (C < N) {                                                                                                \
+        int8_t r[16];                                                                                           \
+        _mm_storeu_si128((__m128i *)r,                                                                          \
+                         _mm512_cvtepi32_epi8(dynq_x86k_requantize16(a##C, prepared + 512 * C, z, low, high))); \
+        for (intptr_t k = 0; k < pixels; k++) out[C + k * outStride] = r[k];                                    \
     }
+    DYNQ_X86K_REP16(DYNQ_X86K_STORE)
+#undef DYNQ_X86K_STORE
+#undef DYNQ_X86K_REP16
 }
 
 #define DYNQ_X86K_PIXEL_TILE(N)                                                                                     \
@@ -331,14 +358,59 @@ DYNQ_X86K_TARGET static inline void dynq_x86_depthwise_row_run(const dynq_x86_de
     }
 }
 
+// ---- Add (HostWideAdd.swift: `hostWideAdd16`'s 16-lane loop) ------------------------------------------------------
+
+/// The 16-lane residual add of `count` (a multiple of 16) elements: per lane `t_k = (x_k·m_k + 2^(n_k−1)) >> n_k`
+/// with `x_k = (q_k − z_k) << 20` (signed 64-bit products of the even and odd lanes, one shift count per input;
+/// the caller has checked n_1, n_2 ≥ 29 so every t_k and t_1 + t_2 fit in int32), then the prepared output block's
+/// requantization of t_1 + t_2 (HostWideAdd.swift proves it equal to `addReference`).
+typedef struct dynq_x86_add16 {
+    const int8_t *a, *b;
+    int8_t *output;
+    intptr_t count;
+    /// The output multiplier prepared in all 16 lanes, no bias (512 bytes).
+    const uint8_t *prepared;
+    int32_t input1ZeroPoint, input1Multiplier, input2ZeroPoint, input2Multiplier;
+    /// Shift counts n_1, n_2 ∈ [29, 62].
+    int64_t input1Shift, input2Shift;
+    int32_t activationMin, activationMax, zeroPoint;
+} dynq_x86_add16;
+
+/// `(x·m + 2^(n−1)) >> n` for 16 lanes with one multiplier and shift (the result fits in int32).
+DYNQ_X86K_INLINE __m512i dynq_x86k_apply_uniform16(__m512i x, __m512i m, __m512i r, __m512i n) {
+    const __m512i ye = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m), r), n);
+    const __m512i yo = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), m), r), n);
+    return _mm512_mask_blend_epi32((__mmask16)0xAAAA, ye, _mm512_slli_epi64(yo, 32));
+}
+
+/// Runs the add. Only call at `DYNQ_X86_LEVEL_AVX512VNNI`.
+DYNQ_X86K_TARGET static inline void dynq_x86_add16_run(const dynq_x86_add16 *p) {
+    const __m512i z = _mm512_set1_epi32(p->zeroPoint), low = _mm512_set1_epi32(p->activationMin),
+                  high = _mm512_set1_epi32(p->activationMax);
+    const __m512i z1 = _mm512_set1_epi32(p->input1ZeroPoint), z2 = _mm512_set1_epi32(p->input2ZeroPoint);
+    const __m512i m1 = _mm512_set1_epi32(p->input1Multiplier), m2 = _mm512_set1_epi32(p->input2Multiplier);
+    const __m512i n1 = _mm512_set1_epi64(p->input1Shift), n2 = _mm512_set1_epi64(p->input2Shift);
+    const __m512i r1 = _mm512_set1_epi64((int64_t)1 << (p->input1Shift - 1));
+    const __m512i r2 = _mm512_set1_epi64((int64_t)1 << (p->input2Shift - 1));
+    for (intptr_t i = 0; i < p->count; i += 16) {
+        const __m512i x1 = _mm512_slli_epi32(
+            _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p->a + i))), z1), 20);
+        const __m512i x2 = _mm512_slli_epi32(
+            _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p->b + i))), z2), 20);
+        const __m512i s = _mm512_add_epi32(dynq_x86k_apply_uniform16(x1, m1, r1, n1),
+                                           dynq_x86k_apply_uniform16(x2, m2, r2, n2));
+        _mm_storeu_si128((__m128i *)(p->output + i),
+                         _mm512_cvtepi32_epi8(dynq_x86k_requantize16(s, p->prepared, z, low, high)));
+    }
+}
+
 // ---- Linear (HostWideLinear.swift: `hostWideLinearPass`) --------------------------------------------------------
 
 /// One pass of the VNNI linear layer over `NV` blocks: the 16·NV raw sums `Σ u·w` into `sums` (two accumulator sets
 /// for even and odd quads, summed at the end, as the Swift kernel). `u`: uint8 input padded to whole quads.
 DYNQ_X86K_INLINE void dynq_x86k_linear_pass(const int NV, const uint8_t *u, intptr_t quads, const int8_t *w,
                                             int32_t *sums) {
-    __m512i a[4], b[4];
-    for (int v = 0; v < NV; v++) { a[v] = _mm512_setzero_si512(); b[v] = _mm512_setzero_si512(); }
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     const intptr_t step = 64 * NV;
     intptr_t q = 0, k = 0;
     for (; q + 2 <= quads; q += 2, k += 8, w += 2 * step) {
@@ -346,18 +418,34 @@ DYNQ_X86K_INLINE void dynq_x86k_linear_pass(const int NV, const uint8_t *u, intp
         __builtin_memcpy(&x0, u + k, 4);
         __builtin_memcpy(&x1, u + k + 4, 4);
         const __m512i bx = _mm512_set1_epi32(x0), by = _mm512_set1_epi32(x1);
-        for (int v = 0; v < NV; v++) {
-            a[v] = _mm512_dpbusd_epi32(a[v], bx, _mm512_loadu_si512(w + 64 * v));
-            b[v] = _mm512_dpbusd_epi32(b[v], by, _mm512_loadu_si512(w + step + 64 * v));
+        a0 = _mm512_dpbusd_epi32(a0, bx, _mm512_loadu_si512(w));
+        b0 = _mm512_dpbusd_epi32(b0, by, _mm512_loadu_si512(w + step));
+        if (NV > 1) {
+            a1 = _mm512_dpbusd_epi32(a1, bx, _mm512_loadu_si512(w + 64));
+            b1 = _mm512_dpbusd_epi32(b1, by, _mm512_loadu_si512(w + step + 64));
+        }
+        if (NV > 2) {
+            a2 = _mm512_dpbusd_epi32(a2, bx, _mm512_loadu_si512(w + 128));
+            b2 = _mm512_dpbusd_epi32(b2, by, _mm512_loadu_si512(w + step + 128));
+        }
+        if (NV > 3) {
+            a3 = _mm512_dpbusd_epi32(a3, bx, _mm512_loadu_si512(w + 192));
+            b3 = _mm512_dpbusd_epi32(b3, by, _mm512_loadu_si512(w + step + 192));
         }
     }
     if (q < quads) {
         int32_t x0;
         __builtin_memcpy(&x0, u + k, 4);
         const __m512i bx = _mm512_set1_epi32(x0);
-        for (int v = 0; v < NV; v++) a[v] = _mm512_dpbusd_epi32(a[v], bx, _mm512_loadu_si512(w + 64 * v));
+        a0 = _mm512_dpbusd_epi32(a0, bx, _mm512_loadu_si512(w));
+        if (NV > 1) a1 = _mm512_dpbusd_epi32(a1, bx, _mm512_loadu_si512(w + 64));
+        if (NV > 2) a2 = _mm512_dpbusd_epi32(a2, bx, _mm512_loadu_si512(w + 128));
+        if (NV > 3) a3 = _mm512_dpbusd_epi32(a3, bx, _mm512_loadu_si512(w + 192));
     }
-    for (int v = 0; v < NV; v++) _mm512_storeu_si512(sums + 16 * v, _mm512_add_epi32(a[v], b[v]));
+    _mm512_storeu_si512(sums, _mm512_add_epi32(a0, b0));
+    if (NV > 1) _mm512_storeu_si512(sums + 16, _mm512_add_epi32(a1, b1));
+    if (NV > 2) _mm512_storeu_si512(sums + 32, _mm512_add_epi32(a2, b2));
+    if (NV > 3) _mm512_storeu_si512(sums + 48, _mm512_add_epi32(a3, b3));
 }
 
 __attribute__((noinline)) DYNQ_X86K_TARGET static void dynq_x86k_linear_pass1(const uint8_t *u, intptr_t q,
@@ -456,11 +544,16 @@ DYNQ_X86K_TARGET static inline int32_t dynq_x86_fuse_store(const int32_t *quadRo
         const __m512i q = _mm512_mask_blend_epi32((__mmask16)0xAAAA, _mm512_srli_epi64(even, 32), odd);
         const __m512i v = _mm512_sub_epi32(_mm512_xor_si512(q, sign), sign);
         sum = _mm512_add_epi32(sum, v);
-        uint32_t words[4];
-        _mm_storeu_si128((__m128i *)words, _mm512_cvtepi32_epi8(v));
+        // Four word stores written out (a loop here is vectorized into a slow `vpscatterqd`).
+        const __m128i b = _mm512_cvtepi32_epi8(v);
         uint8_t *d = base + (i >> 2) * rowStride;
         const intptr_t n = padded - i >= 16 ? 4 : (padded - i) >> 2;
-        for (intptr_t j = 0; j < n; j++) __builtin_memcpy(d + j * rowStride, &words[j], 4);
+        const uint32_t w0 = (uint32_t)_mm_cvtsi128_si32(b), w1 = (uint32_t)_mm_extract_epi32(b, 1),
+                       w2 = (uint32_t)_mm_extract_epi32(b, 2), w3 = (uint32_t)_mm_extract_epi32(b, 3);
+        __builtin_memcpy(d, &w0, 4);
+        if (n > 1) __builtin_memcpy(d + rowStride, &w1, 4);
+        if (n > 2) __builtin_memcpy(d + 2 * rowStride, &w2, 4);
+        if (n > 3) __builtin_memcpy(d + 3 * rowStride, &w3, 4);
     }
     return _mm512_reduce_add_epi32(sum);
 }
