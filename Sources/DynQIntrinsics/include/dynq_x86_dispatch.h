@@ -249,15 +249,27 @@ DYNQ_X86K_INLINE void dynq_x86k_pixel_tile(const int N, const uint8_t *x, const 
             xp += planeBytes;
         }
     }
+    // A whole strip's 16 bytes go out with one `vpextrb` each (a loop over a stack copy costs a store-forwarding
+    // round trip per byte).
+#define DYNQ_X86K_BYTE(K) out[K * outStride] = (int8_t)_mm_extract_epi8(b, K);
 #define DYNQ_X86K_STORE(C)                                                                                      \
     if (C < N) {                                                                                                \
-        int8_t r[16];                                                                                           \
-        _mm_storeu_si128((__m128i *)r,                                                                          \
-                         _mm512_cvtepi32_epi8(dynq_x86k_requantize16(a##C, prepared + 512 * C, z, low, high))); \
-        for (intptr_t k = 0; k < pixels; k++) out[C + k * outStride] = r[k];                                    \
+        const __m128i b = _mm512_cvtepi32_epi8(dynq_x86k_requantize16(a##C, prepared + 512 * C, z, low, high)); \
+        if (pixels == 16) {                                                                                     \
+            int8_t *const o = out + C;                                                                          \
+            { int8_t *out = o; DYNQ_X86K_REP16(DYNQ_X86K_BYTE) }                                                \
+        } else {                                                                                                \
+            int8_t r[16];                                                                                       \
+            _mm_storeu_si128((__m128i *)r, b);                                                                  \
+            for (intptr_t k = 0; k < pixels; k++) out[C + k * outStride] = r[k];                                \
+        }                                                                                                       \
     }
-    DYNQ_X86K_REP16(DYNQ_X86K_STORE)
+    DYNQ_X86K_STORE(0) DYNQ_X86K_STORE(1) DYNQ_X86K_STORE(2) DYNQ_X86K_STORE(3) DYNQ_X86K_STORE(4)
+    DYNQ_X86K_STORE(5) DYNQ_X86K_STORE(6) DYNQ_X86K_STORE(7) DYNQ_X86K_STORE(8) DYNQ_X86K_STORE(9)
+    DYNQ_X86K_STORE(10) DYNQ_X86K_STORE(11) DYNQ_X86K_STORE(12) DYNQ_X86K_STORE(13) DYNQ_X86K_STORE(14)
+    DYNQ_X86K_STORE(15)
 #undef DYNQ_X86K_STORE
+#undef DYNQ_X86K_BYTE
 #undef DYNQ_X86K_REP16
 }
 
@@ -401,6 +413,24 @@ DYNQ_X86K_TARGET static inline void dynq_x86_add16_run(const dynq_x86_add16 *p) 
                                            dynq_x86k_apply_uniform16(x2, m2, r2, n2));
         _mm_storeu_si128((__m128i *)(p->output + i),
                          _mm512_cvtepi32_epi8(dynq_x86k_requantize16(s, p->prepared, z, low, high)));
+    }
+}
+
+// ---- Pixel-lane row cache (HostWideConvPixels.swift: the 16-pixel gathers of one plane and phase) ---------------
+
+/// `blocks` runs of 16 input quads into the row cache: quad l of block b is the 4 bytes at
+/// `src + (16·b + l)·step`, flipped to `q XOR 0x80`, its bytes outside `keep` replaced by `fill`'s, stored at
+/// `dst + 64·b + 4·l` (`vpgatherdd`). Every gathered word must be inside the input. Only call at
+/// `DYNQ_X86_LEVEL_AVX512VNNI`.
+DYNQ_X86K_TARGET static inline void dynq_x86_gather_quads_run(const int8_t *src, uint8_t *dst, intptr_t step,
+                                                               intptr_t blocks, uint32_t keep, uint32_t fill) {
+    const __m512i offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                               _mm512_set1_epi32((int32_t)step));
+    const __m512i flip = _mm512_set1_epi32((int32_t)0x80808080u), k = _mm512_set1_epi32((int32_t)keep),
+                  f = _mm512_set1_epi32((int32_t)fill);
+    for (intptr_t b = 0; b < blocks; b++) {
+        const __m512i v = _mm512_xor_si512(_mm512_i32gather_epi32(offsets, src + 16 * b * step, 1), flip);
+        _mm512_storeu_si512(dst + 64 * b, _mm512_or_si512(_mm512_and_si512(v, k), f));
     }
 }
 

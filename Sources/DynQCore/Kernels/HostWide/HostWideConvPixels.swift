@@ -394,6 +394,16 @@ internal func hostWidePixelConv(
                 let keep = keepMask(q), fill = borderWord & ~keep
                 let channel = g * gIn + 4 * q
                 var j = 0
+                if dispatched {
+                    // The same gathers in C (dynq_x86_dispatch.h), for every whole 16 whose last quad is inside the
+                    // input (the bound is monotone in the block).
+                    var blocks = 0
+                    while 16 * (blocks + 1) <= count
+                            && src + (first + (16 * blocks + 15) * sx) * inC + channel + 4 <= inputEnd { blocks += 1 }
+                    dynq_x86_gather_quads_run(src + first * inC + channel, d.assumingMemoryBound(to: UInt8.self)
+                                              + 4 * col0, sx * inC, blocks, keep, fill)
+                    j = 16 * blocks
+                }
                 // 16 pixels per gather; a quad read must stay inside the input tensor.
                 while j + 16 <= count
                         && src + (first + (j + 15) * sx) * inC + channel + 4 <= inputEnd {
