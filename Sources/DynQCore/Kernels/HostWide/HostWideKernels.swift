@@ -1,21 +1,25 @@
 // The HostWide kernel set: x86-64 kernels for AVX2 / AVX-512 (VNNI) builds (DYNQ_HOST_ISA, docs/host-isa.md).
 // Every kernel is bit-exact with the oracle in every build; in a build without the ISA its intrinsics fall back to
 // portable C (dynq_x86.h), which is exact but slow, so the choosers pick a wide variant only when the build has the
-// instructions, and the 128-bit SIMD kernels (SIMD128Kernels) otherwise. x86-64 only.
+// instructions or the CPU has AVX-512 VNNI (then the VNNI variants run their hot loops as run-time dispatched C,
+// dynq_x86_dispatch.h: `dispatchesVNNI`), and the 128-bit SIMD kernels (SIMD128Kernels) otherwise. x86-64 only.
 #if arch(x86_64)
 import DynQIntrinsics
 
 /// The x86 wide kernel set: the 128-bit SIMD set plus wide variants chosen by the build's instruction set.
 ///
 /// Choosers (measured with scripts/bench-hostwide.sh, docs/host-isa.md):
-/// - conv (AVX-512 VNNI build): `.vnniPixels` for grouped layers with fewer than 8 output channels per group at
+/// "AVX-512 VNNI" below: built for it, or any build on a CPU that has it (`runsVNNI`; docs/host-isa.md "Run-time
+/// dispatch").
+/// - conv (AVX-512 VNNI): `.vnniPixels` for grouped layers with fewer than 8 output channels per group at
 ///   horizontal stride 1 whose groups the channel-lane conv cannot merge (Dy-mobile's grouped 3×3 with 3, 11 or 27
 ///   groups: 1.8× the channel-lane VNNI conv), `.vnni` for every other layer (Dy-mobile's grouped 3×3 with an even
 ///   group count, merged 2 by 2: 1.4–2× the pixel lanes, `dynq bench` per op);
 ///   other builds: the SIMD128 chooser's `.simd128Tile` / `.simd128PixelLane`.
-/// - depthwise: `.wideDepthwise` with AVX2 or AVX-512 (1.5–2.4× the 128-bit kernel), `.sse2Depthwise` otherwise.
+/// - depthwise: `.wideDepthwise` with AVX2, AVX-512 or an AVX-512 VNNI CPU (1.5–2.4× the 128-bit kernel),
+///   `.sse2Depthwise` otherwise.
 /// - linear: `.vnniLinear` with AVX-512 VNNI, `.simd128Linear` otherwise.
-/// - add: 16 lanes with AVX-512 (2.6×), the SIMD128 add otherwise; max pooling: 64-byte vectors in every build
+/// - add: 16 lanes with AVX-512 or an AVX-512 VNNI CPU (2.6×), the SIMD128 add otherwise; max pooling: 64-byte vectors in every build
 ///   (four SSE2 vectors in the default build: 40× the scalar kernel); global average pooling: the SIMD128 kernel.
 @frozen
 public struct HostWideKernels: KernelSet {
