@@ -7,10 +7,12 @@
 //
 // Every function here is a translation of a Swift kernel in Sources/DynQCore/Kernels/HostWide with the same packed
 // layouts and the same integer arithmetic (the proofs are in those files), so the outputs are bit-identical to the
-// Swift kernels and to the reference oracles. A call runs a whole pass (all output pixels of a run of 1–4 channel
-// blocks), never one instruction, and takes a parameter struct.
+// Swift kernels and to the reference oracles. A call runs a whole loop (a conv pass over every output pixel, an
+// output row, one channel's fusion, a whole add), never one instruction, and takes a parameter struct or a few
+// pointers and counts. The Swift kernels call them only when `HostWideKernels.dispatchesVNNI` (or a test says so).
 //
-// Non-x86 targets (Arm, Embedded Swift) compile this header to nothing.
+// Non-x86 targets (Arm, Embedded Swift) compile this header to the two level constants and a
+// `dynq_x86_cpu_level()` that returns the baseline.
 #ifndef DYNQ_X86_DISPATCH_H
 #define DYNQ_X86_DISPATCH_H
 
