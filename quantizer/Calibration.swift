@@ -48,6 +48,8 @@ public struct CalibrationStats: Sendable {
     public var channelCounts: [String: Int] = [:]
     /// Per-channel `max |x|` of the same tensors over the samples (cross-layer equalization, Equalization.swift).
     public var channelMaxAbs: [String: [Double]] = [:]
+    /// Input moments of the layers rounded adaptively, by layer name (filled by `refine`, WeightRounding.swift).
+    public var inputMoments: [String: InputMoments] = [:]
     public init() {}
 
     public func observedRange(_ tensor: String) -> ValueRange { histograms[tensor]?.exact ?? .empty }

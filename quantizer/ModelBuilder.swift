@@ -75,6 +75,11 @@ struct ModelBuilder {
         return (id, q)
     }
 
+    /// The input moments that adaptive rounding uses for layer `name` (nil: round to nearest).
+    func roundingMoments(_ name: String) -> InputMoments? {
+        options.weightRounding == .adaptive ? stats.inputMoments[name] : nil
+    }
+
     func weight(_ name: String, node: String) throws -> Tensor {
         guard let t = weights[name] else { throw DynQError("node \(node): missing weight \(name)") }
         return t

@@ -32,6 +32,12 @@ public struct LayerReport: Sendable {
     public var notes: [String] = []
 
     public init(name: String, op: String) { self.name = name; self.op = op }
+
+    /// Notes what adaptive rounding did to the layer's output error on the calibration inputs.
+    mutating func noteRounding(_ q: QuantizedWeights) {
+        guard let e = q.outputError, e.nearest > 0 else { return }
+        notes.append("adaptive rounding: output error \(String(format: "%.0f", 100 * (e.adaptive / e.nearest - 1))) %")
+    }
 }
 
 /// The quantizer's account of a model: one `LayerReport` per runtime op plus the global measurements.

@@ -26,6 +26,12 @@ public struct QuantizationOptions: Sendable {
     /// every measured model, but the fixture's own 1,000 test images fall to 98.9 %, under the drift test's 99 %
     /// floor (docs/calibration.md).
     public var biasCorrection = false
+    /// How weights are rounded to their int8 grid: `.adaptive` (the default) measures each static conv's, linear's
+    /// and CPM fully connected layer's input moments on the calibration images (in `refine`) and rounds each weight
+    /// up or down to minimise the layer's output error (quantizer/WeightRounding.swift, docs/calibration.md);
+    /// `.nearest` rounds each weight to its nearest code. Without measured moments (`quantize(_:stats:options:)` on
+    /// stats `refine` did not fill) every layer is rounded to nearest.
+    public var weightRounding = WeightRounding.adaptive
 
     public init(method: CalibrationMethod = .percentile(CalibrationMethod.defaultPercentile),
                 granularity: WeightGranularity = .perChannel, histogramBins: Int = 2048,
@@ -77,12 +83,15 @@ public struct Refinement: Sendable {
     public var corrected: [BiasCorrectionLayer] = []
     /// Why bias correction, asked for, did not run (no uint8 images).
     public var biasCorrectionSkipped: String?
+    /// The layers whose input moments were measured for adaptive rounding.
+    public var roundedLayers: [String] = []
     public init() {}
 }
 
 /// The steps between calibration and building that `options` asks for, in this order: equalization
 /// (`options.equalize`), then calibration again on `inputs` with the float engine (every range downstream of an
-/// equalized tensor changes); bias correction (`options.biasCorrection`) on `images`, the same calibration images
+/// equalized tensor changes); the input moments of adaptive weight rounding (`options.weightRounding`) on
+/// `inputs`, into the returned stats; bias correction (`options.biasCorrection`) on `images`, the same calibration images
 /// as uint8 pixels (skipped, and said so in the result, when `images` is nil or float32).
 public func refine(_ prepared: PreparedModel, stats: CalibrationStats, inputs: [Tensor], images: ImageBatch?,
                    options: QuantizationOptions, workers: Int = defaultWorkerCount)
@@ -98,6 +107,10 @@ public func refine(_ prepared: PreparedModel, stats: CalibrationStats, inputs: [
                                histogramBins: options.histogramBins, coefficientBits: options.coefficientBits,
                                workers: workers)
         }
+    }
+    if options.weightRounding == .adaptive {
+        st.inputMoments = try measureInputMoments(p.model, inputs: inputs, workers: workers)
+        done.roundedLayers = st.inputMoments.keys.sorted()
     }
     if options.biasCorrection {
         if let images, case .uint8 = images.pixels {

@@ -21,6 +21,15 @@ public struct QuantizedWeights: Equatable, Sendable {
     public var sqnrDB: Double
     /// Largest `|q|` of each output channel (over the g kernels for a dynamic layer).
     public var maxAbsQ: [Int]
+    /// With adaptive rounding: the layer's mean squared output error on the calibration inputs, `Σ_o dᵀ M d`, with
+    /// nearest rounding and with the rounding chosen (WeightRounding.swift).
+    public var outputError: (nearest: Double, adaptive: Double)?
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.shape == b.shape && a.values == b.values && a.scales == b.scales && a.maxAbsQ == b.maxAbsQ
+            && a.sqnrDB.bitPattern == b.sqnrDB.bitPattern
+            && a.outputError?.nearest == b.outputError?.nearest && a.outputError?.adaptive == b.outputError?.adaptive
+    }
 }
 
 /// Quantizes a weight tensor whose output channel is axis `channelAxis` (0 for `[O, …]`, 1 for `[g, O, …]`).
@@ -28,8 +37,12 @@ public struct QuantizedWeights: Equatable, Sendable {
 /// `s_w[o] = max |W[·, o, …]| / 127` over every element of channel `o` (for `[g, O, …]`: over the g kernels, so
 /// they can be added as integers), `q = round(W / s_w)` (half away from zero) clamped to [−127, 127]. A channel
 /// that is all zero gets `s_w = 1/127` (any positive scale is exact for it).
-public func quantizeWeights(_ w: Tensor, channelAxis: Int, granularity: WeightGranularity = .perChannel)
-    -> QuantizedWeights
+///
+/// With `moments` (the layer's calibration input moments, `channelAxis` 0, one matrix per group of
+/// `channels / moments.groups` consecutive output channels) each channel's codes are then chosen by
+/// `adaptiveRounding` instead: each weight goes to one of its two grid neighbours, same scales, `|q| ≤ 127`.
+public func quantizeWeights(_ w: Tensor, channelAxis: Int, granularity: WeightGranularity = .perChannel,
+                            moments: InputMoments? = nil) -> QuantizedWeights
 {
     precondition(channelAxis < w.shape.count)
     let channels = w.shape[channelAxis]
@@ -43,13 +56,32 @@ public func quantizeWeights(_ w: Tensor, channelAxis: Int, granularity: WeightGr
         maxAbs = [Double](repeating: m, count: channels)
     }
     let scales = maxAbs.map { $0 > 0 ? $0 / 127 : 1.0 / 127 }
+    var codes = w.data.indices.map { k in
+        Int(max(-127, min(127, (Double(w.data[k]) / scales[channel(k)]).rounded(.toNearestOrAwayFromZero))))
+    }
+    var outputError: (nearest: Double, adaptive: Double)?
+    if let m = moments, channelAxis == 0, m.groups > 0, channels % m.groups == 0, m.length == inner {
+        let perGroup = channels / m.groups, n = m.length
+        var before = 0.0, after = 0.0
+        m.values.withUnsafeBufferPointer { all in
+            for c in 0..<channels {
+                let g = c / perGroup
+                let row = (0..<inner).map { Double(w.data[c * inner + $0]) }
+                let r = adaptiveRounding(row, scale: scales[c],
+                                         moments: UnsafeBufferPointer(rebasing: all[(g * n * n)..<((g + 1) * n * n)]))
+                for k in 0..<inner { codes[c * inner + k] = r.q[k] }
+                before += r.nearestError; after += r.error
+            }
+        }
+        outputError = (before, after)
+    }
     var values = [Int8](repeating: 0, count: w.count)
     var qmax = [Int](repeating: 0, count: channels)
     var signal = 0.0, noise = 0.0
     for k in 0..<w.count {
         let c = channel(k)
         let x = Double(w.data[k])
-        let q = Int(max(-127, min(127, (x / scales[c]).rounded(.toNearestOrAwayFromZero))))
+        let q = codes[k]
         values[k] = Int8(q)
         qmax[c] = max(qmax[c], abs(q))
         let e = x - Double(q) * scales[c]
@@ -57,7 +89,7 @@ public func quantizeWeights(_ w: Tensor, channelAxis: Int, granularity: WeightGr
         noise += e * e
     }
     return QuantizedWeights(shape: w.shape, values: values, scales: scales, sqnrDB: sqnrDB(signal: signal, noise: noise),
-                            maxAbsQ: qmax)
+                            maxAbsQ: qmax, outputError: outputError)
 }
 
 /// `10·log10(signal / noise)`; +∞ for zero noise, −∞ for zero signal with noise.

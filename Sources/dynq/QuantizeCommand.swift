@@ -9,7 +9,8 @@ let quantizeCommand = Command(
     usage: """
         usage: dynq quantize --graph G.json --weights W.safetensors --calib CALIB -o MODEL.dynq
                              [--samples N] [--method minmax|percentile|mse] [--percentile P] [--per-tensor]
-                             [--equalize] [--bias-correction] [--search] [--compare] [--json]
+                             [--equalize] [--rounding adaptive|nearest] [--bias-correction] [--search]
+                             [--compare] [--json]
 
         Folds every batchnorm into the convolution in front of it, fuses ReLU/ReLU6 into the clamps, quantizes
         the weights (symmetric int8, per output channel; the g kernels of a dynamic channel share one scale),
@@ -39,6 +40,9 @@ let quantizeCommand = Command(
           --equalize                equalize the channel ranges of conv → ReLU outputs read only by convs and
                                     CPMs (per-channel factors moved into the next layer's weights; the float
                                     model is unchanged; docs/calibration.md), then calibrate again (default)
+          --rounding R              how weights are rounded to int8: adaptive (default: each weight up or down
+                                    so that its layer's output error on CALIB is smallest; static convs,
+                                    linears and CPM layers, docs/calibration.md) or nearest
           --bias-correction         subtract each conv / linear layer's mean int8 − float output error, measured
                                     on CALIB layer by layer, from its bias (uint8 CALIB; one int8 run of CALIB
                                     per layer)
@@ -53,7 +57,8 @@ let quantizeCommand = Command(
         let args = args.map { $0 == "-o" ? "--output" : $0 }
         let a = try Arguments(args, flags: ["per-tensor", "json", "compare", "search", "bias-correction", "equalize", "no-equalize",
                                                "no-bias-correction"],
-                              options: ["graph", "weights", "calib", "output", "samples", "method", "percentile", "jobs"])
+                              options: ["graph", "weights", "calib", "output", "samples", "method", "percentile", "jobs",
+                                        "rounding"])
         _ = try a.positionals(0, "")
         let graphPath = try a.required("graph"), weightsPath = try a.required("weights")
         let calibPath = try a.required("calib"), output = try a.required("output")
@@ -74,6 +79,12 @@ let quantizeCommand = Command(
         }
         let jobs = try a.int("jobs", default: defaultWorkerCount, in: 1...1024)
         var options = QuantizationOptions(method: method, granularity: a.has("per-tensor") ? .perTensor : .perChannel)
+        if let r = a.value("rounding") {
+            guard let rounding = WeightRounding(rawValue: r) else {
+                throw UsageError("--rounding must be adaptive or nearest, not '\(r)'")
+            }
+            options.weightRounding = rounding
+        }
 
         try FileIO.checkWritable(output)
         let loaded = try LoadedGraph(graph: graphPath, weights: weightsPath)
@@ -176,6 +187,16 @@ let quantizeCommand = Command(
                             + " (\(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
             }
             (model, report) = try quantize(prepared, stats: stats, options: options)
+            let rounded = report.layers.compactMap { l in
+                l.notes.first { $0.hasPrefix("adaptive rounding: output error ") }.map {
+                    "\(l.name) \($0.dropFirst("adaptive rounding: output error ".count))"
+                }
+            }
+            if !rounded.isEmpty {
+                Console.err("adaptive rounding: each layer's output error on CALIB against nearest rounding: "
+                            + rounded.joined(separator: ", ")
+                            + " (\(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
+            }
         } catch let e as DynQError {
             throw e.inFile(weightsPath)
         }

@@ -40,7 +40,8 @@ extension ModelBuilder {
         let groups = c.groups
         // The runtime's depthwise kernel is channel multiplier 1 (groups == I == O); other grouped convs are OHWI.
         let depthwise = groups > 1 && groups == inC && o == inC && ig == 1
-        let qw = quantizeWeights(w, channelAxis: 0, granularity: options.granularity)
+        let qw = quantizeWeights(w, channelAxis: 0, granularity: options.granularity,
+                                 moments: roundingMoments(node.name))
         let sIn = qin.scale
         let bias = try c.bias.map { name -> [Int32] in
             let b = try weight(name, node: node.name)
@@ -67,7 +68,7 @@ extension ModelBuilder {
                                          window: c.window(kernel: Pair(kh, kw)), groups: groups, clamp: clamp(act, qout))
         ops.append(ModelDescription.Operation(name: node.name, op: depthwise ? .depthwiseConv2d(conv) : .conv2d(conv)))
         var rep = LayerReport(name: node.name, op: depthwise ? "depthwise_conv2d" : "conv2d")
-        rep.weightScales = range(qw.scales); rep.weightSQNRdB = qw.sqnrDB
+        rep.weightScales = range(qw.scales); rep.weightSQNRdB = qw.sqnrDB; rep.noteRounding(qw)
         rep.input = qin; rep.output = qout; rep.outputRange = chosen; rep.observedRange = observed
         rep.multipliers = range(mults.map(realValue)); rep.accumulator = acc
         if let act { rep.notes.append("fused \(act.op.kind) \(act.name)") }

@@ -29,7 +29,7 @@ extension ModelBuilder {
                              output outID: TensorID, qout: ActivationQuant, clamp: ModelDescription.Clamp) throws -> LayerReport {
         guard w.shape.count == 2 else { throw DynQError("layer \(name): linear weight must be [O, F]") }
         let o = w.shape[0], f = w.shape[1]
-        let qw = quantizeWeights(w, channelAxis: 0, granularity: options.granularity)
+        let qw = quantizeWeights(w, channelAxis: 0, granularity: options.granularity, moments: roundingMoments(name))
         let sIn = qin.scale
         let bias = try b.map {
             try quantizeBias($0.data.map(Double.init), scale: { sIn * qw.scales[$0] }, layer: name, what: "bias")
@@ -45,7 +45,7 @@ extension ModelBuilder {
         ops.append(ModelDescription.Operation(name: name, op: .linear(ModelDescription.Linear(input: inID, output: outID, weights: wb, bias: bb,
                                                                  multipliers: mb, clamp: clamp))))
         var rep = LayerReport(name: name, op: "linear")
-        rep.weightScales = range(qw.scales); rep.weightSQNRdB = qw.sqnrDB
+        rep.weightScales = range(qw.scales); rep.weightSQNRdB = qw.sqnrDB; rep.noteRounding(qw)
         rep.input = qin; rep.output = qout; rep.multipliers = range(mults.map(realValue)); rep.accumulator = acc
         return rep
     }
