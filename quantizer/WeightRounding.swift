@@ -57,9 +57,16 @@ public struct InputMoments: Sendable, Equatable {
     }
 }
 
-/// The largest input vector whose moments are measured (`F` of a linear, `(I/groups)·kh·kw` of a conv): beyond it
-/// the `length²` matrix and its `length²` work per vector are not worth it and the layer keeps nearest rounding.
-public let adaptiveRoundingMaxLength = 1024
+/// The largest input vector whose moments are measured (`F` of a linear, `(I/groups)·kh·kw` of a conv; 576 = a 3×3
+/// conv with 64 input channels per group): beyond it the `length²` matrix, its `length²` work per vector and per
+/// rounding pass cost more than they are worth (measured on MobileNetV2 at 224×224 with 4 calibration images and
+/// the bound at 1,024, which took its 960-long project layers: 16.4 s against 1.4 s with nearest rounding; the
+/// per-image sums of every layer's matrices, 125 MB an image, were the cost; with 576: 2.7 s) and the layer keeps
+/// nearest rounding.
+public let adaptiveRoundingMaxLength = 576
+
+/// The largest `groups · length²` matrix set of one layer (8 MB of doubles); a larger layer keeps nearest rounding.
+public let adaptiveRoundingMaxMatrixElements = 1 << 20
 
 /// Output positions of a conv sampled per calibration image (evenly spaced in raster order): 500 images give
 /// 16,000 patches per layer, enough to estimate a 576 × 576 moment matrix (3×3, 64 channels) and 10× cheaper than
@@ -144,7 +151,8 @@ private func momentLayers(_ model: FloatModel) throws -> [MomentLayer] {
         case .conv2d(let c):
             guard let w = model.weights[c.weight], w.shape.count == 4, c.groups >= 1 else { continue }
             let len = w.shape[1] * w.shape[2] * w.shape[3]
-            guard len <= adaptiveRoundingMaxLength else { continue }
+            guard len <= adaptiveRoundingMaxLength, c.groups * len * len <= adaptiveRoundingMaxMatrixElements
+            else { continue }
             layers.append(MomentLayer(name: n.name, input: n.inputs[0],
                                       kind: .conv(ConvGeometry(kernel: Pair(w.shape[2], w.shape[3]), stride: c.stride,
                                                                padding: c.padding, dilation: c.dilation,
