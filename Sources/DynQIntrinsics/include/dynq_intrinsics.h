@@ -9,5 +9,6 @@
 #include "dynq_arm_mve.h"
 #include "dynq_neon.h"
 #include "dynq_x86.h"
+#include "dynq_x86_dispatch.h"
 
 #endif

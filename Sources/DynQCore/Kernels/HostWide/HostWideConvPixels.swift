@@ -332,11 +332,13 @@ internal func hostWidePixelTile16(_ x: UnsafeRawPointer, _ taps: UnsafePointer<I
 }
 
 /// The pixel-lane conv: same contract and results as `conv2dReference`; weights packed by `hostWidePixelPack`,
-/// `hostWidePixelScratchBytes(p)` bytes of scratch (aligned for `Int`).
+/// `hostWidePixelScratchBytes(p)` bytes of scratch (aligned for `Int`). `dispatched`: run each output row with the
+/// run-time dispatched C row (dynq_x86_dispatch.h; the CPU must have AVX-512 VNNI) instead of the Swift tiles; the
+/// results are the same bits.
 internal func hostWidePixelConv(
     _ p: Conv2DParams, input: UnsafePointer<Int8>, packed: UnsafeRawPointer, bias: UnsafePointer<Int32>?,
     multipliers: UnsafePointer<QuantizedMultiplier>, output: UnsafeMutablePointer<Int8>,
-    scratch: UnsafeMutableRawPointer
+    scratch: UnsafeMutableRawPointer, dispatched: Bool = HostWideKernels.dispatchesVNNI
 ) {
     let gIn = p.groupInputChannels, gOut = p.groupOutputChannels, qg = hostWidePixelQuads(p)
     let inC = p.inputChannels, outC = p.outputChannels, sx = p.strideX
@@ -392,6 +394,16 @@ internal func hostWidePixelConv(
                 let keep = keepMask(q), fill = borderWord & ~keep
                 let channel = g * gIn + 4 * q
                 var j = 0
+                if dispatched {
+                    // The same gathers in C (dynq_x86_dispatch.h), for every whole 16 whose last quad is inside the
+                    // input (the bound is monotone in the block).
+                    var blocks = 0
+                    while 16 * (blocks + 1) <= count
+                            && src + (first + (16 * blocks + 15) * sx) * inC + channel + 4 <= inputEnd { blocks += 1 }
+                    dynq_x86_gather_quads_run(src + first * inC + channel, d.assumingMemoryBound(to: UInt8.self)
+                                              + 4 * col0, sx * inC, blocks, keep, fill)
+                    j = 16 * blocks
+                }
                 // 16 pixels per gather; a quad read must stay inside the input tensor.
                 while j + 16 <= count
                         && src + (first + (j + 15) * sx) * inC + channel + 4 <= inputEnd {
@@ -425,6 +437,18 @@ internal func hostWidePixelConv(
                 taps[t] = (base - cache) + ((xx % sx) * columns + xx / sx) * 4
                 t += 1
             }
+        }
+        if dispatched {
+            var args = dynq_x86_vnni_pixel_row(
+                cache: UnsafePointer(cache.assumingMemoryBound(to: UInt8.self)), taps: UnsafePointer(taps),
+                weights: packed.assumingMemoryBound(to: Int8.self),
+                prepared: UnsafePointer(prepared.assumingMemoryBound(to: UInt8.self)), output: output + oy * outW * outC,
+                tapCount: tapCount, quads: qg, planeBytes: planeBytes, groups: p.groups, groupOutputChannels: gOut,
+                groupWeightBytes: hostWidePixelGroupBytes(p), outputChannels: outC, outputWidth: outW,
+                activationMin: p.output.activationMin, activationMax: p.output.activationMax,
+                zeroPoint: p.output.zeroPoint)
+            dynq_x86_vnni_pixel_row_run(&args)
+            continue
         }
         var ox0 = 0
         while ox0 < outW {

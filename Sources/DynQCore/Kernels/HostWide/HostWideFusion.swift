@@ -116,7 +116,8 @@ internal func hostWideFuseConv(
     kernels: UnsafePointer<Int8>, coefficients: UnsafePointer<Int16>, mixedBias: UnsafePointer<Int32>?,
     staticBias: UnsafePointer<Int32>?, staticMultipliers: UnsafePointer<QuantizedMultiplier>,
     biasAccumulator: UnsafeMutablePointer<Int32>, multipliers: UnsafeMutablePointer<QuantizedMultiplier>,
-    packed: UnsafeMutableRawPointer, scratch: UnsafeMutableRawPointer
+    packed: UnsafeMutableRawPointer, scratch: UnsafeMutableRawPointer,
+    dispatched: Bool = HostWideKernels.dispatchesVNNI
 ) {
     precondition(f.layout == .outputMajor, "hostWideFuseConv: conv fusion is [O][K]")
     let g = f.kernelCount, o = f.outputChannels, k = f.elementsPerChannel, kernelSize = o * k
@@ -177,7 +178,9 @@ internal func hostWideFuseConv(
             finish16(acc, e)
         }
         var a: Int32 = 0
-        if k >= 16 {
+        if k >= 16 && dispatched {
+            a = dynq_x86_fuse_row(src, etaWide, g, kernelSize, k, row)  // the same steps in C (dynq_x86_dispatch.h)
+        } else if k >= 16 {
             var e = 0
             while e + 64 <= k { fuse64(e); e += 64 }
             while e + 16 <= k { fuse16(e); e += 16 }
@@ -221,6 +224,12 @@ internal func hostWideFuseConv(
         if dst.run == 0 {
             dst = pixelLane ? hostWidePixelFusedQuads(p, channel: ch, packed: packed)
                 : hostWideVNNIFusedQuads(v, channel: ch, packed: packed)
+        }
+        if dispatched {                                             // the same steps in C (dynq_x86_dispatch.h)
+            dst.sum.pointee = dynq_x86_fuse_store(quadRow, padded, r, dst.base.assumingMemoryBound(to: UInt8.self),
+                                                  dst.rowStride)
+            dst.base += 4; dst.sum += 1; dst.run &-= 1
+            continue
         }
         let rr = SIMD8<UInt64>(repeating: UInt64(r))
         var sum = SIMD16<Int32>()

@@ -74,7 +74,7 @@ internal func hostWideVNNILinearScratchBytes(_ p: LinearParams) -> Int { 256 + (
 internal func hostWideVNNILinear(
     _ p: LinearParams, input: UnsafePointer<Int8>, packed: UnsafeRawPointer, bias: UnsafePointer<Int32>?,
     multipliers: UnsafePointer<QuantizedMultiplier>, output: UnsafeMutablePointer<Int8>,
-    scratch: UnsafeMutableRawPointer
+    scratch: UnsafeMutableRawPointer, dispatched: Bool = HostWideKernels.dispatchesVNNI
 ) {
     let conv = p.asConv, f = p.inputFeatures, o = p.outputFeatures
     let quads = hostWideConvQuads(conv), nb = hostWideConvBlocks(conv)
@@ -86,11 +86,17 @@ internal func hostWideVNNILinear(
     for pass in 0..<((nb + 3) / 4) {
         let (start, size) = hostWideConvPass(blocks: nb, pass)
         let w = packed + start * quads * 64
-        switch size {
-        case 1: hostWideLinearPass1(u, quads, w, acc)
-        case 2: hostWideLinearPass2(u, quads, w, acc)
-        case 3: hostWideLinearPass3(u, quads, w, acc)
-        default: hostWideLinearPass4(u, quads, w, acc)
+        if dispatched {
+            dynq_x86_vnni_linear_pass_run(u.assumingMemoryBound(to: UInt8.self), quads,
+                                          w.assumingMemoryBound(to: Int8.self), acc.assumingMemoryBound(to: Int32.self),
+                                          size)
+        } else {
+            switch size {
+            case 1: hostWideLinearPass1(u, quads, w, acc)
+            case 2: hostWideLinearPass2(u, quads, w, acc)
+            case 3: hostWideLinearPass3(u, quads, w, acc)
+            default: hostWideLinearPass4(u, quads, w, acc)
+            }
         }
         let first = 16 * start, n = min(o - first, 16 * size)
         let a = acc.assumingMemoryBound(to: Int32.self)
