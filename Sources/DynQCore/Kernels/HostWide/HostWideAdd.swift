@@ -38,9 +38,13 @@ internal func hostWideAdd16(_ p: AddParams, count: Int, _ a: UnsafePointer<Int8>
         for i in 0..<count { scalar(i) }
         return
     }
-    // The output multiplier prepared in all 16 lanes (a local, 64-byte aligned block).
-    withUnsafeTemporaryAllocation(byteCount: hostWideRequantizeBlockBytes, alignment: 64) { buffer in
-        let block = buffer.baseAddress!
+    // The output multiplier prepared in all 16 lanes (a local, 64-byte aligned block). On the stack: the
+    // temporary allocation asks for the stack's own 16-byte alignment (a larger one makes Swift allocate it on the
+    // heap: one malloc and free per call, caught by RuntimeAllocationTests) and the block starts at the first
+    // 64-byte boundary inside it.
+    withUnsafeTemporaryAllocation(byteCount: hostWideRequantizeBlockBytes + 48, alignment: 16) { buffer in
+        let base = UInt(bitPattern: buffer.baseAddress!)
+        let block = UnsafeMutableRawPointer(bitPattern: (base &+ 63) & ~UInt(63))!
         for l in 0..<16 { hostWideRequantizeLane(l, bias: 0, multiplier: p.outputMultiplier, into: block) }
         let stage = HostWideOutputStage(p.output)
         let m1 = SIMD16<Int32>(repeating: p.input1Multiplier.multiplier)
