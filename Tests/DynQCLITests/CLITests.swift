@@ -28,12 +28,16 @@ func dynqPath() throws -> String {
 
 struct CLIError: Error { let message: String }
 
-/// Runs `dynq` with `arguments` in the repository root and waits for it.
-func dynq(_ arguments: [String]) throws -> Run {
+/// Runs `dynq` with `arguments` in the repository root, with `environment` added to this process's, and waits
+/// for it.
+func dynq(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: try dynqPath())
     process.arguments = arguments
     process.currentDirectoryURL = URL(fileURLWithPath: repoRoot)
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
