@@ -105,49 +105,40 @@ public func calibrate(_ model: FloatModel, inputs: [Tensor], runner: FloatRunner
         stats.histograms[name, default: Histogram(bins: histogramBins)].add(values)
     }
 
-    let batch = 4 * max(1, workers)
-    var start = 0
-    while start < inputs.count {
-        let end = min(start + batch, inputs.count)
-        let slice = Array(inputs[start..<end])
-        let samples = try concurrentChunks(count: slice.count, workers: workers) { range in
-            try range.map { try observer.observe(slice[$0], runner: runner) }
+    try concurrentBatches(count: inputs.count, workers: workers,
+                          { try observer.observe(inputs[$0], runner: runner) }) { i, s in
+        sample = i
+        // The input first, then the others by name, so the first non-finite tensor named is reproducible.
+        let inputFirst = s.tensors.filter { $0.0 == graph.input.name } + s.tensors.filter { $0.0 != graph.input.name }
+        for (name, t) in inputFirst {
+            try hist(name, t.data)
+            if stats.shapes[name] == nil { stats.shapes[name] = t.shape }
+            if (t.shape.count == 2 || t.shape.count == 4) && t.shape[0] == 1 {
+                var sums = stats.channelSums[name] ?? [], maxAbs = stats.channelMaxAbs[name] ?? []
+                let n = addChannelSums(t, to: &sums, maxAbs: &maxAbs)
+                stats.channelSums[name] = sums; stats.channelMaxAbs[name] = maxAbs
+                stats.channelCounts[name, default: 0] += n
+            }
         }
-        for (k, s) in samples.enumerated() {
-            sample = start + k
-            // The input first, then the others by name, so the first non-finite tensor named is reproducible.
-            let inputFirst = s.tensors.filter { $0.0 == graph.input.name } + s.tensors.filter { $0.0 != graph.input.name }
-            for (name, t) in inputFirst {
-                try hist(name, t.data)
-                if stats.shapes[name] == nil { stats.shapes[name] = t.shape }
-                if (t.shape.count == 2 || t.shape.count == 4) && t.shape[0] == 1 {
-                    var sums = stats.channelSums[name] ?? [], maxAbs = stats.channelMaxAbs[name] ?? []
-                    let n = addChannelSums(t, to: &sums, maxAbs: &maxAbs)
-                    stats.channelSums[name] = sums; stats.channelMaxAbs[name] = maxAbs
-                    stats.channelCounts[name, default: 0] += n
-                }
-            }
-            for c in s.cpms {
-                try hist("\(c.node).pool", c.pool)
-                if let hidden = c.hidden { try hist("\(c.node).hidden", hidden) }
-                try hist("\(c.node).logits", c.logits)
-                if let eta = c.eta { stats.coefficients[c.node, default: []].append(eta) }
-            }
-            for f in s.fused {
-                var st = stats.fused[f.node] ?? FusedKernelStats()
-                st.values.include(f.values)
-                st.channelMaxAbs.include(f.channelMaxAbs)
-                stats.fused[f.node] = st
-            }
-            for (b, p) in s.precision.enumerated() {
-                precisionAcc[b].maxErr = Swift.max(precisionAcc[b].maxErr, p.maxErr)
-                precisionAcc[b].signal += p.signal
-                precisionAcc[b].noise += p.noise
-            }
-            stats.samples += 1
-            progress?(stats.samples, inputs.count)
+        for c in s.cpms {
+            try hist("\(c.node).pool", c.pool)
+            if let hidden = c.hidden { try hist("\(c.node).hidden", hidden) }
+            try hist("\(c.node).logits", c.logits)
+            if let eta = c.eta { stats.coefficients[c.node, default: []].append(eta) }
         }
-        start = end
+        for f in s.fused {
+            var st = stats.fused[f.node] ?? FusedKernelStats()
+            st.values.include(f.values)
+            st.channelMaxAbs.include(f.channelMaxAbs)
+            stats.fused[f.node] = st
+        }
+        for (b, p) in s.precision.enumerated() {
+            precisionAcc[b].maxErr = Swift.max(precisionAcc[b].maxErr, p.maxErr)
+            precisionAcc[b].signal += p.signal
+            precisionAcc[b].noise += p.noise
+        }
+        stats.samples += 1
+        progress?(stats.samples, inputs.count)
     }
     stats.coefficientPrecision = zip(coefficientBits, precisionAcc).map { bits, acc in
         CoefficientPrecision(bits: bits, maxCoefficientError: acc.maxErr,

@@ -87,24 +87,14 @@ public func measureInputMoments(_ model: FloatModel, inputs: [Tensor], workers: 
     let runner = try floatEngineRunner(model)
     let needed = Set(layers.map(\.input))
     var total: [String: InputMoments] = [:]
-    let batch = 4 * max(1, workers)
-    var start = 0
-    while start < inputs.count {
-        let end = min(start + batch, inputs.count)
-        let slice = Array(inputs[start..<end])
-        let perImage = try concurrentChunks(count: slice.count, workers: workers) { range in
-            try range.map { k -> [InputMoments] in
-                var seen: [String: Tensor] = [:]
-                try runner(slice[k]) { name, t in if needed.contains(name) { seen[name] = t } }
-                return try layers.map { try $0.moments(of: seen, model: model) }
-            }
+    try concurrentBatches(count: inputs.count, workers: workers, { k -> [InputMoments] in
+        var seen: [String: Tensor] = [:]
+        try runner(inputs[k]) { name, t in if needed.contains(name) { seen[name] = t } }
+        return try layers.map { try $0.moments(of: seen, model: model) }
+    }) { _, image in
+        for (l, m) in zip(layers, image) {
+            if total[l.name] == nil { total[l.name] = m } else { total[l.name]!.add(m) }
         }
-        for image in perImage {
-            for (l, m) in zip(layers, image) {
-                if total[l.name] == nil { total[l.name] = m } else { total[l.name]!.add(m) }
-            }
-        }
-        start = end
     }
     return total.mapValues { $0.normalized() }
 }

@@ -25,6 +25,24 @@ public func concurrentChunks<T: Sendable>(count: Int, workers: Int,
     return out
 }
 
+/// Maps every index of `0..<count` through `body` on `workers` threads, `4 · workers` indices at a time, and hands
+/// each result to `consume` in index order before the next batch starts: at most one batch of results is held at
+/// once (calibration's per-image tensors, adaptive rounding's per-image moment sums), and `consume` sees the same
+/// sequence for any number of workers.
+public func concurrentBatches<T: Sendable>(count: Int, workers: Int, _ body: @Sendable (Int) throws -> T,
+                                           consume: (Int, T) throws -> Void) throws {
+    let batch = 4 * max(1, workers)
+    var start = 0
+    while start < count {
+        let base = start, end = min(start + batch, count)
+        let results = try concurrentChunks(count: end - base, workers: workers) { range in
+            try range.map { try body(base + $0) }
+        }
+        for (k, r) in results.enumerated() { try consume(base + k, r) }
+        start = end
+    }
+}
+
 /// One result per worker, written under a lock.
 private final class ResultSlots<T: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
