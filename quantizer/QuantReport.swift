@@ -29,14 +29,17 @@ public struct LayerReport: Sendable {
     /// Range of the stored requantization multipliers.
     public var multipliers: ValueRange?
     public var accumulator: AccumulatorBound?
+    /// Weighted layers rounded adaptively: their output error with nearest and with adaptive rounding.
+    public var rounding: RoundingError?
     public var notes: [String] = []
 
     public init(name: String, op: String) { self.name = name; self.op = op }
 
-    /// Notes what adaptive rounding did to the layer's output error on the calibration inputs.
+    /// Records what adaptive rounding did to the layer's output error on the calibration inputs (and notes it).
     mutating func noteRounding(_ q: QuantizedWeights) {
-        guard let e = q.outputError, e.nearest > 0 else { return }
-        notes.append("adaptive rounding: output error \(String(format: "%.0f", 100 * (e.adaptive / e.nearest - 1))) %")
+        guard let e = q.outputError, let change = e.change else { return }
+        rounding = e
+        notes.append("adaptive rounding: output error \(change)")
     }
 }
 

@@ -83,8 +83,6 @@ public struct Refinement: Sendable {
     public var corrected: [BiasCorrectionLayer] = []
     /// Why bias correction, asked for, did not run (no uint8 images).
     public var biasCorrectionSkipped: String?
-    /// The layers whose input moments were measured for adaptive rounding.
-    public var roundedLayers: [String] = []
     public init() {}
 }
 
@@ -110,7 +108,6 @@ public func refine(_ prepared: PreparedModel, stats: CalibrationStats, inputs: [
     }
     if options.weightRounding == .adaptive {
         st.inputMoments = try measureInputMoments(p.model, inputs: inputs, workers: workers)
-        done.roundedLayers = st.inputMoments.keys.sorted()
     }
     if options.biasCorrection {
         if let images, case .uint8 = images.pixels {

@@ -21,14 +21,19 @@ public struct QuantizedWeights: Equatable, Sendable {
     public var sqnrDB: Double
     /// Largest `|q|` of each output channel (over the g kernels for a dynamic layer).
     public var maxAbsQ: [Int]
-    /// With adaptive rounding: the layer's mean squared output error on the calibration inputs, `Σ_o dᵀ M d`, with
-    /// nearest rounding and with the rounding chosen (WeightRounding.swift).
-    public var outputError: (nearest: Double, adaptive: Double)?
+    /// With adaptive rounding: the layer's output error on the calibration inputs (WeightRounding.swift).
+    public var outputError: RoundingError?
+}
 
-    public static func == (a: Self, b: Self) -> Bool {
-        a.shape == b.shape && a.values == b.values && a.scales == b.scales && a.maxAbsQ == b.maxAbsQ
-            && a.sqnrDB.bitPattern == b.sqnrDB.bitPattern
-            && a.outputError?.nearest == b.outputError?.nearest && a.outputError?.adaptive == b.outputError?.adaptive
+/// A layer's mean squared output error on the calibration inputs, `Σ_o dᵀ M d`, with nearest rounding and with the
+/// rounding adaptive rounding chose (never larger).
+public struct RoundingError: Equatable, Sendable {
+    public var nearest: Double
+    public var adaptive: Double
+
+    /// `adaptive` against `nearest` in percent, as the quantizer prints it ("-36 %"); nil when `nearest` is 0.
+    public var change: String? {
+        nearest > 0 ? "\(String(format: "%.0f", 100 * (adaptive / nearest - 1))) %" : nil
     }
 }
 
@@ -59,7 +64,7 @@ public func quantizeWeights(_ w: Tensor, channelAxis: Int, granularity: WeightGr
     var codes = w.data.indices.map { k in
         Int(max(-127, min(127, (Double(w.data[k]) / scales[channel(k)]).rounded(.toNearestOrAwayFromZero))))
     }
-    var outputError: (nearest: Double, adaptive: Double)?
+    var outputError: RoundingError?
     if let m = moments, channelAxis == 0, m.groups > 0, channels % m.groups == 0, m.length == inner {
         let perGroup = channels / m.groups, n = m.length
         var before = 0.0, after = 0.0
@@ -73,7 +78,7 @@ public func quantizeWeights(_ w: Tensor, channelAxis: Int, granularity: WeightGr
                 before += r.nearestError; after += r.error
             }
         }
-        outputError = (before, after)
+        outputError = RoundingError(nearest: before, adaptive: after)
     }
     var values = [Int8](repeating: 0, count: w.count)
     var qmax = [Int](repeating: 0, count: channels)

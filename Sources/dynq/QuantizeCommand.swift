@@ -187,11 +187,7 @@ let quantizeCommand = Command(
                             + " (\(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
             }
             (model, report) = try quantize(prepared, stats: stats, options: options)
-            let rounded = report.layers.compactMap { l in
-                l.notes.first { $0.hasPrefix("adaptive rounding: output error ") }.map {
-                    "\(l.name) \($0.dropFirst("adaptive rounding: output error ".count))"
-                }
-            }
+            let rounded = report.layers.compactMap { l in l.rounding?.change.map { "\(l.name) \($0)" } }
             if !rounded.isEmpty {
                 Console.err("adaptive rounding: each layer's output error on CALIB against nearest rounding: "
                             + rounded.joined(separator: ", ")
