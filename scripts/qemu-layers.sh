@@ -7,10 +7,15 @@
 #   scripts/qemu-layers.sh --core m7            # Cortex-M7, mps2-an500
 #   scripts/qemu-layers.sh --core m55           # Cortex-M55, mps3-an547 (Swift built with -Xcc -mcpu=cortex-m55;
 #                                               # the Helium set runs there too, beside oracle/scalar/simd128/dsp)
+#   scripts/qemu-layers.sh --core a53           # Cortex-A53 (AArch64), QEMU virt: oracle/scalar/simd128/neon sets,
+#                                               # and the larger layers of docs/qemu.md's NEON table after the rest
+#   scripts/qemu-layers.sh --core a76           # Cortex-A76 (the same, NEON's SDOT tile); = CPU=cortex-a76 --core a53
 #   scripts/qemu-layers.sh --layers conv3x3_32_32_14,fc_48_10     # only these layers (names as in the table)
 #
 # Environment: OPT (-O, default, or -Osize), OUT (build directory, default .build-qemu/layers-CORE), SWIFT_BIN
-#   (/opt/swift/usr/bin), QEMU (qemu-system-arm), QEMU_TIMEOUT (seconds, 1800), STACK_BYTES (32768).
+#   (/opt/swift/usr/bin), QEMU (qemu-system-arm; qemu-system-aarch64 for a53/a76), QEMU_TIMEOUT (seconds, 1800),
+#   STACK_BYTES (32768; 65536 for a53/a76), CPU (a53 only: QEMU's -cpu and clang's -mcpu, default cortex-a53),
+#   RAM_MB (a53/a76: QEMU -m, 256).
 #
 # What happens: DynQCore's sources and firmware-sim/qemu/layers.swift.embedded are compiled as ONE Embedded Swift
 # module (armv7em-none-none-eabi, -wmo, -function-sections, -Xcc -mcpu=CPU), linked with the startup, ABI and C
@@ -22,19 +27,20 @@
 # --gc-sections`, C support left out): .text + .rodata reachable from the set (kernels and what they call). Stack: painted-stack high
 # water of one call. Exit code 0 only when the firmware finishes, every set's output hash equals the oracle's
 # on every layer and the DynQIntrinsics models match the instructions. Builds run under `nice -n 10`.
+# AArch64 (a53, a76): the same Swift main with -D DYNQ_LAYERS_AARCH64 (aarch64-none-none-elf), linked with
+# qemu-a53-run.sh's startup, support and linker script and a53_layers.c (NEON intrinsics check); the timer is the
+# generic timer, one count per 16 instructions (docs/qemu.md), so a measurement is exact to ±16 instructions.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 QDIR="$ROOT/firmware-sim/qemu"
 SWIFT_BIN="${SWIFT_BIN:-/opt/swift/usr/bin}"
-QEMU="${QEMU:-qemu-system-arm}"
 OPT="${OPT:--O}"
-STACK_BYTES="${STACK_BYTES:-32768}"
 QEMU_TIMEOUT="${QEMU_TIMEOUT:-1800}"
-TARGET=armv7em-none-none-eabi
+ENV_CPU="${CPU:-}"
 NICE=(nice -n 10)
 
-usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 PROG=qemu-layers
 # shellcheck source=scripts/qemu-common.sh
 . "$ROOT/scripts/qemu-common.sh"
@@ -42,19 +48,36 @@ PROG=qemu-layers
 CORE=m4 LAYERS=""
 while [ $# -gt 0 ]; do
     case "$1" in
-        --core) [ $# -ge 2 ] || die "--core needs m4, m7 or m55"; CORE="$2"; shift 2 ;;
+        --core) [ $# -ge 2 ] || die "--core needs m4, m7, m55, a53 or a76"; CORE="$2"; shift 2 ;;
         --layers) [ $# -ge 2 ] || die "--layers needs a comma-separated list"; LAYERS="$2"; shift 2 ;;
         -h|--help) usage 0 ;;
         *) die "unknown argument $1" ;;
     esac
 done
 
+ARCH=arm
 case "$CORE" in
     m4)  BOARD=mps2-an386; CPU=cortex-m4;  FLASH=4M;   RAM=4M ;;
     m7)  BOARD=mps2-an500; CPU=cortex-m7;  FLASH=4M;   RAM=4M ;;
     m55) BOARD=mps3-an547; CPU=cortex-m55; FLASH=512K; RAM=512K ;;   # ITCM at 0x0, DTCM at 0x20000000
-    *) die "unknown core $CORE (m4, m7 or m55)" ;;
+    a53) ARCH=aarch64; BOARD=virt; CPU="${ENV_CPU:-cortex-a53}" ;;
+    a76) ARCH=aarch64; BOARD=virt; CPU=cortex-a76 ;;
+    *) die "unknown core $CORE (m4, m7, m55, a53 or a76)" ;;
 esac
+if [ "$ARCH" = aarch64 ]; then
+    CORE="${CPU#cortex-}"                     # the table's and the build directory's name: a53, a76, ...
+    TARGET=aarch64-none-none-elf
+    QEMU="${QEMU:-qemu-system-aarch64}"
+    STACK_BYTES="${STACK_BYTES:-65536}"
+    RAM_MB="${RAM_MB:-256}"
+    case "$RAM_MB" in ''|*[!0-9]*) die "RAM_MB must be a number of megabytes" ;; esac
+    QEMU_MACHINE=(-M virt -cpu "$CPU" -m "${RAM_MB}M")
+else
+    TARGET=armv7em-none-none-eabi
+    QEMU="${QEMU:-qemu-system-arm}"
+    STACK_BYTES="${STACK_BYTES:-32768}"
+    QEMU_MACHINE=(-M "$BOARD")
+fi
 OUT="${OUT:-$ROOT/.build-qemu/layers-$CORE}"
 
 qemu_find_tools
@@ -70,6 +93,8 @@ SWIFT_FLAGS=(-target "$TARGET" -enable-experimental-feature Embedded -enable-exp
              -Xcc -mcpu="$CPU" -Xcc -I"$INCLUDE" -module-name DynQCore)
 # The Helium set runs only where MVE exists (the M55): its entry is compiled in with -D DYNQ_LAYERS_HELIUM.
 [ "$CORE" != m55 ] || SWIFT_FLAGS+=(-D DYNQ_LAYERS_HELIUM)
+# AArch64: the NEON set instead of dsp, the generic timer, the larger layers (layers.swift.embedded's #if).
+[ "$ARCH" != aarch64 ] || SWIFT_FLAGS+=(-D DYNQ_LAYERS_AARCH64)
 cp "$QDIR/layers.swift.embedded" "$OUT/layers.swift"
 KEY="$( { "$SWIFTC" --version 2>&1; echo "${SWIFT_FLAGS[*]}"; cat "${SOURCES[@]}" "$INCLUDE"/* "$OUT/layers.swift"; } \
         | sha256sum | cut -c1-16)"
@@ -83,32 +108,56 @@ else
 fi
 
 # ---- C and assembly: startup, ABI helpers, memory/semihosting support, SysTick + intrinsics check ----
-CFLAGS=(--target=arm-none-eabi -mcpu="$CPU" -mthumb -mfloat-abi=soft)
-cp "$QDIR/startup.S.embedded" "$OUT/startup.S"; cp "$QDIR/aeabi.S.embedded" "$OUT/aeabi.S"
-cp "$QDIR/support.c.embedded" "$OUT/support.c"; cp "$QDIR/layers.c.embedded" "$OUT/layers.c"
-cp "$QDIR/layers_model.c.embedded" "$OUT/layers_model.c"
-sed -e "/^ *FLASH (rx)/ s/LENGTH = [0-9A-Z]*/LENGTH = $FLASH/" -e "/^ *RAM  *(rwx)/ s/LENGTH = [0-9A-Z]*/LENGTH = $RAM/" \
-    "$QDIR/link.ld" > "$OUT/link.ld"
-: > "$OUT/model.bin"; : > "$OUT/input.bin"           # startup.S embeds a model and an input; none here
-(
-    cd "$OUT"
-    "${NICE[@]}" "$CLANG" "${CFLAGS[@]}" -c startup.S -o startup.o
-    "${NICE[@]}" "$CLANG" "${CFLAGS[@]}" -c aeabi.S -o aeabi.o
-    "${NICE[@]}" "$CLANG" "${CFLAGS[@]}" -O2 -ffreestanding -fno-builtin -Wall -Wextra -c support.c -o support.o
-    "${NICE[@]}" "$CLANG" "${CFLAGS[@]}" -O2 -ffreestanding -Wall -Wextra -I"$INCLUDE" \
-        -DDYNQ_CORE="\"$CORE ($CPU, $BOARD)\"" -DDYNQ_LAYERS="\"$LAYERS\"" -c layers.c -o layers_c.o
-    "${NICE[@]}" "$CLANG" --target=arm-none-eabi -mcpu=cortex-m3 -mthumb -mfloat-abi=soft -O2 -ffreestanding \
-        -Wall -Wextra -I"$INCLUDE" -c layers_model.c -o layers_model.o
-)
-OBJECTS=("$OUT/startup.o" "$OUT/aeabi.o" "$OUT/support.o" "$OUT/layers_c.o" "$OUT/layers_model.o"
-         "$OUT/layers.o" "$UNICODE_LIB")
-"$LLD" -T "$OUT/link.ld" --defsym=ARENA_BYTES=0 --defsym=STACK_BYTES="$STACK_BYTES" --gc-sections \
-    -Map="$OUT/image.map" "${OBJECTS[@]}" -o "$OUT/image.elf"
+build_m_image() {
+    CFLAGS=(--target=arm-none-eabi -mcpu="$CPU" -mthumb -mfloat-abi=soft)
+    cp "$QDIR/startup.S.embedded" "$OUT/startup.S"; cp "$QDIR/aeabi.S.embedded" "$OUT/aeabi.S"
+    cp "$QDIR/support.c.embedded" "$OUT/support.c"; cp "$QDIR/layers.c.embedded" "$OUT/layers.c"
+    cp "$QDIR/layers_model.c.embedded" "$OUT/layers_model.c"
+    sed -e "/^ *FLASH (rx)/ s/LENGTH = [0-9A-Z]*/LENGTH = $FLASH/" -e "/^ *RAM  *(rwx)/ s/LENGTH = [0-9A-Z]*/LENGTH = $RAM/" \
+        "$QDIR/link.ld" > "$OUT/link.ld"
+    : > "$OUT/model.bin"; : > "$OUT/input.bin"           # startup.S embeds a model and an input; none here
+    (
+        cd "$OUT"
+        "${NICE[@]}" "$CLANG" "${CFLAGS[@]}" -c startup.S -o startup.o
+        "${NICE[@]}" "$CLANG" "${CFLAGS[@]}" -c aeabi.S -o aeabi.o
+        "${NICE[@]}" "$CLANG" "${CFLAGS[@]}" -O2 -ffreestanding -fno-builtin -Wall -Wextra -c support.c -o support.o
+        "${NICE[@]}" "$CLANG" "${CFLAGS[@]}" -O2 -ffreestanding -Wall -Wextra -I"$INCLUDE" \
+            -DDYNQ_CORE="\"$CORE ($CPU, $BOARD)\"" -DDYNQ_LAYERS="\"$LAYERS\"" -c layers.c -o layers_c.o
+        "${NICE[@]}" "$CLANG" --target=arm-none-eabi -mcpu=cortex-m3 -mthumb -mfloat-abi=soft -O2 -ffreestanding \
+            -Wall -Wextra -I"$INCLUDE" -c layers_model.c -o layers_model.o
+    )
+    OBJECTS=("$OUT/startup.o" "$OUT/aeabi.o" "$OUT/support.o" "$OUT/layers_c.o" "$OUT/layers_model.o"
+             "$OUT/layers.o" "$UNICODE_LIB")
+    "$LLD" -T "$OUT/link.ld" --defsym=ARENA_BYTES=0 --defsym=STACK_BYTES="$STACK_BYTES" --gc-sections \
+        -Map="$OUT/image.map" "${OBJECTS[@]}" -o "$OUT/image.elf"
+}
+
+# ---- AArch64: qemu-a53-run.sh's startup, support (generic timer, stack paint) and linker script, a53_layers.c ----
+build_aarch64_image() {
+    local cflags=(--target=aarch64-none-elf "-mcpu=$CPU")
+    cp "$QDIR/a53_startup.S.embedded" "$OUT/a53_startup.S"; cp "$QDIR/a53_support.c.embedded" "$OUT/a53_support.c"
+    cp "$QDIR/a53_layers.c.embedded" "$OUT/a53_layers.c"; cp "$QDIR/a53_link.ld" "$OUT/"
+    : > "$OUT/model.bin"; : > "$OUT/input.bin"       # a53_startup.S embeds a model and an input; none here
+    (
+        cd "$OUT"
+        "${NICE[@]}" "$CLANG" "${cflags[@]}" -c a53_startup.S -o a53_startup.o
+        "${NICE[@]}" "$CLANG" "${cflags[@]}" -O2 -ffreestanding -fno-builtin -Wall -Wextra -ffunction-sections \
+            -c a53_support.c -o a53_support.o
+        "${NICE[@]}" "$CLANG" "${cflags[@]}" -O2 -ffreestanding -Wall -Wextra -I"$INCLUDE" \
+            -DDYNQ_CORE="\"$CORE ($CPU, $BOARD)\"" -DDYNQ_LAYERS="\"$LAYERS\"" -c a53_layers.c -o a53_layers_c.o
+    )
+    "$LLD" -T "$OUT/a53_link.ld" --defsym=ARENA_BYTES=0 --defsym=STACK_BYTES="$STACK_BYTES" \
+        --defsym=RAM_BYTES="$((RAM_MB * 1024 * 1024))" --gc-sections -Map="$OUT/image.map" \
+        "$OUT/a53_startup.o" "$OUT/a53_support.o" "$OUT/a53_layers_c.o" "$OUT/layers.o" "$UNICODE_LIB" \
+        -o "$OUT/image.elf"
+}
+
+if [ "$ARCH" = aarch64 ]; then build_aarch64_image; else build_m_image; fi
 
 # ---- run ----
 echo "qemu-layers: $QEMU -M $BOARD -cpu $CPU -icount shift=0 -kernel $OUT/image.elf"
 rc=0
-timeout "$QEMU_TIMEOUT" "$QEMU" -M "$BOARD" -nographic -monitor none -serial none \
+timeout "$QEMU_TIMEOUT" "$QEMU" "${QEMU_MACHINE[@]}" -nographic -monitor none -serial none \
     -semihosting-config enable=on,target=native -icount shift=0 -kernel "$OUT/image.elf" >"$OUT/run.log" 2>&1 || rc=$?
 if [ "$rc" -ne 0 ] || ! grep -q '^status: ok' "$OUT/run.log"; then
     cat "$OUT/run.log"
