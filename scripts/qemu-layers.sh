@@ -187,6 +187,9 @@ cmsis_m4 = {"conv3x3_16_32_14": 2.10, "conv3x3_32_32_14": 1.91, "dw3x3_32_14_s2"
             "conv1x1_32_48_7": 2.65, "conv1x1_16_32_14": 3.70, "fc_48_10": 3.33, "stem3x3_1_16_28": 9.73,
             "dw3x3_16_28_s2": 7.76, "dw3x3_48_7_s1": 7.05, "conv1x1_48_48_7": 2.26}
 issue_table = list(cmsis_m4)[:8]
+# AArch64 only (layers.swift.embedded's aarch64Layers): docs/qemu.md's NEON table, printed as a table of their own.
+larger = ("conv3x3_64_64_56", "conv3x3_256_256_14", "conv1x1_128_256_28", "conv1x1_24_144_56", "conv1x1_144_24_56",
+          "conv1x1_96_576_14", "conv1x1_320_1280_7", "stem3x3_3_32_224_s2")
 lines = open(log).read().splitlines()
 results, order, sets = {}, [], []
 for l in lines:
@@ -200,7 +203,7 @@ for l in lines:
 size = dict(l.split() for l in open(sizes).read().splitlines() if l.strip())
 failures = 0
 for l in lines:
-    if l.startswith(("calibration:", "intrinsics:")): print(l)
+    if l.startswith(("calibration:", "intrinsics:", "neon:")): print(l)
     if l.startswith("intrinsics: native") and not l.endswith("mismatches 0"): failures += 1
 def per_call(kv): return int(kv["instructions"]) / int(kv["reps"])
 def other(name): return name.startswith(("fuse_", "add_", "gap_"))
@@ -222,15 +225,21 @@ def verdicts(name):
         if not same: failures += 1
         out.append(f"{s} {'same' if same else 'DIFFERENT'}")
     return ", ".join(out)
-for name in [n for n in order if not other(n)]:
+def layer_row(name, totals, width=9):
+    """A conv/dw/FC layer's row (name, MACs, i/MAC per set); adds each set's instructions per call to totals."""
     macs = int(results[(name, sets[0])]["macs"])
-    row = f"{name:<20} {macs:>9}"
+    row = f"{name:<20} {macs:>{width}}"
     for s in sets:
         kv = results.get((name, s))
         if kv is None: row += f" {'-':>15}"; continue
         row += f" {per_call(kv) / macs:>15.2f}"
-        tot[s] += per_call(kv)
-        if name in issue_table: tot8[s] += per_call(kv)
+        totals[s] += per_call(kv)
+    return row, macs
+for name in [n for n in order if not other(n) and n not in larger]:
+    row, macs = layer_row(name, tot)
+    if name in issue_table:
+        for s in sets:
+            if (name, s) in results: tot8[s] += per_call(results[(name, s)])
     macs_all += macs
     if name in issue_table: macs8 += macs
     c = cmsis_m4.get(name)
@@ -255,6 +264,16 @@ if rest:
             if (name, s) in results: totx[s] += per_call(results[(name, s)])
         print(row + "  " + verdicts(name))
     print(f"{'total':<20} {'':>9}" + "".join(f" {totx[s]:>15.0f}" for s in sets))
+big = [n for n in order if n in larger]
+if big:
+    print(f"\nLarger layers (docs/qemu.md's NEON table), instructions per MAC, {core} (one call)")
+    print(f"{'layer':<20} {'MACs':>10}" + "".join(f" {s + ' i/MAC':>15}" for s in sets) + "  outputs")
+    totb = {s: 0.0 for s in sets}; macsb = 0
+    for name in big:
+        row, macs = layer_row(name, totb, width=10)
+        macsb += macs
+        print(row + "  " + verdicts(name))
+    print(f"{'all larger layers':<20} {macsb:>10}" + "".join(f" {totb[s] / macsb:>15.2f}" for s in sets))
 print(f"\nPer set: code (.text + .rodata reachable from the set's entry points), largest stack and scratch of a call")
 for s in sets:
     st = max(int(results[(n, s)]["stack"]) for n in order if (n, s) in results)
