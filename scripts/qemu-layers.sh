@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Per-layer kernel benchmark on an emulated Cortex-M: instructions per MAC of every kernel set on issue 13's
-# standard layers (and the rest of the fixture's conv / depthwise / linear shapes), each output's hash checked
-# against the oracle kernels on the same core, plus each set's code size and stack.
+# Per-layer kernel benchmark on an emulated Cortex-M or AArch64 core: instructions per MAC of every kernel set on
+# issue 13's standard layers (and the rest of the fixture's conv / depthwise / linear shapes), each output's hash
+# checked against the oracle kernels on the same core, plus each set's code size and stack.
 #
 #   scripts/qemu-layers.sh                      # Cortex-M4, QEMU mps2-an386
 #   scripts/qemu-layers.sh --core m7            # Cortex-M7, mps2-an500
