@@ -201,6 +201,9 @@ for l in lines:
         if name not in order: order.append(name)
         if s not in sets: sets.append(s)
 size = dict(l.split() for l in open(sizes).read().splitlines() if l.strip())
+if not order:
+    print("qemu-layers: no layer ran (does --layers name layers of the table?)")
+    sys.exit(1)
 failures = 0
 for l in lines:
     if l.startswith(("calibration:", "intrinsics:", "neon:")): print(l)
