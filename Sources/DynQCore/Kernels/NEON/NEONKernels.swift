@@ -1,5 +1,6 @@
 // The AArch64 NEON kernel set: convolution, linear and the conv half of dynamic layers on NEON's widening int8
-// multiplies (NEONConv.swift, NEONFusion.swift); depthwise, element-wise and pooling are the 128-bit SIMD set's.
+// multiplies (NEONConv.swift, NEONFusion.swift), depthwise on NEON's widening int16 multiplies (NEONDepthwise.swift);
+// element-wise and pooling are the 128-bit SIMD set's.
 import DynQIntrinsics
 
 /// The AArch64 NEON kernel set (Cortex-A53 and later; SDOT on cores with the dot-product extension).
@@ -8,7 +9,7 @@ import DynQIntrinsics
 /// (`dynq_neon_dotprod_native()`: `-Xcc -march=armv8.2-a+dotprod`, or `-Xcc -mcpu=cortex-a55` / `cortex-a76`), else
 /// `.tileSMLAL` — both the 2 × 4 tile of NEONConv.swift on the same packed layout — except grouped layers with
 /// fewer than 4 output channels per group, which run the 128-bit SIMD set's variant for them
-/// (`.simd128(SIMD128Kernels.chooseConv(p))`). Depthwise is `.simd128(.depthwise)`. The variant decides the packed
+/// (`.simd128(SIMD128Kernels.chooseConv(p))`). Depthwise is `.depthwise` (NEONDepthwise.swift). The variant decides the packed
 /// bytes, the scratch bytes, the packing, the kernel and the fusion's layout. On hosts without NEON the
 /// DynQIntrinsics wrappers are C models: the same results, slowly (tests only).
 @frozen
@@ -22,6 +23,9 @@ public struct NEONKernels: KernelSet {
         case tileSDOT
         /// A variant of the 128-bit SIMD set, run by `SIMD128Kernels`.
         case simd128(SIMD128Kernels.Variant)
+        /// Depthwise: `SMLAL`/`SMLAL2` over 8 channels per tap on the 128-bit SIMD set's packed weights and row
+        /// cache (NEONDepthwise.swift), so the SIMD set's depthwise fusion feeds it.
+        case depthwise
     }
 
     @inlinable public init() {}
@@ -71,19 +75,22 @@ public struct NEONKernels: KernelSet {
                        multipliers: a.multipliers, output: a.output, scratch: a.scratch!)
         case .simd128(let s):
             SIMD128Kernels().conv2d(p, s, a)
+        case .depthwise:
+            preconditionFailure("NEONKernels: the depthwise variant for a conv")
         }
     }
 
-    // MARK: depthwise: the 128-bit SIMD set's
+    // MARK: depthwise: the NEON kernel on the 128-bit SIMD set's packed layout (NEONDepthwise.swift)
 
-    @inlinable public static func chooseDepthwise(_ p: DepthwiseConv2DParams) -> Variant {
-        .simd128(SIMD128Kernels.chooseDepthwise(p))
-    }
+    @inlinable public static func chooseDepthwise(_ p: DepthwiseConv2DParams) -> Variant { .depthwise }
+    /// `⌈taps/2⌉ · C₈ · 4` bytes: the SIMD set's tap pairs (`packDepthwiseConv2dWeights`).
     @inlinable public static func depthwisePackedWeightBytes(_ p: DepthwiseConv2DParams, _ v: Variant) -> Int {
         SIMD128Kernels.depthwisePackedWeightBytes(p, v.simd128)
     }
+    /// `.depthwise`: `neonDepthwiseScratchBytes` (row cache, tap offsets, prepared requantization blocks).
     @inlinable public static func depthwiseScratchBytes(_ p: DepthwiseConv2DParams, _ v: Variant) -> Int {
-        SIMD128Kernels.depthwiseScratchBytes(p, v.simd128)
+        if case .depthwise = v { return neonDepthwiseScratchBytes(p) }
+        return SIMD128Kernels.depthwiseScratchBytes(p, v.simd128)
     }
     @inlinable public static func packDepthwiseWeights(_ p: DepthwiseConv2DParams, _ v: Variant,
                                                        weights: UnsafePointer<Int8>,
@@ -91,6 +98,10 @@ public struct NEONKernels: KernelSet {
         SIMD128Kernels.packDepthwiseWeights(p, v.simd128, weights: weights, into: packed)
     }
     @inlinable public func depthwiseConv2d(_ p: DepthwiseConv2DParams, _ v: Variant, _ a: ConvArguments) {
+        if case .depthwise = v {
+            return neonDepthwiseConv2d(p, input: a.input, packedWeights: a.weights, bias: a.bias,
+                                       multipliers: a.multipliers, output: a.output, scratch: a.scratch!)
+        }
         SIMD128Kernels().depthwiseConv2d(p, v.simd128, a)
     }
 
@@ -164,9 +175,10 @@ public struct NEONKernels: KernelSet {
 }
 
 extension NEONKernels.Variant {
-    /// The SIMD128 variant a `.simd128` variant carries (depthwise variants are always `.simd128`).
+    /// The SIMD128 variant a `.simd128` variant carries; `.depthwise` reads the SIMD set's depthwise layout.
     @inlinable var simd128: SIMD128Kernels.Variant {
         if case .simd128(let s) = self { return s }
+        if case .depthwise = self { return .depthwise }
         preconditionFailure("NEONKernels: a tile variant where a SIMD128 variant was chosen")
     }
 }
