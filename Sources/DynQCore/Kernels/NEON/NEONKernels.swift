@@ -1,6 +1,6 @@
 // The AArch64 NEON kernel set: convolution, linear and the conv half of dynamic layers on NEON's widening int8
 // multiplies (NEONConv.swift, NEONFusion.swift), depthwise on NEON's widening int16 multiplies (NEONDepthwise.swift);
-// element-wise and pooling are the 128-bit SIMD set's.
+// element-wise add on its 64-bit products (NEONAdd.swift); pooling is the 128-bit SIMD set's.
 import DynQIntrinsics
 
 /// The AArch64 NEON kernel set (Cortex-A53 and later; SDOT on cores with the dot-product extension).
@@ -156,11 +156,11 @@ public struct NEONKernels: KernelSet {
         SIMD128Kernels().fuseDepthwise(f, p, v.simd128, a)
     }
 
-    // MARK: element-wise and pooling: the 128-bit SIMD set's
+    // MARK: element-wise: NEON's add (NEONAdd.swift); pooling: the 128-bit SIMD set's
 
     @inlinable public func add(_ p: AddParams, count: Int, _ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>,
                                output: UnsafeMutablePointer<Int8>) {
-        SIMD128Kernels().add(p, count: count, a, b, output: output)
+        neonAdd(p, count: count, input1: a, input2: b, output: output)
     }
     @inlinable public func maxPool2d(_ p: Pool2DParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>) {
         SIMD128Kernels().maxPool2d(p, input: input, output: output)
