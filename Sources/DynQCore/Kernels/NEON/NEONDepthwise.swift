@@ -64,27 +64,19 @@ internal func neonDepthwiseConv2d(
     let q = p.output
     let pixelStep = p.strideX * cp
 
-    @inline(__always) func row(_ iy: Int) -> UnsafeMutablePointer<Int16> {
-        rowCache.row(iy) { iy, dst in
-            let src = input + iy &* p.inputWidth &* c
-            let d = dst + p.padding.left &* cp
-            if cp == c {                                      // the whole row is one run
-                neonWidenRun(src, d, count: p.inputWidth &* c, zeroPoint: z)
-            } else {
-                for ix in 0..<p.inputWidth { neonWidenRun(src + ix &* c, d + ix &* cp, count: c, zeroPoint: z) }
-            }
+    /// Converts input row `iy` into a cache slot: `q − z_in` as int16, `C₈` per column after the left padding.
+    @inline(__always) func convertRow(_ iy: Int, _ dst: UnsafeMutablePointer<Int16>) {
+        let src = input + iy &* p.inputWidth &* c
+        let d = dst + p.padding.left &* cp
+        if cp == c {                                      // the whole row is one run
+            neonWidenRun(src, d, count: p.inputWidth &* c, zeroPoint: z)
+        } else {
+            for ix in 0..<p.inputWidth { neonWidenRun(src + ix &* c, d + ix &* cp, count: c, zeroPoint: z) }
         }
     }
 
     for oy in 0..<outH {
-        var t = 0
-        for ky in 0..<p.kernelHeight {
-            let base = row(oy * p.strideY - p.padding.top + ky * p.dilationY)
-            for kx in 0..<p.kernelWidth {
-                taps[t] = (base - cache) + kx * p.dilationX * cp
-                t += 1
-            }
-        }
+        _ = rowCache.fillTaps(p, outputRow: oy, pixelElements: cp, into: taps, convert: convertRow)
         let out = output + oy * outW * c
         for b in 0..<blocks {
             let c0 = b * depthwiseBlockChannels

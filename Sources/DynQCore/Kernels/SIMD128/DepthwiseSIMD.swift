@@ -94,27 +94,19 @@ public func depthwiseConv2d(
     let z = Int16(truncatingIfNeeded: p.inputZeroPoint)
     let q = p.output
 
-    @inline(__always) func row(_ iy: Int) -> UnsafeMutablePointer<Int16> {
-        rowCache.row(iy) { iy, dst in
-            let src = input + iy * p.inputWidth * c
-            var d = dst + p.padding.left * cp
-            for ix in 0..<p.inputWidth {
-                let s = src + ix * c
-                for ch in 0..<c { d[ch] = Int16(s[ch]) &- z }
-                d += cp
-            }
+    /// Converts input row `iy` into a cache slot: `q − z_in` as int16, `C₈` per column after the left padding.
+    @inline(__always) func convertRow(_ iy: Int, _ dst: UnsafeMutablePointer<Int16>) {
+        let src = input + iy * p.inputWidth * c
+        var d = dst + p.padding.left * cp
+        for ix in 0..<p.inputWidth {
+            let s = src + ix * c
+            for ch in 0..<c { d[ch] = Int16(s[ch]) &- z }
+            d += cp
         }
     }
 
     for oy in 0..<outH {
-        var t = 0
-        for ky in 0..<p.kernelHeight {
-            let base = row(oy * p.strideY - p.padding.top + ky * p.dilationY)
-            for kx in 0..<p.kernelWidth {
-                taps[t] = (base - cache) + kx * p.dilationX * cp
-                t += 1
-            }
-        }
+        let t = rowCache.fillTaps(p, outputRow: oy, pixelElements: cp, into: taps, convert: convertRow)
         if t & 1 == 1 { taps[t] = zeroRow - cache }           // odd tap count: the pad tap reads zeros (weight 0)
         let out = output + oy * outW * c
         if t == 9 {

@@ -35,4 +35,23 @@ struct SIMDRowCache {
         }
         return dst
     }
+
+    /// Fills `taps` with the offsets (int16 elements from `storage`) of the `kh·kw` taps of depthwise output row
+    /// `oy`'s first pixel: tap `ky·kw + kx` reads input row `oy·strideY − padTop + ky·dilationY` (the zero row outside
+    /// the image) at padded column `kx·dilationX`, `pixelElements` int16 per column. Rows the cache does not hold yet
+    /// are converted by `convert` (as in `row`). Returns the tap count `kh·kw`.
+    @inline(__always)
+    func fillTaps(_ p: DepthwiseConv2DParams, outputRow oy: Int, pixelElements: Int,
+                  into taps: UnsafeMutablePointer<Int>,
+                  convert: (Int, UnsafeMutablePointer<Int16>) -> Void) -> Int {
+        var t = 0
+        for ky in 0..<p.kernelHeight {
+            let base = row(oy * p.strideY - p.padding.top + ky * p.dilationY, convert: convert)
+            for kx in 0..<p.kernelWidth {
+                taps[t] = (base - storage) + kx * p.dilationX * pixelElements
+                t += 1
+            }
+        }
+        return t
+    }
 }
