@@ -64,13 +64,21 @@ qemu_compile_firmware() {  # $1 = description
     fi
 }
 
-# After a failed run: names the function the firmware's fault pc lies in (from the log's "FAULT: ... at pc 0x...").
+# After a failed run: names the function the firmware's fault pc lies in (from the log's "FAULT: ... at pc 0x..."),
+# and says what a heap exhaustion or a QEMU lockup means.
 qemu_explain_fault() {  # $1 = run log
     local pc
     pc="$(sed -n 's/^FAULT: .* at pc \(0x[0-9a-f]*\).*/\1/p' "$1")"
     if [ -n "$pc" ] && [ -x "$SWIFT_BIN/llvm-symbolizer" ]; then
         echo "$PROG: the fault pc $pc is in: $("$SWIFT_BIN/llvm-symbolizer" --obj="$OUT/image.elf" "$pc" | head -1 \
             | { "$SWIFT_BIN/swift-demangle" --simplified 2>/dev/null || cat; })"
+    fi
+    if grep -q '^FAULT: heap exhausted' "$1"; then
+        echo "$PROG: the firmware's heap ran out (support.c.embedded's allocator; RAM minus static data and STACK_BYTES)"
+    fi
+    if grep -q 'Lockup' "$1"; then
+        echo "$PROG: QEMU locked up: a fault while the fault handler could not run (a corrupt vector table or stack;" \
+             "rerun QEMU with -d int,guest_errors to see the exceptions taken)"
     fi
 }
 
