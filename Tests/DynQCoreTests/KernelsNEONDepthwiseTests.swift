@@ -79,3 +79,78 @@ struct KernelsNEONDepthwiseTests {
         #expect(f == nil, "\(f ?? "")")
     }
 }
+
+@Suite("NEON depthwise fusion")
+struct KernelsNEONDepthwiseFusionTests {
+    /// Runs the reference fusion + `packDepthwiseConv2dWeights` and the NEON set's `fuseDepthwise`; a failure or nil.
+    static func check(g: Int, c: Int, kh: Int, kw: Int, mode: FusionCoefficientMode, biases: Bool, extremes: Bool,
+                      rng: inout SeededRNG) -> String? {
+        let k = kh * kw
+        let f = DynamicFusionParams(kernelCount: g, outputChannels: c, elementsPerChannel: k, layout: .channelsLast,
+                                    coefficients: mode)
+        let p = DepthwiseCase(name: "", h: kh + 2, w: kw + 2, c: c, kh: kh, kw: kw)
+            .params(zIn: 0, output: OutputQuantization(zeroPoint: 0))
+        let kernels: [Int8] = extremes ? (0..<g * k * c).map { _ in rng.int(0...1) == 0 ? -127 : 127 }
+            : rng.int8s(g * k * c, -127...127)
+        let etaCount = mode == .perChannel ? c * g : g
+        let eta: [Int16] = (0..<etaCount).map { _ in extremes ? 32767 : Int16(rng.int(0...32767)) }
+        let mixed: [Int32]? = biases ? rng.int32s(g * c, -(1 << 20)...(1 << 20)) : nil
+        let stat: [Int32]? = biases ? rng.int32s(c, -(1 << 20)...(1 << 20)) : nil
+        let m0 = rng.multipliers(c, shifts: -20 ... -2)
+        var refKernel = [Int8](repeating: 0, count: k * c), refBias = [Int32](repeating: 0, count: c)
+        var refM = [QuantizedMultiplier](repeating: .zero, count: c)
+        mixed.withOptionalPointer { mb in
+            stat.withOptionalPointer { sb in
+                dynamicFusionReference(f, kernels: kernels, coefficients: eta, mixedBias: mb, staticBias: sb,
+                                       staticMultipliers: m0, fusedKernel: &refKernel, biasAccumulator: &refBias,
+                                       multipliers: &refM)
+            }
+        }
+        let v = NEONKernels.chooseDepthwise(p)
+        let bytes = NEONKernels.fusedDepthwiseWeightBytes(f, p, v)
+        var refPacked = [UInt8](repeating: 0, count: bytes), gotPacked = [UInt8](repeating: 0xAB, count: bytes)
+        var gotBias = [Int32](repeating: 7, count: c)
+        var gotM = [QuantizedMultiplier](repeating: QuantizedMultiplier(multiplier: 1 << 30, shift: 3), count: c)
+        refPacked.withUnsafeMutableBytes { packDepthwiseConv2dWeights(p, weights: refKernel, into: $0.baseAddress!) }
+        mixed.withOptionalPointer { mb in
+            stat.withOptionalPointer { sb in
+                withScratch(NEONKernels.depthwiseFusionScratchBytes(f, p, v)) { s in
+                    gotPacked.withUnsafeMutableBytes { out in
+                        NEONKernels().fuseDepthwise(f, p, v, FusionArguments(
+                            kernels: kernels, coefficients: eta, mixedBias: mb, staticBias: sb, staticMultipliers: m0,
+                            fusedWeights: out.baseAddress!, fusedBias: &gotBias, fusedMultipliers: &gotM, scratch: s))
+                    }
+                }
+            }
+        }
+        let what = "seed \(rng.seed): g \(g) C \(c) \(kh)x\(kw) \(mode) biases \(biases) extremes \(extremes)"
+        if gotPacked != refPacked {
+            let i = (0..<bytes).first { gotPacked[$0] != refPacked[$0] }!
+            return "\(what): packed byte \(i) NEON \(gotPacked[i]) reference \(refPacked[i])"
+        }
+        if gotBias != refBias { return "\(what): bias NEON \(gotBias) reference \(refBias)" }
+        if gotM != refM { return "\(what): multipliers differ" }
+        return nil
+    }
+
+    @Test("random g 1-8, channels 1-40, kernels 1x1 to 5x5, both coefficient modes, with and without biases")
+    func random() {
+        var rng = SeededRNG(seed: seed("neon-dw-fusion"))
+        var failures: [String] = []
+        for round in 0..<120 {
+            if let f = Self.check(g: rng.int(1...8), c: rng.int(1...40), kh: rng.int(1...5), kw: rng.int(1...5),
+                                  mode: round % 2 == 0 ? .perChannel : .perLayer, biases: round % 3 != 0,
+                                  extremes: round % 10 == 0, rng: &rng) {
+                failures.append(f)
+            }
+        }
+        #expect(failures.isEmpty, "\(failures.count) failing cases, first: \(failures.first ?? "")")
+    }
+
+    @Test("the largest |F|: g = 516 kernels of +-127 against coefficients 32767")
+    func largestSums() {
+        var rng = SeededRNG(seed: seed("neon-dw-fusion-516"))
+        let f = Self.check(g: 516, c: 11, kh: 3, kw: 3, mode: .perChannel, biases: true, extremes: true, rng: &rng)
+        #expect(f == nil, "\(f ?? "")")
+    }
+}

@@ -147,12 +147,16 @@ public struct NEONKernels: KernelSet {
                                                             _ v: Variant) -> Int {
         SIMD128Kernels.fusedDepthwiseWeightBytes(f, p, v.simd128)
     }
+    /// `.depthwise`: `neonDepthwiseFusionScratchBytes` (F, the coefficient table, the reciprocals).
     @inlinable public static func depthwiseFusionScratchBytes(_ f: DynamicFusionParams, _ p: DepthwiseConv2DParams,
                                                               _ v: Variant) -> Int {
-        SIMD128Kernels.depthwiseFusionScratchBytes(f, p, v.simd128)
+        if case .depthwise = v { return neonDepthwiseFusionScratchBytes(f, p) }
+        return SIMD128Kernels.depthwiseFusionScratchBytes(f, p, v.simd128)
     }
+    /// `.depthwise`: `neonFuseDepthwise` (NEONDepthwiseFusion.swift), straight into the tap-pair layout.
     @inlinable public func fuseDepthwise(_ f: DynamicFusionParams, _ p: DepthwiseConv2DParams, _ v: Variant,
                                          _ a: FusionArguments) {
+        if case .depthwise = v { return neonFuseDepthwise(f, p, a) }
         SIMD128Kernels().fuseDepthwise(f, p, v.simd128, a)
     }
 
