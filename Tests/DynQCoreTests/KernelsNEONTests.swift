@@ -14,9 +14,13 @@ private func neonSeed(_ s: String) -> UInt64 {
 
 /// The tile variants a host test runs: both dot steps, whatever the build chooses.
 let neonTileVariants: [NEONKernels.Variant] = [.tileSMLAL, .tileSDOT]
+/// The conv variants a host test runs on every shape: both tiles and the thin-K tile, whatever the chooser picks.
+let neonConvVariants: [NEONKernels.Variant] = [.tileSMLAL, .tileSDOT, .thin]
 
-/// The variant a test runs for `p`: the chooser's SIMD128 fallback where it takes one, else the tile `v`.
+/// The variant a test runs for `p`: the chooser's SIMD128 fallback where it takes one, else the tile `v`; the thin
+/// variant runs every shape (any K, groups and channel counts), whether the chooser would pick it or not.
 func neonVariant(_ p: Conv2DParams, _ v: NEONKernels.Variant) -> NEONKernels.Variant {
+    if v == .thin { return v }
     if case .simd128 = NEONKernels.chooseConv(p) { return NEONKernels.chooseConv(p) }
     return v
 }
@@ -76,6 +80,25 @@ let neonConvCases: [ConvCase] = [
     ConvCase(name: "7x7 stride 2, pad 3, 3 input channels (K == 147)", h: 11, w: 10, ic: 3, oc: 8, kh: 7, kw: 7,
              sy: 2, sx: 2, pad: ConvPadding(all: 3)),
     ConvCase(name: "K == 2304 (3x3x256)", h: 3, w: 3, ic: 256, oc: 5, kh: 3, kw: 3, pad: ConvPadding(all: 1)),
+    // The thin-K tile's edges (4 pixels x 16 channels, K in steps of 8 then a 1...7 tail).
+    ConvCase(name: "thin: 1x1x24 -> 144, rows in place (24 % 8 == 0), pixels % 4 == 2", h: 3, w: 6, ic: 24, oc: 144,
+             kh: 1, kw: 1),
+    ConvCase(name: "thin: 1x1x32 -> 48 @7x7 (the fixture's: 49 pixels, one left over)", h: 7, w: 7, ic: 32, oc: 48,
+             kh: 1, kw: 1),
+    ConvCase(name: "thin: stem 1 channel 3x3 pad 1 (K == 9: one step of 8, a tail of 1), O == 16", h: 6, w: 7, ic: 1,
+             oc: 16, kh: 3, kw: 3, pad: ConvPadding(all: 1)),
+    ConvCase(name: "thin: K == 15 (1x1x15: rows copied, tail of 7), O == 17 (a block of 1)", h: 3, w: 5, ic: 15,
+             oc: 17, kh: 1, kw: 1),
+    ConvCase(name: "thin: K == 7 (< 8: tail only), O == 5", h: 4, w: 3, ic: 7, oc: 5, kh: 1, kw: 1),
+    ConvCase(name: "thin: 1x1x8 stride 2 in place, pixels % 4 == 3", h: 5, w: 5, ic: 8, oc: 20, kh: 1, kw: 1,
+             sy: 2, sx: 2),
+    ConvCase(name: "thin: groups == 2, group slice 8, 1x1 in place, O/groups == 24", h: 3, w: 3, ic: 16, oc: 48,
+             kh: 1, kw: 1, groups: 2),
+    ConvCase(name: "thin: groups == 3, 3x3 pad 1, O/groups == 9 (block tail per group)", h: 4, w: 5, ic: 9, oc: 27,
+             kh: 3, kw: 3, pad: ConvPadding(all: 1), groups: 3),
+    ConvCase(name: "thin: K == 64 (1x1x64), O == 32", h: 2, w: 5, ic: 64, oc: 32, kh: 1, kw: 1),
+    ConvCase(name: "thin: 1x1x16 with padding (rows copied, padding holds z_in)", h: 3, w: 4, ic: 16, oc: 16,
+             kh: 1, kw: 1, pad: ConvPadding(top: 1, left: 2, bottom: 0, right: 1)),
 ]
 
 @Suite("NEON conv2d equals conv2dReference bit for bit (SMLAL and SDOT dot steps)")
@@ -83,7 +106,7 @@ struct NEONConvTests {
     @Test("on every shared conv case and zero-point kind", arguments: convCases, zeroPointKinds)
     func sharedCases(c: ConvCase, zKind: String) {
         var rng = SeededRNG(seed: neonSeed(c.name + zKind))
-        for v in neonTileVariants {
+        for v in neonConvVariants {
             let p = c.params(zIn: zeroPoint(ofKind: zKind, &rng), output: rng.outputQuantization())
             if let msg = checkNEONConv(p, neonVariant(p, v), rng: &rng) {
                 Issue.record(Comment(rawValue: msg)); return
@@ -94,7 +117,7 @@ struct NEONConvTests {
     @Test("on every NEON tile edge case and zero-point kind", arguments: neonConvCases, zeroPointKinds)
     func tileEdges(c: ConvCase, zKind: String) {
         var rng = SeededRNG(seed: neonSeed("edge " + c.name + zKind))
-        for v in neonTileVariants {
+        for v in neonConvVariants {
             for _ in 0..<2 {
                 let p = c.params(zIn: zeroPoint(ofKind: zKind, &rng), output: rng.outputQuantization())
                 if let msg = checkNEONConv(p, neonVariant(p, v), rng: &rng) {
@@ -109,7 +132,7 @@ struct NEONConvTests {
     @Test("extreme products: inputs all -128, weights all -127 or +127, z_in == 127, K == 576")
     func extremeProducts() {
         for w8 in [Int8(-127), 127] {
-            for v in neonTileVariants {
+            for v in neonConvVariants {
                 let p = Conv2DParams(inputHeight: 4, inputWidth: 4, inputChannels: 64, outputChannels: 8,
                                      kernelHeight: 3, kernelWidth: 3, padding: ConvPadding(all: 1), inputZeroPoint: 127,
                                      output: OutputQuantization(zeroPoint: 0))
@@ -128,6 +151,34 @@ struct NEONConvTests {
         }
     }
 
+    @Test("the chooser: short K takes the thin tile (K <= 64, or <= 160 in whole 16-channel blocks; SDOT: <= 32, or <= 72 above 1x1)")
+    func thinChooser() {
+        let q = OutputQuantization(zeroPoint: 0)
+        func conv(_ ic: Int, _ oc: Int, k: Int = 1, groups: Int = 1) -> Conv2DParams {
+            Conv2DParams(inputHeight: 8, inputWidth: 8, inputChannels: ic, outputChannels: oc, kernelHeight: k,
+                         kernelWidth: k, groups: groups, inputZeroPoint: 0, output: q)
+        }
+        let expectations: [(Conv2DParams, smlal: Bool, sdot: Bool)] = [
+            (conv(24, 144), true, true), (conv(3, 32, k: 3), true, true), (conv(32, 48), true, true),
+            (conv(48, 48), true, false), (conv(64, 8), true, false), (conv(65, 8), false, false),
+            (conv(8, 32, k: 3), true, true), (conv(9, 32, k: 3), true, false),          // K = 72, 81
+            (conv(96, 576), true, false), (conv(160, 32), true, false), (conv(161, 32), false, false),
+            (conv(144, 24), false, false), (conv(16, 4), false, false), (conv(16, 32, groups: 8), false, false),
+        ]
+        for (p, smlal, sdot) in expectations {
+            #expect(neonThinPreferred(p, dotProduct: false) == smlal, "\(p)")
+            #expect(neonThinPreferred(p, dotProduct: true) == sdot, "\(p)")
+            let chosen = NEONKernels.hasDotProduct ? sdot : smlal
+            #expect(NEONKernels.chooseConv(p) == (chosen ? .thin : NEONKernels.tile), "\(p)")
+        }
+        // Sizes: 1x1x24 -> 20: 2 blocks of [24][16] int16; scratch: 2 prepared blocks of 320 bytes, then 4 rows of
+        // 24 bytes + 8 (im2col area; this layer reads in place), or 3 padded input rows of 8·3 + 8 bytes (direct).
+        #expect(NEONKernels.convPackedWeightBytes(conv(24, 20), .thin) == 2 * 24 * 32)
+        #expect(NEONKernels.convScratchBytes(conv(24, 20), .thin) == 2 * 320 + 4 * 24 + 8)
+        #expect(NEONKernels.convScratchBytes(conv(3, 20, k: 3), .thin) == 2 * 320 + 3 * (8 * 3 + 8))
+        #expect(NEONKernels.convScratchBytes(conv(6, 20, k: 3, groups: 2), .thin) == 2 * 320 + 4 * 32 + 8)   // im2col
+    }
+
     @Test("the chooser: grouped layers with fewer than 4 channels per group take the SIMD variant, others the tile")
     func chooser() {
         let q = OutputQuantization(zeroPoint: 0)
@@ -136,7 +187,7 @@ struct NEONConvTests {
         let dense = Conv2DParams(inputHeight: 4, inputWidth: 4, inputChannels: 8, outputChannels: 2, kernelHeight: 3,
                                  kernelWidth: 3, inputZeroPoint: 0, output: q)
         #expect(NEONKernels.chooseConv(grouped) == .simd128(SIMD128Kernels.chooseConv(grouped)))
-        #expect(NEONKernels.chooseConv(dense) == (NEONKernels.hasDotProduct ? .tileSDOT : .tileSMLAL))
+        #expect(NEONKernels.chooseConv(dense) == (NEONKernels.hasDotProduct ? .tileSDOT : .tileSMLAL))   // K = 72
         #expect(NEONKernels.convPackedWeightBytes(dense, .tileSMLAL) == 1 * (4 * 80 + 16))   // K = 72 → 80
     }
 }
@@ -279,6 +330,12 @@ struct NEONFusionTests {
              groups: 1, g: 2, perChannel: false, contents: "small"),
         Case(name: "per channel, 1x1x48 -> 6, g == 16, extreme kernels", h: 2, w: 2, ic: 48, oc: 6, k: 1, groups: 1,
              g: 16, perChannel: true, contents: "extreme"),
+        Case(name: "per channel, 1x1x32 -> 48 @7x7 (the fixture's blocks.2.body.3), g == 4", h: 7, w: 7, ic: 32, oc: 48,
+             k: 1, groups: 1, g: 4, perChannel: true),
+        Case(name: "per layer, 1x1x24 -> 20 (K % 16 == 8: the thin column's partial chunk), g == 3", h: 3, w: 5,
+             ic: 24, oc: 20, k: 1, groups: 1, g: 3, perChannel: false),
+        Case(name: "per channel, 3x3x1 -> 16 (K == 9 < 16), g == 2", h: 5, w: 5, ic: 1, oc: 16, k: 3, groups: 1, g: 2,
+             perChannel: true),
     ]
 
     @Test("fused values, bias and multipliers equal the reference's, and the packed conv gives the reference outputs",
@@ -308,7 +365,7 @@ struct NEONFusionTests {
                                staticMultipliers: m0, fusedKernel: &fr, biasAccumulator: &br, multipliers: &mr)
         var ref = [Int8](repeating: 0, count: conv.outputCount), got = [Int8](repeating: 99, count: conv.outputCount)
         conv2dReference(conv, input: input, weights: fr, bias: br, multipliers: mr, output: &ref)
-        for v in neonTileVariants {
+        for v in neonConvVariants {
             withScratch(NEONKernels.fusedConvWeightBytes(f, conv, v)) { fused in
                 withScratch(NEONKernels.convFusionScratchBytes(f, conv, v)) { s in
                     NEONKernels().fuseConv(f, conv, v, FusionArguments(
@@ -354,8 +411,76 @@ struct NEONRandomSweepTests {
                                  dilationY: dy, dilationX: dx, groups: groups, inputZeroPoint: rng.zeroPoint(),
                                  output: rng.outputQuantization())
             if p.outputHeight == 0 || p.outputWidth == 0 { continue }
-            let v = neonVariant(p, neonTileVariants[trial % 2])
+            let v = neonVariant(p, neonConvVariants[trial % 3])
             if let msg = checkNEONConv(p, v, rng: &rng) { Issue.record(Comment(rawValue: msg)); return }
+        }
+    }
+}
+
+@Suite("NEON thin-K tile: both output stages equal the scalar requantize")
+struct NEONThinStageTests {
+    /// Writes the 16 lanes of a thin prepared block (multipliers and both shift forms; bias 0).
+    func prepare(_ mults: [QuantizedMultiplier], into block: UnsafeMutableRawPointer) {
+        for (l, m) in mults.enumerated() {
+            let e: Int32 = m.multiplier == 0 ? 0 : m.shift
+            block.storeBytes(of: Int32(0), toByteOffset: NEONThinPrepared.bias + 4 * l, as: Int32.self)
+            block.storeBytes(of: m.multiplier, toByteOffset: NEONThinPrepared.multipliers + 4 * l, as: Int32.self)
+            block.storeBytes(of: Int64(e) - 31, toByteOffset: NEONThinPrepared.shifts + 8 * l, as: Int64.self)
+            block.storeBytes(of: e, toByteOffset: NEONThinPrepared.shifts32 + 4 * l, as: Int32.self)
+        }
+    }
+
+    /// The fast stage (SQDMULH, SRSHL by e) for every e in [−31, −1] and the zero multiplier, the exact stage
+    /// (64-bit product) for every e in [−31, 30]; accumulators random and extreme (±2^31 and neighbours).
+    @Test("SQDMULH + SRSHL for e <= -1 and the 64-bit stage for every e, lane by lane, extreme accumulators")
+    func stagesMatchScalar() {
+        var rng = SeededRNG(seed: testBaseSeed ^ 0x7417)
+        let block = UnsafeMutableRawPointer.allocate(byteCount: NEONThinPrepared.bytes, alignment: 16)
+        defer { block.deallocate() }
+        let extremes: [Int32] = [Int32.min, Int32.min + 1, -1, 0, 1, Int32.max, Int32.max - 1, 1 << 30, -(1 << 30)]
+        var shiftsSeen: [Bool: Set<Int32>] = [true: [], false: []]
+        for trial in 0..<(isDebugBuild ? 500 : 20_000) {
+            for fast in [true, false] {
+                let mults = (0..<16).map { _ in
+                    rng.int(0...15) == 0 ? QuantizedMultiplier.zero
+                        : QuantizedMultiplier(multiplier: Int32.random(in: (1 << 30)...Int32.max, using: &rng),
+                                              shift: Int32.random(in: fast ? -31 ... -1 : -31...30, using: &rng))
+                }
+                for m in mults where m.multiplier != 0 { shiftsSeen[fast]!.insert(m.shift) }
+                prepare(mults, into: block)
+                let acc: [Int32] = (0..<16).map { _ in
+                    trial % 5 == 0 ? extremes[rng.int(0...(extremes.count - 1))]
+                        : Int32(truncatingIfNeeded: rng.next() >> UInt64(rng.int(0...40)))
+                }
+                let a = (0..<4).map { SIMD4(acc[4 * $0], acc[4 * $0 + 1], acc[4 * $0 + 2], acc[4 * $0 + 3]) }
+                let o = rng.outputQuantization()
+                let got = fast ? NEONThinFastStage(block, o)(a[0], a[1], a[2], a[3])
+                               : NEONThinExactStage(block, o)(a[0], a[1], a[2], a[3])
+                for l in 0..<16 where got[l] != o.requantize(acc[l], mults[l]) {
+                    Issue.record("seed=\(rng.seed) \(fast ? "fast" : "exact") lane \(l): acc=\(acc[l]) M=\(mults[l]) z=\(o.zeroPoint) [\(o.activationMin),\(o.activationMax)]: neon=\(got[l]) scalar=\(o.requantize(acc[l], mults[l]))")
+                    return
+                }
+            }
+        }
+        #expect(shiftsSeen[true]!.count == 31 && shiftsSeen[false]!.count == 62)
+    }
+
+    /// The conv picks the exact stage when one multiplier has e >= 0: the same outputs as the reference either way,
+    /// with large biases (accumulators near ±2^30).
+    @Test("thin conv with multipliers e in [-31, 30] (exact stage) and e in [-31, -1] (fast stage), biases near 2^30",
+          arguments: [true, false])
+    func convStages(fast: Bool) {
+        var rng = SeededRNG(seed: neonSeed("thin stages \(fast)"))
+        for c in neonConvCases.filter({ $0.name.hasPrefix("thin") }) {
+            let p = c.params(zIn: rng.zeroPoint(), output: rng.outputQuantization())
+            let input = rng.int8s(p.inputCount)
+            let weights = rng.int8s(p.weightCount, -127...127)
+            let bias = rng.int32s(p.outputChannels, -(1 << 30)...(1 << 30))
+            let mults = rng.multipliers(p.outputChannels, shifts: fast ? -31 ... -1 : -31 ... 30)
+            if let msg = checkNEONConv(p, .thin, input: input, weights: weights, bias: bias, multipliers: mults,
+                                       seed: rng.seed) {
+                Issue.record(Comment(rawValue: "\(c.name): " + msg)); return
+            }
         }
     }
 }

@@ -179,6 +179,103 @@ static inline dynq_s8x16 dynq_model_neon_narrow4_s32_s8(dynq_s32x4 a, dynq_s32x4
     return r;
 }
 
+/* ---- models of the thin-K tile's instructions (NEONThin.swift) ---- */
+
+/* LD1 Vt.8B, [p] + SSUBL Vd.8H, Vt.8B, Vz.8B: r[i] = p[i] − z, i < 8, exact in int16 (|r| ≤ 255). Reads 8 bytes. */
+static inline dynq_s16x8 dynq_model_neon_ld1_ssubl_s8(const int8_t *p, int8_t z) {
+    dynq_s16x8 r;
+    for (int i = 0; i < 8; i++) r[i] = (int16_t)((int32_t)p[i] - (int32_t)z);
+    return r;
+}
+/* SMLAL Vd.4S, Vn.4H, Vm.H[lane]: r[l] = acc[l] + w[l]·x[lane], l < 4 (w's low half), modulo 2^32. */
+static inline dynq_s32x4 dynq_model_neon_smlal_lane_s16(dynq_s32x4 acc, dynq_s16x8 w, dynq_s16x8 x, int lane) {
+    dynq_s32x4 r;
+    for (int l = 0; l < 4; l++) r[l] = dynq_model_wrap32((int64_t)acc[l] + (int32_t)w[l] * (int32_t)x[lane & 7]);
+    return r;
+}
+/* SMLAL2 Vd.4S, Vn.8H, Vm.H[lane]: r[l] = acc[l] + w[4+l]·x[lane] (w's high half), modulo 2^32. */
+static inline dynq_s32x4 dynq_model_neon_smlal_high_lane_s16(dynq_s32x4 acc, dynq_s16x8 w, dynq_s16x8 x, int lane) {
+    dynq_s32x4 r;
+    for (int l = 0; l < 4; l++) r[l] = dynq_model_wrap32((int64_t)acc[l] + (int32_t)w[4 + l] * (int32_t)x[lane & 7]);
+    return r;
+}
+/* SQXTN Vd.4H, Vn.4S + SQXTN2 Vd.8H, Vm.4S: (sat16(a0..a3), sat16(b0..b3)). */
+static inline int16_t dynq_model_sat16(int32_t v) { return v > INT16_MAX ? INT16_MAX : (v < INT16_MIN ? INT16_MIN : (int16_t)v); }
+static inline dynq_s16x8 dynq_model_neon_sqxtn_s32(dynq_s32x4 a, dynq_s32x4 b) {
+    dynq_s16x8 r;
+    for (int l = 0; l < 4; l++) { r[l] = dynq_model_sat16(a[l]); r[4 + l] = dynq_model_sat16(b[l]); }
+    return r;
+}
+/* SMAX / SMIN Vd.8H. */
+static inline dynq_s16x8 dynq_model_neon_smax_s16(dynq_s16x8 a, dynq_s16x8 b) {
+    dynq_s16x8 r;
+    for (int i = 0; i < 8; i++) r[i] = a[i] > b[i] ? a[i] : b[i];
+    return r;
+}
+static inline dynq_s16x8 dynq_model_neon_smin_s16(dynq_s16x8 a, dynq_s16x8 b) {
+    dynq_s16x8 r;
+    for (int i = 0; i < 8; i++) r[i] = a[i] < b[i] ? a[i] : b[i];
+    return r;
+}
+/* XTN Vd.8B, Vn.8H + XTN2 Vd.16B, Vm.8H: the low bytes of a's then b's 8 lanes. */
+static inline dynq_s8x16 dynq_model_neon_xtn_s16(dynq_s16x8 a, dynq_s16x8 b) {
+    dynq_s8x16 r;
+    for (int i = 0; i < 8; i++) {
+        r[i] = (int8_t)(uint8_t)((uint16_t)a[i] & 0xFFu); r[8 + i] = (int8_t)(uint8_t)((uint16_t)b[i] & 0xFFu);
+    }
+    return r;
+}
+
+/* SQDMULH Vd.4S, Vn.4S, Vm.4S: sat32(⌊2·a·b / 2^32⌋) = ⌊a·b / 2^31⌋ (saturates only for a = b = INT32_MIN). */
+static inline dynq_s32x4 dynq_model_neon_sqdmulh_s32(dynq_s32x4 a, dynq_s32x4 b) {
+    dynq_s32x4 r;
+    for (int l = 0; l < 4; l++) {
+        if (a[l] == INT32_MIN && b[l] == INT32_MIN) { r[l] = INT32_MAX; continue; }
+        int64_t p = (int64_t)a[l] * b[l];
+        r[l] = (int32_t)(p >> 31);
+    }
+    return r;
+}
+/* SRSHL Vd.4S, Vn.4S, Vm.4S, one lane: the shift is the signed low byte of s. s ≥ 0: a << s (bits shifted out are
+ * lost; 0 for s ≥ 32). s = −n < 0: the rounding right shift ⌊(a + 2^(n−1)) / 2^n⌋ in exact arithmetic (0 for
+ * n ≥ 32, where |a| ≤ 2^31 ≤ 2^(n−1)). */
+static inline int32_t dynq_model_neon_srshl32_lane(int32_t a, int32_t s) {
+    int sh = (int8_t)(uint8_t)((uint32_t)s & 0xFFu);
+    if (sh >= 0) return sh >= 32 ? 0 : (int32_t)((uint32_t)a << sh);
+    int n = -sh;
+    if (n >= 32) return 0;
+    return (int32_t)(((int64_t)a + ((int64_t)1 << (n - 1))) >> n);
+}
+static inline dynq_s32x4 dynq_model_neon_srshl_s32(dynq_s32x4 a, dynq_s32x4 s) {
+    dynq_s32x4 r;
+    for (int l = 0; l < 4; l++) r[l] = dynq_model_neon_srshl32_lane(a[l], s[l]);
+    return r;
+}
+/* SQADD Vd.8H: sat16(a + b). */
+static inline dynq_s16x8 dynq_model_neon_sqadd_s16(dynq_s16x8 a, dynq_s16x8 b) {
+    dynq_s16x8 r;
+    for (int i = 0; i < 8; i++) r[i] = dynq_model_sat16((int32_t)a[i] + (int32_t)b[i]);
+    return r;
+}
+/* SQXTN Vd.8B, Vn.8H + SQXTN2 Vd.16B, Vm.8H: (sat8(a0..a7), sat8(b0..b7)). */
+static inline int8_t dynq_model_sat8(int16_t v) { return v > INT8_MAX ? INT8_MAX : (v < INT8_MIN ? INT8_MIN : (int8_t)v); }
+static inline dynq_s8x16 dynq_model_neon_sqxtn_s16(dynq_s16x8 a, dynq_s16x8 b) {
+    dynq_s8x16 r;
+    for (int i = 0; i < 8; i++) { r[i] = dynq_model_sat8(a[i]); r[8 + i] = dynq_model_sat8(b[i]); }
+    return r;
+}
+/* SMAX / SMIN Vd.16B. */
+static inline dynq_s8x16 dynq_model_neon_smax_s8(dynq_s8x16 a, dynq_s8x16 b) {
+    dynq_s8x16 r;
+    for (int i = 0; i < 16; i++) r[i] = a[i] > b[i] ? a[i] : b[i];
+    return r;
+}
+static inline dynq_s8x16 dynq_model_neon_smin_s8(dynq_s8x16 a, dynq_s8x16 b) {
+    dynq_s8x16 r;
+    for (int i = 0; i < 16; i++) r[i] = a[i] < b[i] ? a[i] : b[i];
+    return r;
+}
+
 /* ---- the wrappers the kernels call ---- */
 
 #if defined(__ARM_NEON) && defined(__aarch64__)
@@ -244,6 +341,57 @@ static inline dynq_s8x16 dynq_neon_narrow4_s32_s8(dynq_s32x4 a, dynq_s32x4 b, dy
     return (dynq_s8x16)vmovn_high_s16(vmovn_s16(ab), cd);
 }
 
+static inline dynq_s16x8 dynq_neon_ld1_ssubl_s8(const int8_t *p, int8_t z) {
+    return (dynq_s16x8)vsubl_s8(vld1_s8(p), vdup_n_s8(z));
+}
+/* The lane must be a constant after inlining (the switch then folds to one instruction). */
+static inline dynq_s32x4 dynq_neon_smlal_lane_s16(dynq_s32x4 acc, dynq_s16x8 w, dynq_s16x8 x, int lane) {
+    int32x4_t a = (int32x4_t)acc; int16x4_t v = vget_low_s16((int16x8_t)w); int16x8_t s = (int16x8_t)x;
+    switch (lane & 7) {
+    case 0: return (dynq_s32x4)vmlal_laneq_s16(a, v, s, 0);
+    case 1: return (dynq_s32x4)vmlal_laneq_s16(a, v, s, 1);
+    case 2: return (dynq_s32x4)vmlal_laneq_s16(a, v, s, 2);
+    case 3: return (dynq_s32x4)vmlal_laneq_s16(a, v, s, 3);
+    case 4: return (dynq_s32x4)vmlal_laneq_s16(a, v, s, 4);
+    case 5: return (dynq_s32x4)vmlal_laneq_s16(a, v, s, 5);
+    case 6: return (dynq_s32x4)vmlal_laneq_s16(a, v, s, 6);
+    default: return (dynq_s32x4)vmlal_laneq_s16(a, v, s, 7);
+    }
+}
+static inline dynq_s32x4 dynq_neon_smlal_high_lane_s16(dynq_s32x4 acc, dynq_s16x8 w, dynq_s16x8 x, int lane) {
+    int32x4_t a = (int32x4_t)acc; int16x8_t v = (int16x8_t)w; int16x8_t s = (int16x8_t)x;
+    switch (lane & 7) {
+    case 0: return (dynq_s32x4)vmlal_high_laneq_s16(a, v, s, 0);
+    case 1: return (dynq_s32x4)vmlal_high_laneq_s16(a, v, s, 1);
+    case 2: return (dynq_s32x4)vmlal_high_laneq_s16(a, v, s, 2);
+    case 3: return (dynq_s32x4)vmlal_high_laneq_s16(a, v, s, 3);
+    case 4: return (dynq_s32x4)vmlal_high_laneq_s16(a, v, s, 4);
+    case 5: return (dynq_s32x4)vmlal_high_laneq_s16(a, v, s, 5);
+    case 6: return (dynq_s32x4)vmlal_high_laneq_s16(a, v, s, 6);
+    default: return (dynq_s32x4)vmlal_high_laneq_s16(a, v, s, 7);
+    }
+}
+static inline dynq_s16x8 dynq_neon_sqxtn_s32(dynq_s32x4 a, dynq_s32x4 b) {
+    return (dynq_s16x8)vqmovn_high_s32(vqmovn_s32((int32x4_t)a), (int32x4_t)b);
+}
+static inline dynq_s16x8 dynq_neon_smax_s16(dynq_s16x8 a, dynq_s16x8 b) { return (dynq_s16x8)vmaxq_s16((int16x8_t)a, (int16x8_t)b); }
+static inline dynq_s16x8 dynq_neon_smin_s16(dynq_s16x8 a, dynq_s16x8 b) { return (dynq_s16x8)vminq_s16((int16x8_t)a, (int16x8_t)b); }
+static inline dynq_s8x16 dynq_neon_xtn_s16(dynq_s16x8 a, dynq_s16x8 b) {
+    return (dynq_s8x16)vmovn_high_s16(vmovn_s16((int16x8_t)a), (int16x8_t)b);
+}
+static inline dynq_s32x4 dynq_neon_sqdmulh_s32(dynq_s32x4 a, dynq_s32x4 b) {
+    return (dynq_s32x4)vqdmulhq_s32((int32x4_t)a, (int32x4_t)b);
+}
+static inline dynq_s32x4 dynq_neon_srshl_s32(dynq_s32x4 a, dynq_s32x4 s) {
+    return (dynq_s32x4)vrshlq_s32((int32x4_t)a, (int32x4_t)s);
+}
+static inline dynq_s16x8 dynq_neon_sqadd_s16(dynq_s16x8 a, dynq_s16x8 b) { return (dynq_s16x8)vqaddq_s16((int16x8_t)a, (int16x8_t)b); }
+static inline dynq_s8x16 dynq_neon_sqxtn_s16(dynq_s16x8 a, dynq_s16x8 b) {
+    return (dynq_s8x16)vqmovn_high_s16(vqmovn_s16((int16x8_t)a), (int16x8_t)b);
+}
+static inline dynq_s8x16 dynq_neon_smax_s8(dynq_s8x16 a, dynq_s8x16 b) { return (dynq_s8x16)vmaxq_s8((int8x16_t)a, (int8x16_t)b); }
+static inline dynq_s8x16 dynq_neon_smin_s8(dynq_s8x16 a, dynq_s8x16 b) { return (dynq_s8x16)vminq_s8((int8x16_t)a, (int8x16_t)b); }
+
 #else
 
 static inline int32_t dynq_neon_native(void) { return 0; }
@@ -279,6 +427,24 @@ static inline dynq_s32x4 dynq_neon_mul_rshrn32_u32(dynq_s32x4 a, uint32_t m) { r
 static inline dynq_s8x16 dynq_neon_narrow4_s32_s8(dynq_s32x4 a, dynq_s32x4 b, dynq_s32x4 c, dynq_s32x4 d) {
     return dynq_model_neon_narrow4_s32_s8(a, b, c, d);
 }
+
+static inline dynq_s16x8 dynq_neon_ld1_ssubl_s8(const int8_t *p, int8_t z) { return dynq_model_neon_ld1_ssubl_s8(p, z); }
+static inline dynq_s32x4 dynq_neon_smlal_lane_s16(dynq_s32x4 acc, dynq_s16x8 w, dynq_s16x8 x, int lane) {
+    return dynq_model_neon_smlal_lane_s16(acc, w, x, lane);
+}
+static inline dynq_s32x4 dynq_neon_smlal_high_lane_s16(dynq_s32x4 acc, dynq_s16x8 w, dynq_s16x8 x, int lane) {
+    return dynq_model_neon_smlal_high_lane_s16(acc, w, x, lane);
+}
+static inline dynq_s16x8 dynq_neon_sqxtn_s32(dynq_s32x4 a, dynq_s32x4 b) { return dynq_model_neon_sqxtn_s32(a, b); }
+static inline dynq_s16x8 dynq_neon_smax_s16(dynq_s16x8 a, dynq_s16x8 b) { return dynq_model_neon_smax_s16(a, b); }
+static inline dynq_s16x8 dynq_neon_smin_s16(dynq_s16x8 a, dynq_s16x8 b) { return dynq_model_neon_smin_s16(a, b); }
+static inline dynq_s8x16 dynq_neon_xtn_s16(dynq_s16x8 a, dynq_s16x8 b) { return dynq_model_neon_xtn_s16(a, b); }
+static inline dynq_s32x4 dynq_neon_sqdmulh_s32(dynq_s32x4 a, dynq_s32x4 b) { return dynq_model_neon_sqdmulh_s32(a, b); }
+static inline dynq_s32x4 dynq_neon_srshl_s32(dynq_s32x4 a, dynq_s32x4 s) { return dynq_model_neon_srshl_s32(a, s); }
+static inline dynq_s16x8 dynq_neon_sqadd_s16(dynq_s16x8 a, dynq_s16x8 b) { return dynq_model_neon_sqadd_s16(a, b); }
+static inline dynq_s8x16 dynq_neon_sqxtn_s16(dynq_s16x8 a, dynq_s16x8 b) { return dynq_model_neon_sqxtn_s16(a, b); }
+static inline dynq_s8x16 dynq_neon_smax_s8(dynq_s8x16 a, dynq_s8x16 b) { return dynq_model_neon_smax_s8(a, b); }
+static inline dynq_s8x16 dynq_neon_smin_s8(dynq_s8x16 a, dynq_s8x16 b) { return dynq_model_neon_smin_s8(a, b); }
 
 #endif
 

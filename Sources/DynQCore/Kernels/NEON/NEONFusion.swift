@@ -13,6 +13,8 @@
 //          is rounding half away from zero), narrowed to int8 with the sign mask and applied in int8
 //          (`(q ^ s) − s`). 16 values go to the channel's 16-byte slot of the chunk in its block.
 //   z term `z_in · Σ_k q_f` (SADDLP + SADALP of the int8 chunk, wrapping), beside the block's weights.
+//   thin   (`thin: true`, NEONThin.swift's layout) the 16 values are widened to int16 and scattered into column
+//          `ch mod 16` of the `[K][16]` block (one 2-byte store each, elements < K only); no z term.
 // The K tail: for K ≥ 16 the row's last 16 elements are computed again (overlapping; the max is unchanged), for
 // K < 16 element by element; F is zero from K to the chunk end, so the packed tail holds weight 0.
 import DynQIntrinsics
@@ -25,14 +27,15 @@ internal func neonFusionScratchBytes(_ f: DynamicFusionParams, _ p: Conv2DParams
 
 /// Fuses one sample of a conv layer (contract: `KernelSet.fuseConv`; `f` must be `p`'s fusion,
 /// `DynamicFusionParams(kernelCount:conv:coefficients:)`) into `fusedWeights` in the layout of
-/// `NEONKernels.packConvWeights(p, .tileSMLAL)` (the same for `.tileSDOT`). Scratch: `neonFusionScratchBytes`,
-/// 16-byte aligned.
+/// `NEONKernels.packConvWeights(p, .tileSMLAL)` (the same for `.tileSDOT`), or with `thin` in that of
+/// `packConvWeights(p, .thin)`. Scratch: `neonFusionScratchBytes`, 16-byte aligned.
 @inlinable
-internal func neonFuseConv(_ f: DynamicFusionParams, _ p: Conv2DParams, _ a: FusionArguments) {
+internal func neonFuseConv(_ f: DynamicFusionParams, _ p: Conv2DParams, _ a: FusionArguments, thin: Bool = false) {
     let g = f.kernelCount, o = p.outputChannels, k = p.weightsPerOutputChannel
     let k16 = neonConvRowBytes(p), chunks = k16 / 16
     let kernelSize = o * k
     let gOut = p.groupOutputChannels, blocks = neonConvBlocks(p), blockBytes = neonConvBlockBytes(p)
+    let thinBlocks = neonThinBlocks(p), thinBlockBytes = neonThinBlockBytes(p)
     let perChannel = f.coefficients == .perChannel
     let scratch = a.scratch!
     let fv = scratch.bindMemory(to: Int32.self, capacity: k16)
@@ -109,8 +112,48 @@ internal func neonFuseConv(_ f: DynamicFusionParams, _ p: Conv2DParams, _ a: Fus
         a.fusedBias[ch] = fusedBias(b, reciprocal: r, terms: k)
         a.fusedMultipliers[ch] = a.staticMultipliers[ch].scaledByFusionReciprocal(r)
 
-        // q_f into the channel's slots of its packed block, and its zero-point term.
         let group = ch / gOut, oc = ch &- group &* gOut
+        if thin {
+            // q_f, widened, into column j of the channel's [K][16] int16 block.
+            let tb = oc / neonThinBlockChannels, j = oc &- tb &* neonThinBlockChannels
+            let block = a.fusedWeights + (group &* thinBlocks &+ tb) &* thinBlockBytes
+            var src = UnsafeRawPointer(fv)
+            var dst = block + 2 &* j
+            var e = 0
+            while e < k {
+                let f0 = src.load(as: SIMD4<Int32>.self), f1 = src.load(fromByteOffset: 16, as: SIMD4<Int32>.self)
+                let f2 = src.load(fromByteOffset: 32, as: SIMD4<Int32>.self)
+                let f3 = src.load(fromByteOffset: 48, as: SIMD4<Int32>.self)
+                let sign = dynq_neon_narrow4_s32_s8(f0 &>> 31, f1 &>> 31, f2 &>> 31, f3 &>> 31)
+                let mag = dynq_neon_narrow4_s32_s8(
+                    dynq_neon_mul_rshrn32_u32(dynq_neon_abs_s32(f0), r), dynq_neon_mul_rshrn32_u32(dynq_neon_abs_s32(f1), r),
+                    dynq_neon_mul_rshrn32_u32(dynq_neon_abs_s32(f2), r), dynq_neon_mul_rshrn32_u32(dynq_neon_abs_s32(f3), r))
+                let q = (mag ^ sign) &- sign
+                let lo = dynq_neon_sxtl_low_s8(q), hi = dynq_neon_sxtl_high_s8(q)
+                if e &+ 16 <= k {
+                    for i in 0..<8 {
+                        dst.storeBytes(of: lo[i], toByteOffset: 32 &* i, as: Int16.self)
+                        dst.storeBytes(of: hi[i], toByteOffset: 32 &* (i &+ 8), as: Int16.self)
+                    }
+                } else {
+                    for i in 0..<(k &- e) {
+                        dst.storeBytes(of: i < 8 ? lo[i] : hi[i &- 8], toByteOffset: 32 &* i, as: Int16.self)
+                    }
+                }
+                src += 64
+                dst += 16 &* 32
+                e &+= 16
+            }
+            // The last channel of a group: its block's missing columns are weight 0.
+            if oc == gOut &- 1 && j < neonThinBlockChannels &- 1 {
+                for m in (j &+ 1)..<neonThinBlockChannels {
+                    for i in 0..<k { block.storeBytes(of: Int16(0), toByteOffset: 2 &* (i &* 16 &+ m), as: Int16.self) }
+                }
+            }
+            continue
+        }
+
+        // q_f into the channel's slots of its packed block, and its zero-point term.
         let bIndex = oc / neonConvBlockChannels, j = oc &- bIndex &* neonConvBlockChannels
         let block = a.fusedWeights + (group &* blocks &+ bIndex) &* blockBytes
         var sums = SIMD4<Int32>()

@@ -5,12 +5,14 @@ import DynQIntrinsics
 
 /// The AArch64 NEON kernel set (Cortex-A53 and later; SDOT on cores with the dot-product extension).
 ///
-/// Chooser (`chooseConv`): `.tileSDOT` when the build targets a core with the dot-product extension
-/// (`dynq_neon_dotprod_native()`: `-Xcc -march=armv8.2-a+dotprod`, or `-Xcc -mcpu=cortex-a55` / `cortex-a76`), else
-/// `.tileSMLAL` — both the 2 × 4 tile of NEONConv.swift on the same packed layout — except grouped layers with
-/// fewer than 4 output channels per group, which run the 128-bit SIMD set's variant for them
-/// (`.simd128(SIMD128Kernels.chooseConv(p))`). Depthwise is `.depthwise` (NEONDepthwise.swift). The variant decides the packed
-/// bytes, the scratch bytes, the packing, the kernel and the fusion's layout. On hosts without NEON the
+/// Chooser (`chooseConv`): grouped layers with fewer than 4 output channels per group run the 128-bit SIMD set's
+/// variant for them (`.simd128(SIMD128Kernels.chooseConv(p))`); short-K layers (`neonThinPreferred`: K ≤ 64, or
+/// ≤ 160 with whole blocks of 16 channels; with SDOT K ≤ 32, or ≤ 72 for windows above 1×1) take `.thin`
+/// (NEONThin.swift: 4 pixels × 16 channels, channels in lanes, SMLAL by lane; Armv8.0); the rest `.tileSDOT` when
+/// the build targets a core with the dot-product extension (`dynq_neon_dotprod_native()`: `-Xcc
+/// -march=armv8.2-a+dotprod`, or `-Xcc -mcpu=cortex-a55` / `cortex-a76`), else `.tileSMLAL` — both the 2 × 4 tile
+/// of NEONConv.swift on the same packed layout. Depthwise is `.depthwise` (NEONDepthwise.swift). The variant decides
+/// the packed bytes, the scratch bytes, the packing, the kernel and the fusion's layout. On hosts without NEON the
 /// DynQIntrinsics wrappers are C models: the same results, slowly (tests only).
 @frozen
 public struct NEONKernels: KernelSet {
@@ -21,6 +23,8 @@ public struct NEONKernels: KernelSet {
         case tileSMLAL
         /// The 2 × 4 tile with SDOT (Armv8.2 dot product).
         case tileSDOT
+        /// The 4 × 16 thin-K tile, output channels in lanes (NEONThin.swift; Armv8.0).
+        case thin
         /// A variant of the 128-bit SIMD set, run by `SIMD128Kernels`.
         case simd128(SIMD128Kernels.Variant)
         /// Depthwise: `SMLAL`/`SMLAL2` over 8 channels per tap on the 128-bit SIMD set's packed weights and row
@@ -42,19 +46,23 @@ public struct NEONKernels: KernelSet {
         if p.groups > 1 && p.groupOutputChannels < neonConvBlockChannels {
             return .simd128(SIMD128Kernels.chooseConv(p))
         }
+        if neonThinPreferred(p, dotProduct: hasDotProduct) { return .thin }
         return tile
     }
 
-    /// Tile: `groups · ⌈(O/groups)/4⌉ · (4·⌈K/16⌉·16 + 16)` bytes (NEONConv.swift's layout).
+    /// Tile: `groups · ⌈(O/groups)/4⌉ · (4·⌈K/16⌉·16 + 16)` bytes (NEONConv.swift's layout); thin:
+    /// `neonThinPackedWeightBytes` (NEONThin.swift).
     @inlinable public static func convPackedWeightBytes(_ p: Conv2DParams, _ v: Variant) -> Int {
         if case .simd128(let s) = v { return SIMD128Kernels.convPackedWeightBytes(p, s) }
+        if v == .thin { return neonThinPackedWeightBytes(p) }
         return p.groups * neonConvBlocks(p) * neonConvBlockBytes(p)
     }
 
     /// Tile: the prepared requantization blocks (`groups · ⌈(O/groups)/4⌉ · 64`), then four im2col rows of
-    /// `⌈K/16⌉·16` bytes.
+    /// `⌈K/16⌉·16` bytes; thin: `neonThinScratchBytes`.
     @inlinable public static func convScratchBytes(_ p: Conv2DParams, _ v: Variant) -> Int {
         if case .simd128(let s) = v { return SIMD128Kernels.convScratchBytes(p, s) }
+        if v == .thin { return neonThinScratchBytes(p) }
         return p.groups * neonConvBlocks(p) * neonPreparedBlockBytes + neonConvTilePixels * neonConvRowBytes(p)
     }
 
@@ -62,6 +70,10 @@ public struct NEONKernels: KernelSet {
                                                   into packed: UnsafeMutableRawPointer) {
         if case .simd128(let s) = v { return SIMD128Kernels.packConvWeights(p, s, weights: weights, into: packed) }
         let k = p.weightsPerOutputChannel
+        if v == .thin {
+            for o in 0..<p.outputChannels { neonThinPackChannel(p, channel: o, weights: weights + o * k, into: packed) }
+            return
+        }
         for o in 0..<p.outputChannels { neonPackConvChannel(p, channel: o, weights: weights + o * k, into: packed) }
     }
 
@@ -73,6 +85,9 @@ public struct NEONKernels: KernelSet {
         case .tileSDOT:
             neonConv2d(NEONDotSDOT.self, p, input: a.input, packedWeights: a.weights, bias: a.bias,
                        multipliers: a.multipliers, output: a.output, scratch: a.scratch!)
+        case .thin:
+            neonThinConv2d(p, input: a.input, packedWeights: a.weights, bias: a.bias, multipliers: a.multipliers,
+                           output: a.output, scratch: a.scratch!)
         case .simd128(let s):
             SIMD128Kernels().conv2d(p, s, a)
         case .depthwise:
@@ -126,7 +141,7 @@ public struct NEONKernels: KernelSet {
         conv2d(p.asConv, v, a)
     }
 
-    // MARK: dynamic fusion: the tile variants fuse straight into the tile's packed layout (NEONFusion.swift)
+    // MARK: dynamic fusion: the tile and thin variants fuse straight into their packed layouts (NEONFusion.swift)
 
     @inlinable public static func fusedConvWeightBytes(_ f: DynamicFusionParams, _ p: Conv2DParams,
                                                        _ v: Variant) -> Int {
@@ -141,7 +156,7 @@ public struct NEONKernels: KernelSet {
     }
     @inlinable public func fuseConv(_ f: DynamicFusionParams, _ p: Conv2DParams, _ v: Variant, _ a: FusionArguments) {
         if case .simd128(let s) = v { return SIMD128Kernels().fuseConv(f, p, s, a) }
-        neonFuseConv(f, p, a)
+        neonFuseConv(f, p, a, thin: v == .thin)
     }
     @inlinable public static func fusedDepthwiseWeightBytes(_ f: DynamicFusionParams, _ p: DepthwiseConv2DParams,
                                                             _ v: Variant) -> Int {
