@@ -121,14 +121,7 @@ internal func neonFuseConv(_ f: DynamicFusionParams, _ p: Conv2DParams, _ a: Fus
             var dst = block + 2 &* j
             var e = 0
             while e < k {
-                let f0 = src.load(as: SIMD4<Int32>.self), f1 = src.load(fromByteOffset: 16, as: SIMD4<Int32>.self)
-                let f2 = src.load(fromByteOffset: 32, as: SIMD4<Int32>.self)
-                let f3 = src.load(fromByteOffset: 48, as: SIMD4<Int32>.self)
-                let sign = dynq_neon_narrow4_s32_s8(f0 &>> 31, f1 &>> 31, f2 &>> 31, f3 &>> 31)
-                let mag = dynq_neon_narrow4_s32_s8(
-                    dynq_neon_mul_rshrn32_u32(dynq_neon_abs_s32(f0), r), dynq_neon_mul_rshrn32_u32(dynq_neon_abs_s32(f1), r),
-                    dynq_neon_mul_rshrn32_u32(dynq_neon_abs_s32(f2), r), dynq_neon_mul_rshrn32_u32(dynq_neon_abs_s32(f3), r))
-                let q = (mag ^ sign) &- sign
+                let q = neonFusedValues16(src, reciprocal: r)
                 let lo = dynq_neon_sxtl_low_s8(q), hi = dynq_neon_sxtl_high_s8(q)
                 if e &+ 16 <= k {
                     for i in 0..<8 {
@@ -160,14 +153,7 @@ internal func neonFuseConv(_ f: DynamicFusionParams, _ p: Conv2DParams, _ a: Fus
         var src = UnsafeRawPointer(fv)
         var dst = block + 16 &* j
         for _ in 0..<chunks {
-            let f0 = src.load(as: SIMD4<Int32>.self), f1 = src.load(fromByteOffset: 16, as: SIMD4<Int32>.self)
-            let f2 = src.load(fromByteOffset: 32, as: SIMD4<Int32>.self)
-            let f3 = src.load(fromByteOffset: 48, as: SIMD4<Int32>.self)
-            let sign = dynq_neon_narrow4_s32_s8(f0 &>> 31, f1 &>> 31, f2 &>> 31, f3 &>> 31)
-            let mag = dynq_neon_narrow4_s32_s8(
-                dynq_neon_mul_rshrn32_u32(dynq_neon_abs_s32(f0), r), dynq_neon_mul_rshrn32_u32(dynq_neon_abs_s32(f1), r),
-                dynq_neon_mul_rshrn32_u32(dynq_neon_abs_s32(f2), r), dynq_neon_mul_rshrn32_u32(dynq_neon_abs_s32(f3), r))
-            let q = (mag ^ sign) &- sign
+            let q = neonFusedValues16(src, reciprocal: r)
             dst.storeBytes(of: q, as: SIMD16<Int8>.self)
             sums = dynq_neon_sadalp_s16(sums, dynq_neon_saddlp_s8(q))
             src += 64
@@ -185,4 +171,19 @@ internal func neonFuseConv(_ f: DynamicFusionParams, _ p: Conv2DParams, _ a: Fus
             }
         }
     }
+}
+
+/// The 16 fused int8 values of 16 consecutive int32 F at `src` (16-byte aligned) for one channel's reciprocal `r`:
+/// `round_half_away(F · r / 2^32)` = `fusedKernelValue` lane by lane (the magnitude's rounded high word, `UMULL` +
+/// `RSHRN`, then the sign restored; |F| < 2^31, so every value lies in [−127, 127]).
+@inlinable @inline(__always)
+internal func neonFusedValues16(_ src: UnsafeRawPointer, reciprocal r: UInt32) -> SIMD16<Int8> {
+    let f0 = src.load(as: SIMD4<Int32>.self), f1 = src.load(fromByteOffset: 16, as: SIMD4<Int32>.self)
+    let f2 = src.load(fromByteOffset: 32, as: SIMD4<Int32>.self)
+    let f3 = src.load(fromByteOffset: 48, as: SIMD4<Int32>.self)
+    let sign = dynq_neon_narrow4_s32_s8(f0 &>> 31, f1 &>> 31, f2 &>> 31, f3 &>> 31)
+    let mag = dynq_neon_narrow4_s32_s8(
+        dynq_neon_mul_rshrn32_u32(dynq_neon_abs_s32(f0), r), dynq_neon_mul_rshrn32_u32(dynq_neon_abs_s32(f1), r),
+        dynq_neon_mul_rshrn32_u32(dynq_neon_abs_s32(f2), r), dynq_neon_mul_rshrn32_u32(dynq_neon_abs_s32(f3), r))
+    return (mag ^ sign) &- sign
 }
