@@ -6,7 +6,7 @@
 // then per 8-channel block and kernel element `F = Σ_t η[c,t] · w[t,e,c]` is one `LD1` + `SXTL` of 8 weights and
 // `SMLAL` + `SMLAL2` per kernel (`|F| ≤ g · 32767 · 127 < 2^31` for g ≤ 516: exact in the int32 lanes), stored to
 // scratch with a running `max |F|` per lane. Each channel's `R = fusionReciprocal(A)`, bias and multiplier are the
-// reference's (`fusionChannelFinish`); each fused value is `fusedKernelValue(F, R)`, stored as int16 at its
+// reference's (`fusionChannelFinish`, NEONFusion.swift); each fused value is `fusedKernelValue(F, R)`, stored as int16 at its
 // tap-pair slot. A last block with fewer than 8 channels reads its weights through a zero-padded copy, so no byte
 // past the kernels is read.
 import DynQIntrinsics
@@ -83,24 +83,4 @@ internal func neonFuseDepthwise(_ f: DynamicFusionParams, _ p: DepthwiseConv2DPa
         let slot = packed + ((k >> 1) &* cp &* 2 &+ 1)
         for ch in 0..<cp { slot[ch &* 2] = 0 }
     }
-}
-
-/// Channel `ch`'s per-sample bias and multiplier for `A = maxAbs` (`dynamicFusionReference`'s: the Q15 mixed-bias
-/// sum plus the static bias · 2^15, `fusedBias`, `scaledByFusionReciprocal`); returns `R = fusionReciprocal(A)`.
-@inline(__always)
-internal func fusionChannelFinish(_ f: DynamicFusionParams, channel ch: Int, maxAbs: Int32,
-                                  _ a: FusionArguments) -> UInt32 {
-    let r = fusionReciprocal(maxAbs)
-    let g = f.kernelCount, o = f.outputChannels
-    var b: Int64 = 0
-    if let mb = a.mixedBias {
-        for t in 0..<g {
-            let eta = f.coefficients == .perChannel ? a.coefficients[ch &* g &+ t] : a.coefficients[t]
-            b &+= Int64(eta) &* Int64(mb[t &* o &+ ch])
-        }
-    }
-    if let sb = a.staticBias { b &+= Int64(sb[ch]) &<< 15 }
-    a.fusedBias[ch] = fusedBias(b, reciprocal: r, terms: f.elementsPerChannel)
-    a.fusedMultipliers[ch] = a.staticMultipliers[ch].scaledByFusionReciprocal(r)
-    return r
 }

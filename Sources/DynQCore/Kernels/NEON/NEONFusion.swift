@@ -103,14 +103,7 @@ internal func neonFuseConv(_ f: DynamicFusionParams, _ p: Conv2DParams, _ a: Fus
         }
 
         // R, the fused bias and multiplier (the shared scalar arithmetic).
-        let r = fusionReciprocal(amax)
-        var b: Int64 = 0
-        if let mb = a.mixedBias {
-            for t in 0..<g { b &+= Int64(eta(t)) &* Int64(mb[t &* o &+ ch]) }
-        }
-        if let sb = a.staticBias { b &+= Int64(sb[ch]) &<< 15 }
-        a.fusedBias[ch] = fusedBias(b, reciprocal: r, terms: k)
-        a.fusedMultipliers[ch] = a.staticMultipliers[ch].scaledByFusionReciprocal(r)
+        let r = fusionChannelFinish(f, channel: ch, maxAbs: amax, a)
 
         let group = ch / gOut, oc = ch &- group &* gOut
         if thin {
@@ -171,6 +164,26 @@ internal func neonFuseConv(_ f: DynamicFusionParams, _ p: Conv2DParams, _ a: Fus
             }
         }
     }
+}
+
+/// Channel `ch`'s per-sample bias and multiplier, for both NEON fusions (conv tile / thin and depthwise) for `A = maxAbs` (`dynamicFusionReference`'s: the Q15 mixed-bias
+/// sum plus the static bias · 2^15, `fusedBias`, `scaledByFusionReciprocal`); returns `R = fusionReciprocal(A)`.
+@inlinable @inline(__always)
+internal func fusionChannelFinish(_ f: DynamicFusionParams, channel ch: Int, maxAbs: Int32,
+                                  _ a: FusionArguments) -> UInt32 {
+    let r = fusionReciprocal(maxAbs)
+    let g = f.kernelCount, o = f.outputChannels
+    var b: Int64 = 0
+    if let mb = a.mixedBias {
+        for t in 0..<g {
+            let eta = f.coefficients == .perChannel ? a.coefficients[ch &* g &+ t] : a.coefficients[t]
+            b &+= Int64(eta) &* Int64(mb[t &* o &+ ch])
+        }
+    }
+    if let sb = a.staticBias { b &+= Int64(sb[ch]) &<< 15 }
+    a.fusedBias[ch] = fusedBias(b, reciprocal: r, terms: f.elementsPerChannel)
+    a.fusedMultipliers[ch] = a.staticMultipliers[ch].scaledByFusionReciprocal(r)
+    return r
 }
 
 /// The 16 fused int8 values of 16 consecutive int32 F at `src` (16-byte aligned) for one channel's reciprocal `r`:
