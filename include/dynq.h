@@ -92,6 +92,7 @@ typedef int32_t dynq_status;
 #define DYNQ_E_BAD_INDEX           11  /* an output or op index beyond the model's count */
 #define DYNQ_E_BAD_HANDLE          12  /* the interpreter pointer does not point to a live interpreter (never
                                           created, destroyed, or its arena overwritten) */
+#define DYNQ_E_OUTPUT_TYPE         13  /* dynq_output_i16() on an output that is not int16 */
 
 /* A static, NUL-terminated, one-line English text for a status ("arena too small for the model"). Never NULL:
  * unknown codes give "unknown dynq status". */
@@ -178,7 +179,7 @@ void dynq_destroy(dynq_interpreter *interpreter);
  * scale is 0, negative or not finite. scale_bits is the same scale as IEEE-754 binary32 bits, for callers with
  * floats (memcpy it into a float). */
 typedef struct dynq_tensor_info {
-    int32_t type;            /* DYNQ_TYPE_*: the input is UINT8 (pixels), outputs are INT8 */
+    int32_t type;            /* DYNQ_TYPE_*: the input is UINT8 (pixels), outputs INT8 or INT16 (wide logits) */
     int32_t rank;            /* 1..4 */
     int32_t dims[4];         /* NHWC [1, H, W, C] for images, [1, N] for logits; unused dims are 0 */
     int32_t zero_point;
@@ -228,9 +229,20 @@ const char *dynq_op_type(const dynq_interpreter *interpreter, uint32_t op_index)
 /* Number of model outputs (1 for a classifier: the logits). */
 dynq_status dynq_output_count(const dynq_interpreter *interpreter, uint32_t *count);
 
-/* Output `index` in the arena: *data = its int8 values, *size = its bytes. Valid after dynq_invoke() until the
- * next dynq_invoke() or dynq_destroy(). `size` may be NULL. */
+/* Output `index` in the arena: *data = its first byte, *size = its bytes. For an int8 output (dynq_output_info's
+ * type DYNQ_TYPE_INT8) these are its values; an int16 output (the wide logits `dynq quantize` writes by default,
+ * DYNQ_TYPE_INT16) is read with dynq_output_i16(). Valid after dynq_invoke() until the next dynq_invoke() or
+ * dynq_destroy(). `size` may be NULL. */
 dynq_status dynq_output(const dynq_interpreter *interpreter, uint32_t index, const int8_t **data, size_t *size);
+
+/* Output `index` as int16 values: *data = its first value, *count = its element count (`count` may be NULL).
+ * DYNQ_E_OUTPUT_TYPE when the output is not int16. Valid as dynq_output()'s. */
+dynq_status dynq_output_i16(const dynq_interpreter *interpreter, uint32_t index, const int16_t **data,
+                            size_t *count);
+
+/* The index of output `index`'s largest value, the lowest index among equal ones (the class, for logits), for
+ * any output type. */
+dynq_status dynq_output_argmax(const dynq_interpreter *interpreter, uint32_t index, uint32_t *argmax);
 
 /* Shape, type and quantization of output `index`. */
 dynq_status dynq_output_info(const dynq_interpreter *interpreter, uint32_t index, dynq_tensor_info *info);

@@ -50,7 +50,11 @@ def read_dynq(path):
     for i in range(tensor_count):
         r = tensor_table + 44 * i
         tensors[name(r)] = (struct.unpack_from("<i", b, r + 12)[0], struct.unpack_from("<f", b, r + 16)[0])
+        TENSOR_TYPES[name(r)] = b[r + 8]
     return blobs, tensors
+
+
+TENSOR_TYPES = {}  # tensor name -> element type code (1 int8, 2 int16), filled by read_dynq
 
 
 def logits(cmd):
@@ -100,7 +104,8 @@ def main():
         xq = np.array([np.load(f"{sub(i)}/{last['inputs'][0]}.q.npy").reshape(-1) for i in range(n)]).astype(np.int64)
         acc = (xq - zp_in) @ w.T + bias
         wide = acc * m[:, 0] * np.exp2(m[:, 1] - 31)  # (m, e): real multiplier m · 2^(e − 31)
-        back = np.clip(np.round(wide) + out_zp, -128, 127)
+        lo, hi = (-32768, 32767) if TENSOR_TYPES.get(out_name) == 2 else (-128, 127)  # int16: wide logits
+        back = np.clip(np.round(wide) + out_zp, lo, hi)
         if not np.array_equal(back, np.round(q / out_scale) + out_zp):
             print("flips.py: the wide-classifier emulation does not reproduce the int8 logits; not shown",
                   file=sys.stderr)

@@ -180,6 +180,45 @@ public func dynqOutput(_ interpreter: OpaquePointer?, _ index: UInt32,
     }
 }
 
+@_cdecl("dynq_output_i16")
+public func dynqOutputI16(_ interpreter: OpaquePointer?, _ index: UInt32,
+                          _ data: UnsafeMutablePointer<UnsafePointer<Int16>?>?, _ count: UnsafeMutablePointer<Int>?)
+    -> dynq_status
+{
+    do throws(Failure) {
+        let i = try live(interpreter)
+        guard let data else { throw Failure(DYNQ_E_NULL_ARGUMENT, detail: "data is NULL") }
+        guard Int(index) < i.pointee.interpreter.model.outputCount else {
+            throw Failure(DYNQ_E_BAD_INDEX, detail: "output index out of range")
+        }
+        guard i.pointee.interpreter.outputType(Int(index)) == .int16 else {
+            throw Failure(DYNQ_E_OUTPUT_TYPE, detail: "output is not int16")
+        }
+        let out = i.pointee.interpreter.outputInt16(Int(index))
+        data.pointee = out.baseAddress
+        count?.pointee = out.count
+        return DYNQ_OK
+    } catch {
+        return error.status
+    }
+}
+
+@_cdecl("dynq_output_argmax")
+public func dynqOutputArgmax(_ interpreter: OpaquePointer?, _ index: UInt32,
+                             _ argmax: UnsafeMutablePointer<UInt32>?) -> dynq_status {
+    do throws(Failure) {
+        let i = try live(interpreter)
+        guard let argmax else { throw Failure(DYNQ_E_NULL_ARGUMENT, detail: "argmax is NULL") }
+        guard Int(index) < i.pointee.interpreter.model.outputCount else {
+            throw Failure(DYNQ_E_BAD_INDEX, detail: "output index out of range")
+        }
+        argmax.pointee = UInt32(truncatingIfNeeded: i.pointee.interpreter.outputArgmax(Int(index)))
+        return DYNQ_OK
+    } catch {
+        return error.status
+    }
+}
+
 @_cdecl("dynq_output_info")
 public func dynqOutputInfo(_ interpreter: OpaquePointer?, _ index: UInt32,
                            _ info: UnsafeMutablePointer<dynq_tensor_info>?) -> dynq_status {

@@ -20,6 +20,7 @@ enum Status {
         case DYNQ_E_BAD_INPUT_SIZE: return "input size differs from the model input's H*W*C bytes"
         case DYNQ_E_BAD_INDEX: return "output or op index out of range"
         case DYNQ_E_BAD_HANDLE: return "not a live interpreter (never created, destroyed, or arena overwritten)"
+        case DYNQ_E_OUTPUT_TYPE: return "the output is not of the type asked for (see dynq_output_info)"
         default: return "unknown dynq status"
         }
     }
@@ -29,6 +30,7 @@ enum Status {
         DYNQ_OK, DYNQ_E_NULL_ARGUMENT, DYNQ_E_MODEL_MISALIGNED, DYNQ_E_TRUNCATED, DYNQ_E_BAD_MAGIC,
         DYNQ_E_UNSUPPORTED_VERSION, DYNQ_E_BAD_CHECKSUM, DYNQ_E_INVALID_MODEL, DYNQ_E_ARENA_MISALIGNED,
         DYNQ_E_ARENA_TOO_SMALL, DYNQ_E_BAD_INPUT_SIZE, DYNQ_E_BAD_INDEX, DYNQ_E_BAD_HANDLE,
+        DYNQ_E_OUTPUT_TYPE,
     ]
 
     /// The status a core error maps to.

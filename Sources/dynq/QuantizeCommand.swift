@@ -10,6 +10,7 @@ let quantizeCommand = Command(
         usage: dynq quantize --graph G.json --weights W.safetensors --calib CALIB -o MODEL.dynq
                              [--samples N] [--method minmax|percentile|mse] [--percentile P] [--per-tensor]
                              [--equalize] [--rounding adaptive|nearest] [--bias-correction] [--search]
+                             [--int8-logits]
                              [--compare] [--json]
 
         Folds every batchnorm into the convolution in front of it, fuses ReLU/ReLU6 into the clamps, quantizes
@@ -46,6 +47,8 @@ let quantizeCommand = Command(
           --bias-correction         subtract each conv / linear layer's mean int8 − float output error, measured
                                     on CALIB layer by layer, from its bias (uint8 CALIB; one int8 run of CALIB
                                     per layer)
+          --int8-logits             the classifier writes int8 logits (default: int16 "wide" logits, which
+                            keep the order of near-equal classes; docs/calibration.md)
           --no-equalize, --no-bias-correction
                                     do not (when the default does)
           --compare                 also print the table of every method (one calibration run)
@@ -56,7 +59,7 @@ let quantizeCommand = Command(
     run: { args in
         let args = args.map { $0 == "-o" ? "--output" : $0 }
         let a = try Arguments(args, flags: ["per-tensor", "json", "compare", "search", "bias-correction", "equalize", "no-equalize",
-                                               "no-bias-correction"],
+                                               "no-bias-correction", "int8-logits"],
                               options: ["graph", "weights", "calib", "output", "samples", "method", "percentile", "jobs",
                                         "rounding"])
         _ = try a.positionals(0, "")
@@ -145,6 +148,7 @@ let quantizeCommand = Command(
             if a.has("equalize") { options.equalize = true }
             if a.has("no-equalize") { options.equalize = false }
             if a.has("bias-correction") { options.biasCorrection = true }
+            if a.has("int8-logits") { options.wideLogits = false }
             if a.has("no-bias-correction") { options.biasCorrection = false }
             if a.has("bias-correction"), case .float32 = batch.pixels {
                 throw DynQError(file: calibPath, "--bias-correction needs uint8 images (the int8 model's input)")

@@ -67,6 +67,42 @@ struct RuntimeInterpreterTests {
         }
     }
 
+    /// image [1,1,1,3] → x (z = −2) → flatten → linear 3 → 2 with an int16 output (wide logits, z_out = 0):
+    /// w = [[100, −127, 3], [−1, 2, 127]], bias [1000, −7]; M0 = 2^30·2^2/2^31 = 2, M1 = 1.5·2^30·2^−1/2^31 = 0.375.
+    @Test("linear with an int16 output: acc = bias + Σ (x − z)·w, y = M·acc rounded once, clamped to the int16 clamp")
+    func wideLinear() throws {
+        func model(_ clamp: MD.Clamp) -> (ModelDescription, TensorID) {
+            var b = ModelBuilder()
+            let img = b.tensor("image", [1, 1, 1, 3], type: .uint8)
+            let x = b.tensor("x", [1, 1, 1, 3], zp: -2)
+            let xf = b.tensor("xf", [1, 3], zp: -2)
+            let y = b.tensor("logits", [1, 2], zp: 0, type: .int16)
+            b.op("in", .inputTable(.init(input: img, output: x, table: b.int8("t", shiftTable(channels: 3), [3, 256]))))
+            b.op("flat", .flatten(.init(input: x, output: xf)))
+            b.op("head", .linear(.init(input: xf, output: y, weights: b.int8("w", [100, -127, 3, -1, 2, 127], [2, 3]),
+                                       bias: b.int32("b", [1000, -7], [2]),
+                                       multipliers: b.multipliers("m", [(1 << 30, 2), (1_610_612_736, -1)]),
+                                       clamp: clamp)))
+            return (b.build(outputs: [y]), y)
+        }
+        // x = [127, −127, 2]: (x − z) = [129, −125, 4]: acc0 = 1000 + 12900 + 15875 + 12 = 29787 → ·2 = 59574 → 32767;
+        // acc1 = −7 − 129 − 250 + 508 = 122 → ·0.375 = 45.75 → 46
+        for kernels in KernelSetChoice.allCases {
+            let (wide, _) = model(.init(min: -32768, max: 32767))
+            let a = try run(wide, pixels([127, -127, 2]), kernels: kernels)[0]
+            #expect(a == [32767, 46])
+            let (clamped, _) = model(.init(min: -500, max: 500))
+            let b = try run(clamped, pixels([127, -127, 2]), kernels: kernels)[0]
+            #expect(b == [500, 46])
+            // (x − z) = [−125, 129, −126]: acc0 = 1000 − 12500 − 16383 − 378 = −28261 → −56522 → −32768;
+            // acc1 = −7 + 125 + 258 − 16002 = −15626 → −5859.75 → −5860; with clamp [−500, 500]: −500, −500
+            let c = try run(wide, pixels([-127, 127, -128]), kernels: kernels)[0]
+            #expect(c == [-32768, -5860])
+            let d = try run(clamped, pixels([-127, 127, -128]), kernels: kernels)[0]
+            #expect(d == [-500, -500])
+        }
+    }
+
     /// A DyNet block in miniature: CPM (global avgpool → flatten → linear → sigmoid table) feeding a
     /// per-channel dynamic 1×1 conv with mixed and static bias. Expected values from /docs/numerics.md:
     ///   pool = [28, −4]; h = [23, 38, 17, 33]; η = T[h + 128] = 100·(h + 128) = [15100, 16600, 14500, 16100]

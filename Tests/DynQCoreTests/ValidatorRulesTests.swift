@@ -161,6 +161,11 @@ let ruleCases: [RuleCase] = [
              model: edit { d in let b = BlobID(blob(d, "head.b")); conv(&d, "conv") { $0.bias = b } }),
     RuleCase(file: "ModelValidation.swift", message: "clamp not within -128 <= min <= max <= 127", op: "conv",
              model: edit { conv(&$0, "conv") { $0.clamp = .init(min: 5, max: 4) } }),
+    RuleCase(file: "ModelValidation.swift", message: "clamp not within -32768 <= min <= max <= 32767", op: "head",
+             model: edit { d in
+                 let t = tensor(d, "logits"); d.tensors[t].type = .int16; d.tensors[t].zeroPoint = 0
+                 linear(&d, "head") { $0.clamp = .init(min: -40000, max: 0) }
+             }),
     RuleCase(file: "ModelValidation.swift", message: "multiplier not in [2^30, 2^31) (or 0)", op: "add",
              model: edit { add(&$0) { $0.outputRequant = .init(multiplier: 5, shift: 0) } }),
     RuleCase(file: "ModelValidation.swift", message: "shift not in [-31, 30]", op: "add",

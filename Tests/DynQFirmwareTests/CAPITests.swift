@@ -396,7 +396,7 @@ struct CAPITests {
                 #expect(i.dims.0 == 1 && i.dims.1 == 28 && i.dims.2 == 28 && i.dims.3 == 1)
                 #expect(i.scale_bits == 0x3F80_0000 && i.scale_q31 == 1 << 30 && i.scale_exponent == 1)
                 #expect(dynq_output_info(h, 0, &o) == DYNQ_OK)
-                #expect(o.type == DYNQ_TYPE_INT8 && o.rank == 2 && o.bytes == 10)
+                #expect(o.type == DYNQ_TYPE_INT16 && o.rank == 2 && o.bytes == 20)   // wide logits
                 #expect(o.dims.0 == 1 && o.dims.1 == 10 && o.dims.2 == 0 && o.dims.3 == 0)
                 let real = Double(Float(bitPattern: o.scale_bits))
                 #expect(Double(o.scale_q31) * pow(2, Double(o.scale_exponent - 31)) == real)
@@ -404,6 +404,67 @@ struct CAPITests {
                 var n = 0
                 #expect(dynq_input(h, &p, &n) == DYNQ_OK && n == 784 && p != nil)
             }
+        }
+    }
+
+    @Test("wide logits: dynq_output_i16 and dynq_output_argmax read the fixture's int16 output; an int8 output is DYNQ_E_OUTPUT_TYPE")
+    func wideLogits() throws {
+        func withInterpreter(_ model: [UInt8], _ body: (OpaquePointer) throws -> Void) throws {
+            try aligned(model) { m in
+                var need = 0
+                #expect(arenaBytes(m, model.count, &need, nil) == DYNQ_OK)
+                try arena(need) { a in
+                    var h: OpaquePointer?
+                    #expect(dynq_create(m, model.count, a, need, &h, nil) == DYNQ_OK)
+                    defer { dynq_destroy(h) }
+                    try body(try #require(h))
+                }
+            }
+        }
+        let image = try firstTestImage()
+        try withInterpreter(try fixtureBytes()) { h in
+            #expect(image.withUnsafeBytes { dynq_set_input(h, $0.baseAddress, $0.count) } == DYNQ_OK)
+            #expect(dynq_invoke(h) == DYNQ_OK)
+            var info = dynq_tensor_info()
+            #expect(dynq_output_info(h, 0, &info) == DYNQ_OK)
+            #expect(info.type == DYNQ_TYPE_INT16 && info.bytes == 20 && info.zero_point == 0)
+            var p: UnsafePointer<Int16>?
+            var n = 0
+            #expect(dynq_output_i16(h, 0, &p, &n) == DYNQ_OK && n == 10)
+            let values = Array(UnsafeBufferPointer(start: p, count: n))
+            // The same values as the output's bytes read little-endian, and the class is their first maximum.
+            var bytes: UnsafePointer<Int8>?
+            var size = 0
+            #expect(dynq_output(h, 0, &bytes, &size) == DYNQ_OK && size == 20)
+            let raw = UnsafeRawBufferPointer(start: bytes, count: size)
+            #expect(values == (0..<10).map { raw.loadUnaligned(fromByteOffset: 2 * $0, as: Int16.self) })
+            var top: UInt32 = 99
+            #expect(dynq_output_argmax(h, 0, &top) == DYNQ_OK)
+            #expect(Int(top) == values.firstIndex(of: values.max()!)!)
+            #expect(dynq_output_i16(h, 1, &p, &n) == DYNQ_E_BAD_INDEX)
+            #expect(dynq_output_i16(h, 0, nil, &n) == DYNQ_E_NULL_ARGUMENT)
+            #expect(dynq_output_argmax(h, 0, nil) == DYNQ_E_NULL_ARGUMENT)
+            #expect(dynq_output_argmax(h, 1, &top) == DYNQ_E_BAD_INDEX)
+        }
+        // An int8 output (an op fixture of the fuzz corpus): dynq_output_i16 refuses it, argmax still reads it.
+        let int8Model = try FileIO.read(repoRoot + "/fuzz/corpus/dynq/linear.dynq")
+        try withInterpreter(int8Model) { h in
+            var info = dynq_tensor_info()
+            #expect(dynq_output_info(h, 0, &info) == DYNQ_OK && info.type == DYNQ_TYPE_INT8)
+            var input: UnsafeMutablePointer<UInt8>?
+            var n = 0
+            #expect(dynq_input(h, &input, &n) == DYNQ_OK)
+            for k in 0..<n { input![k] = UInt8(truncatingIfNeeded: 37 &* k &+ 11) }
+            #expect(dynq_invoke(h) == DYNQ_OK)
+            var p: UnsafePointer<Int16>?
+            #expect(dynq_output_i16(h, 0, &p, nil) == DYNQ_E_OUTPUT_TYPE)
+            var bytes: UnsafePointer<Int8>?
+            var size = 0
+            #expect(dynq_output(h, 0, &bytes, &size) == DYNQ_OK)
+            let values = Array(UnsafeBufferPointer(start: bytes, count: size))
+            var top: UInt32 = 99
+            #expect(dynq_output_argmax(h, 0, &top) == DYNQ_OK)
+            #expect(Int(top) == values.firstIndex(of: values.max()!)!)
         }
     }
 

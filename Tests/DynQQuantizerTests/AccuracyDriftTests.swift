@@ -66,8 +66,7 @@ import Testing
 
             let logits = out[0].data
             let floatTop = logits.indices.max { logits[$0] < logits[$1] }!
-            let q = interpreter.output(0)
-            let int8Top = q.indices.max { q[$0] < q[$1] || (q[$0] == q[$1] && $0 > $1) }!
+            let int8Top = interpreter.outputArgmax(0)
             if floatTop == labels[i] { floatCorrect += 1 }
             if int8Top == labels[i] { int8Correct += 1 }
             if floatTop == int8Top { agree += 1 }

@@ -142,22 +142,27 @@ int main(void) {
         if (op_instructions[i] > op_instructions[slowest]) slowest = i;
     print("slowest_op: %u %s, %u instructions\n", slowest, dynq_op_type(net, slowest), op_instructions[slowest]);
 
-    /* 5. The logits and the class. */
-    const int8_t *logits;
-    size_t classes;
+    /* 5. The logits (int16 "wide" logits by default, int8 from `dynq quantize --int8-logits`) and the class. */
     dynq_tensor_info out;
-    dynq_output(net, 0, &logits, &classes);
     dynq_output_info(net, 0, &out);
     print("logits:");
-    size_t best = 0;
-    for (size_t i = 0; i < classes; i++) {
-        print(" %d", logits[i]);
-        if (logits[i] > logits[best]) best = i;
+    if (out.type == DYNQ_TYPE_INT16) {
+        const int16_t *logits;
+        size_t classes;
+        dynq_output_i16(net, 0, &logits, &classes);
+        for (size_t i = 0; i < classes; i++) print(" %d", logits[i]);
+    } else {
+        const int8_t *logits;
+        size_t classes;
+        dynq_output(net, 0, &logits, &classes);
+        for (size_t i = 0; i < classes; i++) print(" %d", logits[i]);
     }
     print("\n");
+    uint32_t best = 0;
+    dynq_output_argmax(net, 0, &best);      /* the largest logit, the lowest index among equal ones */
     print("output_quantization: zero point %d, scale %d * 2^(%d - 31)\n", out.zero_point, out.scale_q31,
           out.scale_exponent);
-    print("class: %zu %s\n", best, best < FMNIST_MODEL_CLASS_COUNT ? fmnist_model_class_names[best] : "?");
+    print("class: %u %s\n", (unsigned)best, best < FMNIST_MODEL_CLASS_COUNT ? fmnist_model_class_names[best] : "?");
 
     dynq_destroy(net);
     /* No heap at all: the library keeps its tables and plan in the arena. */

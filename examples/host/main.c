@@ -64,17 +64,25 @@ int main(void) {
     dynq_op_count(net, &ops);
     printf("invoke: ok, %u ops begun and %u ended (of %u)\n", ops_begun, ops_ended, ops);
 
-    const int8_t *logits;
-    size_t classes;
-    dynq_output(net, 0, &logits, &classes);
+    /* The logits: int16 "wide" logits by default, int8 from `dynq quantize --int8-logits`. */
+    dynq_tensor_info out;
+    dynq_output_info(net, 0, &out);
     printf("logits:");
-    size_t best = 0;
-    for (size_t i = 0; i < classes; i++) {
-        printf(" %d", logits[i]);
-        if (logits[i] > logits[best]) best = i;
+    if (out.type == DYNQ_TYPE_INT16) {
+        const int16_t *logits;
+        size_t classes;
+        dynq_output_i16(net, 0, &logits, &classes);
+        for (size_t i = 0; i < classes; i++) printf(" %d", logits[i]);
+    } else {
+        const int8_t *logits;
+        size_t classes;
+        dynq_output(net, 0, &logits, &classes);
+        for (size_t i = 0; i < classes; i++) printf(" %d", logits[i]);
     }
     printf("\n");
-    printf("class: %zu %s\n", best, best < FMNIST_MODEL_CLASS_COUNT ? fmnist_model_class_names[best] : "?");
+    uint32_t best = 0;
+    dynq_output_argmax(net, 0, &best);      /* the largest logit, the lowest index among equal ones */
+    printf("class: %u %s\n", (unsigned)best, best < FMNIST_MODEL_CLASS_COUNT ? fmnist_model_class_names[best] : "?");
     dynq_destroy(net);
     if (ops_begun != ops || ops_ended != ops) {
         printf("error: the per-op callback was not called for every op\n");

@@ -147,6 +147,14 @@ public struct OpValidation {
         }
     }
 
+    /// The clamp of an int16 output (a linear's wide logits; an int16 tensor's zero point is 0, checked with the
+    /// tensor).
+    func clamp16(_ c: ModelDescription.Clamp) throws(ModelError) {
+        guard c.min >= -32768, c.min <= c.max, c.max <= 32767 else {
+            throw fail(.badParameter, "clamp not within -32768 <= min <= max <= 32767", c.min)
+        }
+    }
+
     /// A Q31 multiplier: `m ∈ [2^30, 2^31)`, `e ∈ [−31, 30]`, or `(0, 0)`.
     func requant(_ m: Int, _ e: Int, element: Int? = nil) throws(ModelError) {
         if m == 0 && e == 0 { return }

@@ -1,7 +1,8 @@
 // linear: fully connected `[1, F] → [1, O]`, weights `[O][F]` (classifier heads and the CPMs' FCs).
 
 extension ModelDescription {
-    /// `linear`: `[1, F] → [1, O]`, weights int8 `[O][F]`, per-output-channel scales.
+    /// `linear`: `[1, F] → [1, O]`, weights int8 `[O][F]`, per-output-channel scales. The output is int8, or int16
+    /// with zero point 0 and `clamp` in `[−32768, 32767]` (the wide logits: `linearWide16`, every kernel set).
     public struct Linear: Equatable, Sendable {
         public var input: TensorID
         public var output: TensorID
@@ -34,8 +35,10 @@ enum LinearOp: OpKind {
     static func describe(_ p: Parameters) -> ModelDescription.Op { .linear(p) }
 
     static func validate(_ p: Parameters, _ v: OpValidation) throws(ModelError) {
-        let f = try v.flat(p.input), o = try v.flat(p.output)
-        try v.clamp(p.clamp)
+        let f = try v.flat(p.input)
+        let wide = v.tensor(p.output).type == .int16
+        let o = try v.flat(p.output, wide ? .int16 : .int8)
+        if wide { try v.clamp16(p.clamp) } else { try v.clamp(p.clamp) }
         try v.accumulatorTerms(f)
         try v.weights(p.weights, count: try v.product(o, f, "weight count too large"))
         try v.accumulatorBound(k: f, maxBias: try v.bias(p.bias, count: o))
@@ -46,10 +49,16 @@ enum LinearOp: OpKind {
         body(p.input, false); body(p.output, true)
     }
 
+    /// The output is int16 (the wide logits): `linearWide16` runs, whatever the kernel set.
+    static func isWide(_ p: Parameters, _ m: ModelFile) -> Bool { m.tensor(p.output.index).type == .int16 }
+
+    /// The kernel parameters; for an int16 output the output quantization is unused (zero point 0, `p.clamp`).
     static func params(_ p: Parameters, _ m: ModelFile) -> LinearParams {
         let i = m.tensor(p.input.index)
         return LinearParams(inputFeatures: i.shape.last, outputFeatures: m.tensor(p.output.index).shape.last,
-                            inputZeroPoint: Int32(i.zeroPoint), output: m.outputQuantization(p.output, p.clamp))
+                            inputZeroPoint: Int32(i.zeroPoint),
+                            output: isWide(p, m) ? OutputQuantization(zeroPoint: 0)
+                                                 : m.outputQuantization(p.output, p.clamp))
     }
     static func macs(_ p: Parameters, _ m: ModelFile) -> Int { params(p, m).macs }
 
@@ -58,6 +67,7 @@ enum LinearOp: OpKind {
         let v = K.chooseLinear(lp)
         var r = OpRequirements<K.Variant>()
         r.variant = v
+        if isWide(p, m) { return r }      // linearWide16 reads the weights in place and needs no scratch
         r.packedWeights = K.linearPackedWeightBytes(lp, v)
         r.scratch = K.linearScratchBytes(lp, v)
         return r
@@ -72,6 +82,15 @@ enum LinearOp: OpKind {
     }
 
     static func run<K: KernelSet>(_ p: Parameters, _ c: OpContext<K>) {
+        if isWide(p, c.model) {
+            linearWide16(params(p, c.model), input: c.input8(p.input),
+                         weights: c.model.pointer(p.weights, as: Int8.self),
+                         bias: c.model.optionalPointer(p.bias, as: Int32.self),
+                         multipliers: c.model.pointer(p.multipliers, as: QuantizedMultiplier.self),
+                         low: Int32(p.clamp.min), high: Int32(p.clamp.max),
+                         output: c.tensor(p.output).assumingMemoryBound(to: Int16.self))
+            return
+        }
         let weights = c.buffer(c.slot.packedWeights).map { UnsafeRawPointer($0) }
             ?? UnsafeRawPointer(c.model.pointer(p.weights, as: Int8.self))
         c.kernels.linear(params(p, c.model), c.variant,

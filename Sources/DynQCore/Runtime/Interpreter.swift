@@ -146,9 +146,42 @@ public struct Interpreter<K: KernelSet> {
         if let s = bytes.baseAddress { dst.baseAddress!.copyMemory(from: s, byteCount: bytes.count) }
     }
 
-    /// Model output `i` as int8 (the first output is the logits).
+    /// Model output `i` as int8 (the first output is the logits). For an int16 output (softmax probabilities,
+    /// wide logits) these are its bytes: read it with `outputCode` or `outputInt16`.
     public func output(_ i: Int = 0) -> UnsafeBufferPointer<Int8> {
         UnsafeBufferPointer(tensorBytes(model.output(i)).assumingMemoryBound(to: Int8.self))
+    }
+
+    /// Model output `i`'s element type: int8, or int16 (softmax probabilities, a classifier's wide logits).
+    public func outputType(_ i: Int = 0) -> ElementType { model.tensor(model.output(i).index).type }
+
+    /// Model output `i`'s element count.
+    public func outputElementCount(_ i: Int = 0) -> Int { model.tensor(model.output(i).index).elementCount }
+
+    /// Model output `i` as int16 (empty when the output is not int16).
+    public func outputInt16(_ i: Int = 0) -> UnsafeBufferPointer<Int16> {
+        guard outputType(i) == .int16 else { return UnsafeBufferPointer(start: nil, count: 0) }
+        let b = tensorBytes(model.output(i))
+        return UnsafeBufferPointer(start: b.baseAddress?.assumingMemoryBound(to: Int16.self), count: b.count / 2)
+    }
+
+    /// Element `k` (`0 ..< outputElementCount(i)`) of model output `i` as its integer code, whatever the output's
+    /// type: `real = scale · (code − zeroPoint)`.
+    public func outputCode(_ i: Int, _ k: Int) -> Int32 {
+        let b = tensorBytes(model.output(i))
+        switch outputType(i) {
+        case .int16: return Int32(b.loadUnaligned(fromByteOffset: 2 * k, as: Int16.self))
+        case .int32: return b.loadUnaligned(fromByteOffset: 4 * k, as: Int32.self)
+        case .uint8: return Int32(b[k])
+        case .int8: return Int32(Int8(bitPattern: b[k]))
+        }
+    }
+
+    /// The index of output `i`'s largest code, the lowest index among equal ones (the top-1 class of logits).
+    public func outputArgmax(_ i: Int = 0) -> Int {
+        var best = 0, top = outputCode(i, 0)
+        for k in 1..<Swift.max(outputElementCount(i), 1) where outputCode(i, k) > top { best = k; top = outputCode(i, k) }
+        return best
     }
 
     // MARK: Running
