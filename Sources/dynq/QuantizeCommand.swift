@@ -9,7 +9,7 @@ let quantizeCommand = Command(
     usage: """
         usage: dynq quantize --graph G.json --weights W.safetensors --calib CALIB -o MODEL.dynq
                              [--samples N] [--method minmax|percentile|mse] [--percentile P] [--per-tensor]
-                             [--equalize] [--rounding adaptive|nearest] [--bias-correction] [--search]
+                             [--equalize] [--rounding adaptive|nearest] [--bias-correction] [--refit] [--search]
                              [--compare] [--json]
 
         Folds every batchnorm into the convolution in front of it, fuses ReLU/ReLU6 into the clamps, quantizes
@@ -46,7 +46,11 @@ let quantizeCommand = Command(
           --bias-correction         subtract each conv / linear layer's mean int8 − float output error, measured
                                     on CALIB layer by layer, from its bias (uint8 CALIB; one int8 run of CALIB
                                     per layer)
-          --no-equalize, --no-bias-correction
+          --refit                   refit the classifier (the linear layer computing the output) by ridge least
+                                    squares so that it maps the int8 model's own features to the float logits
+                                    on CALIB (λ by 5-fold cross-validation on CALIB; uint8 CALIB; one int8 run
+                                    of CALIB; default)
+          --no-equalize, --no-bias-correction, --no-refit
                                     do not (when the default does)
           --compare                 also print the table of every method (one calibration run)
           --jobs N                  calibrate on N threads (default: every core; the model is the same for any N)
@@ -56,7 +60,7 @@ let quantizeCommand = Command(
     run: { args in
         let args = args.map { $0 == "-o" ? "--output" : $0 }
         let a = try Arguments(args, flags: ["per-tensor", "json", "compare", "search", "bias-correction", "equalize", "no-equalize",
-                                               "no-bias-correction"],
+                                               "no-bias-correction", "refit", "no-refit"],
                               options: ["graph", "weights", "calib", "output", "samples", "method", "percentile", "jobs",
                                         "rounding"])
         _ = try a.positionals(0, "")
@@ -144,6 +148,11 @@ let quantizeCommand = Command(
             }
             if a.has("equalize") { options.equalize = true }
             if a.has("no-equalize") { options.equalize = false }
+            if a.has("refit") && a.has("no-refit") {
+                throw UsageError("--refit and --no-refit exclude each other")
+            }
+            if a.has("refit") { options.classifierRefit = true }
+            if a.has("no-refit") { options.classifierRefit = false }
             if a.has("bias-correction") { options.biasCorrection = true }
             if a.has("no-bias-correction") { options.biasCorrection = false }
             if a.has("bias-correction"), case .float32 = batch.pixels {
@@ -169,6 +178,16 @@ let quantizeCommand = Command(
             }
             if let why = done.biasCorrectionSkipped {
                 Console.err("dynq: warning: \(calibPath): no bias correction: \(why)")
+            }
+            if let r = done.refit {
+                Console.err("classifier refit: \(r.node) on \(r.images) images, λ \(r.lambda) (5-fold cross-validation), "
+                            + "mean squared logit error on CALIB (int8 features, float classifier) "
+                            + String(format: "%.4f -> %.4f", r.mseBefore, r.mseAfter)
+                            + " (\(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
+            }
+            if let why = done.refitSkipped {
+                if a.has("refit") { Console.err("dynq: warning: \(calibPath): no classifier refit: \(why)") }
+                else { Console.err("classifier refit: skipped: \(why)") }
             }
             if a.has("search") {
                 guard case .uint8 = batch.pixels else { throw DynQError(file: calibPath, "--search needs uint8 images") }
