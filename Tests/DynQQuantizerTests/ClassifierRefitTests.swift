@@ -77,9 +77,11 @@ import Testing
         func error(_ p: PreparedModel, _ s: CalibrationStats, _ o: QuantizationOptions) throws -> Double {
             let out = p.model.graph.outputs[0]
             let logits = try int8Features(p, stats: s, options: o, tensor: out, length: 10, images: hwc, workers: 2)
-            return zip(logits, targets).reduce(0) { e, pair in
-                e + zip(pair.0, pair.1).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+            var e = 0.0
+            for (l, t) in zip(logits, targets) {
+                for k in l.indices { let d: Double = l[k] - t[k]; e += d * d }
             }
+            return e
         }
         let before = try error(p0, s0, off), after = try error(p1, s1, on)
         print("refit fmnist: int8 logits' summed squared error against float on CALIB \(before) -> \(after)")
