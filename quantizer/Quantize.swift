@@ -36,6 +36,11 @@ public struct QuantizationOptions: Sendable {
     /// int8 (quantizer/Ops/Linear.swift `emitWideLogits`; the runtime's `linearWide16`). The default; `--int8-logits`
     /// turns it off for firmware that reads int8 logits.
     public var wideLogits = true
+    /// Classifier reconstruction (quantizer/ClassifierRefit.swift), by `refine` after bias correction when it has
+    /// the calibration images as uint8 pixels: the classifier's float weights are refitted by ridge least squares
+    /// (λ by 5-fold cross-validation on the calibration images) to map the int8 model's own features to the float
+    /// logits. On by default (`--no-refit` turns it off).
+    public var classifierRefit = true
 
     public init(method: CalibrationMethod = .percentile(CalibrationMethod.defaultPercentile),
                 granularity: WeightGranularity = .perChannel, histogramBins: Int = 2048,
@@ -87,6 +92,10 @@ public struct Refinement: Sendable {
     public var corrected: [BiasCorrectionLayer] = []
     /// Why bias correction, asked for, did not run (no uint8 images).
     public var biasCorrectionSkipped: String?
+    /// The classifier refit, when it ran.
+    public var refit: ClassifierRefit?
+    /// Why the classifier refit, asked for, did not run (no uint8 images, no single classifier, ...).
+    public var refitSkipped: String?
     public init() {}
 }
 
@@ -94,7 +103,9 @@ public struct Refinement: Sendable {
 /// (`options.equalize`), then calibration again on `inputs` with the float engine (every range downstream of an
 /// equalized tensor changes); the input moments of adaptive weight rounding (`options.weightRounding`) on
 /// `inputs`, into the returned stats; bias correction (`options.biasCorrection`) on `images`, the same calibration images
-/// as uint8 pixels (skipped, and said so in the result, when `images` is nil or float32).
+/// as uint8 pixels (skipped, and said so in the result, when `images` is nil or float32); then the classifier
+/// refit (`options.classifierRefit`) on `images` with the float logits of `prepared` as targets (skipped, and
+/// said so, without uint8 images or a single `linear` computing a graph output).
 public func refine(_ prepared: PreparedModel, stats: CalibrationStats, inputs: [Tensor], images: ImageBatch?,
                    options: QuantizationOptions, workers: Int = defaultWorkerCount)
     throws -> (PreparedModel, CalibrationStats, Refinement)
@@ -119,6 +130,19 @@ public func refine(_ prepared: PreparedModel, stats: CalibrationStats, inputs: [
         } else {
             done.biasCorrectionSkipped = images == nil ? "no calibration pixels given"
                 : "float32 calibration images (bias correction runs the int8 model, whose input is uint8 pixels)"
+        }
+    }
+    if options.classifierRefit {
+        if let images, case .uint8 = images.pixels {
+            do {
+                (p, st, done.refit) = try refitClassifier(p, original: prepared, stats: st, options: options,
+                                                          inputs: inputs, images: images, workers: workers)
+            } catch let e as DynQError {
+                done.refitSkipped = e.message
+            }
+        } else {
+            done.refitSkipped = images == nil ? "no calibration pixels given"
+                : "float32 calibration images (the refit runs the int8 model, whose input is uint8 pixels)"
         }
     }
     return (p, st, done)

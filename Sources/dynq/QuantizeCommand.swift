@@ -9,7 +9,7 @@ let quantizeCommand = Command(
     usage: """
         usage: dynq quantize --graph G.json --weights W.safetensors --calib CALIB -o MODEL.dynq
                              [--samples N] [--method minmax|percentile|mse] [--percentile P] [--per-tensor]
-                             [--equalize] [--rounding adaptive|nearest] [--bias-correction] [--search]
+                             [--equalize] [--rounding adaptive|nearest] [--bias-correction] [--refit] [--search]
                              [--int8-logits]
                              [--compare] [--json]
 
@@ -48,8 +48,12 @@ let quantizeCommand = Command(
                                     on CALIB layer by layer, from its bias (uint8 CALIB; one int8 run of CALIB
                                     per layer)
           --int8-logits             the classifier writes int8 logits (default: int16 "wide" logits, which
-                            keep the order of near-equal classes; docs/calibration.md)
-          --no-equalize, --no-bias-correction
+                                    keep the order of near-equal classes; docs/numerics.md)
+          --refit                   refit the classifier (the linear layer computing the output) by ridge least
+                                    squares so that it maps the int8 model's own features to the float logits
+                                    on CALIB (λ by 5-fold cross-validation on CALIB; uint8 CALIB; one int8 run
+                                    of CALIB; default)
+          --no-equalize, --no-bias-correction, --no-refit
                                     do not (when the default does)
           --compare                 also print the table of every method (one calibration run)
           --jobs N                  calibrate on N threads (default: every core; the model is the same for any N)
@@ -59,7 +63,7 @@ let quantizeCommand = Command(
     run: { args in
         let args = args.map { $0 == "-o" ? "--output" : $0 }
         let a = try Arguments(args, flags: ["per-tensor", "json", "compare", "search", "bias-correction", "equalize", "no-equalize",
-                                               "no-bias-correction", "int8-logits"],
+                                               "no-bias-correction", "refit", "no-refit", "int8-logits"],
                               options: ["graph", "weights", "calib", "output", "samples", "method", "percentile", "jobs",
                                         "rounding"])
         _ = try a.positionals(0, "")
@@ -147,6 +151,11 @@ let quantizeCommand = Command(
             }
             if a.has("equalize") { options.equalize = true }
             if a.has("no-equalize") { options.equalize = false }
+            if a.has("refit") && a.has("no-refit") {
+                throw UsageError("--refit and --no-refit exclude each other")
+            }
+            if a.has("refit") { options.classifierRefit = true }
+            if a.has("no-refit") { options.classifierRefit = false }
             if a.has("bias-correction") { options.biasCorrection = true }
             if a.has("int8-logits") { options.wideLogits = false }
             if a.has("no-bias-correction") { options.biasCorrection = false }
@@ -173,6 +182,16 @@ let quantizeCommand = Command(
             }
             if let why = done.biasCorrectionSkipped {
                 Console.err("dynq: warning: \(calibPath): no bias correction: \(why)")
+            }
+            if let r = done.refit {
+                Console.err("classifier refit: \(r.node) on \(r.images) images, λ \(r.lambda) (5-fold cross-validation), "
+                            + "mean squared logit error on CALIB (int8 features, float classifier) "
+                            + String(format: "%.4f -> %.4f", r.mseBefore, r.mseAfter)
+                            + " (\(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
+            }
+            if let why = done.refitSkipped {
+                if a.has("refit") { Console.err("dynq: warning: \(calibPath): no classifier refit: \(why)") }
+                else { Console.err("classifier refit: skipped: \(why)") }
             }
             if a.has("search") {
                 guard case .uint8 = batch.pixels else { throw DynQError(file: calibPath, "--search needs uint8 images") }

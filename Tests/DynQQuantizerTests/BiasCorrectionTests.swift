@@ -79,7 +79,7 @@ import Testing
     }
 
     /// `refine` corrects biases only when given the calibration pixels and asked to; otherwise it says why not,
-    /// and with both steps off it returns the prepared model as it was.
+    /// and with every step off it returns the prepared model as it was.
     @Test func refineCorrectsOnlyWithPixelsAndWhenAsked() throws {
         let m = smallDyNet(seed: 8)
         let prepared = try prepare(graph: m.graph, weights: m.weights)
@@ -98,7 +98,7 @@ import Testing
         let (_, _, r3) = try refine(prepared, stats: stats, inputs: inputs, images: floats, options: options, workers: 1)
         #expect(r3.corrected.isEmpty && r3.biasCorrectionSkipped?.contains("float32") == true)
         var off = options
-        off.equalize = false; off.biasCorrection = false
+        off.equalize = false; off.biasCorrection = false; off.classifierRefit = false
         let (p4, _, r4) = try refine(prepared, stats: stats, inputs: inputs, images: batch, options: off, workers: 1)
         #expect(r4.corrected.isEmpty && r4.equalized.isEmpty && r4.biasCorrectionSkipped == nil)
         #expect(p4.model.weights == prepared.model.weights && p4.model.graph.nodes == prepared.model.graph.nodes)

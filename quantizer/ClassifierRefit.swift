@@ -1,0 +1,299 @@
+import DynQCore
+import DynQGraph
+import Foundation
+
+/// Classifier reconstruction ("refit"): the classifier's float weights are fitted again, by ridge least squares, to
+/// map the int8 model's *own* features to the original float model's logits on the calibration images, so the
+/// classifier absorbs part of the int8 activation noise its input carries.
+///
+/// - Classifier: the one `linear` node whose output is a graph output (none or several: no refit).
+/// - Targets `z_i` (`[O]`): the float logits of the model `refine` was given (before bias correction), per image.
+/// - Features `x̂_i` (`[F]`): the int8 model as it is built at this point, run by the integer runtime on the uint8
+///   calibration images; the classifier input's codes in real units, `x̂ = s · (q − zp)`.
+/// - Per output `o`: minimize `Σ_i (w'_o · x̂_i + b'_o − z_io)² + μ ‖w'_o − w_o‖²`, `μ = λ · n · v̄`, with `w` the
+///   classifier's current float weights (the anchor), `v̄` the mean over features of the variance of `x̂` (so `λ` is
+///   scale-free), `n` the images; the bias is not penalized. Solved centred: `(G + μI) W'ᵀ = C + μ Wᵀ`,
+///   `b' = z̄ − W' x̄` (`G`, `C`: the centred `F × F` and `F × O` cross products), one Cholesky factorization
+///   (Double) shared by every output: `O(F³/3 + 2F²·O)` per solve.
+/// - `λ` from `classifierRefitLambdas` by 5-fold cross-validation on the calibration images (fold = image index
+///   mod 5; loss = summed squared logit error on the held-out fold), then fitted on every image.
+///   35 + 1 solves: negligible for the fixtures (F = 64); about a minute for F = 1280, O = 1000.
+/// - The new weight and bias are new tensors (`<node>.weight.refit`, `<node>.bias.refit`); the output's range stays
+///   as calibrated. Adaptive rounding of the classifier then uses the moments of `x̂` (when it has moments).
+public struct ClassifierRefit: Sendable, Equatable {
+    public var node: String
+    /// The chosen `λ`.
+    public var lambda: Double
+    /// Cross-validation loss per `classifierRefitLambdas` entry (summed squared logit error of the held-out folds).
+    public var crossValidationLoss: [Double]
+    /// Images used.
+    public var images: Int
+    /// Mean over images of `‖W x̂ + b − z‖²` with the classifier's float weights before (`W, b`) and after the refit
+    /// (the int8 features, float classifier: the output's own rounding is not included).
+    public var mseBefore: Double
+    public var mseAfter: Double
+}
+
+/// The `λ` grid of the cross-validation, largest first (ties keep the larger).
+public let classifierRefitLambdas: [Double] = [1, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001]
+/// Cross-validation folds (image index mod `classifierRefitFolds`).
+public let classifierRefitFolds = 5
+
+/// The classifier to refit, or why there is none: the single `linear` node whose output is a graph output.
+func classifierToRefit(_ model: FloatModel) -> Result<Node, DynQError> {
+    let outputs = Set(model.graph.outputs)
+    let found = model.graph.nodes.filter { n in
+        if case .linear = n.op { return n.outputs.contains(where: outputs.contains) }
+        return false
+    }
+    if found.isEmpty { return .failure(DynQError("no linear layer computes a graph output")) }
+    if found.count > 1 {
+        return .failure(DynQError("\(found.count) linear layers compute graph outputs (\(found.map(\.name).joined(separator: ", ")))"))
+    }
+    return .success(found[0])
+}
+
+/// Refits the classifier of `p` (see `ClassifierRefit`). `original`: the model whose float logits are the targets;
+/// `inputs`: the float calibration inputs; `images`: the same images as uint8 pixels (at least `inputs.count`).
+/// Returns the model with the new classifier tensors, `stats` with the classifier's input moments replaced by the
+/// int8 features' (when it had them), and what was done; or throws a `DynQError` saying why the refit cannot run.
+public func refitClassifier(_ p: PreparedModel, original: PreparedModel, stats: CalibrationStats,
+                            options: QuantizationOptions, inputs: [Tensor], images: ImageBatch,
+                            workers: Int = defaultWorkerCount) throws
+    -> (PreparedModel, CalibrationStats, ClassifierRefit)
+{
+    let node = try classifierToRefit(p.model).get()
+    guard case .linear(let attrs) = node.op, let w = p.model.weights[attrs.weight], w.shape.count == 2 else {
+        throw DynQError("classifier \(node.name) has no [O, F] weight")
+    }
+    let o = w.shape[0], f = w.shape[1]
+    let outName = node.outputs[0], inName = node.inputs[0]
+    let n = Swift.min(inputs.count, images.count)
+    guard n >= 2 * classifierRefitFolds else { throw DynQError("\(n) calibration images (at least \(2 * classifierRefitFolds) needed)") }
+    guard let outIndex = original.model.graph.outputs.firstIndex(of: outName) else {
+        throw DynQError("\(outName) is not an output of the original model")
+    }
+    // Targets: the original float logits.
+    let engine = try FloatEngine(graph: original.model.graph, weights: original.model.weights)
+    let targets: [[Double]] = try concurrentChunks(count: n, workers: workers) { range in
+        try range.map { i in try engine.run(inputs[i])[outIndex].data.map(Double.init) }
+    }
+    guard targets.allSatisfy({ $0.count == o }) else { throw DynQError("the logits \(outName) do not have \(o) entries") }
+    // Features: the int8 model's classifier input.
+    let features = try int8Features(p, stats: stats, options: options, tensor: inName, length: f,
+                                    images: try hwcImages(images, count: n), workers: workers)
+    // Sums per fold.
+    var folds = (0..<classifierRefitFolds).map { _ in RidgeSums(features: f, outputs: o) }
+    for i in 0..<n { folds[i % classifierRefitFolds].add(features[i], targets[i]) }
+    var all = RidgeSums(features: f, outputs: o)
+    for s in folds { all.add(s) }
+    let anchor = w.data.map(Double.init)
+    var anchorBias = [Double](repeating: 0, count: o)
+    if let bn = attrs.bias, let b = p.model.weights[bn], b.count == o { anchorBias = b.data.map(Double.init) }
+
+    var cv: [Double] = []
+    for lambda in classifierRefitLambdas {
+        var loss = 0.0
+        for k in 0..<classifierRefitFolds {
+            var train = all
+            train.subtract(folds[k])
+            let (wk, bk) = try ridgeSolve(train, anchor: anchor, lambda: lambda)
+            for i in stride(from: k, to: n, by: classifierRefitFolds) {
+                loss += squaredError(wk, bk, features[i], targets[i])
+            }
+        }
+        cv.append(loss)
+    }
+    var best = 0
+    for k in cv.indices where cv[k] < cv[best] { best = k }
+    let lambda = classifierRefitLambdas[best]
+    let (wNew, bNew) = try ridgeSolve(all, anchor: anchor, lambda: lambda)
+    var before = 0.0, after = 0.0
+    for i in 0..<n {
+        before += squaredError(anchor, anchorBias, features[i], targets[i])
+        after += squaredError(wNew, bNew, features[i], targets[i])
+    }
+
+    var q = p
+    guard let ni = q.model.graph.nodes.firstIndex(where: { $0.name == node.name }) else {
+        throw DynQError("no node \(node.name)")
+    }
+    func fresh(_ base: String) -> String {
+        var name = base, k = 1
+        while q.model.weights[name] != nil { name = "\(base).\(k)"; k += 1 }
+        return name
+    }
+    var a = attrs
+    a.weight = fresh("\(node.name).weight.refit")
+    q.model.weights[a.weight] = Tensor(shape: [o, f], data: wNew.map(Float.init))
+    a.bias = fresh("\(node.name).bias.refit")
+    q.model.weights[a.bias!] = Tensor(shape: [o], data: bNew.map(Float.init))
+    q.model.graph.nodes[ni].op = .linear(a)
+
+    var st = stats
+    if st.inputMoments[node.name] != nil {
+        var m = InputMoments(length: f, groups: 1)
+        m.values = all.xx
+        m.count = all.n
+        st.inputMoments[node.name] = m.normalized()
+    }
+    return (q, st, ClassifierRefit(node: node.name, lambda: lambda, crossValidationLoss: cv, images: n,
+                                   mseBefore: before / Double(n), mseAfter: after / Double(n)))
+}
+
+/// `‖W x + b − z‖²`, `W` row-major `[O, F]`.
+func squaredError(_ w: [Double], _ b: [Double], _ x: [Double], _ z: [Double]) -> Double {
+    let f = x.count
+    var e = 0.0
+    w.withUnsafeBufferPointer { w in
+        x.withUnsafeBufferPointer { x in
+            for o in 0..<z.count {
+                var s = b[o]
+                let row = o * f
+                for j in 0..<f { s += w[row + j] * x[j] }
+                e += (s - z[o]) * (s - z[o])
+            }
+        }
+    }
+    return e
+}
+
+/// Sums of features `x` (`[F]`) and targets `z` (`[O]`) over a set of images, for `ridgeSolve`.
+struct RidgeSums: Sendable {
+    var f: Int, o: Int, n = 0
+    /// `Σ x xᵀ`, `F × F` row-major (both triangles).
+    var xx: [Double]
+    /// `Σ x zᵀ`, `F × O` row-major.
+    var xz: [Double]
+    var x: [Double]
+    var z: [Double]
+
+    init(features f: Int, outputs o: Int) {
+        self.f = f; self.o = o
+        xx = [Double](repeating: 0, count: f * f); xz = [Double](repeating: 0, count: f * o)
+        x = [Double](repeating: 0, count: f); z = [Double](repeating: 0, count: o)
+    }
+
+    mutating func add(_ v: [Double], _ t: [Double]) {
+        let f = self.f, o = self.o
+        xx.withUnsafeMutableBufferPointer { xx in
+            xz.withUnsafeMutableBufferPointer { xz in
+                for i in 0..<f where v[i] != 0 {
+                    let vi = v[i]
+                    for j in 0..<f { xx[i * f + j] += vi * v[j] }
+                    for k in 0..<o { xz[i * o + k] += vi * t[k] }
+                }
+            }
+        }
+        for i in 0..<f { x[i] += v[i] }
+        for k in 0..<o { z[k] += t[k] }
+        n += 1
+    }
+
+    mutating func add(_ s: RidgeSums, sign: Double = 1) {
+        for k in xx.indices { xx[k] += sign * s.xx[k] }
+        for k in xz.indices { xz[k] += sign * s.xz[k] }
+        for k in x.indices { x[k] += sign * s.x[k] }
+        for k in z.indices { z[k] += sign * s.z[k] }
+        n += sign > 0 ? s.n : -s.n
+    }
+
+    mutating func subtract(_ s: RidgeSums) { add(s, sign: -1) }
+}
+
+/// The ridge fit of `ClassifierRefit` on `s`: weights `[O, F]` row-major and bias `[O]`. `anchor`: `[O, F]`.
+/// `lambda` 0 is plain least squares (needs the centred features' `G` positive definite). Throws when `G + μI`
+/// is not positive definite (constant features with `lambda` 0, or no spread at all).
+func ridgeSolve(_ s: RidgeSums, anchor: [Double], lambda: Double) throws -> ([Double], [Double]) {
+    let f = s.f, o = s.o, n = Double(s.n)
+    precondition(anchor.count == f * o && s.n > 0)
+    let xm = s.x.map { $0 / n }, zm = s.z.map { $0 / n }
+    var a = s.xx
+    for i in 0..<f { for j in 0..<f { a[i * f + j] -= n * xm[i] * xm[j] } }
+    var trace = 0.0
+    for i in 0..<f { trace += a[i * f + i] }
+    let mu = lambda * n * (trace / (n * Double(f)))
+    for i in 0..<f { a[i * f + i] += mu }
+    // Right-hand side `C + μ Wᵀ`, F × O.
+    var r = s.xz
+    for i in 0..<f { for k in 0..<o { r[i * o + k] += -n * xm[i] * zm[k] + mu * anchor[k * f + i] } }
+    try a.withUnsafeMutableBufferPointer { a in
+        // Cholesky, lower triangle in place: a = L Lᵀ.
+        for j in 0..<f {
+            var d = a[j * f + j]
+            for k in 0..<j { d -= a[j * f + k] * a[j * f + k] }
+            guard d > 0, d.isFinite else { throw DynQError("the features' normal matrix is not positive definite") }
+            let l = d.squareRoot()
+            a[j * f + j] = l
+            for i in (j + 1)..<Swift.max(j + 1, f) {
+                var v = a[i * f + j]
+                for k in 0..<j { v -= a[i * f + k] * a[j * f + k] }
+                a[i * f + j] = v / l
+            }
+        }
+        r.withUnsafeMutableBufferPointer { r in
+            // L Y = R
+            for i in 0..<f {
+                for k in 0..<i {
+                    let l = a[i * f + k]
+                    if l != 0 { for c in 0..<o { r[i * o + c] -= l * r[k * o + c] } }
+                }
+                let d = a[i * f + i]
+                for c in 0..<o { r[i * o + c] /= d }
+            }
+            // Lᵀ X = Y
+            for i in stride(from: f - 1, through: 0, by: -1) {
+                for k in (i + 1)..<Swift.max(i + 1, f) {
+                    let l = a[k * f + i]
+                    if l != 0 { for c in 0..<o { r[i * o + c] -= l * r[k * o + c] } }
+                }
+                let d = a[i * f + i]
+                for c in 0..<o { r[i * o + c] /= d }
+            }
+        }
+    }
+    var w = [Double](repeating: 0, count: o * f)
+    var b = zm
+    for k in 0..<o {
+        for i in 0..<f {
+            w[k * f + i] = r[i * o + k]
+            b[k] -= r[i * o + k] * xm[i]
+        }
+    }
+    return (w, b)
+}
+
+/// The int8 model built from `p`, run by the integer runtime (SIMD128 kernels) on `images` (uint8 HWC): the
+/// `length` codes of `tensor` per image in real units (`s · (q − zp)`), in image order.
+func int8Features(_ p: PreparedModel, stats: CalibrationStats, options: QuantizationOptions, tensor t: String,
+                  length: Int, images: [[UInt8]], workers: Int) throws -> [[Double]] {
+    let (md, _) = try quantize(p, stats: stats, options: options)
+    guard let index = md.tensors.firstIndex(where: { $0.name == t }), md.tensors[index].type == .int8 else {
+        throw DynQError("the int8 model has no int8 tensor \(t)")
+    }
+    let bytes: [UInt8]
+    do { bytes = try md.serialized() } catch { throw DynQError("the model does not serialize: \(error)") }
+    let scale = Double(Float(bitPattern: md.tensors[index].scaleBits)), zero = md.tensors[index].zeroPoint
+    return try concurrentChunks(count: images.count, workers: workers) { range -> [[Double]] in
+        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: Swift.max(bytes.count, 16), alignment: 16)
+        defer { storage.deallocate() }
+        bytes.withUnsafeBytes { storage.copyMemory(from: $0) }
+        let model: Model
+        do throws(ModelError) { model = try Model(bytes: UnsafeRawBufferPointer(rebasing: storage[0..<bytes.count])) }
+        catch { throw DynQError("the model does not load: \(error.description)") }
+        let need = ArenaPlan(model: model, kernels: SIMD128Kernels.self, keepAll: true).arenaBytes
+        let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: Swift.max(need, 16), alignment: 16)
+        defer { arena.deallocate() }
+        var interpreter: Interpreter<SIMD128Kernels>
+        do throws(ModelError) { interpreter = try Interpreter(model: model, arena: arena, keepAll: true) }
+        catch { throw DynQError(error.description) }
+        return try range.map { i in
+            do throws(ModelError) { try interpreter.setInput(images[i]) }
+            catch { throw DynQError(error.description) }
+            interpreter.invoke()
+            let raw = interpreter.tensorBytes(TensorID(index))
+            guard raw.count == length else { throw DynQError("\(t) has \(raw.count) int8 values, not \(length)") }
+            return (0..<length).map { scale * Double(Int(Int8(bitPattern: raw[$0])) - zero) }
+        }
+    }
+}
