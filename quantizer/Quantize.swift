@@ -32,7 +32,7 @@ public struct QuantizationOptions: Sendable {
     /// `.nearest` rounds each weight to its nearest code. Without measured moments (`quantize(_:stats:options:)` on
     /// stats `refine` did not fill) every layer is rounded to nearest.
     public var weightRounding = WeightRounding.adaptive
-    /// The classifier (a linear without fused activation writing a graph output) writes int16 logits instead of
+    /// The classifier (a linear without fused activation writing a graph output no op reads) writes int16 logits instead of
     /// int8 (quantizer/Ops/Linear.swift `emitWideLogits`; the runtime's `linearWide16`). The default; `--int8-logits`
     /// turns it off for firmware that reads int8 logits.
     public var wideLogits = true

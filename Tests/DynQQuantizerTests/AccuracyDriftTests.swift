@@ -40,10 +40,12 @@ import Testing
         defer { arena.deallocate() }
         let interpreter = try Interpreter<SIMD128Kernels>(model: model, arena: arena, keepAll: true)
 
-        // int8 tensors with a float twin of the same name (activations; not the uint8 input or Q15 coefficients).
+        // int8 tensors with a float twin of the same name (activations; not the uint8 input or Q15 coefficients),
+        // and the int16 logits (the wide classifier output).
+        let outputs = Set(model.outputs.map(\.index))
         let compared = model.tensors.indices.filter { i in
             let t = model.tensors[i]
-            return t.type == .int8 && engine.shapes[t.name] != nil
+            return (t.type == .int8 || (t.type == .int16 && outputs.contains(i))) && engine.shapes[t.name] != nil
         }
         // Equalized tensors (quantizer/Equalization.swift) hold x / s per channel and are renamed `X.equalized`:
         // no float twin, by design. Every other int8 activation must find its twin.
@@ -75,12 +77,16 @@ import Testing
                 let t = model.tensors[k]
                 let f = floats[t.name]!
                 let s = Double(Float(bitPattern: t.scaleBits))
-                let raw = UnsafeRawBufferPointer(interpreter.tensorBytes(TensorID(k))).bindMemory(to: Int8.self)
+                let bytes = UnsafeRawBufferPointer(interpreter.tensorBytes(TensorID(k)))
+                func raw(_ j: Int) -> Int {
+                    t.type == .int16 ? Int(bytes.loadUnaligned(fromByteOffset: 2 * j, as: Int16.self))
+                                     : Int(Int8(bitPattern: bytes[j]))
+                }
                 // NHWC int8 vs NCHW float.
                 let shape = t.shape
                 let (th, tw, tc) = shape.count == 4 ? (shape[1], shape[2], shape[3]) : (1, 1, shape.last!)
                 for y in 0..<th { for x in 0..<tw { for ch in 0..<tc {
-                    let real = s * Double(Int(raw[(y * tw + x) * tc + ch]) - t.zeroPoint)
+                    let real = s * Double(raw((y * tw + x) * tc + ch) - t.zeroPoint)
                     let ref = Double(f[(ch * th + y) * tw + x])
                     signal[k] += ref * ref
                     noise[k] += (ref - real) * (ref - real)

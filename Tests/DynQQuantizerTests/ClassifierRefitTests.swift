@@ -45,8 +45,7 @@ import Testing
 
     /// On fixtures/fmnist with its 500 calibration images, the refit (on by default) lowers the summed squared
     /// error of the int8 model's dequantized logits against the float logits on those images, and reports a lower
-    /// float-classifier error too; with `classifierRefit = false` the model is byte for byte the committed one
-    /// (built before the refit existed, with the default settings).
+    /// float-classifier error too; with the default settings the model is byte for byte the committed one.
     @Test func refitLowersTheInt8ModelsCalibrationLogitErrorOnTheFixture() throws {
         guard Fixture.exists("fmnist") else { print("fixture fmnist absent: skipped"); return }
         let f = try Fixture("fmnist")
@@ -83,14 +82,17 @@ import Testing
             }
             return e
         }
-        let before = try error(p0, s0, off), after = try error(p1, s1, on)
+        // Both read as int8 logits (the wide logits, also a default, are measured in docs/calibration.md).
+        var offInt8 = off, onInt8 = on
+        offInt8.wideLogits = false; onInt8.wideLogits = false
+        let before = try error(p0, s0, offInt8), after = try error(p1, s1, onInt8)
         print("refit fmnist: int8 logits' summed squared error against float on CALIB \(before) -> \(after)")
         #expect(after < 0.9 * before, "\(before) -> \(after)")
 
         let path = Fixture.path("fmnist") + "/model.dynq"
         if FileManager.default.fileExists(atPath: path) {
             let (md, _) = try quantize(graph: f.graph, weights: f.weights, calibration: inputs, images: f.calib,
-                                       options: off)
+                                       options: on)
             #expect(try md.serialized() == FileIO.read(path))
         }
     }

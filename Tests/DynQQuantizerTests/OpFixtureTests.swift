@@ -41,7 +41,10 @@ import Testing
         // float output clamped to what the output tensor can represent.
         let out = md.tensors[md.outputs[0].index]
         let s = Double(Float(bitPattern: out.scaleBits))
-        let (lo, hi) = out.type == .int16 ? (0.0, 32767 * s) : (s * Double(-128 - out.zeroPoint), s * Double(127 - out.zeroPoint))
+        // int16: Q15 coefficients (scale 2^−15, [0, 1)) or wide logits (zero point 0, the whole int16 range).
+        let (lo, hi) = out.type == .int16
+            ? (out.scaleBits == 0x3800_0000 ? (0.0, 32767 * s) : (-32768 * s, 32767 * s))
+            : (s * Double(-128 - out.zeroPoint), s * Double(127 - out.zeroPoint))
         var worst = 0.0, span = 0.0
         for img in test {
             let f = try engine.run(try graph.preprocess(img))[0].data.map { min(max(Double($0), lo), hi) }

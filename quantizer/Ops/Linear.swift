@@ -14,7 +14,8 @@ extension ModelBuilder {
             let x = node.inputs[0]
             let (inID, qin) = try input(x, node: node.name)
             let (out, act) = outputOf(node)
-            if options.wideLogits, act == nil, graph.outputs.contains(out) {
+            if options.wideLogits, act == nil, graph.outputs.contains(out),
+               !graph.nodes.contains(where: { $0.inputs.contains(out) }) {
                 try emitWideLogits(node, a, input: inID, qin: qin, output: out)
                 return
             }
@@ -29,7 +30,8 @@ extension ModelBuilder {
             reports.append(rep)
     }
 
-    /// A classifier (a linear without fused activation writing a graph output) with **wide logits**: an int16
+    /// A classifier (a linear without fused activation writing a graph output that no op reads) with **wide
+    /// logits**: an int16
     /// output, zero point 0, scale `2 · max(|observed min|, |observed max|) / 32767` over the calibration images
     /// (twice the calibration extreme of headroom: nothing in range is clipped, and the step is still about 100
     /// times finer than int8's 255 steps over the clipped range). Int8 logits tie on near-equal classes (one step
