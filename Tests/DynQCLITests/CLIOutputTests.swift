@@ -136,6 +136,23 @@ struct CLIOutputTests {
         #expect(FileManager.default.contentsEqual(atPath: dir + "/m1.dynq", andPath: dir + "/m2.dynq"))
     }
 
+    @Test("quantize: the classifier refit runs by default and says so on stderr; --no-refit builds without it; both flags refused")
+    func quantizeRefit() throws {
+        let dir = try scratchDirectory("quantize-refit")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let on = try dynq("quantize", "--graph", fixtureGraph, "--weights", fixtureWeights, "--calib",
+                          "fixtures/fmnist/calib_images.npy", "--samples", "40", "-o", dir + "/on.dynq")
+        #expect(on.status == 0, "\(on.stderr)")
+        #expect(on.stderr.contains("classifier refit: head.2 on 40 images, λ "), "\(on.stderr)")
+        let off = try dynq("quantize", "--graph", fixtureGraph, "--weights", fixtureWeights, "--calib",
+                           "fixtures/fmnist/calib_images.npy", "--samples", "40", "--no-refit", "-o", dir + "/off.dynq")
+        #expect(off.status == 0 && !off.stderr.contains("refit"), "\(off.stderr)")
+        #expect(!FileManager.default.contentsEqual(atPath: dir + "/on.dynq", andPath: dir + "/off.dynq"))
+        let both = try dynq("quantize", "--graph", fixtureGraph, "--weights", fixtureWeights, "--calib",
+                            "fixtures/fmnist/calib_images.npy", "--refit", "--no-refit", "-o", dir + "/x.dynq")
+        #expect(both.status != 0 && both.stderr.contains("--refit and --no-refit exclude each other"), "\(both.stderr)")
+    }
+
     @Test("-o naming a directory: a one-line error before any work, no Cocoa error")
     func outputDirectory() throws {
         let dir = try scratchDirectory("out-dir")
