@@ -13,7 +13,7 @@
 #      saw its positive control, that a short
 #      arena is refused with the bytes needed, and that the callback saw every op);
 #   5. examples/host built with cc and run;
-#   6. the int8 logits of every run equal each other and the host interpreter's int8 output codes
+#   6. the logits of every run equal each other and the host interpreter's output codes
 #      (`dynq run MODEL IMAGE --dump DIR`, DIR/<output>.q.npy), and the class scores they give equal
 #      `dynq run MODEL IMAGE --json`'s (dequantized with the output scale and zero point, softmax as dynq run does
 #      it, within 1e-5 relative).
@@ -158,7 +158,7 @@ rm -rf "$OUT/dump"
 HOST="$(python3 -c 'import sys, numpy as np; print(" ".join(str(int(v)) for v in np.load(sys.argv[1]).reshape(-1)))' \
     "$OUT/dump/$OUTPUT_NAME.q.npy")" || die "no $OUT/dump/$OUTPUT_NAME.q.npy from dynq run --dump"
 if [ "$HOST" = "$FIRST" ]; then
-    echo "  host reference (dynq run --dump, $OUTPUT_NAME.q.npy): $HOST   [same int8 logits]"
+    echo "  host reference (dynq run --dump, $OUTPUT_NAME.q.npy): $HOST   [same logits]"
 else
     echo "  host reference (dynq run --dump, $OUTPUT_NAME.q.npy): $HOST   [DIFFERENT from the C logits]"
     failures=$((failures + 1))

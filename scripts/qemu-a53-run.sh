@@ -9,7 +9,7 @@
 #   --kernels NAME  the ONE kernel set the image links (-D DYNQ_KERNELS_<SET>, firmware-sim/qemu/main.swift.embedded):
 #              scalar (default), simd128 (the 128-bit Swift SIMD set) or neon (Kernels/NEON: SMULL/SMLAL2/SADALP
 #              tiles, SDOT when SWIFT_EXTRA targets a dot-product core); --simd = --kernels simd128
-#   --host     cross-check: the same DynQCore sources built for the host must give the same int8 logits (oracle,
+#   --host     cross-check: the same DynQCore sources built for the host must give the same logits (oracle,
 #              scalar, simd128 and neon sets; neon through its C models on x86) and the same arena size
 # Environment: CPU (cortex-a53; QEMU's -cpu and clang's -mcpu, e.g. cortex-a76 for a core with the dot-product
 #   extension), SWIFT_EXTRA (more swiftc flags, e.g. "-Xcc -march=armv8.2-a+dotprod"), OPT (-O, default, or -Osize),
@@ -124,13 +124,13 @@ if [ -n "$SIZE" ]; then
     "$SIZE" -A "$OUT/image.elf" | awk '$1 ~ /^\./ { printf "  %-12s %9d\n", $1, $2 }'
 fi
 
-# ---- cross-check on the host: the same DynQCore sources built for the host, int8 logits byte for byte ----
+# ---- cross-check on the host: the same DynQCore sources built for the host, logits byte for byte ----
 HOST_STATUS="not run (pass --host)"
 failures=0
 if [ "$HOST" -eq 1 ]; then
     qemu_host_twin "${HOST_OUT:-$OUT/host}" "qemu $CPU ($KERNELS)" oracle scalar simd128 neon
     failures=$HOST_FAILURES
-    HOST_STATUS=$([ "$failures" -eq 0 ] && echo "int8 logits identical (host oracle, scalar, simd128, neon sets), same arena" || echo "$failures MISMATCH(ES)")
+    HOST_STATUS=$([ "$failures" -eq 0 ] && echo "logits identical (host oracle, scalar, simd128, neon sets), same arena" || echo "$failures MISMATCH(ES)")
 fi
 
 # ---- summary ----

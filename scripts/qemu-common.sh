@@ -102,7 +102,7 @@ qemu_host_twin() {  # $1 = host build directory, $2 = label of the QEMU row, $3.
     fi
     "$dir/host_check" "$OUT/model.bin" "$OUT/input.bin" > "$OUT/host.log" || { cat "$OUT/host.log"; die "host twin failed"; }
     HOST_FAILURES=0
-    echo "$PROG: int8 logits"
+    echo "$PROG: logits"
     printf '  %-19s %s\n' "$label" "$LOGITS"
     local k h verdict
     for k in "$@"; do

@@ -14,7 +14,7 @@
 #   --core m4|m7|m55  Cortex-M4 on mps2-an386 (default), Cortex-M7 on mps2-an500, Cortex-M55 on mps3-an547
 #              (512 KB ITCM for code and the model, 512 KB DTCM for RAM; SysTick counts instructions): -mcpu for
 #              Swift's Clang and C
-#   --host     cross-check: the same DynQCore sources built for the host must give the same int8 logits (oracle,
+#   --host     cross-check: the same DynQCore sources built for the host must give the same logits (oracle,
 #              scalar, simd128, cortex-m-dsp, helium and neon sets), and `dynq run MODEL X --json` (release build) the
 #              same top-1 class and scores
 # Environment: OPT (-O, default, or -Osize), STACK_BYTES (65536), OUT (build directory, default
@@ -138,12 +138,12 @@ MODEL_BYTES=$(stat -c %s "$OUT/model.bin"); INPUT_BYTES=$(stat -c %s "$OUT/input
 HOST_STATUS="not run (pass --host)"
 if [ "$HOST" -eq 1 ]; then
     failures=0
-    # (a) The same DynQCore sources built for the host: int8 logits byte for byte, and the arena size.
+    # (a) The same DynQCore sources built for the host: logits byte for byte, and the arena size.
     qemu_host_twin "$OUT" "qemu ($KERNELS)" oracle scalar simd128 cortex-m-dsp helium neon
     failures=$HOST_FAILURES
 
     # (b) `dynq run MODEL X --json` (release): its top-1 class and class scores against the softmax of QEMU's
-    #     dequantized int8 logits, computed the way dynq does (Float dequantization, Double softmax, %.6g).
+    #     dequantized logits, computed the way dynq does (Float dequantization, Double softmax, %.6g).
     if [ -z "${DYNQ:-}" ]; then
         # Always (re)build: an existing binary may predate the sources (incremental, quick when up to date).
         echo "qemu-run: building the release dynq for the host check"
@@ -186,7 +186,7 @@ print("  " + ("same" if ok else "DIFFERENT"))
 sys.exit(0 if ok else 1)
 EOF
     then failures=$((failures + 1)); fi
-    HOST_STATUS=$([ "$failures" -eq 0 ] && echo "int8 logits identical (host oracle, scalar, simd128, cortex-m-dsp, helium and neon sets), dynq run top-1 and scores agree" || echo "$failures MISMATCH(ES)")
+    HOST_STATUS=$([ "$failures" -eq 0 ] && echo "logits identical (host oracle, scalar, simd128, cortex-m-dsp, helium and neon sets), dynq run top-1 and scores agree" || echo "$failures MISMATCH(ES)")
 fi
 
 # ---- summary ----

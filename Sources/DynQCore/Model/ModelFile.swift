@@ -189,6 +189,12 @@ public struct ModelFile {
     /// Tensor `i`'s record (`i` in `0..<tensorCount`; checked at init).
     public func tensor(_ i: Int) -> TensorRecord { try! tensorRecord(i) }
 
+    /// Tensor `i`'s element type alone, read from its record without decoding the rest (a validated model: the
+    /// byte is a known type). For the ops that check it on every run.
+    @inline(__always) public func tensorType(_ i: Int) -> ElementType {
+        ElementType(rawValue: bytes[tensorTable + i * ModelFormat.recordSize + 8]) ?? .int8
+    }
+
     func tensorRecord(_ i: Int) throws(ModelError) -> TensorRecord {
         let r = tensorTable + i * ModelFormat.recordSize
         let loc = ModelError.Location.tensor(i)

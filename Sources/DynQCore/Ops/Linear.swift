@@ -50,7 +50,7 @@ enum LinearOp: OpKind {
     }
 
     /// The output is int16 (the wide logits): `linearWide16` runs, whatever the kernel set.
-    static func isWide(_ p: Parameters, _ m: ModelFile) -> Bool { m.tensor(p.output.index).type == .int16 }
+    @inline(__always) static func isWide(_ p: Parameters, _ m: ModelFile) -> Bool { m.tensorType(p.output.index) == .int16 }
 
     /// The kernel parameters; for an int16 output the output quantization is unused (zero point 0, `p.clamp`).
     static func params(_ p: Parameters, _ m: ModelFile) -> LinearParams {
