@@ -1,10 +1,11 @@
 // The run-time dispatched x86 kernels (dynq_x86_dispatch.h: C passes compiled for AVX-512 VNNI by a target
-// attribute, picked by CPUID) equal the reference kernels bit for bit, and so do the Swift paths they replace, in
-// the same build: the channel- and pixel-lane VNNI convs, the VNNI linear layer, the fusion into their packings
-// the 32-channel depthwise and the 16-lane add, on the shapes MobileNetV2, Dy-mobile and
-// ResNet18 use (stems, thin and wide 1×1, grouped 3×3 with 6 channels per group, strides, padding, odd channel
-// counts). The dispatched half needs a CPU with AVX-512 VNNI (skipped elsewhere); the CPU query is checked
-// against /proc/cpuinfo.
+// attribute, picked by CPUID; dynq_x86_avx2.h: the same loops for AVX2) equal the reference kernels bit for bit,
+// and so do the Swift paths they replace, in the same build: the channel- and pixel-lane VNNI convs, the VNNI
+// linear layer, the fusion into their packings, the 32-channel depthwise and the 16-lane add (the AVX2 loops: the
+// channel-lane conv, the linear layer and the fusion), on the shapes MobileNetV2, Dy-mobile and ResNet18 use (stems,
+// thin and wide 1×1, grouped 3×3 with 6 channels per group, strides, padding, odd channel counts) and on extreme
+// operands at the largest K. Each dispatched variant needs a CPU with its level (skipped elsewhere; an AVX-512 VNNI
+// CPU runs both); the CPU query is checked against /proc/cpuinfo.
 #if arch(x86_64)
 import Testing
 import DynQIntrinsics
@@ -13,10 +14,20 @@ import DynQIntrinsics
 import Glibc
 #endif
 
-/// Runs the channel-lane (or, with `pixels`, the pixel-lane) VNNI conv (`dispatched` C passes or the Swift tiles)
-/// and the reference on random data; returns a failure message or nil.
-private func checkVNNIConv(_ p: Conv2DParams, dispatched: Bool, pixels: Bool = false,
+/// Whether this CPU can run `d`'s loops (the CPU's own level, whatever `DYNQ_HOST_DISPATCH` says).
+private func canRun(_ d: HostWideDispatch) -> Bool {
+    switch d {
+    case .swift: return true
+    case .avx2: return dynq_x86_detect_level() >= DYNQ_X86_LEVEL_AVX2
+    case .vnni: return dynq_x86_detect_level() >= DYNQ_X86_LEVEL_AVX512VNNI
+    }
+}
+
+/// Runs the channel-lane (or, with `pixels`, the pixel-lane, which has no AVX2 loop) VNNI conv (`dispatch`'s C
+/// passes or the Swift tiles) and the reference on random data; returns a failure message or nil.
+private func checkVNNIConv(_ p: Conv2DParams, dispatch: HostWideDispatch, pixels: Bool = false,
                            _ rng: inout SeededRNG) -> String? {
+    let dispatched = dispatch == .vnni
     let small = rng.int(0...2) == 0
     let input = rng.int8s(p.inputCount)
     let weights = rng.int8s(p.weightCount, small ? -3...3 : -127...127)
@@ -37,7 +48,7 @@ private func checkVNNIConv(_ p: Conv2DParams, dispatched: Bool, pixels: Bool = f
                                           output: o.baseAddress!, scratch: scratch, dispatched: dispatched)
                     } else {
                         hostWideVNNIConv(p, input: input, packed: packed, bias: b, multipliers: mults,
-                                         output: o.baseAddress!, scratch: scratch, dispatched: dispatched)
+                                         output: o.baseAddress!, scratch: scratch, dispatch: dispatch)
                     }
                 }
             }
@@ -45,7 +56,7 @@ private func checkVNNIConv(_ p: Conv2DParams, dispatched: Bool, pixels: Bool = f
     }
     guard let at = (0..<p.outputCount).first(where: { ref[$0] != out[$0] }) else { return nil }
     let o = at % p.outputChannels, px = at / p.outputChannels
-    return "seed=\(rng.seed) dispatched=\(dispatched) pixels=\(pixels) \(p): pixel (\(px / p.outputWidth), \(px % p.outputWidth)) "
+    return "seed=\(rng.seed) dispatch=\(dispatch) pixels=\(pixels) \(p): pixel (\(px / p.outputWidth), \(px % p.outputWidth)) "
         + "channel \(o): got \(out[at]), reference \(ref[at])"
 }
 
@@ -106,9 +117,23 @@ struct HostWideDispatchTests {
     @Test("the choosers pick the VNNI conv and linear whenever the build or the CPU has AVX-512 VNNI, else the 128-bit kernels")
     func choosersFollowTheCPU() {
         var rng = SeededRNG(seed: testBaseSeed ^ 0xD15)
+        let lin0 = LinearParams(inputFeatures: 40, outputFeatures: 17, inputZeroPoint: 3,
+                                output: OutputQuantization(zeroPoint: 0))
         let vnni = HostWideKernels.hasAVX512VNNI || HostWideKernels.cpuHasAVX512VNNI
         #expect(HostWideKernels.runsVNNI == vnni)
         #expect(HostWideKernels.dispatchesVNNI == (!HostWideKernels.hasAVX512VNNI && HostWideKernels.cpuHasAVX512VNNI))
+        // At the AVX2 level (any CPU: the choice only depends on the level) the channel-lane conv replaces the
+        // 128-bit tile, the pixel lanes stay the 128-bit ones, the linear layer is the VNNI one.
+        let avx2 = DYNQ_X86_LEVEL_AVX2
+        #expect(HostWideKernels.dispatch(atLevel: avx2) == (HostWideKernels.hasAVX512VNNI ? .swift : .avx2))
+        #expect(HostWideKernels.dispatch(atLevel: DYNQ_X86_LEVEL_BASELINE) == .swift)
+        for p in networkShapes(&rng) {
+            let v = HostWideKernels.chooseConv(p, atLevel: avx2), tile = SIMD128Kernels.chooseConv(p) == .tile
+            if !HostWideKernels.hasAVX512VNNI { #expect(v == (tile ? .vnni : .simd128PixelLane), "\(p): \(v)") }
+        }
+        #expect(HostWideKernels.chooseLinear(lin0, atLevel: avx2) == .vnniLinear)
+        #expect(HostWideKernels.chooseLinear(lin0, atLevel: DYNQ_X86_LEVEL_BASELINE)
+                    == (HostWideKernels.hasAVX512VNNI ? .vnniLinear : .simd128Linear))
         for p in networkShapes(&rng) {
             let v = HostWideKernels.chooseConv(p)
             #expect((v == .vnni || v == .vnniPixels) == vnni, "\(p): \(v)")
@@ -118,14 +143,14 @@ struct HostWideDispatchTests {
         #expect((HostWideKernels.chooseLinear(lin) == .vnniLinear) == vnni)
     }
 
-    @Test("channel- and pixel-lane VNNI convs: dispatched C passes and Swift tiles on the networks' shapes",
-          arguments: [false, true], [false, true])
-    func convNetworkShapes(dispatched: Bool, pixels: Bool) {
-        guard !dispatched || HostWideKernels.cpuHasAVX512VNNI else { return }
+    @Test("channel- and pixel-lane VNNI convs: dispatched C passes (VNNI, AVX2) and Swift tiles on the networks' shapes",
+          arguments: HostWideDispatch.allCases, [false, true])
+    func convNetworkShapes(dispatch: HostWideDispatch, pixels: Bool) {
+        guard canRun(dispatch) && !(pixels && dispatch == .avx2) else { return }
         for round in 0..<(isDebugBuild ? 1 : 3) {
             var rng = SeededRNG(seed: testBaseSeed &+ 0xD1 &+ UInt64(round) &* 0x51)
             for p in networkShapes(&rng) {
-                if let failure = checkVNNIConv(p, dispatched: dispatched, pixels: pixels, &rng) {
+                if let failure = checkVNNIConv(p, dispatch: dispatch, pixels: pixels, &rng) {
                     Issue.record(Comment(rawValue: failure))
                     return
                 }
@@ -134,9 +159,9 @@ struct HostWideDispatchTests {
     }
 
     @Test("channel- and pixel-lane VNNI convs: dispatched C passes on random shapes (strides, dilations, padding, groups, tails)",
-          arguments: [false, true])
-    func convRandomShapes(pixels: Bool) {
-        guard HostWideKernels.cpuHasAVX512VNNI else { return }
+          arguments: [HostWideDispatch.vnni, .avx2], [false, true])
+    func convRandomShapes(dispatch: HostWideDispatch, pixels: Bool) {
+        guard canRun(dispatch) && !(pixels && dispatch == .avx2) else { return }
         for c in 0..<(isDebugBuild ? 6 : 150) {
             var rng = SeededRNG(seed: testBaseSeed &+ 0xD2 &+ UInt64(c) &* 0x9E37)
             let groups = [1, 1, 2, 3, 4, 11][rng.int(0...5)]
@@ -147,17 +172,17 @@ struct HostWideDispatchTests {
                           pad: rng.int(0...k - 1), &rng)
             p.padding.right = rng.int(0...k - 1)
             if rng.int(0...4) == 0 { p.dilationX = 2; p.inputWidth += k }
-            if let failure = checkVNNIConv(p, dispatched: true, pixels: pixels, &rng) {
+            if let failure = checkVNNIConv(p, dispatch: dispatch, pixels: pixels, &rng) {
                 Issue.record(Comment(rawValue: failure))
                 return
             }
         }
     }
 
-    @Test("VNNI linear: dispatched C passes and Swift passes on random feature counts (quad and block tails)",
-          arguments: [false, true])
-    func linearRandom(dispatched: Bool) {
-        guard !dispatched || HostWideKernels.cpuHasAVX512VNNI else { return }
+    @Test("VNNI linear: dispatched C passes (VNNI, AVX2) and Swift passes on random feature counts (quad and block tails)",
+          arguments: HostWideDispatch.allCases)
+    func linearRandom(dispatch: HostWideDispatch) {
+        guard canRun(dispatch) else { return }
         for c in 0..<(isDebugBuild ? 6 : 100) {
             var rng = SeededRNG(seed: testBaseSeed &+ 0xD3 &+ UInt64(c))
             let f = [1, 3, 4, 5, 8, 40, 63, 64, 129, 1280][rng.int(0...9)]
@@ -174,22 +199,22 @@ struct HostWideDispatchTests {
                 withScratch(hostWideVNNILinearScratchBytes(p)) { scratch in
                     out.withUnsafeMutableBufferPointer { ob in
                         hostWideVNNILinear(p, input: input, packed: packed, bias: bias, multipliers: mults,
-                                           output: ob.baseAddress!, scratch: scratch, dispatched: dispatched)
+                                           output: ob.baseAddress!, scratch: scratch, dispatch: dispatch)
                     }
                 }
             }
             if let at = (0..<o).first(where: { ref[$0] != out[$0] }) {
-                Issue.record(Comment(rawValue: "seed=\(rng.seed) dispatched=\(dispatched) \(p): output \(at): "
+                Issue.record(Comment(rawValue: "seed=\(rng.seed) dispatch=\(dispatch) \(p): output \(at): "
                                      + "got \(out[at]), reference \(ref[at])"))
                 return
             }
         }
     }
 
-    @Test("fusion into the VNNI packings: dispatched C steps and Swift steps on the networks' shapes",
-          arguments: [false, true])
-    func fusionShapes(dispatched: Bool) {
-        guard !dispatched || HostWideKernels.cpuHasAVX512VNNI else { return }
+    @Test("fusion into the VNNI packings: dispatched C steps (VNNI, AVX2) and Swift steps on the networks' shapes",
+          arguments: HostWideDispatch.allCases)
+    func fusionShapes(dispatch: HostWideDispatch) {
+        guard canRun(dispatch) else { return }
         var shapeRNG = SeededRNG(seed: testBaseSeed ^ 0xD4)
         let shapes = networkShapes(&shapeRNG)
         for c in 0..<(isDebugBuild ? 4 : 2 * shapes.count) {
@@ -216,7 +241,7 @@ struct HostWideDispatchTests {
                                 hostWideFuseConv(f, conv, pixelLane: pixelLane, kernels: kernels, coefficients: eta,
                                                  mixedBias: mixed, staticBias: stat, staticMultipliers: m0,
                                                  biasAccumulator: b.baseAddress!, multipliers: fm.baseAddress!,
-                                                 packed: fused, scratch: scratch, dispatched: dispatched)
+                                                 packed: fused, scratch: scratch, dispatch: dispatch)
                             }
                         }
                     }
@@ -225,7 +250,7 @@ struct HostWideDispatchTests {
                         return memcmp(fused, want, bytes) == 0
                     }
                 }
-                #expect(same, "seed=\(rng.seed) \(v) dispatched=\(dispatched) \(f) \(conv): packed fused weights differ")
+                #expect(same, "seed=\(rng.seed) \(v) dispatch=\(dispatch) \(f) \(conv): packed fused weights differ")
                 #expect(bias == refBias, "seed=\(rng.seed) \(v) \(f): fused bias differs")
                 #expect(mults == refM, "seed=\(rng.seed) \(v) \(f): fused multipliers differ")
             }
