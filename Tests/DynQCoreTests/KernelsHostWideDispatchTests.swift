@@ -96,7 +96,7 @@ private func networkShapes(_ rng: inout SeededRNG) -> [Conv2DParams] {
 
 @Suite("Run-time dispatched x86 kernels equal the reference kernels bit for bit")
 struct HostWideDispatchTests {
-    @Test("the CPU query reports AVX-512 VNNI exactly when /proc/cpuinfo lists avx512f, avx512bw, avx512vl and avx512_vnni")
+    @Test("the CPU query reports AVX-512 VNNI exactly when /proc/cpuinfo lists avx512f, avx512bw, avx512vl and avx512_vnni, AVX2 when it lists avx2")
     func cpuQueryMatchesCPUInfo() throws {
         guard let f = fopen("/proc/cpuinfo", "r") else { return }
         defer { fclose(f) }
@@ -112,6 +112,20 @@ struct HostWideDispatchTests {
         try #require(!flags.isEmpty)
         let listed = ["avx512f", "avx512bw", "avx512vl", "avx512_vnni"].allSatisfy { flags.contains(Substring($0)) }
         #expect((dynq_x86_detect_level() >= DYNQ_X86_LEVEL_AVX512VNNI) == listed)
+        #expect((dynq_x86_detect_level() >= DYNQ_X86_LEVEL_AVX2) == flags.contains("avx2"))
+    }
+
+    @Test("DYNQ_HOST_DISPATCH caps the level: off to the baseline, avx2 to at most AVX2, other values leave it")
+    func environmentCapsTheLevel() {
+        let levels = [DYNQ_X86_LEVEL_BASELINE, DYNQ_X86_LEVEL_AVX2, DYNQ_X86_LEVEL_AVX512VNNI]
+        for l in levels {
+            #expect(dynq_x86_cap_level(l, "off") == DYNQ_X86_LEVEL_BASELINE)
+            #expect(dynq_x86_cap_level(l, "avx2") == min(l, DYNQ_X86_LEVEL_AVX2))
+            #expect(dynq_x86_cap_level(l, "on") == l)
+            #expect(dynq_x86_cap_level(l, "avx") == l)
+            #expect(dynq_x86_cap_level(l, "avx22") == l)
+            #expect(dynq_x86_cap_level(l, nil) == l)
+        }
     }
 
     @Test("the choosers pick the VNNI conv and linear whenever the build or the CPU has AVX-512 VNNI, else the 128-bit kernels")
@@ -123,7 +137,8 @@ struct HostWideDispatchTests {
         #expect(HostWideKernels.runsVNNI == vnni)
         #expect(HostWideKernels.dispatchesVNNI == (!HostWideKernels.hasAVX512VNNI && HostWideKernels.cpuHasAVX512VNNI))
         // At the AVX2 level (any CPU: the choice only depends on the level) the channel-lane conv replaces the
-        // 128-bit tile, the pixel lanes stay the 128-bit ones, the linear layer is the VNNI one.
+        // 128-bit tile, the pixel lanes stay the 128-bit ones, the linear layer is the VNNI one, the depthwise the
+        // 32-channel one.
         let avx2 = DYNQ_X86_LEVEL_AVX2
         #expect(HostWideKernels.dispatch(atLevel: avx2) == (HostWideKernels.hasAVX512VNNI ? .swift : .avx2))
         #expect(HostWideKernels.dispatch(atLevel: DYNQ_X86_LEVEL_BASELINE) == .swift)
@@ -132,6 +147,12 @@ struct HostWideDispatchTests {
             if !HostWideKernels.hasAVX512VNNI { #expect(v == (tile ? .vnni : .simd128PixelLane), "\(p): \(v)") }
         }
         #expect(HostWideKernels.chooseLinear(lin0, atLevel: avx2) == .vnniLinear)
+        let dw = DepthwiseConv2DParams(inputHeight: 8, inputWidth: 8, channels: 40, kernelHeight: 3, kernelWidth: 3,
+                                       strideY: 1, strideX: 1, padding: ConvPadding(all: 1), dilationY: 1,
+                                       dilationX: 1, inputZeroPoint: 0, output: OutputQuantization(zeroPoint: 0))
+        #expect(HostWideKernels.chooseDepthwise(dw, atLevel: avx2) == .wideDepthwise)
+        #expect(HostWideKernels.chooseDepthwise(dw, atLevel: DYNQ_X86_LEVEL_BASELINE)
+                    == (HostWideKernels.hasAVX2 ? .wideDepthwise : .sse2Depthwise))
         #expect(HostWideKernels.chooseLinear(lin0, atLevel: DYNQ_X86_LEVEL_BASELINE)
                     == (HostWideKernels.hasAVX512VNNI ? .vnniLinear : .simd128Linear))
         for p in networkShapes(&rng) {
@@ -176,6 +197,82 @@ struct HostWideDispatchTests {
                 Issue.record(Comment(rawValue: failure))
                 return
             }
+        }
+    }
+
+    @Test("channel-lane conv, linear and depthwise, every dispatch: extreme operands (all −128 or 127 activations and weights, and mixes) at the largest K the quantizer allows",
+          arguments: HostWideDispatch.allCases)
+    func extremeOperands(dispatch: HostWideDispatch) {
+        guard canRun(dispatch) else { return }
+        // (input, input zero point, weight): u = q + 128 is 255 or 0 and w = −128, the products `vpmaddubsw` would
+        // saturate; |Σ (q − z)·w| reaches K · 255 · 128 < 2^31 (K = 63,000 for the conv: 9 taps × 7,000 channels;
+        // 65,000 for the linear layer), just inside the quantizer's accumulator bound.
+        let cases: [(q: Int8?, z: Int32, w: Int8?)] = [(127, -128, -128), (-128, 127, -128), (-128, 127, 127),
+                                                     (127, -128, 127), (-128, -128, 127), (nil, -128, nil),
+                                                     (nil, 127, nil)]
+        var varied = 0                                  // cases whose conv outputs are not all one value
+        defer { #expect(varied >= 5, "only \(varied) cases give more than one output value") }
+        for (c, e) in cases.enumerated() {
+            var rng = SeededRNG(seed: testBaseSeed &+ 0xDE &+ UInt64(c))
+            @inline(__always) func values(_ n: Int, _ v: Int8?) -> [Int8] {
+                (0..<n).map { _ in v ?? (rng.int(0...1) == 0 ? -128 : 127) }
+            }
+            let out = OutputQuantization(zeroPoint: Int32(rng.int(-128...127)))
+            // Conv 3×3, 7,000 → 19 channels (a full and a partial block) on a 3×4 image with "same" padding.
+            let p = Conv2DParams(inputHeight: 3, inputWidth: 4, inputChannels: 7000, outputChannels: 19,
+                                 kernelHeight: 3, kernelWidth: 3, strideY: 1, strideX: 1,
+                                 padding: ConvPadding(all: 1), dilationY: 1, dilationX: 1, groups: 1,
+                                 inputZeroPoint: e.z, output: out)
+            let input = values(p.inputCount, e.q), weights = values(p.weightCount, e.w)
+            let bias = rng.int32s(p.outputChannels, -(1 << 20)...(1 << 20))
+            let mults = rng.multipliers(p.outputChannels, shifts: -31 ... -22)
+            var ref = [Int8](repeating: 0, count: p.outputCount), got = [Int8](repeating: 99, count: p.outputCount)
+            conv2dReference(p, input: input, weights: weights, bias: bias, multipliers: mults, output: &ref)
+            withScratch(hostWideVNNIConvPackedBytes(p)) { packed in
+                hostWideVNNIConvPack(p, weights: weights, into: packed)
+                withScratch(hostWideVNNIConvScratchBytes(p)) { scratch in
+                    got.withUnsafeMutableBufferPointer { o in
+                        hostWideVNNIConv(p, input: input, packed: packed, bias: bias, multipliers: mults,
+                                         output: o.baseAddress!, scratch: scratch, dispatch: dispatch)
+                    }
+                }
+            }
+            #expect(got == ref, "conv case \(c) \(e) dispatch=\(dispatch): \(got.prefix(19)) against \(ref.prefix(19))")
+            if Set(ref).count > 1 { varied += 1 }
+            // Linear 65,000 → 17.
+            let l = LinearParams(inputFeatures: 65000, outputFeatures: 17, inputZeroPoint: e.z, output: out)
+            let li = values(l.inputFeatures, e.q), lw = values(l.inputFeatures * l.outputFeatures, e.w)
+            var lref = [Int8](repeating: 0, count: 17), lgot = [Int8](repeating: 99, count: 17)
+            linearReference(l, input: li, weights: lw, bias: bias, multipliers: mults, output: &lref)
+            withScratch(hostWideVNNIConvPackedBytes(l.asConv)) { packed in
+                hostWideVNNIConvPack(l.asConv, weights: lw, into: packed)
+                withScratch(hostWideVNNILinearScratchBytes(l)) { scratch in
+                    lgot.withUnsafeMutableBufferPointer { o in
+                        hostWideVNNILinear(l, input: li, packed: packed, bias: bias, multipliers: mults,
+                                           output: o.baseAddress!, scratch: scratch, dispatch: dispatch)
+                    }
+                }
+            }
+            #expect(lgot == lref, "linear case \(c) \(e) dispatch=\(dispatch): \(lgot) against \(lref)")
+            // Depthwise 5×5 on 40 channels: |q − z| = 255 against ±128 in the int16 pairs.
+            let d = DepthwiseConv2DParams(inputHeight: 6, inputWidth: 7, channels: 40, kernelHeight: 5,
+                                          kernelWidth: 5, strideY: 1, strideX: 1, padding: ConvPadding(all: 2),
+                                          dilationY: 1, dilationX: 1, inputZeroPoint: e.z, output: out)
+            let di = values(d.inputCount, e.q), dw = values(d.weightCount, e.w)
+            let dm = rng.multipliers(d.channels, shifts: -20 ... -8)
+            var dref = [Int8](repeating: 0, count: d.outputCount), dgot = [Int8](repeating: 99, count: d.outputCount)
+            depthwiseConv2dReference(d, input: di, weights: dw, bias: bias + bias + bias, multipliers: dm,
+                                     output: &dref)
+            withScratch(hostWideDepthwisePackedBytes(d)) { packed in
+                hostWideDepthwisePack(d, weights: dw, into: packed)
+                withScratch(hostWideDepthwiseScratchBytes(d)) { scratch in
+                    dgot.withUnsafeMutableBufferPointer { o in
+                        hostWideDepthwise(d, input: di, packed: packed, bias: bias + bias + bias, multipliers: dm,
+                                          output: o.baseAddress!, scratch: scratch, dispatch: dispatch)
+                    }
+                }
+            }
+            #expect(dgot == dref, "depthwise case \(c) \(e) dispatch=\(dispatch)")
         }
     }
 
@@ -257,10 +354,10 @@ struct HostWideDispatchTests {
         }
     }
 
-    @Test("depthwise: dispatched C rows and Swift rows on MobileNetV2's shapes and random ones (tails, strides, dilations)",
-          arguments: [false, true])
-    func depthwiseShapes(dispatched: Bool) {
-        guard !dispatched || HostWideKernels.cpuHasAVX512VNNI else { return }
+    @Test("depthwise: dispatched C rows (VNNI, AVX2) and Swift rows on MobileNetV2's shapes and random ones (tails, strides, dilations)",
+          arguments: HostWideDispatch.allCases)
+    func depthwiseShapes(dispatch: HostWideDispatch) {
+        guard canRun(dispatch) else { return }
         for c in 0..<(isDebugBuild ? 6 : 120) {
             var rng = SeededRNG(seed: testBaseSeed &+ 0xD6 &+ UInt64(c))
             let named: [(side: Int, ch: Int, stride: Int)] = [(12, 32, 1), (11, 96, 2), (8, 144, 1), (7, 144, 2),
@@ -294,12 +391,12 @@ struct HostWideDispatchTests {
                 withScratch(hostWideDepthwiseScratchBytes(p)) { scratch in
                     out.withUnsafeMutableBufferPointer { o in
                         hostWideDepthwise(p, input: input, packed: packed, bias: bias, multipliers: mults,
-                                          output: o.baseAddress!, scratch: scratch, dispatched: dispatched)
+                                          output: o.baseAddress!, scratch: scratch, dispatch: dispatch)
                     }
                 }
             }
             if let at = (0..<p.outputCount).first(where: { ref[$0] != out[$0] }) {
-                Issue.record(Comment(rawValue: "seed=\(rng.seed) dispatched=\(dispatched) \(p): output \(at) "
+                Issue.record(Comment(rawValue: "seed=\(rng.seed) dispatch=\(dispatch) \(p): output \(at) "
                                      + "(channel \(at % p.channels)): got \(out[at]), reference \(ref[at])"))
                 return
             }

@@ -96,76 +96,74 @@ DYNQ_X86A_INLINE void dynq_x86a_store16(int8_t *out, __m128i b, intptr_t n) {
 
 // ---- Channel-lane conv (HostWideConvVNNI.swift, the pass of `dynq_x86_vnni_conv_pass`) ---------------------------
 
-/// One 16-channel block of a pass over every output pixel: tiles of 4 pixels × 16 channels (8 ymm accumulators,
-/// the 4 split weight vectors of a quad and one pixel's split quad fit the 16 registers). `w` is the block's first
-/// packed quad, `wStep` the bytes between a tap-quad's rows (64 · blocks in the pass), `pb` the block's prepared
-/// requantization block, `out` pixel 0's first output of the block, `channels` the channels it stores (≤ 16).
-DYNQ_X86A_INLINE void dynq_x86a_conv_block(const dynq_x86_vnni_conv_pass *a, const int8_t *w0, intptr_t wStep,
-                                           const uint8_t *pb, int8_t *out, intptr_t channels) {
+/// One tile: 4 pixels × one 16-channel block (8 ymm accumulators; the 4 split weight vectors of a quad and one
+/// pixel's split quad fit the 16 registers). `x0…x3` the pixels' origins in the padded image, `o0…o3` their first
+/// outputs of the block, `w` the block's first packed quad, `wStep` the bytes between a tap-quad's rows (64 ·
+/// blocks in the pass), `pb` the block's prepared requantization block; stores the first `n` pixels and the first
+/// `channels` (may be ≥ 16) channels.
+DYNQ_X86A_INLINE void dynq_x86a_conv_tile(const dynq_x86_vnni_conv_pass *a, const uint8_t *x0, const uint8_t *x1,
+                                          const uint8_t *x2, const uint8_t *x3, int8_t *o0, int8_t *o1, int8_t *o2,
+                                          int8_t *o3, intptr_t n, const int8_t *w, intptr_t wStep,
+                                          const uint8_t *pb, intptr_t channels, __m256i z, __m256i low,
+                                          __m256i high) {
+    const intptr_t tapCount = a->tapCount, quadBytes = 4 * a->quads;
+    __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,
+            a31 = a00;
+    for (intptr_t t = 0; t < tapCount; t++) {
+        const intptr_t o = a->taps[t];
+        const uint8_t *p0 = x0 + o, *p1 = x1 + o, *p2 = x2 + o, *p3 = x3 + o;
+        for (intptr_t k = 0; k < quadBytes; k += 4, w += wStep) {
+            __m256i we0, wo0, we1, wo1, e, od;
+            DYNQ_X86A_SPLIT_WEIGHTS(w, we0, wo0)
+            DYNQ_X86A_SPLIT_WEIGHTS(w + 32, we1, wo1)
+#define DYNQ_X86A_PIXEL(J)                                                                                      \
+            DYNQ_X86A_SPLIT_PIXEL(p##J + k, e, od)                                                              \
+            DYNQ_X86A_DOT(a##J##0, e, od, we0, wo0);                                                            \
+            DYNQ_X86A_DOT(a##J##1, e, od, we1, wo1);
+            DYNQ_X86A_PIXEL(0) DYNQ_X86A_PIXEL(1) DYNQ_X86A_PIXEL(2) DYNQ_X86A_PIXEL(3)
+#undef DYNQ_X86A_PIXEL
+        }
+    }
+    // Every pixel is requantized before any store (an int8 store could alias the prepared constants).
+#define DYNQ_X86A_REQ(J)                                                                                        \
+    const __m128i r##J = dynq_x86a_narrow16(dynq_x86a_requantize8(a##J##0, pb, z, low, high),                   \
+                                            dynq_x86a_requantize8(a##J##1, pb + 32, z, low, high));
+    DYNQ_X86A_REQ(0) DYNQ_X86A_REQ(1) DYNQ_X86A_REQ(2) DYNQ_X86A_REQ(3)
+#undef DYNQ_X86A_REQ
+    dynq_x86a_store16(o0, r0, channels);
+    if (n > 1) dynq_x86a_store16(o1, r1, channels);
+    if (n > 2) dynq_x86a_store16(o2, r2, channels);
+    if (n > 3) dynq_x86a_store16(o3, r3, channels);
+}
+
+/// Runs one pass of `blocks` (1...4) channel blocks (the VNNI pass's arguments and packing): tiles of 4 pixels,
+/// each running every block of the pass (the pixels' input stays in L1 and each output line is written once per
+/// pass). Only call when `dynq_x86_cpu_level() >= DYNQ_X86_LEVEL_AVX2`.
+__attribute__((noinline)) DYNQ_X86A_TARGET static inline void dynq_x86_avx2_conv_pass_run(
+    const dynq_x86_vnni_conv_pass *a, intptr_t blocks) {
     const __m256i z = _mm256_set1_epi32(a->zeroPoint), low = _mm256_set1_epi32(a->activationMin),
                   high = _mm256_set1_epi32(a->activationMax);
-    const intptr_t tapCount = a->tapCount, quadBytes = 4 * a->quads, outC = a->outputChannels;
-    const intptr_t outW = a->outputWidth, pixels = a->pixels;
+    const intptr_t outC = a->outputChannels, outW = a->outputWidth, pixels = a->pixels, wStep = 64 * blocks;
     intptr_t oy = 0, ox = 0;
     for (intptr_t px = 0; px < pixels; px += 4) {
         const intptr_t n = pixels - px < 4 ? pixels - px : 4;
         // Origins and outputs of the tile's pixels; past the end pixel 0's again (read, never stored).
         const uint8_t *x0 = a->image + oy * a->rowStep + ox * a->colStep, *x1 = x0, *x2 = x0, *x3 = x0;
-        int8_t *o0 = out + px * outC, *o1 = o0, *o2 = o0, *o3 = o0;
+        int8_t *o0 = a->output + px * outC, *o1 = o0, *o2 = o0, *o3 = o0;
         if (++ox == outW) { ox = 0; oy++; }
 #define DYNQ_X86A_TAKE(J)                                                                                       \
         if (J < n) {                                                                                            \
             x##J = a->image + oy * a->rowStep + ox * a->colStep;                                                \
-            o##J = out + (px + J) * outC;                                                                       \
+            o##J = a->output + (px + J) * outC;                                                                 \
             if (++ox == outW) { ox = 0; oy++; }                                                                 \
         }
         DYNQ_X86A_TAKE(1) DYNQ_X86A_TAKE(2) DYNQ_X86A_TAKE(3)
 #undef DYNQ_X86A_TAKE
-        __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,
-                a31 = a00;
-        const int8_t *w = w0;
-        for (intptr_t t = 0; t < tapCount; t++) {
-            const intptr_t o = a->taps[t];
-            const uint8_t *p0 = x0 + o, *p1 = x1 + o, *p2 = x2 + o, *p3 = x3 + o;
-            for (intptr_t k = 0; k < quadBytes; k += 4, w += wStep) {
-                __m256i we0, wo0, we1, wo1, e, od;
-                DYNQ_X86A_SPLIT_WEIGHTS(w, we0, wo0)
-                DYNQ_X86A_SPLIT_WEIGHTS(w + 32, we1, wo1)
-#define DYNQ_X86A_PIXEL(J)                                                                                      \
-                DYNQ_X86A_SPLIT_PIXEL(p##J + k, e, od)                                                          \
-                DYNQ_X86A_DOT(a##J##0, e, od, we0, wo0);                                                        \
-                DYNQ_X86A_DOT(a##J##1, e, od, we1, wo1);
-                DYNQ_X86A_PIXEL(0) DYNQ_X86A_PIXEL(1) DYNQ_X86A_PIXEL(2) DYNQ_X86A_PIXEL(3)
-#undef DYNQ_X86A_PIXEL
-            }
+        for (intptr_t b = 0; b < blocks; b++) {
+            dynq_x86a_conv_tile(a, x0, x1, x2, x3, o0 + 16 * b, o1 + 16 * b, o2 + 16 * b, o3 + 16 * b, n,
+                                a->weights + 64 * b, wStep, a->prepared + 512 * b, a->channels - 16 * b, z, low,
+                                high);
         }
-        // Every pixel is requantized before any store (an int8 store could alias the prepared constants).
-#define DYNQ_X86A_REQ(J)                                                                                        \
-        const __m128i r##J = dynq_x86a_narrow16(dynq_x86a_requantize8(a##J##0, pb, z, low, high),               \
-                                                dynq_x86a_requantize8(a##J##1, pb + 32, z, low, high));
-        DYNQ_X86A_REQ(0) DYNQ_X86A_REQ(1) DYNQ_X86A_REQ(2) DYNQ_X86A_REQ(3)
-#undef DYNQ_X86A_REQ
-        dynq_x86a_store16(o0, r0, channels);
-        if (n > 1) dynq_x86a_store16(o1, r1, channels);
-        if (n > 2) dynq_x86a_store16(o2, r2, channels);
-        if (n > 3) dynq_x86a_store16(o3, r3, channels);
-    }
-}
-
-/// One block of a pass (non-inlined: one copy of the tile).
-__attribute__((noinline)) DYNQ_X86A_TARGET static void dynq_x86a_conv_block_run(const dynq_x86_vnni_conv_pass *a,
-                                                                               const int8_t *w, intptr_t wStep,
-                                                                               const uint8_t *pb, int8_t *out,
-                                                                               intptr_t channels) {
-    dynq_x86a_conv_block(a, w, wStep, pb, out, channels);
-}
-
-/// Runs one pass of `blocks` (1...4) channel blocks (the VNNI pass's arguments and packing), block by block. Only
-/// call when `dynq_x86_cpu_level() >= DYNQ_X86_LEVEL_AVX2`.
-static inline void dynq_x86_avx2_conv_pass_run(const dynq_x86_vnni_conv_pass *a, intptr_t blocks) {
-    for (intptr_t b = 0; b < blocks; b++) {
-        dynq_x86a_conv_block_run(a, a->weights + 64 * b, 64 * blocks, a->prepared + 512 * b, a->output + 16 * b,
-                                 a->channels - 16 * b);
     }
 }
 
@@ -199,6 +197,45 @@ DYNQ_X86A_TARGET __attribute__((noinline)) static inline void dynq_x86_avx2_line
         if (two) {
             DYNQ_X86A_STORE(sums + 16 * b + 16, a2);
             DYNQ_X86A_STORE(sums + 16 * b + 24, a3);
+        }
+    }
+}
+
+// ---- Depthwise (HostWideDepthwise.swift, the row of `dynq_x86_depthwise_row`) -------------------------------------
+
+/// Runs one output row of the 32-channel depthwise kernel, every block and pixel: the VNNI row's arithmetic on two
+/// 256-bit halves (channels 0–15 and 16–31 of the block; the unpacks work within 128-bit lanes, so each half's
+/// accumulators are the VNNI row's lanes 0–7 and 8–15, and `vpdpwssd` is `vpmaddwd` + `vpaddd`, exact: no pair is
+/// (−32768, −32768)). Only call at `DYNQ_X86_LEVEL_AVX2` or above.
+__attribute__((noinline)) DYNQ_X86A_TARGET static inline void dynq_x86_avx2_depthwise_row_run(
+    const dynq_x86_depthwise_row *a) {
+    const __m256i z = _mm256_set1_epi32(a->zeroPoint), low = _mm256_set1_epi32(a->activationMin),
+                  high = _mm256_set1_epi32(a->activationMax);
+    const intptr_t c = a->channels, pairs = a->pairs;
+    for (intptr_t b = 0; b < a->blocks; b++) {
+        const int16_t *w0 = a->weights + b * pairs * 64;
+        const uint8_t *pLo = a->prepared + 2 * b * 512, *pHi = pLo + 512;
+        const uint8_t *at = a->cache + 64 * b;
+        int8_t *o = a->output + 32 * b;
+        const intptr_t n = c - 32 * b;
+        for (intptr_t x = 0; x < a->outputWidth; x++, at += a->pixelStep, o += c) {
+            __m256i loA = _mm256_setzero_si256(), loB = loA, hiA = loA, hiB = loA;
+            const int16_t *w = w0;
+            for (intptr_t j = 0; j < pairs; j++, w += 64) {
+                const uint8_t *t0 = at + a->taps[2 * j], *t1 = at + a->taps[2 * j + 1];
+                const __m256i x0A = DYNQ_X86A_LOAD(t0), x0B = DYNQ_X86A_LOAD(t0 + 32);
+                const __m256i x1A = DYNQ_X86A_LOAD(t1), x1B = DYNQ_X86A_LOAD(t1 + 32);
+                loA = _mm256_add_epi32(loA, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0A, x1A), DYNQ_X86A_LOAD(w)));
+                loB = _mm256_add_epi32(loB, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0B, x1B), DYNQ_X86A_LOAD(w + 16)));
+                hiA = _mm256_add_epi32(hiA, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0A, x1A), DYNQ_X86A_LOAD(w + 32)));
+                hiB = _mm256_add_epi32(hiB, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0B, x1B), DYNQ_X86A_LOAD(w + 48)));
+            }
+            const __m128i rl = dynq_x86a_narrow16(dynq_x86a_requantize8(loA, pLo, z, low, high),
+                                                  dynq_x86a_requantize8(loB, pLo + 32, z, low, high));
+            const __m128i rh = dynq_x86a_narrow16(dynq_x86a_requantize8(hiA, pHi, z, low, high),
+                                                  dynq_x86a_requantize8(hiB, pHi + 32, z, low, high));
+            dynq_x86a_store16(o, _mm_unpacklo_epi32(rl, rh), n);
+            dynq_x86a_store16(o + 16, _mm_unpackhi_epi32(rl, rh), n - 16);
         }
     }
 }

@@ -20,7 +20,7 @@ import DynQIntrinsics
 ///   AVX2 CPU: `.vnni` where the SIMD128 chooser takes `.simd128Tile`, `.simd128PixelLane` where it takes that
 ///   (the pixel lanes have no AVX2 loop);
 ///   other builds: the SIMD128 chooser's `.simd128Tile` / `.simd128PixelLane`.
-/// - depthwise: `.wideDepthwise` with AVX2, AVX-512 or an AVX-512 VNNI CPU (1.5–2.4× the 128-bit kernel),
+/// - depthwise: `.wideDepthwise` with AVX2, AVX-512, an AVX-512 VNNI or an AVX2 CPU (1.5–2.4× the 128-bit kernel),
 ///   `.sse2Depthwise` otherwise.
 /// - linear: `.vnniLinear` with AVX-512 VNNI or on an AVX2 CPU, `.simd128Linear` otherwise.
 /// - add: 16 lanes with AVX-512 or an AVX-512 VNNI CPU (2.6×), the SIMD128 add otherwise; max pooling: 64-byte vectors in every build
@@ -137,7 +137,7 @@ public struct HostWideKernels: KernelSet {
     }
     /// `chooseDepthwise` at dispatch level `level`.
     internal static func chooseDepthwise(_ p: DepthwiseConv2DParams, atLevel level: Int32) -> Variant {
-        hasAVX2 || runsVNNIOnly(atLevel: level) ? .wideDepthwise : .sse2Depthwise
+        hasAVX2 || runsVNNI(atLevel: level) ? .wideDepthwise : .sse2Depthwise
     }
     public static func depthwisePackedWeightBytes(_ p: DepthwiseConv2DParams, _ v: Variant) -> Int {
         v == .wideDepthwise ? hostWideDepthwisePackedBytes(p) : depthwiseConv2dPackedWeightBytes(p)
