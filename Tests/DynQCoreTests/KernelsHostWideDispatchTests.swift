@@ -136,15 +136,18 @@ struct HostWideDispatchTests {
         let vnni = HostWideKernels.hasAVX512VNNI || HostWideKernels.cpuHasAVX512VNNI
         #expect(HostWideKernels.runsVNNI == vnni)
         #expect(HostWideKernels.dispatchesVNNI == (!HostWideKernels.hasAVX512VNNI && HostWideKernels.cpuHasAVX512VNNI))
-        // At the AVX2 level (any CPU: the choice only depends on the level) the channel-lane conv replaces the
-        // 128-bit tile, the pixel lanes stay the 128-bit ones, the linear layer is the VNNI one, the depthwise the
-        // 32-channel one.
+        // At the AVX2 level (any CPU: the choice only depends on the level) the channel-lane conv runs where the
+        // VNNI level runs it, the 128-bit pixel lanes where it runs its pixel lanes (no AVX2 loop), the linear layer
+        // is the VNNI one, the depthwise the 32-channel one.
         let avx2 = DYNQ_X86_LEVEL_AVX2
         #expect(HostWideKernels.dispatch(atLevel: avx2) == (HostWideKernels.hasAVX512VNNI ? .swift : .avx2))
         #expect(HostWideKernels.dispatch(atLevel: DYNQ_X86_LEVEL_BASELINE) == .swift)
         for p in networkShapes(&rng) {
-            let v = HostWideKernels.chooseConv(p, atLevel: avx2), tile = SIMD128Kernels.chooseConv(p) == .tile
-            if !HostWideKernels.hasAVX512VNNI { #expect(v == (tile ? .vnni : .simd128PixelLane), "\(p): \(v)") }
+            let v = HostWideKernels.chooseConv(p, atLevel: avx2)
+            let full = HostWideKernels.chooseConv(p, atLevel: DYNQ_X86_LEVEL_AVX512VNNI)
+            if !HostWideKernels.hasAVX512VNNI {
+                #expect(v == (full == .vnniPixels ? .simd128PixelLane : .vnni), "\(p): \(v)")
+            }
         }
         #expect(HostWideKernels.chooseLinear(lin0, atLevel: avx2) == .vnniLinear)
         let dw = DepthwiseConv2DParams(inputHeight: 8, inputWidth: 8, channels: 40, kernelHeight: 3, kernelWidth: 3,

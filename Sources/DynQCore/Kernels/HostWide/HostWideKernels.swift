@@ -17,8 +17,10 @@ import DynQIntrinsics
 ///   horizontal stride 1 whose groups the channel-lane conv cannot merge (Dy-mobile's grouped 3×3 with 3, 11 or 27
 ///   groups: 1.8× the channel-lane VNNI conv), `.vnni` for every other layer (Dy-mobile's grouped 3×3 with an even
 ///   group count, merged 2 by 2: 1.4–2× the pixel lanes, `dynq bench` per op);
-///   AVX2 CPU: `.vnni` where the SIMD128 chooser takes `.simd128Tile`, `.simd128PixelLane` where it takes that
-///   (the pixel lanes have no AVX2 loop);
+///   AVX2 CPU: the same, with `.simd128PixelLane` for `.vnniPixels` (no AVX2 loop); the thin 1×1 layers and the
+///   stems, which the SIMD128 chooser gives its pixel lanes, run the channel-lane conv (MobileNetV2 1.5–2.1× and
+///   Dy-mobile 1.4–1.8× against the 128-bit kernels, against 1.2–1.3× with the SIMD128 chooser's choice kept;
+///   `scripts/bench-binaries.sh`, 3 rounds under load);
 ///   other builds: the SIMD128 chooser's `.simd128Tile` / `.simd128PixelLane`.
 /// - depthwise: `.wideDepthwise` with AVX2, AVX-512, an AVX-512 VNNI or an AVX2 CPU (1.5–2.4× the 128-bit kernel),
 ///   `.sse2Depthwise` otherwise.
@@ -86,12 +88,9 @@ public struct HostWideKernels: KernelSet {
         guard runsVNNI(atLevel: level) else {
             return SIMD128Kernels.chooseConv(p) == .pixelLane ? .simd128PixelLane : .simd128Tile
         }
-        guard runsVNNIOnly(atLevel: level) else {
-            return SIMD128Kernels.chooseConv(p) == .pixelLane ? .simd128PixelLane : .vnni
-        }
         if p.groups > 1 && p.groupOutputChannels < 8 && p.strideX == 1 && p.outputWidth >= hostWidePixelStrip
             && hostWideVNNIMergedGroups(p) < 2 {
-            return .vnniPixels
+            return runsVNNIOnly(atLevel: level) ? .vnniPixels : .simd128PixelLane
         }
         return .vnni
     }
