@@ -406,10 +406,10 @@ struct HostWideDispatchTests {
         }
     }
 
-    @Test("add: dispatched C loop and Swift loop on residual-add sizes and random counts, zero points and multipliers",
-          arguments: [false, true])
-    func addShapes(dispatched: Bool) {
-        guard !dispatched || HostWideKernels.cpuHasAVX512VNNI else { return }
+    @Test("add: dispatched C loops (VNNI, AVX2) and Swift loop on residual-add sizes and random counts, zero points and multipliers",
+          arguments: HostWideDispatch.allCases)
+    func addShapes(dispatch: HostWideDispatch) {
+        guard canRun(dispatch) else { return }
         for c in 0..<(isDebugBuild ? 6 : 100) {
             var rng = SeededRNG(seed: testBaseSeed &+ 0xD7 &+ UInt64(c))
             let count = c < 4 ? [56 * 56 * 24, 28 * 28 * 32, 14 * 14 * 64, 7 * 7 * 160][c] : rng.int(1...700)
@@ -419,9 +419,9 @@ struct HostWideDispatchTests {
             let a = rng.int8s(count), b = rng.int8s(count)
             var ref = [Int8](repeating: 0, count: count), out = [Int8](repeating: 99, count: count)
             addReference(p, count: count, input1: a, input2: b, output: &ref)
-            hostWideAdd16(p, count: count, a, b, output: &out, dispatched: dispatched)
+            hostWideAdd16(p, count: count, a, b, output: &out, dispatch: dispatch)
             if let at = (0..<count).first(where: { ref[$0] != out[$0] }) {
-                Issue.record(Comment(rawValue: "seed=\(rng.seed) dispatched=\(dispatched) \(p) count \(count): "
+                Issue.record(Comment(rawValue: "seed=\(rng.seed) dispatch=\(dispatch) \(p) count \(count): "
                                      + "element \(at): got \(out[at]), reference \(ref[at])"))
                 return
             }

@@ -240,6 +240,45 @@ __attribute__((noinline)) DYNQ_X86A_TARGET static inline void dynq_x86_avx2_dept
     }
 }
 
+// ---- Add (HostWideAdd.swift: the 16-lane loop of `dynq_x86_add16`) --------------------------------------------------
+
+/// `(x·m + r) >> n` (arithmetic) for 8 lanes with one multiplier, rounding constant and shift count n ∈ [29, 62]
+/// (the caller guarantees the result fits in int32; the shift as in `dynq_x86a_requantize8`).
+DYNQ_X86A_INLINE __m256i dynq_x86a_apply_uniform8(__m256i x, __m256i m, __m256i r, __m128i n) {
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256i ve = _mm256_add_epi64(_mm256_mul_epi32(x, m), r);
+    const __m256i vo = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), m), r);
+    const __m256i se = _mm256_cmpgt_epi64(zero, ve), so = _mm256_cmpgt_epi64(zero, vo);
+    const __m256i ye = _mm256_xor_si256(_mm256_srl_epi64(_mm256_xor_si256(ve, se), n), se);
+    const __m256i yo = _mm256_xor_si256(_mm256_srl_epi64(_mm256_xor_si256(vo, so), n), so);
+    return _mm256_blend_epi32(ye, _mm256_slli_epi64(yo, 32), 0xAA);
+}
+
+/// Runs the add of `dynq_x86_add16` (`count` a multiple of 16; the same arithmetic, 8 lanes at a time, the
+/// prepared output block's two halves). Only call at `DYNQ_X86_LEVEL_AVX2` or above.
+__attribute__((noinline)) DYNQ_X86A_TARGET static inline void dynq_x86_avx2_add16_run(const dynq_x86_add16 *p) {
+    const __m256i z = _mm256_set1_epi32(p->zeroPoint), low = _mm256_set1_epi32(p->activationMin),
+                  high = _mm256_set1_epi32(p->activationMax);
+    const __m256i z1 = _mm256_set1_epi32(p->input1ZeroPoint), z2 = _mm256_set1_epi32(p->input2ZeroPoint);
+    const __m256i m1 = _mm256_set1_epi32(p->input1Multiplier), m2 = _mm256_set1_epi32(p->input2Multiplier);
+    const __m128i n1 = _mm_cvtsi64_si128(p->input1Shift), n2 = _mm_cvtsi64_si128(p->input2Shift);
+    const __m256i r1 = _mm256_set1_epi64x((int64_t)1 << (p->input1Shift - 1));
+    const __m256i r2 = _mm256_set1_epi64x((int64_t)1 << (p->input2Shift - 1));
+    for (intptr_t i = 0; i < p->count; i += 16) {
+        __m256i s[2];
+        for (int h = 0; h < 2; h++) {
+            const __m256i x1 = _mm256_slli_epi32(
+                _mm256_sub_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(p->a + i + 8 * h))), z1), 20);
+            const __m256i x2 = _mm256_slli_epi32(
+                _mm256_sub_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(p->b + i + 8 * h))), z2), 20);
+            s[h] = dynq_x86a_requantize8(_mm256_add_epi32(dynq_x86a_apply_uniform8(x1, m1, r1, n1),
+                                                          dynq_x86a_apply_uniform8(x2, m2, r2, n2)),
+                                         p->prepared + 32 * h, z, low, high);
+        }
+        _mm_storeu_si128((__m128i *)(void *)(p->output + i), dynq_x86a_narrow16(s[0], s[1]));
+    }
+}
+
 // ---- Fusion (HostWideFusion.swift: steps 1 and 4 of `hostWideFuseConv`, as `dynq_x86_fuse_row` / `_store`) ------
 
 /// Step 1 for one output channel with K = `k` ≥ 16: `row[e] = Σ_{t<g} eta[t] · src[t·kernelSize + e]` (int32,

@@ -4,7 +4,8 @@
 #if arch(x86_64)
 import DynQIntrinsics
 
-/// The loops a VNNI-layout kernel (channel-lane conv, linear, fusion) or the 32-channel depthwise runs.
+/// The loops a VNNI-layout kernel (channel-lane conv, linear, fusion), the 32-channel depthwise or the 16-lane add
+/// runs.
 public enum HostWideDispatch: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     /// The Swift tiles (`vpdpbusd` in an AVX-512 VNNI build; elsewhere its portable C model, exact but slow).
     case swift
@@ -37,14 +38,14 @@ extension HostWideKernels {
     /// `dispatch(atLevel: cpuLevel)`: the loops of this process.
     @inlinable public static var dispatch: HostWideDispatch { dispatch(atLevel: cpuLevel) }
 
-    /// Whether the VNNI-layout channel-lane conv, linear layer and fusion and the 32-channel depthwise are fast at
-    /// `level`: the build has AVX-512 VNNI or the level dispatches them (AVX2 or AVX-512 VNNI).
+    /// Whether the VNNI-layout channel-lane conv, linear layer and fusion, the 32-channel depthwise and the 16-lane
+    /// add are fast at `level`: the build has AVX-512 VNNI or the level dispatches them (AVX2 or AVX-512 VNNI).
     @inlinable public static func runsVNNI(atLevel level: Int32) -> Bool {
         hasAVX512VNNI || level >= DYNQ_X86_LEVEL_AVX2
     }
 
-    /// Whether the pixel-lane conv and the 16-lane add run fast at `level`: the build has AVX-512 VNNI or the CPU
-    /// level is AVX-512 VNNI (these have no AVX2 loops).
+    /// Whether the pixel-lane conv runs fast at `level`: the build has AVX-512 VNNI or the CPU level is AVX-512 VNNI
+    /// (it has no AVX2 loop).
     @inlinable public static func runsVNNIOnly(atLevel level: Int32) -> Bool {
         hasAVX512VNNI || level >= DYNQ_X86_LEVEL_AVX512VNNI
     }

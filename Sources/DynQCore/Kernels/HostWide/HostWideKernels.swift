@@ -25,7 +25,7 @@ import DynQIntrinsics
 /// - depthwise: `.wideDepthwise` with AVX2, AVX-512, an AVX-512 VNNI or an AVX2 CPU (1.5–2.4× the 128-bit kernel),
 ///   `.sse2Depthwise` otherwise.
 /// - linear: `.vnniLinear` with AVX-512 VNNI or on an AVX2 CPU, `.simd128Linear` otherwise.
-/// - add: 16 lanes with AVX-512 or an AVX-512 VNNI CPU (2.6×), the SIMD128 add otherwise; max pooling: 64-byte vectors in every build
+/// - add: 16 lanes with AVX-512 or an AVX-512 VNNI or AVX2 CPU (2.6×), the SIMD128 add otherwise; max pooling: 64-byte vectors in every build
 ///   (four SSE2 vectors in the default build: 40× the scalar kernel); global average pooling: the SIMD128 kernel.
 @frozen
 public struct HostWideKernels: KernelSet {
@@ -237,11 +237,11 @@ public struct HostWideKernels: KernelSet {
 
     // MARK: element-wise and pooling
 
-    /// The 16-lane add with AVX-512 (built, or dispatched at run time on an AVX-512 VNNI CPU); otherwise the SIMD128 add, faster there (the 64-bit lane arithmetic is
+    /// The 16-lane add with AVX-512 (built, or dispatched at run time on an AVX-512 VNNI or AVX2 CPU); otherwise the SIMD128 add, faster there (the 64-bit lane arithmetic is
     /// emulated: MobileNetV2's residual adds took 0.18 → 0.25 ms with the 16-lane kernel in the default build).
     public func add(_ p: AddParams, count: Int, _ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>,
                     output: UnsafeMutablePointer<Int8>) {
-        if Self.hasAVX512BW || Self.cpuHasAVX512VNNI { hostWideAdd16(p, count: count, a, b, output: output) }
+        if Self.hasAVX512BW || Self.runsVNNI { hostWideAdd16(p, count: count, a, b, output: output) }
         else { SIMD128Kernels().add(p, count: count, a, b, output: output) }
     }
     public func maxPool2d(_ p: Pool2DParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>) {
