@@ -97,11 +97,12 @@ DYNQ_X86A_INLINE void dynq_x86a_store16(int8_t *out, __m128i b, intptr_t n) {
 // ---- Channel-lane conv (HostWideConvVNNI.swift, the pass of `dynq_x86_vnni_conv_pass`) ---------------------------
 
 /// One tile: 4 pixels × one 16-channel block (8 ymm accumulators; the 4 split weight vectors of a quad and one
-/// pixel's split quad fit the 16 registers). `x0…x3` the pixels' origins in the padded image, `o0…o3` their first
+/// pixel's split quad fit the 16 registers), or with `H` = 1 (a constant) only its first 8 channels (a block of at
+/// most 8 channels: half the `vpmaddwd`, the other half's lanes are zero weights). `x0…x3` the pixels' origins in the padded image, `o0…o3` their first
 /// outputs of the block, `w` the block's first packed quad, `wStep` the bytes between a tap-quad's rows (64 ·
 /// blocks in the pass), `pb` the block's prepared requantization block; stores the first `n` pixels and the first
 /// `channels` (may be ≥ 16) channels.
-DYNQ_X86A_INLINE void dynq_x86a_conv_tile(const dynq_x86_vnni_conv_pass *a, const uint8_t *x0, const uint8_t *x1,
+DYNQ_X86A_INLINE void dynq_x86a_conv_tile(const int H, const dynq_x86_vnni_conv_pass *a, const uint8_t *x0, const uint8_t *x1,
                                           const uint8_t *x2, const uint8_t *x3, int8_t *o0, int8_t *o1, int8_t *o2,
                                           int8_t *o3, intptr_t n, const int8_t *w, intptr_t wStep,
                                           const uint8_t *pb, intptr_t channels, __m256i z, __m256i low,
@@ -113,13 +114,13 @@ DYNQ_X86A_INLINE void dynq_x86a_conv_tile(const dynq_x86_vnni_conv_pass *a, cons
         const intptr_t o = a->taps[t];
         const uint8_t *p0 = x0 + o, *p1 = x1 + o, *p2 = x2 + o, *p3 = x3 + o;
         for (intptr_t k = 0; k < quadBytes; k += 4, w += wStep) {
-            __m256i we0, wo0, we1, wo1, e, od;
+            __m256i we0, wo0, we1 = a00, wo1 = a00, e, od;
             DYNQ_X86A_SPLIT_WEIGHTS(w, we0, wo0)
-            DYNQ_X86A_SPLIT_WEIGHTS(w + 32, we1, wo1)
+            if (H > 1) DYNQ_X86A_SPLIT_WEIGHTS(w + 32, we1, wo1)
 #define DYNQ_X86A_PIXEL(J)                                                                                      \
             DYNQ_X86A_SPLIT_PIXEL(p##J + k, e, od)                                                              \
             DYNQ_X86A_DOT(a##J##0, e, od, we0, wo0);                                                            \
-            DYNQ_X86A_DOT(a##J##1, e, od, we1, wo1);
+            if (H > 1) DYNQ_X86A_DOT(a##J##1, e, od, we1, wo1);
             DYNQ_X86A_PIXEL(0) DYNQ_X86A_PIXEL(1) DYNQ_X86A_PIXEL(2) DYNQ_X86A_PIXEL(3)
 #undef DYNQ_X86A_PIXEL
         }
@@ -127,7 +128,7 @@ DYNQ_X86A_INLINE void dynq_x86a_conv_tile(const dynq_x86_vnni_conv_pass *a, cons
     // Every pixel is requantized before any store (an int8 store could alias the prepared constants).
 #define DYNQ_X86A_REQ(J)                                                                                        \
     const __m128i r##J = dynq_x86a_narrow16(dynq_x86a_requantize8(a##J##0, pb, z, low, high),                   \
-                                            dynq_x86a_requantize8(a##J##1, pb + 32, z, low, high));
+                                            H > 1 ? dynq_x86a_requantize8(a##J##1, pb + 32, z, low, high) : a##J##1);
     DYNQ_X86A_REQ(0) DYNQ_X86A_REQ(1) DYNQ_X86A_REQ(2) DYNQ_X86A_REQ(3)
 #undef DYNQ_X86A_REQ
     dynq_x86a_store16(o0, r0, channels);
@@ -160,9 +161,14 @@ __attribute__((noinline)) DYNQ_X86A_TARGET static inline void dynq_x86_avx2_conv
         DYNQ_X86A_TAKE(1) DYNQ_X86A_TAKE(2) DYNQ_X86A_TAKE(3)
 #undef DYNQ_X86A_TAKE
         for (intptr_t b = 0; b < blocks; b++) {
-            dynq_x86a_conv_tile(a, x0, x1, x2, x3, o0 + 16 * b, o1 + 16 * b, o2 + 16 * b, o3 + 16 * b, n,
-                                a->weights + 64 * b, wStep, a->prepared + 512 * b, a->channels - 16 * b, z, low,
-                                high);
+            const intptr_t channels = a->channels - 16 * b;
+            if (channels > 8) {
+                dynq_x86a_conv_tile(2, a, x0, x1, x2, x3, o0 + 16 * b, o1 + 16 * b, o2 + 16 * b, o3 + 16 * b, n,
+                                    a->weights + 64 * b, wStep, a->prepared + 512 * b, channels, z, low, high);
+            } else {
+                dynq_x86a_conv_tile(1, a, x0, x1, x2, x3, o0 + 16 * b, o1 + 16 * b, o2 + 16 * b, o3 + 16 * b, n,
+                                    a->weights + 64 * b, wStep, a->prepared + 512 * b, channels, z, low, high);
+            }
         }
     }
 }
