@@ -128,13 +128,14 @@ struct HostWideDispatchTests {
         }
     }
 
-    @Test("the choosers pick the VNNI conv and linear whenever the build or the CPU has AVX-512 VNNI, else the 128-bit kernels")
+    @Test("the choosers pick the VNNI conv and linear whenever the build or the CPU has AVX-512 VNNI, the AVX2 level's choices on an AVX2 CPU, else the 128-bit kernels")
     func choosersFollowTheCPU() {
         var rng = SeededRNG(seed: testBaseSeed ^ 0xD15)
         let lin0 = LinearParams(inputFeatures: 40, outputFeatures: 17, inputZeroPoint: 3,
                                 output: OutputQuantization(zeroPoint: 0))
         let vnni = HostWideKernels.hasAVX512VNNI || HostWideKernels.cpuHasAVX512VNNI
-        #expect(HostWideKernels.runsVNNI == vnni)
+        let level = HostWideKernels.cpuLevel
+        #expect(HostWideKernels.runsVNNI == (vnni || level >= DYNQ_X86_LEVEL_AVX2))
         #expect(HostWideKernels.dispatchesVNNI == (!HostWideKernels.hasAVX512VNNI && HostWideKernels.cpuHasAVX512VNNI))
         // At the AVX2 level (any CPU: the choice only depends on the level) the channel-lane conv runs where the
         // VNNI level runs it, the 128-bit pixel lanes where it runs its pixel lanes (no AVX2 loop), the linear layer
@@ -158,13 +159,15 @@ struct HostWideDispatchTests {
                     == (HostWideKernels.hasAVX2 ? .wideDepthwise : .sse2Depthwise))
         #expect(HostWideKernels.chooseLinear(lin0, atLevel: DYNQ_X86_LEVEL_BASELINE)
                     == (HostWideKernels.hasAVX512VNNI ? .vnniLinear : .simd128Linear))
+        // This process's choices are those of its level (DYNQ_HOST_DISPATCH=avx2 or off picks the lower levels').
         for p in networkShapes(&rng) {
             let v = HostWideKernels.chooseConv(p)
-            #expect((v == .vnni || v == .vnniPixels) == vnni, "\(p): \(v)")
+            #expect(v == HostWideKernels.chooseConv(p, atLevel: level), "\(p): \(v)")
+            if vnni || level < DYNQ_X86_LEVEL_AVX2 { #expect((v == .vnni || v == .vnniPixels) == vnni, "\(p): \(v)") }
         }
         let lin = LinearParams(inputFeatures: 1280, outputFeatures: 1000, inputZeroPoint: 3,
                                output: OutputQuantization(zeroPoint: 0))
-        #expect((HostWideKernels.chooseLinear(lin) == .vnniLinear) == vnni)
+        #expect((HostWideKernels.chooseLinear(lin) == .vnniLinear) == HostWideKernels.runsVNNI)
     }
 
     @Test("channel- and pixel-lane VNNI convs: dispatched C passes (VNNI, AVX2) and Swift tiles on the networks' shapes",
