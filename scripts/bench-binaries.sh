@@ -7,6 +7,9 @@
 #   scripts/bench-binaries.sh ROUNDS RUNS MODEL... -- NAME=BINARY NAME=BINARY ...
 #   scripts/bench-binaries.sh 5 21 out/peer/mobilenetv2.dynq out/peer/dy-mobile.dynq -- \
 #       main=/tmp/base/.build/release/dynq branch=.build/release/dynq
+# A BINARY may be a command of words split at spaces, e.g. one binary under several x86 dispatch levels:
+#   ... -- off="env DYNQ_HOST_DISPATCH=off .build/release/dynq" avx2="env DYNQ_HOST_DISPATCH=avx2 .build/release/dynq" \
+#       vnni=.build/release/dynq
 set -euo pipefail
 rounds="$1"; runs="$2"; shift 2
 models=(); while [ "$1" != "--" ]; do models+=("$1"); shift; done; shift
@@ -19,7 +22,7 @@ for r in range(rounds):
     for m in models:
         order = bins if r % 2 == 0 else bins[::-1]
         for name, path in order:
-            out = subprocess.run([path, "bench", m, "--runs", str(runs), "--reference-runs", "0"],
+            out = subprocess.run(path.split() + ["bench", m, "--runs", str(runs), "--reference-runs", "0"],
                                  capture_output=True, text=True, check=True).stdout
             ms = float(re.search(r"median ([0-9.]+) ms", out).group(1))
             times[(m, name)].append(ms)

@@ -10,5 +10,6 @@
 #include "dynq_neon.h"
 #include "dynq_x86.h"
 #include "dynq_x86_dispatch.h"
+#include "dynq_x86_avx2.h"
 
 #endif

@@ -11,7 +11,10 @@
 // output row, one channel's fusion, a whole add), never one instruction, and takes a parameter struct or a few
 // pointers and counts. The Swift kernels call them only when `HostWideKernels.dispatchesVNNI` (or a test says so).
 //
-// Non-x86 targets (Arm, Embedded Swift) compile this header to the two level constants and a
+// A CPU with AVX2 but without AVX-512 VNNI (Haswell to Comet Lake, Alder Lake E-cores, Atom/N100, Zen 2/3) gets
+// the AVX2 translations of the same loops instead (dynq_x86_avx2.h, `DYNQ_X86_LEVEL_AVX2`).
+//
+// Non-x86 targets (Arm, Embedded Swift) compile this header to the level constants and a
 // `dynq_x86_cpu_level()` that returns the baseline.
 #ifndef DYNQ_X86_DISPATCH_H
 #define DYNQ_X86_DISPATCH_H
@@ -20,6 +23,8 @@
 
 /// Instruction-set levels of `dynq_x86_cpu_level`: baseline x86-64 (SSE2), no dispatched kernel runs.
 #define DYNQ_X86_LEVEL_BASELINE 0
+/// AVX2 with the YMM state enabled by the OS: the dispatched AVX2 kernels (dynq_x86_avx2.h) run.
+#define DYNQ_X86_LEVEL_AVX2 1
 /// AVX-512 F/BW/VL + VNNI with the ZMM state enabled by the OS: the dispatched VNNI kernels run.
 #define DYNQ_X86_LEVEL_AVX512VNNI 2
 
@@ -31,29 +36,41 @@
 #define DYNQ_X86K_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 #define DYNQ_X86K_INLINE static inline __attribute__((always_inline)) DYNQ_X86K_TARGET
 
-/// The CPU's level from CPUID and XGETBV (no environment).
+/// The CPU's level from CPUID and XGETBV (no environment): AVX-512 VNNI needs AVX-512 F, BW, VL and VNNI (leaf 7)
+/// and the OS saving the XMM, YMM, opmask and both ZMM states (XCR0 bits 1, 2, 5, 6, 7); AVX2 needs AVX2 (leaf 7
+/// EBX bit 5) and the XMM and YMM states (XCR0 bits 1, 2). The AVX2 kernels use no FMA, BMI or F16C.
 static inline int dynq_x86_detect_level(void) {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return DYNQ_X86_LEVEL_BASELINE;  // OSXSAVE
     unsigned lo, hi;
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    // XMM, YMM, opmask, ZMM_Hi256 and Hi16_ZMM state enabled by the OS.
-    if ((lo & 0xE6u) != 0xE6u || __get_cpuid_max(0, 0) < 7) return DYNQ_X86_LEVEL_BASELINE;
+    if ((lo & 0x6u) != 0x6u || __get_cpuid_max(0, 0) < 7) return DYNQ_X86_LEVEL_BASELINE;
     __cpuid_count(7, 0, a, b, c, d);
-    int avx512 = (b & (1u << 16)) && (b & (1u << 30)) && (b & (1u << 31)) && (c & (1u << 11));  // F, BW, VL, VNNI
-    return avx512 ? DYNQ_X86_LEVEL_AVX512VNNI : DYNQ_X86_LEVEL_BASELINE;
+    if (!(b & (1u << 5))) return DYNQ_X86_LEVEL_BASELINE;                                           // AVX2
+    int avx512 = (lo & 0xE6u) == 0xE6u && (b & (1u << 16)) && (b & (1u << 30)) && (b & (1u << 31))
+                 && (c & (1u << 11));                                                     // F, BW, VL, VNNI
+    return avx512 ? DYNQ_X86_LEVEL_AVX512VNNI : DYNQ_X86_LEVEL_AVX2;
 }
 
-/// The level the dispatched kernels may use: the CPU's (`dynq_x86_detect_level`), lowered to the baseline when the
-/// environment variable `DYNQ_HOST_DISPATCH` is `off` (the way to run the fallback kernels on a CPU that has the
-/// level). Computed once per module that calls it and cached (every copy reads the same CPU and environment).
+/// `level` capped by the value `env` of `DYNQ_HOST_DISPATCH`: `off` gives the baseline (no dispatched kernel),
+/// `avx2` at most `DYNQ_X86_LEVEL_AVX2` (the AVX2 kernels on an AVX-512 VNNI CPU); anything else (or NULL) leaves it.
+static inline int dynq_x86_cap_level(int level, const char *env) {
+    if (!env) return level;
+    if (env[0] == 'o' && env[1] == 'f' && env[2] == 'f' && env[3] == 0) return DYNQ_X86_LEVEL_BASELINE;
+    if (env[0] == 'a' && env[1] == 'v' && env[2] == 'x' && env[3] == '2' && env[4] == 0)
+        return level < DYNQ_X86_LEVEL_AVX2 ? level : DYNQ_X86_LEVEL_AVX2;
+    return level;
+}
+
+/// The level the dispatched kernels may use: the CPU's (`dynq_x86_detect_level`) capped by the environment
+/// variable `DYNQ_HOST_DISPATCH` (`dynq_x86_cap_level`: `off`, `avx2`; the way to run the fallback or the AVX2
+/// kernels on a CPU that has more). Computed once per module that calls it and cached (every copy reads the same
+/// CPU and environment).
 static inline int dynq_x86_cpu_level(void) {
     static int cached = -1;
     int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
     if (v < 0) {
-        v = dynq_x86_detect_level();
-        const char *e = getenv("DYNQ_HOST_DISPATCH");
-        if (e && e[0] == 'o' && e[1] == 'f' && e[2] == 'f' && e[3] == 0) v = DYNQ_X86_LEVEL_BASELINE;
+        v = dynq_x86_cap_level(dynq_x86_detect_level(), getenv("DYNQ_HOST_DISPATCH"));
         __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
     }
     return v;

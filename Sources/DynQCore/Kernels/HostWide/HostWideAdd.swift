@@ -23,10 +23,11 @@ internal func hostWideApplyUniform16(_ x: SIMD16<Int32>, _ m: SIMD16<Int32>, _ r
 }
 
 /// The 16-lane add: same contract and results as `addReference` (`count` int8 each; the output may not alias an
-/// input), in any build. Scratch: none. `dispatched`: run the 16-lane loop with the run-time dispatched C loop
-/// (dynq_x86_dispatch.h; the CPU must have AVX-512 VNNI); the results are the same bits.
+/// input), in any build. Scratch: none. `dispatch`: run the 16-lane loop with the run-time dispatched C loop
+/// (`.vnni`: dynq_x86_dispatch.h, the CPU must have AVX-512 VNNI; `.avx2`: dynq_x86_avx2.h, the CPU must have
+/// AVX2) or in Swift; the results are the same bits.
 internal func hostWideAdd16(_ p: AddParams, count: Int, _ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>,
-                            output: UnsafeMutablePointer<Int8>, dispatched: Bool = HostWideKernels.dispatchesVNNI) {
+                            output: UnsafeMutablePointer<Int8>, dispatch: HostWideDispatch = HostWideKernels.dispatch) {
     let n1 = 31 &- Int64(p.input1Multiplier.shift), n2 = 31 &- Int64(p.input2Multiplier.shift)
     @inline(__always) func scalar(_ i: Int) {
         let x1 = (Int32(a[i]) &- p.input1ZeroPoint) &<< AddParams.leftShift
@@ -53,7 +54,7 @@ internal func hostWideAdd16(_ p: AddParams, count: Int, _ a: UnsafePointer<Int8>
         let r2 = SIMD8<Int64>(repeating: 1 << (n2 - 1)), s2 = SIMD8<Int64>(repeating: n2)
         let z1 = SIMD16<Int32>(repeating: p.input1ZeroPoint), z2 = SIMD16<Int32>(repeating: p.input2ZeroPoint)
         var i = 0
-        if dispatched {
+        if dispatch != .swift {
             var args = dynq_x86_add16(
                 a: a, b: b, output: output, count: count & ~15,
                 prepared: UnsafeRawPointer(block).assumingMemoryBound(to: UInt8.self),
@@ -61,7 +62,7 @@ internal func hostWideAdd16(_ p: AddParams, count: Int, _ a: UnsafePointer<Int8>
                 input2ZeroPoint: p.input2ZeroPoint, input2Multiplier: p.input2Multiplier.multiplier,
                 input1Shift: n1, input2Shift: n2, activationMin: p.output.activationMin,
                 activationMax: p.output.activationMax, zeroPoint: p.output.zeroPoint)
-            dynq_x86_add16_run(&args)
+            if dispatch == .vnni { dynq_x86_add16_run(&args) } else { dynq_x86_avx2_add16_run(&args) }
             i = count & ~15
         }
         while i + 16 <= count {

@@ -377,12 +377,12 @@ internal func hostWideConvTile4(_ x: HostWideSixPointers, _ taps: UnsafePointer<
 
 /// The VNNI conv: same contract and results as `conv2dReference`; weights packed by `hostWideVNNIConvPack`,
 /// `hostWideVNNIConvScratchBytes(p)` bytes of scratch. Runs the merged geometry (`hostWideVNNIGeometry`).
-/// `dispatched`: run the tiles with the run-time dispatched C passes (dynq_x86_dispatch.h; the CPU must have
-/// AVX-512 VNNI) instead of the Swift tiles; the results are the same bits.
+/// `dispatch`: run the tiles with the run-time dispatched C passes (`.vnni`: dynq_x86_dispatch.h, the CPU must have
+/// AVX-512 VNNI; `.avx2`: dynq_x86_avx2.h, the CPU must have AVX2) or the Swift tiles; the results are the same bits.
 internal func hostWideVNNIConv(
     _ layer: Conv2DParams, input: UnsafePointer<Int8>, packed: UnsafeRawPointer, bias: UnsafePointer<Int32>?,
     multipliers: UnsafePointer<QuantizedMultiplier>, output: UnsafeMutablePointer<Int8>,
-    scratch: UnsafeMutableRawPointer, dispatched: Bool = HostWideKernels.dispatchesVNNI
+    scratch: UnsafeMutableRawPointer, dispatch: HostWideDispatch = HostWideKernels.dispatch
 ) {
     let p = hostWideVNNIGeometry(layer)
     let gIn = p.groupInputChannels, gOut = p.groupOutputChannels, nb = hostWideConvBlocks(p)
@@ -430,14 +430,15 @@ internal func hostWideVNNIConv(
             let channels = min(gOut - 16 * start, 16 * size)
             let imageBase = UnsafeRawPointer(image) + g * gIn
             let outBase = output + g * gOut + 16 * start
-            if dispatched {
+            if dispatch != .swift {
                 var args = dynq_x86_vnni_conv_pass(
                     image: imageBase.assumingMemoryBound(to: UInt8.self), weights: w.assumingMemoryBound(to: Int8.self),
                     prepared: pb.assumingMemoryBound(to: UInt8.self), taps: UnsafePointer(taps), output: outBase,
                     tapCount: tapCount, quads: qt, outputChannels: outC, channels: channels, outputWidth: outW,
                     pixels: pixels, rowStep: rowStep, colStep: colStep, activationMin: p.output.activationMin,
                     activationMax: p.output.activationMax, zeroPoint: p.output.zeroPoint)
-                dynq_x86_vnni_conv_pass_run(&args, size)
+                if dispatch == .vnni { dynq_x86_vnni_conv_pass_run(&args, size) }
+                else { dynq_x86_avx2_conv_pass_run(&args, size) }
                 continue
             }
             var px = 0, oy = 0, ox = 0

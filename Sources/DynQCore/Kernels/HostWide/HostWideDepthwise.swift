@@ -84,13 +84,13 @@ internal func hostWideWidenRow(_ src: UnsafePointer<Int8>, _ dst: UnsafeMutableP
 }
 
 /// The depthwise kernel: same contract and results as `depthwiseConv2dReference`; weights packed by
-/// `hostWideDepthwisePack`, `hostWideDepthwiseScratchBytes(p)` bytes of scratch (aligned for `Int`). `dispatched`: run
-/// each output row with the run-time dispatched C row (dynq_x86_dispatch.h; the CPU must have AVX-512 VNNI) instead
-/// of the Swift loop; the results are the same bits.
+/// `hostWideDepthwisePack`, `hostWideDepthwiseScratchBytes(p)` bytes of scratch (aligned for `Int`). `dispatch`: run
+/// each output row with the run-time dispatched C row (`.vnni`: dynq_x86_dispatch.h, the CPU must have AVX-512 VNNI;
+/// `.avx2`: dynq_x86_avx2.h, the CPU must have AVX2) or the Swift loop; the results are the same bits.
 internal func hostWideDepthwise(
     _ p: DepthwiseConv2DParams, input: UnsafePointer<Int8>, packed: UnsafeRawPointer, bias: UnsafePointer<Int32>?,
     multipliers: UnsafePointer<QuantizedMultiplier>, output: UnsafeMutablePointer<Int8>,
-    scratch: UnsafeMutableRawPointer, dispatched: Bool = HostWideKernels.dispatchesVNNI
+    scratch: UnsafeMutableRawPointer, dispatch: HostWideDispatch = HostWideKernels.dispatch
 ) {
     let c = p.channels, nb = hostWideDepthwiseBlocks(p), cp = 32 * nb, pairs = hostWideDepthwisePairs(p)
     let outH = p.outputHeight, outW = p.outputWidth
@@ -145,7 +145,7 @@ internal func hostWideDepthwise(
         }
         if t & 1 == 1 { taps[t] = taps[0] }                    // odd tap count: tap 0 again, against weight 0
         let out = output + oy * outW * c
-        if dispatched {
+        if dispatch != .swift {
             var args = dynq_x86_depthwise_row(
                 cache: UnsafeRawPointer(cache).assumingMemoryBound(to: UInt8.self), taps: UnsafePointer(taps),
                 weights: packed.assumingMemoryBound(to: Int16.self),
@@ -153,7 +153,7 @@ internal func hostWideDepthwise(
                 blocks: nb, pairs: pairs, outputWidth: outW, pixelStep: pixelStep,
                 activationMin: p.output.activationMin, activationMax: p.output.activationMax,
                 zeroPoint: p.output.zeroPoint)
-            dynq_x86_depthwise_row_run(&args)
+            if dispatch == .vnni { dynq_x86_depthwise_row_run(&args) } else { dynq_x86_avx2_depthwise_row_run(&args) }
             continue
         }
         for b in 0..<nb {

@@ -110,14 +110,15 @@ internal func hostWideFusionScratchBytes(_ f: DynamicFusionParams, _ p: Conv2DPa
 /// The fusion of a conv layer's kernel straight into the packing of `pixelLane ? vnniPixels : vnni` (file header).
 /// Same contract as `dynamicFusion` (`.outputMajor` layout) followed by `hostWideVNNIConvPack` /
 /// `hostWidePixelPack` of the fused kernel into `packed` (`convPackedWeightBytes` bytes); `scratch` holds
-/// `hostWideFusionScratchBytes` bytes.
+/// `hostWideFusionScratchBytes` bytes. `dispatch`: steps 1 and 4 in the C loops of `.vnni` (dynq_x86_dispatch.h) or
+/// `.avx2` (dynq_x86_avx2.h) or in Swift (same bits).
 internal func hostWideFuseConv(
     _ f: DynamicFusionParams, _ p: Conv2DParams, pixelLane: Bool,
     kernels: UnsafePointer<Int8>, coefficients: UnsafePointer<Int16>, mixedBias: UnsafePointer<Int32>?,
     staticBias: UnsafePointer<Int32>?, staticMultipliers: UnsafePointer<QuantizedMultiplier>,
     biasAccumulator: UnsafeMutablePointer<Int32>, multipliers: UnsafeMutablePointer<QuantizedMultiplier>,
     packed: UnsafeMutableRawPointer, scratch: UnsafeMutableRawPointer,
-    dispatched: Bool = HostWideKernels.dispatchesVNNI
+    dispatch: HostWideDispatch = HostWideKernels.dispatch
 ) {
     precondition(f.layout == .outputMajor, "hostWideFuseConv: conv fusion is [O][K]")
     let g = f.kernelCount, o = f.outputChannels, k = f.elementsPerChannel, kernelSize = o * k
@@ -178,8 +179,10 @@ internal func hostWideFuseConv(
             finish16(acc, e)
         }
         var a: Int32 = 0
-        if k >= 16 && dispatched {
+        if k >= 16 && dispatch == .vnni {
             a = dynq_x86_fuse_row(src, etaWide, g, kernelSize, k, row)  // the same steps in C (dynq_x86_dispatch.h)
+        } else if k >= 16 && dispatch == .avx2 {
+            a = dynq_x86_avx2_fuse_row(src, etaWide, g, kernelSize, k, row)  // and for AVX2 (dynq_x86_avx2.h)
         } else if k >= 16 {
             var e = 0
             while e + 64 <= k { fuse64(e); e += 64 }
@@ -225,9 +228,10 @@ internal func hostWideFuseConv(
             dst = pixelLane ? hostWidePixelFusedQuads(p, channel: ch, packed: packed)
                 : hostWideVNNIFusedQuads(v, channel: ch, packed: packed)
         }
-        if dispatched {                                             // the same steps in C (dynq_x86_dispatch.h)
-            dst.sum.pointee = dynq_x86_fuse_store(quadRow, padded, r, dst.base.assumingMemoryBound(to: UInt8.self),
-                                                  dst.rowStride)
+        if dispatch != .swift {                                     // the same steps in C (dynq_x86_dispatch.h)
+            let base = dst.base.assumingMemoryBound(to: UInt8.self)
+            dst.sum.pointee = dispatch == .vnni ? dynq_x86_fuse_store(quadRow, padded, r, base, dst.rowStride)
+                : dynq_x86_avx2_fuse_store(quadRow, padded, r, base, dst.rowStride)
             dst.base += 4; dst.sum += 1; dst.run &-= 1
             continue
         }

@@ -1,25 +1,31 @@
 // The HostWide kernel set: x86-64 kernels for AVX2 / AVX-512 (VNNI) builds (DYNQ_HOST_ISA, docs/host-isa.md).
 // Every kernel is bit-exact with the oracle in every build; in a build without the ISA its intrinsics fall back to
 // portable C (dynq_x86.h), which is exact but slow, so the choosers pick a wide variant only when the build has the
-// instructions or the CPU has AVX-512 VNNI (then the VNNI variants run their hot loops as run-time dispatched C,
-// dynq_x86_dispatch.h: `dispatchesVNNI`), and the 128-bit SIMD kernels (SIMD128Kernels) otherwise. x86-64 only.
+// instructions or the CPU has AVX-512 VNNI or AVX2 (then the VNNI variants run their hot loops as run-time
+// dispatched C, dynq_x86_dispatch.h / dynq_x86_avx2.h: `dispatch`, HostWideDispatch.swift), and the 128-bit SIMD
+// kernels (SIMD128Kernels) otherwise. x86-64 only.
 #if arch(x86_64)
 import DynQIntrinsics
 
 /// The x86 wide kernel set: the 128-bit SIMD set plus wide variants chosen by the build's instruction set.
 ///
 /// Choosers (measured with scripts/bench-hostwide.sh, docs/host-isa.md):
-/// "AVX-512 VNNI" below: built for it, or any build on a CPU that has it (`runsVNNI`; docs/host-isa.md "Run-time
-/// dispatch").
+/// "AVX-512 VNNI" below: built for it, or any build on a CPU that has it (`runsVNNIOnly`; docs/host-isa.md
+/// "Run-time dispatch"); "AVX2 CPU": any build without AVX-512 VNNI on a CPU at `DYNQ_X86_LEVEL_AVX2` (the AVX2 C
+/// loops of the channel-lane conv, linear layer and fusion, `runsVNNI`).
 /// - conv (AVX-512 VNNI): `.vnniPixels` for grouped layers with fewer than 8 output channels per group at
 ///   horizontal stride 1 whose groups the channel-lane conv cannot merge (Dy-mobile's grouped 3×3 with 3, 11 or 27
 ///   groups: 1.8× the channel-lane VNNI conv), `.vnni` for every other layer (Dy-mobile's grouped 3×3 with an even
 ///   group count, merged 2 by 2: 1.4–2× the pixel lanes, `dynq bench` per op);
+///   AVX2 CPU: the same, with `.simd128PixelLane` for `.vnniPixels` (no AVX2 loop); the thin 1×1 layers and the
+///   stems, which the SIMD128 chooser gives its pixel lanes, run the channel-lane conv (MobileNetV2 1.5–2.1× and
+///   Dy-mobile 1.4–1.8× against the 128-bit kernels, against 1.2–1.3× with the SIMD128 chooser's choice kept;
+///   `scripts/bench-binaries.sh`, 3 rounds under load);
 ///   other builds: the SIMD128 chooser's `.simd128Tile` / `.simd128PixelLane`.
-/// - depthwise: `.wideDepthwise` with AVX2, AVX-512 or an AVX-512 VNNI CPU (1.5–2.4× the 128-bit kernel),
+/// - depthwise: `.wideDepthwise` with AVX2, AVX-512, an AVX-512 VNNI or an AVX2 CPU (1.5–2.4× the 128-bit kernel),
 ///   `.sse2Depthwise` otherwise.
-/// - linear: `.vnniLinear` with AVX-512 VNNI, `.simd128Linear` otherwise.
-/// - add: 16 lanes with AVX-512 or an AVX-512 VNNI CPU (2.6×), the SIMD128 add otherwise; max pooling: 64-byte vectors in every build
+/// - linear: `.vnniLinear` with AVX-512 VNNI or on an AVX2 CPU, `.simd128Linear` otherwise.
+/// - add: 16 lanes with AVX-512 or an AVX-512 VNNI or AVX2 CPU (2.6×), the SIMD128 add otherwise; max pooling: 64-byte vectors in every build
 ///   (four SSE2 vectors in the default build: 40× the scalar kernel); global average pooling: the SIMD128 kernel.
 @frozen
 public struct HostWideKernels: KernelSet {
@@ -28,13 +34,14 @@ public struct HostWideKernels: KernelSet {
     /// Whether this build has AVX-512 VNNI (the conv and linear fast paths).
     @inlinable public static var hasAVX512VNNI: Bool { DYNQ_X86_AVX512VNNI != 0 }
     /// Whether the CPU running this process has AVX-512 VNNI (CPUID and XGETBV, checked once) and the environment
-    /// variable `DYNQ_HOST_DISPATCH` is not `off`: the run-time dispatched C kernels (dynq_x86_dispatch.h) may run.
-    @inlinable public static var cpuHasAVX512VNNI: Bool { dynq_x86_cpu_level() >= DYNQ_X86_LEVEL_AVX512VNNI }
-    /// Whether the VNNI variants run their run-time dispatched C passes: the build lacks AVX-512 VNNI (so its Swift
-    /// tiles would run the portable C models) and the CPU has it.
-    @inlinable public static var dispatchesVNNI: Bool { !hasAVX512VNNI && cpuHasAVX512VNNI }
-    /// Whether the VNNI variants are fast here: the build has AVX-512 VNNI or dispatches to it.
-    @inlinable public static var runsVNNI: Bool { hasAVX512VNNI || cpuHasAVX512VNNI }
+    /// variable `DYNQ_HOST_DISPATCH` is not `off` or `avx2`: the run-time dispatched VNNI kernels (dynq_x86_dispatch.h)
+    /// may run.
+    @inlinable public static var cpuHasAVX512VNNI: Bool { cpuLevel >= DYNQ_X86_LEVEL_AVX512VNNI }
+    /// Whether the VNNI variants run their run-time dispatched VNNI C passes: the build lacks AVX-512 VNNI (so its
+    /// Swift tiles would run the portable C models) and the CPU has it.
+    @inlinable public static var dispatchesVNNI: Bool { dispatch == .vnni }
+    /// Whether the VNNI variants are fast here: the build has AVX-512 VNNI or dispatches to it or to AVX2.
+    @inlinable public static var runsVNNI: Bool { runsVNNI(atLevel: cpuLevel) }
     /// Whether this build has AVX-512 BW (64-byte vectors for adds).
     @inlinable public static var hasAVX512BW: Bool { DYNQ_X86_AVX512BW != 0 }
     /// Whether this build has AVX2 (the 512-bit depthwise runs as pairs of 256-bit operations).
@@ -75,13 +82,15 @@ public struct HostWideKernels: KernelSet {
 
     // MARK: conv2d
 
-    public static func chooseConv(_ p: Conv2DParams) -> Variant {
-        guard runsVNNI else {
+    public static func chooseConv(_ p: Conv2DParams) -> Variant { chooseConv(p, atLevel: cpuLevel) }
+    /// `chooseConv` at dispatch level `level` (tests choose the AVX2 variants on any CPU).
+    internal static func chooseConv(_ p: Conv2DParams, atLevel level: Int32) -> Variant {
+        guard runsVNNI(atLevel: level) else {
             return SIMD128Kernels.chooseConv(p) == .pixelLane ? .simd128PixelLane : .simd128Tile
         }
         if p.groups > 1 && p.groupOutputChannels < 8 && p.strideX == 1 && p.outputWidth >= hostWidePixelStrip
             && hostWideVNNIMergedGroups(p) < 2 {
-            return .vnniPixels
+            return runsVNNIOnly(atLevel: level) ? .vnniPixels : .simd128PixelLane
         }
         return .vnni
     }
@@ -123,7 +132,11 @@ public struct HostWideKernels: KernelSet {
     // MARK: depthwise
 
     public static func chooseDepthwise(_ p: DepthwiseConv2DParams) -> Variant {
-        hasAVX2 || cpuHasAVX512VNNI ? .wideDepthwise : .sse2Depthwise
+        chooseDepthwise(p, atLevel: cpuLevel)
+    }
+    /// `chooseDepthwise` at dispatch level `level`.
+    internal static func chooseDepthwise(_ p: DepthwiseConv2DParams, atLevel level: Int32) -> Variant {
+        hasAVX2 || runsVNNI(atLevel: level) ? .wideDepthwise : .sse2Depthwise
     }
     public static func depthwisePackedWeightBytes(_ p: DepthwiseConv2DParams, _ v: Variant) -> Int {
         v == .wideDepthwise ? hostWideDepthwisePackedBytes(p) : depthwiseConv2dPackedWeightBytes(p)
@@ -155,7 +168,11 @@ public struct HostWideKernels: KernelSet {
 
     // MARK: linear
 
-    public static func chooseLinear(_ p: LinearParams) -> Variant { runsVNNI ? .vnniLinear : .simd128Linear }
+    public static func chooseLinear(_ p: LinearParams) -> Variant { chooseLinear(p, atLevel: cpuLevel) }
+    /// `chooseLinear` at dispatch level `level`.
+    internal static func chooseLinear(_ p: LinearParams, atLevel level: Int32) -> Variant {
+        runsVNNI(atLevel: level) ? .vnniLinear : .simd128Linear
+    }
     public static func linearPackedWeightBytes(_ p: LinearParams, _ v: Variant) -> Int {
         v == .vnniLinear ? hostWideVNNIConvPackedBytes(p.asConv) : DynQCore.linearPackedWeightBytes(p)
     }
@@ -220,11 +237,11 @@ public struct HostWideKernels: KernelSet {
 
     // MARK: element-wise and pooling
 
-    /// The 16-lane add with AVX-512 (built, or dispatched at run time on an AVX-512 VNNI CPU); otherwise the SIMD128 add, faster there (the 64-bit lane arithmetic is
+    /// The 16-lane add with AVX-512 (built, or dispatched at run time on an AVX-512 VNNI or AVX2 CPU); otherwise the SIMD128 add, faster there (the 64-bit lane arithmetic is
     /// emulated: MobileNetV2's residual adds took 0.18 → 0.25 ms with the 16-lane kernel in the default build).
     public func add(_ p: AddParams, count: Int, _ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>,
                     output: UnsafeMutablePointer<Int8>) {
-        if Self.hasAVX512BW || Self.cpuHasAVX512VNNI { hostWideAdd16(p, count: count, a, b, output: output) }
+        if Self.hasAVX512BW || Self.runsVNNI { hostWideAdd16(p, count: count, a, b, output: output) }
         else { SIMD128Kernels().add(p, count: count, a, b, output: output) }
     }
     public func maxPool2d(_ p: Pool2DParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>) {

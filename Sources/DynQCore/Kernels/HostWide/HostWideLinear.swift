@@ -70,11 +70,11 @@ internal func hostWideLinearPass4(_ u: UnsafeRawPointer, _ q: Int, _ w: UnsafeRa
 internal func hostWideVNNILinearScratchBytes(_ p: LinearParams) -> Int { 256 + (p.inputFeatures + 3) / 4 * 4 + 64 }
 
 /// The VNNI linear layer: same contract and results as `linearReference`; weights packed by
-/// `hostWideVNNIConvPack(p.asConv, …)`.
+/// `hostWideVNNIConvPack(p.asConv, …)`. `dispatch`: the loops of the passes (`HostWideDispatch`; same bits).
 internal func hostWideVNNILinear(
     _ p: LinearParams, input: UnsafePointer<Int8>, packed: UnsafeRawPointer, bias: UnsafePointer<Int32>?,
     multipliers: UnsafePointer<QuantizedMultiplier>, output: UnsafeMutablePointer<Int8>,
-    scratch: UnsafeMutableRawPointer, dispatched: Bool = HostWideKernels.dispatchesVNNI
+    scratch: UnsafeMutableRawPointer, dispatch: HostWideDispatch = HostWideKernels.dispatch
 ) {
     let conv = p.asConv, f = p.inputFeatures, o = p.outputFeatures
     let quads = hostWideConvQuads(conv), nb = hostWideConvBlocks(conv)
@@ -86,8 +86,12 @@ internal func hostWideVNNILinear(
     for pass in 0..<((nb + 3) / 4) {
         let (start, size) = hostWideConvPass(blocks: nb, pass)
         let w = packed + start * quads * 64
-        if dispatched {
+        if dispatch == .vnni {
             dynq_x86_vnni_linear_pass_run(u.assumingMemoryBound(to: UInt8.self), quads,
+                                          w.assumingMemoryBound(to: Int8.self), acc.assumingMemoryBound(to: Int32.self),
+                                          size)
+        } else if dispatch == .avx2 {
+            dynq_x86_avx2_linear_pass_run(u.assumingMemoryBound(to: UInt8.self), quads,
                                           w.assumingMemoryBound(to: Int8.self), acc.assumingMemoryBound(to: Int32.self),
                                           size)
         } else {
