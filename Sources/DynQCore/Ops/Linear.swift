@@ -81,14 +81,19 @@ enum LinearOp: OpKind {
         ScalarKernels<NoTally>.linearCounts(params(p, m), bias: p.bias != nil)
     }
 
+    /// The int16 output (wide logits): `linearWide16`, the same for every kernel set (not inlined into each
+    /// set's `run`: it is a few hundred MACs per model).
+    @inline(never)
+    static func runWide(_ p: Parameters, _ m: ModelFile, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int16>) {
+        linearWide16(params(p, m), input: input, weights: m.pointer(p.weights, as: Int8.self),
+                     bias: m.optionalPointer(p.bias, as: Int32.self),
+                     multipliers: m.pointer(p.multipliers, as: QuantizedMultiplier.self),
+                     low: Int32(p.clamp.min), high: Int32(p.clamp.max), output: output)
+    }
+
     static func run<K: KernelSet>(_ p: Parameters, _ c: OpContext<K>) {
         if isWide(p, c.model) {
-            linearWide16(params(p, c.model), input: c.input8(p.input),
-                         weights: c.model.pointer(p.weights, as: Int8.self),
-                         bias: c.model.optionalPointer(p.bias, as: Int32.self),
-                         multipliers: c.model.pointer(p.multipliers, as: QuantizedMultiplier.self),
-                         low: Int32(p.clamp.min), high: Int32(p.clamp.max),
-                         output: c.tensor(p.output).assumingMemoryBound(to: Int16.self))
+            runWide(p, c.model, input: c.input8(p.input), output: c.tensor(p.output).assumingMemoryBound(to: Int16.self))
             return
         }
         let weights = c.buffer(c.slot.packedWeights).map { UnsafeRawPointer($0) }

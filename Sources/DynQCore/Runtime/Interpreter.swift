@@ -153,10 +153,10 @@ public struct Interpreter<K: KernelSet> {
     }
 
     /// Model output `i`'s element type: int8, or int16 (softmax probabilities, a classifier's wide logits).
-    public func outputType(_ i: Int = 0) -> ElementType { model.tensor(model.output(i).index).type }
+    public func outputType(_ i: Int = 0) -> ElementType { model.tensorType(model.output(i).index) }
 
     /// Model output `i`'s element count.
-    public func outputElementCount(_ i: Int = 0) -> Int { model.tensor(model.output(i).index).elementCount }
+    public func outputElementCount(_ i: Int = 0) -> Int { tensorBytes(model.output(i)).count / outputType(i).size }
 
     /// Model output `i` as int16 (empty when the output is not int16).
     public func outputInt16(_ i: Int = 0) -> UnsafeBufferPointer<Int16> {
@@ -167,21 +167,30 @@ public struct Interpreter<K: KernelSet> {
 
     /// Element `k` (`0 ..< outputElementCount(i)`) of model output `i` as its integer code, whatever the output's
     /// type: `real = scale · (code − zeroPoint)`.
+    @inline(never)
     public func outputCode(_ i: Int, _ k: Int) -> Int32 {
-        let b = tensorBytes(model.output(i))
-        switch outputType(i) {
+        Self.code(UnsafeRawBufferPointer(tensorBytes(model.output(i))), outputType(i), k)
+    }
+
+    /// The index of output `i`'s largest code, the lowest index among equal ones (the top-1 class of logits).
+    @inline(never)
+    public func outputArgmax(_ i: Int = 0) -> Int {
+        let b = UnsafeRawBufferPointer(tensorBytes(model.output(i))), type = outputType(i)
+        var best = 0, top = Int32.min
+        for k in 0..<(b.count / type.size) {
+            let v = Self.code(b, type, k)
+            if v > top { best = k; top = v }
+        }
+        return best
+    }
+
+    @inline(__always) static func code(_ b: UnsafeRawBufferPointer, _ type: ElementType, _ k: Int) -> Int32 {
+        switch type {
         case .int16: return Int32(b.loadUnaligned(fromByteOffset: 2 * k, as: Int16.self))
         case .int32: return b.loadUnaligned(fromByteOffset: 4 * k, as: Int32.self)
         case .uint8: return Int32(b[k])
         case .int8: return Int32(Int8(bitPattern: b[k]))
         }
-    }
-
-    /// The index of output `i`'s largest code, the lowest index among equal ones (the top-1 class of logits).
-    public func outputArgmax(_ i: Int = 0) -> Int {
-        var best = 0, top = outputCode(i, 0)
-        for k in 1..<Swift.max(outputElementCount(i), 1) where outputCode(i, k) > top { best = k; top = outputCode(i, k) }
-        return best
     }
 
     // MARK: Running
