@@ -79,7 +79,7 @@ LLD="$SWIFT_BIN/ld.lld"; [ -x "$LLD" ] || LLD="$(command -v ld.lld)" || die "no 
 OBJCOPY="$SWIFT_BIN/llvm-objcopy"; [ -x "$OBJCOPY" ] || OBJCOPY="$(command -v llvm-objcopy)" || die "no llvm-objcopy"
 
 # The API: every function include/dynq.h declares.
-mapfile -t API < <(sed -n 's/^[a-z][a-z_ *]*[ *]\(dynq_[a-z_]*\)(.*/\1/p' "$ROOT/include/dynq.h" | sort -u)
+mapfile -t API < <(sed -n 's/^[a-z][a-z_ *]*[ *]\(dynq_[a-z0-9_]*\)(.*/\1/p' "$ROOT/include/dynq.h" | sort -u)
 [ ${#API[@]} -ge 10 ] || die "found only ${#API[@]} functions in include/dynq.h"
 mapfile -t SOURCES < <( { find "$ROOT/Sources/DynQCore" -name '*.swift'; find "$ROOT/Sources/DynQFirmware" -name '*.swift'; } | LC_ALL=C sort)
 mkdir -p "$OUT"

@@ -38,7 +38,7 @@ struct ExportTests {
         """
     static let goldenOutput = """
         #define FMNIST_MODEL_OUTPUT_SHAPE               { 1, 10 }        /* N, features */
-        #define FMNIST_MODEL_OUTPUT_BYTES               10u
+        #define FMNIST_MODEL_OUTPUT_BYTES               20u
         """
     /// How the arena macro follows the kernel-set flag (the set list grows as sets land; simd128 is first).
     static let goldenArenaSelection = """

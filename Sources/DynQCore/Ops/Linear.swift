@@ -78,22 +78,26 @@ enum LinearOp: OpKind {
                             into: packed)
     }
     static func counts(_ p: Parameters, _ m: ModelFile) -> KernelCounts {
-        ScalarKernels<NoTally>.linearCounts(params(p, m), bias: p.bias != nil)
+        var c = ScalarKernels<NoTally>.linearCounts(params(p, m), bias: p.bias != nil)
+        if isWide(p, m) { c.bytesWritten *= 2 }      // int16 logits: linearWide16's 2-byte stores
+        return c
     }
 
     /// The int16 output (wide logits): `linearWide16`, the same for every kernel set (not inlined into each
     /// set's `run`: it is a few hundred MACs per model).
     @inline(never)
-    static func runWide(_ p: Parameters, _ m: ModelFile, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int16>) {
+    static func runWide<T: KernelTally>(_ p: Parameters, _ m: ModelFile, input: UnsafePointer<Int8>,
+                                        output: UnsafeMutablePointer<Int16>, tally: T) {
         linearWide16(params(p, m), input: input, weights: m.pointer(p.weights, as: Int8.self),
                      bias: m.optionalPointer(p.bias, as: Int32.self),
                      multipliers: m.pointer(p.multipliers, as: QuantizedMultiplier.self),
-                     low: Int32(p.clamp.min), high: Int32(p.clamp.max), output: output)
+                     low: Int32(p.clamp.min), high: Int32(p.clamp.max), output: output, tally: tally)
     }
 
     static func run<K: KernelSet>(_ p: Parameters, _ c: OpContext<K>) {
         if isWide(p, c.model) {
-            runWide(p, c.model, input: c.input8(p.input), output: c.tensor(p.output).assumingMemoryBound(to: Int16.self))
+            runWide(p, c.model, input: c.input8(p.input), output: c.tensor(p.output).assumingMemoryBound(to: Int16.self),
+                    tally: c.kernels.tally)
             return
         }
         let weights = c.buffer(c.slot.packedWeights).map { UnsafeRawPointer($0) }

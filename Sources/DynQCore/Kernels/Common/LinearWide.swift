@@ -10,19 +10,26 @@
 ///     out[o] = clamp(M[o].apply(acc[o]), low, high)            zero point 0; `QuantizedMultiplier.apply`: one
 ///                                                              rounding, ties toward +∞, saturating to int32
 ///
-/// `low ≤ high` in `[−32768, 32767]`. Real value `s_out · out[o]`: the quantizer picks `s_out` 256 times finer
-/// than the int8 logits' step would be, so the logits keep 8 more bits and (nearly) never tie. Scratch: none.
+/// `low ≤ high` in `[−32768, 32767]`. Real value `s_out · out[o]` (the quantizer's scale: twice the calibration
+/// extreme over 32767, docs/numerics.md "Wide logits"). Scratch: none. Reports its work to `tally` as
+/// `linearScalar` does, the store being 2 bytes.
 @inlinable
-public func linearWide16(
+public func linearWide16<T: KernelTally>(
     _ p: LinearParams, input: UnsafePointer<Int8>, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>?,
-    multipliers: UnsafePointer<QuantizedMultiplier>, low: Int32, high: Int32, output: UnsafeMutablePointer<Int16>
+    multipliers: UnsafePointer<QuantizedMultiplier>, low: Int32, high: Int32, output: UnsafeMutablePointer<Int16>,
+    tally: T = NoTally()
 ) {
     let f = p.inputFeatures, z = p.inputZeroPoint
     for o in 0..<p.outputFeatures {
-        var acc: Int32 = bias?[o] ?? 0
+        var acc: Int32 = 0
+        if let b = bias { acc = b[o]; tally.read(b + o) }
         let row = weights + o * f
-        for i in 0..<f { acc &+= (Int32(input[i]) &- z) &* Int32(row[i]) }
+        for i in 0..<f {
+            acc &+= (Int32(input[i]) &- z) &* Int32(row[i])
+            tally.count(.mac, 1); tally.read(input + i); tally.read(row + i)
+        }
         let y = multipliers[o].apply(acc)
         output[o] = Int16(truncatingIfNeeded: y < low ? low : (y > high ? high : y))
+        tally.read(multipliers + o); tally.count(.requantization, 1); tally.write(output + o)
     }
 }
