@@ -87,29 +87,13 @@ func biasCorrectionError(_ prepared: PreparedModel, stats: CalibrationStats, opt
     let scale = Double(Float(bitPattern: md.tensors[index].scaleBits)), zero = md.tensors[index].zeroPoint
     let n = images.count
     // Per-image integer sums of (q − z) per channel (exact), added in image order: the same for any `workers`.
-    let sums = try concurrentChunks(count: n, workers: workers) { range -> [[Int]] in
-        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: Swift.max(bytes.count, 16), alignment: 16)
-        defer { storage.deallocate() }
-        bytes.withUnsafeBytes { storage.copyMemory(from: $0) }
-        let model: Model
-        do throws(ModelError) { model = try Model(bytes: UnsafeRawBufferPointer(rebasing: storage[0..<bytes.count])) }
-        catch { throw DynQError("bias correction: the model does not load: \(error.description)") }
-        let need = ArenaPlan(model: model, kernels: SIMD128Kernels.self, keepAll: true).arenaBytes
-        let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: Swift.max(need, 16), alignment: 16)
-        defer { arena.deallocate() }
-        var interpreter: Interpreter<SIMD128Kernels>
-        do throws(ModelError) { interpreter = try Interpreter(model: model, arena: arena, keepAll: true) }
-        catch { throw DynQError("bias correction: \(error.description)") }
-        return try range.map { i in
-            do throws(ModelError) { try interpreter.setInput(images[i]) }
-            catch { throw DynQError("bias correction: \(error.description)") }
-            interpreter.invoke()
-            // NHWC (or [1, C]): the channel is the innermost index.
-            let raw = interpreter.tensorBytes(TensorID(index))
-            var s = [Int](repeating: 0, count: channels)
-            for k in 0..<raw.count { s[k % channels] += Int(Int8(bitPattern: raw[k])) - zero }
-            return s
-        }
+    let sums = try runInt8Model(modelBytes: bytes, images: images, keepAll: true, workers: workers,
+                                what: "bias correction") { interpreter, _ -> [Int] in
+        // NHWC (or [1, C]): the channel is the innermost index.
+        let raw = interpreter.tensorBytes(TensorID(index))
+        var s = [Int](repeating: 0, count: channels)
+        for k in 0..<raw.count { s[k % channels] += Int(Int8(bitPattern: raw[k])) - zero }
+        return s
     }
     var total = [Int](repeating: 0, count: channels)
     for s in sums { for c in 0..<channels { total[c] += s[c] } }

@@ -274,26 +274,10 @@ func int8Features(_ p: PreparedModel, stats: CalibrationStats, options: Quantiza
     let bytes: [UInt8]
     do { bytes = try md.serialized() } catch { throw DynQError("the model does not serialize: \(error)") }
     let scale = Double(Float(bitPattern: md.tensors[index].scaleBits)), zero = md.tensors[index].zeroPoint
-    return try concurrentChunks(count: images.count, workers: workers) { range -> [[Double]] in
-        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: Swift.max(bytes.count, 16), alignment: 16)
-        defer { storage.deallocate() }
-        bytes.withUnsafeBytes { storage.copyMemory(from: $0) }
-        let model: Model
-        do throws(ModelError) { model = try Model(bytes: UnsafeRawBufferPointer(rebasing: storage[0..<bytes.count])) }
-        catch { throw DynQError("the model does not load: \(error.description)") }
-        let need = ArenaPlan(model: model, kernels: SIMD128Kernels.self, keepAll: true).arenaBytes
-        let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: Swift.max(need, 16), alignment: 16)
-        defer { arena.deallocate() }
-        var interpreter: Interpreter<SIMD128Kernels>
-        do throws(ModelError) { interpreter = try Interpreter(model: model, arena: arena, keepAll: true) }
-        catch { throw DynQError(error.description) }
-        return try range.map { i in
-            do throws(ModelError) { try interpreter.setInput(images[i]) }
-            catch { throw DynQError(error.description) }
-            interpreter.invoke()
-            let raw = interpreter.tensorBytes(TensorID(index))
-            guard raw.count == length else { throw DynQError("\(t) has \(raw.count) int8 values, not \(length)") }
-            return (0..<length).map { scale * Double(Int(Int8(bitPattern: raw[$0])) - zero) }
-        }
+    return try runInt8Model(modelBytes: bytes, images: images, keepAll: true, workers: workers,
+                            what: "classifier refit") { interpreter, _ -> [Double] in
+        let raw = interpreter.tensorBytes(TensorID(index))
+        guard raw.count == length else { throw DynQError("\(t) has \(raw.count) int8 values, not \(length)") }
+        return (0..<length).map { scale * Double(Int(Int8(bitPattern: raw[$0])) - zero) }
     }
 }

@@ -151,37 +151,17 @@ func hwcImages(_ images: ImageBatch, count n: Int) throws -> [[UInt8]] {
 func outputRisk(modelBytes bytes: [UInt8], images inputs: [[UInt8]], floatOutputs reference: [[Float]],
                 workers: Int) throws -> (loss: Double, agree: Int) {
     let n = Swift.min(inputs.count, reference.count)
-    let parts = try concurrentChunks(count: n, workers: workers) { range -> [(Double, Bool)] in
-        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: Swift.max(bytes.count, 16), alignment: 16)
-        defer { storage.deallocate() }
-        bytes.withUnsafeBytes { storage.copyMemory(from: $0) }
-        let model: Model
-        do throws(ModelError) { model = try Model(bytes: UnsafeRawBufferPointer(rebasing: storage[0..<bytes.count])) }
-        catch { throw DynQError("range search: the model does not load: \(error.description)") }
-        let need = ArenaPlan(model: model, kernels: SIMD128Kernels.self).arenaBytes
-        let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: Swift.max(need, 16), alignment: 16)
-        defer { arena.deallocate() }
-        var interpreter: Interpreter<SIMD128Kernels>
-        do throws(ModelError) { interpreter = try Interpreter(model: model, arena: arena) }
-        catch { throw DynQError("range search: \(error.description)") }
+    let parts = try runInt8Model(modelBytes: bytes, images: inputs, count: n, keepAll: false, workers: workers,
+                                 what: "range search") { interpreter, i -> (Double, Bool) in
         let file = interpreter.model
         let t = file.tensor(file.output(0).index)
         let s = Double(Float(bitPattern: t.scaleBits)), z = t.zeroPoint
-        return try range.map { i in
-            do throws(ModelError) { try interpreter.setInput(inputs[i]) }
-            catch { throw DynQError("range search: \(error.description)") }
-            interpreter.invoke()
-            let f = reference[i]
-            var q = [Double](repeating: 0, count: f.count)
-            if t.type == .int16 {
-                let raw = interpreter.tensorBytes(file.output(0)).assumingMemoryBound(to: Int16.self)
-                for j in 0..<Swift.min(raw.count, f.count) { q[j] = s * Double(Int(raw[j]) - z) }
-            } else {
-                let out = interpreter.output(0)
-                for j in 0..<Swift.min(out.count, f.count) { q[j] = s * Double(Int(out[j]) - z) }
-            }
-            return (outputDivergence(float: f, int8: q), topIndex(q) == topIndex(f.map(Double.init)))
+        let f = reference[i]
+        var q = [Double](repeating: 0, count: f.count)
+        for j in 0..<Swift.min(interpreter.outputElementCount(0), f.count) {
+            q[j] = s * Double(Int(interpreter.outputCode(0, j)) - z)
         }
+        return (outputDivergence(float: f, int8: q), topIndex(q) == topIndex(f.map(Double.init)))
     }
     // Summed in image order: the same for any `workers`.
     var loss = 0.0, agree = 0
