@@ -12,6 +12,14 @@ private func live(_ handle: OpaquePointer?) throws(Failure) -> UnsafeMutablePoin
     try FirmwareSession.instance(handle, LibraryKernels.self)
 }
 
+/// `index` as an output index of `i`'s model, or `DYNQ_E_BAD_INDEX` (the check of every `dynq_output*` function).
+private func outputIndex(_ i: UnsafeMutablePointer<Instance<LibraryKernels>>, _ index: UInt32) throws(Failure) -> Int {
+    guard Int(index) < i.pointee.interpreter.model.outputCount else {
+        throw Failure(DYNQ_E_BAD_INDEX, detail: "output index out of range")
+    }
+    return Int(index)
+}
+
 @_cdecl("dynq_status_string")
 public func dynqStatusString(_ status: dynq_status) -> UnsafePointer<CChar> {
     cString(Status.text(status))
@@ -168,10 +176,8 @@ public func dynqOutput(_ interpreter: OpaquePointer?, _ index: UInt32,
     do throws(Failure) {
         let i = try live(interpreter)
         guard let data else { throw Failure(DYNQ_E_NULL_ARGUMENT, detail: "data is NULL") }
-        guard Int(index) < i.pointee.interpreter.model.outputCount else {
-            throw Failure(DYNQ_E_BAD_INDEX, detail: "output index out of range")
-        }
-        let out = i.pointee.interpreter.output(Int(index))
+        let k = try outputIndex(i, index)
+        let out = i.pointee.interpreter.output(k)
         data.pointee = out.baseAddress
         size?.pointee = out.count
         return DYNQ_OK
@@ -188,13 +194,11 @@ public func dynqOutputI16(_ interpreter: OpaquePointer?, _ index: UInt32,
     do throws(Failure) {
         let i = try live(interpreter)
         guard let data else { throw Failure(DYNQ_E_NULL_ARGUMENT, detail: "data is NULL") }
-        guard Int(index) < i.pointee.interpreter.model.outputCount else {
-            throw Failure(DYNQ_E_BAD_INDEX, detail: "output index out of range")
-        }
-        guard i.pointee.interpreter.outputType(Int(index)) == .int16 else {
+        let k = try outputIndex(i, index)
+        guard i.pointee.interpreter.outputType(k) == .int16 else {
             throw Failure(DYNQ_E_OUTPUT_TYPE, detail: "output is not int16")
         }
-        let out = i.pointee.interpreter.outputInt16(Int(index))
+        let out = i.pointee.interpreter.outputInt16(k)
         data.pointee = out.baseAddress
         count?.pointee = out.count
         return DYNQ_OK
@@ -209,10 +213,8 @@ public func dynqOutputArgmax(_ interpreter: OpaquePointer?, _ index: UInt32,
     do throws(Failure) {
         let i = try live(interpreter)
         guard let argmax else { throw Failure(DYNQ_E_NULL_ARGUMENT, detail: "argmax is NULL") }
-        guard Int(index) < i.pointee.interpreter.model.outputCount else {
-            throw Failure(DYNQ_E_BAD_INDEX, detail: "output index out of range")
-        }
-        argmax.pointee = UInt32(truncatingIfNeeded: i.pointee.interpreter.outputArgmax(Int(index)))
+        let k = try outputIndex(i, index)
+        argmax.pointee = UInt32(truncatingIfNeeded: i.pointee.interpreter.outputArgmax(k))
         return DYNQ_OK
     } catch {
         return error.status
@@ -225,11 +227,9 @@ public func dynqOutputInfo(_ interpreter: OpaquePointer?, _ index: UInt32,
     do throws(Failure) {
         let i = try live(interpreter)
         guard let info else { throw Failure(DYNQ_E_NULL_ARGUMENT, detail: "info is NULL") }
+        let k = try outputIndex(i, index)
         let m = i.pointee.interpreter.model
-        guard Int(index) < m.outputCount else {
-            throw Failure(DYNQ_E_BAD_INDEX, detail: "output index out of range")
-        }
-        info.pointee = FirmwareSession.info(m, m.output(Int(index)))
+        info.pointee = FirmwareSession.info(m, m.output(k))
         return DYNQ_OK
     } catch {
         return error.status
