@@ -14,14 +14,14 @@ extension ModelBuilder {
             let x = node.inputs[0]
             let (inID, qin) = try input(x, node: node.name)
             let (out, act) = outputOf(node)
+            let w = try weight(a.weight, node: node.name)
+            let bias = try a.bias.map { try weight($0, node: node.name) }
             if options.wideLogits, act == nil, graph.outputs.contains(out),
                !graph.nodes.contains(where: { $0.inputs.contains(out) }) {
-                try emitWideLogits(node, a, input: inID, qin: qin, output: out)
+                try emitWideLogits(node, w: w, b: bias, input: inID, qin: qin, output: out)
                 return
             }
             let (qout, chosen, observed) = try calibrated(out, node: node.name)
-            let w = try weight(a.weight, node: node.name)
-            let bias = try a.bias.map { try weight($0, node: node.name) }
             let outID = addTensor(out, nchw: try shape(out, node: node.name), quant: qout)
             var rep = try emitLinear(name: node.name, input: inID, qin: qin, w: w, b: bias, output: outID,
                                      qout: qout, clamp: clamp(act, qout))
@@ -31,22 +31,19 @@ extension ModelBuilder {
     }
 
     /// A classifier (a linear without fused activation writing a graph output that no op reads) with **wide
-    /// logits**: an int16
-    /// output, zero point 0, scale `2 · max(|observed min|, |observed max|) / 32767` over the calibration images
+    /// logits**: an int16 output, zero point 0, scale `2 · max(|observed min|, |observed max|) / 32767` over the calibration images
     /// (twice the calibration extreme of headroom: nothing in range is clipped, and the step is still about 100
     /// times finer than int8's 255 steps over the clipped range). Int8 logits tie on near-equal classes (one step
     /// is 0.1 on a typical classifier; the runtime then takes the lowest index); int16 ones keep the order the
     /// int32 accumulators have (docs/calibration.md, "Wide logits"). Only graph outputs: an int16 tensor is
     /// never the input of another op.
-    mutating func emitWideLogits(_ node: Node, _ a: LinearAttrs, input inID: TensorID, qin: ActivationQuant,
-                                 output out: String) throws {
+    mutating func emitWideLogits(_ node: Node, w: Tensor, b bias: Tensor?, input inID: TensorID,
+                                 qin: ActivationQuant, output out: String) throws {
         guard let h = stats.histograms[out] else {
             throw DynQError("node \(node.name): tensor \(out) was not observed during calibration")
         }
         let extreme = Swift.max(Swift.abs(h.exact.min), Swift.abs(h.exact.max))
         let qout = ActivationQuant(scale: extreme > 0 ? 2 * extreme / 32767 : 1.0 / 32767, zeroPoint: 0)
-        let w = try weight(a.weight, node: node.name)
-        let bias = try a.bias.map { try weight($0, node: node.name) }
         let outID = addTensor(out, .int16, nchw: try shape(out, node: node.name), scaleBits: Float(qout.scale).bitPattern,
                               zero: 0)
         var rep = try emitLinear(name: node.name, input: inID, qin: qin, w: w, b: bias, output: outID, qout: qout,
