@@ -43,6 +43,59 @@ import Testing
         }
     }
 
+    /// The cross-validation's shortcut (predictions `z̄ + Rᵀ (G + μI)⁻¹ (x − x̄)`, no weights formed) gives the
+    /// held-out error of the weights `ridgeSolve` returns, for every `λ` of the grid, with more outputs than
+    /// held-out images and the other way round.
+    @Test func theHeldOutShortcutMatchesTheErrorOfTheSolvedWeights() throws {
+        for (n, f, o) in [(30, 12, 9), (200, 6, 3)] {
+            let p = refitProblem(n: n, f: f, o: o, gain: 1.2, offset: -0.4, noise: 0.3, seed: UInt64(n))
+            var r = SeededRandom(5)
+            let anchor = p.w.map { $0 + Double(r.uniform(-0.5, 0.5)) }
+            var train = RidgeSums(features: f, outputs: o)
+            let heldOut = Array(stride(from: 2, to: n, by: 5))
+            for i in 0..<n where !heldOut.contains(i) { train.add(p.x[i], p.z[i]) }
+            for lambda in classifierRefitLambdas + [0] {
+                let (w, b) = try ridgeSolve(train, anchor: anchor, lambda: lambda)
+                let want = heldOut.reduce(0.0) { $0 + squaredError(w, b, p.x[$1], p.z[$1]) }
+                let got = try ridgeHeldOutLoss(train, anchor: anchor, lambda: lambda, features: p.x, targets: p.z,
+                                               heldOut: heldOut)
+                #expect(abs(got - want) <= 1e-9 * want, "n \(n) λ \(lambda): \(got) vs \(want)")
+            }
+        }
+    }
+
+    /// Features `x`, and targets `gain · (W x + b) + offset + noise` for a random classifier `W, b` (`[O, F]`, `[O]`);
+    /// the noise (uniform in ±`noise`) is independent of `x`.
+    func refitProblem(n: Int, f: Int, o: Int, gain: Double, offset: Double, noise: Double, seed: UInt64)
+        -> (x: [[Double]], z: [[Double]], w: [Double], b: [Double])
+    {
+        var r = SeededRandom(seed)
+        let w = (0..<(o * f)).map { _ in Double(r.uniform(-1, 1)) }, b = (0..<o).map { _ in Double(r.uniform(-1, 1)) }
+        let x = (0..<n).map { _ in (0..<f).map { _ in Double(r.uniform(0, 2)) } }
+        let z = x.map { v in
+            (0..<o).map { k in
+                gain * (b[k] + (0..<f).reduce(0) { $0 + w[k * f + $1] * v[$1] }) + offset + noise * Double(r.uniform(-1, 1))
+            }
+        }
+        return (x, z, w, b)
+    }
+
+    /// With fewer images than classifier inputs and targets that differ from the classifier's output only by noise
+    /// the features cannot predict, every `λ` of the grid fits that noise and does worse on the held-out folds than
+    /// the classifier as it is: the cross-validation keeps it (no refit). With a systematic error the features do
+    /// predict (a gain and an offset) and enough images, it refits.
+    @Test func theCrossValidationKeepsTheClassifierWhenARefitWouldOnlyFitNoise() throws {
+        let noisy = refitProblem(n: 40, f: 60, o: 4, gain: 1, offset: 0, noise: 0.5, seed: 11)
+        let cv = try crossValidateRefit(features: noisy.x, targets: noisy.z, anchor: noisy.w, anchorBias: noisy.b)
+        #expect(cv.best == nil, "loss \(cv.loss), keep \(cv.keepLoss)")
+        #expect(cv.loss.count == classifierRefitLambdas.count && cv.loss.allSatisfy { $0 > cv.keepLoss })
+
+        let biased = refitProblem(n: 400, f: 6, o: 4, gain: 1.1, offset: 0.3, noise: 0.5, seed: 12)
+        let cv2 = try crossValidateRefit(features: biased.x, targets: biased.z, anchor: biased.w, anchorBias: biased.b)
+        let best = try #require(cv2.best, "loss \(cv2.loss), keep \(cv2.keepLoss)")
+        #expect(cv2.loss[best] < 0.5 * cv2.keepLoss, "loss \(cv2.loss), keep \(cv2.keepLoss)")
+    }
+
     /// On fixtures/fmnist with its 500 calibration images, the refit (on by default) lowers the summed squared
     /// error of the int8 model's dequantized logits against the float logits on those images, and reports a lower
     /// float-classifier error too; with the default settings the model is byte for byte the committed one.
