@@ -5,6 +5,8 @@
     python3 tools/peer_bench.py --models mobilenetv2 dy-mobile --rounds 5 --runs 15
     python3 tools/peer_bench.py --graph G.graph.json --weights W.safetensors [--graph ... --weights ...]
     python3 tools/peer_bench.py --check        # converter check only: fixture vs PyTorch, zoo nets vs dynq run --float
+    python3 tools/peer_bench.py --agreement fixtures/fmnist_heldout --calib fixtures/fmnist/calib_images.npy \
+        --images fixtures/fmnist/test_images.npy [--images t10k-images.npy]     # int8 top-1 agreement, both tools
 
 Needs `pip install onnx onnxruntime` and numpy, and builds `dynq` with `swift build -c release --product dynq`
 (or takes `--dynq PATH`). Everything it writes goes to out/peer/ (ignored by git).
@@ -31,6 +33,11 @@ What it does, per model:
   5. Prints a table of times and the ratios DynQ / ORT (below 1: DynQ faster), for the same network and for each
      dynamic network against the static network a user would pick instead (Dy-mobile vs MobileNetV2, Dy-ResNet18 vs
      ResNet18, Dy-shuffle vs ShuffleNetV2, Dy-ResNet50 vs ResNet50).
+
+`--agreement DIR` (DIR/model.graph.json + model.safetensors) instead measures accuracy, not time: the share of
+`--images` (uint8 .npy) whose int8 top-1 class equals the float model's, for ORT int8 (`quantize_static` as in 3,
+calibrated on the `--calib` images, against ORT float32) and for DynQ (`dynq quantize` with its defaults on the same
+images, `dynq run --logits`, against `dynq run --float`). Both `--activations` types of ORT are reported.
 
 Inputs: all three runtimes see the same image: uint8 pixels from a seeded generator, preprocessed as the graph says
 (`x = (p·scale − mean) / std`) for ORT, raw uint8 for DynQ (its input table applies the same preprocessing).
@@ -411,6 +418,48 @@ def check_converter(dynq=None):
     return ok
 
 
+def agreement(a, dynq):
+    """Int8 top-1 agreement with float, ORT and DynQ (module docstring, `--agreement`)."""
+    import json as _json
+    import tempfile
+
+    import onnx
+    d = Path(a.agreement)
+    g, w = d / "model.graph.json", d / "model.safetensors"
+    doc, weights = load_graph(g, w)
+    calib_u8 = np.load(a.calib)
+    if calib_u8.dtype != np.uint8 or calib_u8.ndim != 4:
+        sys.exit(f"peer_bench: {a.calib}: expected uint8 pixels [N, C, H, W]")
+    tmp = Path(tempfile.mkdtemp(prefix="agreement-"))
+    fp32 = tmp / "model.onnx"
+    onnx.save(to_onnx(doc, weights), str(fp32))
+    sessions = {"ORT float32": ort_session(fp32)}
+    for act in ("u8", "s8"):
+        quantize_ort(fp32, tmp / f"int8-{act}.onnx", preprocess(doc, calib_u8), act)
+        sessions[f"ORT int8 ({act} activations)"] = ort_session(tmp / f"int8-{act}.onnx")
+    model = tmp / "model.dynq"
+    subprocess.run([str(dynq), "quantize", "--graph", str(g), "--weights", str(w), "--calib", a.calib, "-o",
+                    str(model)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def dynq_logits(args):
+        out = subprocess.run([str(dynq), "run", *args, "--logits", "--json"], check=True, capture_output=True,
+                             text=True).stdout
+        return np.array([_json.loads(line)["logits"] for line in out.splitlines() if line.startswith("{")])
+
+    for images in a.images:
+        pix = np.load(images)
+        x = preprocess(doc, pix if pix.ndim == 4 else pix[:, None])
+        top = {k: np.array([int(s.run(None, {"input": x[i:i + 1]})[0].argmax()) for i in range(len(x))])
+               for k, s in sessions.items()}
+        ref = top.pop("ORT float32")
+        fl = dynq_logits(["--float", "--graph", str(g), "--weights", str(w), images]).argmax(1)
+        q8 = dynq_logits([str(model), images]).argmax(1)
+        print(f"{d.name}, {len(x)} images of {images}:")
+        for k, t in top.items():
+            print(f"  {k:28s} agreement {100 * (t == ref).mean():6.2f} %  ({(t != ref).sum()} flips)")
+        print(f"  {'DynQ int8 (defaults)':28s} agreement {100 * (q8 == fl).mean():6.2f} %  ({(q8 != fl).sum()} flips)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", nargs="*", default=["mobilenetv2", "dy-mobile", "resnet18", "dy-resnet18"],
@@ -422,7 +471,15 @@ def main():
     ap.add_argument("--activations", choices=["u8", "s8"], default="u8", help="ORT int8 activation type")
     ap.add_argument("--dynq", help="the dynq binary (default: swift build -c release --product dynq)")
     ap.add_argument("--check", action="store_true", help="only check the ONNX converter (fixture, zoo at 64x64)")
+    ap.add_argument("--agreement", metavar="DIR", help="measure int8 top-1 agreement instead (see above)")
+    ap.add_argument("--calib", help="--agreement: calibration images (uint8 .npy [N, C, H, W])")
+    ap.add_argument("--images", action="append", default=[], help="--agreement: test images (uint8 .npy)")
     a = ap.parse_args()
+    if a.agreement:
+        if not a.calib or not a.images:
+            sys.exit("peer_bench: --agreement needs --calib and at least one --images")
+        agreement(a, Path(a.dynq) if a.dynq else build_dynq())
+        return
     if a.check:
         sys.exit(0 if check_converter(Path(a.dynq) if a.dynq else build_dynq()) else 1)
     if a.runs < 2 or a.rounds < 1:
