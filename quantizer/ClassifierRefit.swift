@@ -97,11 +97,10 @@ public func refitClassifier(_ p: PreparedModel, original: PreparedModel, stats: 
     }
     let lambda = classifierRefitLambdas[best]
     let (wNew, bNew) = try ridgeSolve(all, anchor: anchor, lambda: lambda)
-    var before = 0.0, after = 0.0
-    for i in 0..<n {
-        before += squaredError(anchor, anchorBias, features[i], targets[i])
-        after += squaredError(wNew, bNew, features[i], targets[i])
-    }
+    // The original classifier's error on every image is the cross-validation's `keepLoss` (the same sum).
+    let before = choice.keepLoss
+    var after = 0.0
+    for i in 0..<n { after += squaredError(wNew, bNew, features[i], targets[i]) }
 
     var q = p
     guard let ni = q.model.graph.nodes.firstIndex(where: { $0.name == node.name }) else {
