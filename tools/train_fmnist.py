@@ -130,6 +130,12 @@ def build_heldout() -> DyNet:
                  preprocess=PREPROCESS, classes=FMNIST_CLASSES)
 
 
+HELDOUT_DESCRIPTION = (
+    "DyNet on Fashion-MNIST (`--variant heldout`): per-output-channel coefficients (`per_channel`), sigmoid gates, "
+    "g = 4, one 2-layer CPM (hidden 8) per block reading the block input. Static 3x3 stem; dynamic full 3x3 convs "
+    "with stride 2 (16 -> 24, 24 -> 40) and a residual depthwise-separable block (dynamic depthwise 3x3 + dynamic "
+    "1x1); BatchNorm exported unfolded; global_avgpool / flatten / linear head.")
+
 VARIANTS = {
     "perchannel": dict(build=build_perchannel, epochs=10, lr=4e-3, out="fixtures/fmnist"),
     "perlayer": dict(build=build_perlayer, epochs=4, lr=4e-3, out="fixtures/fmnist_perlayer"),
@@ -262,6 +268,8 @@ def main():
         cmd += f" --train-limit {args.train_limit}"
     if args.seed:
         cmd += f" --seed {args.seed}"
+    if args.out:
+        cmd += f" --out {args.out}"
     n_dyn = sum(isinstance(m, DynamicConv2d) for m in model.modules())
     prov = [f"# {out.name}: {model.graph_name}", ""]
     if args.variant == "perchannel":
@@ -270,6 +278,8 @@ def main():
                  "conv of the block through `coeff_offset`. Static 3x3 stem; dynamic depthwise 3x3 (stride 2), 1x1 "
                  "and full 3x3 convs; BatchNorm exported unfolded (`batchnorm` nodes); two residual `add`s; "
                  "global_avgpool / flatten / linear head.", ""]
+    elif args.variant == "heldout":
+        prov += [HELDOUT_DESCRIPTION, ""]
     else:
         prov += ["CondConv / DY-CNN style on Fashion-MNIST: `per_layer` coefficients, softmax gate, g = 4, mixed "
                  "bias, one 2-layer CPM per block shared by the block's two dynamic convs (`softmax_group` = 4). "

@@ -10,7 +10,7 @@ let quantizeCommand = Command(
         usage: dynq quantize --graph G.json --weights W.safetensors --calib CALIB -o MODEL.dynq
                              [--samples N] [--method minmax|percentile|mse] [--percentile P] [--per-tensor]
                              [--equalize] [--rounding adaptive|nearest] [--bias-correction] [--refit] [--search]
-                             [--int8-logits]
+                             [--int8-logits] [--fused-dc]
                              [--compare] [--json]
 
         Folds every batchnorm into the convolution in front of it, fuses ReLU/ReLU6 into the clamps, quantizes
@@ -53,7 +53,10 @@ let quantizeCommand = Command(
                                     squares so that it maps the int8 model's own features to the float logits
                                     on CALIB (λ by 5-fold cross-validation on CALIB; uint8 CALIB; one int8 run
                                     of CALIB; default)
-          --no-equalize, --no-bias-correction, --no-refit
+          --fused-dc                each sample's fused dynamic kernels get the DC correction: the bias absorbs
+                                    the fused kernel's int8 rounding residual applied to the input's channel
+                                    means (docs/numerics.md, "Fused DC correction"; default)
+          --no-equalize, --no-bias-correction, --no-refit, --no-fused-dc
                                     do not (when the default does)
           --compare                 also print the table of every method (one calibration run)
           --jobs N                  calibrate on N threads (default: every core; the model is the same for any N)
@@ -63,7 +66,8 @@ let quantizeCommand = Command(
     run: { args in
         let args = args.map { $0 == "-o" ? "--output" : $0 }
         let a = try Arguments(args, flags: ["per-tensor", "json", "compare", "search", "bias-correction", "equalize", "no-equalize",
-                                               "no-bias-correction", "refit", "no-refit", "int8-logits"],
+                                               "no-bias-correction", "refit", "no-refit", "int8-logits",
+                                               "fused-dc", "no-fused-dc"],
                               options: ["graph", "weights", "calib", "output", "samples", "method", "percentile", "jobs",
                                         "rounding"])
         _ = try a.positionals(0, "")
@@ -158,6 +162,11 @@ let quantizeCommand = Command(
             if a.has("no-refit") { options.classifierRefit = false }
             if a.has("bias-correction") { options.biasCorrection = true }
             if a.has("int8-logits") { options.wideLogits = false }
+            if a.has("fused-dc") && a.has("no-fused-dc") {
+                throw UsageError("--fused-dc and --no-fused-dc exclude each other")
+            }
+            if a.has("fused-dc") { options.fusedDCCorrection = true }
+            if a.has("no-fused-dc") { options.fusedDCCorrection = false }
             if a.has("no-bias-correction") { options.biasCorrection = false }
             if a.has("bias-correction"), case .float32 = batch.pixels {
                 throw DynQError(file: calibPath, "--bias-correction needs uint8 images (the int8 model's input)")

@@ -47,7 +47,8 @@ func shiftTable(channels: Int) -> [Int8] {
 enum TestModels {
     /// A model that uses every op kind (with random but valid parameters), for format round trips and
     /// planner / interpreter smoke tests.
-    static func allOps(seed: UInt64 = 0xD1_5EED) -> ModelDescription {
+    /// `correctsFusedDC`: both dynamic convs carry the fused DC correction's flag.
+    static func allOps(seed: UInt64 = 0xD1_5EED, correctsFusedDC: Bool = false) -> ModelDescription {
         var r = SplitMix64(seed: seed)
         var b = ModelBuilder()
         func mults(_ n: Int) -> [(Int32, Int32)] {
@@ -111,7 +112,7 @@ enum TestModels {
                                          kernelCount: 2, output: dyn, weights: dynW, mixedBias: dynMB, bias: dynB,
                                          multipliers: dynM,
                                          window: .init(kernelH: 3, kernelW: 3, padTop: 1, padLeft: 1, padBottom: 1,
-                                                       padRight: 1))))
+                                                       padRight: 1), correctsFusedDC: correctsFusedDC)))
         b.op("add", .add(.init(a: dw, b: dyn, output: sum, aRequant: .init(multiplier: 1 << 30, shift: 0),
                                bRequant: .init(multiplier: 1_500_000_000, shift: -1),
                                outputRequant: .init(multiplier: 1 << 30, shift: -19))))
@@ -144,7 +145,7 @@ enum TestModels {
                                           kernelCount: 2, output: dyn2, weights: d2w, depthwise: true, mixedBias: nil,
                                           bias: nil, multipliers: d2m,
                                           window: .init(kernelH: 3, kernelW: 3, padTop: 1, padLeft: 1, padBottom: 1,
-                                                        padRight: 1), groups: 3)))
+                                                        padRight: 1), groups: 3, correctsFusedDC: correctsFusedDC)))
         var m = b.build(name: "all-ops", input: image, outputs: [logits, probs, dyn2],
                         classes: ["a", "b", "c", "d", "e", "f"])
         m.preprocess = MD.Preprocess(scaleBits: 0x3B80_8081, meanBits: [0x3E92_6E98, 0x3E80_0000],

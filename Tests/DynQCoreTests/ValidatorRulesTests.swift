@@ -87,7 +87,7 @@ private func tiny(_ h: Int, _ w: Int, _ c: Int,
 /// with `inputChannels`, a 1×1 conv of x to that many channels) with a 1×1 output of `outChannels`: the
 /// dynamic conv's overflow guards. Its blobs are placeholders the rule refuses before reading.
 private func dynTiny(n: Int, outChannels: Int, g: Int, mode: MD.CoefficientMode, inputChannels: Int = 1,
-                     window: Window) -> @Sendable () -> ModelDescription {
+                     window: Window, correctsFusedDC: Bool = false) -> @Sendable () -> ModelDescription {
     tiny(1, n, 1) { b, x in
         let f = b.tensor("f", [1, n]), eta = b.tensor("eta", [1, n], type: .int16, scale: 0x3800_0000)
         b.op("flat", .flatten(.init(input: x, output: f)))
@@ -106,7 +106,7 @@ private func dynTiny(n: Int, outChannels: Int, g: Int, mode: MD.CoefficientMode,
         let y = b.tensor("y", [1, oh, ow, outChannels])
         b.op("rule", .dynamicConv2d(.init(input: input, coefficients: eta, coefficientOffset: 0, mode: mode,
                                           kernelCount: g, output: y, weights: b.w(), mixedBias: nil, bias: nil,
-                                          multipliers: b.m(), window: window)))
+                                          multipliers: b.m(), window: window, correctsFusedDC: correctsFusedDC)))
         return y
     }
 }
@@ -266,6 +266,10 @@ let ruleCases: [RuleCase] = [
              model: dynTiny(n: 32, outChannels: 1, g: 1, mode: .perLayer, inputChannels: 32,
                             window: .init(kernelH: 4096, kernelW: 4096, padTop: 2047, padLeft: 2047, padBottom: 2048,
                                           padRight: 2048))),
+    RuleCase(file: "DynamicConv2D.swift",
+             message: "input too large for the fused DC correction's channel sums (H·W > 8,421,504)", op: "rule",
+             model: dynTiny(n: 8_421_505, outChannels: 1, g: 1, mode: .perLayer, window: .init(kernelH: 1, kernelW: 1),
+                            correctsFusedDC: true)),
     RuleCase(file: "DynamicConv2D.swift", message: "weight count too large", op: "rule",
              model: dynTiny(n: 100, outChannels: 1 << 16, g: 100, mode: .perLayer,
                             window: .init(kernelH: 8, kernelW: 8, padTop: 4, padLeft: 4, padBottom: 3, padRight: 3))),
@@ -369,7 +373,8 @@ struct ValidatorRulesTests {
         files.append("Model/ModelValidation.swift")
         // Decoder framing rules (word counts, enum codes) are exercised by the format tests on raw words.
         let decoderMessages: Set<String> = ["wrong parameter word count", "unknown gate kind", "unknown coefficient mode",
-                                            "depthwise flag is not 0 or 1", "count_include_pad is not 0 or 1",
+                                            
+                                            "flags word is not 0...3 (bit 0 depthwise, bit 1 fused DC correction)", "count_include_pad is not 0 or 1",
                                             "concat input count not in [1, 65536]", "split output count not in [1, 65536]",
                                             "work area too small"]
         var missing: [String] = []

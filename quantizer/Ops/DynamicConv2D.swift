@@ -128,7 +128,7 @@ extension ModelBuilder {
                                 mode: d.mode == .perChannel ? .perChannel : .perLayer, kernelCount: g, output: outID,
                                 weights: wb, depthwise: depthwise, mixedBias: mbb, bias: bb, multipliers: mb,
                                 window: d.window(kernel: Pair(kh, kw)), groups: d.groups,
-                                clamp: clamp(act, qout))
+                                clamp: clamp(act, qout), correctsFusedDC: options.fusedDCCorrection)
         ops.append(ModelDescription.Operation(name: node.name, op: .dynamicConv2d(op)))
         var rep = LayerReport(name: node.name, op: depthwise ? "dynamic_dwconv2d" : "dynamic_conv2d")
         rep.weightScales = range(qw.scales); rep.weightSQNRdB = qw.sqnrDB

@@ -185,27 +185,42 @@ public struct DynamicFusionParams: Equatable, Sendable {
     public var elementsPerChannel: Int
     public var layout: FusionWeightLayout
     public var coefficients: FusionCoefficientMode
+    /// `I_g`, the input channels one output channel reads (`K` for a linear layer, 1 for a depthwise one): kernel
+    /// element `k` of channel `o` reads input channel `⌊o / O_g⌋·I_g + k mod I_g` (the fused DC correction's `i(o,k)`).
+    public var groupInputChannels: Int
+    /// `O_g`, the output channels of one group (`O` for a linear layer, 1 for a depthwise one).
+    public var groupOutputChannels: Int
 
+    /// `groupInputChannels` defaults to `K` and `groupOutputChannels` to `O` (one group reading `K` inputs, as a
+    /// linear layer); the conv and depthwise initializers set them from the layer.
     @inlinable
     public init(kernelCount: Int, outputChannels: Int, elementsPerChannel: Int,
-                layout: FusionWeightLayout = .outputMajor, coefficients: FusionCoefficientMode) {
+                layout: FusionWeightLayout = .outputMajor, coefficients: FusionCoefficientMode,
+                groupInputChannels: Int? = nil, groupOutputChannels: Int? = nil) {
         precondition(kernelCount > 0 && kernelCount <= 516, "DynamicFusionParams: g must be in 1...516")
         precondition(outputChannels > 0 && elementsPerChannel > 0, "DynamicFusionParams: empty kernel")
         self.kernelCount = kernelCount; self.outputChannels = outputChannels
         self.elementsPerChannel = elementsPerChannel; self.layout = layout; self.coefficients = coefficients
+        self.groupInputChannels = groupInputChannels ?? elementsPerChannel
+        self.groupOutputChannels = groupOutputChannels ?? outputChannels
+        precondition(self.groupInputChannels > 0 && elementsPerChannel % self.groupInputChannels == 0
+                     && self.groupOutputChannels > 0 && outputChannels % self.groupOutputChannels == 0,
+                     "DynamicFusionParams: group sizes must divide K and O")
     }
 
     /// Fusion for a conv layer (OHWI, `K = kh·kw·I/groups`).
     @inlinable
     public init(kernelCount: Int, conv: Conv2DParams, coefficients: FusionCoefficientMode) {
         self.init(kernelCount: kernelCount, outputChannels: conv.outputChannels,
-                  elementsPerChannel: conv.weightsPerOutputChannel, layout: .outputMajor, coefficients: coefficients)
+                  elementsPerChannel: conv.weightsPerOutputChannel, layout: .outputMajor, coefficients: coefficients,
+                  groupInputChannels: conv.groupInputChannels, groupOutputChannels: conv.groupOutputChannels)
     }
     /// Fusion for a depthwise layer (`[kh][kw][C]`, `K = kh·kw`).
     @inlinable
     public init(kernelCount: Int, depthwise: DepthwiseConv2DParams, coefficients: FusionCoefficientMode) {
         self.init(kernelCount: kernelCount, outputChannels: depthwise.channels,
-                  elementsPerChannel: depthwise.taps, layout: .channelsLast, coefficients: coefficients)
+                  elementsPerChannel: depthwise.taps, layout: .channelsLast, coefficients: coefficients,
+                  groupInputChannels: 1, groupOutputChannels: 1)
     }
     /// Fusion for a linear layer (`[O][F]`).
     @inlinable

@@ -60,15 +60,20 @@ public struct FusionArguments {
     public var fusedMultipliers: UnsafeMutablePointer<QuantizedMultiplier>
     /// `*FusionScratchBytes` bytes, 16-byte aligned; nil when none.
     public var scratch: UnsafeMutableRawPointer?
+    /// The layer's fused DC correction (Common/FusedDCCorrection.swift): the input's Q7 channel means `m[I]`
+    /// (`fusedDCInputMeans`); nil = no correction (the model's flag is clear).
+    public var inputMeans: UnsafePointer<Int16>?
 
     @inlinable
     public init(kernels: UnsafePointer<Int8>, coefficients: UnsafePointer<Int16>, mixedBias: UnsafePointer<Int32>?,
                 staticBias: UnsafePointer<Int32>?, staticMultipliers: UnsafePointer<QuantizedMultiplier>,
                 fusedWeights: UnsafeMutableRawPointer, fusedBias: UnsafeMutablePointer<Int32>,
-                fusedMultipliers: UnsafeMutablePointer<QuantizedMultiplier>, scratch: UnsafeMutableRawPointer?) {
+                fusedMultipliers: UnsafeMutablePointer<QuantizedMultiplier>, scratch: UnsafeMutableRawPointer?,
+                inputMeans: UnsafePointer<Int16>? = nil) {
         self.kernels = kernels; self.coefficients = coefficients; self.mixedBias = mixedBias
         self.staticBias = staticBias; self.staticMultipliers = staticMultipliers; self.fusedWeights = fusedWeights
         self.fusedBias = fusedBias; self.fusedMultipliers = fusedMultipliers; self.scratch = scratch
+        self.inputMeans = inputMeans
     }
 }
 

@@ -38,14 +38,17 @@ extension ModelDescription {
         public var window: Window
         public var groups: Int
         public var clamp: Clamp
+        /// Each sample's fused bias gets the fused DC correction (Kernels/Common/FusedDCCorrection.swift): the
+        /// fused kernel's rounding residual applied to the input's channel means. Bit 1 of the record's word 7.
+        public var correctsFusedDC: Bool
         public init(input: TensorID, coefficients: TensorID, coefficientOffset: Int, mode: CoefficientMode,
                     kernelCount: Int, output: TensorID, weights: BlobID, depthwise: Bool = false,
                     mixedBias: BlobID?, bias: BlobID?, multipliers: BlobID, window: Window, groups: Int = 1,
-                    clamp: Clamp = .none) {
+                    clamp: Clamp = .none, correctsFusedDC: Bool = false) {
             self.input = input; self.coefficients = coefficients; self.coefficientOffset = coefficientOffset
             self.mode = mode; self.kernelCount = kernelCount; self.output = output; self.weights = weights
             self.depthwise = depthwise; self.mixedBias = mixedBias; self.bias = bias; self.multipliers = multipliers
-            self.window = window; self.groups = groups; self.clamp = clamp
+            self.window = window; self.groups = groups; self.clamp = clamp; self.correctsFusedDC = correctsFusedDC
         }
     }
 }
@@ -59,15 +62,18 @@ enum DynamicConv2DOp: OpKind {
         guard r[3] >= 0, r[3] <= 255, let mode = ModelDescription.CoefficientMode(rawValue: UInt8(r[3])) else {
             throw r.fail(.badParameter, "unknown coefficient mode", r[3])
         }
-        guard r[7] == 0 || r[7] == 1 else { throw r.fail(.badParameter, "depthwise flag is not 0 or 1", r[7]) }
+        guard r[7] >= 0, r[7] <= 3 else {
+            throw r.fail(.badParameter, "flags word is not 0...3 (bit 0 depthwise, bit 1 fused DC correction)", r[7])
+        }
         return Parameters(input: r.tensor(0), coefficients: r.tensor(1), coefficientOffset: r[2], mode: mode,
-                          kernelCount: r[4], output: r.tensor(5), weights: r.blob(6), depthwise: r[7] == 1,
+                          kernelCount: r[4], output: r.tensor(5), weights: r.blob(6), depthwise: r[7] & 1 == 1,
                           mixedBias: r.optionalBlob(8), bias: r.optionalBlob(9), multipliers: r.blob(10),
-                          window: r.window(11), groups: r[21], clamp: r.clamp(22))
+                          window: r.window(11), groups: r[21], clamp: r.clamp(22), correctsFusedDC: r[7] & 2 == 2)
     }
     static func words(_ p: Parameters) -> [Int32] {
         [w32(p.input), w32(p.coefficients), w32(p.coefficientOffset), Int32(p.mode.rawValue), w32(p.kernelCount),
-         w32(p.output), w32(p.weights), p.depthwise ? 1 : 0, w32(p.mixedBias), w32(p.bias), w32(p.multipliers)]
+         w32(p.output), w32(p.weights), (p.depthwise ? 1 : 0) | (p.correctsFusedDC ? 2 : 0), w32(p.mixedBias),
+         w32(p.bias), w32(p.multipliers)]
             + p.window.words + [w32(p.groups)] + p.clamp.words
     }
     static func describe(_ p: Parameters) -> ModelDescription.Op { .dynamicConv2d(p) }
@@ -85,6 +91,11 @@ enum DynamicConv2DOp: OpKind {
         }
         if p.depthwise, !(p.groups == i.c && o.c == i.c) {
             throw v.fail(.badShape, "depthwise needs groups == input channels == output channels", p.groups)
+        }
+        // The correction's channel sums are int32: |Σ (x − z)| ≤ 255·H·W.
+        if p.correctsFusedDC, i.h * i.w > Int(Int32.max) / 255 {
+            throw v.fail(.badShape, "input too large for the fused DC correction's channel sums (H·W > 8,421,504)",
+                         i.h * i.w)
         }
         let needed = p.mode == .perChannel ? try v.product(o.c, g, "coefficient count too large") : g
         guard p.coefficientOffset >= 0, p.coefficientOffset <= n, needed <= n - p.coefficientOffset else {
@@ -125,17 +136,20 @@ enum DynamicConv2DOp: OpKind {
     static func requirements<K: KernelSet>(_ p: Parameters, _ m: ModelFile, _ k: K.Type) -> OpRequirements<K.Variant> {
         let (f, cp, dp) = params(p, m)
         let v = dp.map { K.chooseDepthwise($0) } ?? K.chooseConv(cp)
-        return buffers(f, cp, dp, v, K.self).requirements
+        return buffers(f, cp, dp, v, K.self, correctsFusedDC: p.correctsFusedDC).requirements
     }
 
-    /// The op's buffers for variant `v`, and whether the fusion's scratch is the output tensor's bytes.
+    /// The op's buffers for variant `v`, whether the fusion's scratch is the output tensor's bytes, and where in
+    /// the op's scratch the fused DC correction's means and sums are (`nil` without the correction).
     ///
     /// The fusion runs before the conv writes a byte of the output, and the planner gives an op's output bytes
     /// that no other buffer alive during the op shares, so a fusion scratch that fits in the output tensor
     /// (`O·H_out·W_out` bytes, 16-byte aligned) is put there: the op's own scratch is then only the conv's.
+    /// With the correction, the scratch also holds, past both the conv's and the fusion's, the input's means and
+    /// channel sums (`fusedDCBufferBytes`): read by the fusion only, so the conv may overwrite them.
     static func buffers<K: KernelSet>(_ f: DynamicFusionParams, _ cp: Conv2DParams, _ dp: DepthwiseConv2DParams?,
-                                      _ v: K.Variant, _ k: K.Type)
-        -> (requirements: OpRequirements<K.Variant>, fusionInOutput: Bool)
+                                      _ v: K.Variant, _ k: K.Type, correctsFusedDC: Bool = false)
+        -> (requirements: OpRequirements<K.Variant>, fusionInOutput: Bool, meansOffset: Int?)
     {
         var r = OpRequirements<K.Variant>()
         r.variant = v
@@ -153,16 +167,22 @@ enum DynamicConv2DOp: OpKind {
         }
         let inOutput = fusionScratch <= outputBytes
         r.scratch = inOutput ? convScratch : max(convScratch, fusionScratch)
+        var meansOffset: Int? = nil
+        if correctsFusedDC {
+            meansOffset = (r.scratch + 15) / 16 * 16
+            r.scratch = meansOffset! + fusedDCBufferBytes(channels: cp.inputChannels)
+        }
         r.fusedBias = 4 * f.outputChannels
         r.fusedMultipliers = MemoryLayout<QuantizedMultiplier>.stride * f.outputChannels
-        return (r, inOutput)
+        return (r, inOutput, meansOffset)
     }
 
     /// Fusion (kernels, mixed and static bias, static multipliers from the model) plus the conv on the fused
     /// kernel, whose weights, bias and multipliers are per-sample arena data.
     static func counts(_ p: Parameters, _ m: ModelFile) -> KernelCounts {
         let (f, cp, dp) = params(p, m)
-        let fusion = ScalarKernels<NoTally>.fusionCounts(f, mixedBias: p.mixedBias != nil, staticBias: p.bias != nil)
+        var fusion = ScalarKernels<NoTally>.fusionCounts(f, mixedBias: p.mixedBias != nil, staticBias: p.bias != nil)
+        if p.correctsFusedDC { fusion = fusion + ScalarKernels<NoTally>.fusedDCCounts(f, cp) }
         var conv = dp.map { ScalarKernels<NoTally>.depthwiseCounts($0, bias: true) }
             ?? ScalarKernels<NoTally>.conv2dCounts(cp, bias: true)
         conv.activationBytesRead += conv.parameterBytesRead
@@ -172,7 +192,7 @@ enum DynamicConv2DOp: OpKind {
 
     static func run<K: KernelSet>(_ p: Parameters, _ c: OpContext<K>) {
         let (f, cp, dp) = params(p, c.model)
-        let (r, fusionInOutput) = buffers(f, cp, dp, c.variant, K.self)
+        let (r, fusionInOutput, meansOffset) = buffers(f, cp, dp, c.variant, K.self, correctsFusedDC: p.correctsFusedDC)
         let work = c.work!
         let fused = work
         let bias = (work + r.fusedBiasOffset).assumingMemoryBound(to: Int32.self)
@@ -180,12 +200,23 @@ enum DynamicConv2DOp: OpKind {
         let eta = UnsafePointer(c.tensor(p.coefficients).assumingMemoryBound(to: Int16.self)) + p.coefficientOffset
         let scratch = r.scratch > 0 ? work + r.scratchOffset : nil
         let output = c.int8(p.output)
+        var means: UnsafePointer<Int16>? = nil
+        if let at = meansOffset {
+            let m = (work + r.scratchOffset + at).assumingMemoryBound(to: Int16.self)
+            let sums = (work + r.scratchOffset + at + (2 * cp.inputChannels + 3) / 4 * 4)
+                .assumingMemoryBound(to: Int32.self)
+            fusedDCInputMeans(input: c.input8(p.input), positions: cp.inputHeight * cp.inputWidth,
+                              channels: cp.inputChannels, zeroPoint: cp.inputZeroPoint, means: m, sums: sums,
+                              tally: c.kernels.tally)
+            means = UnsafePointer(m)
+        }
         let fa = FusionArguments(kernels: c.model.pointer(p.weights, as: Int8.self), coefficients: eta,
                                  mixedBias: c.model.optionalPointer(p.mixedBias, as: Int32.self),
                                  staticBias: c.model.optionalPointer(p.bias, as: Int32.self),
                                  staticMultipliers: c.model.pointer(p.multipliers, as: QuantizedMultiplier.self),
                                  fusedWeights: fused, fusedBias: bias, fusedMultipliers: mult,
-                                 scratch: fusionInOutput ? UnsafeMutableRawPointer(output) : scratch)
+                                 scratch: fusionInOutput ? UnsafeMutableRawPointer(output) : scratch,
+                                 inputMeans: means)
         let ca = ConvArguments(input: c.input8(p.input), weights: UnsafeRawPointer(fused), bias: UnsafePointer(bias),
                                multipliers: UnsafePointer(mult), output: output, scratch: scratch)
         if let dp {

@@ -114,10 +114,11 @@ func dspScaledByFusionReciprocal(_ q: QuantizedMultiplier, _ r: UInt32) -> Quant
     return QuantizedMultiplier(multiplier: Int32(truncatingIfNeeded: m), shift: Int32(truncatingIfNeeded: e))
 }
 
-/// The per-channel epilogue shared by both layouts: `R`, the fused bias and multiplier of channel `ch`.
+/// The per-channel epilogue shared by both layouts: `R`, the fused bias and multiplier of channel `ch`, then the
+/// fused DC correction (when `a.inputMeans` is set) from the channel's F row `values` (`K` int32 in scratch).
 @inline(always)
 func dspFuseChannelEnd(_ f: DynamicFusionParams, _ a: FusionArguments, _ ch: Int,
-                       _ eta: UnsafePointer<Int16>, _ r: UInt32) {
+                       _ eta: UnsafePointer<Int16>, _ r: UInt32, _ values: UnsafePointer<Int32>) {
     let g = f.kernelCount, o = f.outputChannels
     var b: Int64 = 0
     if let mb = a.mixedBias {
@@ -126,6 +127,7 @@ func dspFuseChannelEnd(_ f: DynamicFusionParams, _ a: FusionArguments, _ ch: Int
     if let sb = a.staticBias { b &+= Int64(sb[ch]) &<< 15 }
     a.fusedBias[ch] = fusedBias(b, reciprocal: r, terms: f.elementsPerChannel)
     a.fusedMultipliers[ch] = dspScaledByFusionReciprocal(a.staticMultipliers[ch], r)
+    applyFusedDCCorrection(f, a, channel: ch, values: values, stride: 1, reciprocal: r)
 }
 
 /// `max(a, |x|)` without a branch on the sign.
@@ -213,7 +215,7 @@ func dspFuseOutputMajor(_ f: DynamicFusionParams, _ a: FusionArguments) {
         let rs = Int32(bitPattern: r), highBit = rs &>> 31
         let out = fused + ch &* k
         for i in 0..<k { out[i] = dspFusedValue(values[i], rs, highBit) }
-        dspFuseChannelEnd(f, a, ch, eta, r)
+        dspFuseChannelEnd(f, a, ch, eta, r, values)
     }
 }
 
@@ -241,6 +243,6 @@ func dspFuseChannelsLast(_ f: DynamicFusionParams, _ a: FusionArguments) {
         let r = dspFusionReciprocal(maxMagnitude)
         let rs = Int32(bitPattern: r), highBit = rs &>> 31
         for e in 0..<k { fused[e &* o &+ ch] = dspFusedValue(values[e], rs, highBit) }
-        dspFuseChannelEnd(f, a, ch, eta, r)
+        dspFuseChannelEnd(f, a, ch, eta, r, values)
     }
 }

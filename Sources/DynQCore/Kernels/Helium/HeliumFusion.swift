@@ -60,6 +60,7 @@ extension HeliumKernels {
             fuseRescale(fBuffer, count: k, reciprocal: r, into: fused + ch &* k)
             a.fusedBias[ch] = fusedChannelBias(f, a, channel: ch, etaRow: etaRow, reciprocal: r)
             a.fusedMultipliers[ch] = heliumScaledByFusionReciprocal(a.staticMultipliers[ch], r)
+            applyFusedDCCorrection(f, a, channel: ch, values: fBuffer, stride: 1, reciprocal: r)
         }
     }
 
@@ -123,6 +124,7 @@ extension HeliumKernels {
                 let etaRow = perChannel ? a.coefficients + ch &* g : a.coefficients
                 a.fusedBias[ch] = fusedChannelBias(f, a, channel: ch, etaRow: etaRow, reciprocal: r[j])
                 a.fusedMultipliers[ch] = heliumScaledByFusionReciprocal(a.staticMultipliers[ch], r[j])
+                applyFusedDCCorrection(f, a, channel: ch, values: fBuffer + j, stride: 4, reciprocal: r[j])
             }
             cb &+= 4
         }

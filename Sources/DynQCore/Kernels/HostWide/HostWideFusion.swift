@@ -118,6 +118,7 @@ internal func hostWideFuseConv(
     staticBias: UnsafePointer<Int32>?, staticMultipliers: UnsafePointer<QuantizedMultiplier>,
     biasAccumulator: UnsafeMutablePointer<Int32>, multipliers: UnsafeMutablePointer<QuantizedMultiplier>,
     packed: UnsafeMutableRawPointer, scratch: UnsafeMutableRawPointer,
+    inputMeans: UnsafePointer<Int16>? = nil,
     dispatch: HostWideDispatch = HostWideKernels.dispatch
 ) {
     precondition(f.layout == .outputMajor, "hostWideFuseConv: conv fusion is [O][K]")
@@ -207,6 +208,10 @@ internal func hostWideFuseConv(
         if let sb = staticBias { b &+= Int64(sb[ch]) &<< 15 }
         biasAccumulator[ch] = fusedBias(b, reciprocal: r, terms: k)
         multipliers[ch] = staticMultipliers[ch].scaledByFusionReciprocal(r)
+        if let m = inputMeans {                                     // the fused DC correction, from the F row
+            let d = fusedDCResidual(f, channel: ch, values: row, stride: 1, reciprocal: r, means: m)
+            biasAccumulator[ch] = fusedDCCorrectedBias(biasAccumulator[ch], residual: d, terms: k)
+        }
         // 3. Quad order, zero-padded to 16 lanes.
         if moves {
             var z = 0

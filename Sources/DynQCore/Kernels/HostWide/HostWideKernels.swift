@@ -212,7 +212,8 @@ public struct HostWideKernels: KernelSet {
             hostWideFuseConv(f, p, pixelLane: v == .vnniPixels, kernels: a.kernels, coefficients: a.coefficients,
                              mixedBias: a.mixedBias, staticBias: a.staticBias,
                              staticMultipliers: a.staticMultipliers, biasAccumulator: a.fusedBias,
-                             multipliers: a.fusedMultipliers, packed: a.fusedWeights, scratch: a.scratch!)
+                             multipliers: a.fusedMultipliers, packed: a.fusedWeights, scratch: a.scratch!,
+                             inputMeans: a.inputMeans)
         default:
             SIMD128Kernels().fuseConv(f, p, Self.simd128(v), a)
         }
@@ -231,7 +232,8 @@ public struct HostWideKernels: KernelSet {
         let fused = SIMD128Kernels.fusedKernelBuffer(f, s)
         dynamicFusion(f, kernels: a.kernels, coefficients: a.coefficients, mixedBias: a.mixedBias,
                       staticBias: a.staticBias, staticMultipliers: a.staticMultipliers, fusedKernel: fused,
-                      biasAccumulator: a.fusedBias, multipliers: a.fusedMultipliers, scratch: s)
+                      biasAccumulator: a.fusedBias, multipliers: a.fusedMultipliers, scratch: s,
+                      inputMeans: a.inputMeans)
         Self.packDepthwiseWeights(p, v, weights: fused, into: a.fusedWeights)
     }
 

@@ -67,7 +67,8 @@ internal func neonFuseDepthwise(_ f: DynamicFusionParams, _ p: DepthwiseConv2DPa
         }
         for l in 0..<depthwiseBlockChannels where c0 &+ l < c {
             let ch = c0 &+ l
-            reciprocals[ch] = fusionChannelFinish(f, channel: ch, maxAbs: l < 4 ? max0[l] : max1[l &- 4], a)
+            reciprocals[ch] = fusionChannelFinish(f, channel: ch, maxAbs: l < 4 ? max0[l] : max1[l &- 4], a,
+                                                  values: fs + ch, stride: cp)
         }
     }
 

@@ -103,7 +103,7 @@ internal func neonFuseConv(_ f: DynamicFusionParams, _ p: Conv2DParams, _ a: Fus
         }
 
         // R, the fused bias and multiplier (the shared scalar arithmetic).
-        let r = fusionChannelFinish(f, channel: ch, maxAbs: amax, a)
+        let r = fusionChannelFinish(f, channel: ch, maxAbs: amax, a, values: fv, stride: 1)
 
         let group = ch / gOut, oc = ch &- group &* gOut
         if thin {
@@ -167,10 +167,11 @@ internal func neonFuseConv(_ f: DynamicFusionParams, _ p: Conv2DParams, _ a: Fus
 }
 
 /// Channel `ch`'s per-sample bias and multiplier, for both NEON fusions (conv tile / thin and depthwise) for `A = maxAbs` (`dynamicFusionReference`'s: the Q15 mixed-bias
-/// sum plus the static bias · 2^15, `fusedBias`, `scaledByFusionReciprocal`); returns `R = fusionReciprocal(A)`.
+/// sum plus the static bias · 2^15, `fusedBias`, `scaledByFusionReciprocal`, then the fused DC correction from the
+/// channel's F row at `values`, `stride` apart, when `a.inputMeans` is set); returns `R = fusionReciprocal(A)`.
 @inlinable @inline(__always)
 internal func fusionChannelFinish(_ f: DynamicFusionParams, channel ch: Int, maxAbs: Int32,
-                                  _ a: FusionArguments) -> UInt32 {
+                                  _ a: FusionArguments, values: UnsafePointer<Int32>, stride: Int) -> UInt32 {
     let r = fusionReciprocal(maxAbs)
     let g = f.kernelCount, o = f.outputChannels
     var b: Int64 = 0
@@ -183,6 +184,7 @@ internal func fusionChannelFinish(_ f: DynamicFusionParams, channel ch: Int, max
     if let sb = a.staticBias { b &+= Int64(sb[ch]) &<< 15 }
     a.fusedBias[ch] = fusedBias(b, reciprocal: r, terms: f.elementsPerChannel)
     a.fusedMultipliers[ch] = a.staticMultipliers[ch].scaledByFusionReciprocal(r)
+    applyFusedDCCorrection(f, a, channel: ch, values: values, stride: stride, reciprocal: r)
     return r
 }
 

@@ -9,6 +9,11 @@
 ///     F[o,k] = Σ_t η[o,t]·q_w[t,o,k]            A[o] = max_k |F[o,k]|      R[o] = fusionReciprocal(A[o])
 ///     q_f[o,k] = fusedKernelValue(F[o,k], R[o])  B[o] = Σ_t η[o,t]·mb[t,o] + b[o]·2^15
 ///     bias_acc[o] = fusedBias(B[o], R[o], K)     M[o] = M0[o].scaledByFusionReciprocal(R[o])
+///
+/// With `inputMeans` (`m[I]`, the layer's fused DC correction, Common/FusedDCCorrection.swift), each bias is then
+///
+///     D[o] = Σ_k fusedResidual16(F[o,k], R[o]) · m[⌊o / O_g⌋·I_g + k mod I_g]
+///     bias_acc[o] = fusedDCCorrectedBias(bias_acc[o], D[o], K)
 @inlinable
 public func dynamicFusionReference(
     _ p: DynamicFusionParams,
@@ -19,7 +24,8 @@ public func dynamicFusionReference(
     staticMultipliers: UnsafePointer<QuantizedMultiplier>,
     fusedKernel: UnsafeMutablePointer<Int8>,
     biasAccumulator: UnsafeMutablePointer<Int32>,
-    multipliers: UnsafeMutablePointer<QuantizedMultiplier>
+    multipliers: UnsafeMutablePointer<QuantizedMultiplier>,
+    inputMeans: UnsafePointer<Int16>? = nil
 ) {
     let g = p.kernelCount, o = p.outputChannels, k = p.elementsPerChannel
     func eta(_ ch: Int, _ t: Int) -> Int32 {
@@ -41,5 +47,13 @@ public func dynamicFusionReference(
         if let sb = staticBias { b += Int64(sb[ch]) * (1 << 15) }
         biasAccumulator[ch] = fusedBias(b, reciprocal: r, terms: k)
         multipliers[ch] = staticMultipliers[ch].scaledByFusionReciprocal(r)
+        if let m = inputMeans {
+            var d: Int64 = 0
+            for e in 0..<k {
+                let i = (ch / p.groupOutputChannels) * p.groupInputChannels + e % p.groupInputChannels
+                d += Int64(fusedResidual16(fused(ch, e), reciprocal: r)) * Int64(m[i])
+            }
+            biasAccumulator[ch] = fusedDCCorrectedBias(biasAccumulator[ch], residual: d, terms: k)
+        }
     }
 }

@@ -56,7 +56,8 @@ public struct OracleKernels: KernelSet {
         dynamicFusionReference(f, kernels: a.kernels, coefficients: a.coefficients, mixedBias: a.mixedBias,
                                staticBias: a.staticBias, staticMultipliers: a.staticMultipliers,
                                fusedKernel: a.fusedWeights.assumingMemoryBound(to: Int8.self),
-                               biasAccumulator: a.fusedBias, multipliers: a.fusedMultipliers)
+                               biasAccumulator: a.fusedBias, multipliers: a.fusedMultipliers,
+                               inputMeans: a.inputMeans)
     }
 
     @inlinable public func add(_ p: AddParams, count: Int, _ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>,

@@ -70,7 +70,8 @@ public func dynamicFusion(
     scratch: UnsafeMutableRawPointer,
     packFor conv: Conv2DParams? = nil,
     pixelLane: Bool = false,
-    packed: UnsafeMutableRawPointer? = nil
+    packed: UnsafeMutableRawPointer? = nil,
+    inputMeans: UnsafePointer<Int16>? = nil
 ) {
     let g = p.kernelCount, o = p.outputChannels, k = p.elementsPerChannel
     let kernelSize = o * k
@@ -90,6 +91,12 @@ public func dynamicFusion(
         biasAccumulator[ch] = fusedBias(b, reciprocal: r, terms: p.elementsPerChannel)
         multipliers[ch] = staticMultipliers[ch].scaledByFusionReciprocal(r)
         return r
+    }
+    /// The fused DC correction of channel ch (when `inputMeans` is set) from its F row at `values`, `stride` apart.
+    @inline(__always) func correctChannel(_ ch: Int, _ values: UnsafePointer<Int32>, _ stride: Int, _ r: UInt32) {
+        guard let m = inputMeans else { return }
+        let d = fusedDCResidual(p, channel: ch, values: values, stride: stride, reciprocal: r, means: m)
+        biasAccumulator[ch] = fusedDCCorrectedBias(biasAccumulator[ch], residual: d, terms: k)
     }
     let vectorEnd = k / 8 * 8
     let fullPairs = g / 2
@@ -153,6 +160,7 @@ public func dynamicFusion(
                 e += 1
             }
             let r = finishChannel(ch, a)
+            correctChannel(ch, f, 1, r)
             let out = fusedKernel + row
             @inline(__always) func rescale4(_ i: Int) {
                 let v = fusedKernelValues(UnsafeRawPointer(f + i).loadUnaligned(as: SIMD4<Int32>.self), reciprocal: r)
@@ -227,6 +235,7 @@ public func dynamicFusion(
                 a = m > a ? m : a
             }
             let r = finishChannel(ch, a)
+            correctChannel(ch, f + ch, o, r)
             for e in 0..<k { fusedKernel[e * o + ch] = fusedKernelValue(f[e * o + ch], reciprocal: r) }
         }
     }

@@ -95,7 +95,7 @@ public struct SIMD128Kernels: KernelSet {
                       staticBias: a.staticBias, staticMultipliers: a.staticMultipliers,
                       fusedKernel: Self.fusedKernelBuffer(f, s), biasAccumulator: a.fusedBias,
                       multipliers: a.fusedMultipliers, scratch: s, packFor: p, pixelLane: v == .pixelLane,
-                      packed: a.fusedWeights)
+                      packed: a.fusedWeights, inputMeans: a.inputMeans)
     }
     @inlinable public static func fusedDepthwiseWeightBytes(_ f: DynamicFusionParams, _ p: DepthwiseConv2DParams,
                                                             _ v: Variant) -> Int { depthwiseConv2dPackedWeightBytes(p) }
@@ -109,7 +109,8 @@ public struct SIMD128Kernels: KernelSet {
         let fk = Self.fusedKernelBuffer(f, s)
         dynamicFusion(f, kernels: a.kernels, coefficients: a.coefficients, mixedBias: a.mixedBias,
                       staticBias: a.staticBias, staticMultipliers: a.staticMultipliers, fusedKernel: fk,
-                      biasAccumulator: a.fusedBias, multipliers: a.fusedMultipliers, scratch: s)
+                      biasAccumulator: a.fusedBias, multipliers: a.fusedMultipliers, scratch: s,
+                      inputMeans: a.inputMeans)
         packDepthwiseConv2dWeights(p, weights: UnsafePointer(fk), into: a.fusedWeights)
     }
     /// `dynamicFusionScratchBytes` rounded up to 16, then the int8 fused kernel (`O·K`).

@@ -116,6 +116,20 @@ extension ScalarKernels {
         return c
     }
 
+    /// The fused DC correction of a dynamic layer (Common/FusedDCCorrection.swift), on top of `fusionCounts`:
+    /// `fusedDCInputMeans` (per input element a load and an add; per channel a division and a 2-byte store), then
+    /// per fused element one multiply-add with its mean's 2-byte load, and per output channel one rounding.
+    public static func fusedDCCounts(_ f: DynamicFusionParams, _ p: Conv2DParams) -> KernelCounts {
+        var c = KernelCounts()
+        let inputs = p.inputHeight * p.inputWidth * p.inputChannels
+        c.adds = inputs
+        c.elementOps = p.inputChannels + f.outputChannels
+        c.fusionMACs = f.kernelElements
+        c.activationBytesRead = inputs + 2 * f.kernelElements
+        c.bytesWritten = 2 * p.inputChannels
+        return c
+    }
+
     /// `addScalar`: per element two loads, three requantizations, one add, one store.
     public static func addCounts(count n: Int) -> KernelCounts {
         var c = KernelCounts()

@@ -68,6 +68,7 @@ public func dynamicFusionScalar<T: KernelTally>(
     fusedKernel: UnsafeMutablePointer<Int8>,
     biasAccumulator: UnsafeMutablePointer<Int32>,
     multipliers: UnsafeMutablePointer<QuantizedMultiplier>,
+    inputMeans: UnsafePointer<Int16>? = nil,
     tally: T = NoTally()
 ) {
     let g = p.kernelCount, o = p.outputChannels, k = p.elementsPerChannel
@@ -97,9 +98,18 @@ public func dynamicFusionScalar<T: KernelTally>(
             if m > a { a = m }
         }
         let r = fusionReciprocal(a)
+        // The fused DC correction's residual (Common/FusedDCCorrection.swift) from the same F, as `fusedDCResidual`.
+        var d: Int64 = 0
+        let means = inputMeans.map { $0 + (ch / p.groupOutputChannels) * p.groupInputChannels }
         for e in 0..<k {
-            fusedKernel[index(ch, e)] = fusedKernelValue(fused(ch, e), reciprocal: r)
+            let f = fused(ch, e)
+            fusedKernel[index(ch, e)] = fusedKernelValue(f, reciprocal: r)
             tally.count(.fusionRescale, 1); tally.write(fusedKernel + index(ch, e))
+            if let m = means {
+                let i = e % p.groupInputChannels
+                d &+= Int64(fusedResidual16(f, reciprocal: r)) &* Int64(m[i])
+                tally.count(.fusionMAC, 1); tally.read(m + i)
+            }
         }
         var b: Int64 = 0
         if let mb = mixedBias {
@@ -111,6 +121,10 @@ public func dynamicFusionScalar<T: KernelTally>(
         if let sb = staticBias { b &+= Int64(sb[ch]) &<< 15; tally.read(sb + ch) }
         biasAccumulator[ch] = fusedBias(b, reciprocal: r, terms: p.elementsPerChannel)
         tally.count(.fusionRescale, 1); tally.write(biasAccumulator + ch)
+        if means != nil {
+            biasAccumulator[ch] = fusedDCCorrectedBias(biasAccumulator[ch], residual: d, terms: p.elementsPerChannel)
+            tally.count(.elementOp, 1)
+        }
         multipliers[ch] = staticMultipliers[ch].scaledByFusionReciprocal(r)
         tally.read(staticMultipliers + ch); tally.write(multipliers + ch)
     }

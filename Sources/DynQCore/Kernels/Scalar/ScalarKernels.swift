@@ -82,7 +82,8 @@ public struct ScalarKernels<T: KernelTally>: KernelSet {
         dynamicFusionScalar(f, kernels: a.kernels, coefficients: a.coefficients, mixedBias: a.mixedBias,
                             staticBias: a.staticBias, staticMultipliers: a.staticMultipliers,
                             fusedKernel: a.fusedWeights.assumingMemoryBound(to: Int8.self),
-                            biasAccumulator: a.fusedBias, multipliers: a.fusedMultipliers, tally: tally)
+                            biasAccumulator: a.fusedBias, multipliers: a.fusedMultipliers, inputMeans: a.inputMeans,
+                            tally: tally)
     }
 }
 
