@@ -139,17 +139,17 @@ enum DynamicConv2DOp: OpKind {
         return buffers(f, cp, dp, v, K.self, correctsFusedDC: p.correctsFusedDC).requirements
     }
 
-    /// The op's buffers for variant `v`, whether the fusion's scratch is the output tensor's bytes, and where in
-    /// the op's scratch the fused DC correction's means and sums are (`nil` without the correction).
+    /// The op's buffers for variant `v`, whether the fusion's scratch is the output tensor's bytes, and where the
+    /// fused DC correction's means are (`nil` without the correction).
     ///
     /// The fusion runs before the conv writes a byte of the output, and the planner gives an op's output bytes
     /// that no other buffer alive during the op shares, so a fusion scratch that fits in the output tensor
     /// (`O·H_out·W_out` bytes, 16-byte aligned) is put there: the op's own scratch is then only the conv's.
-    /// With the correction, the scratch also holds, past both the conv's and the fusion's, the input's means and
-    /// channel sums (`fusedDCBufferBytes`): read by the fusion only, so the conv may overwrite them.
+    /// The correction's means (`fusedDCBufferBytes`, computed before the fusion and read by it only) go there
+    /// too, past the fusion's scratch when that is in the output, when they fit; else past the op's scratch.
     static func buffers<K: KernelSet>(_ f: DynamicFusionParams, _ cp: Conv2DParams, _ dp: DepthwiseConv2DParams?,
                                       _ v: K.Variant, _ k: K.Type, correctsFusedDC: Bool = false)
-        -> (requirements: OpRequirements<K.Variant>, fusionInOutput: Bool, meansOffset: Int?)
+        -> (requirements: OpRequirements<K.Variant>, fusionInOutput: Bool, means: (inOutput: Bool, offset: Int)?)
     {
         var r = OpRequirements<K.Variant>()
         r.variant = v
@@ -167,14 +167,20 @@ enum DynamicConv2DOp: OpKind {
         }
         let inOutput = fusionScratch <= outputBytes
         r.scratch = inOutput ? convScratch : max(convScratch, fusionScratch)
-        var meansOffset: Int? = nil
+        var means: (inOutput: Bool, offset: Int)? = nil
         if correctsFusedDC {
-            meansOffset = (r.scratch + 15) / 16 * 16
-            r.scratch = meansOffset! + fusedDCBufferBytes(channels: cp.inputChannels)
+            let bytes = fusedDCBufferBytes(channels: cp.inputChannels)
+            let at = inOutput ? (fusionScratch + 15) / 16 * 16 : 0
+            if at + bytes <= outputBytes {
+                means = (true, at)
+            } else {
+                means = (false, (r.scratch + 15) / 16 * 16)
+                r.scratch = means!.offset + bytes
+            }
         }
         r.fusedBias = 4 * f.outputChannels
         r.fusedMultipliers = MemoryLayout<QuantizedMultiplier>.stride * f.outputChannels
-        return (r, inOutput, meansOffset)
+        return (r, inOutput, means)
     }
 
     /// Fusion (kernels, mixed and static bias, static multipliers from the model) plus the conv on the fused
@@ -192,7 +198,7 @@ enum DynamicConv2DOp: OpKind {
 
     static func run<K: KernelSet>(_ p: Parameters, _ c: OpContext<K>) {
         let (f, cp, dp) = params(p, c.model)
-        let (r, fusionInOutput, meansOffset) = buffers(f, cp, dp, c.variant, K.self, correctsFusedDC: p.correctsFusedDC)
+        let (r, fusionInOutput, meansAt) = buffers(f, cp, dp, c.variant, K.self, correctsFusedDC: p.correctsFusedDC)
         let work = c.work!
         let fused = work
         let bias = (work + r.fusedBiasOffset).assumingMemoryBound(to: Int32.self)
@@ -201,12 +207,11 @@ enum DynamicConv2DOp: OpKind {
         let scratch = r.scratch > 0 ? work + r.scratchOffset : nil
         let output = c.int8(p.output)
         var means: UnsafePointer<Int16>? = nil
-        if let at = meansOffset {
-            let m = (work + r.scratchOffset + at).assumingMemoryBound(to: Int16.self)
-            let sums = (work + r.scratchOffset + at + (2 * cp.inputChannels + 3) / 4 * 4)
-                .assumingMemoryBound(to: Int32.self)
+        if let at = meansAt {
+            let base = at.inOutput ? UnsafeMutableRawPointer(output) : work + r.scratchOffset
+            let m = (base + at.offset).bindMemory(to: Int16.self, capacity: cp.inputChannels)
             fusedDCInputMeans(input: c.input8(p.input), positions: cp.inputHeight * cp.inputWidth,
-                              channels: cp.inputChannels, zeroPoint: cp.inputZeroPoint, means: m, sums: sums,
+                              channels: cp.inputChannels, zeroPoint: cp.inputZeroPoint, means: m,
                               tally: c.kernels.tally)
             means = UnsafePointer(m)
         }

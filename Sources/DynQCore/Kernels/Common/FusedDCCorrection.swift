@@ -17,16 +17,18 @@
 // ones (`I_g = O_g = 1`). `m` is the plain mean of the input (the zero padding is not counted). The clamp keeps
 // the fused bias's contract (`fusedBias`): the conv's int32 accumulator cannot overflow.
 //
-// Cost per sample: `I·H·W` adds for the means, and per fused element one 32×32→64-bit product and one multiply-add
-// (a set that keeps the product of its rescale can reuse it).
+// `P mod 2^32` needs no 64-bit product: it is the low word of `F·R`, so `ρ16 = (F·R − [F < 0] mod 2^32, as int32) >> 16`
+// (arithmetic), one 32-bit multiply. Cost per sample: `I·H·W` adds for the means, and per fused element one 32-bit
+// multiply, one shift and one multiply-add into an Int64.
 
 /// `ρ16 = ⌊(P mod 2^32) / 2^16⌋ − 2^15` with `P = f·r + 2^31 − [f < 0]`: the rounding residual of
 /// `fusedKernelValue(f, reciprocal: r)`, `f·r/2^32 − q_f ∈ [−1/2, 1/2]`, in units of `2^−16` (floored), in
 /// `[−2^15, 2^15)`.
 @inlinable @inline(__always)
 public func fusedResidual16(_ f: Int32, reciprocal r: UInt32) -> Int32 {
-    let p = Int64(f) &* Int64(r) &+ (1 << 31) &- Int64(f &>> 31 & 1)      // |f·r| < 2^63 − 2^32
-    return Int32(truncatingIfNeeded: UInt32(truncatingIfNeeded: p) &>> 16) &- 32768
+    // P mod 2^32 = (F·R + 2^31 − [F < 0]) mod 2^32; flipping its top bit (− 2^31) gives (F·R − [F < 0]) mod 2^32,
+    // whose int32 value is (P mod 2^32) − 2^31: the arithmetic shift by 16 is ⌊(P mod 2^32)/2^16⌋ − 2^15.
+    (f &* Int32(bitPattern: r) &- (f &>> 31 & 1)) &>> 16
 }
 
 /// `D[o] = Σ_k ρ16(F[o,k], r) · m[i(o,k)]` for channel `channel` of `f`, its `F` row read at
@@ -39,12 +41,15 @@ public func fusedDCResidual<T: KernelTally>(
     let ig = f.groupInputChannels
     let m = means + (o / f.groupOutputChannels) &* ig
     let taps = f.elementsPerChannel / ig
+    let rs = Int32(bitPattern: r)
     var d: Int64 = 0
     var v = values
     for _ in 0..<taps {
         for i in 0..<ig {
-            d &+= Int64(fusedResidual16(v[0], reciprocal: r)) &* Int64(m[i])
-            tally.count(.fusionMAC, 1); tally.read(m + i)
+            let f = v[0]
+            let rho = (f &* rs &- (f &>> 31 & 1)) &>> 16                    // fusedResidual16(f, r)
+            d &+= Int64(rho &* Int32(m[i]))                                  // |ρ16·m| ≤ 2^15·32640 < 2^30
+            tally.count(.fusionRescale, 1); tally.read(m + i)
             v += stride
         }
     }
@@ -77,31 +82,29 @@ public func applyFusedDCCorrection<T: KernelTally>(
 }
 
 /// `m[i] = round_half_away(2^7 · Σ_p (x[p,i] − z) / positions)` for `channels` interleaved channels (NHWC) over
-/// `positions = H·W ≥ 1` pixels; `|m| ≤ 255·2^7 = 32640`. One add per input element, one division per channel.
+/// `positions = H·W ≥ 1` pixels; `|m| ≤ 255·2^7 = 32640`. One add per input element (`Σ x`, then `− n·z`), one
+/// division per channel. The means are scratch to the op (read by the fusion only): their stores are not reported.
 @inlinable
 public func fusedDCInputMeans<T: KernelTally>(
     input: UnsafePointer<Int8>, positions: Int, channels: Int, zeroPoint z: Int32,
-    means: UnsafeMutablePointer<Int16>, sums: UnsafeMutablePointer<Int32>, tally: T = NoTally()
+    means: UnsafeMutablePointer<Int16>, tally: T = NoTally()
 ) {
-    for i in 0..<channels { sums[i] = 0 }
-    var x = input
-    for _ in 0..<positions {
-        for i in 0..<channels {
-            sums[i] &+= Int32(x[i]) &- z              // |Σ| ≤ 255·H·W < 2^31 (the validator bounds H·W)
-            tally.count(.add, 1); tally.read(x + i)
-        }
-        x += channels
-    }
     let n = Int64(positions)
     for i in 0..<channels {
-        let s = Int64(sums[i]) &<< 7
-        let q = s >= 0 ? (s &+ n / 2) / n : 0 &- ((0 &- s &+ n / 2) / n)
-        means[i] = Int16(truncatingIfNeeded: q)
-        tally.count(.elementOp, 1); tally.write(means + i)
+        var sum: Int32 = 0                            // |Σ x| ≤ 128·H·W < 2^31 (the validator bounds H·W)
+        var x = input + i
+        for _ in 0..<positions {
+            sum &+= Int32(x[0])
+            tally.count(.add, 1); tally.read(x)
+            x += channels
+        }
+        let s = (Int64(sum) &- n &* Int64(z)) &<< 7
+        let q = (s.magnitude &+ UInt64(n / 2)) / UInt64(n)           // unsigned: no signed 64-bit division routine
+        means[i] = Int16(truncatingIfNeeded: s < 0 ? 0 &- Int64(q) : Int64(q))
+        tally.count(.elementOp, 1)
     }
 }
 
-/// Bytes of `fusedDCInputMeans`'s buffers for `channels` input channels: the means (`2·I`, rounded up to 4) then
-/// the int32 sums (`4·I`).
+/// Bytes of `fusedDCInputMeans`'s means for `channels` input channels (`2·I`).
 @inlinable
-public func fusedDCBufferBytes(channels: Int) -> Int { (2 * channels + 3) / 4 * 4 + 4 * channels }
+public func fusedDCBufferBytes(channels: Int) -> Int { 2 * channels }

@@ -16,7 +16,7 @@ public enum TallyEvent: Int, CaseIterable, Sendable {
     /// One multiply-accumulate of a dynamic fusion, `F += η · W` (kernels) or `B += η · mb` (mixed bias).
     case fusionMAC
     /// One rescale by the fused channel's Q32 reciprocal `R[o]`, `round(x·R/2^32)` (a fused kernel element or a
-    /// fused bias).
+    /// fused bias), or one fused DC correction term (that rescale's residual times the input mean).
     case fusionRescale
     /// One addition outside a MAC: an `add` element, a pooling sum term.
     case add

@@ -117,16 +117,16 @@ extension ScalarKernels {
     }
 
     /// The fused DC correction of a dynamic layer (Common/FusedDCCorrection.swift), on top of `fusionCounts`:
-    /// `fusedDCInputMeans` (per input element a load and an add; per channel a division and a 2-byte store), then
-    /// per fused element one multiply-add with its mean's 2-byte load, and per output channel one rounding.
+    /// `fusedDCInputMeans` (per input element a load and an add; per channel a division, the means being op
+    /// scratch), then per fused element the residual of its rescale times its mean (a `fusionRescale`, with the
+    /// mean's 2-byte load), and per output channel one rounding.
     public static func fusedDCCounts(_ f: DynamicFusionParams, _ p: Conv2DParams) -> KernelCounts {
         var c = KernelCounts()
         let inputs = p.inputHeight * p.inputWidth * p.inputChannels
         c.adds = inputs
         c.elementOps = p.inputChannels + f.outputChannels
-        c.fusionMACs = f.kernelElements
+        c.fusionRescales = f.kernelElements
         c.activationBytesRead = inputs + 2 * f.kernelElements
-        c.bytesWritten = 2 * p.inputChannels
         return c
     }
 

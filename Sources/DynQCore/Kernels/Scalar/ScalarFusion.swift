@@ -107,8 +107,8 @@ public func dynamicFusionScalar<T: KernelTally>(
             tally.count(.fusionRescale, 1); tally.write(fusedKernel + index(ch, e))
             if let m = means {
                 let i = e % p.groupInputChannels
-                d &+= Int64(fusedResidual16(f, reciprocal: r)) &* Int64(m[i])
-                tally.count(.fusionMAC, 1); tally.read(m + i)
+                d &+= Int64(fusedResidual16(f, reciprocal: r) &* Int32(m[i]))
+                tally.count(.fusionRescale, 1); tally.read(m + i)
             }
         }
         var b: Int64 = 0
