@@ -38,7 +38,8 @@ public struct InstructionCost: Equatable, Sendable {
 
 /// A calibrated latency model of one kernel set on one core (targets.json `"instructions"` + `"cpi"`):
 ///
-///     instructions(op) = cost[class].instructions(work) (+ cost[fusion class] for a dynamic conv's fusion)
+///     instructions(op) = cost[class].instructions(work) (+ cost[fusion class] for a dynamic conv's fusion,
+///                        + cost["fused_dc"] for its fused DC correction when the profile prices it)
 ///                        + cost["op"].perCall                       (the interpreter's per-op work)
 ///     cycles(op)       = Σ over the op's parts: instructions(part) × cpi[part's class] (or cpi["default"])
 ///
@@ -78,6 +79,9 @@ public struct InstructionModel: Equatable, Sendable {
         }
         if let f = w.fusionClass, let (key, c) = cost(f, variant: nil) {
             add(key, c.instructions(macs: w.fusionMACs, outputs: 0, channels: w.fusionChannels))
+        }
+        if w.fusedDCElements > 0, let (key, c) = cost("fused_dc", variant: nil) {   // optional class
+            add(key, c.instructions(macs: w.fusedDCElements, outputs: 0, inputs: w.fusedDCInputs, channels: 0))
         }
         if let (key, op) = cost("op", variant: w.opKind) { add(key, op.perCall) }
         return parts

@@ -38,6 +38,10 @@ public struct KernelWork: Equatable, Sendable {
     public var fusionClass: String?
     public var fusionMACs = 0
     public var fusionChannels = 0
+    /// A dynamic conv with the fused DC correction: its input elements (the means) and fused elements
+    /// (`O·K`, one residual each), priced by the optional class `fused_dc`.
+    public var fusedDCInputs = 0
+    public var fusedDCElements = 0
 
     public init(kernelClass: String, variant: String? = nil) {
         self.kernelClass = kernelClass; self.variant = variant
@@ -99,6 +103,10 @@ public func kernelWork(_ d: ModelDescription, counts: ModelCounts, kernels: Kern
             w.fusionClass = p.depthwise ? "fusion_depthwise" : "fusion_conv"
             w.fusionChannels = channels(p.output)
             w.fusionMACs = p.kernelCount * w.fusionChannels * k
+            if p.correctsFusedDC {
+                w.fusedDCInputs = elements(p.input)
+                w.fusedDCElements = w.fusionChannels * k
+            }
             return w
         case .linear(let p):
             var w = KernelWork(kernelClass: KernelClass.linear.rawValue, variant: v)

@@ -66,6 +66,16 @@ struct CorrectedDepthwiseThroughSet: KernelSetUser {
     }
 }
 
+/// The set's `fusedDCInputMeans` on one input.
+struct MeansThroughSet: KernelSetUser {
+    let input: [Int8], positions: Int, channels: Int, zeroPoint: Int32
+    func use<K: StatelessKernelSet>(_ set: K.Type) -> [Int16] {
+        var m = [Int16](repeating: 0x5A5A, count: channels)
+        K().fusedDCInputMeans(input: input, positions: positions, channels: channels, zeroPoint: zeroPoint, means: &m)
+        return m
+    }
+}
+
 /// `body` with a pointer to `values`' elements, or nil.
 func withOptional<T, R>(_ values: [T]?, _ body: (UnsafePointer<T>?) -> R) -> R {
     guard let values else { return body(nil) }
@@ -144,24 +154,45 @@ struct FusedDCCorrectionTests {
     @Test("the Q7 channel means: per channel over H·W, rounded half away from zero")
     func theChannelMeansAreRoundedHalfAway() {
         // 3 pixels, 2 channels, z = −5: sums 1 and 24 → 128/3 = 42.67 → 43 and 24·128/3 = 1024.
-        var means = [Int16](repeating: 0, count: 2), sums = [Int32](repeating: 0, count: 2)
+        var means = [Int16](repeating: 0, count: 2)
         let x: [Int8] = [-5, 10, -4, -128, -5, 127]
-        fusedDCInputMeans(input: x, positions: 3, channels: 2, zeroPoint: -5, means: &means, sums: &sums)
+        fusedDCInputMeans(input: x, positions: 3, channels: 2, zeroPoint: -5, means: &means)
         #expect(means == [43, 1024])
         // 256 pixels, one at −1: 128·(−1)/256 = −0.5 → −1; at +1: +1; the extremes: ±255·128.
         var one = [Int8](repeating: 0, count: 256); one[7] = -1
-        var m1 = [Int16](repeating: 0, count: 1), s1 = [Int32](repeating: 0, count: 1)
-        fusedDCInputMeans(input: one, positions: 256, channels: 1, zeroPoint: 0, means: &m1, sums: &s1)
+        var m1 = [Int16](repeating: 0, count: 1)
+        fusedDCInputMeans(input: one, positions: 256, channels: 1, zeroPoint: 0, means: &m1)
         #expect(m1 == [-1])
         one[7] = 1
-        fusedDCInputMeans(input: one, positions: 256, channels: 1, zeroPoint: 0, means: &m1, sums: &s1)
+        fusedDCInputMeans(input: one, positions: 256, channels: 1, zeroPoint: 0, means: &m1)
         #expect(m1 == [1])
         fusedDCInputMeans(input: [Int8](repeating: 127, count: 5), positions: 5, channels: 1, zeroPoint: -128,
-                          means: &m1, sums: &s1)
+                          means: &m1)
         #expect(m1 == [32640])
         fusedDCInputMeans(input: [Int8](repeating: -128, count: 5), positions: 5, channels: 1, zeroPoint: 127,
-                          means: &m1, sums: &s1)
+                          means: &m1)
         #expect(m1 == [-32640])
+    }
+
+    @Test("every set's input means equal the scalar kernel's (channel counts 1…9, 129 and 300 pixels, extreme inputs)",
+          arguments: sets)
+    func everySetsMeansEqualTheScalarKernels(set: KernelSetChoice) throws {
+        var rng = SeededRNG(seed: seed("dc-means-\(set)"))
+        for channels in [1, 3, 4, 5, 8, 9] {
+            for positions in [1, 129, 300] {
+                for kind in 0..<3 {
+                    let input: [Int8] = kind == 0 ? rng.int8s(channels * positions)
+                        : [Int8](repeating: kind == 1 ? 127 : -128, count: channels * positions)
+                    let z: Int32 = kind == 0 ? rng.zeroPoint() : (kind == 1 ? -128 : 127)
+                    var want = [Int16](repeating: 0, count: channels)
+                    fusedDCInputMeans(input: input, positions: positions, channels: channels, zeroPoint: z,
+                                      means: &want)
+                    let got = try set.with(MeansThroughSet(input: input, positions: positions, channels: channels,
+                                                           zeroPoint: z))
+                    #expect(got == want, "\(set) C \(channels) n \(positions) kind \(kind)")
+                }
+            }
+        }
     }
 
     @Test("every set's corrected conv fusion equals the oracle's (bias, multipliers, outputs), and the correction moves the bias",

@@ -20,6 +20,12 @@ extension KernelSet {
                                   output: UnsafeMutablePointer<Int8>) {
         globalAveragePoolScalar(p, input: input, output: output, tally: tally)
     }
+    @inlinable
+    public func fusedDCInputMeans(input: UnsafePointer<Int8>, positions: Int, channels: Int, zeroPoint: Int32,
+                                  means: UnsafeMutablePointer<Int16>) {
+        DynQCore.fusedDCInputMeans(input: input, positions: positions, channels: channels, zeroPoint: zeroPoint,
+                                   means: means, tally: tally)
+    }
 }
 
 extension KernelSet where Tally == NoTally {

@@ -142,6 +142,9 @@ public protocol KernelSet {
     func avgPool2d(_ p: Pool2DParams, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>)
     func globalAveragePool(_ p: GlobalAveragePoolParams, input: UnsafePointer<Int8>,
                            output: UnsafeMutablePointer<Int8>)
+    /// The fused DC correction's Q7 input means (`fusedDCInputMeans`'s values; default: that scalar kernel).
+    func fusedDCInputMeans(input: UnsafePointer<Int8>, positions: Int, channels: Int, zeroPoint: Int32,
+                           means: UnsafeMutablePointer<Int16>)
 
     /// The tally the shared kernels (tables, gates, softmax, data movement) report to: `NoTally` except in the
     /// simulator's counting set.

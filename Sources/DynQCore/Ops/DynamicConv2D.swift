@@ -210,9 +210,8 @@ enum DynamicConv2DOp: OpKind {
         if let at = meansAt {
             let base = at.inOutput ? UnsafeMutableRawPointer(output) : work + r.scratchOffset
             let m = (base + at.offset).bindMemory(to: Int16.self, capacity: cp.inputChannels)
-            fusedDCInputMeans(input: c.input8(p.input), positions: cp.inputHeight * cp.inputWidth,
-                              channels: cp.inputChannels, zeroPoint: cp.inputZeroPoint, means: m,
-                              tally: c.kernels.tally)
+            c.kernels.fusedDCInputMeans(input: c.input8(p.input), positions: cp.inputHeight * cp.inputWidth,
+                                        channels: cp.inputChannels, zeroPoint: cp.inputZeroPoint, means: m)
             means = UnsafePointer(m)
         }
         let fa = FusionArguments(kernels: c.model.pointer(p.weights, as: Int8.self), coefficients: eta,

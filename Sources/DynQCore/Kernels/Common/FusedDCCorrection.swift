@@ -89,7 +89,6 @@ public func fusedDCInputMeans<T: KernelTally>(
     input: UnsafePointer<Int8>, positions: Int, channels: Int, zeroPoint z: Int32,
     means: UnsafeMutablePointer<Int16>, tally: T = NoTally()
 ) {
-    let n = Int64(positions)
     for i in 0..<channels {
         var sum: Int32 = 0                            // |Σ x| ≤ 128·H·W < 2^31 (the validator bounds H·W)
         var x = input + i
@@ -98,11 +97,18 @@ public func fusedDCInputMeans<T: KernelTally>(
             tally.count(.add, 1); tally.read(x)
             x += channels
         }
-        let s = (Int64(sum) &- n &* Int64(z)) &<< 7
-        let q = (s.magnitude &+ UInt64(n / 2)) / UInt64(n)           // unsigned: no signed 64-bit division routine
-        means[i] = Int16(truncatingIfNeeded: s < 0 ? 0 &- Int64(q) : Int64(q))
+        means[i] = fusedDCMean(sum: sum, positions: positions, zeroPoint: z)
         tally.count(.elementOp, 1)
     }
+}
+
+/// `round_half_away(2^7 · (Σ x − n·z) / n)` for a channel's `Σ x` over `n = positions` pixels: every set's mean.
+@inlinable @inline(__always)
+public func fusedDCMean(sum: Int32, positions: Int, zeroPoint z: Int32) -> Int16 {
+    let n = Int64(positions)
+    let s = (Int64(sum) &- n &* Int64(z)) &<< 7
+    let q = (s.magnitude &+ UInt64(n / 2)) / UInt64(n)              // unsigned: no signed 64-bit division routine
+    return Int16(truncatingIfNeeded: s < 0 ? 0 &- Int64(q) : Int64(q))
 }
 
 /// Bytes of `fusedDCInputMeans`'s means for `channels` input channels (`2·I`).

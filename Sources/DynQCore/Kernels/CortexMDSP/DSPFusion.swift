@@ -114,11 +114,11 @@ func dspScaledByFusionReciprocal(_ q: QuantizedMultiplier, _ r: UInt32) -> Quant
     return QuantizedMultiplier(multiplier: Int32(truncatingIfNeeded: m), shift: Int32(truncatingIfNeeded: e))
 }
 
-/// The per-channel epilogue shared by both layouts: `R`, the fused bias and multiplier of channel `ch`, then the
-/// fused DC correction (when `a.inputMeans` is set) from the channel's F row `values` (`K` int32 in scratch).
+/// The per-channel epilogue shared by both layouts: `R`, the fused bias and multiplier of channel `ch`, then, with
+/// `a.inputMeans`, the fused DC correction of residual sum `residual` (`fusedDCResidual`'s, from the rescale loop).
 @inline(always)
 func dspFuseChannelEnd(_ f: DynamicFusionParams, _ a: FusionArguments, _ ch: Int,
-                       _ eta: UnsafePointer<Int16>, _ r: UInt32, _ values: UnsafePointer<Int32>) {
+                       _ eta: UnsafePointer<Int16>, _ r: UInt32, residual: Int64) {
     let g = f.kernelCount, o = f.outputChannels
     var b: Int64 = 0
     if let mb = a.mixedBias {
@@ -127,7 +127,19 @@ func dspFuseChannelEnd(_ f: DynamicFusionParams, _ a: FusionArguments, _ ch: Int
     if let sb = a.staticBias { b &+= Int64(sb[ch]) &<< 15 }
     a.fusedBias[ch] = fusedBias(b, reciprocal: r, terms: f.elementsPerChannel)
     a.fusedMultipliers[ch] = dspScaledByFusionReciprocal(a.staticMultipliers[ch], r)
-    applyFusedDCCorrection(f, a, channel: ch, values: values, stride: 1, reciprocal: r)
+    if a.inputMeans != nil {
+        a.fusedBias[ch] = fusedDCCorrectedBias(a.fusedBias[ch], residual: residual, terms: f.elementsPerChannel)
+    }
+}
+
+/// `fusedKernelValue(f, R)` as `dspFusedValue`, plus `fusedResidual16(f, R)` from the same SMLAL: the low word of
+/// `f·R + 2^31 − [f < 0]` with its top bit flipped, shifted right by 16.
+@inline(always)
+func dspFusedValueAndResidual(_ f: Int32, _ r: Int32, _ highBit: Int32) -> (Int8, Int32) {
+    let c = Int64(UInt32(bitPattern: Int32(bitPattern: 0x8000_0000) &+ (f &>> 31)))     // 2^31 − [f < 0]
+    let p = Int64(f) &* Int64(r) &+ c
+    let q = Int8(truncatingIfNeeded: Int32(truncatingIfNeeded: p &>> 32) &+ (f & highBit))
+    return (q, Int32(bitPattern: UInt32(truncatingIfNeeded: p) ^ 0x8000_0000) &>> 16)
 }
 
 /// `max(a, |x|)` without a branch on the sign.
@@ -214,8 +226,24 @@ func dspFuseOutputMajor(_ f: DynamicFusionParams, _ a: FusionArguments) {
         let r = dspFusionReciprocal(maxMagnitude)
         let rs = Int32(bitPattern: r), highBit = rs &>> 31
         let out = fused + ch &* k
-        for i in 0..<k { out[i] = dspFusedValue(values[i], rs, highBit) }
-        dspFuseChannelEnd(f, a, ch, eta, r, values)
+        var residual: Int64 = 0
+        if let means = a.inputMeans {
+            // The rescale with the DC residual: element i·I_g + j reads mean j of the channel's group.
+            let ig = f.groupInputChannels
+            let m = means + (ch / f.groupOutputChannels) &* ig
+            var e = 0
+            while e < k {
+                for j in 0..<ig {
+                    let (q, rho) = dspFusedValueAndResidual(values[e &+ j], rs, highBit)
+                    out[e &+ j] = q
+                    residual &+= Int64(rho &* Int32(m[j]))
+                }
+                e &+= ig
+            }
+        } else {
+            for i in 0..<k { out[i] = dspFusedValue(values[i], rs, highBit) }
+        }
+        dspFuseChannelEnd(f, a, ch, eta, r, residual: residual)
     }
 }
 
@@ -242,7 +270,19 @@ func dspFuseChannelsLast(_ f: DynamicFusionParams, _ a: FusionArguments) {
         }
         let r = dspFusionReciprocal(maxMagnitude)
         let rs = Int32(bitPattern: r), highBit = rs &>> 31
-        for e in 0..<k { fused[e &* o &+ ch] = dspFusedValue(values[e], rs, highBit) }
-        dspFuseChannelEnd(f, a, ch, eta, r, values)
+        var residual: Int64 = 0
+        if let means = a.inputMeans {
+            let m = Int32(means[ch])                                    // depthwise: channel ch reads mean ch
+            var rho: Int64 = 0                                          // Σ ρ16 over the kh·kw taps
+            for e in 0..<k {
+                let (q, r16) = dspFusedValueAndResidual(values[e], rs, highBit)
+                fused[e &* o &+ ch] = q
+                rho &+= Int64(r16)
+            }
+            residual = rho &* Int64(m)
+        } else {
+            for e in 0..<k { fused[e &* o &+ ch] = dspFusedValue(values[e], rs, highBit) }
+        }
+        dspFuseChannelEnd(f, a, ch, eta, r, residual: residual)
     }
 }

@@ -43,4 +43,39 @@ extension CortexMDSPKernels {
             output[ch] = rq.apply(sum, p.multiplier)
         }
     }
+
+    /// The fused DC correction's means (`fusedDCInputMeans`' values): the channel sums as `globalAveragePool`
+    /// takes them (SXTAB16, 4 channels per word, int16 lanes flushed every 128 pixels), then `fusedDCMean`.
+    public func fusedDCInputMeans(input: UnsafePointer<Int8>, positions n: Int, channels c: Int, zeroPoint: Int32,
+                                  means: UnsafeMutablePointer<Int16>) {
+        let quads = c >> 2
+        for quad in 0..<quads {
+            var s0: Int32 = 0, s1: Int32 = 0, s2: Int32 = 0, s3: Int32 = 0
+            var x = UnsafeRawPointer(input + quad &* 4)
+            var left = n
+            while left > 0 {
+                let chunk = left < 128 ? left : 128
+                var even: UInt32 = 0, odd: UInt32 = 0                 // int16 lanes: (c, c+2), (c+1, c+3)
+                for _ in 0..<chunk {
+                    let u = x.loadUnaligned(as: UInt32.self)
+                    even = dynq_sxtab16(even, u); odd = dynq_sxtab16_ror8(odd, u)
+                    x += c
+                }
+                s0 &+= Int32(Int16(truncatingIfNeeded: even)); s2 &+= Int32(Int16(truncatingIfNeeded: even &>> 16))
+                s1 &+= Int32(Int16(truncatingIfNeeded: odd)); s3 &+= Int32(Int16(truncatingIfNeeded: odd &>> 16))
+                left &-= chunk
+            }
+            let m = means + quad &* 4
+            m[0] = fusedDCMean(sum: s0, positions: n, zeroPoint: zeroPoint)
+            m[1] = fusedDCMean(sum: s1, positions: n, zeroPoint: zeroPoint)
+            m[2] = fusedDCMean(sum: s2, positions: n, zeroPoint: zeroPoint)
+            m[3] = fusedDCMean(sum: s3, positions: n, zeroPoint: zeroPoint)
+        }
+        for ch in (quads &* 4)..<c {
+            var sum: Int32 = 0
+            var x = input + ch
+            for _ in 0..<n { sum &+= Int32(x[0]); x += c }
+            means[ch] = fusedDCMean(sum: sum, positions: n, zeroPoint: zeroPoint)
+        }
+    }
 }

@@ -64,6 +64,11 @@ public struct HeliumKernels: KernelSet {
                                   output: UnsafeMutablePointer<Int8>) {
         Self.globalAveragePool(p, input: input, output: output)
     }
+    public func fusedDCInputMeans(input: UnsafePointer<Int8>, positions: Int, channels: Int, zeroPoint: Int32,
+                                  means: UnsafeMutablePointer<Int16>) {
+        Self.fusedDCInputMeans(input: input, positions: positions, channels: channels, zeroPoint: zeroPoint,
+                               means: means)
+    }
 }
 
 @inline(__always)

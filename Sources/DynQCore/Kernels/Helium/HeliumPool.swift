@@ -10,6 +10,27 @@ import DynQIntrinsics
 
 extension HeliumKernels {
     /// `output[c] = clamp(M.apply(Σ_hw (q[hw][c] − z_in)) + z_out)` for `c < C`.
+    /// The fused DC correction's means (`fusedDCInputMeans`' values): 4 channels per pass, one widening load and
+    /// one `VADD` per pixel (the last pass predicated), then `fusedDCMean` per channel.
+    public static func fusedDCInputMeans(input: UnsafePointer<Int8>, positions pixels: Int, channels c: Int,
+                                         zeroPoint: Int32, means: UnsafeMutablePointer<Int16>) {
+        var cb = 0
+        while cb < c {
+            let n = UInt32(truncatingIfNeeded: c &- cb)       // lanes past 4 are ignored by the predicate
+            var acc = dynq_mve_vdupq_s32(0)                    // Σ x: |Σ| ≤ 128·H·W < 2^31
+            var x = input + cb
+            if n >= 4 {
+                for _ in 0..<pixels { acc = dynq_mve_vaddq_s32(acc, dynq_mve_vldrbq_s32(x)); x += c }
+            } else {
+                for _ in 0..<pixels { acc = dynq_mve_vaddq_s32(acc, dynq_mve_vldrbq_z_s32(x, n)); x += c }
+            }
+            for j in 0..<min(4, c &- cb) {
+                means[cb &+ j] = fusedDCMean(sum: acc[j], positions: pixels, zeroPoint: zeroPoint)
+            }
+            cb &+= 4
+        }
+    }
+
     public static func globalAveragePool(_ p: GlobalAveragePoolParams, input: UnsafePointer<Int8>,
                                          output: UnsafeMutablePointer<Int8>) {
         let c = p.channels, pixels = p.height &* p.width
